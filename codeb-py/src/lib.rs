@@ -1,0 +1,3 @@
+//! The pyo3 crate behind the Python module `codeb` will live here, built by
+//! maturin from `bindings/python/`. Nothing is implemented yet (issue 7), so
+//! this crate deliberately exposes no items.

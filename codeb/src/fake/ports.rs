@@ -1,0 +1,151 @@
+//! The in-memory port probe and port registry.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+
+use super::Faults;
+use crate::Result;
+use crate::model::{Port, ServerName};
+use crate::ports::{
+    Listener, ListenerOwner, PortAllocation, PortFilter, PortKey, PortProbe, PortRanges,
+    PortRegistry, PortReport, SsotPortRegistry,
+};
+use crate::ssot::MemoryStateStore;
+
+/// Operation names [`FakePortProbe`] accepts in its [`Faults`].
+pub const PROBE_OPS: &[&str] = &["listeners"];
+
+/// A port probe whose listening sockets are set by the test.
+#[derive(Debug)]
+pub struct FakePortProbe {
+    listening: Mutex<BTreeMap<(ServerName, Port), ListenerOwner>>,
+    faults: Faults,
+}
+
+impl Default for FakePortProbe {
+    fn default() -> Self {
+        FakePortProbe {
+            listening: Mutex::default(),
+            faults: Faults::new("fake-probe", PROBE_OPS),
+        }
+    }
+}
+
+impl FakePortProbe {
+    /// A probe that sees nothing listening.
+    pub fn new() -> Self {
+        FakePortProbe::default()
+    }
+
+    /// The fault injection of this probe (operations: [`PROBE_OPS`]).
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// Makes `port` listen on `server`, owned by `owner`.
+    pub fn listen(&self, server: &ServerName, port: Port, owner: ListenerOwner) {
+        self.listening().insert((server.clone(), port), owner);
+    }
+
+    /// Stops `port` listening on `server`.
+    pub fn close(&self, server: &ServerName, port: Port) {
+        self.listening().remove(&(server.clone(), port));
+    }
+
+    fn listening(&self) -> MutexGuard<'_, BTreeMap<(ServerName, Port), ListenerOwner>> {
+        self.listening.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[async_trait]
+impl PortProbe for FakePortProbe {
+    async fn listeners(&self, server: &ServerName) -> Result<Vec<Listener>> {
+        self.faults.enter("listeners").await?;
+        let listening = self.listening();
+        let here = listening.iter().filter(|((s, _), _)| s == server);
+        Ok(here
+            .map(|((_, port), owner)| Listener {
+                port: *port,
+                owner: owner.clone(),
+            })
+            .collect())
+    }
+}
+
+/// Operation names [`FakePortRegistry`] accepts in its [`Faults`].
+pub const PORT_OPS: &[&str] = &["allocate", "release", "list", "check"];
+
+/// The SSOT port registry over an in-memory store and a [`FakePortProbe`], with fault injection.
+#[derive(Debug)]
+pub struct FakePortRegistry {
+    inner: SsotPortRegistry,
+    store: Arc<MemoryStateStore>,
+    probe: Arc<FakePortProbe>,
+    faults: Faults,
+}
+
+impl Default for FakePortRegistry {
+    fn default() -> Self {
+        FakePortRegistry::with_store(Arc::default(), PortRanges::default())
+            .unwrap_or_else(|_| unreachable!("the default ranges are valid"))
+    }
+}
+
+impl FakePortRegistry {
+    /// A registry with the default ranges, an empty SSOT and nothing listening.
+    pub fn new() -> Self {
+        FakePortRegistry::default()
+    }
+
+    /// A registry over `store` with `ranges`; refuses overlapping ranges.
+    pub fn with_store(store: Arc<MemoryStateStore>, ranges: PortRanges) -> Result<Self> {
+        let probe = Arc::new(FakePortProbe::new());
+        let inner = SsotPortRegistry::new(store.clone(), probe.clone(), ranges)?;
+        Ok(FakePortRegistry {
+            inner,
+            store,
+            probe,
+            faults: Faults::new("fake-ports", PORT_OPS),
+        })
+    }
+
+    /// The fault injection of this registry (operations: [`PORT_OPS`]).
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// The SSOT the registry records in.
+    pub fn store(&self) -> &Arc<MemoryStateStore> {
+        &self.store
+    }
+
+    /// The probe that decides what listens.
+    pub fn probe(&self) -> &Arc<FakePortProbe> {
+        &self.probe
+    }
+}
+
+#[async_trait]
+impl PortRegistry for FakePortRegistry {
+    async fn allocate(&self, key: &PortKey) -> Result<Port> {
+        self.faults.enter("allocate").await?;
+        self.inner.allocate(key).await
+    }
+
+    async fn release(&self, key: &PortKey) -> Result<Option<Port>> {
+        self.faults.enter("release").await?;
+        self.inner.release(key).await
+    }
+
+    async fn list(&self, filter: &PortFilter) -> Result<Vec<PortAllocation>> {
+        self.faults.enter("list").await?;
+        self.inner.list(filter).await
+    }
+
+    async fn check(&self) -> Result<PortReport> {
+        self.faults.enter("check").await?;
+        self.inner.check().await
+    }
+}

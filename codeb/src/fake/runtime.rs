@@ -1,0 +1,389 @@
+//! The in-memory container runtime.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::Faults;
+use crate::model::{ContainerName, ImageRef, NetworkName, VolumeName};
+use crate::runtime::{
+    BuildSpec, ContainerInfo, ContainerRuntime, ContainerSpec, ContainerState, ImageInfo,
+    LabelFilter, Labels, LogOptions, NetworkSpec, RegistryAuth, RemoveVolumeOptions, VolumeInfo,
+    VolumeSpec,
+};
+use crate::{Error, ErrorKind, Result};
+
+/// Operation names [`FakeRuntime`] accepts in its [`Faults`].
+pub const RUNTIME_OPS: &[&str] = &[
+    "ensure_image",
+    "build_image",
+    "create_container",
+    "start_container",
+    "stop_container",
+    "remove_container",
+    "inspect_container",
+    "list_containers",
+    "logs",
+    "create_volume",
+    "list_volumes",
+    "remove_volume",
+    "ensure_network",
+    "remove_network",
+];
+
+/// A container runtime that keeps images, containers, volumes and networks in memory.
+///
+/// Images must be made pullable first ([`FakeRuntime::add_registry_image`]),
+/// as a registry would hold them. Starting a container whose host port another
+/// running container publishes fails with `Conflict`, as on a real host.
+#[derive(Debug)]
+pub struct FakeRuntime {
+    state: Mutex<State>,
+    faults: Faults,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    registry: BTreeSet<String>,
+    images: BTreeMap<String, ImageInfo>,
+    containers: BTreeMap<ContainerName, FakeContainer>,
+    volumes: BTreeMap<VolumeName, VolumeInfo>,
+    networks: BTreeMap<NetworkName, Labels>,
+    next_id: u64,
+}
+
+#[derive(Debug)]
+struct FakeContainer {
+    info: ContainerInfo,
+    spec: ContainerSpec,
+    logs: Vec<String>,
+}
+
+impl Default for FakeRuntime {
+    fn default() -> Self {
+        FakeRuntime {
+            state: Mutex::default(),
+            faults: Faults::new("fake-runtime", RUNTIME_OPS),
+        }
+    }
+}
+
+impl FakeRuntime {
+    /// An empty runtime with an empty registry.
+    pub fn new() -> Self {
+        FakeRuntime::default()
+    }
+
+    /// The fault injection of this runtime (operations: [`RUNTIME_OPS`]).
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// Makes `image` pullable, as if a registry held it.
+    pub fn add_registry_image(&self, image: &ImageRef) {
+        self.state().registry.insert(image.to_string());
+    }
+
+    /// Appends a line to a container's log, as if the app printed it.
+    pub fn push_log(&self, name: &ContainerName, line: &str) -> Result<()> {
+        let mut state = self.state();
+        let container = state
+            .containers
+            .get_mut(name)
+            .ok_or_else(|| missing("container", name))?;
+        container.logs.push(line.to_owned());
+        Ok(())
+    }
+
+    /// The spec a container was created with (for asserting what the SDK asked for).
+    pub fn container_spec(&self, name: &ContainerName) -> Option<ContainerSpec> {
+        self.state().containers.get(name).map(|c| c.spec.clone())
+    }
+
+    /// Makes a running container exit with `code`, as if the app crashed.
+    pub fn crash(&self, name: &ContainerName, code: i64) -> Result<()> {
+        let mut state = self.state();
+        let container = state
+            .containers
+            .get_mut(name)
+            .ok_or_else(|| missing("container", name))?;
+        container.info.state = ContainerState::Exited { code: Some(code) };
+        Ok(())
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn missing(what: &str, name: &impl std::fmt::Display) -> Error {
+    Error::not_found(format!("no {what} named {name}")).with_context("backend", "fake-runtime")
+}
+
+fn matches(labels: &Labels, filter: &LabelFilter) -> bool {
+    filter.iter().all(|(k, v)| labels.get(k) == Some(v))
+}
+
+impl State {
+    fn fresh_id(&mut self) -> String {
+        self.next_id += 1;
+        format!("{:064x}", self.next_id)
+    }
+}
+
+#[async_trait]
+impl ContainerRuntime for FakeRuntime {
+    async fn ensure_image(
+        &self,
+        image: &ImageRef,
+        _auth: Option<&RegistryAuth>,
+    ) -> Result<ImageInfo> {
+        self.faults.enter("ensure_image").await?;
+        let mut state = self.state();
+        if let Some(info) = state.images.get(image.as_str()) {
+            return Ok(info.clone());
+        }
+        if !state.registry.contains(image.as_str()) {
+            return Err(missing("image in any registry", image));
+        }
+        let info = ImageInfo {
+            reference: image.clone(),
+            id: state.fresh_id(),
+        };
+        state.images.insert(image.to_string(), info.clone());
+        Ok(info)
+    }
+
+    async fn build_image(&self, spec: &BuildSpec) -> Result<ImageInfo> {
+        self.faults.enter("build_image").await?;
+        let mut state = self.state();
+        let info = ImageInfo {
+            reference: spec.tag.clone(),
+            id: state.fresh_id(),
+        };
+        state.images.insert(spec.tag.to_string(), info.clone());
+        Ok(info)
+    }
+
+    async fn create_container(&self, spec: &ContainerSpec) -> Result<String> {
+        self.faults.enter("create_container").await?;
+        let mut state = self.state();
+        if state.containers.contains_key(&spec.name) {
+            return Err(Error::new(
+                ErrorKind::AlreadyExists,
+                format!("a container named {} exists", spec.name),
+            ));
+        }
+        if !state.images.contains_key(spec.image.as_str()) {
+            return Err(missing("image", &spec.image));
+        }
+        if let Some(network) = &spec.network {
+            if !state.networks.contains_key(network) {
+                return Err(missing("network", network));
+            }
+        }
+        for mount in &spec.volumes {
+            let volume = VolumeInfo {
+                name: mount.volume.clone(),
+                labels: Labels::new(),
+            };
+            state.volumes.entry(mount.volume.clone()).or_insert(volume);
+        }
+        let id = state.fresh_id();
+        let info = ContainerInfo {
+            name: spec.name.clone(),
+            id: id.clone(),
+            image: spec.image.clone(),
+            state: ContainerState::Created,
+            labels: spec.labels.clone(),
+            ports: spec.ports.clone(),
+        };
+        state.containers.insert(
+            spec.name.clone(),
+            FakeContainer {
+                info,
+                spec: spec.clone(),
+                logs: Vec::new(),
+            },
+        );
+        Ok(id)
+    }
+
+    async fn start_container(&self, name: &ContainerName) -> Result<()> {
+        self.faults.enter("start_container").await?;
+        let mut state = self.state();
+        let ports = state
+            .containers
+            .get(name)
+            .ok_or_else(|| missing("container", name))?
+            .info
+            .ports
+            .clone();
+        let taken = state
+            .containers
+            .values()
+            .filter(|c| &c.info.name != name && c.info.state == ContainerState::Running);
+        for other in taken {
+            if let Some(clash) = other
+                .info
+                .ports
+                .iter()
+                .find(|p| ports.iter().any(|q| q.host_port == p.host_port))
+            {
+                return Err(Error::conflict(format!(
+                    "host port {} is already published by container {}",
+                    clash.host_port, other.info.name
+                )));
+            }
+        }
+        if let Some(container) = state.containers.get_mut(name) {
+            container.info.state = ContainerState::Running;
+        }
+        Ok(())
+    }
+
+    async fn stop_container(&self, name: &ContainerName, _grace: Duration) -> Result<()> {
+        self.faults.enter("stop_container").await?;
+        let mut state = self.state();
+        let container = state
+            .containers
+            .get_mut(name)
+            .ok_or_else(|| missing("container", name))?;
+        if container.info.state == ContainerState::Running {
+            container.info.state = ContainerState::Exited { code: Some(0) };
+        }
+        Ok(())
+    }
+
+    async fn remove_container(&self, name: &ContainerName, force: bool) -> Result<()> {
+        self.faults.enter("remove_container").await?;
+        let mut state = self.state();
+        let container = state
+            .containers
+            .get(name)
+            .ok_or_else(|| missing("container", name))?;
+        if container.info.state == ContainerState::Running && !force {
+            return Err(Error::conflict(format!(
+                "container {name} is running; stop it or remove it with force"
+            )));
+        }
+        state.containers.remove(name);
+        Ok(())
+    }
+
+    async fn inspect_container(&self, name: &ContainerName) -> Result<ContainerInfo> {
+        self.faults.enter("inspect_container").await?;
+        self.state()
+            .containers
+            .get(name)
+            .map(|c| c.info.clone())
+            .ok_or_else(|| missing("container", name))
+    }
+
+    async fn list_containers(&self, filter: &LabelFilter) -> Result<Vec<ContainerInfo>> {
+        self.faults.enter("list_containers").await?;
+        let state = self.state();
+        Ok(state
+            .containers
+            .values()
+            .filter(|c| matches(&c.info.labels, filter))
+            .map(|c| c.info.clone())
+            .collect())
+    }
+
+    async fn logs(&self, name: &ContainerName, options: LogOptions) -> Result<Vec<String>> {
+        self.faults.enter("logs").await?;
+        let state = self.state();
+        let logs = &state
+            .containers
+            .get(name)
+            .ok_or_else(|| missing("container", name))?
+            .logs;
+        Ok(logs[logs.len().saturating_sub(options.tail)..].to_vec())
+    }
+
+    async fn create_volume(&self, spec: &VolumeSpec) -> Result<VolumeInfo> {
+        self.faults.enter("create_volume").await?;
+        let mut state = self.state();
+        if state.volumes.contains_key(&spec.name) {
+            return Err(Error::new(
+                ErrorKind::AlreadyExists,
+                format!("a volume named {} exists", spec.name),
+            ));
+        }
+        let info = VolumeInfo {
+            name: spec.name.clone(),
+            labels: spec.labels.clone(),
+        };
+        state.volumes.insert(spec.name.clone(), info.clone());
+        Ok(info)
+    }
+
+    async fn list_volumes(&self, filter: &LabelFilter) -> Result<Vec<VolumeInfo>> {
+        self.faults.enter("list_volumes").await?;
+        Ok(self
+            .state()
+            .volumes
+            .values()
+            .filter(|v| matches(&v.labels, filter))
+            .cloned()
+            .collect())
+    }
+
+    async fn remove_volume(&self, name: &VolumeName, options: RemoveVolumeOptions) -> Result<()> {
+        self.faults.enter("remove_volume").await?;
+        let mut state = self.state();
+        let volume = state
+            .volumes
+            .get(name)
+            .ok_or_else(|| missing("volume", name))?;
+        if volume.is_protected() && !options.force {
+            return Err(Error::new(
+                ErrorKind::Forbidden,
+                format!("volume {name} is protected; removing it needs force"),
+            ));
+        }
+        if let Some(user) = state
+            .containers
+            .values()
+            .find(|c| c.spec.volumes.iter().any(|m| &m.volume == name))
+        {
+            return Err(Error::conflict(format!(
+                "volume {name} is used by container {}",
+                user.info.name
+            )));
+        }
+        state.volumes.remove(name);
+        Ok(())
+    }
+
+    async fn ensure_network(&self, spec: &NetworkSpec) -> Result<()> {
+        self.faults.enter("ensure_network").await?;
+        self.state()
+            .networks
+            .entry(spec.name.clone())
+            .or_insert_with(|| spec.labels.clone());
+        Ok(())
+    }
+
+    async fn remove_network(&self, name: &NetworkName) -> Result<()> {
+        self.faults.enter("remove_network").await?;
+        let mut state = self.state();
+        if let Some(user) = state
+            .containers
+            .values()
+            .find(|c| c.spec.network.as_ref() == Some(name))
+        {
+            return Err(Error::conflict(format!(
+                "network {name} is used by container {}",
+                user.info.name
+            )));
+        }
+        state.networks.remove(name);
+        Ok(())
+    }
+}

@@ -1,0 +1,283 @@
+//! The container runtime every release and accessory runs on.
+//!
+//! A backend implements [`ContainerRuntime`]; the real one talks to Podman's
+//! API, the fake in [`crate::fake`] keeps everything in memory. The trait holds
+//! only what a backend must do; the SDK decides names, labels and ordering.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::Result;
+use crate::model::{
+    ContainerName, EnvVar, Environment, ImageRef, NetworkName, Port, ProjectName, ReleaseId,
+    Service, VolumeName,
+};
+
+/// Label every codeb object carries, set to `true`; list and cleanup touch nothing without it.
+pub const LABEL_MANAGED: &str = "io.codeb.managed";
+/// Label naming the project an object belongs to.
+pub const LABEL_PROJECT: &str = "io.codeb.project";
+/// Label naming the environment an object belongs to.
+pub const LABEL_ENV: &str = "io.codeb.env";
+/// Label naming the service (`app`, `postgres`, `redis`) a container or volume serves.
+pub const LABEL_SERVICE: &str = "io.codeb.service";
+/// Label naming the release a container runs.
+pub const LABEL_RELEASE: &str = "io.codeb.release";
+/// Label marking a volume that no deploy, rollback or cleanup may remove.
+pub const LABEL_PROTECTED: &str = "io.codeb.protected";
+
+/// Labels of a container, volume or network.
+pub type Labels = BTreeMap<String, String>;
+
+/// The labels that mark an object as codeb's: one service of one project
+/// environment, and optionally the release it runs.
+pub fn managed_labels(
+    project: &ProjectName,
+    env: &Environment,
+    service: Service,
+    release: Option<&ReleaseId>,
+) -> Labels {
+    let mut labels = Labels::new();
+    labels.insert(LABEL_MANAGED.to_owned(), "true".to_owned());
+    labels.insert(LABEL_PROJECT.to_owned(), project.to_string());
+    labels.insert(LABEL_ENV.to_owned(), env.to_string());
+    labels.insert(LABEL_SERVICE.to_owned(), service.to_string());
+    if let Some(release) = release {
+        labels.insert(LABEL_RELEASE.to_owned(), release.to_string());
+    }
+    labels
+}
+
+/// Credentials for pulling from a registry. `Debug` never shows the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RegistryAuth {
+    /// The registry user.
+    pub username: String,
+    /// The registry password or token.
+    pub password: crate::model::EnvValue,
+}
+
+impl std::fmt::Debug for RegistryAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryAuth")
+            .field("username", &self.username)
+            .field("password", &self.password)
+            .finish()
+    }
+}
+
+/// What [`ContainerRuntime::build_image`] builds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuildSpec {
+    /// The build context directory on the runtime's host.
+    pub context: PathBuf,
+    /// The Containerfile/Dockerfile, relative to the context (`Containerfile` when `None`).
+    pub containerfile: Option<PathBuf>,
+    /// The reference to tag the result with.
+    pub tag: ImageRef,
+    /// Labels to put on the image.
+    pub labels: Labels,
+}
+
+/// An image present on the runtime's host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageInfo {
+    /// The reference it was asked for.
+    pub reference: ImageRef,
+    /// The image id (content digest) as the runtime reports it.
+    pub id: String,
+}
+
+/// A host port published to a container port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PortBinding {
+    /// The host address to bind (`127.0.0.1` unless configured otherwise).
+    pub host_ip: IpAddr,
+    /// The port on the host.
+    pub host_port: Port,
+    /// The port inside the container.
+    pub container_port: Port,
+}
+
+/// A volume mounted into a container.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VolumeMount {
+    /// The volume to mount.
+    pub volume: VolumeName,
+    /// The absolute path inside the container.
+    pub target: String,
+}
+
+/// Resource limits of a container; `None` means unlimited.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Resources {
+    /// Memory limit in bytes.
+    pub memory_bytes: Option<u64>,
+    /// CPU limit in thousandths of a CPU (1500 = 1.5 CPUs).
+    pub cpu_millis: Option<u32>,
+}
+
+/// Everything needed to create a container.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ContainerSpec {
+    /// The container's name.
+    pub name: ContainerName,
+    /// The image to run; it must be present (see [`ContainerRuntime::ensure_image`]).
+    pub image: ImageRef,
+    /// The command to run instead of the image's default, as argv.
+    pub command: Option<Vec<String>>,
+    /// Environment variables.
+    pub env: Vec<EnvVar>,
+    /// Labels; codeb's own come from [`managed_labels`].
+    pub labels: Labels,
+    /// Published ports.
+    pub ports: Vec<PortBinding>,
+    /// Mounted volumes.
+    pub volumes: Vec<VolumeMount>,
+    /// The network to join, if any (accessories and their app share one).
+    pub network: Option<NetworkName>,
+    /// Resource limits.
+    pub resources: Resources,
+    /// Run a minimal init as PID 1 so stop signals reach the app.
+    pub init: bool,
+}
+
+/// The state of a container.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum ContainerState {
+    /// Created, never started.
+    Created,
+    /// Running.
+    Running,
+    /// Stopped or exited, with its exit code when known.
+    Exited {
+        /// The exit code, when the runtime reports one.
+        code: Option<i64>,
+    },
+    /// Any state the runtime reports that codeb does not distinguish.
+    Other,
+}
+
+/// A container as the runtime sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ContainerInfo {
+    /// The container's name.
+    pub name: ContainerName,
+    /// The runtime's id for it.
+    pub id: String,
+    /// The image it runs.
+    pub image: ImageRef,
+    /// Its state.
+    pub state: ContainerState,
+    /// Its labels.
+    pub labels: Labels,
+    /// Its published ports.
+    pub ports: Vec<PortBinding>,
+}
+
+/// Which log lines [`ContainerRuntime::logs`] returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogOptions {
+    /// At most this many of the last lines.
+    pub tail: usize,
+}
+
+impl Default for LogOptions {
+    fn default() -> Self {
+        LogOptions { tail: 100 }
+    }
+}
+
+/// Everything needed to create a volume.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VolumeSpec {
+    /// The volume's name.
+    pub name: VolumeName,
+    /// Its labels; set [`LABEL_PROTECTED`] to `true` for data that must survive.
+    pub labels: Labels,
+}
+
+/// A volume as the runtime sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VolumeInfo {
+    /// The volume's name.
+    pub name: VolumeName,
+    /// Its labels.
+    pub labels: Labels,
+}
+
+impl VolumeInfo {
+    /// Whether the volume is labelled protected.
+    pub fn is_protected(&self) -> bool {
+        self.labels
+            .get(LABEL_PROTECTED)
+            .is_some_and(|v| v == "true")
+    }
+}
+
+/// How to remove a volume.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RemoveVolumeOptions {
+    /// Required to remove a protected volume; the volume must also be named explicitly.
+    pub force: bool,
+}
+
+/// Everything needed to create a network.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetworkSpec {
+    /// The network's name.
+    pub name: NetworkName,
+    /// Its labels.
+    pub labels: Labels,
+}
+
+/// Label selector for listing: objects must carry every pair given.
+pub type LabelFilter = Labels;
+
+/// Runs containers: images, containers, volumes and networks on one host.
+///
+/// Contract (checked by the conformance suite in `testkit`): names are
+/// unique; creating an existing name is `AlreadyExists`; acting on a missing
+/// one is `NotFound`; stopping a stopped container and removing a removed
+/// network are no-ops; removing a volume labelled protected without `force`
+/// is `Forbidden`.
+#[async_trait]
+pub trait ContainerRuntime: Send + Sync + std::fmt::Debug {
+    /// Makes sure the image is present, pulling it with `auth` if it is not.
+    async fn ensure_image(
+        &self,
+        image: &ImageRef,
+        auth: Option<&RegistryAuth>,
+    ) -> Result<ImageInfo>;
+    /// Builds an image from a context directory and tags it.
+    async fn build_image(&self, spec: &BuildSpec) -> Result<ImageInfo>;
+    /// Creates a container (not started) and returns its id.
+    async fn create_container(&self, spec: &ContainerSpec) -> Result<String>;
+    /// Starts a created or stopped container.
+    async fn start_container(&self, name: &ContainerName) -> Result<()>;
+    /// Stops a container, giving it `grace` to exit before it is killed.
+    async fn stop_container(&self, name: &ContainerName, grace: Duration) -> Result<()>;
+    /// Removes a container; a running one only with `force`.
+    async fn remove_container(&self, name: &ContainerName, force: bool) -> Result<()>;
+    /// Describes one container.
+    async fn inspect_container(&self, name: &ContainerName) -> Result<ContainerInfo>;
+    /// Lists the containers that carry every label of `filter`.
+    async fn list_containers(&self, filter: &LabelFilter) -> Result<Vec<ContainerInfo>>;
+    /// The last log lines of a container, oldest first.
+    async fn logs(&self, name: &ContainerName, options: LogOptions) -> Result<Vec<String>>;
+    /// Creates a volume; an existing one with the same name is `AlreadyExists`.
+    async fn create_volume(&self, spec: &VolumeSpec) -> Result<VolumeInfo>;
+    /// Lists the volumes that carry every label of `filter`.
+    async fn list_volumes(&self, filter: &LabelFilter) -> Result<Vec<VolumeInfo>>;
+    /// Removes a volume; a protected one only with `force`.
+    async fn remove_volume(&self, name: &VolumeName, options: RemoveVolumeOptions) -> Result<()>;
+    /// Creates the network if it does not exist.
+    async fn ensure_network(&self, spec: &NetworkSpec) -> Result<()>;
+    /// Removes a network if it exists.
+    async fn remove_network(&self, name: &NetworkName) -> Result<()>;
+}

@@ -1,0 +1,279 @@
+//! The SSOT document and its records.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+
+use crate::model::{
+    ContainerName, DomainName, Environment, ImageRef, Port, ProjectName, ReleaseId, ServerName,
+    Service, VolumeName,
+};
+use crate::runtime::Resources;
+use crate::secrets::EnvVersion;
+use crate::{Error, Result};
+
+/// The document format this SDK reads and writes. A document with a higher
+/// version was written by a newer codeb and is never overwritten by this one.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The whole SSOT document.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ssot {
+    /// The format of this document; see [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Bumped by one on every committed change; 0 for a document never written.
+    pub revision: u64,
+    /// The servers codeb deploys to.
+    #[serde(default)]
+    pub servers: BTreeMap<ServerName, ServerRecord>,
+    /// The projects, by name.
+    #[serde(default)]
+    pub projects: BTreeMap<ProjectName, ProjectRecord>,
+}
+
+impl Default for Ssot {
+    fn default() -> Self {
+        Ssot {
+            schema_version: SCHEMA_VERSION,
+            revision: 0,
+            servers: BTreeMap::new(),
+            projects: BTreeMap::new(),
+        }
+    }
+}
+
+impl Ssot {
+    /// Parses a document, refusing malformed JSON, invalid values and unknown fields.
+    ///
+    /// A document from a newer schema is parsed only as far as its version:
+    /// the error is `Conflict`, so callers never mistake it for an empty SSOT.
+    pub fn from_json(text: &str) -> Result<Ssot> {
+        #[derive(serde::Deserialize)]
+        struct Version {
+            schema_version: u32,
+        }
+        let version: Version = serde_json::from_str(text).map_err(|e| {
+            Error::invalid("the SSOT document is not valid JSON with a schema_version")
+                .with_source(e)
+        })?;
+        if version.schema_version > SCHEMA_VERSION {
+            return Err(Error::conflict(format!(
+                "the SSOT document has schema_version {}, newer than the {} this codeb understands; upgrade codeb",
+                version.schema_version, SCHEMA_VERSION
+            )));
+        }
+        serde_json::from_str(text)
+            .map_err(|e| Error::invalid("the SSOT document is malformed").with_source(e))
+    }
+
+    /// The document as pretty JSON with a trailing newline, keys in a stable order.
+    pub fn to_json(&self) -> Result<String> {
+        let mut text = serde_json::to_string_pretty(self)
+            .map_err(|e| Error::internal("cannot serialise the SSOT").with_source(e))?;
+        text.push('\n');
+        Ok(text)
+    }
+
+    /// The record of one project environment, if recorded.
+    pub fn environment(
+        &self,
+        project: &ProjectName,
+        env: &Environment,
+    ) -> Option<&EnvironmentRecord> {
+        self.projects
+            .get(project)
+            .and_then(|p| p.environments.get(env))
+    }
+
+    /// The record of one project environment, created empty when missing.
+    pub fn environment_mut(
+        &mut self,
+        project: &ProjectName,
+        env: &Environment,
+    ) -> &mut EnvironmentRecord {
+        self.projects
+            .entry(project.clone())
+            .or_default()
+            .environments
+            .entry(env.clone())
+            .or_default()
+    }
+}
+
+/// One server codeb deploys to.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerRecord {
+    /// The address codeb reaches it at.
+    pub address: IpAddr,
+    /// What the server is for (`app`, `streaming`, `storage`, `backup`, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+}
+
+/// One project and its environments.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectRecord {
+    /// The environments, by name.
+    #[serde(default)]
+    pub environments: BTreeMap<Environment, EnvironmentRecord>,
+}
+
+/// One environment of a project: where it runs and what it holds.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentRecord {
+    /// The server it runs on; the local server when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<ServerName>,
+    /// The host port of each service.
+    #[serde(default)]
+    pub ports: BTreeMap<Service, Port>,
+    /// The domains routed to the app.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub domains: Vec<DomainName>,
+    /// The PostgreSQL and Redis accessories.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub accessories: BTreeMap<Service, AccessoryRecord>,
+    /// The releases, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub releases: Vec<ReleaseRecord>,
+    /// The release that serves traffic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_release: Option<ReleaseId>,
+}
+
+impl EnvironmentRecord {
+    /// The server this environment runs on.
+    pub fn server(&self) -> ServerName {
+        self.server.clone().unwrap_or_else(ServerName::local)
+    }
+}
+
+/// A PostgreSQL or Redis container that belongs to an environment.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessoryRecord {
+    /// The image it runs.
+    pub image: ImageRef,
+    /// Its container.
+    pub container: ContainerName,
+    /// Its data volume, which is protected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume: Option<VolumeName>,
+}
+
+/// One release of an environment: an image plus the configuration it ran with.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseRecord {
+    /// The release's id.
+    pub id: ReleaseId,
+    /// The image, as asked for.
+    pub image: ImageRef,
+    /// The image's content digest, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_digest: Option<String>,
+    /// The configuration snapshot.
+    pub config: ReleaseConfig,
+    /// Where the release stands.
+    pub status: ReleaseStatus,
+    /// When the release was created.
+    pub created_at: DateTime<Utc>,
+    /// When its status last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The configuration a release ran with, so a rollback restores it whole.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseConfig {
+    /// The version of the environment's variable set.
+    pub env_version: EnvVersion,
+    /// The host port of each service.
+    #[serde(default)]
+    pub ports: BTreeMap<Service, Port>,
+    /// The domains routed to it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub domains: Vec<DomainName>,
+    /// Its resource limits.
+    #[serde(default)]
+    pub resources: Resources,
+}
+
+/// Where a release stands.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", tag = "status")]
+pub enum ReleaseStatus {
+    /// Being deployed.
+    Pending,
+    /// Serving traffic.
+    Live,
+    /// Failed at `step` because of `reason`.
+    Failed {
+        /// The deploy step that failed.
+        step: String,
+        /// Why, with the evidence (status code, body excerpt, backend error).
+        reason: String,
+    },
+    /// Replaced by a later release.
+    Retired,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Ssot {
+        let mut doc = Ssot::default();
+        let project = ProjectName::parse("my-app").unwrap();
+        let env = doc.environment_mut(&project, &Environment::Staging);
+        env.ports.insert(Service::App, Port::new(3001).unwrap());
+        env.ports
+            .insert(Service::Postgres, Port::new(15433).unwrap());
+        env.domains
+            .push(DomainName::parse("my-app-staging.one-q.xyz").unwrap());
+        doc
+    }
+
+    #[test]
+    fn round_trips_through_json_with_the_seed_shape() {
+        let doc = sample();
+        let text = doc.to_json().unwrap();
+        assert!(text.contains("\"app\": 3001"), "{text}");
+        assert!(text.contains("\"my-app-staging.one-q.xyz\""));
+        assert_eq!(Ssot::from_json(&text).unwrap(), doc);
+    }
+
+    #[test]
+    fn serialisation_is_stable_whatever_the_insertion_order() {
+        let mut a = Ssot::default();
+        let mut b = Ssot::default();
+        for name in ["zeta", "alpha", "mid"] {
+            a.environment_mut(&ProjectName::parse(name).unwrap(), &Environment::Production);
+        }
+        for name in ["mid", "zeta", "alpha"] {
+            b.environment_mut(&ProjectName::parse(name).unwrap(), &Environment::Production);
+        }
+        assert_eq!(a.to_json().unwrap(), b.to_json().unwrap());
+    }
+
+    #[test]
+    fn refuses_newer_schemas_malformed_documents_and_invalid_values() {
+        let newer = Ssot::from_json(r#"{"schema_version": 99, "revision": 1, "whatever": true}"#)
+            .unwrap_err();
+        assert_eq!(newer.kind(), crate::ErrorKind::Conflict);
+        assert!(Ssot::from_json("{\"schema_version\": 1, \"revision\": ").is_err());
+        assert!(Ssot::from_json("").is_err());
+        let bad_name = r#"{"schema_version":1,"revision":1,"projects":{"Bad Name":{}}}"#;
+        assert_eq!(
+            Ssot::from_json(bad_name).unwrap_err().kind(),
+            crate::ErrorKind::Invalid
+        );
+        let unknown = r#"{"schema_version":1,"revision":1,"extra":1}"#;
+        assert!(Ssot::from_json(unknown).is_err());
+    }
+}

@@ -1,0 +1,71 @@
+//! The in-memory state store: the SSOT for tests and for scripts that need no file.
+
+use std::sync::Mutex;
+
+use crate::fake::Faults;
+use crate::ssot::{Commit, Ssot, StateStore};
+use crate::{Error, Result};
+
+/// Operation names [`MemoryStateStore`] accepts in its [`Faults`].
+pub const STATE_OPS: &[&str] = &["load", "update"];
+
+/// Keeps the SSOT document in memory, with fault injection.
+#[derive(Debug)]
+pub struct MemoryStateStore {
+    doc: Mutex<Ssot>,
+    faults: Faults,
+}
+
+impl Default for MemoryStateStore {
+    fn default() -> Self {
+        MemoryStateStore::new(Ssot::default())
+    }
+}
+
+impl MemoryStateStore {
+    /// A store holding `doc`.
+    pub fn new(doc: Ssot) -> Self {
+        MemoryStateStore {
+            doc: Mutex::new(doc),
+            faults: Faults::new("state", STATE_OPS),
+        }
+    }
+
+    /// The fault injection of this store (operations: [`STATE_OPS`]).
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Ssot>> {
+        self.doc
+            .lock()
+            .map_err(|_| Error::internal("the in-memory state store was poisoned by a panic"))
+    }
+}
+
+impl StateStore for MemoryStateStore {
+    fn load(&self) -> Result<Ssot> {
+        self.faults.enter_blocking("load")?;
+        Ok(self.lock()?.clone())
+    }
+
+    fn update(&self, mutate: &mut dyn FnMut(&mut Ssot) -> Result<()>) -> Result<Commit> {
+        self.faults.enter_blocking("update")?;
+        let mut current = self.lock()?;
+        let mut next = current.clone();
+        mutate(&mut next)?;
+        next.revision = current.revision;
+        if next == *current {
+            return Ok(Commit {
+                revision: current.revision,
+                changed: false,
+            });
+        }
+        next.revision = current.revision + 1;
+        *current = next;
+        Ok(Commit {
+            revision: current.revision,
+            changed: true,
+        })
+    }
+}

@@ -1,0 +1,1 @@
+//! Runnable examples of the codeb SDK live under `examples/`.
