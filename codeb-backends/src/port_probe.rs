@@ -41,30 +41,20 @@ impl PortProbe for LocalPortProbe {
         for (path, required) in [(PROC_NET_TCP, true), (PROC_NET_TCP6, false)] {
             // The tables are small in-memory files; reading them does not block for long.
             match std::fs::read_to_string(path) {
-                Ok(text) => ports
-                    .extend(parse_proc_net_tcp(&text).map_err(|e| e.with_context("path", path))?),
+                Ok(text) => ports.extend(parse_proc_net_tcp(&text).map_err(|e| e.with_context("path", path))?),
                 Err(e) if !required && e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => return Err(read_error(Path::new(path), e)),
             }
         }
-        Ok(ports
-            .into_iter()
-            .map(|port| Listener {
-                port,
-                owner: ListenerOwner::Unknown,
-            })
-            .collect())
+        Ok(ports.into_iter().map(|port| Listener { port, owner: ListenerOwner::Unknown }).collect())
     }
 }
 
 /// A socket table that cannot be read: the probe is unavailable.
 fn read_error(path: &Path, source: io::Error) -> Error {
-    Error::new(
-        ErrorKind::Unavailable,
-        "cannot read the kernel's TCP socket table",
-    )
-    .with_context("path", path.display())
-    .with_source(source)
+    Error::new(ErrorKind::Unavailable, "cannot read the kernel's TCP socket table")
+        .with_context("path", path.display())
+        .with_source(source)
 }
 
 /// The local ports of the listening sockets in the text of `/proc/net/tcp`
@@ -80,9 +70,7 @@ fn parse_proc_net_tcp(text: &str) -> Result<Vec<Port>> {
         if slot.is_none() || (number == 0 && slot == Some("sl")) {
             continue; // a blank line or the header
         }
-        let (Some(local), Some(_remote), Some(state)) =
-            (fields.next(), fields.next(), fields.next())
-        else {
+        let (Some(local), Some(_remote), Some(state)) = (fields.next(), fields.next(), fields.next()) else {
             return Err(malformed(number, line));
         };
         if state != TCP_LISTEN {
@@ -181,23 +169,14 @@ mod tests {
 
         let listeners = LocalPortProbe.listeners(&local).await.unwrap();
         assert!(
-            listeners.contains(&Listener {
-                port,
-                owner: ListenerOwner::Unknown
-            }),
+            listeners.contains(&Listener { port, owner: ListenerOwner::Unknown }),
             "{port} missing from {listeners:?}"
         );
         let ports: Vec<Port> = listeners.iter().map(|l| l.port).collect();
-        assert!(
-            ports.windows(2).all(|w| w[0] < w[1]),
-            "sorted, each once: {ports:?}"
-        );
+        assert!(ports.windows(2).all(|w| w[0] < w[1]), "sorted, each once: {ports:?}");
 
         drop(listener);
         let listeners = LocalPortProbe.listeners(&local).await.unwrap();
-        assert!(
-            listeners.iter().all(|l| l.port != port),
-            "{port} still listed"
-        );
+        assert!(listeners.iter().all(|l| l.port != port), "{port} still listed");
     }
 }

@@ -86,15 +86,10 @@ impl FileStateStore {
     fn write(&self, doc: &Ssot) -> Result<()> {
         let text = doc.to_json()?;
         let tmp = self.sibling(".tmp");
-        let written = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)
-            .and_then(|mut file| {
-                file.write_all(text.as_bytes())?;
-                file.sync_all()
-            });
+        let written = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp).and_then(|mut file| {
+            file.write_all(text.as_bytes())?;
+            file.sync_all()
+        });
         if let Err(e) = written {
             // Best effort: a leftover temp file is harmless (the next writer truncates it).
             let _ = fs::remove_file(&tmp);
@@ -107,12 +102,9 @@ impl FileStateStore {
 
 /// An I/O failure on the document: the store is unavailable.
 fn io_error(what: &str, path: &Path, source: io::Error) -> Error {
-    Error::new(
-        ErrorKind::Unavailable,
-        format!("cannot {what} the SSOT file"),
-    )
-    .with_context("path", path.display())
-    .with_source(source)
+    Error::new(ErrorKind::Unavailable, format!("cannot {what} the SSOT file"))
+        .with_context("path", path.display())
+        .with_source(source)
 }
 
 /// Makes a rename inside `dir` durable.
@@ -139,20 +131,13 @@ impl StateStore for FileStateStore {
         mutate(&mut next)?;
         next.revision = current.revision;
         if next == current {
-            return Ok(Commit {
-                revision: current.revision,
-                changed: false,
-            });
+            return Ok(Commit { revision: current.revision, changed: false });
         }
         next.revision = current.revision.checked_add(1).ok_or_else(|| {
-            Error::conflict("the SSOT revision cannot grow any further")
-                .with_context("path", self.path.display())
+            Error::conflict("the SSOT revision cannot grow any further").with_context("path", self.path.display())
         })?;
         self.write(&next)?;
-        Ok(Commit {
-            revision: next.revision,
-            changed: true,
-        })
+        Ok(Commit { revision: next.revision, changed: true })
     }
 }
 
@@ -171,8 +156,7 @@ mod tests {
     fn add_project(name: &str) -> impl FnMut(&mut Ssot) -> Result<()> {
         let name = name.to_owned();
         move |doc| {
-            doc.projects
-                .insert(ProjectName::parse(&name)?, Default::default());
+            doc.projects.insert(ProjectName::parse(&name)?, Default::default());
             Ok(())
         }
     }
@@ -192,13 +176,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = store_in(&dir);
         let commit = store.update(&mut add_project("shop")).unwrap();
-        assert_eq!(
-            commit,
-            Commit {
-                revision: 1,
-                changed: true
-            }
-        );
+        assert_eq!(commit, Commit { revision: 1, changed: true });
         let commit = store
             .update(&mut |doc| {
                 doc.environment_mut(&ProjectName::parse("shop")?, &Environment::Staging)
@@ -214,14 +192,8 @@ mod tests {
         assert_eq!(doc.revision, 2);
         assert_eq!(doc, store.load().unwrap());
         let shop = ProjectName::parse("shop").unwrap();
-        assert_eq!(
-            doc.environment(&shop, &Environment::Staging).unwrap().ports[&Service::App].get(),
-            3000
-        );
-        assert!(
-            !store.sibling(".tmp").exists(),
-            "the temp file is renamed away"
-        );
+        assert_eq!(doc.environment(&shop, &Environment::Staging).unwrap().ports[&Service::App].get(), 3000);
+        assert!(!store.sibling(".tmp").exists(), "the temp file is renamed away");
     }
 
     #[test]
@@ -229,13 +201,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = store_in(&dir);
         let commit = store.update(&mut |_| Ok(())).unwrap();
-        assert_eq!(
-            commit,
-            Commit {
-                revision: 0,
-                changed: false
-            }
-        );
+        assert_eq!(commit, Commit { revision: 0, changed: false });
         assert!(!store.path().exists(), "no document is created for a no-op");
 
         store.update(&mut add_project("shop")).unwrap();
@@ -243,23 +209,14 @@ mod tests {
         let mtime = fs::metadata(store.path()).unwrap().modified().unwrap();
         // Re-inserting what is there, and touching only the revision, are no-ops.
         let commit = store.update(&mut add_project("shop")).unwrap();
-        assert_eq!(
-            commit,
-            Commit {
-                revision: 1,
-                changed: false
-            }
-        );
+        assert_eq!(commit, Commit { revision: 1, changed: false });
         let commit = store.update(&mut |doc| {
             doc.revision = 77;
             Ok(())
         });
         assert_eq!(commit.unwrap().revision, 1);
         assert_eq!(fs::read(store.path()).unwrap(), before);
-        assert_eq!(
-            fs::metadata(store.path()).unwrap().modified().unwrap(),
-            mtime
-        );
+        assert_eq!(fs::metadata(store.path()).unwrap().modified().unwrap(), mtime);
     }
 
     #[test]
@@ -303,10 +260,7 @@ mod tests {
             fs::write(store.path(), corrupt).unwrap();
             let err = store.load().unwrap_err();
             assert_eq!(err.kind(), ErrorKind::Invalid, "{err}");
-            assert_eq!(
-                err.context_value("path"),
-                Some(store.path().display().to_string().as_str())
-            );
+            assert_eq!(err.context_value("path"), Some(store.path().display().to_string().as_str()));
             let mut ran = false;
             let err = store
                 .update(&mut |doc| {
@@ -315,10 +269,7 @@ mod tests {
                 })
                 .unwrap_err();
             assert_eq!(err.kind(), ErrorKind::Invalid, "{err}");
-            assert!(
-                !ran,
-                "the mutation must not run on a document that was not read"
-            );
+            assert!(!ran, "the mutation must not run on a document that was not read");
             assert_eq!(fs::read(store.path()).unwrap(), corrupt);
         }
     }
@@ -357,10 +308,7 @@ mod tests {
         let store = FileStateStore::new(blocker.join("ssot.json"));
         let err = store.update(&mut add_project("shop")).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
-        assert_eq!(
-            err.context_value("path"),
-            Some(store.path().display().to_string().as_str())
-        );
+        assert_eq!(err.context_value("path"), Some(store.path().display().to_string().as_str()));
         assert!(std::error::Error::source(&err).is_some());
         let err = store.load().unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");

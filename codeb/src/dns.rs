@@ -8,9 +8,7 @@ use crate::model::DomainName;
 use crate::{Error, Result};
 
 /// The type of a record set.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub enum RecordType {
     /// IPv4 address.
     A,
@@ -86,11 +84,7 @@ pub struct RecordSet {
 impl RecordSet {
     /// Checks the set belongs in `zone` and holds valid, non-empty data.
     pub fn validate(&self, zone: &DomainName) -> Result<()> {
-        let invalid = |msg: &str| {
-            Err(Error::invalid(msg)
-                .with_context("zone", zone)
-                .with_context("name", &self.name))
-        };
+        let invalid = |msg: &str| Err(Error::invalid(msg).with_context("zone", zone).with_context("name", &self.name));
         if !self.name.is_within(zone) {
             return invalid("the record name is not inside the zone");
         }
@@ -98,16 +92,10 @@ impl RecordSet {
             return invalid("a record set needs at least one record");
         }
         if let RecordData::Txt(texts) = &self.data {
-            let bad = |t: &String| {
-                t.len() > 255
-                    || !t
-                        .chars()
-                        .all(|c| (' '..='~').contains(&c) && c != '"' && c != '\\')
-            };
+            let bad =
+                |t: &String| t.len() > 255 || !t.chars().all(|c| (' '..='~').contains(&c) && c != '"' && c != '\\');
             if texts.iter().any(bad) {
-                return invalid(
-                    "a TXT string is at most 255 bytes of printable ASCII without quotes or backslashes",
-                );
+                return invalid("a TXT string is at most 255 bytes of printable ASCII without quotes or backslashes");
             }
         }
         Ok(())
@@ -127,11 +115,7 @@ pub trait Dns: Send + Sync + std::fmt::Debug {
     /// Replaces the given record sets, all in one change.
     async fn upsert_records(&self, zone: &DomainName, sets: &[RecordSet]) -> Result<()>;
     /// Deletes the record sets of the given names and types, all in one change.
-    async fn delete_records(
-        &self,
-        zone: &DomainName,
-        keys: &[(DomainName, RecordType)],
-    ) -> Result<()>;
+    async fn delete_records(&self, zone: &DomainName, keys: &[(DomainName, RecordType)]) -> Result<()>;
     /// Every A, AAAA, CNAME and TXT record set in the zone, ordered by name and type.
     async fn list_records(&self, zone: &DomainName) -> Result<Vec<RecordSet>>;
 }

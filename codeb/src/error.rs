@@ -75,10 +75,7 @@ impl ErrorKind {
 
     /// Whether retrying the same call later may succeed.
     pub fn is_temporary(self) -> bool {
-        matches!(
-            self,
-            ErrorKind::Locked | ErrorKind::Unavailable | ErrorKind::Timeout
-        )
+        matches!(self, ErrorKind::Locked | ErrorKind::Unavailable | ErrorKind::Timeout)
     }
 }
 
@@ -99,12 +96,7 @@ pub struct Error {
 impl Error {
     /// A new error of `kind` with a message for people.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error {
-            kind,
-            message: message.into(),
-            context: Vec::new(),
-            source: None,
-        }
+        Error { kind, message: message.into(), context: Vec::new(), source: None }
     }
 
     /// Adds one key-value pair of context (`project`, `environment`, `step`, `backend`, ...).
@@ -140,10 +132,7 @@ impl Error {
 
     /// The value of one context key, if set.
     pub fn context_value(&self, key: &str) -> Option<&str> {
-        self.context
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v.as_str())
+        self.context.iter().find(|(k, _)| *k == key).map(|(_, v)| v.as_str())
     }
 
     /// Whether retrying the same call later may succeed.
@@ -208,9 +197,7 @@ impl fmt::Debug for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
-            .as_deref()
-            .map(|e| e as &(dyn std::error::Error + 'static))
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -225,36 +212,21 @@ mod tests {
             .with_context("project", "shop")
             .with_context("step", "ssot_write")
             .with_source(io);
-        assert_eq!(
-            err.to_string(),
-            "unavailable: cannot write state (project=shop, step=ssot_write): disk on fire"
-        );
+        assert_eq!(err.to_string(), "unavailable: cannot write state (project=shop, step=ssot_write): disk on fire");
         assert!(std::error::Error::source(&err).is_some());
     }
 
     #[test]
     fn innermost_context_wins_when_a_key_is_repeated() {
-        let err = Error::not_found("no route")
-            .with_context("backend", "caddy")
-            .with_context("backend", "engine");
+        let err = Error::not_found("no route").with_context("backend", "caddy").with_context("backend", "engine");
         assert_eq!(err.context_value("backend"), Some("caddy"));
         assert_eq!(err.context().len(), 1);
     }
 
     #[test]
     fn only_lock_unavailable_and_timeout_are_temporary() {
-        let temporary: Vec<_> = ErrorKind::ALL
-            .into_iter()
-            .filter(|k| k.is_temporary())
-            .collect();
-        assert_eq!(
-            temporary,
-            [
-                ErrorKind::Locked,
-                ErrorKind::Unavailable,
-                ErrorKind::Timeout
-            ]
-        );
+        let temporary: Vec<_> = ErrorKind::ALL.into_iter().filter(|k| k.is_temporary()).collect();
+        assert_eq!(temporary, [ErrorKind::Locked, ErrorKind::Unavailable, ErrorKind::Timeout]);
     }
 
     #[test]

@@ -8,9 +8,7 @@ use crate::Result;
 use crate::model::{DomainName, Port};
 
 /// Where a route sends traffic: `host:port` as the proxy reaches it.
-#[derive(
-    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct Upstream {
     /// An IP address or host name the proxy can reach (validated by the caller's config).
     pub host: std::net::IpAddr,
@@ -78,9 +76,7 @@ pub trait Proxy: Send + Sync + std::fmt::Debug {
 /// Refuses a route with no upstreams, before it reaches a backend.
 pub(crate) fn check_upstreams(host: &DomainName, upstreams: &[Upstream]) -> Result<()> {
     if upstreams.is_empty() {
-        return Err(
-            crate::Error::invalid("a route needs at least one upstream").with_context("host", host)
-        );
+        return Err(crate::Error::invalid("a route needs at least one upstream").with_context("host", host));
     }
     Ok(())
 }

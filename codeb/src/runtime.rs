@@ -13,8 +13,7 @@ use async_trait::async_trait;
 
 use crate::Result;
 use crate::model::{
-    ContainerName, EnvVar, Environment, ImageRef, NetworkName, Port, ProjectName, ReleaseId,
-    Service, VolumeName,
+    ContainerName, EnvVar, Environment, ImageRef, NetworkName, Port, ProjectName, ReleaseId, Service, VolumeName,
 };
 
 /// Label every codeb object carries, set to `true`; list and cleanup touch nothing without it.
@@ -63,10 +62,7 @@ pub struct RegistryAuth {
 
 impl std::fmt::Debug for RegistryAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RegistryAuth")
-            .field("username", &self.username)
-            .field("password", &self.password)
-            .finish()
+        f.debug_struct("RegistryAuth").field("username", &self.username).field("password", &self.password).finish()
     }
 }
 
@@ -214,9 +210,7 @@ pub struct VolumeInfo {
 impl VolumeInfo {
     /// Whether the volume is labelled protected.
     pub fn is_protected(&self) -> bool {
-        self.labels
-            .get(LABEL_PROTECTED)
-            .is_some_and(|v| v == "true")
+        self.labels.get(LABEL_PROTECTED).is_some_and(|v| v == "true")
     }
 }
 
@@ -249,11 +243,7 @@ pub type LabelFilter = Labels;
 #[async_trait]
 pub trait ContainerRuntime: Send + Sync + std::fmt::Debug {
     /// Makes sure the image is present, pulling it with `auth` if it is not.
-    async fn ensure_image(
-        &self,
-        image: &ImageRef,
-        auth: Option<&RegistryAuth>,
-    ) -> Result<ImageInfo>;
+    async fn ensure_image(&self, image: &ImageRef, auth: Option<&RegistryAuth>) -> Result<ImageInfo>;
     /// Builds an image from a context directory and tags it.
     async fn build_image(&self, spec: &BuildSpec) -> Result<ImageInfo>;
     /// Creates a container (not started) and returns its id.

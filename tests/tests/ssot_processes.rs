@@ -78,9 +78,9 @@ fn killing_a_writer_never_leaves_a_torn_state_file() {
     let mut revision = 0; // the file's revision; 0 while absent
     let (mut committed, mut kills, mut after_stray_tmp) = (0, 0, 0);
     while committed < 200 || kills < 20 {
-        let remaining = TIME_LIMIT.checked_sub(start.elapsed()).unwrap_or_else(|| {
-            panic!("only {committed} commits and {kills} kills in {TIME_LIMIT:?}")
-        });
+        let remaining = TIME_LIMIT
+            .checked_sub(start.elapsed())
+            .unwrap_or_else(|| panic!("only {committed} commits and {kills} kills in {TIME_LIMIT:?}"));
         // Every seventh round plays a writer that died mid-write, leaving a torn temp file.
         if kills % 7 == 3 {
             std::fs::write(&tmp, b"{\"schema_version\": 1, \"revision\": 99, \"proj").unwrap();
@@ -91,9 +91,9 @@ fn killing_a_writer_never_leaves_a_torn_state_file() {
         let mut printed = Vec::new();
         if stray_tmp {
             // The next writer must commit despite what the last one left behind.
-            let first = revisions.recv_timeout(remaining).unwrap_or_else(|e| {
-                panic!("no commit with a stray {} present: {e}", tmp.display())
-            });
+            let first = revisions
+                .recv_timeout(remaining)
+                .unwrap_or_else(|e| panic!("no commit with a stray {} present: {e}", tmp.display()));
             printed.push(first);
             after_stray_tmp += 1;
         } else if fastrand::u8(..4) != 0 {
@@ -102,11 +102,7 @@ fn killing_a_writer_never_leaves_a_torn_state_file() {
         }
         child.0.kill().unwrap();
         let status = child.0.wait().unwrap();
-        assert_eq!(
-            status.signal(),
-            Some(9),
-            "the write loop must run until killed, it ended with {status}"
-        );
+        assert_eq!(status.signal(), Some(9), "the write loop must run until killed, it ended with {status}");
         printed.extend(revisions.iter());
         reader.join().unwrap();
         kills += 1;
@@ -125,11 +121,7 @@ fn killing_a_writer_never_leaves_a_torn_state_file() {
                     doc.revision
                 );
                 let newest = ProjectName::parse(&format!("p{}", doc.revision)).unwrap();
-                assert!(
-                    doc.projects.contains_key(&newest),
-                    "revision {} lacks its own write",
-                    doc.revision
-                );
+                assert!(doc.projects.contains_key(&newest), "revision {} lacks its own write", doc.revision);
                 revision = doc.revision;
             }
         }
@@ -180,9 +172,8 @@ fn fifty_concurrent_allocators_get_distinct_ports_and_lose_no_update() {
     let mut outputs = vec![(String::new(), String::new()); children.len()];
     for _ in 0..children.len() {
         let remaining = deadline.saturating_duration_since(Instant::now());
-        let (i, out, err) = rx
-            .recv_timeout(remaining)
-            .unwrap_or_else(|e| panic!("allocators still running after {TIME_LIMIT:?}: {e}"));
+        let (i, out, err) =
+            rx.recv_timeout(remaining).unwrap_or_else(|e| panic!("allocators still running after {TIME_LIMIT:?}: {e}"));
         outputs[i] = (out, err);
     }
 
@@ -205,21 +196,13 @@ fn fifty_concurrent_allocators_get_distinct_ports_and_lose_no_update() {
     let mut all_ports = BTreeSet::new();
     for (project, app, postgres) in printed {
         let name = ProjectName::parse(&project).unwrap();
-        let env = doc
-            .environment(&name, &Environment::Staging)
-            .unwrap_or_else(|| panic!("{project} has no staging record"));
+        let env =
+            doc.environment(&name, &Environment::Staging).unwrap_or_else(|| panic!("{project} has no staging record"));
         assert_eq!(env.ports.len(), 2, "{project}: {:?}", env.ports);
         assert_eq!(env.ports[&Service::App].get(), app, "{project} app");
-        assert_eq!(
-            env.ports[&Service::Postgres].get(),
-            postgres,
-            "{project} postgres"
-        );
+        assert_eq!(env.ports[&Service::Postgres].get(), postgres, "{project} postgres");
         assert!((3000..=3499).contains(&app), "{project} app {app}");
-        assert!(
-            (15432..=15499).contains(&postgres),
-            "{project} postgres {postgres}"
-        );
+        assert!((15432..=15499).contains(&postgres), "{project} postgres {postgres}");
         all_ports.insert(app);
         all_ports.insert(postgres);
     }

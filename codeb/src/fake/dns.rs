@@ -11,12 +11,7 @@ use crate::model::DomainName;
 use crate::{Error, Result};
 
 /// Operation names [`FakeDns`] accepts in its [`Faults`].
-pub const DNS_OPS: &[&str] = &[
-    "ensure_zone",
-    "upsert_records",
-    "delete_records",
-    "list_records",
-];
+pub const DNS_OPS: &[&str] = &["ensure_zone", "upsert_records", "delete_records", "list_records"];
 
 type Zone = BTreeMap<(DomainName, RecordType), RecordSet>;
 
@@ -31,10 +26,7 @@ pub struct FakeDns {
 
 impl Default for FakeDns {
     fn default() -> Self {
-        FakeDns {
-            zones: Mutex::default(),
-            faults: Faults::new("fake-dns", DNS_OPS),
-        }
+        FakeDns { zones: Mutex::default(), faults: Faults::new("fake-dns", DNS_OPS) }
     }
 }
 
@@ -63,9 +55,7 @@ fn check_cname_exclusive(zone: &Zone) -> Result<()> {
     for (name, rtype) in zone.keys() {
         let others = zone.keys().filter(|(n, t)| n == name && t != rtype).count();
         if others > 0 && (*rtype == RecordType::Cname) {
-            return Err(Error::invalid(format!(
-                "{name} has a CNAME, which cannot share its name with other records"
-            )));
+            return Err(Error::invalid(format!("{name} has a CNAME, which cannot share its name with other records")));
         }
     }
     Ok(())
@@ -95,11 +85,7 @@ impl Dns for FakeDns {
         Ok(())
     }
 
-    async fn delete_records(
-        &self,
-        zone: &DomainName,
-        keys: &[(DomainName, RecordType)],
-    ) -> Result<()> {
+    async fn delete_records(&self, zone: &DomainName, keys: &[(DomainName, RecordType)]) -> Result<()> {
         self.faults.enter("delete_records").await?;
         let mut zones = self.zones();
         let records = zones.get_mut(zone).ok_or_else(|| no_zone(zone))?;
@@ -112,11 +98,6 @@ impl Dns for FakeDns {
     async fn list_records(&self, zone: &DomainName) -> Result<Vec<RecordSet>> {
         self.faults.enter("list_records").await?;
         let zones = self.zones();
-        Ok(zones
-            .get(zone)
-            .ok_or_else(|| no_zone(zone))?
-            .values()
-            .cloned()
-            .collect())
+        Ok(zones.get(zone).ok_or_else(|| no_zone(zone))?.values().cloned().collect())
     }
 }

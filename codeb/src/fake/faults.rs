@@ -29,11 +29,7 @@ struct FaultTable {
 impl Faults {
     /// Faults for a fake of `backend` whose operations are `ops`.
     pub fn new(backend: &'static str, ops: &'static [&'static str]) -> Self {
-        Faults {
-            backend,
-            ops,
-            table: Arc::default(),
-        }
+        Faults { backend, ops, table: Arc::default() }
     }
 
     /// Makes the next `times` calls of `op` fail with an error of `kind`.
@@ -88,11 +84,7 @@ impl Faults {
     }
 
     fn record(&self, op: &'static str) -> Option<Duration> {
-        debug_assert!(
-            self.ops.contains(&op),
-            "{} fake has no operation {op}",
-            self.backend
-        );
+        debug_assert!(self.ops.contains(&op), "{} fake has no operation {op}", self.backend);
         let mut table = self.table();
         *table.calls.entry(op).or_default() += 1;
         table.latency.get(op).copied()
@@ -108,25 +100,19 @@ impl Faults {
         if *left == 0 {
             table.failures.remove(op);
         }
-        Err(Error::new(kind, format!("injected fault in {op}"))
-            .with_context("backend", self.backend))
+        Err(Error::new(kind, format!("injected fault in {op}")).with_context("backend", self.backend))
     }
 
     fn op(&self, op: &str) -> &'static str {
         match self.ops.iter().find(|known| **known == op) {
             Some(known) => known,
-            None => panic!(
-                "the {} fake has no operation {op:?}; it has {:?}",
-                self.backend, self.ops
-            ),
+            None => panic!("the {} fake has no operation {op:?}; it has {:?}", self.backend, self.ops),
         }
     }
 
     fn table(&self) -> MutexGuard<'_, FaultTable> {
         // A panic while holding this lock can only come from a test's own assertion; the table stays usable.
-        self.table
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.table.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

@@ -9,8 +9,8 @@ use super::Faults;
 use crate::Result;
 use crate::model::{Port, ServerName};
 use crate::ports::{
-    Listener, ListenerOwner, PortAllocation, PortFilter, PortKey, PortProbe, PortRanges,
-    PortRegistry, PortReport, SsotPortRegistry,
+    Listener, ListenerOwner, PortAllocation, PortFilter, PortKey, PortProbe, PortRanges, PortRegistry, PortReport,
+    SsotPortRegistry,
 };
 use crate::ssot::MemoryStateStore;
 
@@ -26,10 +26,7 @@ pub struct FakePortProbe {
 
 impl Default for FakePortProbe {
     fn default() -> Self {
-        FakePortProbe {
-            listening: Mutex::default(),
-            faults: Faults::new("fake-probe", PROBE_OPS),
-        }
+        FakePortProbe { listening: Mutex::default(), faults: Faults::new("fake-probe", PROBE_OPS) }
     }
 }
 
@@ -65,12 +62,7 @@ impl PortProbe for FakePortProbe {
         self.faults.enter("listeners").await?;
         let listening = self.listening();
         let here = listening.iter().filter(|((s, _), _)| s == server);
-        Ok(here
-            .map(|((_, port), owner)| Listener {
-                port: *port,
-                owner: owner.clone(),
-            })
-            .collect())
+        Ok(here.map(|((_, port), owner)| Listener { port: *port, owner: owner.clone() }).collect())
     }
 }
 
@@ -103,12 +95,7 @@ impl FakePortRegistry {
     pub fn with_store(store: Arc<MemoryStateStore>, ranges: PortRanges) -> Result<Self> {
         let probe = Arc::new(FakePortProbe::new());
         let inner = SsotPortRegistry::new(store.clone(), probe.clone(), ranges)?;
-        Ok(FakePortRegistry {
-            inner,
-            store,
-            probe,
-            faults: Faults::new("fake-ports", PORT_OPS),
-        })
+        Ok(FakePortRegistry { inner, store, probe, faults: Faults::new("fake-ports", PORT_OPS) })
     }
 
     /// The fault injection of this registry (operations: [`PORT_OPS`]).

@@ -11,13 +11,7 @@ use crate::proxy::{Proxy, Route, Upstream, check_upstreams};
 use crate::{Error, Result};
 
 /// Operation names [`FakeProxy`] accepts in its [`Faults`].
-pub const PROXY_OPS: &[&str] = &[
-    "upsert_route",
-    "switch_upstreams",
-    "remove_route",
-    "get_route",
-    "list_routes",
-];
+pub const PROXY_OPS: &[&str] = &["upsert_route", "switch_upstreams", "remove_route", "get_route", "list_routes"];
 
 /// A proxy that keeps its routes in memory and counts configuration changes.
 #[derive(Debug)]
@@ -29,11 +23,7 @@ pub struct FakeProxy {
 
 impl Default for FakeProxy {
     fn default() -> Self {
-        FakeProxy {
-            routes: Mutex::default(),
-            changes: Mutex::default(),
-            faults: Faults::new("fake-proxy", PROXY_OPS),
-        }
+        FakeProxy { routes: Mutex::default(), changes: Mutex::default(), faults: Faults::new("fake-proxy", PROXY_OPS) }
     }
 }
 
@@ -102,5 +92,27 @@ impl Proxy for FakeProxy {
     async fn list_routes(&self) -> Result<Vec<Route>> {
         self.faults.enter("list_routes").await?;
         Ok(self.routes().values().cloned().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Port;
+    use crate::proxy::TlsPolicy;
+
+    #[tokio::test]
+    async fn counts_only_successful_changes() {
+        let proxy = FakeProxy::new();
+        let host = DomainName::parse("shop.codeb.test").unwrap();
+        let up = Upstream { host: [127, 0, 0, 1].into(), port: Port::new(3000).unwrap() };
+        proxy
+            .upsert_route(&Route { host: host.clone(), upstreams: vec![up.clone()], tls: TlsPolicy::Off })
+            .await
+            .unwrap();
+        proxy.faults().fail_next("switch_upstreams", 1, crate::ErrorKind::Unavailable);
+        assert!(proxy.switch_upstreams(&host, std::slice::from_ref(&up)).await.is_err());
+        proxy.switch_upstreams(&host, &[up]).await.unwrap();
+        assert_eq!(proxy.changes(), 2);
     }
 }

@@ -9,9 +9,8 @@ use async_trait::async_trait;
 use super::Faults;
 use crate::model::{ContainerName, ImageRef, NetworkName, VolumeName};
 use crate::runtime::{
-    BuildSpec, ContainerInfo, ContainerRuntime, ContainerSpec, ContainerState, ImageInfo,
-    LabelFilter, Labels, LogOptions, NetworkSpec, RegistryAuth, RemoveVolumeOptions, VolumeInfo,
-    VolumeSpec,
+    BuildSpec, ContainerInfo, ContainerRuntime, ContainerSpec, ContainerState, ImageInfo, LabelFilter, Labels,
+    LogOptions, NetworkSpec, RegistryAuth, RemoveVolumeOptions, VolumeInfo, VolumeSpec,
 };
 use crate::{Error, ErrorKind, Result};
 
@@ -63,10 +62,7 @@ struct FakeContainer {
 
 impl Default for FakeRuntime {
     fn default() -> Self {
-        FakeRuntime {
-            state: Mutex::default(),
-            faults: Faults::new("fake-runtime", RUNTIME_OPS),
-        }
+        FakeRuntime { state: Mutex::default(), faults: Faults::new("fake-runtime", RUNTIME_OPS) }
     }
 }
 
@@ -89,10 +85,7 @@ impl FakeRuntime {
     /// Appends a line to a container's log, as if the app printed it.
     pub fn push_log(&self, name: &ContainerName, line: &str) -> Result<()> {
         let mut state = self.state();
-        let container = state
-            .containers
-            .get_mut(name)
-            .ok_or_else(|| missing("container", name))?;
+        let container = state.containers.get_mut(name).ok_or_else(|| missing("container", name))?;
         container.logs.push(line.to_owned());
         Ok(())
     }
@@ -105,18 +98,13 @@ impl FakeRuntime {
     /// Makes a running container exit with `code`, as if the app crashed.
     pub fn crash(&self, name: &ContainerName, code: i64) -> Result<()> {
         let mut state = self.state();
-        let container = state
-            .containers
-            .get_mut(name)
-            .ok_or_else(|| missing("container", name))?;
+        let container = state.containers.get_mut(name).ok_or_else(|| missing("container", name))?;
         container.info.state = ContainerState::Exited { code: Some(code) };
         Ok(())
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -137,11 +125,7 @@ impl State {
 
 #[async_trait]
 impl ContainerRuntime for FakeRuntime {
-    async fn ensure_image(
-        &self,
-        image: &ImageRef,
-        _auth: Option<&RegistryAuth>,
-    ) -> Result<ImageInfo> {
+    async fn ensure_image(&self, image: &ImageRef, _auth: Option<&RegistryAuth>) -> Result<ImageInfo> {
         self.faults.enter("ensure_image").await?;
         let mut state = self.state();
         if let Some(info) = state.images.get(image.as_str()) {
@@ -150,10 +134,7 @@ impl ContainerRuntime for FakeRuntime {
         if !state.registry.contains(image.as_str()) {
             return Err(missing("image in any registry", image));
         }
-        let info = ImageInfo {
-            reference: image.clone(),
-            id: state.fresh_id(),
-        };
+        let info = ImageInfo { reference: image.clone(), id: state.fresh_id() };
         state.images.insert(image.to_string(), info.clone());
         Ok(info)
     }
@@ -161,10 +142,7 @@ impl ContainerRuntime for FakeRuntime {
     async fn build_image(&self, spec: &BuildSpec) -> Result<ImageInfo> {
         self.faults.enter("build_image").await?;
         let mut state = self.state();
-        let info = ImageInfo {
-            reference: spec.tag.clone(),
-            id: state.fresh_id(),
-        };
+        let info = ImageInfo { reference: spec.tag.clone(), id: state.fresh_id() };
         state.images.insert(spec.tag.to_string(), info.clone());
         Ok(info)
     }
@@ -173,24 +151,17 @@ impl ContainerRuntime for FakeRuntime {
         self.faults.enter("create_container").await?;
         let mut state = self.state();
         if state.containers.contains_key(&spec.name) {
-            return Err(Error::new(
-                ErrorKind::AlreadyExists,
-                format!("a container named {} exists", spec.name),
-            ));
+            return Err(Error::new(ErrorKind::AlreadyExists, format!("a container named {} exists", spec.name)));
         }
         if !state.images.contains_key(spec.image.as_str()) {
             return Err(missing("image", &spec.image));
         }
-        if let Some(network) = &spec.network {
-            if !state.networks.contains_key(network) {
+        if let Some(network) = &spec.network
+            && !state.networks.contains_key(network) {
                 return Err(missing("network", network));
             }
-        }
         for mount in &spec.volumes {
-            let volume = VolumeInfo {
-                name: mount.volume.clone(),
-                labels: Labels::new(),
-            };
+            let volume = VolumeInfo { name: mount.volume.clone(), labels: Labels::new() };
             state.volumes.entry(mount.volume.clone()).or_insert(volume);
         }
         let id = state.fresh_id();
@@ -202,38 +173,18 @@ impl ContainerRuntime for FakeRuntime {
             labels: spec.labels.clone(),
             ports: spec.ports.clone(),
         };
-        state.containers.insert(
-            spec.name.clone(),
-            FakeContainer {
-                info,
-                spec: spec.clone(),
-                logs: Vec::new(),
-            },
-        );
+        state.containers.insert(spec.name.clone(), FakeContainer { info, spec: spec.clone(), logs: Vec::new() });
         Ok(id)
     }
 
     async fn start_container(&self, name: &ContainerName) -> Result<()> {
         self.faults.enter("start_container").await?;
         let mut state = self.state();
-        let ports = state
-            .containers
-            .get(name)
-            .ok_or_else(|| missing("container", name))?
-            .info
-            .ports
-            .clone();
-        let taken = state
-            .containers
-            .values()
-            .filter(|c| &c.info.name != name && c.info.state == ContainerState::Running);
+        let ports = state.containers.get(name).ok_or_else(|| missing("container", name))?.info.ports.clone();
+        let taken =
+            state.containers.values().filter(|c| &c.info.name != name && c.info.state == ContainerState::Running);
         for other in taken {
-            if let Some(clash) = other
-                .info
-                .ports
-                .iter()
-                .find(|p| ports.iter().any(|q| q.host_port == p.host_port))
-            {
+            if let Some(clash) = other.info.ports.iter().find(|p| ports.iter().any(|q| q.host_port == p.host_port)) {
                 return Err(Error::conflict(format!(
                     "host port {} is already published by container {}",
                     clash.host_port, other.info.name
@@ -249,10 +200,7 @@ impl ContainerRuntime for FakeRuntime {
     async fn stop_container(&self, name: &ContainerName, _grace: Duration) -> Result<()> {
         self.faults.enter("stop_container").await?;
         let mut state = self.state();
-        let container = state
-            .containers
-            .get_mut(name)
-            .ok_or_else(|| missing("container", name))?;
+        let container = state.containers.get_mut(name).ok_or_else(|| missing("container", name))?;
         if container.info.state == ContainerState::Running {
             container.info.state = ContainerState::Exited { code: Some(0) };
         }
@@ -262,14 +210,9 @@ impl ContainerRuntime for FakeRuntime {
     async fn remove_container(&self, name: &ContainerName, force: bool) -> Result<()> {
         self.faults.enter("remove_container").await?;
         let mut state = self.state();
-        let container = state
-            .containers
-            .get(name)
-            .ok_or_else(|| missing("container", name))?;
+        let container = state.containers.get(name).ok_or_else(|| missing("container", name))?;
         if container.info.state == ContainerState::Running && !force {
-            return Err(Error::conflict(format!(
-                "container {name} is running; stop it or remove it with force"
-            )));
+            return Err(Error::conflict(format!("container {name} is running; stop it or remove it with force")));
         }
         state.containers.remove(name);
         Ok(())
@@ -277,32 +220,19 @@ impl ContainerRuntime for FakeRuntime {
 
     async fn inspect_container(&self, name: &ContainerName) -> Result<ContainerInfo> {
         self.faults.enter("inspect_container").await?;
-        self.state()
-            .containers
-            .get(name)
-            .map(|c| c.info.clone())
-            .ok_or_else(|| missing("container", name))
+        self.state().containers.get(name).map(|c| c.info.clone()).ok_or_else(|| missing("container", name))
     }
 
     async fn list_containers(&self, filter: &LabelFilter) -> Result<Vec<ContainerInfo>> {
         self.faults.enter("list_containers").await?;
         let state = self.state();
-        Ok(state
-            .containers
-            .values()
-            .filter(|c| matches(&c.info.labels, filter))
-            .map(|c| c.info.clone())
-            .collect())
+        Ok(state.containers.values().filter(|c| matches(&c.info.labels, filter)).map(|c| c.info.clone()).collect())
     }
 
     async fn logs(&self, name: &ContainerName, options: LogOptions) -> Result<Vec<String>> {
         self.faults.enter("logs").await?;
         let state = self.state();
-        let logs = &state
-            .containers
-            .get(name)
-            .ok_or_else(|| missing("container", name))?
-            .logs;
+        let logs = &state.containers.get(name).ok_or_else(|| missing("container", name))?.logs;
         Ok(logs[logs.len().saturating_sub(options.tail)..].to_vec())
     }
 
@@ -310,52 +240,30 @@ impl ContainerRuntime for FakeRuntime {
         self.faults.enter("create_volume").await?;
         let mut state = self.state();
         if state.volumes.contains_key(&spec.name) {
-            return Err(Error::new(
-                ErrorKind::AlreadyExists,
-                format!("a volume named {} exists", spec.name),
-            ));
+            return Err(Error::new(ErrorKind::AlreadyExists, format!("a volume named {} exists", spec.name)));
         }
-        let info = VolumeInfo {
-            name: spec.name.clone(),
-            labels: spec.labels.clone(),
-        };
+        let info = VolumeInfo { name: spec.name.clone(), labels: spec.labels.clone() };
         state.volumes.insert(spec.name.clone(), info.clone());
         Ok(info)
     }
 
     async fn list_volumes(&self, filter: &LabelFilter) -> Result<Vec<VolumeInfo>> {
         self.faults.enter("list_volumes").await?;
-        Ok(self
-            .state()
-            .volumes
-            .values()
-            .filter(|v| matches(&v.labels, filter))
-            .cloned()
-            .collect())
+        Ok(self.state().volumes.values().filter(|v| matches(&v.labels, filter)).cloned().collect())
     }
 
     async fn remove_volume(&self, name: &VolumeName, options: RemoveVolumeOptions) -> Result<()> {
         self.faults.enter("remove_volume").await?;
         let mut state = self.state();
-        let volume = state
-            .volumes
-            .get(name)
-            .ok_or_else(|| missing("volume", name))?;
+        let volume = state.volumes.get(name).ok_or_else(|| missing("volume", name))?;
         if volume.is_protected() && !options.force {
             return Err(Error::new(
                 ErrorKind::Forbidden,
                 format!("volume {name} is protected; removing it needs force"),
             ));
         }
-        if let Some(user) = state
-            .containers
-            .values()
-            .find(|c| c.spec.volumes.iter().any(|m| &m.volume == name))
-        {
-            return Err(Error::conflict(format!(
-                "volume {name} is used by container {}",
-                user.info.name
-            )));
+        if let Some(user) = state.containers.values().find(|c| c.spec.volumes.iter().any(|m| &m.volume == name)) {
+            return Err(Error::conflict(format!("volume {name} is used by container {}", user.info.name)));
         }
         state.volumes.remove(name);
         Ok(())
@@ -363,27 +271,75 @@ impl ContainerRuntime for FakeRuntime {
 
     async fn ensure_network(&self, spec: &NetworkSpec) -> Result<()> {
         self.faults.enter("ensure_network").await?;
-        self.state()
-            .networks
-            .entry(spec.name.clone())
-            .or_insert_with(|| spec.labels.clone());
+        self.state().networks.entry(spec.name.clone()).or_insert_with(|| spec.labels.clone());
         Ok(())
     }
 
     async fn remove_network(&self, name: &NetworkName) -> Result<()> {
         self.faults.enter("remove_network").await?;
         let mut state = self.state();
-        if let Some(user) = state
-            .containers
-            .values()
-            .find(|c| c.spec.network.as_ref() == Some(name))
-        {
-            return Err(Error::conflict(format!(
-                "network {name} is used by container {}",
-                user.info.name
-            )));
+        if let Some(user) = state.containers.values().find(|c| c.spec.network.as_ref() == Some(name)) {
+            return Err(Error::conflict(format!("network {name} is used by container {}", user.info.name)));
         }
         state.networks.remove(name);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::Resources;
+
+    fn spec(name: &str, image: &ImageRef) -> ContainerSpec {
+        ContainerSpec {
+            name: ContainerName::parse(name).unwrap(),
+            image: image.clone(),
+            command: None,
+            env: Vec::new(),
+            labels: Labels::new(),
+            ports: Vec::new(),
+            volumes: Vec::new(),
+            network: None,
+            resources: Resources::default(),
+            init: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn injected_faults_fail_the_named_operation_then_clear() {
+        let rt = FakeRuntime::new();
+        let image = ImageRef::parse("app:1").unwrap();
+        rt.add_registry_image(&image);
+        rt.ensure_image(&image, None).await.unwrap();
+        rt.faults().fail_next("create_container", 1, ErrorKind::Unavailable);
+        let err = rt.create_container(&spec("c1", &image)).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unavailable);
+        assert!(
+            rt.inspect_container(&ContainerName::parse("c1").unwrap()).await.is_err(),
+            "a failed create creates nothing"
+        );
+        rt.create_container(&spec("c1", &image)).await.unwrap();
+        assert_eq!(rt.faults().calls("create_container"), 2);
+    }
+
+    #[tokio::test]
+    async fn logs_return_the_tail_and_unknown_images_are_not_found() {
+        let rt = FakeRuntime::new();
+        let image = ImageRef::parse("app:1").unwrap();
+        let err = rt.ensure_image(&image, None).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotFound);
+        assert_eq!(rt.create_container(&spec("c", &image)).await.unwrap_err().kind(), ErrorKind::NotFound);
+        rt.add_registry_image(&image);
+        rt.ensure_image(&image, None).await.unwrap();
+        let name = ContainerName::parse("c").unwrap();
+        rt.create_container(&spec("c", &image)).await.unwrap();
+        for i in 0..5 {
+            rt.push_log(&name, &format!("line {i}")).unwrap();
+        }
+        assert_eq!(rt.logs(&name, LogOptions { tail: 2 }).await.unwrap(), ["line 3", "line 4"]);
+        rt.start_container(&name).await.unwrap();
+        rt.crash(&name, 137).unwrap();
+        assert_eq!(rt.inspect_container(&name).await.unwrap().state, ContainerState::Exited { code: Some(137) });
     }
 }

@@ -24,10 +24,7 @@ pub struct FakeSecretStore {
 
 impl Default for FakeSecretStore {
     fn default() -> Self {
-        FakeSecretStore {
-            scopes: Mutex::default(),
-            faults: Faults::new("fake-secrets", SECRET_OPS),
-        }
+        FakeSecretStore { scopes: Mutex::default(), faults: Faults::new("fake-secrets", SECRET_OPS) }
     }
 }
 
@@ -52,10 +49,7 @@ impl FakeSecretStore {
         let versions = scopes.entry(scope.clone()).or_default();
         let mut next = versions.last().cloned().unwrap_or_default();
         change(&mut next);
-        if versions
-            .last()
-            .map_or(next.is_empty(), |current| *current == next)
-        {
+        if versions.last().map_or(next.is_empty(), |current| *current == next) {
             return versions.len() as EnvVersion;
         }
         versions.push(next);
@@ -64,10 +58,7 @@ impl FakeSecretStore {
 }
 
 fn env_set(version: EnvVersion, vars: &Vars) -> EnvSet {
-    EnvSet {
-        version,
-        vars: vars.values().cloned().collect(),
-    }
+    EnvSet { version, vars: vars.values().cloned().collect() }
 }
 
 #[async_trait]
@@ -92,33 +83,20 @@ impl SecretStore for FakeSecretStore {
 
     async fn get(&self, scope: &Scope, key: &EnvKey) -> Result<Option<EnvVar>> {
         self.faults.enter("get").await?;
-        Ok(self
-            .scopes()
-            .get(scope)
-            .and_then(|v| v.last())
-            .and_then(|vars| vars.get(key).cloned()))
+        Ok(self.scopes().get(scope).and_then(|v| v.last()).and_then(|vars| vars.get(key).cloned()))
     }
 
     async fn list(&self, scope: &Scope) -> Result<EnvSet> {
         self.faults.enter("list").await?;
         let scopes = self.scopes();
         let versions = scopes.get(scope).map(Vec::as_slice).unwrap_or_default();
-        Ok(versions.last().map_or(
-            EnvSet {
-                version: 0,
-                vars: Vec::new(),
-            },
-            |v| env_set(versions.len() as u64, v),
-        ))
+        Ok(versions.last().map_or(EnvSet { version: 0, vars: Vec::new() }, |v| env_set(versions.len() as u64, v)))
     }
 
     async fn list_at(&self, scope: &Scope, version: EnvVersion) -> Result<EnvSet> {
         self.faults.enter("list_at").await?;
         if version == 0 {
-            return Ok(EnvSet {
-                version: 0,
-                vars: Vec::new(),
-            });
+            return Ok(EnvSet { version: 0, vars: Vec::new() });
         }
         let scopes = self.scopes();
         let vars = usize::try_from(version - 1)

@@ -99,29 +99,17 @@ pub struct EnvVar {
 impl EnvVar {
     /// A variable that may be shown in listings.
     pub fn plain(key: EnvKey, value: EnvValue) -> Self {
-        EnvVar {
-            key,
-            value,
-            secret: false,
-        }
+        EnvVar { key, value, secret: false }
     }
 
     /// A variable whose value is never shown in listings.
     pub fn secret(key: EnvKey, value: EnvValue) -> Self {
-        EnvVar {
-            key,
-            value,
-            secret: true,
-        }
+        EnvVar { key, value, secret: true }
     }
 
     /// The value as a listing shows it: the plaintext of a plain variable, the mask of a secret.
     pub fn listed_value(&self) -> &str {
-        if self.secret {
-            MASK
-        } else {
-            self.value.expose()
-        }
+        if self.secret { MASK } else { self.value.expose() }
     }
 }
 

@@ -16,13 +16,32 @@ pub enum Environment {
     /// The environment users see.
     Production,
     /// A short-lived preview (for example of a pull request), named `preview-<id>`.
-    Preview(String),
+    Preview(PreviewId),
 }
 
+/// The id of a preview environment: a lowercase DNS label of at most 20 characters (`pr-42`).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PreviewId(String);
+
+impl PreviewId {
+    /// Validates `s` as a preview id.
+    pub fn parse(s: &str) -> Result<Self, ValidationError> {
+        check_preview_id("preview id", s, s)?;
+        Ok(PreviewId(s.to_owned()))
+    }
+}
+
+fn check_preview_id(field: &'static str, whole: &str, id: &str) -> Result<(), ValidationError> {
+    check_dns_label(field, whole, id, false)?;
+    if id.len() > MAX_PREVIEW_ID {
+        return Err(ValidationError::new(field, whole, "a preview id is at most 20 characters"));
+    }
+    Ok(())
+}
+super::string_newtype!(PreviewId);
+
 /// The kind of an environment, which decides its port ranges.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EnvironmentKind {
     /// See [`Environment::Staging`].
@@ -42,28 +61,20 @@ impl Environment {
             "production" => Ok(Environment::Production),
             _ => {
                 let Some(id) = s.strip_prefix("preview-") else {
-                    return Err(ValidationError::new(
-                        FIELD,
-                        s,
-                        "must be staging, production or preview-<id>",
-                    ));
+                    return Err(ValidationError::new(FIELD, s, "must be staging, production or preview-<id>"));
                 };
                 check_dns_label(FIELD, s, id, false)?;
                 if id.len() > MAX_PREVIEW_ID {
-                    return Err(ValidationError::new(
-                        FIELD,
-                        s,
-                        "a preview id is at most 20 characters",
-                    ));
+                    return Err(ValidationError::new(FIELD, s, "a preview id is at most 20 characters"));
                 }
-                Ok(Environment::Preview(id.to_owned()))
+                Ok(Environment::Preview(PreviewId(id.to_owned())))
             }
         }
     }
 
     /// A preview environment with the given id (validated like [`Environment::parse`]).
     pub fn preview(id: &str) -> Result<Self, ValidationError> {
-        Environment::parse(&format!("preview-{id}"))
+        PreviewId::parse(id).map(Environment::Preview)
     }
 
     /// The kind of this environment.
@@ -132,10 +143,7 @@ mod tests {
             let env = Environment::parse(s).unwrap();
             assert_eq!(env.to_string(), s);
         }
-        assert_eq!(
-            Environment::parse("preview-x").unwrap().kind(),
-            EnvironmentKind::Preview
-        );
+        assert_eq!(Environment::parse("preview-x").unwrap().kind(), EnvironmentKind::Preview);
     }
 
     #[test]
@@ -160,8 +168,7 @@ mod tests {
         map.insert(Environment::preview("a1").unwrap(), 2);
         let json = serde_json::to_string(&map).unwrap();
         assert_eq!(json, r#"{"production":1,"preview-a1":2}"#);
-        let back: std::collections::BTreeMap<Environment, i32> =
-            serde_json::from_str(&json).unwrap();
+        let back: std::collections::BTreeMap<Environment, i32> = serde_json::from_str(&json).unwrap();
         assert_eq!(back, map);
     }
 }

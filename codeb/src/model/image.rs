@@ -31,7 +31,7 @@ impl ImageRef {
         }
         let (rest, digest) = match s.split_once('@') {
             Some((rest, digest)) => {
-                check_digest(digest).map_err(|rule| err(rule))?;
+                check_digest(digest).map_err(&err)?;
                 (rest, Some(digest.to_owned()))
             }
             None => (s, None),
@@ -40,7 +40,7 @@ impl ImageRef {
         let (name, tag) = match rest[last_slash..].rfind(':') {
             Some(i) => {
                 let tag = &rest[last_slash + i + 1..];
-                check_tag(tag).map_err(|rule| err(rule))?;
+                check_tag(tag).map_err(&err)?;
                 (&rest[..last_slash + i], Some(tag.to_owned()))
             }
             None => (rest, None),
@@ -50,21 +50,15 @@ impl ImageRef {
         }
         let (registry, repository) = match name.split_once('/') {
             Some((first, path)) if first.contains(['.', ':']) || first == "localhost" => {
-                check_registry(first).map_err(|rule| err(rule))?;
+                check_registry(first).map_err(&err)?;
                 (Some(first.to_owned()), path)
             }
             _ => (None, name),
         };
         for component in repository.split('/') {
-            check_path_component(component).map_err(|rule| err(rule))?;
+            check_path_component(component).map_err(&err)?;
         }
-        Ok(ImageRef {
-            raw: s.to_owned(),
-            registry,
-            repository: repository.to_owned(),
-            tag,
-            digest,
-        })
+        Ok(ImageRef { raw: s.to_owned(), registry, repository: repository.to_owned(), tag, digest })
     }
 
     /// The reference exactly as validated.
@@ -97,8 +91,7 @@ fn check_digest(digest: &str) -> Result<(), &'static str> {
     let (algorithm, hex) = digest.split_once(':').ok_or("a digest is algorithm:hex")?;
     let algorithm_ok = !algorithm.is_empty()
         && algorithm.split(['+', '.', '-', '_']).all(|c| {
-            c.chars().next().is_some_and(|f| f.is_ascii_alphabetic())
-                && c.chars().all(|x| x.is_ascii_alphanumeric())
+            c.chars().next().is_some_and(|f| f.is_ascii_alphabetic()) && c.chars().all(|x| x.is_ascii_alphanumeric())
         });
     if !algorithm_ok {
         return Err("a digest algorithm is letters and digits joined by + . - _");
@@ -120,9 +113,7 @@ fn check_tag(tag: &str) -> Result<(), &'static str> {
     if ok {
         Ok(())
     } else {
-        Err(
-            "a tag is 1-128 of letters, digits, '_', '.', '-' and starts with a letter, digit or '_'",
-        )
+        Err("a tag is 1-128 of letters, digits, '_', '.', '-' and starts with a letter, digit or '_'")
     }
 }
 
@@ -131,14 +122,10 @@ fn check_registry(registry: &str) -> Result<(), &'static str> {
         Some((host, port)) => (host, Some(port)),
         None => (registry, None),
     };
-    if let Some(port) = port {
-        if port.is_empty()
-            || !port.chars().all(|c| c.is_ascii_digit())
-            || port.parse::<u16>().is_err()
-        {
+    if let Some(port) = port
+        && (port.is_empty() || !port.chars().all(|c| c.is_ascii_digit()) || port.parse::<u16>().is_err()) {
             return Err("a registry port is a number");
         }
-    }
     let component_ok = |c: &str| {
         !c.is_empty()
             && c.chars().all(|x| x.is_ascii_alphanumeric() || x == '-')
@@ -153,7 +140,8 @@ fn check_registry(registry: &str) -> Result<(), &'static str> {
 }
 
 fn check_path_component(component: &str) -> Result<(), &'static str> {
-    const RULE: &str = "a repository path is lowercase a-z0-9 components separated by '/', with '.', '_', '__' or '-' inside";
+    const RULE: &str =
+        "a repository path is lowercase a-z0-9 components separated by '/', with '.', '_', '__' or '-' inside";
     let bytes = component.as_bytes();
     let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
     if bytes.is_empty() || !alnum(bytes[0]) || !alnum(bytes[bytes.len() - 1]) {
@@ -225,10 +213,7 @@ mod tests {
         assert_eq!(r.digest(), Some(SHA));
 
         let r = ImageRef::parse("postgres:16").unwrap();
-        assert_eq!(
-            (r.registry(), r.repository(), r.tag()),
-            (None, "postgres", Some("16"))
-        );
+        assert_eq!((r.registry(), r.repository(), r.tag()), (None, "postgres", Some("16")));
         let r = ImageRef::parse("ghcr.io/one-q/shop").unwrap();
         assert_eq!((r.registry(), r.tag()), (Some("ghcr.io"), None));
     }
@@ -257,13 +242,9 @@ mod tests {
 
     #[test]
     fn accepts_separators_inside_components() {
-        for ok in [
-            "a__b",
-            "a.b",
-            "a---b",
-            "registry.local:443/a/b.c_d:1",
-            "busybox@sha512:0123456789abcdef0123456789abcdef",
-        ] {
+        for ok in
+            ["a__b", "a.b", "a---b", "registry.local:443/a/b.c_d:1", "busybox@sha512:0123456789abcdef0123456789abcdef"]
+        {
             assert!(ImageRef::parse(ok).is_ok(), "{ok} should be accepted");
         }
     }

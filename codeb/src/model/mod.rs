@@ -17,12 +17,9 @@ mod validation;
 
 pub use domain::DomainName;
 pub use env_var::{EnvKey, EnvValue, EnvVar};
-pub use environment::{Environment, EnvironmentKind};
+pub use environment::{Environment, EnvironmentKind, PreviewId};
 pub use image::ImageRef;
-pub use names::{
-    ContainerName, NetworkName, ProjectName, RESERVED_PROJECT_NAMES, ReleaseId, ServerName,
-    VolumeName,
-};
+pub use names::{ContainerName, NetworkName, ProjectName, RESERVED_PROJECT_NAMES, ReleaseId, ServerName, VolumeName};
 pub use port::{Port, PortRange, Service};
 pub use validation::ValidationError;
 

@@ -4,17 +4,8 @@ use super::string_newtype;
 use super::validation::{ValidationError, check_dns_label};
 
 /// Project names that would collide with the platform's own components.
-pub const RESERVED_PROJECT_NAMES: &[&str] = &[
-    "codeb",
-    "caddy",
-    "podman",
-    "pdns",
-    "powerdns",
-    "sshd",
-    "systemd",
-    "root",
-    "localhost",
-];
+pub const RESERVED_PROJECT_NAMES: &[&str] =
+    &["codeb", "caddy", "podman", "pdns", "powerdns", "sshd", "systemd", "root", "localhost"];
 
 /// The name of a project: one lowercase DNS label that starts with a letter.
 ///
@@ -31,18 +22,10 @@ impl ProjectName {
         const FIELD: &str = "project name";
         check_dns_label(FIELD, s, s, true)?;
         if s.get(2..4) == Some("--") {
-            return Err(ValidationError::new(
-                FIELD,
-                s,
-                "must not have '--' at positions 3-4",
-            ));
+            return Err(ValidationError::new(FIELD, s, "must not have '--' at positions 3-4"));
         }
         if RESERVED_PROJECT_NAMES.contains(&s) {
-            return Err(ValidationError::new(
-                FIELD,
-                s,
-                "is reserved for the platform",
-            ));
+            return Err(ValidationError::new(FIELD, s, "is reserved for the platform"));
         }
         Ok(ProjectName(s.to_owned()))
     }
@@ -91,10 +74,7 @@ fn check_object_name(field: &'static str, s: &str) -> Result<(), ValidationError
     if s.len() > 128 {
         return err("is at most 128 characters");
     }
-    if !s
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-    {
+    if !s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')) {
         return err("may contain only letters, digits, '_', '.' and '-'");
     }
     Ok(())

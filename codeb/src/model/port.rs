@@ -7,18 +7,14 @@ use std::str::FromStr;
 use super::validation::ValidationError;
 
 /// A TCP port number, 1-65535.
-#[derive(
-    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "u16", into = "u16")]
 pub struct Port(NonZeroU16);
 
 impl Port {
     /// Validates `n` as a port (0 is refused).
     pub fn new(n: u16) -> Result<Self, ValidationError> {
-        NonZeroU16::new(n)
-            .map(Port)
-            .ok_or_else(|| ValidationError::new("port", "0", "must be 1-65535"))
+        NonZeroU16::new(n).map(Port).ok_or_else(|| ValidationError::new("port", "0", "must be 1-65535"))
     }
 
     /// The port number.
@@ -55,9 +51,7 @@ impl fmt::Debug for Port {
 impl FromStr for Port {
     type Err = ValidationError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let n: u16 = s
-            .parse()
-            .map_err(|_| ValidationError::new("port", s, "must be a number 1-65535"))?;
+        let n: u16 = s.parse().map_err(|_| ValidationError::new("port", s, "must be a number 1-65535"))?;
         Port::new(n)
     }
 }
@@ -81,11 +75,7 @@ impl PortRange {
     pub fn new(start: u16, end: u16) -> Result<Self, ValidationError> {
         let (s, e) = (Port::new(start)?, Port::new(end)?);
         if s > e {
-            return Err(ValidationError::new(
-                "port range",
-                &format!("{start}-{end}"),
-                "start must not exceed end",
-            ));
+            return Err(ValidationError::new("port range", &format!("{start}-{end}"), "start must not exceed end"));
         }
         Ok(PortRange { start: s, end: e })
     }
@@ -130,10 +120,7 @@ impl TryFrom<RawRange> for PortRange {
 
 impl From<PortRange> for RawRange {
     fn from(r: PortRange) -> RawRange {
-        RawRange {
-            start: r.start,
-            end: r.end,
-        }
+        RawRange { start: r.start, end: r.end }
     }
 }
 
@@ -150,9 +137,7 @@ impl fmt::Debug for PortRange {
 }
 
 /// A service of a project environment that listens on a host port.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Service {
     /// The application itself.

@@ -22,11 +22,7 @@ impl ValidationError {
     /// The value is escaped (control characters, quotes, non-ASCII) and cut to
     /// a short excerpt, so the error is safe to print anywhere.
     pub fn new(field: &'static str, value: &str, rule: impl Into<String>) -> Self {
-        ValidationError {
-            field,
-            value: escape(value),
-            rule: rule.into(),
-        }
+        ValidationError { field, value: escape(value), rule: rule.into() }
     }
 
     /// Which field was rejected (`project`, `domain`, `env key`, ...).
@@ -53,11 +49,7 @@ impl ValidationError {
 
 impl fmt::Display for ValidationError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "invalid {} \"{}\": {}",
-            self.field, self.value, self.rule
-        )
+        write!(f, "invalid {} \"{}\": {}", self.field, self.value, self.rule)
     }
 }
 
@@ -71,9 +63,7 @@ impl std::error::Error for ValidationError {}
 
 impl From<ValidationError> for Error {
     fn from(e: ValidationError) -> Self {
-        Error::new(ErrorKind::Invalid, e.to_string())
-            .with_context("field", e.field)
-            .with_context("rule", &e.rule)
+        Error::new(ErrorKind::Invalid, e.to_string()).with_context("field", e.field).with_context("rule", &e.rule)
     }
 }
 
@@ -111,10 +101,7 @@ pub(crate) fn check_dns_label(
     if label.len() > 63 {
         return err("a label is at most 63 characters");
     }
-    if let Some(bad) = label
-        .chars()
-        .find(|c| !matches!(c, 'a'..='z' | '0'..='9' | '-'))
-    {
+    if let Some(bad) = label.chars().find(|c| !matches!(c, 'a'..='z' | '0'..='9' | '-')) {
         if bad.is_ascii_uppercase() {
             return err("must be lowercase");
         }
@@ -149,8 +136,7 @@ mod tests {
 
     #[test]
     fn converts_to_an_invalid_sdk_error_naming_field_and_rule() {
-        let e: Error =
-            ValidationError::new("env key", "1X", "must start with a letter or '_'").into();
+        let e: Error = ValidationError::new("env key", "1X", "must start with a letter or '_'").into();
         assert_eq!(e.kind(), ErrorKind::Invalid);
         assert_eq!(e.context_value("field"), Some("env key"));
         assert!(e.to_string().contains("\"1X\""));

@@ -20,9 +20,7 @@ pub use registry::SsotPortRegistry;
 pub use report::{PortConflict, PortDrift, PortReport};
 
 /// What a port is allocated to: one service of one project environment.
-#[derive(
-    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct PortKey {
     /// The project.
     pub project: ProjectName,
@@ -35,11 +33,7 @@ pub struct PortKey {
 impl PortKey {
     /// The key of `service` in `project`'s `env`.
     pub fn new(project: ProjectName, env: Environment, service: Service) -> Self {
-        PortKey {
-            project,
-            env,
-            service,
-        }
+        PortKey { project, env, service }
     }
 }
 
@@ -72,8 +66,7 @@ pub struct PortFilter {
 impl PortFilter {
     /// Whether `key` passes the filter.
     pub fn matches(&self, key: &PortKey) -> bool {
-        self.project.as_ref().is_none_or(|p| *p == key.project)
-            && self.env.as_ref().is_none_or(|e| *e == key.env)
+        self.project.as_ref().is_none_or(|p| *p == key.project) && self.env.as_ref().is_none_or(|e| *e == key.env)
     }
 }
 

@@ -9,8 +9,7 @@ use crate::Result;
 use crate::model::{Environment, Port, ProjectName, ServerName, Service};
 use crate::ports::PortKey;
 use crate::runtime::{
-    ContainerRuntime, ContainerState, LABEL_ENV, LABEL_MANAGED, LABEL_PROJECT, LABEL_SERVICE,
-    Labels,
+    ContainerRuntime, ContainerState, LABEL_ENV, LABEL_MANAGED, LABEL_PROJECT, LABEL_SERVICE, Labels,
 };
 
 /// Who listens on a port, as far as a probe can tell.
@@ -87,19 +86,14 @@ impl PortProbe for RuntimeAttributedProbe {
         let mut listeners = self.probe.listeners(server).await?;
         let filter = Labels::from([(LABEL_MANAGED.to_owned(), "true".to_owned())]);
         let containers = self.runtime.list_containers(&filter).await?;
-        for listener in listeners
-            .iter_mut()
-            .filter(|l| l.owner == ListenerOwner::Unknown)
-        {
+        for listener in listeners.iter_mut().filter(|l| l.owner == ListenerOwner::Unknown) {
             let publisher = containers
                 .iter()
                 .filter(|c| c.state == ContainerState::Running)
                 .find(|c| c.ports.iter().any(|p| p.host_port == listener.port));
             listener.owner = match publisher.and_then(|c| key_from_labels(&c.labels)) {
                 Some(key) => ListenerOwner::Managed { key },
-                None => ListenerOwner::Foreign {
-                    description: "not published by a codeb container".to_owned(),
-                },
+                None => ListenerOwner::Foreign { description: "not published by a codeb container".to_owned() },
             };
         }
         Ok(listeners)

@@ -31,9 +31,7 @@ pub struct PortRanges {
 
 impl Default for PortRanges {
     fn default() -> Self {
-        let range = |a, b| {
-            PortRange::new(a, b).unwrap_or_else(|_| unreachable!("the seed's ranges are ordered"))
-        };
+        let range = |a, b| PortRange::new(a, b).unwrap_or_else(|_| unreachable!("the seed's ranges are ordered"));
         PortRanges {
             staging: ServiceRanges {
                 app: range(3000, 3499),
@@ -45,11 +43,7 @@ impl Default for PortRanges {
                 postgres: Some(range(25432, 25499)),
                 redis: Some(range(26379, 26399)),
             },
-            preview: ServiceRanges {
-                app: range(5000, 5999),
-                postgres: None,
-                redis: None,
-            },
+            preview: ServiceRanges { app: range(5000, 5999), postgres: None, redis: None },
         }
     }
 }
@@ -71,18 +65,10 @@ impl PortRanges {
 
     /// Every configured range with what it is for.
     pub fn all(&self) -> Vec<(EnvironmentKind, Service, PortRange)> {
-        let kinds = [
-            EnvironmentKind::Staging,
-            EnvironmentKind::Production,
-            EnvironmentKind::Preview,
-        ];
+        let kinds = [EnvironmentKind::Staging, EnvironmentKind::Production, EnvironmentKind::Preview];
         kinds
             .into_iter()
-            .flat_map(|kind| {
-                Service::ALL
-                    .into_iter()
-                    .filter_map(move |s| self.get(kind, s).map(|r| (kind, s, r)))
-            })
+            .flat_map(|kind| Service::ALL.into_iter().filter_map(move |s| self.get(kind, s).map(|r| (kind, s, r))))
             .collect()
     }
 
@@ -110,18 +96,8 @@ mod tests {
     fn defaults_are_the_seed_table_and_disjoint() {
         let r = PortRanges::default();
         r.validate().unwrap();
-        assert_eq!(
-            r.get(EnvironmentKind::Staging, Service::App)
-                .unwrap()
-                .to_string(),
-            "3000-3499"
-        );
-        assert_eq!(
-            r.get(EnvironmentKind::Production, Service::Redis)
-                .unwrap()
-                .to_string(),
-            "26379-26399"
-        );
+        assert_eq!(r.get(EnvironmentKind::Staging, Service::App).unwrap().to_string(), "3000-3499");
+        assert_eq!(r.get(EnvironmentKind::Production, Service::Redis).unwrap().to_string(), "26379-26399");
         assert_eq!(r.get(EnvironmentKind::Preview, Service::Postgres), None);
         assert_eq!(r.all().len(), 7);
     }

@@ -7,8 +7,8 @@ use async_trait::async_trait;
 
 use crate::model::{Port, ServerName};
 use crate::ports::{
-    ListenerOwner, PortAllocation, PortConflict, PortDrift, PortFilter, PortKey, PortProbe,
-    PortRanges, PortRegistry, PortReport,
+    ListenerOwner, PortAllocation, PortConflict, PortDrift, PortFilter, PortKey, PortProbe, PortRanges, PortRegistry,
+    PortReport,
 };
 use crate::ssot::{Ssot, StateStore, StateStoreExt};
 use crate::{Error, Result};
@@ -26,17 +26,9 @@ pub struct SsotPortRegistry {
 
 impl SsotPortRegistry {
     /// A registry over `store` that asks `probe` what listens, allocating from `ranges`.
-    pub fn new(
-        store: Arc<dyn StateStore>,
-        probe: Arc<dyn PortProbe>,
-        ranges: PortRanges,
-    ) -> Result<Self> {
+    pub fn new(store: Arc<dyn StateStore>, probe: Arc<dyn PortProbe>, ranges: PortRanges) -> Result<Self> {
         ranges.validate()?;
-        Ok(SsotPortRegistry {
-            store,
-            probe,
-            ranges,
-        })
+        Ok(SsotPortRegistry { store, probe, ranges })
     }
 
     /// The ranges this registry allocates from.
@@ -56,11 +48,13 @@ impl SsotPortRegistry {
     }
 }
 
-/// Every recorded allocation in the document, ordered by key.
-fn allocations(doc: &Ssot) -> Vec<PortAllocation> {
+/// The recorded allocations that pass `filter`, ordered by key.
+fn allocations(doc: &Ssot, filter: &PortFilter) -> Vec<PortAllocation> {
     let mut out = Vec::new();
-    for (project, record) in &doc.projects {
-        for (env, env_record) in &record.environments {
+    let projects = doc.projects.iter().filter(|(p, _)| filter.project.as_ref().is_none_or(|f| f == *p));
+    for (project, record) in projects {
+        let envs = record.environments.iter().filter(|(e, _)| filter.env.as_ref().is_none_or(|f| f == *e));
+        for (env, env_record) in envs {
             for (service, port) in &env_record.ports {
                 out.push(PortAllocation {
                     key: PortKey::new(project.clone(), env.clone(), *service),
@@ -73,60 +67,49 @@ fn allocations(doc: &Ssot) -> Vec<PortAllocation> {
     out
 }
 
+/// Every recorded port, without building the allocations.
+fn recorded_ports(doc: &Ssot) -> BTreeSet<Port> {
+    let envs = doc.projects.values().flat_map(|p| p.environments.values());
+    envs.flat_map(|e| e.ports.values().copied()).collect()
+}
+
 /// Records the lowest free port of the key's range, or returns the one it has.
-fn allocate_in(
-    doc: &mut Ssot,
-    key: &PortKey,
-    listening: &BTreeSet<Port>,
-    ranges: &PortRanges,
-) -> Result<Port> {
-    if let Some(port) = doc
-        .environment(&key.project, &key.env)
-        .and_then(|e| e.ports.get(&key.service))
-    {
+fn allocate_in(doc: &mut Ssot, key: &PortKey, listening: &BTreeSet<Port>, ranges: &PortRanges) -> Result<Port> {
+    if let Some(port) = doc.environment(&key.project, &key.env).and_then(|e| e.ports.get(&key.service)) {
         return Ok(*port);
     }
     let kind = key.env.kind();
     let range = ranges.get(kind, key.service).ok_or_else(|| {
-        Error::invalid(format!(
-            "{kind} environments have no {} port range",
-            key.service
-        ))
-        .with_context("key", key)
+        Error::invalid(format!("{kind} environments have no {} port range", key.service)).with_context("key", key)
     })?;
-    let recorded: BTreeSet<Port> = allocations(doc).into_iter().map(|a| a.port).collect();
-    let port = range
-        .iter()
-        .find(|p| !recorded.contains(p) && !listening.contains(p))
-        .ok_or_else(|| {
-            Error::conflict(format!("port range {kind}/{} {range} is full", key.service))
-                .with_context("key", key)
-        })?;
-    doc.environment_mut(&key.project, &key.env)
-        .ports
-        .insert(key.service, port);
+    let recorded = recorded_ports(doc);
+    let port = range.iter().find(|p| !recorded.contains(p) && !listening.contains(p)).ok_or_else(|| {
+        Error::conflict(format!("port range {kind}/{} {range} is full", key.service)).with_context("key", key)
+    })?;
+    doc.environment_mut(&key.project, &key.env).ports.insert(key.service, port);
     Ok(port)
 }
 
 #[async_trait]
 impl PortRegistry for SsotPortRegistry {
     async fn allocate(&self, key: &PortKey) -> Result<Port> {
-        let doc = self.with_store(|s| s.load()).await?;
-        let recorded = doc.environment(&key.project, &key.env);
-        if let Some(port) = recorded.and_then(|e| e.ports.get(&key.service)) {
-            return Ok(*port);
+        let lookup = key.clone();
+        let recorded = self
+            .with_store(move |s| {
+                s.view(|doc| {
+                    let env = doc.environment(&lookup.project, &lookup.env);
+                    let server = env.map_or_else(ServerName::local, |e| e.server());
+                    Ok((env.and_then(|e| e.ports.get(&lookup.service).copied()), server))
+                })
+            })
+            .await?;
+        let (existing, server) = recorded;
+        if let Some(port) = existing {
+            return Ok(port);
         }
-        let server = recorded.map_or_else(ServerName::local, |e| e.server());
-        let listening: BTreeSet<Port> = self
-            .probe
-            .listeners(&server)
-            .await?
-            .into_iter()
-            .map(|l| l.port)
-            .collect();
+        let listening: BTreeSet<Port> = self.probe.listeners(&server).await?.into_iter().map(|l| l.port).collect();
         let (key, ranges) = (key.clone(), self.ranges);
-        self.with_store(move |s| s.modify(|doc| allocate_in(doc, &key, &listening, &ranges)))
-            .await
+        self.with_store(move |s| s.modify(|doc| allocate_in(doc, &key, &listening, &ranges))).await
     }
 
     async fn release(&self, key: &PortKey) -> Result<Option<Port>> {
@@ -136,26 +119,20 @@ impl PortRegistry for SsotPortRegistry {
                 let Some(project) = doc.projects.get_mut(&key.project) else {
                     return Ok(None);
                 };
-                Ok(project
-                    .environments
-                    .get_mut(&key.env)
-                    .and_then(|e| e.ports.remove(&key.service)))
+                Ok(project.environments.get_mut(&key.env).and_then(|e| e.ports.remove(&key.service)))
             })
         })
         .await
     }
 
     async fn list(&self, filter: &PortFilter) -> Result<Vec<PortAllocation>> {
-        let doc = self.with_store(|s| s.load()).await?;
-        Ok(allocations(&doc)
-            .into_iter()
-            .filter(|a| filter.matches(&a.key))
-            .collect())
+        let filter = filter.clone();
+        self.with_store(move |s| s.view(|doc| Ok(allocations(doc, &filter)))).await
     }
 
     async fn check(&self) -> Result<PortReport> {
         let doc = self.with_store(|s| s.load()).await?;
-        let recorded = allocations(&doc);
+        let recorded = allocations(&doc, &PortFilter::default());
         let mut report = PortReport::default();
 
         let mut by_port: BTreeMap<Port, Vec<PortKey>> = BTreeMap::new();
@@ -163,9 +140,7 @@ impl PortRegistry for SsotPortRegistry {
             by_port.entry(a.port).or_default().push(a.key.clone());
         }
         for (port, keys) in by_port.into_iter().filter(|(_, keys)| keys.len() > 1) {
-            report
-                .conflicts
-                .push(PortConflict::RecordedTwice { port, keys });
+            report.conflicts.push(PortConflict::RecordedTwice { port, keys });
         }
 
         let servers: BTreeSet<ServerName> = recorded
@@ -176,39 +151,21 @@ impl PortRegistry for SsotPortRegistry {
             .collect();
         let ranges = self.ranges.all();
         for server in servers {
-            let listeners: BTreeMap<Port, ListenerOwner> = self
-                .probe
-                .listeners(&server)
-                .await?
-                .into_iter()
-                .map(|l| (l.port, l.owner))
-                .collect();
-            let on_server: Vec<&PortAllocation> =
-                recorded.iter().filter(|a| a.server == server).collect();
+            let listeners: BTreeMap<Port, ListenerOwner> =
+                self.probe.listeners(&server).await?.into_iter().map(|l| (l.port, l.owner)).collect();
+            let on_server: Vec<&PortAllocation> = recorded.iter().filter(|a| a.server == server).collect();
             for a in &on_server {
                 let (server, port, key) = (server.clone(), a.port, a.key.clone());
                 match listeners.get(&a.port) {
-                    None => report
-                        .drift
-                        .push(PortDrift::NotListening { server, port, key }),
+                    None => report.drift.push(PortDrift::NotListening { server, port, key }),
                     Some(ListenerOwner::Unknown) => {}
                     Some(ListenerOwner::Managed { key: holder }) if *holder == key => {}
                     Some(ListenerOwner::Managed { key: holder }) => {
-                        report.conflicts.push(PortConflict::HeldByOther {
-                            server,
-                            port,
-                            key,
-                            holder: holder.clone(),
-                        })
+                        report.conflicts.push(PortConflict::HeldByOther { server, port, key, holder: holder.clone() })
                     }
-                    Some(owner @ ListenerOwner::Foreign { .. }) => {
-                        report.conflicts.push(PortConflict::ForeignListener {
-                            server,
-                            port,
-                            key,
-                            listener: owner.to_string(),
-                        })
-                    }
+                    Some(owner @ ListenerOwner::Foreign { .. }) => report
+                        .conflicts
+                        .push(PortConflict::ForeignListener { server, port, key, listener: owner.to_string() }),
                 }
             }
             let recorded_here: BTreeSet<Port> = on_server.iter().map(|a| a.port).collect();
@@ -216,14 +173,166 @@ impl PortRegistry for SsotPortRegistry {
                 let managed = ranges.iter().any(|(_, _, r)| r.contains(*port));
                 if managed && !recorded_here.contains(port) {
                     let listener = owner.to_string();
-                    report.drift.push(PortDrift::Unrecorded {
-                        server: server.clone(),
-                        port: *port,
-                        listener,
-                    });
+                    report.drift.push(PortDrift::Unrecorded { server: server.clone(), port: *port, listener });
                 }
             }
         }
         Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::fake::{FakePortProbe, FakeRuntime};
+    use crate::model::{ContainerName, Environment, ImageRef, ProjectName, Service};
+    use crate::ports::{Listener, RuntimeAttributedProbe};
+    use crate::runtime::{ContainerRuntime, ContainerSpec, PortBinding, Resources, managed_labels};
+    use crate::ssot::MemoryStateStore;
+
+    fn key(project: &str, env: Environment, service: Service) -> PortKey {
+        PortKey::new(ProjectName::parse(project).unwrap(), env, service)
+    }
+
+    fn port(n: u16) -> Port {
+        Port::new(n).unwrap()
+    }
+
+    fn registry(probe: Arc<dyn PortProbe>) -> (SsotPortRegistry, Arc<MemoryStateStore>) {
+        let store = Arc::new(MemoryStateStore::default());
+        (SsotPortRegistry::new(store.clone(), probe, PortRanges::default()).unwrap(), store)
+    }
+
+    #[tokio::test]
+    async fn allocates_the_lowest_port_that_is_neither_recorded_nor_listening() {
+        let probe = Arc::new(FakePortProbe::new());
+        probe.listen(&ServerName::local(), port(3000), ListenerOwner::Unknown);
+        probe.listen(&ServerName::local(), port(3002), ListenerOwner::Unknown);
+        let (registry, store) = registry(probe);
+        let a = registry.allocate(&key("a", Environment::Staging, Service::App)).await.unwrap();
+        let b = registry.allocate(&key("b", Environment::Staging, Service::App)).await.unwrap();
+        let c = registry.allocate(&key("c", Environment::Staging, Service::App)).await.unwrap();
+        assert_eq!((a, b, c), (port(3001), port(3003), port(3004)));
+        assert_eq!(store.load().unwrap().revision, 3, "each new allocation is one commit");
+        registry.allocate(&key("a", Environment::Staging, Service::App)).await.unwrap();
+        assert_eq!(store.load().unwrap().revision, 3, "asking again commits nothing");
+    }
+
+    #[tokio::test]
+    async fn check_finds_every_kind_of_conflict_and_drift() {
+        let probe = Arc::new(FakePortProbe::new());
+        let (registry, store) = registry(probe.clone());
+        let local = ServerName::local();
+        let (a, b, c, d) = (
+            key("a", Environment::Production, Service::App),
+            key("b", Environment::Production, Service::App),
+            key("c", Environment::Production, Service::App),
+            key("d", Environment::Production, Service::App),
+        );
+        for k in [&a, &b, &c, &d] {
+            registry.allocate(k).await.unwrap();
+        }
+        // a: listening and ours (clean); b: foreign process; c: another workload; d: nothing listening.
+        probe.listen(&local, port(4000), ListenerOwner::Managed { key: a.clone() });
+        probe.listen(&local, port(4001), ListenerOwner::Foreign { description: "nginx".into() });
+        probe.listen(&local, port(4002), ListenerOwner::Managed { key: a.clone() });
+        probe.listen(&local, port(4450), ListenerOwner::Unknown);
+        probe.listen(&local, port(8080), ListenerOwner::Unknown);
+        let e = key("e", Environment::Production, Service::Postgres);
+        store
+            .update(&mut |doc| {
+                doc.environment_mut(&e.project, &e.env).ports.insert(e.service, port(4000));
+                Ok(())
+            })
+            .unwrap();
+
+        let report = registry.check().await.unwrap();
+        assert!(
+            report
+                .conflicts
+                .contains(&PortConflict::RecordedTwice { port: port(4000), keys: vec![a.clone(), e.clone()] })
+        );
+        assert!(report.conflicts.contains(&PortConflict::ForeignListener {
+            server: local.clone(),
+            port: port(4001),
+            key: b,
+            listener: "nginx".into()
+        }));
+        assert!(report.conflicts.contains(&PortConflict::HeldByOther {
+            server: local.clone(),
+            port: port(4002),
+            key: c,
+            holder: a.clone()
+        }));
+        assert!(report.drift.contains(&PortDrift::NotListening { server: local.clone(), port: port(4003), key: d }));
+        assert!(report.drift.iter().any(|x| matches!(x, PortDrift::Unrecorded { port: p, .. } if *p == port(4450))));
+        assert!(
+            report.drift.iter().all(|x| !matches!(x, PortDrift::Unrecorded { port: p, .. } if *p == port(8080))),
+            "ports outside the managed ranges are not drift"
+        );
+        assert_eq!(report.conflicts.len(), 4, "{report:?}");
+    }
+
+    #[tokio::test]
+    async fn a_full_range_names_the_range_and_a_probe_failure_allocates_nothing() {
+        let probe = Arc::new(FakePortProbe::new());
+        let (registry, store) = registry(probe.clone());
+        for i in 0..21 {
+            registry.allocate(&key(&format!("r{i}"), Environment::Staging, Service::Redis)).await.unwrap();
+        }
+        let err = registry.allocate(&key("full", Environment::Staging, Service::Redis)).await.unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Conflict);
+        assert!(err.to_string().contains("staging/redis 16379-16399 is full"), "{err}");
+
+        probe.faults().fail_next("listeners", 1, crate::ErrorKind::Unavailable);
+        let before = store.load().unwrap().revision;
+        let err = registry.allocate(&key("x", Environment::Staging, Service::App)).await.unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Unavailable);
+        assert_eq!(store.load().unwrap().revision, before, "nothing is recorded when the probe fails");
+    }
+
+    #[tokio::test]
+    async fn the_runtime_attributes_published_ports_and_calls_the_rest_foreign() {
+        let probe = Arc::new(FakePortProbe::new());
+        let runtime = Arc::new(FakeRuntime::new());
+        let image = ImageRef::parse("app:1").unwrap();
+        runtime.add_registry_image(&image);
+        runtime.ensure_image(&image, None).await.unwrap();
+        let k = key("shop", Environment::Staging, Service::App);
+        let spec = ContainerSpec {
+            name: ContainerName::parse("codeb-shop-staging-v1").unwrap(),
+            image,
+            command: None,
+            env: Vec::new(),
+            labels: managed_labels(&k.project, &k.env, k.service, None),
+            ports: vec![PortBinding {
+                host_ip: [127, 0, 0, 1].into(),
+                host_port: port(3000),
+                container_port: port(80),
+            }],
+            volumes: Vec::new(),
+            network: None,
+            resources: Resources::default(),
+            init: true,
+        };
+        runtime.create_container(&spec).await.unwrap();
+        runtime.start_container(&spec.name).await.unwrap();
+        let local = ServerName::local();
+        probe.listen(&local, port(3000), ListenerOwner::Unknown);
+        probe.listen(&local, port(3001), ListenerOwner::Unknown);
+        let attributed = RuntimeAttributedProbe::new(probe, runtime);
+        let listeners = attributed.listeners(&local).await.unwrap();
+        assert_eq!(
+            listeners,
+            vec![
+                Listener { port: port(3000), owner: ListenerOwner::Managed { key: k } },
+                Listener {
+                    port: port(3001),
+                    owner: ListenerOwner::Foreign { description: "not published by a codeb container".into() }
+                },
+            ]
+        );
     }
 }

@@ -6,8 +6,7 @@ use std::net::IpAddr;
 use chrono::{DateTime, Utc};
 
 use crate::model::{
-    ContainerName, DomainName, Environment, ImageRef, Port, ProjectName, ReleaseId, ServerName,
-    Service, VolumeName,
+    ContainerName, DomainName, Environment, ImageRef, Port, ProjectName, ReleaseId, ServerName, Service, VolumeName,
 };
 use crate::runtime::Resources;
 use crate::secrets::EnvVersion;
@@ -35,12 +34,7 @@ pub struct Ssot {
 
 impl Default for Ssot {
     fn default() -> Self {
-        Ssot {
-            schema_version: SCHEMA_VERSION,
-            revision: 0,
-            servers: BTreeMap::new(),
-            projects: BTreeMap::new(),
-        }
+        Ssot { schema_version: SCHEMA_VERSION, revision: 0, servers: BTreeMap::new(), projects: BTreeMap::new() }
     }
 }
 
@@ -54,18 +48,15 @@ impl Ssot {
         struct Version {
             schema_version: u32,
         }
-        let version: Version = serde_json::from_str(text).map_err(|e| {
-            Error::invalid("the SSOT document is not valid JSON with a schema_version")
-                .with_source(e)
-        })?;
+        let version: Version = serde_json::from_str(text)
+            .map_err(|e| Error::invalid("the SSOT document is not valid JSON with a schema_version").with_source(e))?;
         if version.schema_version > SCHEMA_VERSION {
             return Err(Error::conflict(format!(
                 "the SSOT document has schema_version {}, newer than the {} this codeb understands; upgrade codeb",
                 version.schema_version, SCHEMA_VERSION
             )));
         }
-        serde_json::from_str(text)
-            .map_err(|e| Error::invalid("the SSOT document is malformed").with_source(e))
+        serde_json::from_str(text).map_err(|e| Error::invalid("the SSOT document is malformed").with_source(e))
     }
 
     /// The document as pretty JSON with a trailing newline, keys in a stable order.
@@ -77,28 +68,13 @@ impl Ssot {
     }
 
     /// The record of one project environment, if recorded.
-    pub fn environment(
-        &self,
-        project: &ProjectName,
-        env: &Environment,
-    ) -> Option<&EnvironmentRecord> {
-        self.projects
-            .get(project)
-            .and_then(|p| p.environments.get(env))
+    pub fn environment(&self, project: &ProjectName, env: &Environment) -> Option<&EnvironmentRecord> {
+        self.projects.get(project).and_then(|p| p.environments.get(env))
     }
 
     /// The record of one project environment, created empty when missing.
-    pub fn environment_mut(
-        &mut self,
-        project: &ProjectName,
-        env: &Environment,
-    ) -> &mut EnvironmentRecord {
-        self.projects
-            .entry(project.clone())
-            .or_default()
-            .environments
-            .entry(env.clone())
-            .or_default()
+    pub fn environment_mut(&mut self, project: &ProjectName, env: &Environment) -> &mut EnvironmentRecord {
+        self.projects.entry(project.clone()).or_default().environments.entry(env.clone()).or_default()
     }
 }
 
@@ -232,10 +208,8 @@ mod tests {
         let project = ProjectName::parse("my-app").unwrap();
         let env = doc.environment_mut(&project, &Environment::Staging);
         env.ports.insert(Service::App, Port::new(3001).unwrap());
-        env.ports
-            .insert(Service::Postgres, Port::new(15433).unwrap());
-        env.domains
-            .push(DomainName::parse("my-app-staging.one-q.xyz").unwrap());
+        env.ports.insert(Service::Postgres, Port::new(15433).unwrap());
+        env.domains.push(DomainName::parse("my-app-staging.one-q.xyz").unwrap());
         doc
     }
 
@@ -263,16 +237,12 @@ mod tests {
 
     #[test]
     fn refuses_newer_schemas_malformed_documents_and_invalid_values() {
-        let newer = Ssot::from_json(r#"{"schema_version": 99, "revision": 1, "whatever": true}"#)
-            .unwrap_err();
+        let newer = Ssot::from_json(r#"{"schema_version": 99, "revision": 1, "whatever": true}"#).unwrap_err();
         assert_eq!(newer.kind(), crate::ErrorKind::Conflict);
         assert!(Ssot::from_json("{\"schema_version\": 1, \"revision\": ").is_err());
         assert!(Ssot::from_json("").is_err());
         let bad_name = r#"{"schema_version":1,"revision":1,"projects":{"Bad Name":{}}}"#;
-        assert_eq!(
-            Ssot::from_json(bad_name).unwrap_err().kind(),
-            crate::ErrorKind::Invalid
-        );
+        assert_eq!(Ssot::from_json(bad_name).unwrap_err().kind(), crate::ErrorKind::Invalid);
         let unknown = r#"{"schema_version":1,"revision":1,"extra":1}"#;
         assert!(Ssot::from_json(unknown).is_err());
     }

@@ -25,10 +25,7 @@ impl Default for MemoryStateStore {
 impl MemoryStateStore {
     /// A store holding `doc`.
     pub fn new(doc: Ssot) -> Self {
-        MemoryStateStore {
-            doc: Mutex::new(doc),
-            faults: Faults::new("state", STATE_OPS),
-        }
+        MemoryStateStore { doc: Mutex::new(doc), faults: Faults::new("state", STATE_OPS) }
     }
 
     /// The fault injection of this store (operations: [`STATE_OPS`]).
@@ -37,9 +34,7 @@ impl MemoryStateStore {
     }
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Ssot>> {
-        self.doc
-            .lock()
-            .map_err(|_| Error::internal("the in-memory state store was poisoned by a panic"))
+        self.doc.lock().map_err(|_| Error::internal("the in-memory state store was poisoned by a panic"))
     }
 }
 
@@ -49,6 +44,11 @@ impl StateStore for MemoryStateStore {
         Ok(self.lock()?.clone())
     }
 
+    fn read(&self, inspect: &mut dyn FnMut(&Ssot) -> Result<()>) -> Result<()> {
+        self.faults.enter_blocking("load")?;
+        inspect(&*self.lock()?)
+    }
+
     fn update(&self, mutate: &mut dyn FnMut(&mut Ssot) -> Result<()>) -> Result<Commit> {
         self.faults.enter_blocking("update")?;
         let mut current = self.lock()?;
@@ -56,16 +56,10 @@ impl StateStore for MemoryStateStore {
         mutate(&mut next)?;
         next.revision = current.revision;
         if next == *current {
-            return Ok(Commit {
-                revision: current.revision,
-                changed: false,
-            });
+            return Ok(Commit { revision: current.revision, changed: false });
         }
         next.revision = current.revision + 1;
         *current = next;
-        Ok(Commit {
-            revision: current.revision,
-            changed: true,
-        })
+        Ok(Commit { revision: current.revision, changed: true })
     }
 }

@@ -29,6 +29,12 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
     fn load(&self) -> Result<Ssot>;
     /// Applies `mutate` as one read-modify-write under the store's lock.
     fn update(&self, mutate: &mut dyn FnMut(&mut Ssot) -> Result<()>) -> Result<Commit>;
+
+    /// Lets `inspect` read the latest committed document; stores that hold it
+    /// in memory override this to avoid a copy.
+    fn read(&self, inspect: &mut dyn FnMut(&Ssot) -> Result<()>) -> Result<()> {
+        inspect(&self.load()?)
+    }
 }
 
 /// Conveniences on every [`StateStore`].
@@ -38,15 +44,23 @@ pub trait StateStoreExt: StateStore {
         let mut mutate = Some(mutate);
         let mut out = None;
         self.update(&mut |doc| {
-            let f = mutate
-                .take()
-                .ok_or_else(|| crate::Error::internal("a state store ran a mutation twice"))?;
+            let f = mutate.take().ok_or_else(|| crate::Error::internal("a state store ran a mutation twice"))?;
             out = Some(f(doc)?);
             Ok(())
         })?;
-        out.ok_or_else(|| {
-            crate::Error::internal("a state store committed without running the mutation")
-        })
+        out.ok_or_else(|| crate::Error::internal("a state store committed without running the mutation"))
+    }
+
+    /// Like [`StateStore::read`], returning what `inspect` returns.
+    fn view<T>(&self, inspect: impl FnOnce(&Ssot) -> Result<T>) -> Result<T> {
+        let mut inspect = Some(inspect);
+        let mut out = None;
+        self.read(&mut |doc| {
+            let f = inspect.take().ok_or_else(|| crate::Error::internal("a state store ran a reader twice"))?;
+            out = Some(f(doc)?);
+            Ok(())
+        })?;
+        out.ok_or_else(|| crate::Error::internal("a state store returned without running the reader"))
     }
 }
 

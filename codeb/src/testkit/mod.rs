@@ -1,3 +1,87 @@
 //! Conformance suites: one set of public async test functions per backend
 //! trait, run here against the fakes and in `codeb-backends` against live
 //! services, so every implementation keeps the same contract.
+//!
+//! Each suite takes the backend as a trait object plus a [`Namespace`] that
+//! prefixes every name it creates, so suites can run in parallel against one
+//! shared live service and leave nothing that collides. Differences between
+//! backends (which image a runtime can run, how to make a port listen) are
+//! explicit parameters. A failed check panics with a message naming it.
+
+pub mod dns;
+pub mod ports;
+pub mod proxy;
+pub mod runtime;
+pub mod secrets;
+pub mod state;
+
+use crate::model::{ContainerName, DomainName, NetworkName, ProjectName, VolumeName};
+
+/// A random prefix that keeps one test's names apart from every other test's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Namespace(String);
+
+impl Namespace {
+    /// A fresh namespace: `t` followed by eight random lowercase letters and digits.
+    pub fn random() -> Self {
+        let suffix: String = std::iter::repeat_with(|| fastrand::alphanumeric().to_ascii_lowercase()).take(8).collect();
+        Namespace(format!("t{suffix}"))
+    }
+
+    /// The prefix itself.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// A project name inside the namespace (`<ns>-<suffix>`).
+    pub fn project(&self, suffix: &str) -> ProjectName {
+        valid(ProjectName::parse(&format!("{}-{suffix}", self.0)))
+    }
+
+    /// A container name inside the namespace.
+    pub fn container(&self, suffix: &str) -> ContainerName {
+        valid(ContainerName::parse(&format!("codeb-{}-{suffix}", self.0)))
+    }
+
+    /// A volume name inside the namespace.
+    pub fn volume(&self, suffix: &str) -> VolumeName {
+        valid(VolumeName::parse(&format!("codeb-{}-{suffix}", self.0)))
+    }
+
+    /// A network name inside the namespace.
+    pub fn network(&self, suffix: &str) -> NetworkName {
+        valid(NetworkName::parse(&format!("codeb-{}-{suffix}", self.0)))
+    }
+
+    /// A DNS zone inside the namespace (`<ns>.codeb.test`).
+    pub fn zone(&self) -> DomainName {
+        valid(DomainName::parse(&format!("{}.codeb.test", self.0)))
+    }
+
+    /// A host name inside the namespace's zone (`<label>.<ns>.codeb.test`).
+    pub fn host(&self, label: &str) -> DomainName {
+        valid(DomainName::parse(&format!("{label}.{}.codeb.test", self.0)))
+    }
+}
+
+/// Names built from a valid namespace and a suite's own literal suffix are valid;
+/// a failure here is a bug in the suite itself.
+fn valid<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
+    r.unwrap_or_else(|e| panic!("testkit built an invalid name: {e}"))
+}
+
+/// Asserts `result` failed with `kind`, naming the check in the panic message.
+#[track_caller]
+fn expect_kind<T: std::fmt::Debug>(check: &str, result: crate::Result<T>, kind: crate::ErrorKind) {
+    match result {
+        Err(e) if e.kind() == kind => {}
+        Err(e) => panic!("{check}: expected a {kind} error, got {e}"),
+        Ok(v) => panic!("{check}: expected a {kind} error, got Ok({v:?})"),
+    }
+}
+
+/// Unwraps `result`, naming the check in the panic message.
+#[track_caller]
+fn ok<T>(check: &str, result: crate::Result<T>) -> T {
+    result.unwrap_or_else(|e| panic!("{check}: unexpected error: {e}"))
+}

@@ -63,19 +63,12 @@ fn write_loop(path: PathBuf) -> Result<()> {
 
 /// Adds project `p<next revision>` and drops the one [`WINDOW`] revisions older.
 fn roll_window(doc: &mut Ssot) -> Result<()> {
-    let next = doc
-        .revision
-        .checked_add(1)
-        .ok_or_else(|| Error::conflict("the revision cannot grow any further"))?;
+    let next = doc.revision.checked_add(1).ok_or_else(|| Error::conflict("the revision cannot grow any further"))?;
     let mut project = codeb::ssot::ProjectRecord::default();
-    project
-        .environments
-        .insert(Environment::Staging, Default::default());
-    doc.projects
-        .insert(ProjectName::parse(&format!("p{next}"))?, project);
+    project.environments.insert(Environment::Staging, Default::default());
+    doc.projects.insert(ProjectName::parse(&format!("p{next}"))?, project);
     if let Some(old) = next.checked_sub(WINDOW).filter(|old| *old > 0) {
-        doc.projects
-            .remove(&ProjectName::parse(&format!("p{old}"))?);
+        doc.projects.remove(&ProjectName::parse(&format!("p{old}"))?);
     }
     Ok(())
 }

@@ -1,0 +1,159 @@
+//! The conformance suite of [`ContainerRuntime`].
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use crate::ErrorKind;
+use crate::model::{ContainerName, Environment, ImageRef, Port, Service};
+use crate::runtime::{
+    ContainerRuntime, ContainerSpec, ContainerState, LABEL_PROTECTED, LogOptions, NetworkSpec, PortBinding,
+    RemoveVolumeOptions, Resources, VolumeSpec, managed_labels,
+};
+
+use super::{Namespace, expect_kind, ok};
+
+/// What the backend under test can run.
+pub struct RuntimeSuite {
+    /// An image the runtime has or can pull, that keeps running once started.
+    pub image: ImageRef,
+    /// The command that keeps the image running (argv), if its default does not.
+    pub command: Option<Vec<String>>,
+    /// The port the command listens on inside the container.
+    pub container_port: Port,
+    /// Hands out a host port that is free right now.
+    pub free_port: Box<dyn Fn() -> Port + Send + Sync>,
+}
+
+/// Runs every check; objects are named inside `ns` and removed afterwards.
+pub async fn run(rt: &dyn ContainerRuntime, suite: &RuntimeSuite, ns: &Namespace) {
+    images_are_ensured_idempotently(rt, suite).await;
+    a_container_goes_through_its_lifecycle(rt, suite, ns).await;
+    a_running_container_is_removed_only_with_force(rt, suite, ns).await;
+    two_running_containers_cannot_publish_one_host_port(rt, suite, ns).await;
+    a_protected_volume_is_removed_only_with_force(rt, ns).await;
+    networks_are_ensured_and_removed_idempotently(rt, ns).await;
+}
+
+fn spec(suite: &RuntimeSuite, ns: &Namespace, name: ContainerName, host_port: Port) -> ContainerSpec {
+    ContainerSpec {
+        name,
+        image: suite.image.clone(),
+        command: suite.command.clone(),
+        env: Vec::new(),
+        labels: managed_labels(&ns.project("rt"), &Environment::Staging, Service::App, None),
+        ports: vec![PortBinding {
+            host_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            host_port,
+            container_port: suite.container_port,
+        }],
+        volumes: Vec::new(),
+        network: None,
+        resources: Resources::default(),
+        init: true,
+    }
+}
+
+/// Ensuring a present image twice succeeds and names the same image id.
+pub async fn images_are_ensured_idempotently(rt: &dyn ContainerRuntime, suite: &RuntimeSuite) {
+    let first = ok("ensure_image", rt.ensure_image(&suite.image, None).await);
+    let second = ok("ensure_image again", rt.ensure_image(&suite.image, None).await);
+    assert_eq!(first.id, second.id, "ensuring an image twice must name the same image");
+}
+
+/// Create, start, list, stop and remove a container; each step is visible and errors are typed.
+pub async fn a_container_goes_through_its_lifecycle(rt: &dyn ContainerRuntime, suite: &RuntimeSuite, ns: &Namespace) {
+    let name = ns.container("life");
+    let spec = spec(suite, ns, name.clone(), (suite.free_port)());
+    ok("create_container", rt.create_container(&spec).await);
+    expect_kind("create the same name twice", rt.create_container(&spec).await, ErrorKind::AlreadyExists);
+    let info = ok("inspect created", rt.inspect_container(&name).await);
+    assert_eq!(info.state, ContainerState::Created, "a new container must be created, not running");
+    assert!(spec.labels.iter().all(|(k, v)| info.labels.get(k) == Some(v)), "labels must be kept");
+    assert_eq!(info.ports, spec.ports, "port bindings must be kept");
+
+    ok("start_container", rt.start_container(&name).await);
+    assert_eq!(ok("inspect running", rt.inspect_container(&name).await).state, ContainerState::Running);
+    let listed = ok("list_containers", rt.list_containers(&spec.labels).await);
+    assert!(listed.iter().any(|c| c.name == name), "a container must be listed by its labels");
+    let mut other = spec.labels.clone();
+    other.insert(crate::runtime::LABEL_PROJECT.to_owned(), format!("{}-other", ns.as_str()));
+    let not_listed = ok("list_containers other", rt.list_containers(&other).await);
+    assert!(not_listed.iter().all(|c| c.name != name), "a label filter must exclude other projects");
+    let logs = ok("logs", rt.logs(&name, LogOptions { tail: 5 }).await);
+    assert!(logs.len() <= 5, "logs must respect the tail");
+
+    ok("stop_container", rt.stop_container(&name, Duration::from_secs(5)).await);
+    let stopped = ok("inspect stopped", rt.inspect_container(&name).await).state;
+    assert!(matches!(stopped, ContainerState::Exited { .. }), "a stopped container must be exited, was {stopped:?}");
+    ok("stop a stopped container", rt.stop_container(&name, Duration::from_secs(5)).await);
+
+    ok("remove_container", rt.remove_container(&name, false).await);
+    expect_kind("inspect removed", rt.inspect_container(&name).await, ErrorKind::NotFound);
+    expect_kind("remove removed", rt.remove_container(&name, false).await, ErrorKind::NotFound);
+    expect_kind("start removed", rt.start_container(&name).await, ErrorKind::NotFound);
+    expect_kind("logs of removed", rt.logs(&name, LogOptions::default()).await, ErrorKind::NotFound);
+}
+
+/// Removing a running container needs force.
+pub async fn a_running_container_is_removed_only_with_force(
+    rt: &dyn ContainerRuntime,
+    suite: &RuntimeSuite,
+    ns: &Namespace,
+) {
+    let name = ns.container("force");
+    ok("create", rt.create_container(&spec(suite, ns, name.clone(), (suite.free_port)())).await);
+    ok("start", rt.start_container(&name).await);
+    expect_kind("remove running without force", rt.remove_container(&name, false).await, ErrorKind::Conflict);
+    assert_eq!(ok("inspect", rt.inspect_container(&name).await).state, ContainerState::Running);
+    ok("remove running with force", rt.remove_container(&name, true).await);
+    expect_kind("inspect removed", rt.inspect_container(&name).await, ErrorKind::NotFound);
+}
+
+/// A second container cannot start on a host port a running one publishes.
+pub async fn two_running_containers_cannot_publish_one_host_port(
+    rt: &dyn ContainerRuntime,
+    suite: &RuntimeSuite,
+    ns: &Namespace,
+) {
+    let port = (suite.free_port)();
+    let (a, b) = (ns.container("clash-a"), ns.container("clash-b"));
+    ok("create a", rt.create_container(&spec(suite, ns, a.clone(), port)).await);
+    ok("create b", rt.create_container(&spec(suite, ns, b.clone(), port)).await);
+    ok("start a", rt.start_container(&a).await);
+    let started_b = rt.start_container(&b).await;
+    for name in [&a, &b] {
+        ok("cleanup", rt.remove_container(name, true).await);
+    }
+    expect_kind("start b on a's port", started_b, ErrorKind::Conflict);
+}
+
+/// A volume labelled protected survives a plain removal and goes only with force.
+pub async fn a_protected_volume_is_removed_only_with_force(rt: &dyn ContainerRuntime, ns: &Namespace) {
+    let mut labels = managed_labels(&ns.project("vol"), &Environment::Production, Service::Postgres, None);
+    labels.insert(LABEL_PROTECTED.to_owned(), "true".to_owned());
+    let protected = VolumeSpec { name: ns.volume("pgdata"), labels: labels.clone() };
+    let info = ok("create_volume", rt.create_volume(&protected).await);
+    assert!(info.is_protected(), "the protected label must be kept");
+    expect_kind("create the same volume twice", rt.create_volume(&protected).await, ErrorKind::AlreadyExists);
+    let plain = RemoveVolumeOptions::default();
+    expect_kind("remove protected without force", rt.remove_volume(&protected.name, plain).await, ErrorKind::Forbidden);
+    let listed = ok("list_volumes", rt.list_volumes(&labels).await);
+    assert!(listed.iter().any(|v| v.name == protected.name), "a refused removal must leave the volume");
+    ok("remove protected with force", rt.remove_volume(&protected.name, RemoveVolumeOptions { force: true }).await);
+    let listed = ok("list_volumes", rt.list_volumes(&labels).await);
+    assert!(listed.iter().all(|v| v.name != protected.name), "a forced removal must remove the volume");
+    expect_kind("remove absent volume", rt.remove_volume(&protected.name, plain).await, ErrorKind::NotFound);
+
+    let scratch = VolumeSpec { name: ns.volume("scratch"), labels: Default::default() };
+    ok("create unprotected", rt.create_volume(&scratch).await);
+    ok("remove unprotected", rt.remove_volume(&scratch.name, plain).await);
+}
+
+/// Ensuring a network twice and removing it twice both succeed.
+pub async fn networks_are_ensured_and_removed_idempotently(rt: &dyn ContainerRuntime, ns: &Namespace) {
+    let spec = NetworkSpec { name: ns.network("net"), labels: Default::default() };
+    ok("ensure_network", rt.ensure_network(&spec).await);
+    ok("ensure_network again", rt.ensure_network(&spec).await);
+    ok("remove_network", rt.remove_network(&spec.name).await);
+    ok("remove_network again", rt.remove_network(&spec.name).await);
+}
