@@ -1,1 +1,3 @@
-//! Runnable examples of the codeb SDK live under `examples/`.
+//! Runnable examples of the codeb SDK. The examples are the `[[example]]`
+//! targets beside this crate (`cargo run -p codeb-examples --example NAME`);
+//! this library is empty and exists only to give them a package.

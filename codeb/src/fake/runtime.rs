@@ -157,9 +157,10 @@ impl ContainerRuntime for FakeRuntime {
             return Err(missing("image", &spec.image));
         }
         if let Some(network) = &spec.network
-            && !state.networks.contains_key(network) {
-                return Err(missing("network", network));
-            }
+            && !state.networks.contains_key(network)
+        {
+            return Err(missing("network", network));
+        }
         for mount in &spec.volumes {
             let volume = VolumeInfo { name: mount.volume.clone(), labels: Labels::new() };
             state.volumes.entry(mount.volume.clone()).or_insert(volume);

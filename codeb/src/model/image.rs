@@ -123,9 +123,10 @@ fn check_registry(registry: &str) -> Result<(), &'static str> {
         None => (registry, None),
     };
     if let Some(port) = port
-        && (port.is_empty() || !port.chars().all(|c| c.is_ascii_digit()) || port.parse::<u16>().is_err()) {
-            return Err("a registry port is a number");
-        }
+        && (port.is_empty() || !port.chars().all(|c| c.is_ascii_digit()) || port.parse::<u16>().is_err())
+    {
+        return Err("a registry port is a number");
+    }
     let component_ok = |c: &str| {
         !c.is_empty()
             && c.chars().all(|x| x.is_ascii_alphanumeric() || x == '-')
