@@ -80,44 +80,39 @@ fn check_object_name(field: &'static str, s: &str) -> Result<(), ValidationError
     Ok(())
 }
 
-/// The name of a container, as the container runtime knows it.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ContainerName(String);
+/// Declares a runtime object name type validated by [`check_object_name`].
+macro_rules! object_name {
+    ($(#[$doc:meta])* $name:ident, $field:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(String);
 
-impl ContainerName {
-    /// Validates `s` as a container name.
-    pub fn parse(s: &str) -> Result<Self, ValidationError> {
-        check_object_name("container name", s)?;
-        Ok(ContainerName(s.to_owned()))
-    }
+        impl $name {
+            #[doc = concat!("Validates `s` as a ", $field, ".")]
+            pub fn parse(s: &str) -> Result<Self, ValidationError> {
+                check_object_name($field, s)?;
+                Ok($name(s.to_owned()))
+            }
+        }
+        string_newtype!($name);
+    };
 }
-string_newtype!(ContainerName);
 
-/// The name of a volume, as the container runtime knows it.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct VolumeName(String);
-
-impl VolumeName {
-    /// Validates `s` as a volume name.
-    pub fn parse(s: &str) -> Result<Self, ValidationError> {
-        check_object_name("volume name", s)?;
-        Ok(VolumeName(s.to_owned()))
-    }
-}
-string_newtype!(VolumeName);
-
-/// The name of a network, as the container runtime knows it.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct NetworkName(String);
-
-impl NetworkName {
-    /// Validates `s` as a network name.
-    pub fn parse(s: &str) -> Result<Self, ValidationError> {
-        check_object_name("network name", s)?;
-        Ok(NetworkName(s.to_owned()))
-    }
-}
-string_newtype!(NetworkName);
+object_name!(
+    /// The name of a container, as the container runtime knows it.
+    ContainerName,
+    "container name"
+);
+object_name!(
+    /// The name of a volume, as the container runtime knows it.
+    VolumeName,
+    "volume name"
+);
+object_name!(
+    /// The name of a network, as the container runtime knows it.
+    NetworkName,
+    "network name"
+);
 
 #[cfg(test)]
 mod tests {

@@ -1,12 +1,13 @@
-//! Port allocation and lookup with 10,000 projects in the file-backed SSOT.
+//! Port allocation and lookup with 10,000 projects in the SSOT, in memory and
+//! in the file store.
 //!
-//! Run: `cargo bench -p codeb-backends --bench file_ssot`. Every operation
-//! reads and parses the whole document; a change also writes, fsyncs and
-//! renames it. Figures are recorded in docs/benchmarks.md.
+//! Run: `cargo bench -p codeb-backends --bench ssot_ports`. With the file
+//! store every operation reads and parses the whole document; a change also
+//! writes, fsyncs and renames it. Figures are recorded in docs/benchmarks.md.
 
 use std::sync::Arc;
 
-use codeb::fake::FakePortProbe;
+use codeb::fake::{FakePortProbe, MemoryStateStore};
 use codeb::model::{Environment, PortRange, ProjectName, Service};
 use codeb::ports::{PortFilter, PortKey, PortRanges, PortRegistry, ServiceRanges, SsotPortRegistry};
 use codeb::ssot::StateStore;
@@ -29,26 +30,25 @@ fn key(i: usize) -> PortKey {
     PortKey::new(ProjectName::parse(&format!("p{i}")).unwrap(), Environment::Staging, Service::App)
 }
 
-fn file_ssot(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).build().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(FileStateStore::new(dir.path().join("ssot.json")));
-    // Seed the document in one commit; allocating 10,000 times through the file would only slow the setup.
+/// Records a staging app port for each of the 10,000 projects in one commit.
+fn seed(store: &dyn StateStore) {
+    let ports = wide_ranges().staging.app;
     store
         .update(&mut |doc| {
-            for i in 0..PROJECTS {
+            for (i, port) in ports.iter().take(PROJECTS).enumerate() {
                 let k = key(i);
-                let port = wide_ranges().staging.app.iter().nth(i).unwrap();
                 doc.environment_mut(&k.project, &k.env).ports.insert(k.service, port);
             }
             Ok(())
         })
         .unwrap();
-    let size = std::fs::metadata(store.path()).unwrap().len();
-    println!("file SSOT with {PROJECTS} projects: {size} bytes");
-    let registry = SsotPortRegistry::new(store, Arc::new(FakePortProbe::new()), wide_ranges()).unwrap();
+}
 
-    let mut group = c.benchmark_group("file_ssot_10k_projects");
+fn bench_store(c: &mut Criterion, group: &str, store: Arc<dyn StateStore>) {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).build().unwrap();
+    seed(store.as_ref());
+    let registry = SsotPortRegistry::new(store, Arc::new(FakePortProbe::new()), wide_ranges()).unwrap();
+    let mut group = c.benchmark_group(group);
     group.sample_size(20);
     group.bench_function("allocate_existing_key", |b| {
         let k = key(PROJECTS / 2);
@@ -68,5 +68,13 @@ fn file_ssot(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, file_ssot);
+fn ssot_ports(c: &mut Criterion) {
+    bench_store(c, "memory_ssot_10k_projects", Arc::new(MemoryStateStore::default()));
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(FileStateStore::new(dir.path().join("ssot.json")));
+    bench_store(c, "file_ssot_10k_projects", store.clone());
+    println!("file SSOT with {PROJECTS} projects: {} bytes", std::fs::metadata(store.path()).unwrap().len());
+}
+
+criterion_group!(benches, ssot_ports);
 criterion_main!(benches);
