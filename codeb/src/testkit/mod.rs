@@ -85,3 +85,22 @@ fn expect_kind<T: std::fmt::Debug>(check: &str, result: crate::Result<T>, kind: 
 fn ok<T>(check: &str, result: crate::Result<T>) -> T {
     result.unwrap_or_else(|e| panic!("{check}: unexpected error: {e}"))
 }
+
+/// The address of a live service for a real-backend test, from environment variable `var`.
+///
+/// The test harness (`scripts/test`, run by CI) starts the services and sets
+/// these variables. Without one, the test cannot run: under `CI=true` that is
+/// a failure (a panic), never a skip; elsewhere the test is skipped, loudly,
+/// on stderr, and the caller returns.
+pub fn live_env(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(value) if !value.is_empty() => Some(value),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("{var} is not set: under CI=true every live-service test must run (start the stack with scripts/test)")
+        }
+        _ => {
+            eprintln!("SKIPPED: {var} is not set, so this live-service test did not run; scripts/test starts the services");
+            None
+        }
+    }
+}
