@@ -12,14 +12,20 @@ use std::fmt;
 use async_trait::async_trait;
 
 use crate::Result;
-use crate::model::{Environment, Port, ProjectName, ServerName, Service};
+use crate::model::{Environment, Port, ProjectName, ReleaseId, ServerName, Service};
 
 pub use probe::{Listener, ListenerOwner, PortProbe, RuntimeAttributedProbe};
 pub use ranges::{PortRanges, ServiceRanges};
 pub use registry::SsotPortRegistry;
 pub use report::{PortConflict, PortDrift, PortReport};
 
-/// What a port is allocated to: one service of one project environment.
+/// What a port is allocated to: one service of one project environment, or
+/// one release of its app while that release is not the one serving.
+///
+/// The serving app port is `service: App, release: None`. A release being
+/// deployed (or the previous one, during the watch window after a cutover)
+/// holds its own app port under `release: Some(id)`, so old and new run side
+/// by side; at cutover the new release's port becomes the serving one.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct PortKey {
     /// The project.
@@ -28,18 +34,30 @@ pub struct PortKey {
     pub env: Environment,
     /// The service.
     pub service: Service,
+    /// The release holding the port, for a release's app port that is not (yet) serving.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<ReleaseId>,
 }
 
 impl PortKey {
     /// The key of `service` in `project`'s `env`.
     pub fn new(project: ProjectName, env: Environment, service: Service) -> Self {
-        PortKey { project, env, service }
+        PortKey { project, env, service, release: None }
+    }
+
+    /// The key of the app port of `release` while it is not the serving release.
+    pub fn for_release(project: ProjectName, env: Environment, release: ReleaseId) -> Self {
+        PortKey { project, env, service: Service::App, release: Some(release) }
     }
 }
 
 impl fmt::Display for PortKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}/{}", self.project, self.env, self.service)
+        write!(f, "{}/{}/{}", self.project, self.env, self.service)?;
+        match &self.release {
+            Some(release) => write!(f, "@{release}"),
+            None => Ok(()),
+        }
     }
 }
 

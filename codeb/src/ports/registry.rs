@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::model::{Port, ServerName};
+use crate::model::{Port, ServerName, Service};
 use crate::ports::{
     ListenerOwner, PortAllocation, PortConflict, PortDrift, PortFilter, PortKey, PortProbe, PortRanges, PortRegistry,
     PortReport,
 };
-use crate::ssot::{Ssot, StateStore, StateStoreExt};
+use crate::ssot::{EnvironmentRecord, Ssot, StateStore, StateStoreExt};
 use crate::{Error, Result};
 
 /// Allocates ports by recording them in the SSOT, skipping ports that listen on the target server.
@@ -62,6 +62,13 @@ fn allocations(doc: &Ssot, filter: &PortFilter) -> Vec<PortAllocation> {
                     server: env_record.server(),
                 });
             }
+            for (release, port) in &env_record.release_ports {
+                out.push(PortAllocation {
+                    key: PortKey::for_release(project.clone(), env.clone(), release.clone()),
+                    port: *port,
+                    server: env_record.server(),
+                });
+            }
         }
     }
     out
@@ -70,13 +77,16 @@ fn allocations(doc: &Ssot, filter: &PortFilter) -> Vec<PortAllocation> {
 /// Every recorded port, without building the allocations.
 fn recorded_ports(doc: &Ssot) -> BTreeSet<Port> {
     let envs = doc.projects.values().flat_map(|p| p.environments.values());
-    envs.flat_map(|e| e.ports.values().copied()).collect()
+    envs.flat_map(|e| e.ports.values().chain(e.release_ports.values()).copied()).collect()
 }
 
 /// Records the lowest free port of the key's range, or returns the one it has.
 fn allocate_in(doc: &mut Ssot, key: &PortKey, listening: &BTreeSet<Port>, ranges: &PortRanges) -> Result<Port> {
-    if let Some(port) = doc.environment(&key.project, &key.env).and_then(|e| e.ports.get(&key.service)) {
-        return Ok(*port);
+    if let Some(port) = doc.environment(&key.project, &key.env).and_then(|e| port_of(e, key)) {
+        return Ok(port);
+    }
+    if key.release.is_some() && key.service != Service::App {
+        return Err(Error::invalid("only the app has per-release ports").with_context("key", key));
     }
     let kind = key.env.kind();
     let range = ranges.get(kind, key.service).ok_or_else(|| {
@@ -86,8 +96,20 @@ fn allocate_in(doc: &mut Ssot, key: &PortKey, listening: &BTreeSet<Port>, ranges
     let port = range.iter().find(|p| !recorded.contains(p) && !listening.contains(p)).ok_or_else(|| {
         Error::conflict(format!("port range {kind}/{} {range} is full", key.service)).with_context("key", key)
     })?;
-    doc.environment_mut(&key.project, &key.env).ports.insert(key.service, port);
+    let env = doc.environment_mut(&key.project, &key.env);
+    match &key.release {
+        Some(release) => env.release_ports.insert(release.clone(), port),
+        None => env.ports.insert(key.service, port),
+    };
     Ok(port)
+}
+
+/// The port recorded for `key` in its environment's record.
+fn port_of(env: &EnvironmentRecord, key: &PortKey) -> Option<Port> {
+    match &key.release {
+        Some(release) => env.release_ports.get(release).copied(),
+        None => env.ports.get(&key.service).copied(),
+    }
 }
 
 #[async_trait]
@@ -99,7 +121,7 @@ impl PortRegistry for SsotPortRegistry {
                 s.view(|doc| {
                     let env = doc.environment(&lookup.project, &lookup.env);
                     let server = env.map_or_else(ServerName::local, |e| e.server());
-                    Ok((env.and_then(|e| e.ports.get(&lookup.service).copied()), server))
+                    Ok((env.and_then(|e| port_of(e, &lookup)), server))
                 })
             })
             .await?;
@@ -119,7 +141,11 @@ impl PortRegistry for SsotPortRegistry {
                 let Some(project) = doc.projects.get_mut(&key.project) else {
                     return Ok(None);
                 };
-                Ok(project.environments.get_mut(&key.env).and_then(|e| e.ports.remove(&key.service)))
+                let Some(env) = project.environments.get_mut(&key.env) else { return Ok(None) };
+                Ok(match &key.release {
+                    Some(release) => env.release_ports.remove(release),
+                    None => env.ports.remove(&key.service),
+                })
             })
         })
         .await

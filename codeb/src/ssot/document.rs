@@ -105,9 +105,15 @@ pub struct EnvironmentRecord {
     /// The server it runs on; the local server when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<ServerName>,
-    /// The host port of each service.
+    /// The host port of each service; the app's is the port of the release that serves.
     #[serde(default)]
     pub ports: BTreeMap<Service, Port>,
+    /// App ports held by releases that run but do not serve (one being deployed, or the previous one during the watch window).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub release_ports: BTreeMap<ReleaseId, Port>,
+    /// The deploy lock, while a deploy, rollback or recovery runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock: Option<DeployLock>,
     /// The domains routed to the app.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub domains: Vec<DomainName>,
@@ -127,6 +133,38 @@ impl EnvironmentRecord {
     pub fn server(&self) -> ServerName {
         self.server.clone().unwrap_or_else(ServerName::local)
     }
+
+    /// The release record with `id`.
+    pub fn release(&self, id: &ReleaseId) -> Option<&ReleaseRecord> {
+        self.releases.iter().find(|r| &r.id == id)
+    }
+
+    /// The release record with `id`, mutable.
+    pub fn release_mut(&mut self, id: &ReleaseId) -> Option<&mut ReleaseRecord> {
+        self.releases.iter_mut().find(|r| &r.id == id)
+    }
+
+    /// The release that serves traffic, if any.
+    pub fn current(&self) -> Option<&ReleaseRecord> {
+        self.current_release.as_ref().and_then(|id| self.release(id))
+    }
+}
+
+/// Who holds an environment's deploy lock.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeployLock {
+    /// The user or agent that took it.
+    pub owner: String,
+    /// The host its process runs on.
+    pub host: String,
+    /// Its process id on that host.
+    pub pid: u32,
+    /// When it was taken.
+    pub started_at: DateTime<Utc>,
+    /// What the holder is doing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// A PostgreSQL or Redis container that belongs to an environment.

@@ -11,8 +11,8 @@ mod memory;
 mod store;
 
 pub use document::{
-    AccessoryRecord, EnvironmentRecord, ProjectRecord, ReleaseConfig, ReleaseRecord, ReleaseStatus, SCHEMA_VERSION,
-    ServerRecord, Ssot,
+    AccessoryRecord, DeployLock, EnvironmentRecord, ProjectRecord, ReleaseConfig, ReleaseRecord, ReleaseStatus,
+    SCHEMA_VERSION, ServerRecord, Ssot,
 };
 pub use memory::MemoryStateStore;
 pub use store::{Commit, StateStore, StateStoreExt};

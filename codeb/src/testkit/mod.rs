@@ -96,10 +96,14 @@ pub fn live_env(var: &str) -> Option<String> {
     match std::env::var(var) {
         Ok(value) if !value.is_empty() => Some(value),
         _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("{var} is not set: under CI=true every live-service test must run (start the stack with scripts/test)")
+            panic!(
+                "{var} is not set: under CI=true every live-service test must run (start the stack with scripts/test)"
+            )
         }
         _ => {
-            eprintln!("SKIPPED: {var} is not set, so this live-service test did not run; scripts/test starts the services");
+            eprintln!(
+                "SKIPPED: {var} is not set, so this live-service test did not run; scripts/test starts the services"
+            );
             None
         }
     }

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use async_trait::async_trait;
 
 use crate::ErrorKind;
-use crate::model::{Environment, Port, PortRange, Service};
+use crate::model::{Environment, Port, PortRange, ReleaseId, Service};
 use crate::ports::{PortDrift, PortFilter, PortKey, PortRanges, PortRegistry, ServiceRanges};
 
 use super::{Namespace, expect_kind, ok};
@@ -36,6 +36,7 @@ pub async fn run(registry: &dyn PortRegistry, occupier: &dyn PortOccupier, ns: &
     a_service_without_a_range_is_invalid(registry, ns).await;
     release_frees_the_port(registry, ns).await;
     check_reports_recorded_ports_that_do_not_listen(registry, occupier, ns).await;
+    a_release_holds_its_own_app_port_beside_the_serving_one(registry, ns).await;
 }
 
 fn preview(id: &str) -> Environment {
@@ -133,4 +134,27 @@ pub async fn check_reports_recorded_ports_that_do_not_listen(
     let _guard = occupier.occupy(port).await;
     let report = ok("check", registry.check().await);
     assert!(!is_drift(&report), "a recorded port that listens must not be drift: {report:?}");
+}
+
+/// A release's own app port comes from the app range, differs from the serving port, and is freed on its own.
+pub async fn a_release_holds_its_own_app_port_beside_the_serving_one(registry: &dyn PortRegistry, ns: &Namespace) {
+    let serving = key(ns, "blue", Environment::Production, Service::App);
+    let release = super::valid(ReleaseId::parse("v2"));
+    let candidate = PortKey::for_release(ns.project("blue"), Environment::Production, release);
+    let serving_port = ok("allocate serving", registry.allocate(&serving).await);
+    let candidate_port = ok("allocate release port", registry.allocate(&candidate).await);
+    assert_ne!(serving_port, candidate_port, "a release port must differ from the serving port");
+    assert!(suite_ranges().production.app.contains(candidate_port), "a release port must come from the app range");
+    assert_eq!(
+        ok("allocate again", registry.allocate(&candidate).await),
+        candidate_port,
+        "release ports are idempotent too"
+    );
+    let filter = PortFilter { project: Some(ns.project("blue")), env: None };
+    let listed: Vec<_> = ok("list", registry.list(&filter).await).into_iter().map(|a| a.key).collect();
+    assert_eq!(listed, vec![serving.clone(), candidate.clone()], "list must show both ports");
+    assert_eq!(ok("release", registry.release(&candidate).await), Some(candidate_port));
+    assert_eq!(ok("serving survives", registry.allocate(&serving).await), serving_port);
+    let redis = PortKey { service: Service::Redis, ..candidate };
+    expect_kind("a release port for redis", registry.allocate(&redis).await, ErrorKind::Invalid);
 }
