@@ -25,6 +25,7 @@
 #![deny(missing_docs)]
 
 pub mod dns;
+pub mod engine;
 pub mod error;
 pub mod fake;
 pub mod model;

@@ -135,4 +135,8 @@ impl PortRegistry for FakePortRegistry {
         self.faults.enter("check").await?;
         self.inner.check().await
     }
+
+    fn ranges(&self) -> &PortRanges {
+        self.inner.ranges()
+    }
 }

@@ -43,9 +43,26 @@ pub struct FakeRuntime {
     faults: Faults,
 }
 
+/// How the app in a fake image answers HTTP, for the fake health probe.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AppBehaviour {
+    /// Answers every request with this status and body.
+    Serve {
+        /// The status.
+        status: u16,
+        /// The body.
+        body: String,
+    },
+    /// Never listens: connections are refused.
+    Refuse,
+    /// Accepts connections but never answers.
+    Hang,
+}
+
 #[derive(Debug, Default)]
 struct State {
     registry: BTreeSet<String>,
+    behaviours: BTreeMap<String, AppBehaviour>,
     images: BTreeMap<String, ImageInfo>,
     containers: BTreeMap<ContainerName, FakeContainer>,
     volumes: BTreeMap<VolumeName, VolumeInfo>,
@@ -101,6 +118,29 @@ impl FakeRuntime {
         let container = state.containers.get_mut(name).ok_or_else(|| missing("container", name))?;
         container.info.state = ContainerState::Exited { code: Some(code) };
         Ok(())
+    }
+
+    /// Sets how containers of `image` answer HTTP (by default: 200 with the body `ok from <image>`).
+    pub fn set_app_behaviour(&self, image: &ImageRef, behaviour: AppBehaviour) {
+        self.state().behaviours.insert(image.to_string(), behaviour);
+    }
+
+    /// How the app published on host `port` answers, as a real socket would:
+    /// refused unless a running container publishes that port.
+    pub fn app_behind(&self, port: crate::model::Port) -> AppBehaviour {
+        let state = self.state();
+        let running = state
+            .containers
+            .values()
+            .find(|c| c.info.state == ContainerState::Running && c.info.ports.iter().any(|p| p.host_port == port));
+        match running {
+            None => AppBehaviour::Refuse,
+            Some(c) => state
+                .behaviours
+                .get(c.info.image.as_str())
+                .cloned()
+                .unwrap_or_else(|| AppBehaviour::Serve { status: 200, body: format!("ok from {}", c.info.image) }),
+        }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {

@@ -106,4 +106,6 @@ pub trait PortRegistry: Send + Sync + std::fmt::Debug {
     async fn list(&self, filter: &PortFilter) -> Result<Vec<PortAllocation>>;
     /// Compares what is recorded with what listens on the servers.
     async fn check(&self) -> Result<PortReport>;
+    /// The ranges this registry allocates from.
+    fn ranges(&self) -> &PortRanges;
 }

@@ -31,11 +31,6 @@ impl SsotPortRegistry {
         Ok(SsotPortRegistry { store, probe, ranges })
     }
 
-    /// The ranges this registry allocates from.
-    pub fn ranges(&self) -> &PortRanges {
-        &self.ranges
-    }
-
     /// Runs a store operation on a blocking thread: a file store may wait on a cross-process lock.
     async fn with_store<T: Send + 'static>(
         &self,
@@ -154,6 +149,10 @@ impl PortRegistry for SsotPortRegistry {
     async fn list(&self, filter: &PortFilter) -> Result<Vec<PortAllocation>> {
         let filter = filter.clone();
         self.with_store(move |s| s.view(|doc| Ok(allocations(doc, &filter)))).await
+    }
+
+    fn ranges(&self) -> &PortRanges {
+        &self.ranges
     }
 
     async fn check(&self) -> Result<PortReport> {

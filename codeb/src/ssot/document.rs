@@ -5,6 +5,7 @@ use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
 
+use crate::engine::HealthCheck;
 use crate::model::{
     ContainerName, DomainName, Environment, ImageRef, Port, ProjectName, ReleaseId, ServerName, Service, VolumeName,
 };
@@ -216,6 +217,18 @@ pub struct ReleaseConfig {
     /// Its resource limits.
     #[serde(default)]
     pub resources: Resources,
+    /// The port the app listens on inside its container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_port: Option<Port>,
+    /// The command it ran instead of the image's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    /// Its health check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthCheck>,
+    /// Whether it joined the environment's accessory network.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub networked: bool,
 }
 
 /// Where a release stands.

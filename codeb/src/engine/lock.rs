@@ -1,0 +1,190 @@
+//! The per-environment deploy lock, kept in the SSOT so every process and
+//! every front end sees the same holder.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::model::{Environment, ProjectName};
+use crate::ssot::{DeployLock, StateStore, StateStoreExt};
+use crate::{Error, ErrorKind, Result};
+
+/// Tells whether a process on this host still runs, to spot stale locks.
+pub trait Liveness: Send + Sync + fmt::Debug {
+    /// Whether process `pid` on this host is alive.
+    fn is_alive(&self, pid: u32) -> bool;
+}
+
+/// Who this process is, as recorded in the locks it takes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// The user or agent on whose behalf codeb runs.
+    pub owner: String,
+    /// This host's name.
+    pub host: String,
+    /// This process's id.
+    pub pid: u32,
+}
+
+/// A lock as reported to people: its holder and whether the holder is gone.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct LockStatus {
+    /// The project.
+    pub project: ProjectName,
+    /// The environment.
+    pub env: Environment,
+    /// The holder.
+    pub holder: DeployLock,
+    /// Whether the holder's process is gone (same host, not running): releasing it is then safe.
+    pub stale: bool,
+}
+
+impl fmt::Display for LockStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let h = &self.holder;
+        write!(
+            f,
+            "{}/{} is locked by {}@{} (pid {}) since {}",
+            self.project, self.env, h.owner, h.host, h.pid, h.started_at
+        )?;
+        if let Some(message) = &h.message {
+            write!(f, ": {message}")?;
+        }
+        if self.stale {
+            write!(
+                f,
+                "; the holder process is gone, release the lock with `we lock release {} --env {}`",
+                self.project, self.env
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether `holder` is a process on this host that no longer runs.
+pub(crate) fn is_stale(holder: &DeployLock, me: &Identity, liveness: &dyn Liveness) -> bool {
+    holder.host == me.host && !liveness.is_alive(holder.pid)
+}
+
+/// What taking a lock requires of the SSOT.
+pub(crate) struct LockRequest<'a> {
+    pub project: &'a ProjectName,
+    pub env: &'a Environment,
+    pub me: &'a Identity,
+    pub message: Option<String>,
+    /// Refuse unless the SSOT is still at this revision (a plan's).
+    pub expect_revision: Option<u64>,
+}
+
+/// Takes the lock once, or fails with `Locked` naming the holder.
+fn try_acquire(store: &dyn StateStore, req: &LockRequest<'_>, liveness: &dyn Liveness) -> Result<()> {
+    store.modify(|doc| {
+        if let Some(expected) = req.expect_revision.filter(|expected| *expected != doc.revision) {
+            return Err(Error::conflict(format!(
+                "the SSOT moved from revision {expected} to {} since the plan was made; plan again",
+                doc.revision
+            )));
+        }
+        let env = doc.environment_mut(req.project, req.env);
+        if let Some(holder) = &env.lock {
+            let status = LockStatus {
+                project: req.project.clone(),
+                env: req.env.clone(),
+                holder: holder.clone(),
+                stale: is_stale(holder, req.me, liveness),
+            };
+            return Err(Error::new(ErrorKind::Locked, status.to_string())
+                .with_context("holder", format!("{}@{}", holder.owner, holder.host))
+                .with_context("stale", status.stale));
+        }
+        env.lock = Some(DeployLock {
+            owner: req.me.owner.clone(),
+            host: req.me.host.clone(),
+            pid: req.me.pid,
+            started_at: chrono::Utc::now(),
+            message: req.message.clone(),
+        });
+        Ok(())
+    })
+}
+
+/// Takes the lock, waiting up to `wait` for a live holder to finish (polling).
+pub(crate) async fn acquire(
+    store: &dyn StateStore,
+    req: &LockRequest<'_>,
+    liveness: &dyn Liveness,
+    wait: Option<Duration>,
+) -> Result<()> {
+    let deadline = wait.map(|w| tokio::time::Instant::now() + w);
+    loop {
+        match try_acquire(store, req, liveness) {
+            Err(e) if e.kind() == ErrorKind::Locked && e.context_value("stale") == Some("false") => match deadline {
+                Some(deadline) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                _ => return Err(e),
+            },
+            other => return other,
+        }
+    }
+}
+
+/// Releases the lock if `me` holds it; a no-op otherwise.
+pub(crate) fn release_own(
+    store: &dyn StateStore,
+    project: &ProjectName,
+    env: &Environment,
+    me: &Identity,
+) -> Result<()> {
+    store.modify(|doc| {
+        let record = doc.projects.get_mut(project).and_then(|p| p.environments.get_mut(env));
+        if let Some(record) = record.filter(|r| r.lock.as_ref().is_some_and(|l| l.host == me.host && l.pid == me.pid)) {
+            record.lock = None;
+        }
+        Ok(())
+    })
+}
+
+/// The lock of one environment, if held.
+pub(crate) fn status(
+    store: &dyn StateStore,
+    project: &ProjectName,
+    env: &Environment,
+    me: &Identity,
+    liveness: &dyn Liveness,
+) -> Result<Option<LockStatus>> {
+    store.view(|doc| {
+        Ok(doc.environment(project, env).and_then(|e| e.lock.clone()).map(|holder| LockStatus {
+            project: project.clone(),
+            env: env.clone(),
+            stale: is_stale(&holder, me, liveness),
+            holder,
+        }))
+    })
+}
+
+/// Releases someone else's lock: only a stale one, unless `force`.
+pub(crate) fn release_stale(
+    store: &dyn StateStore,
+    project: &ProjectName,
+    env: &Environment,
+    me: &Identity,
+    liveness: &dyn Liveness,
+    force: bool,
+) -> Result<Option<LockStatus>> {
+    store.modify(|doc| {
+        let Some(record) = doc.projects.get_mut(project).and_then(|p| p.environments.get_mut(env)) else {
+            return Ok(None);
+        };
+        let Some(holder) = record.lock.clone() else { return Ok(None) };
+        let status =
+            LockStatus { project: project.clone(), env: env.clone(), stale: is_stale(&holder, me, liveness), holder };
+        if !status.stale && !force {
+            return Err(Error::new(
+                ErrorKind::Forbidden,
+                format!("{status}; its holder is alive (or on another host): pass force to take it anyway"),
+            ));
+        }
+        record.lock = None;
+        Ok(Some(status))
+    })
+}

@@ -1,0 +1,177 @@
+//! The deploy engine: plans, health-gated zero-downtime cutovers, automatic
+//! and manual rollback, releases, deploy locks and crash recovery.
+//!
+//! The engine talks only to the backend traits, so everything here runs on
+//! the in-memory fakes as well as on Podman, Caddy and PowerDNS.
+
+mod accessories;
+mod cutover;
+mod deploy;
+mod events;
+mod health;
+mod lock;
+mod naming;
+mod plan;
+mod recover;
+mod request;
+mod rollback;
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use deploy::DeployReport;
+pub use events::{DeployEvent, EventSink, Step};
+pub use health::{
+    BODY_EXCERPT_BYTES, HealthCheck, HealthPath, HttpProbe, ProbeRequest, ProbeResponse, ProbeVerdict, judge,
+};
+pub use lock::{Identity, Liveness, LockStatus};
+pub use naming::{accessory_container, accessory_volume, environment_network, release_container};
+pub use plan::{Change, Plan};
+pub use recover::RecoverReport;
+pub use request::{Accessories, DeployOptions, DeployRequest};
+
+use crate::dns::Dns;
+use crate::model::{Environment, ImageRef, ProjectName};
+use crate::ports::PortRegistry;
+use crate::proxy::{Proxy, TlsPolicy};
+use crate::runtime::ContainerRuntime;
+use crate::secrets::SecretStore;
+use crate::ssot::{ReleaseRecord, StateStore, StateStoreExt};
+use crate::{Error, Result};
+
+/// The backends a platform drives, each behind its trait.
+#[derive(Clone, Debug)]
+pub struct Backends {
+    /// Runs containers.
+    pub runtime: Arc<dyn ContainerRuntime>,
+    /// Routes hosts to releases.
+    pub proxy: Arc<dyn Proxy>,
+    /// Names releases.
+    pub dns: Arc<dyn Dns>,
+    /// Keeps env vars and secrets.
+    pub secrets: Arc<dyn SecretStore>,
+    /// Hands out ports.
+    pub ports: Arc<dyn PortRegistry>,
+    /// Keeps the SSOT.
+    pub state: Arc<dyn StateStore>,
+    /// Probes health over HTTP.
+    pub http: Arc<dyn HttpProbe>,
+    /// Tells whether a lock holder still runs.
+    pub liveness: Arc<dyn Liveness>,
+}
+
+/// How a platform deploys: addresses, policies and defaults.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Host address release and accessory ports are published on.
+    pub bind_address: IpAddr,
+    /// Address the proxy and the health probe reach releases at.
+    pub upstream_host: IpAddr,
+    /// The zone codeb manages records in; domains outside it get no record.
+    pub zone: Option<crate::model::DomainName>,
+    /// The address A records point at.
+    pub public_ipv4: Ipv4Addr,
+    /// TLS policy of new routes.
+    pub tls: TlsPolicy,
+    /// How many releases per environment to keep (records and stopped containers).
+    pub keep_releases: usize,
+    /// Time the previous release keeps serving in-flight requests after the switch.
+    pub drain_grace: Duration,
+    /// Time a container gets to stop before it is killed.
+    pub stop_grace: Duration,
+    /// Time after a cutover during which an unhealthy release is rolled back automatically; zero disables.
+    pub watch_window: Duration,
+    /// The PostgreSQL image of accessories.
+    pub postgres_image: ImageRef,
+    /// The Redis image of accessories.
+    pub redis_image: ImageRef,
+    /// Who this process is, for locks.
+    pub identity: Identity,
+}
+
+impl Settings {
+    /// Defaults for one machine on loopback, recorded as `owner`.
+    pub fn local(owner: &str) -> Self {
+        let image = |s: &str| ImageRef::parse(s).unwrap_or_else(|_| unreachable!("a literal valid image reference"));
+        Settings {
+            bind_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            upstream_host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            zone: None,
+            public_ipv4: Ipv4Addr::LOCALHOST,
+            tls: TlsPolicy::Off,
+            keep_releases: 5,
+            drain_grace: Duration::from_secs(10),
+            stop_grace: Duration::from_secs(10),
+            watch_window: Duration::from_secs(30),
+            postgres_image: image("docker.io/library/postgres:16"),
+            redis_image: image("docker.io/library/redis:7"),
+            identity: Identity { owner: owner.to_owned(), host: "localhost".to_owned(), pid: std::process::id() },
+        }
+    }
+}
+
+/// The one object every front end builds: backends plus settings, with the
+/// SDK's operations as methods.
+#[derive(Clone, Debug)]
+pub struct Platform {
+    backends: Backends,
+    settings: Settings,
+}
+
+impl Platform {
+    /// A platform over `backends` with `settings`.
+    pub fn new(backends: Backends, settings: Settings) -> Self {
+        Platform { backends, settings }
+    }
+
+    /// The backends.
+    pub fn backends(&self) -> &Backends {
+        &self.backends
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The releases of an environment, oldest first.
+    pub async fn releases(&self, project: &ProjectName, env: &Environment) -> Result<Vec<ReleaseRecord>> {
+        let (project, env) = (project.clone(), env.clone());
+        self.blocking_state(move |s| {
+            s.view(|doc| Ok(doc.environment(&project, &env).map(|e| e.releases.clone()).unwrap_or_default()))
+        })
+        .await
+    }
+
+    /// The deploy lock of an environment, if held.
+    pub async fn lock_status(&self, project: &ProjectName, env: &Environment) -> Result<Option<LockStatus>> {
+        let (project, env) = (project.clone(), env.clone());
+        let (me, liveness) = (self.settings.identity.clone(), self.backends.liveness.clone());
+        self.blocking_state(move |s| lock::status(s, &project, &env, &me, liveness.as_ref())).await
+    }
+
+    /// Releases an environment's deploy lock held by a process that is gone
+    /// (or by anyone, with `force`). Returns what was released.
+    pub async fn lock_release(
+        &self,
+        project: &ProjectName,
+        env: &Environment,
+        force: bool,
+    ) -> Result<Option<LockStatus>> {
+        let (project, env) = (project.clone(), env.clone());
+        let (me, liveness) = (self.settings.identity.clone(), self.backends.liveness.clone());
+        self.blocking_state(move |s| lock::release_stale(s, &project, &env, &me, liveness.as_ref(), force)).await
+    }
+
+    /// Runs a state store operation on a blocking thread (a file store may wait on a lock).
+    pub(crate) async fn blocking_state<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&dyn StateStore) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let store = Arc::clone(&self.backends.state);
+        tokio::task::spawn_blocking(move || op(store.as_ref()))
+            .await
+            .map_err(|e| Error::internal("a state store task panicked").with_source(e))?
+    }
+}

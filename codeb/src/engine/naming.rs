@@ -1,0 +1,64 @@
+//! The names codeb gives runtime objects, built only from validated parts.
+//!
+//! The parts hold only `a-z 0-9 -`, so the one rule a combination can break
+//! is the 128-character limit of runtime names: a very long project name with
+//! a long preview id is refused here, before anything is created.
+
+use crate::model::{
+    ContainerName, Environment, NetworkName, ProjectName, ReleaseId, Service, ValidationError, VolumeName,
+};
+
+/// The container of one release: `codeb-<project>-<env>-<release>`.
+pub fn release_container(
+    project: &ProjectName,
+    env: &Environment,
+    release: &ReleaseId,
+) -> Result<ContainerName, ValidationError> {
+    ContainerName::parse(&format!("codeb-{project}-{env}-{release}"))
+}
+
+/// The container of an accessory: `codeb-<project>-<env>-<service>`.
+pub fn accessory_container(
+    project: &ProjectName,
+    env: &Environment,
+    service: Service,
+) -> Result<ContainerName, ValidationError> {
+    ContainerName::parse(&format!("codeb-{project}-{env}-{service}"))
+}
+
+/// The protected data volume of an accessory: `codeb-<project>-<env>-<service>-data`.
+pub fn accessory_volume(
+    project: &ProjectName,
+    env: &Environment,
+    service: Service,
+) -> Result<VolumeName, ValidationError> {
+    VolumeName::parse(&format!("codeb-{project}-{env}-{service}-data"))
+}
+
+/// The network an environment's app and accessories share: `codeb-<project>-<env>`.
+pub fn environment_network(project: &ProjectName, env: &Environment) -> Result<NetworkName, ValidationError> {
+    NetworkName::parse(&format!("codeb-{project}-{env}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_combine_the_parts_and_refuse_what_is_too_long() {
+        let project = ProjectName::parse("shop").unwrap();
+        let release = ReleaseId::parse("v3").unwrap();
+        assert_eq!(
+            release_container(&project, &Environment::Staging, &release).unwrap().as_str(),
+            "codeb-shop-staging-v3"
+        );
+        assert_eq!(
+            accessory_volume(&project, &Environment::Production, Service::Postgres).unwrap().as_str(),
+            "codeb-shop-production-postgres-data"
+        );
+        let long = ProjectName::parse(&"a".repeat(63)).unwrap();
+        let long_release = ReleaseId::parse(&"v".repeat(63)).unwrap();
+        let env = Environment::preview("x".repeat(20).as_str()).unwrap();
+        assert!(release_container(&long, &env, &long_release).is_err());
+    }
+}

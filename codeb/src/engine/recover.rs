@@ -1,0 +1,146 @@
+//! Recovery after a deploy was interrupted (a crash, a killed process): the
+//! environment is brought back to its last recorded release, and whatever the
+//! interrupted deploy left behind is cleaned up.
+
+use crate::engine::events::Events;
+use crate::engine::lock::{self, LockRequest};
+use crate::engine::naming::release_container;
+use crate::engine::{DeployOptions, Platform};
+use crate::model::{DomainName, Environment, ProjectName, ReleaseId, Service};
+use crate::ports::PortKey;
+use crate::proxy::Upstream;
+use crate::runtime::ContainerState;
+use crate::ssot::{ReleaseStatus, StateStoreExt};
+use crate::{ErrorKind, Result};
+
+/// What a recovery found and did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RecoverReport {
+    /// The stale lock that was released, as `owner@host (pid)`.
+    pub released_lock: Option<String>,
+    /// Interrupted releases that were cleaned up and recorded as failed.
+    pub cleaned: Vec<ReleaseId>,
+    /// Whether the serving release's container had to be started again.
+    pub restarted_current: bool,
+    /// Hosts whose route was pointed back at the serving release.
+    pub repaired_routes: Vec<DomainName>,
+}
+
+impl Platform {
+    /// Completes or cleans up an interrupted deploy of an environment.
+    ///
+    /// The lock must be free or stale (its holder gone); `force` takes it
+    /// from a live holder too. Afterwards the recorded current release runs and
+    /// every route of the environment points at it; releases still pending
+    /// are removed and recorded as failed.
+    pub async fn recover(
+        &self,
+        project: &ProjectName,
+        env: &Environment,
+        force: bool,
+        options: &DeployOptions,
+    ) -> Result<RecoverReport> {
+        let events = Events::new(options.events.clone());
+        let mut report = RecoverReport::default();
+        if let Some(released) = self.lock_release(project, env, force).await? {
+            report.released_lock =
+                Some(format!("{}@{} (pid {})", released.holder.owner, released.holder.host, released.holder.pid));
+        }
+        let store = self.backends.state.clone();
+        let me = self.settings.identity.clone();
+        let request = LockRequest { project, env, me: &me, message: Some("recover".to_owned()), expect_revision: None };
+        lock::acquire(store.as_ref(), &request, self.backends.liveness.as_ref(), options.wait_for_lock).await?;
+        let result = self.repair(project, env, &mut report, &events).await;
+        let (p, e) = (project.clone(), env.clone());
+        self.blocking_state(move |s| lock::release_own(s, &p, &e, &me)).await?;
+        result.map(|()| report)
+    }
+
+    async fn repair(
+        &self,
+        project: &ProjectName,
+        env: &Environment,
+        report: &mut RecoverReport,
+        events: &Events,
+    ) -> Result<()> {
+        let b = &self.backends;
+        let record = self.snapshot_environment(project, env).await?;
+        let current = record.current().cloned();
+        let serving = record.ports.get(&Service::App).copied();
+
+        if let (Some(current), Some(port)) = (&current, serving) {
+            let container = release_container(project, env, &current.id)?;
+            let info = b.runtime.inspect_container(&container).await?;
+            if info.state != ContainerState::Running {
+                b.runtime.start_container(&container).await?;
+                report.restarted_current = true;
+            }
+            let upstream = vec![Upstream { host: self.settings.upstream_host, port }];
+            for host in &current.config.domains {
+                match b.proxy.get_route(host).await? {
+                    Some(route) if route.upstreams == upstream => {}
+                    Some(_) => {
+                        b.proxy.switch_upstreams(host, &upstream).await?;
+                        report.repaired_routes.push(host.clone());
+                    }
+                    None => events.note(format!("{host} has no route; the next deploy creates it")),
+                }
+            }
+        }
+
+        for (release, port) in record.release_ports.clone() {
+            let pending = record.release(&release).is_some_and(|r| r.status == ReleaseStatus::Pending);
+            let serving_release = current.as_ref().is_some_and(|c| c.id == release);
+            if serving_release {
+                continue;
+            }
+            if pending {
+                // Make sure no route still points at it before its container goes.
+                let dangling = Upstream { host: self.settings.upstream_host, port };
+                for route in b.proxy.list_routes().await? {
+                    if route.upstreams.contains(&dangling) {
+                        b.proxy.remove_route(&route.host).await?;
+                        events.note(format!(
+                            "removed the route of {} that pointed at interrupted release {release}",
+                            route.host
+                        ));
+                    }
+                }
+                let container = release_container(project, env, &release)?;
+                match b.runtime.remove_container(&container, true).await {
+                    Err(e) if e.kind() != ErrorKind::NotFound => return Err(e),
+                    _ => {}
+                }
+            }
+            b.ports.release(&PortKey::for_release(project.clone(), env.clone(), release.clone())).await?;
+        }
+
+        let (p, e) = (project.clone(), env.clone());
+        let cleaned = self
+            .blocking_state(move |s| {
+                s.modify(|doc| {
+                    let env = doc.environment_mut(&p, &e);
+                    let mut cleaned = Vec::new();
+                    for release in env.releases.iter_mut().filter(|r| r.status == ReleaseStatus::Pending) {
+                        release.status = ReleaseStatus::Failed {
+                            step: "interrupted".to_owned(),
+                            reason: "the deploy was interrupted; recover cleaned it up".to_owned(),
+                        };
+                        release.updated_at = chrono::Utc::now();
+                        cleaned.push(release.id.clone());
+                    }
+                    Ok(cleaned)
+                })
+            })
+            .await?;
+        for release in &cleaned {
+            let container = release_container(project, env, release)?;
+            match b.runtime.remove_container(&container, true).await {
+                Err(e) if e.kind() != ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        report.cleaned = cleaned;
+        Ok(())
+    }
+}

@@ -1,0 +1,558 @@
+//! The deploy engine on the in-memory fakes: cutover, failures at every step,
+//! automatic and manual rollback, locks, plans and crash recovery.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use codeb::dns::Dns;
+use codeb::engine::{
+    DeployEvent, DeployOptions, DeployReport, DeployRequest, EventSink, HealthCheck, Identity, Platform, Settings,
+    Step, release_container,
+};
+use codeb::fake::{AppBehaviour, FakeBackends};
+use codeb::model::{
+    DomainName, EnvKey, EnvValue, EnvVar, Environment, ImageRef, Port, ProjectName, ReleaseId, Service,
+};
+use codeb::proxy::{Proxy, Upstream};
+use codeb::runtime::{ContainerRuntime, ContainerState};
+use codeb::secrets::{Scope, SecretStore};
+use codeb::ssot::{EnvironmentRecord, ReleaseStatus, StateStore};
+use codeb::{Error, ErrorKind};
+
+const FAKE_PID: u32 = 4242;
+
+fn settings() -> Settings {
+    let mut s = Settings::local("tester");
+    s.zone = Some(DomainName::parse("codeb.test").unwrap());
+    s.drain_grace = Duration::ZERO;
+    s.stop_grace = Duration::ZERO;
+    s.watch_window = Duration::ZERO;
+    s.identity = Identity { owner: "tester".into(), host: "localhost".into(), pid: FAKE_PID };
+    s
+}
+
+fn platform(fakes: &FakeBackends, settings: Settings) -> Platform {
+    Platform::new(fakes.backends(), settings)
+}
+
+fn image(tag: &str) -> ImageRef {
+    
+    ImageRef::parse(&format!("localhost/shop:{tag}")).unwrap()
+}
+
+fn fakes() -> FakeBackends {
+    let fakes = FakeBackends::new();
+    for tag in ["v1", "v2", "v3"] {
+        fakes.runtime.add_registry_image(&image(tag));
+    }
+    fakes
+}
+
+fn project() -> ProjectName {
+    ProjectName::parse("shop").unwrap()
+}
+
+fn domain() -> DomainName {
+    DomainName::parse("shop.codeb.test").unwrap()
+}
+
+fn quick_health() -> HealthCheck {
+    HealthCheck {
+        interval: Duration::from_millis(5),
+        timeout: Duration::from_millis(20),
+        deadline: Duration::from_millis(100),
+        failure_threshold: 2,
+        ..HealthCheck::default()
+    }
+}
+
+fn request(tag: &str) -> DeployRequest {
+    let mut r = DeployRequest::new(project(), Environment::Staging, image(tag), Port::new(8080).unwrap());
+    r.domains = vec![domain()];
+    r.health = quick_health();
+    r
+}
+
+fn var(key: &str, value: &str, secret: bool) -> EnvVar {
+    EnvVar { key: EnvKey::parse(key).unwrap(), value: EnvValue::parse(value).unwrap(), secret }
+}
+
+fn env_record(fakes: &FakeBackends) -> EnvironmentRecord {
+    fakes.state.load().unwrap().environment(&project(), &Environment::Staging).cloned().unwrap_or_default()
+}
+
+fn release(id: &str) -> ReleaseId {
+    ReleaseId::parse(id).unwrap()
+}
+
+async fn routed_port(fakes: &FakeBackends) -> Option<Port> {
+    let route = fakes.proxy.get_route(&domain()).await.unwrap()?;
+    assert_eq!(route.upstreams.len(), 1);
+    Some(route.upstreams[0].port)
+}
+
+async fn state_of(fakes: &FakeBackends, id: &str) -> Option<ContainerState> {
+    let name = release_container(&project(), &Environment::Staging, &release(id)).unwrap();
+    fakes.runtime.inspect_container(&name).await.ok().map(|c| c.state)
+}
+
+/// Collects every event, and runs `on_event` on each (to inject faults at a precise moment).
+fn recorder(on_event: impl Fn(&DeployEvent) + Send + Sync + 'static) -> (EventSink, Arc<Mutex<Vec<DeployEvent>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink_seen = seen.clone();
+    let sink: EventSink = Arc::new(move |e: &DeployEvent| {
+        on_event(e);
+        sink_seen.lock().unwrap().push(e.clone());
+    });
+    (sink, seen)
+}
+
+fn with_events(sink: EventSink) -> DeployOptions {
+    DeployOptions { events: Some(sink), ..DeployOptions::default() }
+}
+
+async fn deploy_ok(p: &Platform, tag: &str) -> DeployReport {
+    p.deploy(&request(tag), &DeployOptions::default()).await.unwrap_or_else(|e| panic!("deploy {tag}: {e}"))
+}
+
+#[tokio::test]
+async fn a_first_deploy_starts_the_release_routes_it_names_it_and_records_it() {
+    let fakes = fakes();
+    let p = platform(&fakes, settings());
+    let report = deploy_ok(&p, "v1").await;
+    assert_eq!(report.release, release("v1"));
+    assert_eq!(report.port.get(), 3000, "the first app port of staging");
+    assert_eq!(routed_port(&fakes).await, Some(report.port));
+    assert_eq!(state_of(&fakes, "v1").await, Some(ContainerState::Running));
+    let records = fakes.dns.list_records(&DomainName::parse("codeb.test").unwrap()).await.unwrap();
+    assert!(records.iter().any(|r| r.name == domain()), "an A record for the domain");
+    let env = env_record(&fakes);
+    assert_eq!(env.current_release, Some(release("v1")));
+    assert_eq!(env.ports.get(&Service::App), Some(&report.port), "the SSOT shows the port that serves");
+    assert!(env.release_ports.is_empty() && env.lock.is_none());
+    assert_eq!(env.releases[0].status, ReleaseStatus::Live);
+    assert_eq!(env.releases[0].config.domains, vec![domain()]);
+}
+
+#[tokio::test]
+async fn a_second_deploy_switches_with_one_proxy_change_and_stops_the_first() {
+    let fakes = fakes();
+    let p = platform(&fakes, settings());
+    let v1 = deploy_ok(&p, "v1").await;
+    let changes_before = fakes.proxy.changes();
+    let v2 = deploy_ok(&p, "v2").await;
+    assert_eq!(fakes.proxy.changes() - changes_before, 1, "exactly one proxy change for the cutover");
+    assert_ne!(v1.port, v2.port, "the new release runs beside the old one on its own port");
+    assert_eq!(routed_port(&fakes).await, Some(v2.port));
+    assert_eq!(v2.previous, Some(release("v1")));
+    assert!(
+        matches!(state_of(&fakes, "v1").await, Some(ContainerState::Exited { .. })),
+        "the old release is kept stopped"
+    );
+    let env = env_record(&fakes);
+    assert_eq!(env.ports.get(&Service::App), Some(&v2.port));
+    assert!(env.release_ports.is_empty(), "the old port is freed after the cutover");
+    let statuses: Vec<_> = env.releases.iter().map(|r| (r.id.to_string(), r.status.clone())).collect();
+    assert_eq!(statuses, vec![("v1".into(), ReleaseStatus::Retired), ("v2".into(), ReleaseStatus::Live)]);
+}
+
+/// How a failure-table row makes its step fail, triggered when the step starts.
+type Inject = fn(&FakeBackends);
+
+#[tokio::test]
+async fn a_failure_at_any_step_keeps_the_old_release_serving_and_leaves_nothing_running() {
+    let rows: Vec<(&str, Step, Inject)> = vec![
+        ("port allocation", Step::AllocatePorts, |f| f.ports.faults().fail_next("allocate", 1, ErrorKind::Unavailable)),
+        ("image", Step::Image, |f| f.runtime.faults().fail_next("ensure_image", 1, ErrorKind::NotFound)),
+        ("container start", Step::StartRelease, |f| {
+            f.runtime.faults().fail_next("start_container", 1, ErrorKind::Conflict)
+        }),
+        ("health never healthy", Step::HealthCheck, |f| {
+            f.runtime.set_app_behaviour(&image("v2"), AppBehaviour::Serve { status: 500, body: "boom".into() })
+        }),
+        ("health times out", Step::HealthCheck, |f| f.runtime.set_app_behaviour(&image("v2"), AppBehaviour::Hang)),
+        ("proxy switch", Step::SwitchRoute, |f| {
+            f.proxy.faults().fail_next("switch_upstreams", 1, ErrorKind::Unavailable)
+        }),
+        ("dns", Step::Dns, |f| f.dns.faults().fail_next("upsert_records", 1, ErrorKind::Unavailable)),
+        ("stop old", Step::StopPrevious, |f| f.runtime.faults().fail_next("stop_container", 1, ErrorKind::Unavailable)),
+        ("ssot write", Step::Record, |f| f.state.faults().fail_next("update", 1, ErrorKind::Unavailable)),
+    ];
+    for (name, step, inject) in rows {
+        let fakes = fakes();
+        let p = platform(&fakes, settings());
+        let v1 = deploy_ok(&p, "v1").await;
+        let trigger = fakes.clone();
+        let (sink, _) = recorder(move |e| {
+            if *e == (DeployEvent::StepStarted { step }) {
+                inject(&trigger);
+            }
+        });
+        let err = p.deploy(&request("v2"), &with_events(sink)).await.expect_err(name);
+        assert_eq!(err.context_value("step"), Some(step.as_str()), "{name}: {err}");
+        assert_eq!(routed_port(&fakes).await, Some(v1.port), "{name}: the proxy must still route to v1");
+        assert_eq!(state_of(&fakes, "v1").await, Some(ContainerState::Running), "{name}: v1 must run");
+        assert_eq!(state_of(&fakes, "v2").await, None, "{name}: nothing of v2 may be left");
+        let env = env_record(&fakes);
+        assert_eq!(env.current_release, Some(release("v1")), "{name}");
+        assert_eq!(env.ports.get(&Service::App), Some(&v1.port), "{name}: the SSOT keeps v1's port");
+        assert!(env.release_ports.is_empty(), "{name}: v2's port must be released");
+        assert!(env.lock.is_none(), "{name}: the lock must be released");
+        match &env.release(&release("v2")).unwrap().status {
+            ReleaseStatus::Failed { step: failed, reason } => {
+                assert_eq!(failed, step.as_str(), "{name}");
+                assert!(!reason.is_empty());
+            }
+            other => panic!("{name}: v2 must be recorded failed, is {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_unhealthy_release_fails_with_the_status_and_body_as_evidence() {
+    let fakes = fakes();
+    let p = platform(&fakes, settings());
+    fakes.runtime.set_app_behaviour(&image("v1"), AppBehaviour::Serve { status: 503, body: "database down".into() });
+    let err = p.deploy(&request("v1"), &DeployOptions::default()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unhealthy);
+    let text = err.to_string();
+    assert!(text.contains("503") && text.contains("database down"), "{text}");
+    assert_eq!(routed_port(&fakes).await, None, "a failed first deploy creates no route");
+}
+
+#[tokio::test]
+async fn a_release_that_turns_unhealthy_inside_the_watch_window_is_rolled_back() {
+    let fakes = fakes();
+    let mut s = settings();
+    s.watch_window = Duration::from_millis(300);
+    let p = platform(&fakes, s);
+    let v1 = deploy_ok(&p, "v1").await;
+    let trigger = fakes.clone();
+    let (sink, seen) = recorder(move |e| {
+        if let DeployEvent::HealthProbe { release, attempt: 2, .. } = e
+            && release.as_str() == "v2" {
+                let name = release_container(&project(), &Environment::Staging, release).unwrap();
+                let _ = trigger.runtime.crash(&name, 137);
+            }
+    });
+    let err = p.deploy(&request("v2"), &with_events(sink)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unhealthy);
+    assert_eq!(err.context_value("step"), Some("watch"));
+    assert!(err.to_string().contains("rolled back to v1"), "{err}");
+    assert_eq!(routed_port(&fakes).await, Some(v1.port), "traffic is back on v1");
+    assert_eq!(state_of(&fakes, "v1").await, Some(ContainerState::Running));
+    assert_eq!(state_of(&fakes, "v2").await, None);
+    let env = env_record(&fakes);
+    assert_eq!(env.current_release, Some(release("v1")));
+    assert_eq!(env.ports.get(&Service::App), Some(&v1.port));
+    assert!(
+        matches!(&env.release(&release("v2")).unwrap().status, ReleaseStatus::Failed { step, .. } if step == "watch")
+    );
+    assert!(seen.lock().unwrap().iter().any(|e| matches!(e, DeployEvent::RolledBack { .. })));
+}
+
+#[tokio::test]
+async fn a_release_that_turns_unhealthy_after_the_watch_window_is_not_rolled_back() {
+    let fakes = fakes();
+    let mut s = settings();
+    s.watch_window = Duration::from_millis(50);
+    let p = platform(&fakes, s);
+    deploy_ok(&p, "v1").await;
+    let v2 = deploy_ok(&p, "v2").await;
+    let name = release_container(&project(), &Environment::Staging, &release("v2")).unwrap();
+    fakes.runtime.crash(&name, 1).unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(routed_port(&fakes).await, Some(v2.port), "no watcher acts after the window");
+    assert_eq!(env_record(&fakes).current_release, Some(release("v2")));
+}
+
+#[tokio::test]
+async fn rollback_restores_the_earlier_image_and_env_vars() {
+    let fakes = fakes();
+    let p = platform(&fakes, settings());
+    let mut first = request("v1");
+    first.env_vars = vec![var("GREETING", "hello", false)];
+    p.deploy(&first, &DeployOptions::default()).await.unwrap();
+    let mut second = request("v2");
+    second.env_vars = vec![var("GREETING", "bonjour", false)];
+    p.deploy(&second, &DeployOptions::default()).await.unwrap();
+
+    let report = p.rollback(&project(), &Environment::Staging, None, &DeployOptions::default()).await.unwrap();
+    assert_eq!(report.release, release("v1"));
+    assert_eq!(report.image, image("v1"));
+    assert_eq!(routed_port(&fakes).await, Some(report.port));
+    let name = release_container(&project(), &Environment::Staging, &release("v1")).unwrap();
+    let spec = fakes.runtime.container_spec(&name).unwrap();
+    let greeting = spec.env.iter().find(|v| v.key.as_str() == "GREETING").unwrap();
+    assert_eq!(greeting.value.expose(), "hello", "the rolled-back release runs with its own env vars");
+    assert_eq!(spec.image, image("v1"));
+    let env = env_record(&fakes);
+    assert_eq!(env.current_release, Some(release("v1")));
+    assert_eq!(env.release(&release("v2")).unwrap().status, ReleaseStatus::Retired);
+    let current = fakes.secrets.list(&Scope::new(project(), Environment::Staging)).await.unwrap();
+    assert_eq!(current.vars[0].value.expose(), "bonjour", "rollback does not rewrite the stored variables");
+
+    let err = p
+        .rollback(&project(), &Environment::Staging, Some(&release("v9")), &DeployOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    let err = p
+        .rollback(&project(), &Environment::Staging, Some(&release("v1")), &DeployOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Invalid, "v1 already serves: {err}");
+}
+
+#[tokio::test]
+async fn two_deploys_of_one_environment_never_interleave_but_two_environments_both_run() {
+    let fakes = fakes();
+    let p = platform(&fakes, settings());
+    let slow = fakes.clone();
+    slow.runtime.faults().add_latency("start_container", Duration::from_millis(50));
+    let (r1, r2, none) = (request("v1"), request("v2"), DeployOptions::default());
+    let (a, b) = tokio::join!(p.deploy(&r1, &none), p.deploy(&r2, &none));
+    let results = [a, b];
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "exactly one deploy runs");
+    let locked = results.iter().find_map(|r| r.as_ref().err()).unwrap();
+    assert_eq!(locked.kind(), ErrorKind::Locked);
+    assert!(locked.to_string().contains("tester@localhost"), "the error names the holder: {locked}");
+
+    let mut production = request("v1");
+    production.env = Environment::Production;
+    production.domains = vec![DomainName::parse("shop-prod.codeb.test").unwrap()];
+    let r3 = request("v3");
+    let (a, b) = tokio::join!(p.deploy(&r3, &none), p.deploy(&production, &none));
+    a.unwrap();
+    b.unwrap();
+}
+
+#[tokio::test]
+async fn a_deploy_told_to_wait_runs_after_the_holder_finishes() {
+    let fakes = fakes();
+    let p = platform(&fakes, settings());
+    fakes.runtime.faults().add_latency("start_container", Duration::from_millis(100));
+    let waiting = DeployOptions { wait_for_lock: Some(Duration::from_secs(5)), ..DeployOptions::default() };
+    let (r1, r2, none) = (request("v1"), request("v2"), DeployOptions::default());
+    let (a, b) = tokio::join!(p.deploy(&r1, &none), async {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        p.deploy(&r2, &waiting).await
+    });
+    a.unwrap();
+    assert_eq!(b.unwrap().previous, Some(release("v1")));
+}
+
+#[tokio::test]
+async fn a_plan_changes_nothing_and_is_refused_once_the_ssot_moved() {
+    let fakes = fakes();
+    let p = platform(&fakes, settings());
+    deploy_ok(&p, "v1").await;
+    let revision = fakes.state.load().unwrap().revision;
+    let changes = fakes.proxy.changes();
+    let plan = p.plan(&request("v2")).await.unwrap();
+    assert_eq!(plan.release, release("v2"));
+    assert_eq!(plan.previous, Some(release("v1")));
+    let json = serde_json::to_value(&plan).unwrap();
+    let kinds: Vec<&str> = json["changes"].as_array().unwrap().iter().map(|c| c["change"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "allocate_port",
+            "ensure_image",
+            "start_release",
+            "health_check",
+            "switch_route",
+            "upsert_record",
+            "stop_release"
+        ]
+    );
+    assert_eq!(fakes.state.load().unwrap().revision, revision, "planning writes nothing");
+    assert_eq!(fakes.proxy.changes(), changes);
+    assert_eq!(state_of(&fakes, "v2").await, None);
+
+    let stale = plan.clone();
+    p.apply(&plan, &DeployOptions::default()).await.unwrap();
+    let err = p.apply(&stale, &DeployOptions::default()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+}
+
+#[tokio::test]
+async fn accessories_get_protected_data_ports_and_injected_urls() {
+    let fakes = fakes();
+    let p = platform(&fakes, settings());
+    for image in [&p.settings().postgres_image, &p.settings().redis_image] {
+        fakes.runtime.add_registry_image(image);
+    }
+    let mut r = request("v1");
+    r.accessories.postgres = true;
+    r.accessories.redis = true;
+    deploy_ok_with(&p, &r).await;
+    let env = env_record(&fakes);
+    assert_eq!(env.ports.get(&Service::Postgres).map(|p| p.get()), Some(15432));
+    assert_eq!(env.ports.get(&Service::Redis).map(|p| p.get()), Some(16379));
+    let volumes = fakes.runtime.list_volumes(&Default::default()).await.unwrap();
+    assert!(volumes.iter().any(|v| v.name.as_str() == "codeb-shop-staging-postgres-data" && v.is_protected()));
+    let app = fakes
+        .runtime
+        .container_spec(&release_container(&project(), &Environment::Staging, &release("v1")).unwrap())
+        .unwrap();
+    let url = app.env.iter().find(|v| v.key.as_str() == "DATABASE_URL").unwrap();
+    assert!(url.secret && url.value.expose().starts_with("postgres://postgres:"));
+    assert!(app.env.iter().any(|v| v.key.as_str() == "REDIS_URL"));
+    assert!(app.network.is_some(), "the app joins its accessories' network");
+
+    let mut preview = request("v1");
+    preview.env = Environment::preview("pr1").unwrap();
+    preview.accessories.postgres = true;
+    let before = fakes.state.load().unwrap().revision;
+    let err = p.deploy(&preview, &DeployOptions::default()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Invalid, "{err}");
+    let after = fakes.state.load().unwrap();
+    assert!(after.environment(&project(), &preview.env).is_none_or(|e| e.releases.is_empty()), "no release recorded");
+    assert!(after.revision - before <= 2, "only the lock was taken and released");
+}
+
+async fn deploy_ok_with(p: &Platform, r: &DeployRequest) -> DeployReport {
+    p.deploy(r, &DeployOptions::default()).await.unwrap_or_else(|e| panic!("deploy: {e}"))
+}
+
+#[tokio::test]
+async fn only_the_last_releases_are_kept() {
+    let fakes = fakes();
+    let mut s = settings();
+    s.keep_releases = 2;
+    let p = platform(&fakes, s);
+    for tag in ["v1", "v2", "v3"] {
+        deploy_ok(&p, tag).await;
+    }
+    let ids: Vec<String> = env_record(&fakes).releases.iter().map(|r| r.id.to_string()).collect();
+    assert_eq!(ids, ["v2", "v3"]);
+    assert_eq!(state_of(&fakes, "v1").await, None, "a pruned release's container is removed");
+    assert!(matches!(state_of(&fakes, "v2").await, Some(ContainerState::Exited { .. })), "a kept one stays stopped");
+}
+
+#[tokio::test]
+async fn events_report_each_step_in_order() {
+    let fakes = fakes();
+    let p = platform(&fakes, settings());
+    deploy_ok(&p, "v1").await;
+    let (sink, seen) = recorder(|_| {});
+    p.deploy(&request("v2"), &with_events(sink)).await.unwrap();
+    let started: Vec<Step> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            DeployEvent::StepStarted { step } => Some(*step),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        started,
+        [
+            Step::Lock,
+            Step::Configure,
+            Step::Accessories,
+            Step::AllocatePorts,
+            Step::Image,
+            Step::StartRelease,
+            Step::StartRelease,
+            Step::HealthCheck,
+            Step::SwitchRoute,
+            Step::SwitchRoute,
+            Step::Dns,
+            Step::Dns,
+            Step::StopPrevious,
+            Step::Record
+        ]
+    );
+    assert!(seen.lock().unwrap().iter().any(|e| matches!(e, DeployEvent::HealthProbe { healthy: true, .. })));
+}
+
+/// Makes the deploy crash (panic, as a killed process stops mid-flight) when `step` starts.
+async fn crash_during(p: &Platform, fakes: &FakeBackends, step: Step) -> Result<(), Error> {
+    let (sink, _) = recorder(move |e| {
+        if *e == (DeployEvent::StepStarted { step }) {
+            panic!("simulated crash at {step}");
+        }
+    });
+    let p2 = p.clone();
+    let outcome = tokio::spawn(async move { p2.deploy(&request("v2"), &with_events(sink)).await }).await;
+    assert!(outcome.is_err_and(|e| e.is_panic()), "the deploy must have crashed at {step}");
+    fakes.liveness.kill(FAKE_PID);
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_interrupted_deploy_is_reported_stale_and_recover_restores_one_live_release() {
+    let steps = [
+        Step::Configure,
+        Step::AllocatePorts,
+        Step::Image,
+        Step::StartRelease,
+        Step::HealthCheck,
+        Step::SwitchRoute,
+        Step::Dns,
+        Step::StopPrevious,
+        Step::Record,
+    ];
+    for step in steps {
+        let fakes = fakes();
+        let p = platform(&fakes, settings());
+        let v1 = deploy_ok(&p, "v1").await;
+        crash_during(&p, &fakes, step).await.unwrap();
+
+        let locked = p.deploy(&request("v3"), &DeployOptions::default()).await.unwrap_err();
+        assert_eq!(locked.kind(), ErrorKind::Locked, "{step}");
+        assert!(locked.to_string().contains("holder process is gone"), "{step}: {locked}");
+        assert!(p.lock_status(&project(), &Environment::Staging).await.unwrap().unwrap().stale, "{step}");
+
+        let mut fresh = settings();
+        fresh.identity.pid = FAKE_PID + 1;
+        let p = platform(&fakes, fresh);
+        let report = p.recover(&project(), &Environment::Staging, false, &DeployOptions::default()).await.unwrap();
+        assert!(report.released_lock.is_some(), "{step}");
+        assert_eq!(report.cleaned, vec![release("v2")], "{step}");
+
+        let env = env_record(&fakes);
+        let live: Vec<_> =
+            env.releases.iter().filter(|r| r.status == ReleaseStatus::Live).map(|r| r.id.clone()).collect();
+        assert_eq!(live, vec![release("v1")], "{step}: exactly one live release");
+        assert_eq!(env.current_release, Some(release("v1")), "{step}");
+        assert!(env.release_ports.is_empty() && env.lock.is_none(), "{step}");
+        assert_eq!(routed_port(&fakes).await, Some(v1.port), "{step}: the route points at v1");
+        assert_eq!(state_of(&fakes, "v1").await, Some(ContainerState::Running), "{step}: v1 runs");
+        assert_eq!(state_of(&fakes, "v2").await, None, "{step}: v2 is gone");
+
+        let v3 = p.deploy(&request("v3"), &DeployOptions::default()).await.unwrap();
+        assert_eq!(routed_port(&fakes).await, Some(v3.port), "{step}: the next deploy works");
+    }
+}
+
+#[tokio::test]
+async fn a_live_lock_is_not_released_without_force() {
+    let fakes = fakes();
+    let p = platform(&fakes, settings());
+    deploy_ok(&p, "v1").await;
+    crash_during(&p, &fakes, Step::HealthCheck).await.unwrap();
+    // Another host holds it: never stale from here.
+    let mut elsewhere = settings();
+    elsewhere.identity = Identity { owner: "ci".into(), host: "other-host".into(), pid: 1 };
+    let other = platform(&fakes, elsewhere);
+    let err = other.lock_release(&project(), &Environment::Staging, false).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Forbidden);
+    assert!(other.lock_release(&project(), &Environment::Staging, true).await.unwrap().is_some());
+    assert!(other.lock_status(&project(), &Environment::Staging).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn upstreams_use_the_configured_addresses() {
+    let fakes = fakes();
+    let mut s = settings();
+    s.upstream_host = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 9));
+    let p = platform(&fakes, s);
+    let report = deploy_ok(&p, "v1").await;
+    let route = fakes.proxy.get_route(&domain()).await.unwrap().unwrap();
+    assert_eq!(route.upstreams, vec![Upstream { host: IpAddr::V4(Ipv4Addr::new(127, 0, 0, 9)), port: report.port }]);
+}
