@@ -37,7 +37,6 @@ fn platform(fakes: &FakeBackends, settings: Settings) -> Platform {
 }
 
 fn image(tag: &str) -> ImageRef {
-    
     ImageRef::parse(&format!("localhost/shop:{tag}")).unwrap()
 }
 
@@ -133,6 +132,7 @@ async fn a_first_deploy_starts_the_release_routes_it_names_it_and_records_it() {
     assert!(env.release_ports.is_empty() && env.lock.is_none());
     assert_eq!(env.releases[0].status, ReleaseStatus::Live);
     assert_eq!(env.releases[0].config.domains, vec![domain()]);
+    assert!(env.releases[0].image_digest.is_some(), "the image id the runtime reported is recorded");
 }
 
 #[tokio::test]
@@ -231,10 +231,11 @@ async fn a_release_that_turns_unhealthy_inside_the_watch_window_is_rolled_back()
     let trigger = fakes.clone();
     let (sink, seen) = recorder(move |e| {
         if let DeployEvent::HealthProbe { release, attempt: 2, .. } = e
-            && release.as_str() == "v2" {
-                let name = release_container(&project(), &Environment::Staging, release).unwrap();
-                let _ = trigger.runtime.crash(&name, 137);
-            }
+            && release.as_str() == "v2"
+        {
+            let name = release_container(&project(), &Environment::Staging, release).unwrap();
+            let _ = trigger.runtime.crash(&name, 137);
+        }
     });
     let err = p.deploy(&request("v2"), &with_events(sink)).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unhealthy);

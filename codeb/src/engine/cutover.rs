@@ -119,7 +119,7 @@ impl<'a> Cutover<'a> {
         let port = self.step(Step::AllocatePorts, b.ports.allocate(&key)).await?;
         self.undo.push(Undo::ReleasePort(key));
 
-        self.step(Step::Image, b.runtime.ensure_image(&target.image, None)).await?;
+        let image = self.step(Step::Image, b.runtime.ensure_image(&target.image, None)).await?;
 
         let container = release_container(&self.project, &self.env, &target.id).map_err(Error::from)?;
         let spec = ContainerSpec {
@@ -183,7 +183,7 @@ impl<'a> Cutover<'a> {
             self.undo.push(Undo::StartPrevious(previous.container.clone()));
         }
 
-        self.step(Step::Record, self.record_switch(target, previous, port)).await?;
+        self.step(Step::Record, self.record_switch(target, previous, port, image.id)).await?;
         Ok(Switched { port, container })
     }
 
@@ -217,7 +217,13 @@ impl<'a> Cutover<'a> {
     }
 
     /// Commits the switch: the target serves on `port`, the previous release is retired and keeps its port reserved.
-    async fn record_switch(&self, target: &Target, previous: Option<&Previous>, port: Port) -> Result<()> {
+    async fn record_switch(
+        &self,
+        target: &Target,
+        previous: Option<&Previous>,
+        port: Port,
+        image_id: String,
+    ) -> Result<()> {
         let (project, env) = (self.project.clone(), self.env.clone());
         let (target, previous) = (target.clone(), previous.cloned());
         self.platform
@@ -242,6 +248,7 @@ impl<'a> Cutover<'a> {
                     release.updated_at = now;
                     if target.new_record {
                         release.config.ports = ports;
+                        release.image_digest = Some(image_id);
                     }
                     record.current_release = Some(target.id.clone());
                     Ok(())
