@@ -150,7 +150,7 @@ impl Platform {
             image: target.image,
             port: switched.port,
             previous: previous.map(|p| p.id),
-            domains: request.domains.clone(),
+            domains: plan.domains.clone(),
             elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         })
     }
@@ -217,7 +217,7 @@ impl Platform {
         let config = ReleaseConfig {
             env_version: set.version,
             ports: Default::default(),
-            domains: request.domains.clone(),
+            domains: plan.domains.clone(),
             resources: request.resources,
             container_port: Some(request.app_port),
             command: request.command.clone(),

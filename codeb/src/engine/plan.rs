@@ -118,6 +118,8 @@ pub struct Plan {
     pub image: ImageRef,
     /// The release serving now, which the new one replaces.
     pub previous: Option<ReleaseId>,
+    /// The domains that will route to it: the request's and those set up on the environment.
+    pub domains: Vec<DomainName>,
     /// The changes, in the order they will be made.
     pub changes: Vec<Change>,
     #[serde(skip)]
@@ -186,14 +188,20 @@ impl Platform {
             path: request.health.path.to_string(),
             deadline_ms: u64::try_from(request.health.deadline.as_millis()).unwrap_or(u64::MAX),
         });
-        for host in &request.domains {
+        let mut domains = request.domains.clone();
+        for domain in record.iter().flat_map(|r| r.domains.iter()) {
+            if !domains.contains(domain) {
+                domains.push(domain.clone());
+            }
+        }
+        for host in &domains {
             match self.backends.proxy.get_route(host).await? {
                 Some(route) => changes.push(Change::SwitchRoute { host: host.clone(), from: route.upstreams }),
                 None => changes.push(Change::CreateRoute { host: host.clone() }),
             }
         }
         if let Some(zone) = &self.settings.zone {
-            for name in request.domains.iter().filter(|d| d.is_within(zone)) {
+            for name in domains.iter().filter(|d| d.is_within(zone)) {
                 changes.push(Change::UpsertRecord {
                     zone: zone.clone(),
                     name: name.clone(),
@@ -220,6 +228,7 @@ impl Platform {
             release,
             image: request.image.clone(),
             previous,
+            domains,
             changes,
             request: request.clone(),
         })
