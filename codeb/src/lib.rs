@@ -29,6 +29,7 @@ pub mod engine;
 pub mod error;
 pub mod fake;
 pub mod model;
+pub mod ops;
 pub mod ports;
 pub mod proxy;
 pub mod runtime;

@@ -233,6 +233,11 @@ impl<'a> Cutover<'a> {
                     let record = doc.environment_mut(&project, &env);
                     record.release_ports.remove(&target.id);
                     record.ports.insert(Service::App, port);
+                    for domain in &target.config.domains {
+                        if !record.domains.contains(domain) {
+                            record.domains.push(domain.clone());
+                        }
+                    }
                     let ports = record.ports.clone();
                     if let Some(previous) = &previous {
                         record.release_ports.insert(previous.id.clone(), previous.port);

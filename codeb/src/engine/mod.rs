@@ -10,7 +10,7 @@ mod deploy;
 mod events;
 mod health;
 mod lock;
-mod naming;
+pub(crate) mod naming;
 mod plan;
 mod recover;
 mod request;
@@ -115,8 +115,13 @@ impl Settings {
 /// SDK's operations as methods.
 #[derive(Clone, Debug)]
 pub struct Platform {
-    backends: Backends,
-    settings: Settings,
+    pub(crate) backends: Backends,
+    pub(crate) settings: Settings,
+}
+
+/// The event channel of an operation's options.
+pub(crate) fn events_for(options: &DeployOptions) -> events::Events {
+    events::Events::new(options.events.clone())
 }
 
 impl Platform {

@@ -101,6 +101,52 @@ pub enum Change {
         /// How long, in milliseconds.
         window_ms: u64,
     },
+    /// Remove the route of a host.
+    RemoveRoute {
+        /// The host.
+        host: DomainName,
+    },
+    /// Delete a name's A record.
+    DeleteRecord {
+        /// The zone.
+        zone: DomainName,
+        /// The name.
+        name: DomainName,
+    },
+    /// Stop and remove a container.
+    RemoveContainer {
+        /// The container.
+        name: ContainerName,
+    },
+    /// Remove a volume that is not protected.
+    RemoveVolume {
+        /// The volume.
+        name: VolumeName,
+    },
+    /// Keep a protected volume: nothing but naming it with force removes it.
+    KeepVolume {
+        /// The volume.
+        name: VolumeName,
+    },
+    /// Free a port.
+    ReleasePort {
+        /// What it was allocated to.
+        key: PortKey,
+        /// The port.
+        port: crate::model::Port,
+    },
+    /// Remove env vars (names only).
+    UnsetEnv {
+        /// The project environment.
+        scope: String,
+        /// The variables.
+        keys: Vec<EnvKey>,
+    },
+    /// Forget the project in the SSOT.
+    ForgetProject {
+        /// The project.
+        project: ProjectName,
+    },
 }
 
 /// What a deploy would do. Applying it re-checks that the SSOT has not moved.

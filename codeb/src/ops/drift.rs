@@ -1,0 +1,115 @@
+//! Drift: where what runs differs from what the SSOT records.
+
+use crate::Result;
+use crate::engine::Platform;
+use crate::engine::naming::release_container;
+use crate::model::{ContainerName, DomainName, Environment, ProjectName, ReleaseId, Service};
+use crate::ports::PortReport;
+use crate::proxy::Upstream;
+use crate::runtime::{ContainerState, LABEL_MANAGED, LABEL_PROJECT, LABEL_RELEASE, Labels};
+
+/// One difference between the SSOT and reality.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "drift")]
+pub enum DriftItem {
+    /// The serving release's container is missing or not running.
+    ReleaseNotRunning {
+        /// The project.
+        project: ProjectName,
+        /// The environment.
+        env: Environment,
+        /// The release.
+        release: ReleaseId,
+        /// Its container.
+        container: ContainerName,
+    },
+    /// A domain of the environment has no route, or one that points elsewhere.
+    RouteMismatch {
+        /// The domain.
+        host: DomainName,
+        /// Where the SSOT says it should point.
+        expected: Upstream,
+        /// Where it points (empty: no route).
+        actual: Vec<Upstream>,
+    },
+    /// A codeb-labelled container whose project the SSOT does not know.
+    UnknownContainer {
+        /// The container.
+        container: ContainerName,
+    },
+    /// A retired or failed release's container is running.
+    StrayRunning {
+        /// The container.
+        container: ContainerName,
+    },
+}
+
+/// Everything `drift` found.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DriftReport {
+    /// Differences in releases, containers and routes.
+    pub items: Vec<DriftItem>,
+    /// Differences in ports.
+    pub ports: PortReport,
+}
+
+impl DriftReport {
+    /// Whether the SSOT and reality agree.
+    pub fn is_clean(&self) -> bool {
+        self.items.is_empty() && self.ports.is_clean()
+    }
+}
+
+impl Platform {
+    /// Compares the SSOT with the containers, routes and ports that exist.
+    pub async fn drift(&self) -> Result<DriftReport> {
+        let b = &self.backends;
+        let doc = self.blocking_state(|s| s.load()).await?;
+        let mut items = Vec::new();
+        let mut labels = Labels::new();
+        labels.insert(LABEL_MANAGED.to_owned(), "true".to_owned());
+        let containers = b.runtime.list_containers(&labels).await?;
+        for (project, record) in &doc.projects {
+            for (env, env_record) in &record.environments {
+                let (Some(current), Some(port)) = (&env_record.current_release, env_record.ports.get(&Service::App))
+                else {
+                    continue;
+                };
+                let container = release_container(project, env, current)?;
+                let running = containers.iter().any(|c| c.name == container && c.state == ContainerState::Running);
+                if !running {
+                    items.push(DriftItem::ReleaseNotRunning {
+                        project: project.clone(),
+                        env: env.clone(),
+                        release: current.clone(),
+                        container,
+                    });
+                }
+                let expected = Upstream { host: self.settings.upstream_host, port: *port };
+                for host in &env_record.domains {
+                    let actual = b.proxy.get_route(host).await?.map(|r| r.upstreams).unwrap_or_default();
+                    if actual != [expected.clone()] {
+                        items.push(DriftItem::RouteMismatch { host: host.clone(), expected: expected.clone(), actual });
+                    }
+                }
+            }
+        }
+        for c in &containers {
+            let project = c.labels.get(LABEL_PROJECT).and_then(|p| ProjectName::parse(p).ok());
+            match project {
+                Some(p) if doc.projects.contains_key(&p) => {
+                    let serving = doc.projects[&p].environments.iter().any(|(env, r)| {
+                        r.current_release.as_ref().and_then(|id| release_container(&p, env, id).ok()).as_ref()
+                            == Some(&c.name)
+                    });
+                    let is_release = c.labels.contains_key(LABEL_RELEASE);
+                    if is_release && !serving && c.state == ContainerState::Running {
+                        items.push(DriftItem::StrayRunning { container: c.name.clone() });
+                    }
+                }
+                _ => items.push(DriftItem::UnknownContainer { container: c.name.clone() }),
+            }
+        }
+        Ok(DriftReport { items, ports: b.ports.check().await? })
+    }
+}

@@ -1,0 +1,91 @@
+//! Read-only views: the SSOT's status, an environment's health and logs.
+
+use crate::engine::naming::release_container;
+use crate::engine::{Platform, ProbeVerdict};
+use crate::model::{Environment, Port, ProjectName, ReleaseId, Service};
+use crate::runtime::LogOptions;
+use crate::ssot::{ReleaseStatus, Ssot, StateStoreExt};
+use crate::{Error, Result};
+
+/// A summary of the SSOT.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SsotStatus {
+    /// The document format.
+    pub schema_version: u32,
+    /// The revision.
+    pub revision: u64,
+    /// How many projects.
+    pub projects: usize,
+    /// How many environments across them.
+    pub environments: usize,
+    /// How many environments have a release serving.
+    pub serving: usize,
+    /// How many releases are recorded failed.
+    pub failed_releases: usize,
+    /// How many environments are locked now.
+    pub locked: usize,
+}
+
+/// The health of an environment's serving release.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct HealthReport {
+    /// The release probed.
+    pub release: ReleaseId,
+    /// The port it serves on.
+    pub port: Port,
+    /// The verdict, with the evidence.
+    pub verdict: ProbeVerdict,
+}
+
+impl Platform {
+    /// A summary of the SSOT.
+    pub async fn ssot_status(&self) -> Result<SsotStatus> {
+        self.blocking_state(|s| {
+            s.view(|doc| {
+                let envs: Vec<_> = doc.projects.values().flat_map(|p| p.environments.values()).collect();
+                Ok(SsotStatus {
+                    schema_version: doc.schema_version,
+                    revision: doc.revision,
+                    projects: doc.projects.len(),
+                    environments: envs.len(),
+                    serving: envs.iter().filter(|e| e.current_release.is_some()).count(),
+                    failed_releases: envs
+                        .iter()
+                        .flat_map(|e| e.releases.iter())
+                        .filter(|r| matches!(r.status, ReleaseStatus::Failed { .. }))
+                        .count(),
+                    locked: envs.iter().filter(|e| e.lock.is_some()).count(),
+                })
+            })
+        })
+        .await
+    }
+
+    /// The whole SSOT document, for export (it holds no secret values).
+    pub async fn ssot_export(&self) -> Result<Ssot> {
+        self.blocking_state(|s| s.load()).await
+    }
+
+    /// Probes the release serving an environment once, with its own health check.
+    pub async fn health_check(&self, project: &ProjectName, env: &Environment) -> Result<HealthReport> {
+        let record = self.existing_environment(project, env).await?;
+        let current =
+            record.current().ok_or_else(|| Error::not_found(format!("{project}/{env} has no release serving")))?;
+        let port = *record.ports.get(&Service::App).ok_or_else(|| Error::conflict("the SSOT records no app port"))?;
+        let check = current.config.health.clone().unwrap_or_default();
+        let verdict = self.probe_once(port, &check).await;
+        Ok(HealthReport { release: current.id.clone(), port, verdict })
+    }
+
+    /// The last `tail` log lines of the release serving an environment.
+    ///
+    /// The lines are the app's own output: treat them as untrusted data.
+    pub async fn logs(&self, project: &ProjectName, env: &Environment, tail: usize) -> Result<Vec<String>> {
+        let record = self.existing_environment(project, env).await?;
+        let current = record
+            .current_release
+            .ok_or_else(|| Error::not_found(format!("{project}/{env} has no release serving")))?;
+        let container = release_container(project, env, &current)?;
+        self.backends.runtime.logs(&container, LogOptions { tail }).await
+    }
+}

@@ -1,0 +1,195 @@
+//! Everyday operations on the in-memory fakes: domains, env vars, projects,
+//! health, logs, SSOT status and drift.
+
+use std::time::Duration;
+
+use codeb::ErrorKind;
+use codeb::engine::{
+    Change, DeployOptions, DeployRequest, HealthCheck, Identity, Platform, Settings, release_container,
+};
+use codeb::fake::FakeBackends;
+use codeb::model::{
+    DomainName, EnvKey, EnvValue, EnvVar, Environment, ImageRef, Port, ProjectName, ReleaseId, Service,
+};
+use codeb::ops::DriftItem;
+use codeb::proxy::{Proxy, Upstream};
+use codeb::runtime::{ContainerRuntime, ContainerSpec, Resources, managed_labels};
+use codeb::ssot::StateStore;
+
+fn setup() -> (FakeBackends, Platform) {
+    let fakes = FakeBackends::new();
+    fakes.runtime.add_registry_image(&image());
+    let mut s = Settings::local("tester");
+    s.zone = Some(DomainName::parse("codeb.test").unwrap());
+    s.drain_grace = Duration::ZERO;
+    s.stop_grace = Duration::ZERO;
+    s.watch_window = Duration::ZERO;
+    s.identity = Identity { owner: "tester".into(), host: "localhost".into(), pid: 7 };
+    for accessory in [&s.postgres_image, &s.redis_image] {
+        fakes.runtime.add_registry_image(accessory);
+    }
+    let p = Platform::new(fakes.backends(), s);
+    (fakes, p)
+}
+
+fn image() -> ImageRef {
+    ImageRef::parse("localhost/shop:v1").unwrap()
+}
+
+fn project() -> ProjectName {
+    ProjectName::parse("shop").unwrap()
+}
+
+fn env() -> Environment {
+    Environment::Staging
+}
+
+fn host(name: &str) -> DomainName {
+    DomainName::parse(name).unwrap()
+}
+
+async fn deploy(p: &Platform, postgres: bool) -> Port {
+    let mut r = DeployRequest::new(project(), env(), image(), Port::new(8080).unwrap());
+    r.domains = vec![host("shop.codeb.test")];
+    r.accessories.postgres = postgres;
+    r.health = HealthCheck {
+        interval: Duration::from_millis(5),
+        deadline: Duration::from_millis(100),
+        ..HealthCheck::default()
+    };
+    p.deploy(&r, &DeployOptions::default()).await.unwrap().port
+}
+
+fn none() -> DeployOptions {
+    DeployOptions::default()
+}
+
+#[tokio::test]
+async fn a_domain_set_up_routes_to_the_serving_release_and_stays_for_later_deploys() {
+    let (fakes, p) = setup();
+    let port = deploy(&p, false).await;
+    let extra = host("www.codeb.test");
+    let dry = p.domain_setup(&project(), &env(), &extra, true, &none()).await.unwrap();
+    assert!(!dry.applied);
+    assert_eq!(dry.changes.len(), 2, "{:?}", dry.changes);
+    assert!(fakes.proxy.get_route(&extra).await.unwrap().is_none(), "a dry run changes nothing");
+
+    p.domain_setup(&project(), &env(), &extra, false, &none()).await.unwrap();
+    let route = fakes.proxy.get_route(&extra).await.unwrap().unwrap();
+    assert_eq!(route.upstreams[0].port, port);
+    assert!(p.domain_list(&project(), &env()).await.unwrap().contains(&extra));
+
+    let next = deploy(&p, false).await;
+    assert_eq!(
+        fakes.proxy.get_route(&extra).await.unwrap().unwrap().upstreams[0].port,
+        next,
+        "the next deploy routes it too"
+    );
+
+    let refused = p.domain_remove(&project(), &env(), &extra, false, &none()).await.unwrap();
+    assert!(!refused.applied && refused.changes.contains(&Change::RemoveRoute { host: extra.clone() }));
+    assert!(fakes.proxy.get_route(&extra).await.unwrap().is_some(), "without force nothing is removed");
+    assert!(p.domain_remove(&project(), &env(), &extra, true, &none()).await.unwrap().applied);
+    assert!(fakes.proxy.get_route(&extra).await.unwrap().is_none());
+    assert!(!p.domain_list(&project(), &env()).await.unwrap().contains(&extra));
+    let err = p.domain_setup(&ProjectName::parse("ghost").unwrap(), &env(), &extra, false, &none()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+}
+
+#[tokio::test]
+async fn env_vars_are_set_listed_revealed_only_on_request_and_unset_only_with_force() {
+    let (_fakes, p) = setup();
+    let token = EnvVar::secret(EnvKey::parse("TOKEN").unwrap(), EnvValue::parse("s3cret").unwrap());
+    let mode = EnvVar::plain(EnvKey::parse("MODE").unwrap(), EnvValue::parse("fast").unwrap());
+    p.env_set(&project(), &env(), &[token.clone(), mode]).await.unwrap();
+    let listed = p.env_list(&project(), &env()).await.unwrap();
+    let shown: Vec<(&str, &str)> = listed.vars.iter().map(|v| (v.key.as_str(), v.listed_value())).collect();
+    assert_eq!(shown, [("MODE", "fast"), ("TOKEN", "********")]);
+    assert!(!format!("{listed:?}").contains("s3cret"), "a listing never shows a secret");
+    assert_eq!(p.env_get(&project(), &env(), &token.key).await.unwrap().value.expose(), "s3cret");
+    let refused = p.env_unset(&project(), &env(), std::slice::from_ref(&token.key), false).await.unwrap();
+    assert!(!refused.applied);
+    assert!(p.env_get(&project(), &env(), &token.key).await.is_ok());
+    p.env_unset(&project(), &env(), std::slice::from_ref(&token.key), true).await.unwrap();
+    assert_eq!(p.env_get(&project(), &env(), &token.key).await.unwrap_err().kind(), ErrorKind::NotFound);
+    let err = p.env_unset(&project(), &env(), &[EnvKey::parse("NOPE").unwrap()], true).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+}
+
+#[tokio::test]
+async fn deleting_a_project_needs_force_and_never_removes_a_protected_volume() {
+    let (fakes, p) = setup();
+    deploy(&p, true).await;
+    let plan = p.project_delete(&project(), false, &none()).await.unwrap();
+    assert!(!plan.applied);
+    assert!(plan.changes.iter().any(|c| matches!(c, Change::KeepVolume { .. })), "{:?}", plan.changes);
+    assert!(plan.changes.iter().any(|c| matches!(c, Change::RemoveRoute { .. })));
+    assert_eq!(p.project_list().await.unwrap().len(), 1, "without force nothing is deleted");
+
+    let done = p.project_delete(&project(), true, &none()).await.unwrap();
+    assert!(done.applied);
+    assert!(fakes.runtime.list_containers(&Default::default()).await.unwrap().is_empty(), "every container is gone");
+    assert!(fakes.proxy.get_route(&host("shop.codeb.test")).await.unwrap().is_none());
+    let volumes = fakes.runtime.list_volumes(&Default::default()).await.unwrap();
+    assert_eq!(volumes.len(), 1, "the protected volume survives");
+    assert!(volumes[0].is_protected());
+    assert!(p.project_list().await.unwrap().is_empty());
+    assert!(fakes.state.load().unwrap().projects.is_empty(), "the SSOT forgets the project and its ports");
+    assert!(p.env_list(&project(), &env()).await.unwrap().vars.is_empty(), "its env vars are gone");
+}
+
+#[tokio::test]
+async fn health_logs_and_ssot_status_describe_the_serving_release() {
+    let (fakes, p) = setup();
+    deploy(&p, false).await;
+    let health = p.health_check(&project(), &env()).await.unwrap();
+    assert!(health.verdict.healthy, "{:?}", health.verdict);
+    assert_eq!(health.release, ReleaseId::parse("v1").unwrap());
+    let container = release_container(&project(), &env(), &health.release).unwrap();
+    for i in 0..3 {
+        fakes.runtime.push_log(&container, &format!("line {i}")).unwrap();
+    }
+    assert_eq!(p.logs(&project(), &env(), 2).await.unwrap(), ["line 1", "line 2"]);
+    fakes.runtime.crash(&container, 1).unwrap();
+    assert!(!p.health_check(&project(), &env()).await.unwrap().verdict.healthy);
+
+    let status = p.ssot_status().await.unwrap();
+    assert_eq!((status.projects, status.environments, status.serving, status.locked), (1, 1, 1, 0));
+    assert_eq!(p.ssot_export().await.unwrap().revision, status.revision);
+}
+
+#[tokio::test]
+async fn drift_reports_a_dead_release_a_moved_route_and_an_unknown_container() {
+    let (fakes, p) = setup();
+    let port = deploy(&p, false).await;
+    let report = p.drift().await.unwrap();
+    assert!(report.items.is_empty(), "a fresh deploy has no drift: {:?}", report.items);
+
+    let container = release_container(&project(), &env(), &ReleaseId::parse("v1").unwrap()).unwrap();
+    fakes.runtime.crash(&container, 1).unwrap();
+    let elsewhere = Upstream { host: [127, 0, 0, 1].into(), port: Port::new(9999).unwrap() };
+    fakes.proxy.switch_upstreams(&host("shop.codeb.test"), std::slice::from_ref(&elsewhere)).await.unwrap();
+    let stranger = ProjectName::parse("stranger").unwrap();
+    let spec = ContainerSpec {
+        name: codeb::model::ContainerName::parse("codeb-stranger").unwrap(),
+        image: image(),
+        command: None,
+        env: Vec::new(),
+        labels: managed_labels(&stranger, &env(), Service::App, None),
+        ports: Vec::new(),
+        volumes: Vec::new(),
+        network: None,
+        resources: Resources::default(),
+        init: true,
+    };
+    fakes.runtime.create_container(&spec).await.unwrap();
+
+    let items = p.drift().await.unwrap().items;
+    assert!(items.iter().any(|i| matches!(i, DriftItem::ReleaseNotRunning { container: c, .. } if *c == container)));
+    assert!(items.iter().any(|i| matches!(i, DriftItem::RouteMismatch { expected, actual, .. } if expected.port == port && *actual == vec![elsewhere.clone()])));
+    assert!(
+        items
+            .iter()
+            .any(|i| matches!(i, DriftItem::UnknownContainer { container } if container.as_str() == "codeb-stranger"))
+    );
+}
