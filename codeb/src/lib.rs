@@ -31,6 +31,7 @@ pub mod fake;
 pub mod model;
 pub mod ops;
 pub mod ports;
+pub mod project;
 pub mod proxy;
 pub mod runtime;
 pub mod secrets;

@@ -557,3 +557,20 @@ async fn upstreams_use_the_configured_addresses() {
     let route = fakes.proxy.get_route(&domain()).await.unwrap().unwrap();
     assert_eq!(route.upstreams, vec![Upstream { host: IpAddr::V4(Ipv4Addr::new(127, 0, 0, 9)), port: report.port }]);
 }
+
+#[tokio::test]
+async fn a_deploy_with_a_build_builds_the_image_instead_of_pulling_it() {
+    let fakes = FakeBackends::new();
+    let p = platform(&fakes, settings());
+    let mut r = request("built");
+    r.build = Some(codeb::runtime::BuildSpec {
+        context: "/src/shop".into(),
+        containerfile: None,
+        tag: image("built"),
+        labels: Default::default(),
+    });
+    let report = p.deploy(&r, &DeployOptions::default()).await.unwrap();
+    assert_eq!(report.image, image("built"));
+    assert_eq!(fakes.runtime.faults().calls("build_image"), 1);
+    assert_eq!(fakes.runtime.faults().calls("ensure_image"), 0, "nothing is pulled: the image is not in any registry");
+}

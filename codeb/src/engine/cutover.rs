@@ -16,7 +16,7 @@ use crate::engine::{DeployEvent, HealthCheck, Platform, ProbeRequest, Step};
 use crate::model::{ContainerName, DomainName, EnvVar, Environment, ImageRef, Port, ProjectName, ReleaseId, Service};
 use crate::ports::PortKey;
 use crate::proxy::{Route, Upstream};
-use crate::runtime::{ContainerSpec, PortBinding, managed_labels};
+use crate::runtime::{BuildSpec, ContainerSpec, PortBinding, managed_labels};
 use crate::ssot::{ReleaseConfig, ReleaseStatus, StateStoreExt};
 use crate::{Error, ErrorKind, Result};
 
@@ -29,6 +29,8 @@ pub(crate) struct Target {
     pub container_port: Port,
     pub health: HealthCheck,
     pub vars: Vec<EnvVar>,
+    /// How to build the image first, if it is built here.
+    pub build: Option<BuildSpec>,
     /// Whether the release record is new (a deploy) rather than an earlier one (a rollback).
     pub new_record: bool,
 }
@@ -119,7 +121,14 @@ impl<'a> Cutover<'a> {
         let port = self.step(Step::AllocatePorts, b.ports.allocate(&key)).await?;
         self.undo.push(Undo::ReleasePort(key));
 
-        let image = self.step(Step::Image, b.runtime.ensure_image(&target.image, None)).await?;
+        let image = self
+            .step(Step::Image, async {
+                match &target.build {
+                    Some(spec) => b.runtime.build_image(spec).await,
+                    None => b.runtime.ensure_image(&target.image, None).await,
+                }
+            })
+            .await?;
 
         let container = release_container(&self.project, &self.env, &target.id).map_err(Error::from)?;
         let spec = ContainerSpec {

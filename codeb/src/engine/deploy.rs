@@ -242,6 +242,7 @@ impl Platform {
             container_port: request.app_port,
             health: request.health.clone(),
             vars: set.vars,
+            build: request.build.clone(),
             new_record: true,
         })
     }

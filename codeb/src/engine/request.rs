@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::engine::{EventSink, HealthCheck};
 use crate::model::{DomainName, EnvVar, Environment, ImageRef, Port, ProjectName};
-use crate::runtime::Resources;
+use crate::runtime::{BuildSpec, Resources};
 
 /// The accessories an environment wants.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -24,6 +24,8 @@ pub struct DeployRequest {
     pub env: Environment,
     /// The image to run.
     pub image: ImageRef,
+    /// How to build `image` first, when it is built rather than pulled.
+    pub build: Option<BuildSpec>,
     /// The port the app listens on inside its container.
     pub app_port: Port,
     /// The command to run instead of the image's default, as argv.
@@ -47,6 +49,7 @@ impl DeployRequest {
             project,
             env,
             image,
+            build: None,
             app_port,
             command: None,
             env_vars: Vec::new(),

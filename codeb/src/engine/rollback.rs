@@ -70,6 +70,7 @@ impl Platform {
                 container_port,
                 health: target.config.health.clone().unwrap_or_default(),
                 vars: vars.vars,
+                build: None,
                 new_record: false,
             };
             let mut cut = Cutover::new(self, project.clone(), env.clone(), events.clone());
