@@ -24,6 +24,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod config;
 pub mod dns;
 pub mod engine;
 pub mod error;

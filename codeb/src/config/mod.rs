@@ -1,0 +1,385 @@
+//! The platform file: where the state and secrets live, how to reach Podman,
+//! Caddy and PowerDNS, and the deploy policies. Every front end finds it the
+//! same way ([`PlatformConfig::discover`]) and builds the same platform from it.
+//!
+//! ```toml
+//! [state]
+//! path = "/var/lib/codeb/ssot.json"
+//!
+//! [secrets]
+//! dir = "/var/lib/codeb/secrets"
+//! key_file = "/var/lib/codeb/secret.key"      # or key_env = "CODEB_SECRET_KEY"
+//!
+//! [podman]
+//! socket = "/run/podman/podman.sock"
+//!
+//! [caddy]
+//! admin = "http://127.0.0.1:2019"
+//! listen = ["127.0.0.1:8080"]
+//! tls = "off"                                  # off | internal | acme
+//! acme_email = "ops@example.com"
+//!
+//! [powerdns]
+//! api = "http://127.0.0.1:8081"
+//! api_key_file = "/var/lib/codeb/pdns.key"     # or api_key_env = "CODEB_PDNS_API_KEY"
+//! zone = "codeb.test"
+//!
+//! [network]
+//! bind_address = "127.0.0.1"
+//! upstream_host = "127.0.0.1"
+//! public_ipv4 = "127.0.0.1"
+//!
+//! [deploy]
+//! keep_releases = 5
+//! drain_grace = "10s"
+//! watch_window = "30s"
+//!
+//! [ports]                                     # optional; the seed's table otherwise
+//! staging = { app = "3000-3499", postgres = "15432-15499", redis = "16379-16399" }
+//! ```
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::model::{DomainName, ImageRef, PortRange, ValidationError};
+use crate::ports::{PortRanges, ServiceRanges};
+use crate::project::parse_duration;
+use crate::proxy::TlsPolicy;
+use crate::{Error, ErrorKind, Result};
+
+/// The environment variable naming the platform file.
+pub const CONFIG_ENV: &str = "CODEB_CONFIG";
+
+/// The parsed and validated platform file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlatformConfig {
+    /// The SSOT file.
+    pub state_path: PathBuf,
+    /// The directory of the encrypted secret store.
+    pub secrets_dir: PathBuf,
+    /// Where the secret store's key comes from.
+    pub secret_key: KeySource,
+    /// Podman's API socket.
+    pub podman_socket: PathBuf,
+    /// Caddy's admin API base URL.
+    pub caddy_admin: String,
+    /// The addresses codeb's Caddy server listens on.
+    pub caddy_listen: Vec<String>,
+    /// TLS policy of routes.
+    pub tls: TlsPolicy,
+    /// PowerDNS's API base URL.
+    pub powerdns_api: String,
+    /// Where the PowerDNS API key comes from.
+    pub powerdns_key: KeySource,
+    /// The zone codeb manages records in.
+    pub zone: Option<DomainName>,
+    /// Host address ports are published on.
+    pub bind_address: IpAddr,
+    /// Address the proxy reaches releases at.
+    pub upstream_host: IpAddr,
+    /// Address A records point at.
+    pub public_ipv4: Ipv4Addr,
+    /// Releases kept per environment.
+    pub keep_releases: usize,
+    /// Drain grace after a switch.
+    pub drain_grace: Duration,
+    /// Stop grace of containers.
+    pub stop_grace: Duration,
+    /// Watch window after a cutover.
+    pub watch_window: Duration,
+    /// PostgreSQL accessory image.
+    pub postgres_image: Option<ImageRef>,
+    /// Redis accessory image.
+    pub redis_image: Option<ImageRef>,
+    /// Port ranges.
+    pub ports: PortRanges,
+}
+
+/// Where a key comes from: a file (read at start) or an environment variable. Never inline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeySource {
+    /// A file holding the key.
+    File(PathBuf),
+    /// An environment variable holding the key.
+    Env(String),
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    state: RawState,
+    secrets: RawSecrets,
+    podman: RawPodman,
+    caddy: RawCaddy,
+    powerdns: RawPowerDns,
+    #[serde(default)]
+    network: RawNetwork,
+    #[serde(default)]
+    deploy: RawDeploy,
+    ports: Option<RawPorts>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawState {
+    path: PathBuf,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSecrets {
+    dir: PathBuf,
+    key_file: Option<PathBuf>,
+    key_env: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPodman {
+    socket: PathBuf,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCaddy {
+    admin: String,
+    listen: Vec<String>,
+    #[serde(default)]
+    tls: Option<String>,
+    acme_email: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPowerDns {
+    api: String,
+    api_key_file: Option<PathBuf>,
+    api_key_env: Option<String>,
+    zone: Option<String>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawNetwork {
+    bind_address: Option<IpAddr>,
+    upstream_host: Option<IpAddr>,
+    public_ipv4: Option<Ipv4Addr>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDeploy {
+    keep_releases: Option<usize>,
+    drain_grace: Option<String>,
+    stop_grace: Option<String>,
+    watch_window: Option<String>,
+    postgres_image: Option<String>,
+    redis_image: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPorts {
+    staging: RawRanges,
+    production: RawRanges,
+    preview: RawRanges,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRanges {
+    app: String,
+    postgres: Option<String>,
+    redis: Option<String>,
+}
+
+impl PlatformConfig {
+    /// Parses platform file text; unknown keys are errors naming the key and line.
+    pub fn parse(text: &str) -> Result<Self> {
+        let raw: Raw =
+            toml::from_str(text).map_err(|e| Error::invalid(format!("platform file: {}", e.to_string().trim_end())))?;
+        raw.validate()
+    }
+
+    /// Reads and parses the platform file at `path`.
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            let kind =
+                if e.kind() == std::io::ErrorKind::NotFound { ErrorKind::NotFound } else { ErrorKind::Unavailable };
+            Error::new(kind, format!("cannot read the platform file {}", path.display()))
+                .with_source(e)
+                .with_context("hint", "run `we local up` to write one for a local stack, or pass --config")
+        })?;
+        PlatformConfig::parse(&text).map_err(|e| e.with_context("path", path.display()))
+    }
+
+    /// Where the platform file is: `explicit` (a `--config` flag), else
+    /// `$CODEB_CONFIG`, else `$XDG_CONFIG_HOME/codeb/platform.toml` (or `~/.config/...`).
+    pub fn discover(explicit: Option<&Path>) -> Result<PathBuf> {
+        if let Some(path) = explicit {
+            return Ok(path.to_owned());
+        }
+        if let Some(path) = std::env::var_os(CONFIG_ENV).filter(|p| !p.is_empty()) {
+            return Ok(PathBuf::from(path));
+        }
+        default_path().ok_or_else(|| {
+            Error::not_found("no platform file: pass --config, set CODEB_CONFIG, or set HOME/XDG_CONFIG_HOME")
+        })
+    }
+}
+
+/// `$XDG_CONFIG_HOME/codeb/platform.toml`, falling back to `$HOME/.config/codeb/platform.toml`.
+pub fn default_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").filter(|p| !p.is_empty()).map(|h| PathBuf::from(h).join(".config")))?;
+    Some(base.join("codeb").join("platform.toml"))
+}
+
+fn key_source(field: &'static str, file: Option<PathBuf>, env: Option<String>) -> Result<KeySource, ValidationError> {
+    match (file, env) {
+        (Some(file), None) => Ok(KeySource::File(file)),
+        (None, Some(env)) => Ok(KeySource::Env(env)),
+        _ => Err(ValidationError::new(field, "", "give exactly one of a key file or a key environment variable")),
+    }
+}
+
+fn range(field: &'static str, s: &str) -> Result<PortRange, ValidationError> {
+    let err = || ValidationError::new(field, s, "is a range like 3000-3499");
+    let (a, b) = s.split_once('-').ok_or_else(err)?;
+    PortRange::new(a.trim().parse().map_err(|_| err())?, b.trim().parse().map_err(|_| err())?)
+}
+
+fn ranges(raw: &RawRanges) -> Result<ServiceRanges, ValidationError> {
+    Ok(ServiceRanges {
+        app: range("ports.app", &raw.app)?,
+        postgres: raw.postgres.as_deref().map(|r| range("ports.postgres", r)).transpose()?,
+        redis: raw.redis.as_deref().map(|r| range("ports.redis", r)).transpose()?,
+    })
+}
+
+impl Raw {
+    fn validate(self) -> Result<PlatformConfig> {
+        let tls = match (self.caddy.tls.as_deref().unwrap_or("off"), self.caddy.acme_email) {
+            ("off", _) => TlsPolicy::Off,
+            ("internal", _) => TlsPolicy::Internal,
+            ("acme", email) => TlsPolicy::Acme { email },
+            (other, _) => return Err(ValidationError::new("caddy.tls", other, "is off, internal or acme").into()),
+        };
+        let duration = |field, value: &Option<String>, default| -> Result<Duration, ValidationError> {
+            value.as_deref().map_or(Ok(default), |v| parse_duration(field, v))
+        };
+        let ports = match &self.ports {
+            None => PortRanges::default(),
+            Some(p) => PortRanges {
+                staging: ranges(&p.staging)?,
+                production: ranges(&p.production)?,
+                preview: ranges(&p.preview)?,
+            },
+        };
+        ports.validate()?;
+        let localhost = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        Ok(PlatformConfig {
+            state_path: self.state.path,
+            secrets_dir: self.secrets.dir,
+            secret_key: key_source("secrets.key", self.secrets.key_file, self.secrets.key_env)?,
+            podman_socket: self.podman.socket,
+            caddy_admin: self.caddy.admin,
+            caddy_listen: self.caddy.listen,
+            tls,
+            powerdns_api: self.powerdns.api,
+            powerdns_key: key_source("powerdns.api_key", self.powerdns.api_key_file, self.powerdns.api_key_env)?,
+            zone: self.powerdns.zone.as_deref().map(DomainName::parse).transpose()?,
+            bind_address: self.network.bind_address.unwrap_or(localhost),
+            upstream_host: self.network.upstream_host.unwrap_or(localhost),
+            public_ipv4: self.network.public_ipv4.unwrap_or(Ipv4Addr::LOCALHOST),
+            keep_releases: self.deploy.keep_releases.unwrap_or(5).max(1),
+            drain_grace: duration("deploy.drain_grace", &self.deploy.drain_grace, Duration::from_secs(10))?,
+            stop_grace: duration("deploy.stop_grace", &self.deploy.stop_grace, Duration::from_secs(10))?,
+            watch_window: duration("deploy.watch_window", &self.deploy.watch_window, Duration::from_secs(30))?,
+            postgres_image: self.deploy.postgres_image.as_deref().map(ImageRef::parse).transpose()?,
+            redis_image: self.deploy.redis_image.as_deref().map(ImageRef::parse).transpose()?,
+            ports,
+        })
+    }
+}
+
+impl PlatformConfig {
+    /// The engine settings this file describes, for a process acting as `owner`.
+    pub fn settings(&self, owner: &str, host: &str) -> crate::engine::Settings {
+        let mut s = crate::engine::Settings::local(owner);
+        s.bind_address = self.bind_address;
+        s.upstream_host = self.upstream_host;
+        s.zone = self.zone.clone();
+        s.public_ipv4 = self.public_ipv4;
+        s.tls = self.tls.clone();
+        s.keep_releases = self.keep_releases;
+        s.drain_grace = self.drain_grace;
+        s.stop_grace = self.stop_grace;
+        s.watch_window = self.watch_window;
+        if let Some(image) = &self.postgres_image {
+            s.postgres_image = image.clone();
+        }
+        if let Some(image) = &self.redis_image {
+            s.redis_image = image.clone();
+        }
+        s.identity.host = host.to_owned();
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[state]
+path = "/tmp/ssot.json"
+[secrets]
+dir = "/tmp/secrets"
+key_file = "/tmp/secret.key"
+[podman]
+socket = "/tmp/podman.sock"
+[caddy]
+admin = "http://127.0.0.1:2019"
+listen = ["127.0.0.1:8080"]
+[powerdns]
+api = "http://127.0.0.1:8081"
+api_key_env = "PDNS_KEY"
+zone = "codeb.test"
+"#;
+
+    #[test]
+    fn a_minimal_file_takes_the_defaults() {
+        let c = PlatformConfig::parse(MINIMAL).unwrap();
+        assert_eq!(c.ports, PortRanges::default());
+        assert_eq!(c.secret_key, KeySource::File("/tmp/secret.key".into()));
+        assert_eq!(c.powerdns_key, KeySource::Env("PDNS_KEY".into()));
+        assert_eq!(c.watch_window, Duration::from_secs(30));
+        let s = c.settings("alice", "laptop");
+        assert_eq!(s.zone, Some(DomainName::parse("codeb.test").unwrap()));
+        assert_eq!((s.identity.owner.as_str(), s.identity.host.as_str()), ("alice", "laptop"));
+    }
+
+    #[test]
+    fn bad_files_are_refused_with_the_key() {
+        let unknown = format!("{MINIMAL}\n[deploy]\nkeep = 3\n");
+        let err = PlatformConfig::parse(&unknown).unwrap_err().to_string();
+        assert!(err.contains("keep") && err.contains("line"), "{err}");
+        let both = MINIMAL.replace("key_file = \"/tmp/secret.key\"", "key_file = \"/a\"\nkey_env = \"B\"");
+        assert_eq!(PlatformConfig::parse(&both).unwrap_err().context_value("field"), Some("secrets.key"));
+        let overlapping = format!(
+            "{MINIMAL}\n[ports]\nstaging = {{ app = \"3000-3499\" }}\nproduction = {{ app = \"3400-3600\" }}\npreview = {{ app = \"5000-5999\" }}\n"
+        );
+        assert!(PlatformConfig::parse(&overlapping).unwrap_err().to_string().contains("overlaps"));
+        let tls = MINIMAL.replace("listen = [", "tls = \"maybe\"\nlisten = [");
+        assert_eq!(PlatformConfig::parse(&tls).unwrap_err().context_value("field"), Some("caddy.tls"));
+    }
+
+    #[test]
+    fn discovery_prefers_the_flag_then_the_environment() {
+        assert_eq!(PlatformConfig::discover(Some(Path::new("/x.toml"))).unwrap(), PathBuf::from("/x.toml"));
+    }
+}
