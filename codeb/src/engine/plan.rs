@@ -137,8 +137,10 @@ pub enum Change {
     },
     /// Remove env vars (names only).
     UnsetEnv {
-        /// The project environment.
-        scope: String,
+        /// The project.
+        project: ProjectName,
+        /// The environment.
+        env: Environment,
         /// The variables.
         keys: Vec<EnvKey>,
     },

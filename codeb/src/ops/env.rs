@@ -43,7 +43,7 @@ impl Platform {
             let missing: Vec<String> = keys.iter().filter(|k| !present.contains(k)).map(|k| k.to_string()).collect();
             return Err(crate::Error::not_found(format!("not set on {scope}: {}", missing.join(", "))));
         }
-        let changes = vec![Change::UnsetEnv { scope: scope.to_string(), keys: present.clone() }];
+        let changes = vec![Change::UnsetEnv { project: project.clone(), env: env.clone(), keys: present.clone() }];
         if force {
             self.backends.secrets.unset(&scope, &present).await?;
         }

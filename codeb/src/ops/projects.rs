@@ -82,8 +82,8 @@ impl Platform {
             }
             let vars = b.secrets.list(&Scope::new(project.clone(), env.clone())).await?;
             if !vars.vars.is_empty() {
-                let scope = Scope::new(project.clone(), env.clone()).to_string();
-                changes.push(Change::UnsetEnv { scope, keys: vars.vars.into_iter().map(|v| v.key).collect() });
+                let keys = vars.vars.into_iter().map(|v| v.key).collect();
+                changes.push(Change::UnsetEnv { project: project.clone(), env: env.clone(), keys });
             }
         }
         for allocation in b.ports.list(&PortFilter { project: Some(project.clone()), env: None }).await? {
@@ -125,12 +125,8 @@ impl Platform {
                 Change::DeleteRecord { zone, name } => {
                     b.dns.delete_records(zone, &[(name.clone(), crate::dns::RecordType::A)]).await
                 }
-                Change::UnsetEnv { keys, .. } => {
-                    let env = record.environments.keys().find(|e| change_scope_is(change, project, e));
-                    match env {
-                        Some(env) => b.secrets.unset(&Scope::new(project.clone(), env.clone()), keys).await.map(drop),
-                        None => Ok(()),
-                    }
+                Change::UnsetEnv { project, env, keys } => {
+                    b.secrets.unset(&Scope::new(project.clone(), env.clone()), keys).await.map(drop)
                 }
                 Change::ReleasePort { key, .. } => b.ports.release(key).await.map(drop),
                 Change::RemoveVolume { name } => b.runtime.remove_volume(name, Default::default()).await,
@@ -153,9 +149,4 @@ impl Platform {
         }
         Ok(Removal { changes, applied: true })
     }
-}
-
-/// Whether an `UnsetEnv` change is the one of `project` in `env`.
-fn change_scope_is(change: &Change, project: &ProjectName, env: &Environment) -> bool {
-    matches!(change, Change::UnsetEnv { scope, .. } if *scope == Scope::new(project.clone(), env.clone()).to_string())
 }
