@@ -279,6 +279,10 @@ async fn rollback_restores_the_earlier_image_and_env_vars() {
     second.env_vars = vec![var("GREETING", "bonjour", false)];
     p.deploy(&second, &DeployOptions::default()).await.unwrap();
 
+    let revision = fakes.state.load().unwrap().revision;
+    let plan = p.plan_rollback(&project(), &Environment::Staging, None).await.unwrap();
+    assert_eq!((plan.from.as_str(), plan.to.as_str()), ("v2", "v1"));
+    assert_eq!(fakes.state.load().unwrap().revision, revision, "planning a rollback writes nothing");
     let report = p.rollback(&project(), &Environment::Staging, None, &DeployOptions::default()).await.unwrap();
     assert_eq!(report.release, release("v1"));
     assert_eq!(report.image, image("v1"));

@@ -30,6 +30,7 @@ pub use naming::{accessory_container, accessory_volume, environment_network, rel
 pub use plan::{Change, Plan};
 pub use recover::RecoverReport;
 pub use request::{Accessories, DeployOptions, DeployRequest};
+pub use rollback::RollbackPlan;
 
 use crate::dns::Dns;
 use crate::model::{Environment, ImageRef, ProjectName};

@@ -5,8 +5,10 @@ use std::time::Instant;
 
 use crate::engine::cutover::{Cutover, Target};
 use crate::engine::events::Events;
-use crate::engine::{DeployOptions, DeployReport, Platform};
+use crate::engine::naming::release_container;
+use crate::engine::{Change, DeployOptions, DeployReport, Platform};
 use crate::model::{Environment, ProjectName, ReleaseId};
+use crate::ports::PortKey;
 use crate::secrets::Scope;
 use crate::ssot::{EnvironmentRecord, ReleaseRecord, ReleaseStatus};
 use crate::{Error, Result};
@@ -37,7 +39,63 @@ fn choose_target<'a>(record: &'a EnvironmentRecord, to: Option<&ReleaseId>) -> R
     Ok(target)
 }
 
+/// What a rollback would do.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct RollbackPlan {
+    /// The release that serves now.
+    pub from: ReleaseId,
+    /// The release that would serve again.
+    pub to: ReleaseId,
+    /// Its image.
+    pub image: crate::model::ImageRef,
+    /// The changes, in order.
+    pub changes: Vec<Change>,
+}
+
 impl Platform {
+    /// What rolling back to `to` (or to the previous release) would change, without changing anything.
+    pub async fn plan_rollback(
+        &self,
+        project: &ProjectName,
+        env: &Environment,
+        to: Option<&ReleaseId>,
+    ) -> Result<RollbackPlan> {
+        let record = self.snapshot_environment(project, env).await?;
+        let current =
+            record.current().ok_or_else(|| Error::not_found(format!("{project}/{env} has no release serving")))?;
+        let target = choose_target(&record, to)?;
+        let range = self
+            .backends
+            .ports
+            .ranges()
+            .get(env.kind(), crate::model::Service::App)
+            .ok_or_else(|| Error::internal("no app port range"))?;
+        let mut changes = vec![
+            Change::AllocatePort { key: PortKey::for_release(project.clone(), env.clone(), target.id.clone()), range },
+            Change::EnsureImage { image: target.image.clone() },
+            Change::StartRelease {
+                release: target.id.clone(),
+                container: release_container(project, env, &target.id)?,
+            },
+        ];
+        let health = target.config.health.clone().unwrap_or_default();
+        changes.push(Change::HealthCheck {
+            path: health.path.to_string(),
+            deadline_ms: u64::try_from(health.deadline.as_millis()).unwrap_or(u64::MAX),
+        });
+        for host in &target.config.domains {
+            match self.backends.proxy.get_route(host).await? {
+                Some(route) => changes.push(Change::SwitchRoute { host: host.clone(), from: route.upstreams }),
+                None => changes.push(Change::CreateRoute { host: host.clone() }),
+            }
+        }
+        changes.push(Change::StopRelease {
+            release: current.id.clone(),
+            container: release_container(project, env, &current.id)?,
+        });
+        Ok(RollbackPlan { from: current.id.clone(), to: target.id.clone(), image: target.image.clone(), changes })
+    }
+
     /// Rolls an environment back to `to`, or to the previous release when `None`.
     pub async fn rollback(
         &self,
