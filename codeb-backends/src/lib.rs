@@ -12,8 +12,12 @@
 //! and the port probe, reach remote servers.
 #![deny(missing_docs)]
 
+mod http_probe;
+mod liveness;
 mod port_probe;
 mod state_file;
 
+pub use http_probe::ReqwestHttpProbe;
+pub use liveness::ProcLiveness;
 pub use port_probe::LocalPortProbe;
 pub use state_file::FileStateStore;
