@@ -135,7 +135,7 @@ fn exited_at_once(child: &mut Child) -> io::Error {
 pub(crate) fn identify(pid: u32) -> io::Result<Option<ProcessId>> {
     let stat = match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => stat,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if vanished(&e) => return Ok(None),
         Err(e) => return Err(e),
     };
     let Some(stat) = parse_stat(&stat) else {
@@ -146,10 +146,16 @@ pub(crate) fn identify(pid: u32) -> io::Result<Option<ProcessId>> {
     }
     let cmdline = match std::fs::read(format!("/proc/{pid}/cmdline")) {
         Ok(bytes) => parse_cmdline(&bytes),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if vanished(&e) => return Ok(None),
         Err(e) => return Err(e),
     };
     Ok(Some(ProcessId { pid, start_time: stat.start_time, cmdline }))
+}
+
+/// Whether a failed read of `/proc/<pid>/...` means the process is gone
+/// (the directory is absent, or the process was reaped during the read).
+fn vanished(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ESRCH)
 }
 
 /// Whether the recorded process still runs, has exited, or lost its PID to another process.
