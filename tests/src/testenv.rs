@@ -104,6 +104,34 @@ mod tests {
     }
 
     #[test]
+    fn every_variable_the_live_tests_read_is_exported_with_its_endpoint() {
+        let addr = |port| std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let endpoints = Endpoints {
+            podman_socket: "/d/podman.sock".into(),
+            caddy_admin: addr(1),
+            http: addr(2),
+            pdns_api: addr(3),
+            pdns_api_key: codeb_backends::local_stack::ApiKey::generate().unwrap(),
+            pdns_dns: addr(4),
+            registry: addr(5),
+        };
+        let vars = variables(&endpoints);
+        let get = |name: &str| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str());
+        assert_eq!(get("CODEB_TEST_PODMAN_SOCKET"), Some("/d/podman.sock"));
+        assert_eq!(get("CODEB_TEST_IMAGE_V1"), Some(IMAGE_V1));
+        assert_eq!(get("CODEB_TEST_IMAGE_V2"), Some(IMAGE_V2));
+        assert_eq!(get("CODEB_TEST_IMAGE_BROKEN"), Some(IMAGE_BROKEN));
+        assert_eq!(get("CODEB_TEST_REGISTRY"), Some("127.0.0.1:5"));
+        assert_eq!(get("CODEB_TEST_CADDY_ADMIN"), Some("http://127.0.0.1:1"));
+        assert_eq!(get("CODEB_TEST_CADDY_HTTP"), Some("127.0.0.1:2"));
+        assert_eq!(get("CODEB_TEST_PDNS_API"), Some("http://127.0.0.1:3"));
+        assert_eq!(get("CODEB_TEST_PDNS_API_KEY"), Some(endpoints.pdns_api_key.expose()));
+        assert_eq!(get("CODEB_TEST_PDNS_DNS"), Some("127.0.0.1:4"));
+        assert_eq!(vars.len(), 10);
+        assert_eq!(registry_image(&endpoints), "127.0.0.1:5/codeb-test/httpd:v1");
+    }
+
+    #[test]
     fn the_image_names_are_valid_references() {
         for image in [IMAGE_V1, IMAGE_V2, IMAGE_BROKEN] {
             ImageRef::parse(image).unwrap();
