@@ -2,8 +2,10 @@
 //! touch disks, sockets and services.
 //!
 //! Today the crate holds the embedded default SSOT, [`FileStateStore`] (one
-//! JSON file, locked, written atomically so a crash never tears it), and
-//! [`LocalPortProbe`], which reads the local machine's listening TCP ports.
+//! JSON file, locked, written atomically so a crash never tears it),
+//! [`LocalPortProbe`], which reads the local machine's listening TCP ports,
+//! and [`local_stack`], which starts Podman, Caddy, PowerDNS and a registry on
+//! loopback for the live tests and `we local up`.
 //!
 //! Still to come, each behind the trait `codeb` already defines: Podman (the
 //! container runtime, through its Docker-compatible socket), Caddy (routes and
@@ -14,6 +16,7 @@
 
 mod http_probe;
 mod liveness;
+pub mod local_stack;
 mod port_probe;
 mod state_file;
 

@@ -1,1 +1,6 @@
-//! Support for the workspace-level tests.
+//! Support for the workspace-level tests: the test environment (the local
+//! stack, the test images and the variables that point the live tests at
+//! them), run by `scripts/test` through the `codeb-testenv` binary.
+#![deny(missing_docs)]
+
+pub mod testenv;
