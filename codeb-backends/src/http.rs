@@ -5,15 +5,27 @@ use std::time::Duration;
 
 use codeb::{Error, ErrorKind, Result};
 
+/// Whether a client keeps idle connections for the next request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Connections {
+    /// Reuse idle connections.
+    Pooled,
+    /// A fresh connection per request, for a server that drops its idle
+    /// connections after every change (Caddy's admin API replaces its server
+    /// on each config load, so a pooled connection may already be dead).
+    FreshEachTime,
+}
+
 /// A client for one loopback (or tunnelled) admin API.
 ///
 /// Proxies from the environment are ignored: admin APIs are reached directly,
 /// and an `HTTP_PROXY` meant for the internet must not see them.
-pub(crate) fn client(backend: &'static str, timeout: Duration) -> Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout)
-        .no_proxy()
+pub(crate) fn client(backend: &'static str, timeout: Duration, connections: Connections) -> Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder().timeout(timeout).connect_timeout(timeout).no_proxy();
+    if connections == Connections::FreshEachTime {
+        builder = builder.pool_max_idle_per_host(0);
+    }
+    builder
         .build()
         .map_err(|e| Error::internal("cannot build an HTTP client").with_context("backend", backend).with_source(e))
 }
@@ -54,6 +66,30 @@ pub(crate) fn transport_error(backend: &'static str, err: reqwest::Error) -> Err
         (ErrorKind::Unavailable, "the exchange failed")
     };
     Error::new(kind, message).with_context("backend", backend).with_source(err)
+}
+
+/// Whether `err` means the connection failed before an answer came (refused,
+/// reset, closed mid-way), as opposed to a timeout.
+pub(crate) fn connection_dropped(err: &reqwest::Error) -> bool {
+    !err.is_timeout() && (err.is_connect() || err.is_request())
+}
+
+/// A short, growing, jittered pause before trying again (`attempt` from 1).
+pub(crate) fn backoff(attempt: usize) -> Duration {
+    let base = 5 * attempt as u64;
+    Duration::from_millis(base + fastrand::u64(0..=base))
+}
+
+/// `err` with its chain of causes, on one line.
+pub(crate) fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// A short, printable excerpt of a response body for error messages.

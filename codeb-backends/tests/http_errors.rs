@@ -133,14 +133,15 @@ mod caddy {
     #[tokio::test]
     async fn a_config_that_never_stops_changing_is_a_bounded_conflict() {
         let mut replies = Vec::new();
-        for _ in 0..40 {
+        for _ in 0..60 {
             replies.push(Reply::json(200, apps(json!([]))));
             replies.push(Reply::json(412, json!({"error": "If-Match header did not match current config hash"})));
         }
         let server = ScriptedServer::start(replies).await;
         let err = proxy(&server.url()).upsert_route(&route("a.codeb.test")).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
-        assert!(server.requests().len() <= 20, "retries must be bounded, sent {}", server.requests().len());
+        let sent = server.requests().len();
+        assert!((4..=40).contains(&sent), "retries must happen and be bounded, sent {sent}");
     }
 
     #[tokio::test]
@@ -157,24 +158,47 @@ mod caddy {
     }
 
     #[tokio::test]
-    async fn switching_is_exactly_one_request_and_an_unknown_host_is_not_found() {
+    async fn switching_is_one_read_and_one_guarded_patch_and_an_unknown_host_is_not_found() {
+        let a = route("a.codeb.test");
+        let held = apps(json!([codeb_backends::caddy::json::route("codeb", &a)]));
         let server = ScriptedServer::start(vec![
+            Reply::json(200, held.clone()).header("ETag", "\"/config/apps 0000beef\""),
             Reply::text(200, ""),
-            Reply::json(404, json!({"error": "unknown object ID 'codeb-route.codeb.b_codeb_test'"})),
+            Reply::json(200, held),
         ])
         .await;
         let proxy = proxy(&server.url());
-        proxy.switch_upstreams(&host("a.codeb.test"), &[upstream(4000), upstream(4001)]).await.unwrap();
+        proxy.switch_upstreams(&a.host, &[upstream(4000), upstream(4001)]).await.unwrap();
         let err = proxy.switch_upstreams(&host("b.codeb.test"), &[upstream(4000)]).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
         let requests = server.requests();
-        assert_eq!(requests.len(), 2);
+        let shape: Vec<(&str, &str)> = requests.iter().map(|r| (r.method.as_str(), r.path.as_str())).collect();
         assert_eq!(
-            (requests[0].method.as_str(), requests[0].path.as_str()),
-            ("PATCH", "/id/codeb-route.codeb.a_codeb_test/handle/0/upstreams")
+            shape,
+            [
+                ("GET", "/config/apps"),
+                ("PATCH", "/id/codeb-route.codeb.a_codeb_test/handle/0/upstreams"),
+                ("GET", "/config/apps"),
+            ],
+            "one change for a switch, none for an unknown host"
         );
-        assert_eq!(requests[0].json(), json!([{"dial": "127.0.0.1:4000"}, {"dial": "127.0.0.1:4001"}]));
-        assert_eq!(requests[0].header("If-Match"), None);
+        assert_eq!(requests[1].json(), json!([{"dial": "127.0.0.1:4000"}, {"dial": "127.0.0.1:4001"}]));
+        assert_eq!(requests[1].header("If-Match"), Some("\"/config/apps 0000beef\""));
+    }
+
+    #[tokio::test]
+    async fn a_dropped_connection_is_read_again_and_not_blindly_resent() {
+        let a = route("a.codeb.test");
+        let before = apps(json!([codeb_backends::caddy::json::route("codeb", &a)]));
+        let moved = Route { upstreams: vec![upstream(4000)], ..a.clone() };
+        let after = apps(json!([codeb_backends::caddy::json::route("codeb", &moved)]));
+        // The PATCH lands but its connection is cut before the answer: the next read shows it applied.
+        let server =
+            ScriptedServer::start(vec![Reply::json(200, before), Reply::text(200, "").cut(), Reply::json(200, after)])
+                .await;
+        proxy(&server.url()).switch_upstreams(&a.host, &moved.upstreams).await.unwrap();
+        let methods: Vec<String> = server.requests().iter().map(|r| r.method.clone()).collect();
+        assert_eq!(methods, ["GET", "PATCH", "GET"]);
     }
 
     #[tokio::test]
@@ -270,10 +294,21 @@ mod powerdns {
     }
 
     #[tokio::test]
-    async fn a_500_is_unavailable() {
-        let server = ScriptedServer::start(vec![Reply::text(500, "backend error")]).await;
+    async fn a_500_that_persists_is_unavailable_after_a_bounded_number_of_tries() {
+        let server = ScriptedServer::start(vec![Reply::text(500, "Internal Server Error"); 10]).await;
         let err = dns(&server.url()).delete_records(&zone(), &[(zone(), RecordType::A)]).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+        assert_eq!(server.requests().len(), 4, "one request and three retries");
+    }
+
+    #[tokio::test]
+    async fn a_500_from_colliding_writers_is_tried_again() {
+        // PowerDNS on SQLite: "database is locked" is a 500 after a rollback.
+        let server = ScriptedServer::start(vec![Reply::text(500, "Internal Server Error"), Reply::text(204, "")]).await;
+        dns(&server.url()).upsert_records(&zone(), &[a("web.shop.codeb.test")]).await.unwrap();
+        let requests = server.requests();
+        assert_eq!(requests.len(), 2);
+        assert_eq!(requests[0].body, requests[1].body, "the same change is sent again");
     }
 
     #[tokio::test]

@@ -24,7 +24,15 @@ pub(crate) enum Answer {
     Rejected(String),
     /// Anything else: the error to return.
     Failed(ErrorKind, String),
+    /// The connection failed before any answer (refused, or reset: Caddy 2.6
+    /// replaces its admin server on every config load and drops connections
+    /// that arrive meanwhile). A dropped write may or may not have been
+    /// applied, so it is re-planned from a fresh read, never blindly resent.
+    Dropped(String),
 }
+
+/// How many times one exchange is tried again after its connection dropped.
+pub(crate) const MAX_DROPPED: usize = 4;
 
 /// Reads an admin answer from its status and body.
 ///
@@ -69,6 +77,10 @@ pub(crate) fn etag(path: &str, body: &[u8]) -> String {
     format!("\"{path} {hash:08x}\"")
 }
 
+fn dropped_message(err: &reqwest::Error) -> String {
+    format!("the connection to Caddy's admin API failed: {}", http::chain(err))
+}
+
 /// A client of one Caddy admin API.
 #[derive(Debug, Clone)]
 pub(crate) struct Admin {
@@ -85,17 +97,37 @@ impl Admin {
         Error::new(kind, message).with_context("backend", BACKEND).with_context("path", path)
     }
 
-    /// The `apps` part of Caddy's configuration and its ETag.
+    /// The `apps` part of Caddy's configuration and its ETag; a read whose
+    /// connection dropped is tried again a few times.
     pub(crate) async fn snapshot(&self) -> Result<Snapshot> {
+        let mut dropped = 0;
+        loop {
+            match self.try_snapshot().await? {
+                Ok(snapshot) => return Ok(snapshot),
+                Err(_) if dropped < MAX_DROPPED => {
+                    dropped += 1;
+                    tokio::time::sleep(http::backoff(dropped)).await;
+                }
+                Err(message) => return Err(Self::error(ErrorKind::Unavailable, message, APPS_PATH)),
+            }
+        }
+    }
+
+    /// One read: the snapshot, or (inner `Err`) the message of a dropped connection.
+    async fn try_snapshot(&self) -> Result<Result<Snapshot, String>> {
         let url = format!("{}{APPS_PATH}", self.base);
-        let response = self.client.get(&url).send().await.map_err(|e| http::transport_error(BACKEND, e))?;
+        let response = match self.client.get(&url).send().await {
+            Ok(response) => response,
+            Err(e) if http::connection_dropped(&e) => return Ok(Err(dropped_message(&e))),
+            Err(e) => return Err(http::transport_error(BACKEND, e)),
+        };
         let status = response.status().as_u16();
         let header_etag = response.headers().get(ETAG).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let body = response.bytes().await.map_err(|e| http::transport_error(BACKEND, e))?;
         match classify(status, &body) {
             Answer::Done => {}
             Answer::Failed(kind, message) => return Err(Self::error(kind, message, APPS_PATH)),
-            Answer::Stale(m) | Answer::NotFound(m) | Answer::Rejected(m) => {
+            Answer::Stale(m) | Answer::NotFound(m) | Answer::Rejected(m) | Answer::Dropped(m) => {
                 return Err(Self::error(ErrorKind::Internal, format!("cannot read the config: {m}"), APPS_PATH));
             }
         }
@@ -103,11 +135,11 @@ impl Admin {
             Self::error(ErrorKind::Internal, "Caddy answered with malformed JSON", APPS_PATH).with_source(e)
         })?;
         let etag = header_etag.unwrap_or_else(|| etag(APPS_PATH, &body));
-        Ok(Snapshot::new(apps, etag))
+        Ok(Ok(Snapshot::new(apps, etag)))
     }
 
-    /// Sends one change; with `if_match`, only if the config still has that ETag.
-    pub(crate) async fn send(&self, step: &Step, if_match: Option<&str>) -> Result<Answer> {
+    /// Sends one change, to be applied only if the config still has the ETag `if_match`.
+    pub(crate) async fn send(&self, step: &Step, if_match: &str) -> Result<Answer> {
         let url = format!("{}{}", self.base, step.path);
         let method = match step.verb {
             Verb::Post => reqwest::Method::POST,
@@ -122,13 +154,15 @@ impl Admin {
             })?;
             request = request.header(CONTENT_TYPE, HeaderValue::from_static("application/json")).body(bytes);
         }
-        if let Some(tag) = if_match {
-            let value = HeaderValue::from_str(tag).map_err(|e| {
-                Self::error(ErrorKind::Internal, "the ETag is not a valid header value", &step.path).with_source(e)
-            })?;
-            request = request.header(IF_MATCH, value);
-        }
-        let response = request.send().await.map_err(|e| http::transport_error(BACKEND, e))?;
+        let tag = HeaderValue::from_str(if_match).map_err(|e| {
+            Self::error(ErrorKind::Internal, "the ETag is not a valid header value", &step.path).with_source(e)
+        })?;
+        request = request.header(IF_MATCH, tag);
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(e) if http::connection_dropped(&e) => return Ok(Answer::Dropped(dropped_message(&e))),
+            Err(e) => return Err(http::transport_error(BACKEND, e)),
+        };
         let status = response.status().as_u16();
         let body = response.bytes().await.map_err(|e| http::transport_error(BACKEND, e))?;
         Ok(classify(status, &body))
@@ -146,6 +180,7 @@ impl Admin {
                 path,
             ),
             Answer::Failed(kind, m) => Self::error(kind, m, path),
+            Answer::Dropped(m) => Self::error(ErrorKind::Unavailable, m, path),
         }
     }
 }

@@ -2,11 +2,13 @@
 //! over a snapshot of Caddy's `apps` configuration.
 //!
 //! A change is applied as a short series of single admin requests, each
-//! planned from a fresh read, until nothing is left to do. Every request that
-//! depends on what was read (creating a missing object, inserting into an
-//! array, deleting by index) carries the read's ETag in `If-Match`, so a
-//! concurrent writer makes it fail with 412 instead of landing in the wrong
-//! place; requests addressed by `@id` are correct whatever else changed.
+//! planned from a fresh read, until nothing is left to do. Every request
+//! carries the read's ETag in `If-Match`, so a concurrent writer makes it fail
+//! with 412 (and it is planned again) instead of landing in the wrong place.
+//! That holds for requests addressed by `@id` too: Caddy 2.6 turns an `@id`
+//! into an array index before it takes its config lock, so an unguarded write
+//! by `@id` racing a removal that shifts the array lands on another site's
+//! route (seen live: concurrent `DELETE /id/...` removed the wrong routes).
 //! Each step leaves a configuration that serves correctly, so a crash between
 //! steps leaves at most a harmless TLS entry for a host with no route.
 
@@ -41,8 +43,6 @@ pub(crate) struct Step {
     /// `/config/...` or `/id/...`.
     pub(crate) path: String,
     pub(crate) body: Option<Value>,
-    /// Send `If-Match` with the snapshot's ETag.
-    pub(crate) guarded: bool,
     /// Nothing will be left to do once this step succeeds.
     pub(crate) last: bool,
     /// What the step does, for errors.
@@ -161,7 +161,7 @@ impl Snapshot {
             let missing = (0..keys.len()).find(|&i| self.get(&keys[..=i]).is_none()).unwrap_or(keys.len() - 1);
             (config_path(&keys[..=missing]), nest(&keys[missing + 1..], leaf))
         };
-        Step { verb: Verb::Post, path, body: Some(body), guarded: true, last: false, what }
+        Step { verb: Verb::Post, path, body: Some(body), last: false, what }
     }
 
     /// Adds `element` to the array at `keys` (at its front or its back),
@@ -172,16 +172,9 @@ impl Snapshot {
             Some(items) if front && !items.is_empty() => {
                 let mut path = config_path(keys);
                 path.push_str("/0");
-                Step { verb: Verb::Put, path, body: Some(element), guarded: true, last: false, what }
+                Step { verb: Verb::Put, path, body: Some(element), last: false, what }
             }
-            Some(_) => Step {
-                verb: Verb::Post,
-                path: config_path(keys),
-                body: Some(element),
-                guarded: true,
-                last: false,
-                what,
-            },
+            Some(_) => Step { verb: Verb::Post, path: config_path(keys), body: Some(element), last: false, what },
             None => self.create(keys, json!([element]), what),
         }
     }
@@ -224,7 +217,7 @@ pub(crate) fn upsert(snap: &Snapshot, config: &CaddyConfig, route: &Route) -> Re
     let have_policy = snap.policy(&policy_id);
     let skip = snap.skip_indices(server, host);
     let skip_keys = ["http", "servers", server, "automatic_https", "skip"];
-    let by_id = |verb, id: &str, body, what| Step { verb, path: id_path(id), body, guarded: false, last: false, what };
+    let by_id = |verb, id: &str, body, what| Step { verb, path: id_path(id), body, last: false, what };
 
     // Every step this snapshot calls for, in order; each is re-planned from a fresh read.
     let mut pending = Vec::new();
@@ -256,7 +249,7 @@ pub(crate) fn upsert(snap: &Snapshot, config: &CaddyConfig, route: &Route) -> Re
         for index in skip.iter().rev() {
             let path = format!("{}/{index}", config_path(&skip_keys));
             let what = "stop skipping automatic HTTPS for the host";
-            pending.push(Step { verb: Verb::Delete, path, body: None, guarded: true, last: false, what });
+            pending.push(Step { verb: Verb::Delete, path, body: None, last: false, what });
         }
     }
     if want_policy.is_none() && have_policy.is_some() {
@@ -289,42 +282,44 @@ pub(crate) fn remove(snap: &Snapshot, config: &CaddyConfig, host: &DomainName) -
     let has_policy = snap.policy(&policy_id).is_some();
     if snap.route(server, &id).is_some() {
         let last = skip.is_empty() && !has_policy;
-        return Some(Step {
-            verb: Verb::Delete,
-            path: id_path(&id),
-            body: None,
-            guarded: false,
-            last,
-            what: "remove the route",
-        });
+        return Some(Step { verb: Verb::Delete, path: id_path(&id), body: None, last, what: "remove the route" });
     }
     if let Some(index) = skip.last() {
         let path = format!("{}/{index}", config_path(&["http", "servers", server, "automatic_https", "skip"]));
         let last = skip.len() == 1 && !has_policy;
         let what = "drop the host's skip entry";
-        return Some(Step { verb: Verb::Delete, path, body: None, guarded: true, last, what });
+        return Some(Step { verb: Verb::Delete, path, body: None, last, what });
     }
     has_policy.then(|| Step {
         verb: Verb::Delete,
         path: id_path(&policy_id),
         body: None,
-        guarded: false,
         last: true,
         what: "remove the host's TLS policy",
     })
 }
 
-/// The one request that points the route of `host` at new upstreams.
-pub(crate) fn switch(config: &CaddyConfig, host: &DomainName, upstreams: &[codeb::proxy::Upstream]) -> Step {
-    let path = format!("{}/handle/0/upstreams", id_path(&json::route_id(&config.server, host)));
-    Step {
-        verb: Verb::Patch,
-        path,
-        body: Some(json::upstreams(upstreams)),
-        guarded: false,
-        last: true,
-        what: "switch upstreams",
+/// The one change that points the route of `host` at new upstreams, or
+/// `None` when it already points there; [`NotFound`](codeb::ErrorKind::NotFound)
+/// when the host has no route.
+pub(crate) fn switch(
+    snap: &Snapshot,
+    config: &CaddyConfig,
+    host: &DomainName,
+    upstreams: &[codeb::proxy::Upstream],
+) -> Result<Option<Step>> {
+    let id = json::route_id(&config.server, host);
+    let Some(route) = snap.route(&config.server, &id) else {
+        return Err(Error::not_found(format!("no route for {host}"))
+            .with_context("backend", "caddy")
+            .with_context("host", host));
+    };
+    let want = json::upstreams(upstreams);
+    if route.pointer("/handle/0/upstreams") == Some(&want) {
+        return Ok(None);
     }
+    let path = format!("{}/handle/0/upstreams", id_path(&id));
+    Ok(Some(Step { verb: Verb::Patch, path, body: Some(want), last: true, what: "switch upstreams" }))
 }
 
 #[cfg(test)]
@@ -455,7 +450,6 @@ mod tests {
         let first = upsert(&snap(Value::Null), &config, &r).unwrap().unwrap();
         assert_eq!(first.verb, Verb::Post);
         assert_eq!(first.path, "/config/apps");
-        assert!(first.guarded);
         assert_eq!(first.body, Some(json!({"http": {"servers": {"codeb": json::server(&config)}}})));
 
         let (apps, steps) = upsert_all(Value::Null, &config, &r);
@@ -473,7 +467,7 @@ mod tests {
     }
 
     #[test]
-    fn on_a_plain_http_server_adding_a_route_is_one_guarded_request() {
+    fn on_a_plain_http_server_adding_a_route_is_one_request() {
         let config = plain_config();
         let (apps, _) = upsert_all(Value::Null, &config, &route("a.codeb.test", 3000, TlsPolicy::Off));
         let b = route("b.codeb.test", 3001, TlsPolicy::Off);
@@ -482,7 +476,7 @@ mod tests {
         let step = &steps[0];
         // Exact hosts go to the front of a non-empty list, so they win over wildcards.
         assert_eq!((step.verb, step.path.as_str()), (Verb::Put, "/config/apps/http/servers/codeb/routes/0"));
-        assert!(step.guarded && step.last);
+        assert!(step.last);
         assert_eq!(apps["http"]["servers"]["codeb"]["routes"][0], json::route("codeb", &b));
     }
 
@@ -510,7 +504,6 @@ mod tests {
         let (apps, steps) = upsert_all(apps, &config, &moved);
         assert_eq!(steps.len(), 1);
         assert_eq!((steps[0].verb, steps[0].path.as_str()), (Verb::Patch, "/id/codeb-route.codeb.a_codeb_test"));
-        assert!(!steps[0].guarded, "a change by @id is right whatever else changed");
         assert_eq!(upsert(&snap(apps), &config, &moved).unwrap(), None);
     }
 
@@ -633,11 +626,28 @@ mod tests {
 
     #[test]
     fn switching_is_one_patch_of_the_upstreams_by_id() {
+        let config = plain_config();
+        let (apps, _) = upsert_all(Value::Null, &config, &route("a.codeb.test", 3000, TlsPolicy::Off));
         let up = Upstream { host: IpAddr::V4(Ipv4Addr::LOCALHOST), port: Port::new(4000).unwrap() };
-        let step = switch(&plain_config(), &host("a.codeb.test"), &[up]);
+        let step =
+            switch(&snap(apps.clone()), &config, &host("a.codeb.test"), std::slice::from_ref(&up)).unwrap().unwrap();
         assert_eq!(step.verb, Verb::Patch);
         assert_eq!(step.path, "/id/codeb-route.codeb.a_codeb_test/handle/0/upstreams");
         assert_eq!(step.body, Some(json!([{"dial": "127.0.0.1:4000"}])));
-        assert!(!step.guarded);
+        assert!(step.last);
+        let mut switched = apps;
+        apply(&mut switched, &step);
+        let moved = route("a.codeb.test", 4000, TlsPolicy::Off);
+        assert_eq!(snap(switched.clone()).route_of(&config, &moved.host).unwrap(), Some(moved.clone()));
+        assert_eq!(switch(&snap(switched), &config, &moved.host, &[up]).unwrap(), None, "already there: no change");
+    }
+
+    #[test]
+    fn switching_an_unknown_host_is_not_found() {
+        let config = plain_config();
+        let (apps, _) = upsert_all(Value::Null, &config, &route("a.codeb.test", 3000, TlsPolicy::Off));
+        let up = Upstream { host: IpAddr::V4(Ipv4Addr::LOCALHOST), port: Port::new(4000).unwrap() };
+        let err = switch(&snap(apps), &config, &host("b.codeb.test"), &[up]).unwrap_err();
+        assert_eq!(err.kind(), codeb::ErrorKind::NotFound);
     }
 }

@@ -9,6 +9,9 @@ use crate::http;
 
 pub(crate) const BACKEND: &str = "powerdns";
 
+/// How many times a request is sent again after a 5xx or a dropped connection.
+pub(crate) const MAX_RETRIES: usize = 3;
+
 /// What one API answer means.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Answer {
@@ -66,19 +69,45 @@ impl Api {
         Ok(Api { client, base, key })
     }
 
-    /// Sends one request; `body` is sent as JSON.
+    /// Sends one request (`body` as JSON) and reads its answer.
+    ///
+    /// A 5xx or a dropped connection is tried again up to [`MAX_RETRIES`]
+    /// times: PowerDNS on SQLite answers 500 when two writers collide
+    /// ("database is locked") after rolling the change back, and every request
+    /// codeb sends is idempotent (REPLACE, DELETE, GET, a create that treats
+    /// "exists" as done), so sending it again is safe.
     pub(crate) async fn send(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Result<Answer> {
         let url = format!("{}{path}", self.base);
-        let mut request = self.client.request(method, &url).header("X-API-Key", self.key.clone());
-        if let Some(body) = body {
-            let bytes = serde_json::to_vec(body).map_err(|e| {
-                Error::internal("cannot encode a request").with_context("backend", BACKEND).with_source(e)
-            })?;
+        let bytes = body
+            .map(serde_json::to_vec)
+            .transpose()
+            .map_err(|e| Error::internal("cannot encode a request").with_context("backend", BACKEND).with_source(e))?;
+        let mut attempt = 0;
+        loop {
+            match self.send_once(method.clone(), &url, bytes.clone()).await {
+                Ok(Answer::Failed(ErrorKind::Unavailable, _)) if attempt < MAX_RETRIES => {}
+                Err(e) if http::connection_dropped(&e) && attempt < MAX_RETRIES => {}
+                Ok(answer) => return Ok(answer),
+                Err(e) => return Err(http::transport_error(BACKEND, e)),
+            }
+            attempt += 1;
+            tokio::time::sleep(http::backoff(attempt)).await;
+        }
+    }
+
+    async fn send_once(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<Vec<u8>>,
+    ) -> std::result::Result<Answer, reqwest::Error> {
+        let mut request = self.client.request(method, url).header("X-API-Key", self.key.clone());
+        if let Some(bytes) = body {
             request = request.header(CONTENT_TYPE, HeaderValue::from_static("application/json")).body(bytes);
         }
-        let response = request.send().await.map_err(|e| http::transport_error(BACKEND, e))?;
+        let response = request.send().await?;
         let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(|e| http::transport_error(BACKEND, e))?;
+        let body = response.bytes().await?;
         Ok(classify(status, body.to_vec()))
     }
 }

@@ -55,7 +55,7 @@ impl PowerDns {
     pub fn new(config: PowerDnsConfig) -> Result<Self> {
         config.check()?;
         let base = http::base_url(BACKEND, "api", &config.api)?;
-        let client = http::client(BACKEND, config.timeout)?;
+        let client = http::client(BACKEND, config.timeout, http::Connections::Pooled)?;
         let api = Api::new(client, base, config.api_key())?;
         Ok(PowerDns { config, api })
     }

@@ -23,6 +23,8 @@ pub struct Reply {
     pub body: Vec<u8>,
     /// How long to wait before answering.
     pub delay: Duration,
+    /// Close the connection instead of answering (after recording the request).
+    pub cut: bool,
 }
 
 impl Reply {
@@ -38,12 +40,18 @@ impl Reply {
 
     /// An answer with exactly these body bytes.
     pub fn raw(status: u16, body: Vec<u8>) -> Self {
-        Reply { status, headers: Vec::new(), body, delay: Duration::ZERO }
+        Reply { status, headers: Vec::new(), body, delay: Duration::ZERO, cut: false }
     }
 
     /// Adds a header.
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Closes the connection without an answer, as a server restarting mid-request does.
+    pub fn cut(mut self) -> Self {
+        self.cut = true;
         self
     }
 
@@ -184,6 +192,9 @@ async fn serve_one(
         Script::Always(reply) => reply.clone(),
     };
     tokio::time::sleep(reply.delay).await;
+    if reply.cut {
+        return Ok(());
+    }
     let mut out =
         format!("HTTP/1.1 {} Scripted\r\nContent-Length: {}\r\nConnection: close\r\n", reply.status, reply.body.len());
     for (name, value) in &reply.headers {
