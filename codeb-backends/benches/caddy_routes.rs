@@ -51,7 +51,14 @@ impl Admin {
     async fn load(&self, config: &Value) {
         let body = serde_json::to_vec(config).unwrap();
         for _ in 0..5 {
-            match self.client.post(format!("{}/load", self.base)).header("Content-Type", "application/json").body(body.clone()).send().await {
+            match self
+                .client
+                .post(format!("{}/load", self.base))
+                .header("Content-Type", "application/json")
+                .body(body.clone())
+                .send()
+                .await
+            {
                 Ok(response) => {
                     assert!(response.status().is_success(), "/load: {}", response.text().await.unwrap_or_default());
                     return;
@@ -79,7 +86,8 @@ fn bench_routes(c: &mut Criterion, rt: &tokio::runtime::Runtime, admin: &Admin, 
         .with_listen([format!("127.0.0.1:{port}")])
         .with_automatic_https(false);
     let proxy = CaddyProxy::new(config.clone()).unwrap();
-    let routes: Vec<Route> = (0..existing).map(|i| route(&format!("r{i}.bench.codeb.test"), 3000 + (i % 1000) as u16)).collect();
+    let routes: Vec<Route> =
+        (0..existing).map(|i| route(&format!("r{i}.bench.codeb.test"), 3000 + (i % 1000) as u16)).collect();
     let seeded = full_config(base, &config, &routes);
     let added = route("new.bench.codeb.test", 4000);
     // Exact hosts go to the front of the route list, as codeb inserts them.

@@ -29,7 +29,9 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 fn main() {
     let (Ok(api), Ok(key)) = (std::env::var("CODEB_TEST_PDNS_API"), std::env::var("CODEB_TEST_PDNS_API_KEY")) else {
-        eprintln!("SKIPPED: CODEB_TEST_PDNS_API and CODEB_TEST_PDNS_API_KEY are not set, so the PowerDNS benchmark did not run");
+        eprintln!(
+            "SKIPPED: CODEB_TEST_PDNS_API and CODEB_TEST_PDNS_API_KEY are not set, so the PowerDNS benchmark did not run"
+        );
         return;
     };
     // `cargo bench` passes `--bench`; nothing else to parse.

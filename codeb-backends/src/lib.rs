@@ -5,7 +5,7 @@
 //!   written atomically so a crash never tears it.
 //! - [`LocalPortProbe`]: the local machine's listening TCP ports.
 //! - [`CaddyProxy`] ([`caddy`]): the `Proxy` over Caddy's JSON admin API, one
-//!   route object per host, one request per upstream switch.
+//!   route object per host, one admin change per upstream switch.
 //! - [`PowerDns`] ([`powerdns`]): the `Dns` over the PowerDNS HTTP API, every
 //!   batch of record changes in one all-or-nothing PATCH.
 //!

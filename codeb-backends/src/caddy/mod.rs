@@ -102,7 +102,7 @@ impl CaddyProxy {
                 && let Goal::Remove(removed) = &goal
                 && !snap.has_route(&self.config, removed)
             {
-                return Err(no_route(host));
+                return Err(plan::no_route(host));
             }
             let Some(step) = self.plan(&snap, &goal)? else { return Ok(()) };
             let answer = self.admin.send(&step, snap.etag()).await;
@@ -130,10 +130,6 @@ impl CaddyProxy {
             .with_context("backend", BACKEND)
             .with_context("host", host))
     }
-}
-
-fn no_route(host: &DomainName) -> Error {
-    Error::not_found(format!("no route for {host}")).with_context("backend", BACKEND).with_context("host", host)
 }
 
 #[async_trait]

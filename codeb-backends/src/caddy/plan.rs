@@ -299,6 +299,11 @@ pub(crate) fn remove(snap: &Snapshot, config: &CaddyConfig, host: &DomainName) -
     })
 }
 
+/// The error for a host without a route.
+pub(crate) fn no_route(host: &DomainName) -> Error {
+    Error::not_found(format!("no route for {host}")).with_context("backend", "caddy").with_context("host", host)
+}
+
 /// The one change that points the route of `host` at new upstreams, or
 /// `None` when it already points there; [`NotFound`](codeb::ErrorKind::NotFound)
 /// when the host has no route.
@@ -309,11 +314,7 @@ pub(crate) fn switch(
     upstreams: &[codeb::proxy::Upstream],
 ) -> Result<Option<Step>> {
     let id = json::route_id(&config.server, host);
-    let Some(route) = snap.route(&config.server, &id) else {
-        return Err(Error::not_found(format!("no route for {host}"))
-            .with_context("backend", "caddy")
-            .with_context("host", host));
-    };
+    let Some(route) = snap.route(&config.server, &id) else { return Err(no_route(host)) };
     let want = json::upstreams(upstreams);
     if route.pointer("/handle/0/upstreams") == Some(&want) {
         return Ok(None);
