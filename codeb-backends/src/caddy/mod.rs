@@ -1,0 +1,170 @@
+//! [`Proxy`] over Caddy's JSON admin API.
+//!
+//! codeb owns one HTTP server in Caddy's `http` app and keeps one route
+//! object per host in it, addressed by an `@id` derived from the host
+//! ([`json::route_id`]). Adding, replacing or removing a site changes that one
+//! object (plus, when the host's TLS changes, its one TLS entry); switching a
+//! site's upstreams is a single `PATCH` of the route's `upstreams`, so a
+//! deploy's cutover is exactly one admin change. No request ever carries
+//! another site's route, and nothing outside codeb's server and codeb's own
+//! TLS policies is written, except the objects codeb's server needs when they
+//! are missing (the server itself, the TLS app's policy list, the local CA's
+//! settings).
+//!
+//! Every change is planned from a read of the `apps` configuration and sent
+//! with that read's ETag in `If-Match`; when another writer got there first
+//! (412) it is read and planned again, a bounded number of times (see
+//! `plan` for why even `@id` writes need the guard on Caddy 2.6).
+//!
+//! Caddy re-provisions its whole configuration on every change, so the cost of
+//! one change grows with the number of sites; this backend adds one read in
+//! front of each change and nothing else. When Caddy refuses a change it keeps
+//! serving the previous configuration, and the change fails as
+//! [`ErrorKind::Invalid`] carrying Caddy's message.
+
+mod admin;
+mod config;
+pub mod json;
+mod plan;
+
+use async_trait::async_trait;
+use codeb::model::DomainName;
+use codeb::proxy::{Proxy, Route, Upstream};
+use codeb::{Error, ErrorKind, Result};
+
+use self::admin::{Admin, Answer, BACKEND, MAX_DROPPED};
+pub use self::config::{CaddyConfig, DEFAULT_SERVER, DEFAULT_TIMEOUT};
+use self::plan::{Snapshot, Step};
+use crate::http;
+
+/// How many times an operation re-reads after the config changed under it.
+const MAX_STALE: usize = 16;
+/// How many single changes one operation may take, retries included (at most
+/// six steps for a route whose server and TLS entries all need creating).
+const MAX_ROUNDS: usize = MAX_STALE + 16;
+
+/// Routes host names to upstreams through Caddy's admin API.
+///
+/// ```no_run
+/// use codeb_backends::{CaddyConfig, CaddyProxy};
+///
+/// # fn main() -> codeb::Result<()> {
+/// let proxy = CaddyProxy::new(
+///     CaddyConfig::new("http://127.0.0.1:2019").with_listen([":443"]).with_acme_email("ops@example.com"),
+/// )?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct CaddyProxy {
+    config: CaddyConfig,
+    admin: Admin,
+}
+
+/// What a converging operation is after.
+enum Goal<'a> {
+    Upsert(&'a Route),
+    Switch(&'a DomainName, &'a [Upstream]),
+    Remove(&'a DomainName),
+}
+
+impl CaddyProxy {
+    /// A proxy for the Caddy described by `config`; sends nothing until used.
+    ///
+    /// Fails as [`ErrorKind::Invalid`] when the admin URL, server name or
+    /// listen addresses are unusable.
+    pub fn new(config: CaddyConfig) -> Result<Self> {
+        config.check()?;
+        let base = http::base_url(BACKEND, "admin", &config.admin)?;
+        let client = http::client(BACKEND, config.timeout, http::Connections::FreshEachTime)?;
+        Ok(CaddyProxy { admin: Admin::new(client, base), config })
+    }
+
+    /// The configuration this proxy was built from.
+    pub fn config(&self) -> &CaddyConfig {
+        &self.config
+    }
+
+    fn plan(&self, snap: &Snapshot, goal: &Goal<'_>) -> Result<Option<Step>> {
+        match goal {
+            Goal::Upsert(route) => plan::upsert(snap, &self.config, route),
+            Goal::Switch(host, upstreams) => plan::switch(snap, &self.config, host, upstreams),
+            Goal::Remove(host) => Ok(plan::remove(snap, &self.config, host)),
+        }
+    }
+
+    /// Reads, plans one step, sends it, and repeats until Caddy holds the goal.
+    async fn converge(&self, goal: Goal<'_>, host: &DomainName) -> Result<()> {
+        let (mut stale, mut dropped) = (0, 0);
+        for round in 0..MAX_ROUNDS {
+            let snap = self.admin.snapshot().await.map_err(|e| e.with_context("host", host))?;
+            if round == 0
+                && let Goal::Remove(removed) = &goal
+                && !snap.has_route(&self.config, removed)
+            {
+                return Err(plan::no_route(host));
+            }
+            let Some(step) = self.plan(&snap, &goal)? else { return Ok(()) };
+            let answer = self.admin.send(&step, snap.etag()).await;
+            let answer = answer.map_err(|e| e.with_context("host", host).with_context("step", step.what))?;
+            match answer {
+                Answer::Done if step.last => return Ok(()),
+                Answer::Done => {}
+                // A 404 for an `@id` means the object went away since the read: re-plan.
+                Answer::Stale(_) | Answer::NotFound(_) if stale < MAX_STALE => {
+                    stale += 1;
+                    tokio::time::sleep(http::backoff(stale)).await;
+                }
+                // Applied or not, the next read shows which; the plan is idempotent.
+                Answer::Dropped(_) if dropped < MAX_DROPPED => {
+                    dropped += 1;
+                    tokio::time::sleep(http::backoff(dropped)).await;
+                }
+                answer => {
+                    let err = Admin::answer_error(answer, &step.path);
+                    return Err(err.with_context("host", host).with_context("step", step.what));
+                }
+            }
+        }
+        Err(Error::conflict("the change did not settle in Caddy's config; another writer keeps changing it")
+            .with_context("backend", BACKEND)
+            .with_context("host", host))
+    }
+}
+
+#[async_trait]
+impl Proxy for CaddyProxy {
+    async fn upsert_route(&self, route: &Route) -> Result<()> {
+        codeb_check_upstreams(&route.host, &route.upstreams)?;
+        self.converge(Goal::Upsert(route), &route.host).await
+    }
+
+    async fn switch_upstreams(&self, host: &DomainName, upstreams: &[Upstream]) -> Result<()> {
+        codeb_check_upstreams(host, upstreams)?;
+        self.converge(Goal::Switch(host, upstreams), host).await
+    }
+
+    async fn remove_route(&self, host: &DomainName) -> Result<()> {
+        self.converge(Goal::Remove(host), host).await
+    }
+
+    async fn get_route(&self, host: &DomainName) -> Result<Option<Route>> {
+        let snap = self.admin.snapshot().await.map_err(|e| e.with_context("host", host))?;
+        snap.route_of(&self.config, host)
+    }
+
+    async fn list_routes(&self) -> Result<Vec<Route>> {
+        self.admin.snapshot().await?.routes(&self.config)
+    }
+}
+
+/// Refuses a route with no upstreams before anything is sent (the SDK's own
+/// check is crate-private, so the rule is restated here).
+fn codeb_check_upstreams(host: &DomainName, upstreams: &[Upstream]) -> Result<()> {
+    if upstreams.is_empty() {
+        return Err(Error::new(ErrorKind::Invalid, "a route needs at least one upstream")
+            .with_context("backend", BACKEND)
+            .with_context("host", host));
+    }
+    Ok(())
+}
