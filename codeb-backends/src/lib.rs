@@ -12,8 +12,10 @@
 //! and the port probe, reach remote servers.
 #![deny(missing_docs)]
 
+mod podman;
 mod port_probe;
 mod state_file;
 
+pub use podman::{PodmanConfig, PodmanRuntime, Ulimit};
 pub use port_probe::LocalPortProbe;
 pub use state_file::FileStateStore;
