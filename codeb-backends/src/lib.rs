@@ -12,10 +12,13 @@
 //! and the port probe, reach remote servers.
 #![deny(missing_docs)]
 
+mod atomic_file;
 mod podman;
 mod port_probe;
+mod secret_file;
 mod state_file;
 
 pub use podman::{PodmanConfig, PodmanRuntime, Ulimit};
 pub use port_probe::LocalPortProbe;
+pub use secret_file::{DEFAULT_KEEP_VERSIONS, FileSecretStore, KEY_BYTES, KeySource, SecretFileConfig, SecretKey};
 pub use state_file::FileStateStore;
