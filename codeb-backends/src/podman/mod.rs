@@ -1,24 +1,8 @@
 //! The container runtime on Podman: bollard over Podman's Docker-compatible API socket.
 //!
 //! Requests are built by the pure functions of [`request`] and answers mapped
-//! by [`response`]; this module only sends. What Podman does differently from
-//! Docker, and how the backend copes:
-//!
-//! - Conflicts (a taken name, a running container, a busy network, a taken
-//!   host port) come back as 500s with a message; [`error`] maps them by
-//!   operation and message.
-//! - A container whose process just ended is briefly `stopped`, a state
-//!   bollard's models refuse; inspect and list then re-read the same endpoint
-//!   as plain JSON ([`raw`]) and read `stopped` as exited.
-//! - Creating an existing volume succeeds in the API; the backend inspects
-//!   first so a taken name is `AlreadyExists`, as the trait requires.
-//! - The OCI runtime and default rlimits come from the service's
-//!   `containers.conf`; the backend sends [`PodmanConfig::ulimits`] with every
-//!   container so creation does not depend on that file.
-//!
-//! bollard logs request bodies at `trace` and response bodies at `debug`
-//! (an inspect answer holds the container's env): front ends must cap the
-//! `bollard` log target at `info`.
+//! by [`response`]; this module only sends. See [`PodmanRuntime`] for how it
+//! copes with what Podman does differently from Docker.
 
 mod config;
 mod context;
@@ -59,6 +43,29 @@ const RAW_API_PREFIX: &str = "/v1.41";
 /// `io.codeb.managed=true`, whatever the filter; a volume labelled
 /// `io.codeb.protected=true` is removed only by [`ContainerRuntime::remove_volume`]
 /// naming it with `force`, and there is no bulk removal at all.
+///
+/// What Podman does differently from Docker, and how this backend copes:
+///
+/// - Conflicts (a taken name, a running container, a busy network, a taken
+///   host port) come back as 500s with a message; they are mapped by
+///   operation and message to `AlreadyExists` or `Conflict`.
+/// - A container whose process just ended is briefly `stopped`, a state
+///   bollard's models refuse; inspect and list then re-read the same endpoint
+///   as plain JSON and read `stopped` as exited.
+/// - Creating an existing volume succeeds in the API; the backend inspects
+///   first so a taken name is `AlreadyExists`, as the trait requires.
+/// - The OCI runtime and default rlimits come from the service's
+///   `containers.conf`; the backend sends [`PodmanConfig::ulimits`] with every
+///   container so creation does not depend on that file.
+/// - Pulling from a plain-HTTP registry needs that registry marked
+///   `insecure = true` in the `registries.conf` the service was started with
+///   (`CONTAINERS_REGISTRIES_CONF`): the compatible pull endpoint has no
+///   TLS switch. Credentials travel only in the `X-Registry-Auth` header.
+///
+/// bollard logs request bodies at `trace` and response bodies at `debug`
+/// (an inspect answer holds the container's env): front ends must cap the
+/// `bollard` log target at `info`. Errors from this backend mask the env
+/// values of the request they concern.
 pub struct PodmanRuntime {
     docker: Docker,
     config: PodmanConfig,

@@ -62,7 +62,16 @@ impl SecretFileConfig {
     }
 }
 
-/// A [`SecretStore`] of encrypted files (see the module documentation).
+/// A [`SecretStore`] of encrypted files, one per project environment.
+///
+/// Each scope has its own file, `<dir>/<project>/<env>.secrets`, holding its
+/// last K versions (older ones are `NotFound`), encrypted with
+/// XChaCha20-Poly1305 under a fresh random nonce per write, with the scope in
+/// the associated data so one scope's file cannot stand in for another's.
+/// Files are 0600 in 0700 directories, replaced atomically under a
+/// cross-process lock. A missing file is a scope never written (version 0);
+/// a wrong key, a changed or truncated file is `Unauthenticated`, and any
+/// other unreadable file an error: never an empty set.
 ///
 /// `Debug` shows the directory and the history length, never the key or a value.
 #[derive(Clone)]
