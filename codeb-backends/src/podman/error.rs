@@ -157,14 +157,14 @@ fn status_kind(op: Op, code: u16, message: &str) -> ErrorKind {
 
 fn stream_kind(op: Op, message: &str) -> ErrorKind {
     let has = |needles: &[&str]| needles.iter().any(|n| message.contains(n));
-    if has(&["unauthorized", "authentication required", "denied", "401"]) {
+    if has(&["unauthorized", "authentication required", "requested access to the resource is denied"]) {
         ErrorKind::Unauthenticated
-    } else if has(&["manifest unknown", "name unknown", "not found", "no such", "404"]) {
+    } else if has(&["manifest unknown", "name unknown"]) || (op == Op::PullImage && has(&["not found", "no such"])) {
         ErrorKind::NotFound
     } else if has(&["connection refused", "no route to host", "i/o timeout", "http response to https client"]) {
         ErrorKind::Unavailable
     } else if op == Op::BuildImage {
-        // A build step failed: the context or the Containerfile is at fault, not the service.
+        // A build step failed (a missing file, a failing command): the context or the Containerfile is at fault.
         ErrorKind::Invalid
     } else {
         ErrorKind::Unavailable

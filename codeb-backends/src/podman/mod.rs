@@ -387,7 +387,161 @@ impl ContainerRuntime for PodmanRuntime {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use base64::Engine as _;
+    use codeb::model::EnvValue;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::UnixListener;
+
     use super::*;
+
+    /// One request as a scripted API server saw it.
+    #[derive(Clone, Debug)]
+    struct Seen {
+        line: String,
+        headers: Vec<(String, String)>,
+    }
+
+    /// A scripted API on a unix socket: answers each request with `answer(request line)`
+    /// (status, body) and records what it saw.
+    fn scripted_api(
+        socket: &std::path::Path,
+        answer: impl Fn(&str) -> (u16, String) + Send + 'static,
+    ) -> Arc<Mutex<Vec<Seen>>> {
+        let listener = UnixListener::bind(socket).unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&seen);
+        tokio::spawn(async move {
+            loop {
+                let (mut conn, _) = listener.accept().await.unwrap();
+                let mut head = Vec::new();
+                while !head.ends_with(b"\r\n\r\n") {
+                    let mut byte = [0; 1];
+                    if conn.read(&mut byte).await.unwrap() == 0 {
+                        break;
+                    }
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8(head).unwrap();
+                let mut lines = head.lines();
+                let line = lines.next().unwrap_or_default().to_owned();
+                let headers: Vec<(String, String)> = lines
+                    .filter_map(|l| {
+                        l.split_once(':').map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+                    })
+                    .collect();
+                let length = headers.iter().find(|(k, _)| k == "content-length").map_or(0, |(_, v)| v.parse().unwrap());
+                let mut body = vec![0; length];
+                conn.read_exact(&mut body).await.unwrap();
+                let (status, body) = answer(&line);
+                log.lock().unwrap().push(Seen { line, headers });
+                let reply = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                conn.write_all(reply.as_bytes()).await.unwrap();
+            }
+        });
+        seen
+    }
+
+    fn auth() -> RegistryAuth {
+        RegistryAuth { username: "ci".to_owned(), password: EnvValue::parse("t0ken-s3cret").unwrap() }
+    }
+
+    #[tokio::test]
+    async fn pull_credentials_travel_only_in_the_registry_auth_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("api.sock");
+        let inspected = Arc::new(Mutex::new(0));
+        let count = Arc::clone(&inspected);
+        let seen = scripted_api(&socket, move |line| {
+            if line.contains("/images/create") {
+                (200, "{\"status\":\"Pulling fs layer\"}\n{\"status\":\"Download complete\"}\n".to_owned())
+            } else {
+                let mut n = count.lock().unwrap();
+                *n += 1;
+                if *n == 1 {
+                    (404, "{\"message\":\"no such image\"}".to_owned())
+                } else {
+                    (200, "{\"Id\":\"sha256:abc\"}".to_owned())
+                }
+            }
+        });
+        let runtime = PodmanRuntime::connect(PodmanConfig::new(&socket)).unwrap();
+        let image = ImageRef::parse("registry.example:5000/team/app:v1").unwrap();
+        let info = runtime.ensure_image(&image, Some(&auth())).await.unwrap();
+        assert_eq!(info.id, "sha256:abc");
+
+        let seen = seen.lock().unwrap().clone();
+        let pull = seen.iter().find(|s| s.line.contains("/images/create")).unwrap();
+        assert!(pull.line.starts_with("POST "), "{}", pull.line);
+        assert!(pull.line.contains("fromImage=registry.example%3A5000%2Fteam%2Fapp%3Av1"), "{}", pull.line);
+        let header = pull.headers.iter().find(|(k, _)| k == "x-registry-auth").map(|(_, v)| v.clone()).unwrap();
+        let decoded = base64::engine::general_purpose::STANDARD.decode(header).unwrap();
+        let creds: serde_json::Value = serde_json::from_slice(&decoded).unwrap();
+        assert_eq!(creds["username"], "ci");
+        assert_eq!(creds["password"], "t0ken-s3cret");
+        assert_eq!(creds["serveraddress"], "registry.example:5000");
+        for request in &seen {
+            assert!(!request.line.contains("t0ken"), "the password must never be in a URL: {}", request.line);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_pull_error_that_echoes_the_password_is_masked() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("api.sock");
+        let _seen = scripted_api(&socket, |line| {
+            if line.contains("/images/create") {
+                let message = "unable to retrieve auth token: invalid username/password t0ken-s3cret: unauthorized";
+                (200, format!("{{\"error\":\"{message}\",\"errorDetail\":{{\"message\":\"{message}\"}}}}\n"))
+            } else {
+                (404, "{\"message\":\"no such image\"}".to_owned())
+            }
+        });
+        let runtime = PodmanRuntime::connect(PodmanConfig::new(&socket)).unwrap();
+        let image = ImageRef::parse("registry.example:5000/team/app:v1").unwrap();
+        let err = runtime.ensure_image(&image, Some(&auth())).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
+        assert_eq!(err.context_value("image"), Some(image.as_str()));
+        for text in [err.to_string(), format!("{err:?}")] {
+            assert!(!text.contains("t0ken"), "{text}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_create_error_that_echoes_an_env_value_is_masked() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("api.sock");
+        let _seen = scripted_api(&socket, |_| {
+            (500, "{\"message\":\"invalid environment entry API_TOKEN=hunter2-value\",\"response\":500}".to_owned())
+        });
+        let runtime = PodmanRuntime::connect(PodmanConfig::new(&socket)).unwrap();
+        let spec = ContainerSpec {
+            name: ContainerName::parse("codeb-shop-web").unwrap(),
+            image: ImageRef::parse("localhost/shop:v1").unwrap(),
+            command: None,
+            env: vec![codeb::model::EnvVar::secret(
+                codeb::model::EnvKey::parse("API_TOKEN").unwrap(),
+                EnvValue::parse("hunter2-value").unwrap(),
+            )],
+            labels: Default::default(),
+            ports: Vec::new(),
+            volumes: Vec::new(),
+            network: None,
+            resources: Default::default(),
+            init: true,
+        };
+        let err = runtime.create_container(&spec).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+        assert_eq!(err.context_value("container"), Some("codeb-shop-web"));
+        for text in [err.to_string(), format!("{err:?}")] {
+            assert!(!text.contains("hunter2"), "{text}");
+            assert!(text.contains("API_TOKEN="), "the rest of the message is kept: {text}");
+        }
+    }
 
     #[test]
     fn filters_are_percent_encoded_for_the_raw_list() {
