@@ -284,6 +284,7 @@ impl ContainerRuntime for PodmanRuntime {
             self.inspect(name).await.map_err(|f| self.fail(Op::Logs, name.as_str(), f))?;
             return Ok(Vec::new());
         }
+        // Podman returns a line only once it is complete: an unfinished last line appears when it ends.
         let mut lines = logs::Lines::new(options.tail);
         let mut frames = self.docker.logs(name.as_str(), Some(request::logs_options(options.tail)));
         while let Some(frame) = frames.next().await {
