@@ -1,36 +1,50 @@
 //! The real backends of codeb: implementations of the `codeb` traits that
 //! touch disks, sockets and services.
 //!
-//! - [`FileStateStore`]: the embedded default SSOT, one JSON file, locked and
-//!   written atomically so a crash never tears it.
-//! - [`LocalPortProbe`]: the local machine's listening TCP ports.
+//! - [`PodmanRuntime`]: the container runtime, bollard over Podman's
+//!   Docker-compatible API on a unix socket ([`PodmanConfig`]). Everything it
+//!   creates carries the SDK's labels; it lists only `io.codeb.managed=true`
+//!   objects and removes a protected volume only when named with `force`.
 //! - [`CaddyProxy`] ([`caddy`]): the `Proxy` over Caddy's JSON admin API, one
 //!   route object per host, one admin change per upstream switch.
 //! - [`PowerDns`] ([`powerdns`]): the `Dns` over the PowerDNS HTTP API, every
 //!   batch of record changes in one all-or-nothing PATCH.
+//! - [`FileSecretStore`]: env vars and secrets per project environment, one
+//!   XChaCha20-Poly1305 file per scope, versioned, key from a 0600 key file or
+//!   an environment variable ([`SecretFileConfig`], [`KeySource`]).
+//! - [`FileStateStore`]: the embedded default SSOT, one JSON file, locked and
+//!   written atomically so a crash never tears it.
+//! - [`LocalPortProbe`]: the local machine's listening TCP ports.
 //! - [`ReqwestHttpProbe`]: the health probe, one HTTP GET per probe.
 //! - [`ProcLiveness`]: whether a lock holder still runs, from `/proc`.
+//! - [`connect`]: the one constructor of a [`codeb::engine::Platform`] from a
+//!   platform file, which every front end uses.
 //! - [`local_stack`]: Podman, Caddy, PowerDNS and a registry on loopback, for
 //!   the live tests and `we local up`.
 //!
-//! Still to come, each behind the trait `codeb` already defines: Podman (the
-//! container runtime, through its Docker-compatible socket), the encrypted
-//! file secret store, and the SSH transport that lets all of them, and the
-//! port probe, reach remote servers.
+//! Still to come: the SSH transport that lets the runtime and the port probe
+//! reach remote servers.
 #![deny(missing_docs)]
 
+mod atomic_file;
 pub mod caddy;
+mod connect;
 mod http;
 mod http_probe;
 mod liveness;
 pub mod local_stack;
+mod podman;
 mod port_probe;
 pub mod powerdns;
+mod secret_file;
 mod state_file;
 
 pub use caddy::{CaddyConfig, CaddyProxy};
+pub use connect::connect;
 pub use http_probe::ReqwestHttpProbe;
 pub use liveness::ProcLiveness;
+pub use podman::{PodmanConfig, PodmanRuntime, Ulimit};
 pub use port_probe::LocalPortProbe;
 pub use powerdns::{PowerDns, PowerDnsConfig};
+pub use secret_file::{DEFAULT_KEEP_VERSIONS, FileSecretStore, KEY_BYTES, KeySource, SecretFileConfig, SecretKey};
 pub use state_file::FileStateStore;

@@ -7,12 +7,14 @@
 //! rename it over `<path>` and fsync the directory, so a kill or power loss at
 //! any instant leaves the last committed document, never a torn one.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs::{self, File};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use codeb::ssot::{Commit, Ssot, StateStore};
 use codeb::{Error, ErrorKind, Result};
+
+use crate::atomic_file::{self, Access};
 
 /// Keeps the SSOT document in a JSON file, safe against concurrent writers in
 /// other processes and against crashes.
@@ -36,21 +38,6 @@ impl FileStateStore {
         &self.path
     }
 
-    /// `<path><suffix>`, beside the document.
-    fn sibling(&self, suffix: &str) -> PathBuf {
-        let mut name = self.path.as_os_str().to_owned();
-        name.push(suffix);
-        PathBuf::from(name)
-    }
-
-    /// The directory holding the document (`.` for a bare file name).
-    fn dir(&self) -> &Path {
-        match self.path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
-        }
-    }
-
     /// The committed document, or the empty one when the file does not exist.
     fn read(&self) -> Result<Ssot> {
         let bytes = match fs::read(&self.path) {
@@ -68,35 +55,14 @@ impl FileStateStore {
 
     /// Takes the writers' lock, waiting for it; released when the file is dropped.
     fn lock(&self) -> Result<File> {
-        let dir = self.dir();
-        fs::create_dir_all(dir).map_err(|e| io_error("create the directory of", &self.path, e))?;
-        let lock_path = self.sibling(".lock");
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&lock_path)
-            .map_err(|e| io_error("open the lock file of", &self.path, e))?;
-        file.lock().map_err(|e| io_error("lock", &self.path, e))?;
-        Ok(file)
+        atomic_file::lock(&self.path, Access::Default).map_err(|e| io_error("lock", &self.path, e))
     }
 
     /// Replaces the document with `doc` atomically and durably. The caller holds the lock.
     fn write(&self, doc: &Ssot) -> Result<()> {
         let text = doc.to_json()?;
-        let tmp = self.sibling(".tmp");
-        let written = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp).and_then(|mut file| {
-            file.write_all(text.as_bytes())?;
-            file.sync_all()
-        });
-        if let Err(e) = written {
-            // Best effort: a leftover temp file is harmless (the next writer truncates it).
-            let _ = fs::remove_file(&tmp);
-            return Err(io_error("write the temporary file of", &self.path, e));
-        }
-        fs::rename(&tmp, &self.path).map_err(|e| io_error("replace", &self.path, e))?;
-        sync_dir(self.dir()).map_err(|e| io_error("sync the directory of", &self.path, e))
+        atomic_file::replace(&self.path, text.as_bytes(), Access::Default)
+            .map_err(|e| io_error("replace", &self.path, e))
     }
 }
 
@@ -105,18 +71,6 @@ fn io_error(what: &str, path: &Path, source: io::Error) -> Error {
     Error::new(ErrorKind::Unavailable, format!("cannot {what} the SSOT file"))
         .with_context("path", path.display())
         .with_source(source)
-}
-
-/// Makes a rename inside `dir` durable.
-#[cfg(unix)]
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
-/// Directories cannot be opened for syncing here; the rename is atomic but may not be durable.
-#[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> io::Result<()> {
-    Ok(())
 }
 
 impl StateStore for FileStateStore {
@@ -193,7 +147,7 @@ mod tests {
         assert_eq!(doc, store.load().unwrap());
         let shop = ProjectName::parse("shop").unwrap();
         assert_eq!(doc.environment(&shop, &Environment::Staging).unwrap().ports[&Service::App].get(), 3000);
-        assert!(!store.sibling(".tmp").exists(), "the temp file is renamed away");
+        assert!(!atomic_file::sibling(store.path(), ".tmp").exists(), "the temp file is renamed away");
     }
 
     #[test]
@@ -292,11 +246,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = store_in(&dir);
         store.update(&mut add_project("shop")).unwrap();
-        fs::write(store.sibling(".tmp"), b"{\"schema_version\": 1, \"rev").unwrap();
+        fs::write(atomic_file::sibling(store.path(), ".tmp"), b"{\"schema_version\": 1, \"rev").unwrap();
         assert_eq!(store.load().unwrap().revision, 1);
         assert_eq!(store.update(&mut add_project("blog")).unwrap().revision, 2);
         assert_eq!(store.load().unwrap().projects.len(), 2);
-        assert!(!store.sibling(".tmp").exists());
+        assert!(!atomic_file::sibling(store.path(), ".tmp").exists());
     }
 
     #[test]

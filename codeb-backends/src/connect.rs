@@ -1,0 +1,91 @@
+//! The one constructor of a platform from its platform file: the CLI, the MCP
+//! server and the Python bindings all build their [`Platform`] here.
+
+use std::sync::Arc;
+
+use codeb::config::{KeySource, PlatformConfig};
+use codeb::engine::{Backends, Platform};
+use codeb::ports::{RuntimeAttributedProbe, SsotPortRegistry};
+use codeb::proxy::TlsPolicy;
+use codeb::{Error, ErrorKind, Result};
+
+use crate::{
+    CaddyConfig, CaddyProxy, FileSecretStore, FileStateStore, LocalPortProbe, PodmanConfig, PodmanRuntime, PowerDns,
+    PowerDnsConfig, ProcLiveness, ReqwestHttpProbe, SecretFileConfig,
+};
+
+/// Builds the platform a platform file describes, acting as `owner` (recorded in deploy locks).
+///
+/// Nothing is contacted yet except reading the key files: each backend
+/// connects on first use, so a command that needs only the SSOT works while
+/// a service is down.
+pub fn connect(config: &PlatformConfig, owner: &str) -> Result<Platform> {
+    let runtime = Arc::new(PodmanRuntime::connect(
+        PodmanConfig::new(&config.podman_socket).with_bind_address(config.bind_address),
+    )?);
+    let mut caddy = CaddyConfig::new(&config.caddy_admin).with_listen(config.caddy_listen.clone());
+    match &config.tls {
+        TlsPolicy::Off => caddy = caddy.with_automatic_https(false),
+        TlsPolicy::Acme { email: Some(email) } => caddy = caddy.with_acme_email(email),
+        _ => {}
+    }
+    let dns =
+        PowerDns::new(PowerDnsConfig::new(&config.powerdns_api, read_key("PowerDNS API key", &config.powerdns_key)?))?;
+    let secrets = FileSecretStore::open(SecretFileConfig::new(&config.secrets_dir, config.secret_key.clone()))?;
+    let state = Arc::new(FileStateStore::new(&config.state_path));
+    let probe = RuntimeAttributedProbe::new(Arc::new(LocalPortProbe), runtime.clone());
+    let ports = SsotPortRegistry::new(state.clone(), Arc::new(probe), config.ports)?;
+    let backends = Backends {
+        runtime,
+        proxy: Arc::new(CaddyProxy::new(caddy)?),
+        dns: Arc::new(dns),
+        secrets: Arc::new(secrets),
+        ports: Arc::new(ports),
+        state,
+        http: Arc::new(ReqwestHttpProbe::new()?),
+        liveness: Arc::new(ProcLiveness),
+    };
+    Ok(Platform::new(backends, config.settings(owner, &hostname())))
+}
+
+/// A key named by the platform file: the trimmed content of a file, or an environment variable.
+fn read_key(what: &str, source: &KeySource) -> Result<String> {
+    let key = match source {
+        KeySource::File(path) => std::fs::read_to_string(path).map_err(|e| {
+            Error::new(ErrorKind::Unavailable, format!("cannot read the {what} file {}", path.display())).with_source(e)
+        })?,
+        KeySource::Env(var) => std::env::var(var)
+            .map_err(|_| Error::new(ErrorKind::Unauthenticated, format!("the {what} variable {var} is not set")))?,
+    };
+    let key = key.trim().to_owned();
+    if key.is_empty() {
+        return Err(Error::new(ErrorKind::Unauthenticated, format!("the {what} is empty")));
+    }
+    Ok(key)
+}
+
+/// This host's name, as recorded in deploy locks.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_come_from_files_or_variables_and_are_never_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("key");
+        std::fs::write(&file, "s3cret\n").unwrap();
+        assert_eq!(read_key("k", &KeySource::File(file.clone())).unwrap(), "s3cret");
+        std::fs::write(&file, "  \n").unwrap();
+        assert_eq!(read_key("k", &KeySource::File(file)).unwrap_err().kind(), ErrorKind::Unauthenticated);
+        let missing = read_key("k", &KeySource::Env("CODEB_TEST_SURELY_UNSET_VARIABLE".into())).unwrap_err();
+        assert_eq!(missing.kind(), ErrorKind::Unauthenticated);
+    }
+}

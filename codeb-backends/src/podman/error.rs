@@ -1,0 +1,342 @@
+//! From Podman API failures to `codeb::Error`.
+//!
+//! Podman's Docker-compatible endpoints answer many conflicts with a 500 and
+//! a message rather than Docker's 409 (a taken name, a running container, a
+//! busy network), so the kind depends on the operation and, for those, on the
+//! message. Everything here is a pure function of a [`Failure`], so the
+//! mapping is tested without a service.
+
+use std::fmt;
+
+use codeb::{Error, ErrorKind};
+
+/// What a masked secret prints as (the same mask `codeb::model::EnvValue` prints).
+pub(crate) const MASK: &str = "********";
+
+/// What the backend was doing when the API failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Op {
+    Ping,
+    InspectImage,
+    PullImage,
+    BuildImage,
+    CreateContainer,
+    StartContainer,
+    StopContainer,
+    RemoveContainer,
+    InspectContainer,
+    ListContainers,
+    Logs,
+    CreateVolume,
+    InspectVolume,
+    ListVolumes,
+    RemoveVolume,
+    InspectNetwork,
+    CreateNetwork,
+    RemoveNetwork,
+}
+
+impl Op {
+    /// The verb and the kind of object, for messages and the context key.
+    fn describe(self) -> (&'static str, &'static str) {
+        match self {
+            Op::Ping => ("reach", "service"),
+            Op::InspectImage => ("inspect", "image"),
+            Op::PullImage => ("pull", "image"),
+            Op::BuildImage => ("build", "image"),
+            Op::CreateContainer => ("create", "container"),
+            Op::StartContainer => ("start", "container"),
+            Op::StopContainer => ("stop", "container"),
+            Op::RemoveContainer => ("remove", "container"),
+            Op::InspectContainer => ("inspect", "container"),
+            Op::ListContainers => ("list", "containers"),
+            Op::Logs => ("read the logs of", "container"),
+            Op::CreateVolume => ("create", "volume"),
+            Op::InspectVolume => ("inspect", "volume"),
+            Op::ListVolumes => ("list", "volumes"),
+            Op::RemoveVolume => ("remove", "volume"),
+            Op::InspectNetwork => ("inspect", "network"),
+            Op::CreateNetwork => ("create", "network"),
+            Op::RemoveNetwork => ("remove", "network"),
+        }
+    }
+
+    fn creates(self) -> bool {
+        matches!(self, Op::CreateContainer | Op::CreateVolume | Op::CreateNetwork)
+    }
+}
+
+/// A failed API call, reduced to what the mapping needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// The API answered with an error status and a message.
+    Status { code: u16, message: String },
+    /// A streaming call (pull, build) reported an error mid-stream.
+    Stream(String),
+    /// The socket is missing, refused the connection or dropped it.
+    Unreachable(String),
+    /// The request took longer than the configured timeout.
+    Timeout,
+    /// The answer could not be decoded.
+    Decode(String),
+    /// Anything else (a request that could not even be built).
+    Other(String),
+}
+
+impl From<bollard::errors::Error> for Failure {
+    fn from(e: bollard::errors::Error) -> Self {
+        use bollard::errors::Error as B;
+        match e {
+            B::DockerResponseServerError { status_code, message } => Failure::Status { code: status_code, message },
+            B::DockerStreamError { error } => Failure::Stream(error),
+            B::RequestTimeoutError => Failure::Timeout,
+            B::SocketNotFoundError(path) => Failure::Unreachable(format!("no socket at {path}")),
+            e @ (B::HyperLegacyError { .. } | B::HyperResponseError { .. } | B::IOError { .. }) => {
+                Failure::Unreachable(e.to_string())
+            }
+            e @ (B::JsonDataError { .. } | B::JsonSerdeError { .. } | B::StrParseError { .. }) => {
+                Failure::Decode(e.to_string())
+            }
+            e => Failure::Other(e.to_string()),
+        }
+    }
+}
+
+impl Failure {
+    /// Whether this is the answer bollard gives when Podman reports a state it cannot decode
+    /// (Podman's transient `stopped`).
+    pub(crate) fn is_decode(&self) -> bool {
+        matches!(self, Failure::Decode(_))
+    }
+
+    /// Whether the API said the object does not exist.
+    pub(crate) fn is_not_found(&self) -> bool {
+        matches!(self, Failure::Status { code: 404, .. })
+    }
+
+    fn text(&self) -> &str {
+        match self {
+            Failure::Status { message, .. }
+            | Failure::Stream(message)
+            | Failure::Unreachable(message)
+            | Failure::Decode(message)
+            | Failure::Other(message) => message,
+            Failure::Timeout => "the request timed out",
+        }
+    }
+}
+
+/// The kind of error `failure` is when it happens during `op`.
+pub(crate) fn kind_of(op: Op, failure: &Failure) -> ErrorKind {
+    match failure {
+        Failure::Status { code, message } => status_kind(op, *code, &message.to_ascii_lowercase()),
+        Failure::Stream(message) => stream_kind(op, &message.to_ascii_lowercase()),
+        Failure::Unreachable(_) => ErrorKind::Unavailable,
+        Failure::Timeout => ErrorKind::Timeout,
+        Failure::Decode(_) | Failure::Other(_) => ErrorKind::Internal,
+    }
+}
+
+fn status_kind(op: Op, code: u16, message: &str) -> ErrorKind {
+    let has = |needles: &[&str]| needles.iter().any(|n| message.contains(n));
+    match code {
+        404 => ErrorKind::NotFound,
+        409 if op.creates() => ErrorKind::AlreadyExists,
+        409 => ErrorKind::Conflict,
+        401 => ErrorKind::Unauthenticated,
+        403 => ErrorKind::Forbidden,
+        // The host port is taken: Podman says so with a 500 when the container starts.
+        _ if has(&["address already in use"]) => ErrorKind::Conflict,
+        _ if op.creates() && has(&["already in use", "already exists"]) => ErrorKind::AlreadyExists,
+        _ if has(&["state improper", "is running", "is being used", "in use by"]) => ErrorKind::Conflict,
+        _ if has(&["no such", "not found", "not known"]) => ErrorKind::NotFound,
+        400..=499 => ErrorKind::Invalid,
+        _ => ErrorKind::Unavailable,
+    }
+}
+
+fn stream_kind(op: Op, message: &str) -> ErrorKind {
+    let has = |needles: &[&str]| needles.iter().any(|n| message.contains(n));
+    if has(&["unauthorized", "authentication required", "requested access to the resource is denied"]) {
+        ErrorKind::Unauthenticated
+    } else if has(&["manifest unknown", "name unknown"]) || (op == Op::PullImage && has(&["not found", "no such"])) {
+        ErrorKind::NotFound
+    } else if has(&["connection refused", "no route to host", "i/o timeout", "http response to https client"]) {
+        ErrorKind::Unavailable
+    } else if op == Op::BuildImage {
+        // A build step failed (a missing file, a failing command): the context or the Containerfile is at fault.
+        ErrorKind::Invalid
+    } else {
+        ErrorKind::Unavailable
+    }
+}
+
+/// The cause attached to every error: the API's own words, with secrets masked.
+#[derive(Debug)]
+struct ApiMessage(String);
+
+impl fmt::Display for ApiMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ApiMessage {}
+
+/// Replaces every occurrence of each secret in `text` with the mask.
+pub(crate) fn redact(text: &str, secrets: &[&str]) -> String {
+    let mut out = text.to_owned();
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        out = out.replace(secret, MASK);
+    }
+    out
+}
+
+/// The `codeb::Error` for `failure` during `op` on the object `name`.
+///
+/// `secrets` are strings that must not reach the message (env values sent
+/// with a create request); the API's message is kept as the error's source,
+/// with them masked.
+pub(crate) fn to_error(op: Op, name: &str, failure: &Failure, secrets: &[&str]) -> Error {
+    let kind = kind_of(op, failure);
+    let (verb, object) = op.describe();
+    let what = if name.is_empty() { object.to_owned() } else { format!("{object} {name}") };
+    let message = match kind {
+        ErrorKind::NotFound => format!("cannot {verb} {what}: it does not exist"),
+        ErrorKind::AlreadyExists => format!("cannot {verb} {what}: the name is taken"),
+        ErrorKind::Conflict if op == Op::StartContainer => {
+            format!("cannot {verb} {what}: a host port it publishes is taken")
+        }
+        ErrorKind::Conflict => format!("cannot {verb} {what}: it is in use or running"),
+        ErrorKind::Unavailable => format!("cannot {verb} {what}: the Podman API is unavailable"),
+        ErrorKind::Timeout => format!("cannot {verb} {what}: the Podman API did not answer in time"),
+        _ => format!("cannot {verb} {what}"),
+    };
+    let mut error = Error::new(kind, message).with_context("backend", "podman");
+    if !name.is_empty() {
+        error = error.with_context(object.trim_end_matches('s'), name);
+    }
+    error.with_source(ApiMessage(redact(failure.text(), secrets)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(code: u16, message: &str) -> Failure {
+        Failure::Status { code, message: message.to_owned() }
+    }
+
+    #[test]
+    fn statuses_map_to_kinds_per_operation() {
+        let cases = [
+            (Op::InspectContainer, status(404, "no container with name or ID \"x\" found"), ErrorKind::NotFound),
+            (
+                Op::CreateContainer,
+                status(409, "Conflict. The container name is already in use"),
+                ErrorKind::AlreadyExists,
+            ),
+            (
+                Op::CreateContainer,
+                status(500, "creating container storage: the container name \"x\" is already in use by abc"),
+                ErrorKind::AlreadyExists,
+            ),
+            (
+                Op::StartContainer,
+                status(500, "cannot listen on the TCP port: listen tcp4 127.0.0.1:18555: bind: address already in use"),
+                ErrorKind::Conflict,
+            ),
+            (
+                Op::RemoveContainer,
+                status(
+                    500,
+                    "cannot remove container abc as it is running - running or paused containers cannot be removed without force: container state improper",
+                ),
+                ErrorKind::Conflict,
+            ),
+            (Op::RemoveContainer, status(409, "You cannot remove a running container"), ErrorKind::Conflict),
+            (
+                Op::RemoveVolume,
+                status(409, "volume v is being used by the following container(s): abc"),
+                ErrorKind::Conflict,
+            ),
+            (
+                Op::RemoveNetwork,
+                status(500, "\"n\" has associated containers with it: network is being used"),
+                ErrorKind::Conflict,
+            ),
+            (
+                Op::CreateNetwork,
+                status(500, "network name n already used: network already exists"),
+                ErrorKind::AlreadyExists,
+            ),
+            (Op::CreateContainer, status(404, "no such image: x: image not known"), ErrorKind::NotFound),
+            (Op::CreateContainer, status(400, "invalid reference format"), ErrorKind::Invalid),
+            (Op::StartContainer, status(500, "OCI runtime error: crun: cgroups"), ErrorKind::Unavailable),
+            (Op::PullImage, status(401, "unauthorized"), ErrorKind::Unauthenticated),
+        ];
+        for (op, failure, kind) in cases {
+            assert_eq!(kind_of(op, &failure), kind, "{op:?} {failure:?}");
+        }
+    }
+
+    #[test]
+    fn stream_errors_of_pulls_and_builds_are_classified_by_message() {
+        let cases = [
+            (Op::PullImage, "reading manifest v9 in 127.0.0.1:5000/x: manifest unknown", ErrorKind::NotFound),
+            (
+                Op::PullImage,
+                "unable to retrieve auth token: invalid username/password: unauthorized",
+                ErrorKind::Unauthenticated,
+            ),
+            (
+                Op::PullImage,
+                "pinging container registry r:1: Get \"https://r:1/v2/\": http: server gave HTTP response to HTTPS client",
+                ErrorKind::Unavailable,
+            ),
+            (Op::PullImage, "dial tcp 127.0.0.1:1: connect: connection refused", ErrorKind::Unavailable),
+            (
+                Op::BuildImage,
+                "building at STEP \"RUN false\": while running runtime: exit status 1",
+                ErrorKind::Invalid,
+            ),
+        ];
+        for (op, message, kind) in cases {
+            assert_eq!(kind_of(op, &Failure::Stream(message.to_owned())), kind, "{message}");
+        }
+    }
+
+    #[test]
+    fn transport_failures_are_unavailable_or_timeout() {
+        assert_eq!(kind_of(Op::Ping, &Failure::Unreachable("no socket at /x".into())), ErrorKind::Unavailable);
+        assert_eq!(kind_of(Op::Ping, &Failure::Timeout), ErrorKind::Timeout);
+        assert_eq!(kind_of(Op::InspectContainer, &Failure::Decode("unknown variant".into())), ErrorKind::Internal);
+        let missing: Failure = bollard::errors::Error::SocketNotFoundError("/run/p.sock".into()).into();
+        assert_eq!(kind_of(Op::ListContainers, &missing), ErrorKind::Unavailable);
+        let timeout: Failure = bollard::errors::Error::RequestTimeoutError.into();
+        assert_eq!(timeout, Failure::Timeout);
+    }
+
+    #[test]
+    fn errors_name_the_backend_and_object_and_keep_the_api_message_as_source() {
+        let failure = status(500, "cannot listen on the TCP port: bind: address already in use");
+        let err = to_error(Op::StartContainer, "codeb-web", &failure, &[]);
+        assert_eq!(err.kind(), ErrorKind::Conflict);
+        assert_eq!(err.context_value("backend"), Some("podman"));
+        assert_eq!(err.context_value("container"), Some("codeb-web"));
+        assert!(err.to_string().contains("address already in use"), "{err}");
+        let err = to_error(Op::ListVolumes, "", &Failure::Unreachable("refused".into()), &[]);
+        assert_eq!(err.kind(), ErrorKind::Unavailable);
+        assert_eq!(err.context_value("volume"), None);
+    }
+
+    #[test]
+    fn secrets_in_an_api_message_are_masked() {
+        let failure = status(500, "invalid env DATABASE_URL=postgres://u:hunter2@db/x");
+        let err = to_error(Op::CreateContainer, "codeb-web", &failure, &["postgres://u:hunter2@db/x"]);
+        for text in [err.to_string(), format!("{err:?}")] {
+            assert!(!text.contains("hunter2"), "{text}");
+            assert!(text.contains(MASK), "{text}");
+        }
+    }
+}

@@ -1,0 +1,592 @@
+//! The container runtime on Podman: bollard over Podman's Docker-compatible API socket.
+//!
+//! Requests are built by the pure functions of [`request`] and answers mapped
+//! by [`response`]; this module only sends. See [`PodmanRuntime`] for how it
+//! copes with what Podman does differently from Docker.
+
+mod config;
+mod context;
+mod error;
+mod logs;
+mod raw;
+mod request;
+mod response;
+
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use bollard::Docker;
+use bollard::container::LogOutput;
+use bollard::models::{ContainerInspectResponse, ContainerSummary, NetworkCreateRequest, VolumeCreateRequest};
+use bollard::query_parameters::{
+    CreateContainerOptions, ListContainersOptions, ListVolumesOptions, RemoveContainerOptions,
+    RemoveVolumeOptions as ApiRemoveVolume,
+};
+use codeb::model::{ContainerName, ImageRef, NetworkName, Port, VolumeName};
+use codeb::runtime::{
+    BuildSpec, ContainerInfo, ContainerRuntime, ContainerSpec, ImageInfo, LabelFilter, LogOptions, NetworkSpec,
+    PortBinding, RegistryAuth, RemoveVolumeOptions, VolumeInfo, VolumeSpec,
+};
+use codeb::{Error, ErrorKind, Result};
+use futures_util::StreamExt;
+
+pub use config::{PodmanConfig, Ulimit};
+use error::{Failure, Op, to_error};
+
+/// The Docker-compatible API version used for the raw fallback reads (Podman accepts any).
+const RAW_API_PREFIX: &str = "/v1.41";
+
+/// A [`ContainerRuntime`] backed by one Podman API service on a unix socket.
+///
+/// Every object is created with exactly the labels the SDK passes (see
+/// `codeb::runtime::managed_labels`); listing returns only objects labelled
+/// `io.codeb.managed=true`, whatever the filter; a volume labelled
+/// `io.codeb.protected=true` is removed only by [`ContainerRuntime::remove_volume`]
+/// naming it with `force`, and there is no bulk removal at all.
+///
+/// What Podman does differently from Docker, and how this backend copes:
+///
+/// - Conflicts (a taken name, a running container, a busy network, a taken
+///   host port) come back as 500s with a message; they are mapped by
+///   operation and message to `AlreadyExists` or `Conflict`.
+/// - A container whose process just ended is briefly `stopped`, a state
+///   bollard's models refuse; inspect and list then re-read the same endpoint
+///   as plain JSON and read `stopped` as exited.
+/// - Creating an existing volume succeeds in the API; the backend inspects
+///   first so a taken name is `AlreadyExists`, as the trait requires.
+/// - The OCI runtime and default rlimits come from the service's
+///   `containers.conf`; the backend sends [`PodmanConfig::ulimits`] with every
+///   container so creation does not depend on that file.
+/// - Pulling from a plain-HTTP registry needs that registry marked
+///   `insecure = true` in the `registries.conf` the service was started with
+///   (`CONTAINERS_REGISTRIES_CONF`): the compatible pull endpoint has no
+///   TLS switch. Credentials travel only in the `X-Registry-Auth` header.
+///
+/// bollard logs request bodies at `trace` and response bodies at `debug`
+/// (an inspect answer holds the container's env): front ends must cap the
+/// `bollard` log target at `info`. Errors from this backend mask the env
+/// values of the request they concern.
+pub struct PodmanRuntime {
+    docker: Docker,
+    config: PodmanConfig,
+}
+
+impl std::fmt::Debug for PodmanRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PodmanRuntime").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl PodmanRuntime {
+    /// A runtime talking to the socket of `config`; `Unavailable` if there is no socket there.
+    ///
+    /// Nothing is sent yet: see [`PodmanRuntime::ping`] or [`PodmanRuntime::connect_when_ready`].
+    pub fn connect(config: PodmanConfig) -> Result<Self> {
+        let socket = config.socket.to_str().ok_or_else(|| {
+            Error::invalid("the Podman socket path must be UTF-8")
+                .with_context("backend", "podman")
+                .with_context("path", config.socket.display())
+        })?;
+        let timeout = config.timeout.as_secs().max(1);
+        let docker = Docker::connect_with_unix(socket, timeout, bollard::API_DEFAULT_VERSION)
+            .map_err(|e| to_error(Op::Ping, "", &e.into(), &[]).with_context("path", config.socket.display()))?;
+        Ok(PodmanRuntime { docker, config })
+    }
+
+    /// Waits until the service of `config` answers a ping, for at most `wait`.
+    ///
+    /// A freshly started `podman system service` can take more than two
+    /// seconds to create its socket. The last failure (`Unavailable`) is
+    /// returned when `wait` runs out.
+    pub async fn connect_when_ready(config: PodmanConfig, wait: Duration) -> Result<Self> {
+        let deadline = Instant::now() + wait;
+        loop {
+            let attempt = match PodmanRuntime::connect(config.clone()) {
+                Ok(runtime) => runtime.ping().await.map(|()| runtime),
+                Err(e) => Err(e),
+            };
+            match attempt {
+                Ok(runtime) => return Ok(runtime),
+                Err(e) if e.kind() == ErrorKind::Unavailable && Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Checks that the service answers (`GET /_ping`).
+    pub async fn ping(&self) -> Result<()> {
+        self.docker.ping().await.map(drop).map_err(|e| self.fail(Op::Ping, "", e))
+    }
+
+    /// The configuration this runtime was built with.
+    pub fn config(&self) -> &PodmanConfig {
+        &self.config
+    }
+
+    /// A binding of `host_port` to `container_port` on the configured bind address.
+    pub fn port_binding(&self, host_port: Port, container_port: Port) -> PortBinding {
+        PortBinding { host_ip: self.config.bind_address, host_port, container_port }
+    }
+
+    fn fail(&self, op: Op, name: &str, e: impl Into<Failure>) -> Error {
+        let error = to_error(op, name, &e.into(), &[]);
+        if error.kind() == ErrorKind::Unavailable {
+            error.with_context("path", self.config.socket.display())
+        } else {
+            error
+        }
+    }
+
+    /// Inspects a container, reading Podman's transient `stopped` state as exited.
+    async fn inspect(&self, name: &ContainerName) -> Result<ContainerInspectResponse, Failure> {
+        match self.docker.inspect_container(name.as_str(), None).await.map_err(Failure::from) {
+            Err(failure) if failure.is_decode() => {
+                let path = format!("{RAW_API_PREFIX}/containers/{name}/json");
+                self.read_raw(&path).await
+            }
+            other => other,
+        }
+    }
+
+    /// Lists containers matching `filters`, reading Podman's transient `stopped` state as exited.
+    async fn list(&self, filter: &LabelFilter) -> Result<Vec<ContainerSummary>, Failure> {
+        let filters = request::label_filters(filter);
+        let options = ListContainersOptions { all: true, filters: Some(filters.clone()), ..Default::default() };
+        match self.docker.list_containers(Some(options)).await.map_err(Failure::from) {
+            Err(failure) if failure.is_decode() => {
+                let json = serde_json::to_string(&filters).map_err(|e| Failure::Other(e.to_string()))?;
+                let path = format!("{RAW_API_PREFIX}/containers/json?all=true&filters={}", percent_encode(&json));
+                self.read_raw(&path).await
+            }
+            other => other,
+        }
+    }
+
+    async fn read_raw<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, Failure> {
+        let mut value = raw::get_json(&self.config.socket, path, self.config.timeout).await?;
+        response::rewrite_stopped(&mut value);
+        serde_json::from_value(value).map_err(|e| Failure::Decode(e.to_string()))
+    }
+
+    async fn image_id(&self, image: &ImageRef) -> Result<Option<String>> {
+        match self.docker.inspect_image(image.as_str()).await.map_err(Failure::from) {
+            Ok(inspect) => Ok(Some(inspect.id.unwrap_or_default())),
+            Err(failure) if failure.is_not_found() => Ok(None),
+            Err(failure) => Err(self.fail(Op::InspectImage, image.as_str(), failure)),
+        }
+    }
+
+    async fn present_image(&self, image: &ImageRef, op: Op) -> Result<ImageInfo> {
+        match self.image_id(image).await? {
+            Some(id) => Ok(ImageInfo { reference: image.clone(), id }),
+            None => Err(Error::internal(format!("image {image} is missing right after it was made"))
+                .with_context("backend", "podman")
+                .with_context("step", format!("{op:?}"))),
+        }
+    }
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters.
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 3);
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[async_trait]
+impl ContainerRuntime for PodmanRuntime {
+    async fn ensure_image(&self, image: &ImageRef, auth: Option<&RegistryAuth>) -> Result<ImageInfo> {
+        if let Some(id) = self.image_id(image).await? {
+            return Ok(ImageInfo { reference: image.clone(), id });
+        }
+        let credentials = auth.map(|auth| request::credentials(image, auth));
+        let secrets: Vec<&str> = auth.map(|a| a.password.expose()).into_iter().collect();
+        let mut progress = self.docker.create_image(Some(request::pull_options(image)), None, credentials);
+        while let Some(step) = progress.next().await {
+            step.map_err(|e| to_error(Op::PullImage, image.as_str(), &e.into(), &secrets))?;
+        }
+        self.present_image(image, Op::PullImage).await
+    }
+
+    async fn build_image(&self, spec: &BuildSpec) -> Result<ImageInfo> {
+        let options = request::build_options(spec)?;
+        let (context, containerfile) = (spec.context.clone(), options.dockerfile.clone());
+        let archive =
+            tokio::task::spawn_blocking(move || context::pack(&context, &containerfile)).await.map_err(|e| {
+                Error::internal(format!("packing the build context failed: {e}")).with_context("backend", "podman")
+            })??;
+        let body = bollard::body_full(bytes::Bytes::from(archive));
+        let mut progress = self.docker.build_image(options, None, Some(body));
+        while let Some(step) = progress.next().await {
+            step.map_err(|e| self.fail(Op::BuildImage, spec.tag.as_str(), e))?;
+        }
+        self.present_image(&spec.tag, Op::BuildImage).await
+    }
+
+    async fn create_container(&self, spec: &ContainerSpec) -> Result<String> {
+        let body = request::create_body(spec, &self.config.ulimits)?;
+        let options = CreateContainerOptions { name: Some(spec.name.to_string()), ..Default::default() };
+        match self.docker.create_container(Some(options), body).await {
+            Ok(created) => Ok(created.id),
+            Err(e) => Err(to_error(Op::CreateContainer, spec.name.as_str(), &e.into(), &request::secrets_of(spec))),
+        }
+    }
+
+    async fn start_container(&self, name: &ContainerName) -> Result<()> {
+        // A container that already runs answers 304, which bollard reads as success.
+        self.docker
+            .start_container(name.as_str(), None)
+            .await
+            .map_err(|e| self.fail(Op::StartContainer, name.as_str(), e))
+    }
+
+    async fn stop_container(&self, name: &ContainerName, grace: Duration) -> Result<()> {
+        // A container that is not running answers 304, which bollard reads as success.
+        self.docker
+            .stop_container(name.as_str(), Some(request::stop_options(grace)))
+            .await
+            .map_err(|e| self.fail(Op::StopContainer, name.as_str(), e))
+    }
+
+    async fn remove_container(&self, name: &ContainerName, force: bool) -> Result<()> {
+        let options = RemoveContainerOptions { force, v: false, link: false };
+        self.docker
+            .remove_container(name.as_str(), Some(options))
+            .await
+            .map_err(|e| self.fail(Op::RemoveContainer, name.as_str(), e))
+    }
+
+    async fn inspect_container(&self, name: &ContainerName) -> Result<ContainerInfo> {
+        let inspect = self.inspect(name).await.map_err(|f| self.fail(Op::InspectContainer, name.as_str(), f))?;
+        response::container_info(inspect)
+    }
+
+    async fn list_containers(&self, filter: &LabelFilter) -> Result<Vec<ContainerInfo>> {
+        let summaries = self.list(filter).await.map_err(|f| self.fail(Op::ListContainers, "", f))?;
+        summaries
+            .into_iter()
+            .filter(|s| request::is_listed(&s.labels.clone().unwrap_or_default().into_iter().collect(), filter))
+            .map(response::summary_info)
+            .collect()
+    }
+
+    async fn logs(&self, name: &ContainerName, options: LogOptions) -> Result<Vec<String>> {
+        if options.tail == 0 {
+            // Asking for no lines still tells a missing container apart.
+            self.inspect(name).await.map_err(|f| self.fail(Op::Logs, name.as_str(), f))?;
+            return Ok(Vec::new());
+        }
+        // Podman returns a line only once it is complete: an unfinished last line appears when it ends.
+        let mut lines = logs::Lines::new(options.tail);
+        let mut frames = self.docker.logs(name.as_str(), Some(request::logs_options(options.tail)));
+        while let Some(frame) = frames.next().await {
+            match frame.map_err(|e| self.fail(Op::Logs, name.as_str(), e))? {
+                LogOutput::StdErr { message } => lines.push(logs::Source::Err, &message),
+                LogOutput::StdOut { message } | LogOutput::Console { message } => {
+                    lines.push(logs::Source::Out, &message)
+                }
+                LogOutput::StdIn { .. } => {}
+            }
+        }
+        Ok(lines.finish())
+    }
+
+    async fn create_volume(&self, spec: &VolumeSpec) -> Result<VolumeInfo> {
+        // Podman answers a create of an existing name with the existing volume; the trait wants AlreadyExists.
+        match self.docker.inspect_volume(spec.name.as_str()).await.map_err(Failure::from) {
+            Ok(_) => {
+                return Err(to_error(
+                    Op::CreateVolume,
+                    spec.name.as_str(),
+                    &Failure::Status { code: 409, message: "the volume exists".to_owned() },
+                    &[],
+                ));
+            }
+            Err(failure) if failure.is_not_found() => {}
+            Err(failure) => return Err(self.fail(Op::InspectVolume, spec.name.as_str(), failure)),
+        }
+        let request = VolumeCreateRequest {
+            name: Some(spec.name.to_string()),
+            labels: Some(spec.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+            ..Default::default()
+        };
+        let volume =
+            self.docker.create_volume(request).await.map_err(|e| self.fail(Op::CreateVolume, spec.name.as_str(), e))?;
+        response::volume_info(volume)
+    }
+
+    async fn list_volumes(&self, filter: &LabelFilter) -> Result<Vec<VolumeInfo>> {
+        let options = ListVolumesOptions { filters: Some(request::label_filters(filter)) };
+        let answer = self.docker.list_volumes(Some(options)).await.map_err(|e| self.fail(Op::ListVolumes, "", e))?;
+        answer
+            .volumes
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|v| request::is_listed(&v.labels.clone().into_iter().collect(), filter))
+            .map(response::volume_info)
+            .collect()
+    }
+
+    async fn remove_volume(&self, name: &VolumeName, options: RemoveVolumeOptions) -> Result<()> {
+        let volume = self
+            .docker
+            .inspect_volume(name.as_str())
+            .await
+            .map_err(|e| self.fail(Op::RemoveVolume, name.as_str(), e))?;
+        if response::volume_info(volume)?.is_protected() && !options.force {
+            return Err(Error::new(
+                ErrorKind::Forbidden,
+                format!("volume {name} is protected; removing it needs force"),
+            )
+            .with_context("backend", "podman")
+            .with_context("volume", name));
+        }
+        // `force` here only lifts the protection: the API's own force (remove even if in use) is never sent.
+        self.docker
+            .remove_volume(name.as_str(), Some(ApiRemoveVolume { force: false }))
+            .await
+            .map_err(|e| self.fail(Op::RemoveVolume, name.as_str(), e))
+    }
+
+    async fn ensure_network(&self, spec: &NetworkSpec) -> Result<()> {
+        match self.docker.inspect_network(spec.name.as_str(), None).await.map_err(Failure::from) {
+            Ok(_) => return Ok(()),
+            Err(failure) if failure.is_not_found() => {}
+            Err(failure) => return Err(self.fail(Op::InspectNetwork, spec.name.as_str(), failure)),
+        }
+        let request = NetworkCreateRequest {
+            name: spec.name.to_string(),
+            labels: Some(spec.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+            ..Default::default()
+        };
+        match self.docker.create_network(request).await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let error = self.fail(Op::CreateNetwork, spec.name.as_str(), e);
+                // Someone created it between our inspect and create: it exists, which is all we ensure.
+                if error.kind() == ErrorKind::AlreadyExists { Ok(()) } else { Err(error) }
+            }
+        }
+    }
+
+    async fn remove_network(&self, name: &NetworkName) -> Result<()> {
+        match self.docker.remove_network(name.as_str()).await.map_err(Failure::from) {
+            Ok(()) => Ok(()),
+            Err(failure) if failure.is_not_found() => Ok(()),
+            Err(failure) => Err(self.fail(Op::RemoveNetwork, name.as_str(), failure)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use base64::Engine as _;
+    use codeb::model::EnvValue;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::UnixListener;
+
+    use super::*;
+
+    /// One request as a scripted API server saw it.
+    #[derive(Clone, Debug)]
+    struct Seen {
+        line: String,
+        headers: Vec<(String, String)>,
+    }
+
+    /// A scripted API on a unix socket: answers each request with `answer(request line)`
+    /// (status, body) and records what it saw.
+    fn scripted_api(
+        socket: &std::path::Path,
+        answer: impl Fn(&str) -> (u16, String) + Send + 'static,
+    ) -> Arc<Mutex<Vec<Seen>>> {
+        let listener = UnixListener::bind(socket).unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&seen);
+        tokio::spawn(async move {
+            loop {
+                let (mut conn, _) = listener.accept().await.unwrap();
+                let mut head = Vec::new();
+                while !head.ends_with(b"\r\n\r\n") {
+                    let mut byte = [0; 1];
+                    if conn.read(&mut byte).await.unwrap() == 0 {
+                        break;
+                    }
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8(head).unwrap();
+                let mut lines = head.lines();
+                let line = lines.next().unwrap_or_default().to_owned();
+                let headers: Vec<(String, String)> = lines
+                    .filter_map(|l| {
+                        l.split_once(':').map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+                    })
+                    .collect();
+                let length = headers.iter().find(|(k, _)| k == "content-length").map_or(0, |(_, v)| v.parse().unwrap());
+                let mut body = vec![0; length];
+                conn.read_exact(&mut body).await.unwrap();
+                let (status, body) = answer(&line);
+                log.lock().unwrap().push(Seen { line, headers });
+                let reply = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                conn.write_all(reply.as_bytes()).await.unwrap();
+            }
+        });
+        seen
+    }
+
+    fn auth() -> RegistryAuth {
+        RegistryAuth { username: "ci".to_owned(), password: EnvValue::parse("t0ken-s3cret").unwrap() }
+    }
+
+    #[tokio::test]
+    async fn pull_credentials_travel_only_in_the_registry_auth_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("api.sock");
+        let inspected = Arc::new(Mutex::new(0));
+        let count = Arc::clone(&inspected);
+        let seen = scripted_api(&socket, move |line| {
+            if line.contains("/images/create") {
+                (200, "{\"status\":\"Pulling fs layer\"}\n{\"status\":\"Download complete\"}\n".to_owned())
+            } else {
+                let mut n = count.lock().unwrap();
+                *n += 1;
+                if *n == 1 {
+                    (404, "{\"message\":\"no such image\"}".to_owned())
+                } else {
+                    (200, "{\"Id\":\"sha256:abc\"}".to_owned())
+                }
+            }
+        });
+        let runtime = PodmanRuntime::connect(PodmanConfig::new(&socket)).unwrap();
+        let image = ImageRef::parse("registry.example:5000/team/app:v1").unwrap();
+        let info = runtime.ensure_image(&image, Some(&auth())).await.unwrap();
+        assert_eq!(info.id, "sha256:abc");
+
+        let seen = seen.lock().unwrap().clone();
+        let pull = seen.iter().find(|s| s.line.contains("/images/create")).unwrap();
+        assert!(pull.line.starts_with("POST "), "{}", pull.line);
+        assert!(pull.line.contains("fromImage=registry.example%3A5000%2Fteam%2Fapp%3Av1"), "{}", pull.line);
+        let header = pull.headers.iter().find(|(k, _)| k == "x-registry-auth").map(|(_, v)| v.clone()).unwrap();
+        let decoded = base64::engine::general_purpose::STANDARD.decode(header).unwrap();
+        let creds: serde_json::Value = serde_json::from_slice(&decoded).unwrap();
+        assert_eq!(creds["username"], "ci");
+        assert_eq!(creds["password"], "t0ken-s3cret");
+        assert_eq!(creds["serveraddress"], "registry.example:5000");
+        for request in &seen {
+            assert!(!request.line.contains("t0ken"), "the password must never be in a URL: {}", request.line);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_pull_error_that_echoes_the_password_is_masked() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("api.sock");
+        let _seen = scripted_api(&socket, |line| {
+            if line.contains("/images/create") {
+                let message = "unable to retrieve auth token: invalid username/password t0ken-s3cret: unauthorized";
+                (200, format!("{{\"error\":\"{message}\",\"errorDetail\":{{\"message\":\"{message}\"}}}}\n"))
+            } else {
+                (404, "{\"message\":\"no such image\"}".to_owned())
+            }
+        });
+        let runtime = PodmanRuntime::connect(PodmanConfig::new(&socket)).unwrap();
+        let image = ImageRef::parse("registry.example:5000/team/app:v1").unwrap();
+        let err = runtime.ensure_image(&image, Some(&auth())).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
+        assert_eq!(err.context_value("image"), Some(image.as_str()));
+        for text in [err.to_string(), format!("{err:?}")] {
+            assert!(!text.contains("t0ken"), "{text}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_create_error_that_echoes_an_env_value_is_masked() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("api.sock");
+        let _seen = scripted_api(&socket, |_| {
+            (500, "{\"message\":\"invalid environment entry API_TOKEN=hunter2-value\",\"response\":500}".to_owned())
+        });
+        let runtime = PodmanRuntime::connect(PodmanConfig::new(&socket)).unwrap();
+        let spec = ContainerSpec {
+            name: ContainerName::parse("codeb-shop-web").unwrap(),
+            image: ImageRef::parse("localhost/shop:v1").unwrap(),
+            command: None,
+            env: vec![codeb::model::EnvVar::secret(
+                codeb::model::EnvKey::parse("API_TOKEN").unwrap(),
+                EnvValue::parse("hunter2-value").unwrap(),
+            )],
+            labels: Default::default(),
+            ports: Vec::new(),
+            volumes: Vec::new(),
+            network: None,
+            resources: Default::default(),
+            init: true,
+        };
+        let err = runtime.create_container(&spec).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+        assert_eq!(err.context_value("container"), Some("codeb-shop-web"));
+        for text in [err.to_string(), format!("{err:?}")] {
+            assert!(!text.contains("hunter2"), "{text}");
+            assert!(text.contains("API_TOKEN="), "the rest of the message is kept: {text}");
+        }
+    }
+
+    #[test]
+    fn filters_are_percent_encoded_for_the_raw_list() {
+        assert_eq!(
+            percent_encode(r#"{"label":["io.codeb.managed=true"]}"#),
+            "%7B%22label%22%3A%5B%22io.codeb.managed%3Dtrue%22%5D%7D"
+        );
+        assert_eq!(percent_encode("a-b_c.d~"), "a-b_c.d~");
+    }
+
+    #[test]
+    fn connecting_to_a_missing_socket_is_unavailable_and_names_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("podman.sock");
+        let err = PodmanRuntime::connect(PodmanConfig::new(&socket)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+        assert_eq!(err.context_value("backend"), Some("podman"));
+        assert_eq!(err.context_value("path"), Some(socket.display().to_string().as_str()));
+    }
+
+    #[tokio::test]
+    async fn a_socket_nobody_listens_on_is_unavailable() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("podman.sock");
+        drop(std::os::unix::net::UnixListener::bind(&socket).unwrap());
+        let runtime = PodmanRuntime::connect(PodmanConfig::new(&socket)).unwrap();
+        let err = runtime.list_containers(&LabelFilter::new()).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+        assert_eq!(err.context_value("path"), Some(socket.display().to_string().as_str()));
+        let err = PodmanRuntime::connect_when_ready(PodmanConfig::new(&socket), Duration::from_millis(200))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    }
+
+    #[test]
+    fn port_bindings_use_the_configured_bind_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("podman.sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let address: std::net::IpAddr = "10.1.2.3".parse().unwrap();
+        let runtime = PodmanRuntime::connect(PodmanConfig::new(&socket).with_bind_address(address)).unwrap();
+        let binding = runtime.port_binding(Port::new(3000).unwrap(), Port::new(8080).unwrap());
+        assert_eq!(binding.host_ip, address);
+        assert!(format!("{runtime:?}").contains("10.1.2.3"));
+    }
+}

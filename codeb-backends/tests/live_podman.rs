@@ -1,0 +1,405 @@
+//! `PodmanRuntime` against a live Podman API service.
+//!
+//! The harness (scripts/test) starts `podman system service` with runc and
+//! rlimits and sets CODEB_TEST_PODMAN_SOCKET, CODEB_TEST_IMAGE_V1 and
+//! CODEB_TEST_REGISTRY; without them each test says SKIPPED (and fails
+//! under CI=true). Every test names its objects in a fresh namespace and
+//! removes them, so the tests run in parallel against one service.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, TcpListener};
+use std::time::{Duration, Instant};
+
+use bollard::Docker;
+use bollard::models::ContainerCreateBody;
+use bollard::query_parameters::{CreateContainerOptions, RemoveContainerOptions, RemoveImageOptions};
+use codeb::ErrorKind;
+use codeb::model::{ContainerName, EnvKey, EnvValue, EnvVar, Environment, ImageRef, Port, Service};
+use codeb::runtime::{
+    BuildSpec, ContainerRuntime, ContainerSpec, ContainerState, LABEL_MANAGED, LabelFilter, LogOptions, PortBinding,
+    Resources, managed_labels,
+};
+use codeb::testkit::runtime::RuntimeSuite;
+use codeb::testkit::{Namespace, live_env};
+use codeb_backends::{PodmanConfig, PodmanRuntime};
+
+/// The live service, the v1 image and a raw client for what the backend deliberately cannot do.
+struct Live {
+    runtime: PodmanRuntime,
+    raw: Docker,
+    image: ImageRef,
+}
+
+async fn live() -> Option<Live> {
+    let socket = live_env("CODEB_TEST_PODMAN_SOCKET")?;
+    let image = live_env("CODEB_TEST_IMAGE_V1")?;
+    let runtime = PodmanRuntime::connect_when_ready(PodmanConfig::new(&socket), Duration::from_secs(30))
+        .await
+        .unwrap_or_else(|e| panic!("the Podman API at {socket} does not answer: {e}"));
+    let raw = Docker::connect_with_unix(&socket, 120, bollard::API_DEFAULT_VERSION).unwrap();
+    Some(Live { runtime, raw, image: ImageRef::parse(&image).unwrap() })
+}
+
+/// A host port that is free right now.
+fn free_port() -> Port {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    Port::new(listener.local_addr().unwrap().port()).unwrap()
+}
+
+fn spec(live: &Live, ns: &Namespace, suffix: &str, host_port: Port) -> ContainerSpec {
+    ContainerSpec {
+        name: ns.container(suffix),
+        image: live.image.clone(),
+        command: None,
+        env: Vec::new(),
+        labels: managed_labels(&ns.project("live"), &Environment::Staging, Service::App, None),
+        ports: vec![PortBinding {
+            host_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            host_port,
+            container_port: Port::new(8080).unwrap(),
+        }],
+        volumes: Vec::new(),
+        network: None,
+        resources: Resources::default(),
+        init: true,
+    }
+}
+
+/// Polls `http://127.0.0.1:port{path}` until it answers 200, for at most 10 s; returns the body.
+async fn first_ok(port: Port, path: &str) -> String {
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(1)).build().unwrap();
+    let url = format!("http://127.0.0.1:{port}{path}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match client.get(&url).send().await {
+            Ok(answer) if answer.status() == reqwest::StatusCode::OK => return answer.text().await.unwrap(),
+            other if Instant::now() > deadline => panic!("{url} never answered 200: {other:?}"),
+            _ => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
+
+/// Removes a container if it exists (test cleanup).
+async fn remove_quietly(live: &Live, name: &ContainerName) {
+    let _ = live
+        .raw
+        .remove_container(name.as_str(), Some(RemoveContainerOptions { force: true, ..Default::default() }))
+        .await;
+}
+
+#[tokio::test]
+async fn the_runtime_conformance_suite_passes_against_podman() {
+    let Some(live) = live().await else { return };
+    let suite = RuntimeSuite {
+        image: live.image.clone(),
+        command: None,
+        container_port: Port::new(8080).unwrap(),
+        free_port: Box::new(free_port),
+    };
+    codeb::testkit::runtime::run(&live.runtime, &suite, &Namespace::random()).await;
+}
+
+#[tokio::test]
+async fn a_started_container_answers_http_on_its_published_port() {
+    let Some(live) = live().await else { return };
+    let ns = Namespace::random();
+    let port = free_port();
+    let spec = spec(&live, &ns, "web", port);
+    live.runtime.create_container(&spec).await.unwrap();
+    live.runtime.start_container(&spec.name).await.unwrap();
+    let body = first_ok(port, "/").await;
+    let info = live.runtime.inspect_container(&spec.name).await.unwrap();
+    live.runtime.remove_container(&spec.name, true).await.unwrap();
+    assert_eq!(body.trim(), "v1");
+    assert_eq!(info.ports, spec.ports, "published on 127.0.0.1 as asked");
+}
+
+#[tokio::test]
+async fn a_container_with_init_stops_well_within_its_grace() {
+    let Some(live) = live().await else { return };
+    let ns = Namespace::random();
+    let port = free_port();
+    let spec = spec(&live, &ns, "init", port);
+    live.runtime.create_container(&spec).await.unwrap();
+    live.runtime.start_container(&spec.name).await.unwrap();
+    first_ok(port, "/").await;
+    let started = Instant::now();
+    live.runtime.stop_container(&spec.name, Duration::from_secs(10)).await.unwrap();
+    let took = started.elapsed();
+    let state = live.runtime.inspect_container(&spec.name).await.unwrap().state;
+    live.runtime.remove_container(&spec.name, true).await.unwrap();
+    // busybox httpd as PID 1 ignores SIGTERM and would wait out all 10 s; under an init it exits at once.
+    assert!(took < Duration::from_secs(5), "stop took {took:?}");
+    assert!(matches!(state, ContainerState::Exited { .. }), "{state:?}");
+}
+
+#[tokio::test]
+async fn env_resources_ulimits_and_init_reach_the_container() {
+    let Some(live) = live().await else { return };
+    let ns = Namespace::random();
+    let mut spec = spec(&live, &ns, "cfg", free_port());
+    spec.env = vec![EnvVar::secret(EnvKey::parse("API_TOKEN").unwrap(), EnvValue::parse("s3cr3t value").unwrap())];
+    spec.resources = Resources { memory_bytes: Some(64 * 1024 * 1024), cpu_millis: Some(500) };
+    live.runtime.create_container(&spec).await.unwrap();
+    let inspect = live.raw.inspect_container(spec.name.as_str(), None).await.unwrap();
+    remove_quietly(&live, &spec.name).await;
+    let env = inspect.config.unwrap().env.unwrap_or_default();
+    assert!(env.contains(&"API_TOKEN=s3cr3t value".to_owned()), "{} env entries", env.len());
+    let host = inspect.host_config.unwrap();
+    assert_eq!(host.memory, Some(64 * 1024 * 1024));
+    assert_eq!(host.nano_cpus, Some(500_000_000));
+    assert_eq!(host.init, Some(true));
+    let ulimits: Vec<_> = host.ulimits.unwrap_or_default().into_iter().filter_map(|u| u.name).collect();
+    assert!(ulimits.iter().any(|n| n.eq_ignore_ascii_case("rlimit_nofile") || n == "nofile"), "{ulimits:?}");
+}
+
+#[tokio::test]
+async fn ensure_image_pulls_from_the_registry() {
+    let Some(live) = live().await else { return };
+    let Some(registry) = live_env("CODEB_TEST_REGISTRY") else { return };
+    let image = ImageRef::parse(&format!("{registry}/codeb-test/httpd:v1")).unwrap();
+    // Drop the local copy (only this tag; layers shared with other tags stay) so the pull is real.
+    match live.raw.remove_image(image.as_str(), None::<RemoveImageOptions>, None).await {
+        Ok(_) | Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {}
+        Err(e) => panic!("cannot remove the local copy of {image}: {e}"),
+    }
+    assert!(live.raw.inspect_image(image.as_str()).await.is_err(), "the local copy must be gone before the pull");
+    // The test registry has no auth; credentials still go through Podman's decoding of X-Registry-Auth.
+    let auth = codeb::runtime::RegistryAuth {
+        username: "codeb".to_owned(),
+        password: EnvValue::parse("unused-pass").unwrap(),
+    };
+    let pulled = live.runtime.ensure_image(&image, Some(&auth)).await.unwrap();
+    let inspected = live.raw.inspect_image(image.as_str()).await.unwrap();
+    assert_eq!(Some(pulled.id), inspected.id);
+    assert_eq!(pulled.reference, image);
+}
+
+#[tokio::test]
+async fn pulling_a_tag_the_registry_lacks_is_not_found() {
+    let Some(live) = live().await else { return };
+    let Some(registry) = live_env("CODEB_TEST_REGISTRY") else { return };
+    let ns = Namespace::random();
+    let image = ImageRef::parse(&format!("{registry}/codeb-test/httpd:{}", ns.as_str())).unwrap();
+    let err = live.runtime.ensure_image(&image, None).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    assert_eq!(err.context_value("backend"), Some("podman"));
+    assert_eq!(err.context_value("image"), Some(image.as_str()));
+}
+
+#[tokio::test]
+async fn build_image_from_a_context_directory_yields_a_runnable_image() {
+    let Some(live) = live().await else { return };
+    let ns = Namespace::random();
+    let context = tempfile::tempdir().unwrap();
+    std::fs::write(
+        context.path().join("Containerfile"),
+        format!("FROM {}\nCOPY hello.txt /www/hello.txt\n", live.image),
+    )
+    .unwrap();
+    std::fs::write(context.path().join("hello.txt"), format!("built in {}\n", ns.as_str())).unwrap();
+    let tag = ImageRef::parse(&format!("localhost/codeb-test-{}/built:v1", ns.as_str())).unwrap();
+    let build = BuildSpec {
+        context: context.path().to_owned(),
+        containerfile: None,
+        tag: tag.clone(),
+        labels: [("io.codeb.project".to_owned(), ns.as_str().to_owned())].into(),
+    };
+    let built = live.runtime.build_image(&build).await.unwrap();
+    assert_eq!(built.reference, tag);
+    assert_eq!(live.runtime.ensure_image(&tag, None).await.unwrap().id, built.id, "the built image is present");
+
+    let port = free_port();
+    let mut spec = spec(&live, &ns, "built", port);
+    spec.image = tag.clone();
+    live.runtime.create_container(&spec).await.unwrap();
+    live.runtime.start_container(&spec.name).await.unwrap();
+    let copied = first_ok(port, "/hello.txt").await;
+    let served = first_ok(port, "/").await;
+    live.runtime.remove_container(&spec.name, true).await.unwrap();
+    let _ = live.raw.remove_image(tag.as_str(), None::<RemoveImageOptions>, None).await;
+    assert_eq!(copied, format!("built in {}\n", ns.as_str()));
+    assert_eq!(served.trim(), "v1", "the base image's files are there too");
+}
+
+#[tokio::test]
+async fn a_build_whose_containerfile_fails_is_invalid() {
+    let Some(live) = live().await else { return };
+    let ns = Namespace::random();
+    let context = tempfile::tempdir().unwrap();
+    std::fs::write(context.path().join("Containerfile"), format!("FROM {}\nCOPY missing.txt /x\n", live.image))
+        .unwrap();
+    let build = BuildSpec {
+        context: context.path().to_owned(),
+        containerfile: None,
+        tag: ImageRef::parse(&format!("localhost/codeb-test-{}/broken:v1", ns.as_str())).unwrap(),
+        labels: Default::default(),
+    };
+    let err = live.runtime.build_image(&build).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Invalid, "{err}");
+    assert_eq!(err.context_value("image"), Some(build.tag.as_str()));
+}
+
+#[tokio::test]
+async fn listing_never_returns_unlabelled_containers() {
+    let Some(live) = live().await else { return };
+    let ns = Namespace::random();
+    let managed = spec(&live, &ns, "managed", free_port());
+    live.runtime.create_container(&managed).await.unwrap();
+    let stranger = ns.container("stranger");
+    let body = ContainerCreateBody {
+        image: Some(live.image.to_string()),
+        labels: Some(HashMap::from([(codeb::runtime::LABEL_PROJECT.to_owned(), ns.project("live").to_string())])),
+        ..Default::default()
+    };
+    let options = CreateContainerOptions { name: Some(stranger.to_string()), ..Default::default() };
+    live.raw.create_container(Some(options), body).await.unwrap();
+
+    let managed_only = LabelFilter::from([(LABEL_MANAGED.to_owned(), "true".to_owned())]);
+    let by_managed = live.runtime.list_containers(&managed_only).await.unwrap();
+    let by_project = live
+        .runtime
+        .list_containers(&LabelFilter::from([(
+            codeb::runtime::LABEL_PROJECT.to_owned(),
+            ns.project("live").to_string(),
+        )]))
+        .await
+        .unwrap();
+    let everything = live.runtime.list_containers(&LabelFilter::new()).await.unwrap();
+    remove_quietly(&live, &managed.name).await;
+    remove_quietly(&live, &stranger).await;
+
+    for (what, listed) in
+        [("managed filter", &by_managed), ("project filter", &by_project), ("empty filter", &everything)]
+    {
+        assert!(listed.iter().any(|c| c.name == managed.name), "{what}: the managed container must be listed");
+        assert!(listed.iter().all(|c| c.name != stranger), "{what}: an unlabelled container must never be listed");
+        assert!(listed.iter().all(|c| c.labels.get(LABEL_MANAGED).is_some_and(|v| v == "true")), "{what}");
+    }
+}
+
+#[tokio::test]
+async fn logs_return_the_last_lines_of_stdout_and_stderr() {
+    let Some(live) = live().await else { return };
+    let ns = Namespace::random();
+    let mut spec = spec(&live, &ns, "logs", free_port());
+    spec.ports.clear();
+    let script =
+        "for i in 1 2 3 4 5; do echo line$i; done; busybox sleep 0.3; echo to-stderr >&2; exec busybox sleep 3600";
+    spec.command = Some(vec!["sh".to_owned(), "-c".to_owned(), script.to_owned()]);
+    live.runtime.create_container(&spec).await.unwrap();
+    live.runtime.start_container(&spec.name).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let all = loop {
+        let lines = live.runtime.logs(&spec.name, LogOptions { tail: 100 }).await.unwrap();
+        if lines.len() >= 6 || Instant::now() > deadline {
+            break lines;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let tail = live.runtime.logs(&spec.name, LogOptions { tail: 3 }).await.unwrap();
+    let none = live.runtime.logs(&spec.name, LogOptions { tail: 0 }).await.unwrap();
+    live.runtime.remove_container(&spec.name, true).await.unwrap();
+    assert_eq!(all, ["line1", "line2", "line3", "line4", "line5", "to-stderr"]);
+    assert_eq!(tail, ["line4", "line5", "to-stderr"]);
+    assert!(none.is_empty());
+}
+
+#[tokio::test]
+async fn a_container_that_just_exited_is_inspected_and_listed_as_exited() {
+    let Some(live) = live().await else { return };
+    let ns = Namespace::random();
+    let mut spec = spec(&live, &ns, "exit", free_port());
+    spec.ports.clear();
+    spec.command = Some(vec!["sh".to_owned(), "-c".to_owned(), "exit 3".to_owned()]);
+    live.runtime.create_container(&spec).await.unwrap();
+    live.runtime.start_container(&spec.name).await.unwrap();
+    // Right after exit Podman briefly reports `stopped`, which bollard cannot decode; poll through it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = Vec::new();
+    let state = loop {
+        let state = live.runtime.inspect_container(&spec.name).await.unwrap().state;
+        let listed = live.runtime.list_containers(&spec.labels).await.unwrap();
+        seen.push((state, listed.iter().find(|c| c.name == spec.name).map(|c| c.state)));
+        if matches!(state, ContainerState::Exited { .. }) || Instant::now() > deadline {
+            break state;
+        }
+    };
+    live.runtime.remove_container(&spec.name, false).await.unwrap();
+    assert_eq!(state, ContainerState::Exited { code: Some(3) }, "{seen:?}");
+}
+
+#[tokio::test]
+async fn a_stopped_or_never_started_container_stops_as_a_no_op() {
+    let Some(live) = live().await else { return };
+    let ns = Namespace::random();
+    let spec = spec(&live, &ns, "noop", free_port());
+    live.runtime.create_container(&spec).await.unwrap();
+    let stopped_created = live.runtime.stop_container(&spec.name, Duration::from_secs(1)).await;
+    let state = live.runtime.inspect_container(&spec.name).await.unwrap().state;
+    live.runtime.remove_container(&spec.name, false).await.unwrap();
+    stopped_created.unwrap();
+    assert!(matches!(state, ContainerState::Created | ContainerState::Exited { .. }), "{state:?}");
+    let err = live.runtime.stop_container(&spec.name, Duration::from_secs(1)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+}
+
+#[tokio::test]
+async fn removing_a_volume_in_use_is_a_conflict_even_with_force() {
+    let Some(live) = live().await else { return };
+    let ns = Namespace::random();
+    let labels = managed_labels(&ns.project("vol"), &Environment::Production, Service::Postgres, None);
+    let volume = codeb::runtime::VolumeSpec { name: ns.volume("data"), labels };
+    live.runtime.create_volume(&volume).await.unwrap();
+    let mut spec = spec(&live, &ns, "user", free_port());
+    spec.volumes = vec![codeb::runtime::VolumeMount { volume: volume.name.clone(), target: "/data".to_owned() }];
+    live.runtime.create_container(&spec).await.unwrap();
+    let force = codeb::runtime::RemoveVolumeOptions { force: true };
+    let in_use = live.runtime.remove_volume(&volume.name, force).await;
+    let listed = live.runtime.list_volumes(&volume.labels).await.unwrap();
+    live.runtime.remove_container(&spec.name, true).await.unwrap();
+    live.runtime.remove_volume(&volume.name, force).await.unwrap();
+    assert_eq!(in_use.unwrap_err().kind(), ErrorKind::Conflict);
+    assert!(listed.iter().any(|v| v.name == volume.name), "a refused removal leaves the volume");
+}
+
+#[tokio::test]
+async fn containers_on_one_network_reach_each_other_by_name() {
+    let Some(live) = live().await else { return };
+    let ns = Namespace::random();
+    let network = codeb::runtime::NetworkSpec {
+        name: ns.network("net"),
+        labels: managed_labels(&ns.project("net"), &Environment::Staging, Service::App, None),
+    };
+    live.runtime.ensure_network(&network).await.unwrap();
+    let mut server = spec(&live, &ns, "srv", free_port());
+    server.ports.clear();
+    server.network = Some(network.name.clone());
+    live.runtime.create_container(&server).await.unwrap();
+    live.runtime.start_container(&server.name).await.unwrap();
+
+    let mut client = spec(&live, &ns, "cli", free_port());
+    client.ports.clear();
+    client.network = Some(network.name.clone());
+    // The page may lack a final newline, and Podman's logs hold back an unfinished last line: print one whole line.
+    let fetch =
+        format!("echo \"fetched:$(busybox wget -q -O - http://{}:8080/)\"; exec busybox sleep 3600", server.name);
+    client.command = Some(vec!["sh".to_owned(), "-c".to_owned(), fetch]);
+    live.runtime.create_container(&client).await.unwrap();
+    live.runtime.start_container(&client.name).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let lines = loop {
+        let lines = live.runtime.logs(&client.name, LogOptions::default()).await.unwrap();
+        if !lines.is_empty() || Instant::now() > deadline {
+            break lines;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let busy = live.runtime.remove_network(&network.name).await;
+    for name in [&client.name, &server.name] {
+        live.runtime.remove_container(name, true).await.unwrap();
+    }
+    live.runtime.remove_network(&network.name).await.unwrap();
+    assert_eq!(lines, ["fetched:v1"], "the client must fetch the server's page by its container name");
+    assert_eq!(busy.unwrap_err().kind(), ErrorKind::Conflict, "a network in use cannot be removed");
+}
