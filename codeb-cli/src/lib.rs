@@ -1,4 +1,48 @@
-//! The `we` CLI over the codeb SDK will live here: clap parsing, one SDK call per
-//! command, one printer. Nothing is implemented yet (issue 5), so this crate
-//! deliberately exposes no items and builds no binary.
+//! The `we` CLI over the codeb SDK: clap parsing ([`args`]), one SDK call per
+//! command ([`commands`]), one [`printer`] that knows `--json` and `--quiet`,
+//! and documented exit codes ([`exit`]).
 #![deny(missing_docs)]
+
+pub mod args;
+mod commands;
+mod context;
+pub mod exit;
+mod local;
+pub mod printer;
+mod render;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::Cli;
+use crate::context::Context;
+use crate::printer::{Mode, Printer};
+
+/// Parses the command line, runs the command, prints, and returns the exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { exit::USAGE } else { exit::OK });
+        }
+    };
+    let mode = if cli.json {
+        Mode::Json
+    } else if cli.quiet {
+        Mode::Quiet
+    } else {
+        Mode::Human
+    };
+    let printer = Printer::new(mode);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => return exit::report(&printer, &codeb::Error::internal("cannot start the async runtime").with_source(e)),
+    };
+    let ctx = Context::new(printer.clone(), cli.config);
+    match runtime.block_on(commands::run(cli.command, &ctx)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => exit::report(&printer, &e),
+    }
+}

@@ -34,6 +34,7 @@ mod config;
 mod daemon;
 pub mod images;
 mod part;
+mod platform_file;
 mod ports;
 mod probe;
 mod record;
@@ -52,6 +53,7 @@ use codeb::{Error, ErrorKind, Result};
 pub use api_key::ApiKey;
 pub use daemon::StopOutcome;
 pub use part::Part;
+pub use platform_file::{LOCAL_ZONE, PDNS_KEY_FILE, PLATFORM_FILE};
 
 use binaries::{SearchPath, StackPrograms};
 use daemon::{DaemonSpec, Liveness, ProcessId};

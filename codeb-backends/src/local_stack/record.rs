@@ -5,10 +5,9 @@
 //! it is replaced atomically (temp file, fsync, rename, directory fsync) so a
 //! crash never leaves a torn record that would strand running processes.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs::{self, File};
+use std::io;
 use std::net::SocketAddr;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use super::daemon::ProcessId;
@@ -89,22 +88,9 @@ pub(crate) fn read(dir: &Path) -> Result<Option<StackRecord>, ReadError> {
 
 /// Replaces the record in `dir` atomically, readable by its owner only.
 pub(crate) fn write(dir: &Path, record: &StackRecord) -> io::Result<()> {
-    let text = serde_json::to_string_pretty(record).map_err(io::Error::other)?;
-    let tmp = dir.join(format!("{RECORD_FILE}.tmp"));
-    let written =
-        OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp).and_then(|mut f| {
-            // A leftover temp file from another umask or owner keeps its mode; make sure it is 0600.
-            f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
-            f.write_all(text.as_bytes())?;
-            f.write_all(b"\n")?;
-            f.sync_all()
-        });
-    if let Err(e) = written {
-        let _ = fs::remove_file(&tmp);
-        return Err(e);
-    }
-    fs::rename(&tmp, dir.join(RECORD_FILE))?;
-    File::open(dir)?.sync_all()
+    let mut text = serde_json::to_string_pretty(record).map_err(io::Error::other)?;
+    text.push('\n');
+    crate::atomic_file::replace(&dir.join(RECORD_FILE), text.as_bytes(), crate::atomic_file::Access::OwnerOnly)
 }
 
 /// Removes the record from `dir` (nothing to do when it is absent).

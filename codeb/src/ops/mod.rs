@@ -8,6 +8,7 @@
 mod domains;
 mod drift;
 mod env;
+mod ports;
 mod projects;
 mod status;
 

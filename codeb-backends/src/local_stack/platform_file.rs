@@ -1,0 +1,103 @@
+//! The platform file of a local stack: what `we local up` writes so that every
+//! front end finds the stack it started.
+
+use std::path::{Path, PathBuf};
+
+use codeb::{Error, ErrorKind, Result};
+
+use crate::atomic_file::{Access, replace};
+use crate::local_stack::LocalStack;
+
+/// The zone a local stack's apps are named in.
+pub const LOCAL_ZONE: &str = "codeb.test";
+/// The platform file's name in the stack's data directory.
+pub const PLATFORM_FILE: &str = "platform.toml";
+/// The PowerDNS key file's name in the stack's data directory (0600).
+pub const PDNS_KEY_FILE: &str = "pdns.key";
+
+/// A TOML basic string holding `s` (JSON's string escapes are valid TOML).
+fn quoted(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned())
+}
+
+fn path(p: &Path) -> Result<String> {
+    p.to_str()
+        .map(quoted)
+        .ok_or_else(|| Error::new(ErrorKind::Invalid, format!("the path {} is not UTF-8", p.display())))
+}
+
+impl LocalStack {
+    /// The text of the platform file for this stack: the SSOT, secrets and keys
+    /// under the data directory, the stack's endpoints, the zone `codeb.test`,
+    /// plain HTTP, and short drain and watch times suited to a laptop.
+    pub fn platform_file(&self) -> Result<String> {
+        let dir = self.dir();
+        let e = self.endpoints();
+        Ok(format!(
+            "# Written by `we local up` for the local stack in this directory.\n\
+             [state]\npath = {state}\n\n\
+             [secrets]\ndir = {secrets}\nkey_file = {secret_key}\n\n\
+             [podman]\nsocket = {socket}\n\n\
+             [caddy]\nadmin = {admin}\nlisten = [{listen}]\ntls = \"off\"\n\n\
+             [powerdns]\napi = {api}\napi_key_file = {pdns_key}\nzone = \"{LOCAL_ZONE}\"\n\n\
+             [network]\nbind_address = \"127.0.0.1\"\nupstream_host = \"127.0.0.1\"\npublic_ipv4 = \"127.0.0.1\"\n\n\
+             [deploy]\ndrain_grace = \"1s\"\nstop_grace = \"5s\"\nwatch_window = \"5s\"\n",
+            state = path(&dir.join("ssot.json"))?,
+            secrets = path(&dir.join("secrets"))?,
+            secret_key = path(&dir.join("secret.key"))?,
+            socket = path(&e.podman_socket)?,
+            admin = quoted(&e.caddy_admin_url()),
+            listen = quoted(&e.http.to_string()),
+            api = quoted(&e.pdns_api_url()),
+            pdns_key = path(&dir.join(PDNS_KEY_FILE))?,
+        ))
+    }
+
+    /// Writes the platform file and the PowerDNS key file (0600) into the data
+    /// directory and returns the platform file's path.
+    pub fn write_platform_file(&self) -> Result<PathBuf> {
+        let write = |name: &str, bytes: &[u8]| {
+            let target = self.dir().join(name);
+            replace(&target, bytes, Access::OwnerOnly).map_err(|e| {
+                Error::new(ErrorKind::Unavailable, format!("cannot write {}", target.display())).with_source(e)
+            })?;
+            Ok::<_, Error>(target)
+        };
+        write(PDNS_KEY_FILE, self.endpoints().pdns_api_key.expose().as_bytes())?;
+        write(PLATFORM_FILE, self.platform_file()?.as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use codeb::config::{KeySource, PlatformConfig};
+
+    use super::*;
+    use crate::local_stack::{ApiKey, Endpoints};
+
+    #[test]
+    fn the_platform_file_parses_and_points_at_the_stack() {
+        let dir = tempfile::tempdir().unwrap();
+        let endpoints = Endpoints {
+            podman_socket: dir.path().join("podman.sock"),
+            caddy_admin: "127.0.0.1:2100".parse().unwrap(),
+            http: "127.0.0.1:2101".parse().unwrap(),
+            pdns_api: "127.0.0.1:2102".parse().unwrap(),
+            pdns_api_key: ApiKey::from_recorded("k3y".to_owned()),
+            pdns_dns: "127.0.0.1:2103".parse().unwrap(),
+            registry: "127.0.0.1:2104".parse().unwrap(),
+        };
+        let stack = LocalStack { dir: dir.path().to_owned(), endpoints, processes: Vec::new() };
+        let written = stack.write_platform_file().unwrap();
+        let config = PlatformConfig::read(&written).unwrap();
+        assert_eq!(config.podman_socket, dir.path().join("podman.sock"));
+        assert_eq!(config.caddy_listen, vec!["127.0.0.1:2101".to_owned()]);
+        assert_eq!(config.powerdns_key, KeySource::File(dir.path().join(PDNS_KEY_FILE)));
+        assert_eq!(config.zone.unwrap().as_str(), LOCAL_ZONE);
+        assert_eq!(std::fs::read_to_string(dir.path().join(PDNS_KEY_FILE)).unwrap(), "k3y");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join(PDNS_KEY_FILE)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert!(!std::fs::read_to_string(&written).unwrap().contains("k3y"), "the key stays out of the platform file");
+    }
+}

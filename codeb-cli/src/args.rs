@@ -1,0 +1,383 @@
+//! The command line, as clap definitions. Values that name things are parsed
+//! straight into the SDK's validated types, so nothing invalid gets further.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use codeb::model::{DomainName, EnvKey, Environment, ImageRef, ProjectName, ReleaseId, Service};
+
+/// Deploy containerised apps to your own servers.
+#[derive(Debug, Parser)]
+#[command(name = "we", version, about, propagate_version = true)]
+pub struct Cli {
+    /// The platform file (default: $CODEB_CONFIG, then ~/.config/codeb/platform.toml).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Print one JSON document on stdout (JSON lines for streams) and nothing else there.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Print no progress and no human output beyond errors.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every `we` command.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start, stop or inspect the local stack (Podman, Caddy, PowerDNS on loopback).
+    #[command(subcommand)]
+    Local(LocalCommand),
+    /// Deploy a project directory (its codeb.toml) to an environment.
+    Deploy(DeployArgs),
+    /// Go back to the previous release or a named one.
+    Rollback(RollbackArgs),
+    /// List the releases of an environment.
+    Releases(Target),
+    /// Complete or clean up an interrupted deploy.
+    Recover(RecoverArgs),
+    /// Route domains to an environment.
+    #[command(subcommand)]
+    Domain(DomainCommand),
+    /// Env vars and secrets of an environment.
+    #[command(subcommand)]
+    Env(EnvCommand),
+    /// Probe the release serving an environment.
+    #[command(subcommand)]
+    Health(HealthCommand),
+    /// The single source of truth.
+    #[command(subcommand)]
+    Ssot(SsotCommand),
+    /// Port allocations.
+    #[command(subcommand)]
+    Port(PortCommand),
+    /// Projects.
+    #[command(subcommand)]
+    Project(ProjectCommand),
+    /// Deploy locks.
+    #[command(subcommand)]
+    Lock(LockCommand),
+    /// The last log lines of the release serving an environment.
+    Logs(LogsArgs),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff).
+    Man,
+}
+
+/// A project and one of its environments.
+#[derive(Debug, Args)]
+pub struct Target {
+    /// The project.
+    pub project: ProjectName,
+    /// The environment: staging, production or preview-<id>.
+    #[arg(long, short)]
+    pub env: Environment,
+}
+
+/// A project and environment given as options (for commands whose argument is something else).
+#[derive(Debug, Args)]
+pub struct Scope {
+    /// The project.
+    #[arg(long, short)]
+    pub project: ProjectName,
+    /// The environment: staging, production or preview-<id>.
+    #[arg(long, short)]
+    pub env: Environment,
+}
+
+/// `we local ...`
+#[derive(Debug, Subcommand)]
+pub enum LocalCommand {
+    /// Start the local stack and write a platform file for it.
+    Up(LocalArgs),
+    /// Stop exactly what `up` started.
+    Down(LocalArgs),
+    /// Show each part of the local stack and whether it answers.
+    Status(LocalArgs),
+}
+
+/// Where the local stack keeps its data.
+#[derive(Debug, Args)]
+pub struct LocalArgs {
+    /// The data directory (default: ~/.local/share/codeb/local).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+/// `we deploy`
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// The project directory holding codeb.toml.
+    #[arg(default_value = ".")]
+    pub path: PathBuf,
+    /// The environment: staging, production or preview-<id>.
+    #[arg(long, short)]
+    pub env: Environment,
+    /// Deploy this image instead of the one codeb.toml names or builds.
+    #[arg(long)]
+    pub image: Option<ImageRef>,
+    /// Print the plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Wait up to this many seconds for another deploy of the environment to finish.
+    #[arg(long, value_name = "SECONDS")]
+    pub wait: Option<u64>,
+}
+
+/// `we rollback`
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// Which project environment.
+    #[command(flatten)]
+    pub target: Target,
+    /// The release to go back to (default: the previous one).
+    #[arg(long)]
+    pub to: Option<ReleaseId>,
+    /// Print the plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `we recover`
+#[derive(Debug, Args)]
+pub struct RecoverArgs {
+    /// Which project environment.
+    #[command(flatten)]
+    pub target: Target,
+    /// Take the lock even from a holder that still runs.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `we domain ...`
+#[derive(Debug, Subcommand)]
+pub enum DomainCommand {
+    /// Route a domain to an environment (route, DNS record, SSOT).
+    Setup {
+        /// The domain.
+        domain: DomainName,
+        /// Which project environment.
+        #[command(flatten)]
+        scope: Scope,
+        /// Print the plan and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// List an environment's domains.
+    List {
+        /// Which project environment.
+        #[command(flatten)]
+        scope: Scope,
+    },
+    /// Stop routing a domain (needs --force).
+    Remove {
+        /// The domain.
+        domain: DomainName,
+        /// Which project environment.
+        #[command(flatten)]
+        scope: Scope,
+        /// Really remove it; without this, print what would be removed.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// `we env ...`
+#[derive(Debug, Subcommand)]
+pub enum EnvCommand {
+    /// Set variables (KEY=VALUE ...).
+    Set {
+        /// The assignments.
+        #[arg(required = true, value_name = "KEY=VALUE")]
+        assignments: Vec<String>,
+        /// Which project environment.
+        #[command(flatten)]
+        scope: Scope,
+        /// Mark them secret: never shown except by `we env get`.
+        #[arg(long)]
+        secret: bool,
+    },
+    /// List variables; secret values are masked.
+    List {
+        /// Which project environment.
+        #[command(flatten)]
+        scope: Scope,
+    },
+    /// Print one variable's value, secret or not.
+    Get {
+        /// The variable.
+        key: EnvKey,
+        /// Which project environment.
+        #[command(flatten)]
+        scope: Scope,
+    },
+    /// Remove variables (needs --force).
+    Unset {
+        /// The variables.
+        #[arg(required = true)]
+        keys: Vec<EnvKey>,
+        /// Which project environment.
+        #[command(flatten)]
+        scope: Scope,
+        /// Really remove them; without this, print what would be removed.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// `we health ...`
+#[derive(Debug, Subcommand)]
+pub enum HealthCommand {
+    /// Probe once with the release's own health check.
+    Check(Target),
+}
+
+/// `we ssot ...`
+#[derive(Debug, Subcommand)]
+pub enum SsotCommand {
+    /// Revision and counts.
+    Status,
+    /// One project's record.
+    Show {
+        /// The project.
+        project: ProjectName,
+    },
+    /// The whole document as JSON.
+    Export,
+    /// Where reality differs from the record (drift).
+    Diff,
+}
+
+/// `we port ...`
+#[derive(Debug, Subcommand)]
+pub enum PortCommand {
+    /// Allocate (or show) the port of a service.
+    Allocate {
+        /// Which project environment.
+        #[command(flatten)]
+        scope: Scope,
+        /// The service.
+        #[arg(long, default_value = "app")]
+        service: Service,
+    },
+    /// List allocations.
+    List {
+        /// Only this project's.
+        #[arg(long, short)]
+        project: Option<ProjectName>,
+        /// Only this environment's.
+        #[arg(long, short)]
+        env: Option<Environment>,
+    },
+    /// Free a port (needs --force).
+    Release {
+        /// Which project environment.
+        #[command(flatten)]
+        scope: Scope,
+        /// The service.
+        #[arg(long, default_value = "app")]
+        service: Service,
+        /// Really free it; without this, print what would be freed.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Compare allocations with the ports that listen.
+    Check,
+}
+
+/// `we project ...`
+#[derive(Debug, Subcommand)]
+pub enum ProjectCommand {
+    /// Every project with its serving releases.
+    List,
+    /// One project's record.
+    Show {
+        /// The project.
+        project: ProjectName,
+    },
+    /// Delete a project whole (needs --force; protected volumes survive).
+    Delete {
+        /// The project.
+        project: ProjectName,
+        /// Really delete it; without this, print what would be deleted.
+        #[arg(long)]
+        force: bool,
+        /// Print what would be deleted and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// `we lock ...`
+#[derive(Debug, Subcommand)]
+pub enum LockCommand {
+    /// Who holds an environment's deploy lock.
+    Status(Target),
+    /// Release a lock whose holder is gone (or any, with --force).
+    Release {
+        /// Which project environment.
+        #[command(flatten)]
+        target: Target,
+        /// Release it even if its holder still runs.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// `we logs`
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Which project environment.
+    #[command(flatten)]
+    pub target: Target,
+    /// How many of the last lines.
+    #[arg(long, default_value_t = 100)]
+    pub tail: usize,
+    /// Keep printing new lines until interrupted.
+    #[arg(long, short)]
+    pub follow: bool,
+}
+
+/// `we completions`
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    pub shell: clap_complete::Shell,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    #[test]
+    fn the_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn hostile_arguments_are_refused_at_parse_time() {
+        for args in [
+            vec!["we", "rollback", "shop;id", "--env", "staging"],
+            vec!["we", "releases", "shop", "--env", "prod"],
+            vec!["we", "domain", "setup", "a b.com", "-p", "shop", "-e", "staging"],
+            vec!["we", "env", "get", "A-B", "-p", "shop", "-e", "staging"],
+            vec!["we", "deploy", "--env", "staging", "--image", "$(id)"],
+            vec!["we", "logs", "../etc", "--env", "staging"],
+        ] {
+            let err = Cli::try_parse_from(&args).unwrap_err();
+            assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn global_flags_go_anywhere() {
+        let cli = Cli::try_parse_from(["we", "ssot", "status", "--json", "--config", "/x.toml"]).unwrap();
+        assert!(cli.json);
+        assert_eq!(cli.config.as_deref(), Some(std::path::Path::new("/x.toml")));
+    }
+}

@@ -1,0 +1,60 @@
+//! `we deploy`, `we rollback`, `we releases`, `we recover`.
+
+use std::time::Duration;
+
+use codeb::project::ProjectFile;
+
+use crate::args::{DeployArgs, RecoverArgs, RollbackArgs, Target};
+use crate::context::Context;
+use crate::exit::OK;
+use crate::render;
+
+pub async fn deploy(args: DeployArgs, ctx: &Context) -> codeb::Result<u8> {
+    let file = ProjectFile::read(&args.path)?;
+    let request = file.deploy_request(&args.env, args.image)?;
+    let platform = ctx.platform().await?;
+    if args.dry_run {
+        let plan = platform.plan(&request).await?;
+        ctx.printer.result(&plan, |p| render::plan(p, &plan));
+        return Ok(OK);
+    }
+    let mut progress = ctx.progress(&format!("deploy {}/{}", request.project, request.env));
+    progress.options.wait_for_lock = args.wait.map(Duration::from_secs);
+    let report = platform.deploy(&request, &progress.options).await;
+    drop(progress);
+    let report = report?;
+    ctx.printer.result(&report, |p| render::report(p, &report));
+    Ok(OK)
+}
+
+pub async fn rollback(args: RollbackArgs, ctx: &Context) -> codeb::Result<u8> {
+    let platform = ctx.platform().await?;
+    let Target { project, env } = &args.target;
+    if args.dry_run {
+        let plan = platform.plan_rollback(project, env, args.to.as_ref()).await?;
+        ctx.printer.result(&plan, |p| render::rollback_plan(p, &plan));
+        return Ok(OK);
+    }
+    let progress = ctx.progress(&format!("rollback {project}/{env}"));
+    let report = platform.rollback(project, env, args.to.as_ref(), &progress.options).await;
+    drop(progress);
+    let report = report?;
+    ctx.printer.result(&report, |p| render::report(p, &report));
+    Ok(OK)
+}
+
+pub async fn releases(target: Target, ctx: &Context) -> codeb::Result<u8> {
+    let list = ctx.platform().await?.releases(&target.project, &target.env).await?;
+    ctx.printer.result(&list, |p| render::releases(p, &list));
+    Ok(OK)
+}
+
+pub async fn recover(args: RecoverArgs, ctx: &Context) -> codeb::Result<u8> {
+    let platform = ctx.platform().await?;
+    let progress = ctx.progress(&format!("recover {}/{}", args.target.project, args.target.env));
+    let report = platform.recover(&args.target.project, &args.target.env, args.force, &progress.options).await;
+    drop(progress);
+    let report = report?;
+    ctx.printer.result(&report, |p| render::recover(p, &report));
+    Ok(OK)
+}

@@ -1,0 +1,39 @@
+//! `we domain ...`
+
+use crate::args::DomainCommand;
+use crate::commands::applied_code;
+use crate::context::Context;
+use crate::exit::OK;
+use crate::render;
+
+pub async fn run(cmd: DomainCommand, ctx: &Context) -> codeb::Result<u8> {
+    let platform = ctx.platform().await?;
+    match cmd {
+        DomainCommand::Setup { domain, scope, dry_run } => {
+            let progress = ctx.progress(&format!("domain setup {domain}"));
+            let report = platform.domain_setup(&scope.project, &scope.env, &domain, dry_run, &progress.options).await;
+            drop(progress);
+            let report = report?;
+            ctx.printer.result(&report, |p| {
+                let head = if report.applied { "routed" } else { "would (dry run)" };
+                let mut lines = vec![format!("{} {domain} -> {}/{}", p.paint(crate::printer::Tone::Good, head), scope.project, scope.env)];
+                lines.extend(report.changes.iter().map(|c| format!("  + {}", render::change(c))));
+                lines
+            });
+            Ok(OK)
+        }
+        DomainCommand::List { scope } => {
+            let list = platform.domain_list(&scope.project, &scope.env).await?;
+            ctx.printer.result(&list, |_| list.iter().map(|d| d.to_string()).collect());
+            Ok(OK)
+        }
+        DomainCommand::Remove { domain, scope, force } => {
+            let progress = ctx.progress(&format!("domain remove {domain}"));
+            let removal = platform.domain_remove(&scope.project, &scope.env, &domain, force, &progress.options).await;
+            drop(progress);
+            let removal = removal?;
+            ctx.printer.result(&removal, |p| render::removal(p, &removal));
+            Ok(applied_code(removal.applied))
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! `we ssot ...` and `we health check`.
+
+use crate::args::{HealthCommand, SsotCommand};
+use crate::context::Context;
+use crate::exit::{OK, UNHEALTHY};
+use crate::render;
+
+pub async fn run(cmd: SsotCommand, ctx: &Context) -> codeb::Result<u8> {
+    let platform = ctx.platform().await?;
+    match cmd {
+        SsotCommand::Status => {
+            let status = platform.ssot_status().await?;
+            ctx.printer.result(&status, |_| render::ssot_status(&status));
+        }
+        SsotCommand::Show { project } => ctx.printer.json_or_pretty(&platform.project_show(&project).await?),
+        SsotCommand::Export => ctx.printer.json_or_pretty(&platform.ssot_export().await?),
+        SsotCommand::Diff => {
+            let report = platform.drift().await?;
+            ctx.printer.result(&report, |p| render::drift(p, &report));
+        }
+    }
+    Ok(OK)
+}
+
+pub async fn health(cmd: HealthCommand, ctx: &Context) -> codeb::Result<u8> {
+    let HealthCommand::Check(target) = cmd;
+    let report = ctx.platform().await?.health_check(&target.project, &target.env).await?;
+    ctx.printer.result(&report, |p| render::health(p, &report));
+    Ok(if report.verdict.healthy { OK } else { UNHEALTHY })
+}

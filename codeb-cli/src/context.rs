@@ -1,0 +1,79 @@
+//! What every command gets: the printer, and the platform built from the platform file.
+
+use std::path::PathBuf;
+
+use codeb::config::PlatformConfig;
+use codeb::engine::{DeployEvent, DeployOptions, EventSink, Platform};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::printer::Printer;
+
+/// The printer and how to reach the platform.
+pub struct Context {
+    /// Where output goes.
+    pub printer: Printer,
+    config: Option<PathBuf>,
+}
+
+impl Context {
+    /// A context for one invocation.
+    pub fn new(printer: Printer, config: Option<PathBuf>) -> Self {
+        Context { printer, config }
+    }
+
+    /// The platform file's path, as every front end finds it.
+    pub fn config_path(&self) -> codeb::Result<PathBuf> {
+        PlatformConfig::discover(self.config.as_deref())
+    }
+
+    /// Builds the platform from the platform file, through the one constructor every front end uses.
+    pub async fn platform(&self) -> codeb::Result<Platform> {
+        let config = PlatformConfig::read(&self.config_path()?)?;
+        codeb_backends::connect(&config, &owner())
+    }
+
+    /// Options for a long operation: progress on a terminal, fed by the engine's events.
+    pub fn progress(&self, message: &str) -> Progress {
+        let bar = if self.printer.shows_progress() { ProgressBar::new_spinner() } else { ProgressBar::hidden() };
+        if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} [{elapsed}]") {
+            bar.set_style(style);
+        }
+        bar.enable_steady_tick(std::time::Duration::from_millis(100));
+        bar.set_message(message.to_owned());
+        let sink_bar = bar.clone();
+        let sink: EventSink = std::sync::Arc::new(move |event: &DeployEvent| match event {
+            DeployEvent::StepStarted { step } => sink_bar.set_message(step.to_string()),
+            DeployEvent::HealthProbe { release, attempt, evidence, .. } => {
+                sink_bar.set_message(format!("health of {release}: probe {attempt}: {evidence}"))
+            }
+            DeployEvent::RouteSwitched { host, to } => sink_bar.println(format!(
+                "  routed {host} to {}",
+                to.iter().map(|u| u.to_string()).collect::<Vec<_>>().join(", ")
+            )),
+            DeployEvent::RolledBack { from, to, reason } => sink_bar.println(format!("  rolled back from {from} to {to}: {reason}")),
+            DeployEvent::Note { message } => sink_bar.println(format!("  {message}")),
+            _ => {}
+        });
+        let options = DeployOptions { events: Some(sink), message: Some(format!("we {message}")), ..DeployOptions::default() };
+        Progress { bar, options }
+    }
+}
+
+/// A spinner and the options whose events drive it.
+pub struct Progress {
+    bar: ProgressBar,
+    /// The options to pass to the SDK call.
+    pub options: DeployOptions,
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// Who runs this command, as recorded in deploy locks.
+fn owner() -> String {
+    let user = std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "unknown".to_owned());
+    format!("{user} (we)")
+}

@@ -1,0 +1,41 @@
+//! Port allocations, as every front end offers them.
+
+use crate::engine::{Change, Platform};
+use crate::model::Port;
+use crate::ops::Removal;
+use crate::ports::{PortAllocation, PortFilter, PortKey, PortReport};
+use crate::{Error, Result};
+
+impl Platform {
+    /// The port of `key`, allocated now if it has none.
+    pub async fn port_allocate(&self, key: &PortKey) -> Result<Port> {
+        self.backends.ports.allocate(key).await
+    }
+
+    /// The allocations that pass `filter`.
+    pub async fn port_list(&self, filter: &PortFilter) -> Result<Vec<PortAllocation>> {
+        self.backends.ports.list(filter).await
+    }
+
+    /// Frees the port of `key`; without `force` nothing changes and the report says what would.
+    pub async fn port_release(&self, key: &PortKey, force: bool) -> Result<Removal> {
+        let filter = PortFilter { project: Some(key.project.clone()), env: Some(key.env.clone()) };
+        let allocation = self
+            .backends
+            .ports
+            .list(&filter)
+            .await?
+            .into_iter()
+            .find(|a| a.key == *key)
+            .ok_or_else(|| Error::not_found(format!("{key} has no port")))?;
+        if force {
+            self.backends.ports.release(key).await?;
+        }
+        Ok(Removal { changes: vec![Change::ReleasePort { key: key.clone(), port: allocation.port }], applied: force })
+    }
+
+    /// Compares allocations with what listens.
+    pub async fn port_check(&self) -> Result<PortReport> {
+        self.backends.ports.check().await
+    }
+}
