@@ -16,9 +16,8 @@ use crate::{
 
 /// Builds the platform a platform file describes, acting as `owner` (recorded in deploy locks).
 ///
-/// Nothing is contacted yet except reading the key files: each backend
-/// connects on first use, so a command that needs only the SSOT works while
-/// a service is down.
+/// Nothing is sent to any service yet; the key files are read, and Podman's
+/// socket must exist (a stopped local stack is reported here, naming it).
 pub fn connect(config: &PlatformConfig, owner: &str) -> Result<Platform> {
     let runtime = Arc::new(PodmanRuntime::connect(
         PodmanConfig::new(&config.podman_socket).with_bind_address(config.bind_address),

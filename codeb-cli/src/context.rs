@@ -50,11 +50,14 @@ impl Context {
                 "  routed {host} to {}",
                 to.iter().map(|u| u.to_string()).collect::<Vec<_>>().join(", ")
             )),
-            DeployEvent::RolledBack { from, to, reason } => sink_bar.println(format!("  rolled back from {from} to {to}: {reason}")),
+            DeployEvent::RolledBack { from, to, reason } => {
+                sink_bar.println(format!("  rolled back from {from} to {to}: {reason}"))
+            }
             DeployEvent::Note { message } => sink_bar.println(format!("  {message}")),
             _ => {}
         });
-        let options = DeployOptions { events: Some(sink), message: Some(format!("we {message}")), ..DeployOptions::default() };
+        let options =
+            DeployOptions { events: Some(sink), message: Some(format!("we {message}")), ..DeployOptions::default() };
         Progress { bar, options }
     }
 }

@@ -44,9 +44,13 @@ pub fn hint(error: &Error) -> Option<&'static str> {
             Some("the holder is gone: `we recover PROJECT --env ENV` cleans up and releases it")
         }
         ErrorKind::Locked => Some("wait for the other deploy (`we lock status`), or pass --wait SECONDS"),
-        ErrorKind::Unhealthy => Some("the old release still serves; see `we logs PROJECT --env ENV` for why the new one failed"),
+        ErrorKind::Unhealthy => {
+            Some("the old release still serves; see `we logs PROJECT --env ENV` for why the new one failed")
+        }
         ErrorKind::Conflict => Some("the state changed or a range is full: plan again, or `we port check`"),
-        ErrorKind::Unavailable => Some("a backend did not answer: `we local status` (local stack) or check the platform file"),
+        ErrorKind::Unavailable => {
+            Some("a backend did not answer: `we local status` (local stack) or check the platform file")
+        }
         ErrorKind::Unauthenticated => Some("check the key files named in the platform file"),
         ErrorKind::Forbidden => Some("this needs --force"),
         _ => None,

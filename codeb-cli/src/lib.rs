@@ -38,7 +38,9 @@ pub fn main() -> ExitCode {
     let printer = Printer::new(mode);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
-        Err(e) => return exit::report(&printer, &codeb::Error::internal("cannot start the async runtime").with_source(e)),
+        Err(e) => {
+            return exit::report(&printer, &codeb::Error::internal("cannot start the async runtime").with_source(e));
+        }
     };
     let ctx = Context::new(printer.clone(), cli.config);
     match runtime.block_on(commands::run(cli.command, &ctx)) {

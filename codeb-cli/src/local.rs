@@ -30,7 +30,9 @@ fn dir_of(args: LocalArgs) -> Result<PathBuf> {
 
 /// Runs blocking stack work off the async runtime.
 async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(work).await.map_err(|e| Error::internal("the local stack task panicked").with_source(e))?
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::internal("the local stack task panicked").with_source(e))?
 }
 
 pub async fn run(cmd: LocalCommand, ctx: &Context) -> Result<u8> {
@@ -66,7 +68,12 @@ async fn up(dir: PathBuf, ctx: &Context) -> Result<u8> {
     });
     ctx.printer.result(&doc, |p| {
         let mut lines = vec![format!("{} local stack in {}", p.paint(Tone::Good, "up:"), stack.dir().display())];
-        lines.extend(stack.processes().iter().map(|proc| format!("  {:<9} pid {:<7} {}", proc.part.as_str(), proc.pid, e.describe(proc.part))));
+        lines.extend(
+            stack
+                .processes()
+                .iter()
+                .map(|proc| format!("  {:<9} pid {:<7} {}", proc.part.as_str(), proc.pid, e.describe(proc.part))),
+        );
         lines.push(format!("platform file: {}", platform_file.display()));
         match &installed {
             Some(path) => lines.push(format!("  (also at {}, where every `we` command finds it)", path.display())),
@@ -84,11 +91,10 @@ async fn up(dir: PathBuf, ctx: &Context) -> Result<u8> {
 /// that `we local up` did not write is already there. Returns where it went.
 fn install_default(platform_file: &Path) -> Result<Option<PathBuf>> {
     let Some(target) = codeb::config::default_path() else { return Ok(None) };
-    if let Ok(existing) = std::fs::read_to_string(&target) {
-        if !existing.starts_with(MARKER) {
+    if let Ok(existing) = std::fs::read_to_string(&target)
+        && !existing.starts_with(MARKER) {
             return Ok(None);
         }
-    }
     let text = std::fs::read_to_string(platform_file)
         .map_err(|e| Error::new(ErrorKind::Unavailable, "cannot read the platform file just written").with_source(e))?;
     let write = || -> std::io::Result<()> {
@@ -99,7 +105,8 @@ fn install_default(platform_file: &Path) -> Result<Option<PathBuf>> {
         std::fs::write(&tmp, text)?;
         std::fs::rename(&tmp, &target)
     };
-    write().map_err(|e| Error::new(ErrorKind::Unavailable, format!("cannot write {}", target.display())).with_source(e))?;
+    write()
+        .map_err(|e| Error::new(ErrorKind::Unavailable, format!("cannot write {}", target.display())).with_source(e))?;
     Ok(Some(target))
 }
 
@@ -147,7 +154,14 @@ async fn status(dir: PathBuf, ctx: &Context) -> Result<u8> {
                     (true, false) => p.paint(Tone::Warn, "not answering"),
                     _ => p.paint(Tone::Bad, "down"),
                 };
-                format!("{:<9} {:<14} pid {:<7} {}  (log: {})", s.part.as_str(), state, s.pid, s.endpoint, s.log.display())
+                format!(
+                    "{:<9} {:<14} pid {:<7} {}  (log: {})",
+                    s.part.as_str(),
+                    state,
+                    s.pid,
+                    s.endpoint,
+                    s.log.display()
+                )
             })
             .collect()
     });

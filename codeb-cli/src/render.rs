@@ -17,15 +17,20 @@ pub fn change(c: &Change) -> String {
         Change::StartAccessory { service, container, image } => format!("start {service} as {container} ({image})"),
         Change::EnsureImage { image } => format!("make image {image} present"),
         Change::StartRelease { release, container } => format!("start release {release} as {container}"),
-        Change::HealthCheck { path, deadline_ms } => format!("wait until {path} answers healthy (up to {deadline_ms} ms)"),
+        Change::HealthCheck { path, deadline_ms } => {
+            format!("wait until {path} answers healthy (up to {deadline_ms} ms)")
+        }
         Change::CreateRoute { host } => format!("create the route of {host}"),
         Change::SwitchRoute { host, from } => format!("switch the route of {host} from {}", upstreams(from)),
         Change::UpsertRecord { zone, name, ip } => format!("point {name} at {ip} (zone {zone})"),
         Change::StopRelease { release, container } => format!("drain and stop release {release} ({container})"),
-        Change::Watch { window_ms } => format!("watch the new release for {window_ms} ms, rolling back if it turns unhealthy"),
+        Change::Watch { window_ms } => {
+            format!("watch the new release for {window_ms} ms, rolling back if it turns unhealthy")
+        }
         Change::RemoveRoute { host } => format!("remove the route of {host}"),
         Change::DeleteRecord { zone, name } => format!("delete the record of {name} (zone {zone})"),
         Change::RemoveContainer { name } => format!("remove container {name}"),
+        Change::RemoveNetwork { name } => format!("remove network {name}"),
         Change::RemoveVolume { name } => format!("remove volume {name}"),
         Change::KeepVolume { name } => format!("keep protected volume {name}"),
         Change::ReleasePort { key, port } => format!("free port {port} of {key}"),
@@ -52,7 +57,8 @@ pub fn plan(p: &Printer, plan: &Plan) -> Vec<String> {
 
 /// A rollback plan.
 pub fn rollback_plan(p: &Printer, plan: &RollbackPlan) -> Vec<String> {
-    let mut lines = vec![format!("{} roll back from {} to {} ({})", p.paint(Tone::Warn, "plan:"), plan.from, plan.to, plan.image)];
+    let mut lines =
+        vec![format!("{} roll back from {} to {} ({})", p.paint(Tone::Warn, "plan:"), plan.from, plan.to, plan.image)];
     lines.extend(plan.changes.iter().map(|c| format!("  + {}", change(c))));
     lines.push(p.paint(Tone::Dim, "nothing was changed (dry run)"));
     lines
@@ -99,7 +105,8 @@ pub fn releases(p: &Printer, list: &[ReleaseRecord]) -> Vec<String> {
 
 /// What a destructive command did or would do.
 pub fn removal(p: &Printer, r: &Removal) -> Vec<String> {
-    let head = if r.applied { p.paint(Tone::Good, "done:") } else { p.paint(Tone::Warn, "would (pass --force to do it):") };
+    let head =
+        if r.applied { p.paint(Tone::Good, "done:") } else { p.paint(Tone::Warn, "would (pass --force to do it):") };
     let mut lines = vec![head];
     lines.extend(r.changes.iter().map(|c| format!("  - {}", change(c))));
     lines
@@ -152,23 +159,32 @@ pub fn port_report(p: &Printer, r: &PortReport) -> Vec<String> {
     }
     let mut lines = Vec::new();
     for c in &r.conflicts {
-        lines.push(format!("{} {}", p.paint(Tone::Bad, "conflict:"), match c {
-            PortConflict::RecordedTwice { port, keys } => format!("port {port} is recorded for {}", names(keys)),
-            PortConflict::ForeignListener { server, port, key, listener } => {
-                format!("port {port} of {key} on {server} is held by {listener}")
+        lines.push(format!(
+            "{} {}",
+            p.paint(Tone::Bad, "conflict:"),
+            match c {
+                PortConflict::RecordedTwice { port, keys } => format!("port {port} is recorded for {}", names(keys)),
+                PortConflict::ForeignListener { server, port, key, listener } => {
+                    format!("port {port} of {key} on {server} is held by {listener}")
+                }
+                PortConflict::HeldByOther { server, port, key, holder } => {
+                    format!("port {port} of {key} on {server} is held by {holder}")
+                }
             }
-            PortConflict::HeldByOther { server, port, key, holder } => {
-                format!("port {port} of {key} on {server} is held by {holder}")
-            }
-        }));
+        ));
     }
     for d in &r.drift {
-        lines.push(format!("{} {}", p.paint(Tone::Warn, "drift:"), match d {
-            PortDrift::NotListening { server, port, key } => format!("port {port} of {key} on {server}: nothing listens"),
-            PortDrift::Unrecorded { server, port, listener } => {
-                format!("port {port} on {server} listens ({listener}) but is not recorded")
+        lines.push(format!(
+            "{} {}",
+            p.paint(Tone::Warn, "drift:"),
+            match d {
+                PortDrift::NotListening { server, port, key } =>
+                    format!("port {port} of {key} on {server}: nothing listens"),
+                PortDrift::Unrecorded { server, port, listener } => {
+                    format!("port {port} on {server} listens ({listener}) but is not recorded")
+                }
             }
-        }));
+        ));
     }
     lines
 }
@@ -186,7 +202,9 @@ pub fn drift(p: &Printer, r: &DriftReport) -> Vec<String> {
                 DriftItem::RouteMismatch { host, expected, actual } => {
                     format!("{host}: routes to {} instead of {expected}", upstreams(actual))
                 }
-                DriftItem::UnknownContainer { container } => format!("{container}: codeb's label, but no project in the SSOT"),
+                DriftItem::UnknownContainer { container } => {
+                    format!("{container}: codeb's label, but no project in the SSOT")
+                }
                 DriftItem::StrayRunning { container } => format!("{container}: runs but serves nothing"),
             };
             format!("{} {text}", p.paint(Tone::Warn, "drift:"))

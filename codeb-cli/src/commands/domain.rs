@@ -16,7 +16,12 @@ pub async fn run(cmd: DomainCommand, ctx: &Context) -> codeb::Result<u8> {
             let report = report?;
             ctx.printer.result(&report, |p| {
                 let head = if report.applied { "routed" } else { "would (dry run)" };
-                let mut lines = vec![format!("{} {domain} -> {}/{}", p.paint(crate::printer::Tone::Good, head), scope.project, scope.env)];
+                let mut lines = vec![format!(
+                    "{} {domain} -> {}/{}",
+                    p.paint(crate::printer::Tone::Good, head),
+                    scope.project,
+                    scope.env
+                )];
                 lines.extend(report.changes.iter().map(|c| format!("  + {}", render::change(c))));
                 lines
             });

@@ -46,14 +46,22 @@ pub async fn run(cmd: EnvCommand, ctx: &Context) -> Result<u8> {
             let keys: Vec<&str> = vars.iter().map(|v| v.key.as_str()).collect();
             let doc = serde_json::json!({ "version": version, "set": keys, "secret": secret });
             ctx.printer.result(&doc, |_| {
-                vec![format!("set {} on {}/{} (env version {version}); the next deploy uses them", keys.join(", "), scope.project, scope.env)]
+                vec![format!(
+                    "set {} on {}/{} (env version {version}); the next deploy uses them",
+                    keys.join(", "),
+                    scope.project,
+                    scope.env
+                )]
             });
             Ok(OK)
         }
         EnvCommand::List { scope } => {
             let set = platform.env_list(&scope.project, &scope.env).await?;
-            let listed: Vec<Listed> =
-                set.vars.iter().map(|v| Listed { key: v.key.as_str(), value: v.listed_value(), secret: v.secret }).collect();
+            let listed: Vec<Listed> = set
+                .vars
+                .iter()
+                .map(|v| Listed { key: v.key.as_str(), value: v.listed_value(), secret: v.secret })
+                .collect();
             let doc = serde_json::json!({ "version": set.version, "vars": listed });
             ctx.printer.result(&doc, |_| listed.iter().map(|l| format!("{}={}", l.key, l.value)).collect());
             Ok(OK)

@@ -34,7 +34,9 @@ pub async fn run(args: LogsArgs, ctx: &Context) -> codeb::Result<u8> {
 
 /// A log line with control characters escaped, so an app cannot drive the terminal.
 fn printable(line: &str) -> String {
-    line.chars().flat_map(|c| if c.is_control() && c != '\t' { c.escape_default().collect::<Vec<_>>() } else { vec![c] }).collect()
+    line.chars()
+        .flat_map(|c| if c.is_control() && c != '\t' { c.escape_default().collect::<Vec<_>>() } else { vec![c] })
+        .collect()
 }
 
 /// The lines of `latest` after the longest overlap with the end of `shown`.

@@ -118,6 +118,11 @@ pub enum Change {
         /// The container.
         name: ContainerName,
     },
+    /// Remove a network.
+    RemoveNetwork {
+        /// The network.
+        name: NetworkName,
+    },
     /// Remove a volume that is not protected.
     RemoveVolume {
         /// The volume.

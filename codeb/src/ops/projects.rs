@@ -1,5 +1,6 @@
 //! Projects: listing, showing and deleting them whole.
 
+use crate::engine::naming::environment_network;
 use crate::engine::{Change, DeployOptions, Platform};
 use crate::model::{Environment, ProjectName, ReleaseId};
 use crate::ports::PortFilter;
@@ -89,6 +90,9 @@ impl Platform {
         for allocation in b.ports.list(&PortFilter { project: Some(project.clone()), env: None }).await? {
             changes.push(Change::ReleasePort { key: allocation.key, port: allocation.port });
         }
+        for env in record.environments.keys() {
+            changes.push(Change::RemoveNetwork { name: environment_network(project, env)? });
+        }
         for volume in b.runtime.list_volumes(&labels).await? {
             if volume.is_protected() {
                 changes.push(Change::KeepVolume { name: volume.name });
@@ -129,6 +133,7 @@ impl Platform {
                     b.secrets.unset(&Scope::new(project.clone(), env.clone()), keys).await.map(drop)
                 }
                 Change::ReleasePort { key, .. } => b.ports.release(key).await.map(drop),
+                Change::RemoveNetwork { name } => b.runtime.remove_network(name).await,
                 Change::RemoveVolume { name } => b.runtime.remove_volume(name, Default::default()).await,
                 Change::ForgetProject { project } => {
                     let p = project.clone();

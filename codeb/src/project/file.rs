@@ -181,13 +181,17 @@ impl ProjectFile {
 
     /// The deploy of this project to `env`. `image` overrides the file's (a
     /// `--image` flag); without either, the `[build]` section builds the
-    /// image as `localhost/<name>:build-<unix time>`.
+    /// image as `localhost/<name>:build-<UTC time to the millisecond>-<4 random hex digits>`,
+    /// a tag no two builds share.
     pub fn deploy_request(&self, env: &Environment, image: Option<ImageRef>) -> Result<DeployRequest> {
         let (image, build) = match image.or_else(|| self.image.clone()) {
             Some(image) => (image, None),
             None => {
-                let stamp = chrono::Utc::now().timestamp();
-                let tag = ImageRef::parse(&format!("localhost/{}:build-{stamp}", self.name))?;
+                let stamp = chrono::Utc::now().format("%Y%m%d%H%M%S%3f");
+                let mut salt = [0u8; 2];
+                getrandom::fill(&mut salt).map_err(|e| Error::internal(format!("no random bytes: {e}")))?;
+                let tag =
+                    ImageRef::parse(&format!("localhost/{}:build-{stamp}-{:02x}{:02x}", self.name, salt[0], salt[1]))?;
                 let spec = self.build_spec(tag.clone()).ok_or_else(|| {
                     Error::invalid(format!("{PROJECT_FILE} names no image and has no [build] section"))
                 })?;

@@ -1,0 +1,410 @@
+//! The end-to-end test: the `we` binary against real Podman, Caddy and
+//! PowerDNS (the stack `scripts/test` starts), deploying the example app.
+//!
+//! 1. deploy v1: DNS resolves its domain, Caddy serves v1's page;
+//! 2. deploy v2 while a client requests without pause: no failed request;
+//! 3. deploy v3 that never becomes healthy: fails at the health step, v2 serves;
+//! 4. roll back to v1: v1 serves, with v1's env vars;
+//! 5. set a secret and redeploy: the app sees it, listings mask it, no output shows it;
+//! 6. delete the project: refused without --force; with it, containers, route and
+//!    record go, the protected volume stays;
+//! 7. every command runs with --json and its output parses.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use codeb::testkit::{Namespace, live_env};
+use serde_json::Value;
+
+const SECRET: &str = "e2e-secret-4711-do-not-print";
+
+/// What the test needs from the live stack.
+struct Stack {
+    podman_socket: String,
+    caddy_admin: String,
+    caddy_http: String,
+    pdns_api: String,
+    pdns_key: String,
+    pdns_dns: String,
+    image: String,
+}
+
+fn stack() -> Option<Stack> {
+    Some(Stack {
+        podman_socket: live_env("CODEB_TEST_PODMAN_SOCKET")?,
+        caddy_admin: live_env("CODEB_TEST_CADDY_ADMIN")?,
+        caddy_http: live_env("CODEB_TEST_CADDY_HTTP")?,
+        pdns_api: live_env("CODEB_TEST_PDNS_API")?,
+        pdns_key: live_env("CODEB_TEST_PDNS_API_KEY")?,
+        pdns_dns: live_env("CODEB_TEST_PDNS_DNS")?,
+        image: live_env("CODEB_TEST_IMAGE_V1")?,
+    })
+}
+
+/// One `we` invocation's result.
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {}", self.stdout))
+    }
+}
+
+/// Runs `we` with the test's platform file, keeping every output for the secret check.
+struct We {
+    config: PathBuf,
+    home: PathBuf,
+    outputs: Vec<String>,
+}
+
+impl We {
+    fn run(&mut self, args: &[&str]) -> Run {
+        let out = Command::new(env!("CARGO_BIN_EXE_we"))
+            .args(args)
+            .env("CODEB_CONFIG", &self.config)
+            .env("HOME", &self.home)
+            .env("XDG_CONFIG_HOME", self.home.join("config"))
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let run = Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        // What `we` printed (its arguments are the test's own; a secret given on the command line is in them).
+        self.outputs.push(format!("{}\n{}", run.stdout, run.stderr));
+        run
+    }
+
+    /// Runs with --json, expecting exit `code`, and returns the parsed document.
+    fn json(&mut self, args: &[&str], code: i32) -> Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let run = self.run(&all);
+        assert_eq!(run.code, code, "we {all:?} exited {}: {}{}", run.code, run.stdout, run.stderr);
+        run.json()
+    }
+}
+
+/// GETs through Caddy with an app's Host header, on a fresh connection each time.
+///
+/// Every Caddy config change (one per cutover) replaces its servers, and Go's
+/// graceful shutdown closes *idle* keep-alive connections; a client that
+/// sends on such a connection at that instant sees a reset that browsers
+/// answer by retrying. No pooling keeps the count of failed requests about
+/// codeb's cutover, not about that client-side race.
+struct Client {
+    rt: tokio::runtime::Runtime,
+    http: reqwest::Client,
+    caddy: String,
+}
+
+impl Client {
+    fn new(caddy: &str) -> Self {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let http = reqwest::Client::builder().no_proxy().pool_max_idle_per_host(0).build().unwrap();
+        Client { rt, http, caddy: caddy.to_owned() }
+    }
+
+    fn get(&self, host: &str, path: &str) -> Result<(u16, String), String> {
+        self.rt.block_on(async {
+            let response = self
+                .http
+                .get(format!("http://{}{path}", self.caddy))
+                .header("Host", host)
+                .timeout(Duration::from_secs(5))
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            let status = response.status().as_u16();
+            Ok((status, response.text().await.map_err(|e| e.to_string())?))
+        })
+    }
+
+    fn page(&self, host: &str, path: &str) -> String {
+        self.get(host, path).unwrap_or_else(|e| panic!("GET {host}{path}: {e}")).1
+    }
+}
+
+/// The example app, renamed, with a PostgreSQL accessory, and its page and greeting set to `version`.
+fn app_version(root: &Path, project: &str, domain: &str, version: &str, healthy: bool) -> PathBuf {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/hello");
+    let dir = root.join(version);
+    copy_dir(&example, &dir);
+    std::fs::copy("/bin/busybox", dir.join("rootfs/bin/busybox")).expect("busybox-static provides /bin/busybox");
+    std::fs::write(dir.join("rootfs/www/index.html"), format!("hello {version}\n")).unwrap();
+    let text = std::fs::read_to_string(dir.join("codeb.toml")).unwrap();
+    let text = text
+        .replace("name = \"hello\"", &format!("name = \"{project}\""))
+        .replace("GREETING = \"hello from codeb\"", &format!("GREETING = \"greeting {version}\""))
+        .replace("domains = [\"hello.codeb.test\"]", &format!("domains = [\"{domain}\"]"))
+        .replace("deadline = \"20s\"", "deadline = \"4s\"")
+        .replace("[env]", "[accessories]\npostgres = true\n\n[env]");
+    std::fs::write(dir.join("codeb.toml"), text).unwrap();
+    if !healthy {
+        let containerfile = std::fs::read_to_string(dir.join("Containerfile")).unwrap();
+        let never_listens = containerfile.replace(
+            r#"CMD ["/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/www"]"#,
+            r#"CMD ["/bin/busybox", "sleep", "3600"]"#,
+        );
+        assert_ne!(never_listens, containerfile);
+        std::fs::write(dir.join("Containerfile"), never_listens).unwrap();
+    }
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(entry.file_name());
+        let kind = entry.file_type().unwrap();
+        if kind.is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else if kind.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(entry.path()).unwrap(), &target).unwrap();
+        } else if entry.file_name() != "busybox" {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A platform file for the live stack, with the test's own SSOT, secrets and zone.
+fn write_platform_file(dir: &Path, s: &Stack, zone: &str) -> PathBuf {
+    let key = dir.join("pdns.key");
+    std::fs::write(&key, &s.pdns_key).unwrap();
+    let text = format!(
+        r#"[state]
+path = "{state}"
+[secrets]
+dir = "{secrets}"
+key_file = "{secret_key}"
+[podman]
+socket = "{socket}"
+[caddy]
+admin = "{admin}"
+listen = ["{listen}"]
+tls = "off"
+[powerdns]
+api = "{api}"
+api_key_file = "{key}"
+zone = "{zone}"
+[deploy]
+drain_grace = "500ms"
+stop_grace = "5s"
+watch_window = "2s"
+postgres_image = "{image}"
+"#,
+        state = dir.join("ssot.json").display(),
+        secrets = dir.join("secrets").display(),
+        secret_key = dir.join("secret.key").display(),
+        socket = s.podman_socket,
+        admin = s.caddy_admin,
+        listen = s.caddy_http,
+        api = s.pdns_api,
+        key = key.display(),
+        image = s.image,
+    );
+    let path = dir.join("platform.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn dig(server: &str, name: &str) -> String {
+    let (ip, port) = server.rsplit_once(':').unwrap();
+    let out = Command::new("dig")
+        .args([&format!("@{ip}"), "-p", port, name, "A", "+short"])
+        .output()
+        .expect("dnsutils provides dig");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// The podman CLI against the stack's service: what codeb left, seen independently of codeb.
+fn podman(s: &Stack, args: &[&str]) -> String {
+    let out =
+        Command::new("podman").arg("--url").arg(format!("unix://{}", s.podman_socket)).args(args).output().unwrap();
+    assert!(out.status.success(), "podman {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        match entry.file_type().unwrap() {
+            kind if kind.is_dir() => files.extend(walk(&path)),
+            kind if kind.is_file() => files.push(path),
+            _ => {}
+        }
+    }
+    files
+}
+
+/// Requests `host` without pause until told to stop, counting answers that are not v1's or v2's page.
+fn hammer(
+    caddy: String,
+    host: String,
+    stop: Arc<AtomicBool>,
+) -> (std::thread::JoinHandle<()>, Arc<AtomicUsize>, Arc<Mutex<Vec<String>>>) {
+    let ok = Arc::new(AtomicUsize::new(0));
+    let failed = Arc::new(Mutex::new(Vec::new()));
+    let (ok2, failed2) = (ok.clone(), failed.clone());
+    let handle = std::thread::spawn(move || {
+        let client = Client::new(&caddy);
+        let started = Instant::now();
+        while !stop.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(120) {
+            match client.get(&host, "/") {
+                Ok((200, body)) if body == "hello v1\n" || body == "hello v2\n" => {
+                    ok2.fetch_add(1, Ordering::Relaxed);
+                }
+                other => failed2.lock().unwrap().push(format!("{other:?}")),
+            }
+        }
+    });
+    (handle, ok, failed)
+}
+
+#[test]
+fn a_project_lives_its_whole_life_through_we_against_real_services() {
+    let Some(s) = stack() else { return };
+    let ns = Namespace::random();
+    let tmp = tempfile::tempdir().unwrap();
+    let zone = format!("{}.codeb.test", ns.as_str());
+    let project = format!("{}-hello", ns.as_str());
+    let domain = format!("hello.{zone}");
+    let mut we =
+        We { config: write_platform_file(tmp.path(), &s, &zone), home: tmp.path().join("home"), outputs: Vec::new() };
+    let client = Client::new(&s.caddy_http);
+    let apps = tmp.path().join("apps");
+    let [v1, v2, v3] = [("v1", true), ("v2", true), ("v3", false)]
+        .map(|(v, healthy)| app_version(&apps, &project, &domain, v, healthy).to_str().unwrap().to_owned());
+
+    // 1. v1: DNS and Caddy.
+    let plan = we.json(&["deploy", &v1, "--env", "staging", "--dry-run"], 0);
+    assert!(plan["changes"].as_array().unwrap().iter().any(|c| c["change"] == "start_accessory"), "{plan}");
+    let report = we.json(&["deploy", &v1, "--env", "staging"], 0);
+    assert_eq!(report["release"], "v1");
+    assert_eq!(dig(&s.pdns_dns, &domain), "127.0.0.1", "PowerDNS answers the app's name");
+    assert_eq!(client.get(&domain, "/").unwrap(), (200, "hello v1\n".to_owned()));
+
+    // 2. v2 while a client requests without pause: zero failures.
+    let stop = Arc::new(AtomicBool::new(false));
+    let (handle, ok, failed) = hammer(s.caddy_http.clone(), domain.clone(), stop.clone());
+    let report = we.json(&["deploy", &v2, "--env", "staging"], 0);
+    stop.store(true, Ordering::Relaxed);
+    handle.join().unwrap();
+    assert_eq!(report["release"], "v2");
+    let failures = failed.lock().unwrap().clone();
+    let served = ok.load(Ordering::Relaxed);
+    assert!(
+        failures.is_empty(),
+        "{} of {} requests failed: {:?}",
+        failures.len(),
+        served + failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    assert!(served > 10, "the client kept requesting during the deploy ({served} answers)");
+    assert_eq!(client.page(&domain, "/"), "hello v2\n");
+
+    // 3. v3 never becomes healthy: the health step fails with evidence; v2 serves.
+    let error = we.json(&["deploy", &v3, "--env", "staging"], 5);
+    assert_eq!(error["error"]["kind"], "unhealthy", "{error}");
+    assert_eq!(error["error"]["context"]["step"], "health_check", "{error}");
+    assert!(
+        error["error"]["message"].as_str().unwrap().contains("last probe"),
+        "the evidence is in the error: {error}"
+    );
+    assert_eq!(client.page(&domain, "/"), "hello v2\n");
+    let releases = we.json(&["releases", &project, "--env", "staging"], 0);
+    let statuses: Vec<&str> =
+        releases.as_array().unwrap().iter().map(|r| r["status"]["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["retired", "live", "failed"]);
+
+    // 4. Roll back to v1: v1 serves with v1's env vars.
+    we.json(&["rollback", &project, "--env", "staging", "--to", "v1", "--dry-run"], 0);
+    let report = we.json(&["rollback", &project, "--env", "staging", "--to", "v1"], 0);
+    assert_eq!(report["release"], "v1");
+    assert_eq!(client.page(&domain, "/"), "hello v1\n");
+    let env = client.page(&domain, "/cgi-bin/env");
+    assert!(env.contains("GREETING=greeting v1"), "v1 runs with v1's variables: {env}");
+
+    // 5. A secret: the app sees it, listings mask it, no output shows it.
+    let set = format!("SECRET_TOKEN={SECRET}");
+    we.json(&["env", "set", &set, "--secret", "-p", &project, "-e", "staging"], 0);
+    let listed = we.json(&["env", "list", "-p", &project, "-e", "staging"], 0);
+    let vars = listed["vars"].as_array().unwrap();
+    assert!(vars.iter().any(|v| v["key"] == "SECRET_TOKEN" && v["value"] == "********"), "{listed}");
+    assert!(vars.iter().any(|v| v["key"] == "DATABASE_URL" && v["value"] == "********"), "{listed}");
+    let human = we.run(&["env", "list", "-p", &project, "-e", "staging"]);
+    assert!(human.stdout.contains("SECRET_TOKEN=********"), "{}", human.stdout);
+    we.json(&["deploy", &v2, "--env", "staging"], 0);
+    let env = client.page(&domain, "/cgi-bin/env");
+    assert!(env.contains(&set), "the app sees the secret: {env}");
+    let reads: [&[&str]; 11] = [
+        &["ssot", "export"],
+        &["ssot", "show", &project],
+        &["ssot", "status"],
+        &["ssot", "diff"],
+        &["port", "list"],
+        &["port", "check"],
+        &["project", "list"],
+        &["lock", "status", &project, "--env", "staging"],
+        &["health", "check", &project, "--env", "staging"],
+        &["logs", &project, "--env", "staging", "--tail", "20"],
+        &["domain", "list", "-p", &project, "-e", "staging"],
+    ];
+    for args in reads {
+        let human = we.run(args);
+        assert_eq!(human.code, 0, "we {args:?}: {}{}", human.stdout, human.stderr);
+        let mut json_args = args.to_vec();
+        json_args.push("--json");
+        let run = we.run(&json_args);
+        assert_eq!(run.code, 0, "we {json_args:?}: {}", run.stderr);
+        if args[0] == "logs" {
+            for line in run.stdout.lines() {
+                serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("a log line is not JSON ({e}): {line}"));
+            }
+        } else {
+            run.json();
+        }
+    }
+    let revealed = we.run(&["env", "get", "SECRET_TOKEN", "-p", &project, "-e", "staging"]);
+    assert_eq!(revealed.stdout.trim(), SECRET, "env get reveals it when asked explicitly");
+    we.outputs.pop();
+    let leaks: Vec<&String> = we.outputs.iter().filter(|o| o.contains(SECRET)).collect();
+    assert!(leaks.is_empty(), "the secret leaked into: {leaks:?}");
+    for file in walk(tmp.path()).iter().filter(|f| !f.starts_with(&apps)) {
+        let bytes = std::fs::read(file).unwrap();
+        let found = bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes());
+        assert!(!found, "the secret is in {} in plaintext", file.display());
+    }
+
+    // 6. Delete: refused without --force; with it, everything but the protected volume goes.
+    let refused = we.json(&["project", "delete", &project], 6);
+    assert_eq!(refused["applied"], false);
+    assert!(refused["changes"].as_array().unwrap().iter().any(|c| c["change"] == "keep_volume"), "{refused}");
+    assert_eq!(client.page(&domain, "/"), "hello v2\n", "nothing changed without --force");
+    let deleted = we.json(&["project", "delete", &project, "--force"], 0);
+    assert_eq!(deleted["applied"], true);
+    // With no route for a host, Caddy answers an empty 200: the app's page must be gone.
+    let after = client.get(&domain, "/");
+    assert!(after.as_ref().is_ok_and(|(_, body)| body.is_empty()), "the route is gone: {after:?}");
+    assert_eq!(dig(&s.pdns_dns, &domain), "", "the record is gone");
+    let label = format!("label=io.codeb.project={project}");
+    assert_eq!(podman(&s, &["ps", "-a", "--filter", &label, "--format", "{{.Names}}"]), "", "no container is left");
+    let volumes = podman(&s, &["volume", "ls", "--filter", &label, "--format", "{{.Name}}"]);
+    assert_eq!(volumes, format!("codeb-{project}-staging-postgres-data"), "the protected volume survives");
+    podman(&s, &["volume", "rm", &volumes]);
+    let networks = podman(&s, &["network", "ls", "--format", "{{.Name}}"]);
+    assert!(!networks.lines().any(|n| n == format!("codeb-{project}-staging")), "the network is gone: {networks}");
+    assert!(we.json(&["project", "list"], 0).as_array().unwrap().is_empty());
+}
