@@ -23,6 +23,11 @@ use crate::printer::{Mode, Printer};
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
+        Err(e) if e.use_stderr() && std::env::args().any(|a| a == "--json") => {
+            // Even a usage error is one JSON document on stdout when JSON was asked for.
+            let error = codeb::Error::invalid(e.to_string().trim_end().to_owned()).with_context("step", "parse");
+            return exit::report(&Printer::new(Mode::Json), &error);
+        }
         Err(e) => {
             let _ = e.print();
             return ExitCode::from(if e.use_stderr() { exit::USAGE } else { exit::OK });

@@ -1,0 +1,94 @@
+//! The `we` binary's conventions, checked without any service: exit codes,
+//! one JSON document with --json, validation before any backend is touched,
+//! completions and the man page.
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn we(args: &[&str], config: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_we"))
+        .args(args)
+        .env("CODEB_CONFIG", config)
+        .env("HOME", "/nonexistent-home")
+        .env_remove("XDG_CONFIG_HOME")
+        .env("CODEB_CLI_TEST_PDNS_KEY", "not-a-real-key")
+        .output()
+        .unwrap()
+}
+
+fn json(out: &Output) -> Value {
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {text}"))
+}
+
+/// A platform file whose services do not exist (a stopped stack).
+fn dead_platform(dir: &std::path::Path) -> String {
+    let text = format!(
+        "[state]\npath = \"{d}/ssot.json\"\n[secrets]\ndir = \"{d}/secrets\"\nkey_file = \"{d}/secret.key\"\n\
+         [podman]\nsocket = \"{d}/no-such.sock\"\n[caddy]\nadmin = \"http://127.0.0.1:9\"\nlisten = [\"127.0.0.1:9\"]\n\
+         [powerdns]\napi = \"http://127.0.0.1:9\"\napi_key_env = \"CODEB_CLI_TEST_PDNS_KEY\"\n",
+        d = dir.display()
+    );
+    let path = dir.join("platform.toml");
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn version_completions_and_man_page_come_from_the_clap_definitions() {
+    let out = we(&["--version"], "/none");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("we "));
+    let bash = we(&["completions", "bash"], "/none");
+    assert!(String::from_utf8_lossy(&bash.stdout).contains("complete -F"), "a bash completion script");
+    let man = we(&["man"], "/none");
+    let page = String::from_utf8_lossy(&man.stdout);
+    assert!(page.starts_with(".ie") || page.contains(".TH we"), "a roff page: {}", &page[..page.len().min(80)]);
+}
+
+#[test]
+fn usage_errors_exit_2_and_are_json_when_asked() {
+    let out = we(&["releases", "Shop;id", "--env", "staging"], "/none");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "human usage errors go to stderr");
+    let out = we(&["releases", "Shop;id", "--env", "staging", "--json"], "/none");
+    assert_eq!(out.status.code(), Some(2));
+    let doc = json(&out);
+    assert_eq!(doc["error"]["kind"], "invalid");
+    assert!(doc["error"]["message"].as_str().unwrap().contains("project name"), "{doc}");
+}
+
+#[test]
+fn a_missing_platform_file_is_not_found_with_a_hint() {
+    let out = we(&["ssot", "status", "--json"], "/nonexistent/platform.toml");
+    assert_eq!(out.status.code(), Some(4));
+    let doc = json(&out);
+    assert_eq!(doc["error"]["kind"], "not_found");
+    assert!(doc["error"]["context"]["hint"].as_str().unwrap().contains("we local up"), "{doc}");
+    let human = we(&["ssot", "status"], "/nonexistent/platform.toml");
+    let stderr = String::from_utf8_lossy(&human.stderr);
+    assert!(stderr.starts_with("error: not_found: cannot read the platform file"), "{stderr}");
+    assert!(human.stdout.is_empty());
+}
+
+#[test]
+fn bad_env_assignments_are_refused_before_any_backend_is_reached() {
+    // The platform file does not even exist: validation comes first.
+    let out = we(&["env", "set", "BAD KEY=s3cret", "-p", "shop", "-e", "staging", "--json"], "/nonexistent/platform.toml");
+    assert_eq!(out.status.code(), Some(2));
+    let doc = json(&out);
+    assert_eq!(doc["error"]["kind"], "invalid");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("s3cret"), "a refused value is never echoed");
+}
+
+#[test]
+fn a_stopped_stack_is_unavailable_with_what_to_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dead_platform(dir.path());
+    let out = we(&["project", "list"], &config);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("error: unavailable:") && stderr.contains("no-such.sock"), "names the socket: {stderr}");
+    assert!(stderr.contains("hint: a backend did not answer"), "{stderr}");
+}
