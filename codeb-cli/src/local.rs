@@ -134,14 +134,21 @@ async fn down(dir: PathBuf, ctx: &Context) -> Result<u8> {
 }
 
 async fn status(dir: PathBuf, ctx: &Context) -> Result<u8> {
-    let status = blocking(move || LocalStack::status(dir)).await?;
+    let (status, endpoints) = blocking(move || {
+        let status = LocalStack::status(&dir)?;
+        let endpoints = LocalStack::open(&dir).ok().map(|s| s.endpoints().clone());
+        Ok((status, endpoints))
+    })
+    .await?;
     let parts: Vec<_> = status
         .parts
         .iter()
         .map(|p| json!({ "part": p.part.as_str(), "pid": p.pid, "endpoint": p.endpoint, "running": p.running, "answering": p.answering, "log": p.log }))
         .collect();
     let up = status.is_up() && !status.parts.is_empty();
-    ctx.printer.result(&json!({ "dir": status.dir, "up": up, "parts": parts }), |p| {
+    let http = endpoints.as_ref().map(|e| e.http.to_string());
+    let dns = endpoints.as_ref().map(|e| e.pdns_dns.to_string());
+    ctx.printer.result(&json!({ "dir": status.dir, "up": up, "http": http, "dns": dns, "zone": LOCAL_ZONE, "parts": parts }), |p| {
         if status.parts.is_empty() {
             return vec![format!("no local stack in {} (start one with `we local up`)", status.dir.display())];
         }
