@@ -34,7 +34,9 @@ fn first_200(rt: &tokio::runtime::Runtime, port: u16) {
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
-        let ok = rt.block_on(async { client.get(format!("http://127.0.0.1:{port}/")).send().await.map(|r| r.status().as_u16()) });
+        let ok = rt.block_on(async {
+            client.get(format!("http://127.0.0.1:{port}/")).send().await.map(|r| r.status().as_u16())
+        });
         if matches!(ok, Ok(200)) {
             return;
         }
@@ -52,7 +54,9 @@ fn main() {
         var("CODEB_TEST_PDNS_API_KEY"),
         var("CODEB_TEST_IMAGE_V1"),
     ) else {
-        eprintln!("SKIPPED: the live stack's CODEB_TEST_* variables are not set (codeb-testenv up, then eval its exports)");
+        eprintln!(
+            "SKIPPED: the live stack's CODEB_TEST_* variables are not set (codeb-testenv up, then eval its exports)"
+        );
         return;
     };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -96,10 +100,12 @@ fn main() {
         .collect();
     we(&["project", "delete", "latency", "--force", "--quiet"]);
 
-    let caddy = CaddyProxy::new(CaddyConfig::new(&admin).with_listen([http.clone()]).with_automatic_https(false)).unwrap();
+    let caddy =
+        CaddyProxy::new(CaddyConfig::new(&admin).with_listen([http.clone()]).with_automatic_https(false)).unwrap();
     let host = DomainName::parse("floor.bench.codeb.test").unwrap();
     let upstream = |port: u16| vec![Upstream { host: [127, 0, 0, 1].into(), port: Port::new(port).unwrap() }];
-    rt.block_on(caddy.upsert_route(&Route { host: host.clone(), upstreams: upstream(1), tls: TlsPolicy::Off })).unwrap();
+    rt.block_on(caddy.upsert_route(&Route { host: host.clone(), upstreams: upstream(1), tls: TlsPolicy::Off }))
+        .unwrap();
     let podman = |args: &[&str]| {
         let out = Command::new("podman").arg("--url").arg(format!("unix://{socket}")).args(args).output().unwrap();
         assert!(out.status.success(), "podman {args:?}: {}", String::from_utf8_lossy(&out.stderr));

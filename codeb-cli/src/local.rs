@@ -92,9 +92,10 @@ async fn up(dir: PathBuf, ctx: &Context) -> Result<u8> {
 fn install_default(platform_file: &Path) -> Result<Option<PathBuf>> {
     let Some(target) = codeb::config::default_path() else { return Ok(None) };
     if let Ok(existing) = std::fs::read_to_string(&target)
-        && !existing.starts_with(MARKER) {
-            return Ok(None);
-        }
+        && !existing.starts_with(MARKER)
+    {
+        return Ok(None);
+    }
     let text = std::fs::read_to_string(platform_file)
         .map_err(|e| Error::new(ErrorKind::Unavailable, "cannot read the platform file just written").with_source(e))?;
     let write = || -> std::io::Result<()> {
@@ -148,29 +149,32 @@ async fn status(dir: PathBuf, ctx: &Context) -> Result<u8> {
     let up = status.is_up() && !status.parts.is_empty();
     let http = endpoints.as_ref().map(|e| e.http.to_string());
     let dns = endpoints.as_ref().map(|e| e.pdns_dns.to_string());
-    ctx.printer.result(&json!({ "dir": status.dir, "up": up, "http": http, "dns": dns, "zone": LOCAL_ZONE, "parts": parts }), |p| {
-        if status.parts.is_empty() {
-            return vec![format!("no local stack in {} (start one with `we local up`)", status.dir.display())];
-        }
-        status
-            .parts
-            .iter()
-            .map(|s| {
-                let state = match (s.running, s.answering) {
-                    (true, true) => p.paint(Tone::Good, "up"),
-                    (true, false) => p.paint(Tone::Warn, "not answering"),
-                    _ => p.paint(Tone::Bad, "down"),
-                };
-                format!(
-                    "{:<9} {:<14} pid {:<7} {}  (log: {})",
-                    s.part.as_str(),
-                    state,
-                    s.pid,
-                    s.endpoint,
-                    s.log.display()
-                )
-            })
-            .collect()
-    });
+    ctx.printer.result(
+        &json!({ "dir": status.dir, "up": up, "http": http, "dns": dns, "zone": LOCAL_ZONE, "parts": parts }),
+        |p| {
+            if status.parts.is_empty() {
+                return vec![format!("no local stack in {} (start one with `we local up`)", status.dir.display())];
+            }
+            status
+                .parts
+                .iter()
+                .map(|s| {
+                    let state = match (s.running, s.answering) {
+                        (true, true) => p.paint(Tone::Good, "up"),
+                        (true, false) => p.paint(Tone::Warn, "not answering"),
+                        _ => p.paint(Tone::Bad, "down"),
+                    };
+                    format!(
+                        "{:<9} {:<14} pid {:<7} {}  (log: {})",
+                        s.part.as_str(),
+                        state,
+                        s.pid,
+                        s.endpoint,
+                        s.log.display()
+                    )
+                })
+                .collect()
+        },
+    );
     Ok(if up { OK } else { FAILURE })
 }

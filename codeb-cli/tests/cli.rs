@@ -75,7 +75,8 @@ fn a_missing_platform_file_is_not_found_with_a_hint() {
 #[test]
 fn bad_env_assignments_are_refused_before_any_backend_is_reached() {
     // The platform file does not even exist: validation comes first.
-    let out = we(&["env", "set", "BAD KEY=s3cret", "-p", "shop", "-e", "staging", "--json"], "/nonexistent/platform.toml");
+    let out =
+        we(&["env", "set", "BAD KEY=s3cret", "-p", "shop", "-e", "staging", "--json"], "/nonexistent/platform.toml");
     assert_eq!(out.status.code(), Some(2));
     let doc = json(&out);
     assert_eq!(doc["error"]["kind"], "invalid");

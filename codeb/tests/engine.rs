@@ -578,3 +578,14 @@ async fn a_deploy_with_a_build_builds_the_image_instead_of_pulling_it() {
     assert_eq!(fakes.runtime.faults().calls("build_image"), 1);
     assert_eq!(fakes.runtime.faults().calls("ensure_image"), 0, "nothing is pulled: the image is not in any registry");
 }
+
+#[tokio::test]
+async fn the_memory_platform_deploys_any_image_at_once() {
+    let p = Platform::memory();
+    let mut r = request("whatever");
+    r.health = HealthCheck::default();
+    let report = p.deploy(&r, &DeployOptions::default()).await.unwrap();
+    assert_eq!(report.release, release("v1"));
+    let second = p.deploy(&request("other"), &DeployOptions::default()).await.unwrap();
+    assert_eq!(second.previous, Some(release("v1")));
+}

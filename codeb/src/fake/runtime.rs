@@ -62,6 +62,7 @@ pub enum AppBehaviour {
 #[derive(Debug, Default)]
 struct State {
     registry: BTreeSet<String>,
+    any_image: bool,
     behaviours: BTreeMap<String, AppBehaviour>,
     images: BTreeMap<String, ImageInfo>,
     containers: BTreeMap<ContainerName, FakeContainer>,
@@ -97,6 +98,11 @@ impl FakeRuntime {
     /// Makes `image` pullable, as if a registry held it.
     pub fn add_registry_image(&self, image: &ImageRef) {
         self.state().registry.insert(image.to_string());
+    }
+
+    /// Makes every image pullable, as if a registry held them all (for scripts' own tests).
+    pub fn allow_any_image(&self) {
+        self.state().any_image = true;
     }
 
     /// Appends a line to a container's log, as if the app printed it.
@@ -171,7 +177,7 @@ impl ContainerRuntime for FakeRuntime {
         if let Some(info) = state.images.get(image.as_str()) {
             return Ok(info.clone());
         }
-        if !state.registry.contains(image.as_str()) {
+        if !state.any_image && !state.registry.contains(image.as_str()) {
             return Err(missing("image in any registry", image));
         }
         let info = ImageInfo { reference: image.clone(), id: state.fresh_id() };
