@@ -12,12 +12,13 @@ use std::time::{Duration, Instant};
 
 use codeb::model::{DomainName, Port};
 use codeb::proxy::{Proxy, Route, TlsPolicy, Upstream};
+use codeb::testkit::live_platform_file;
 use codeb_backends::{CaddyConfig, CaddyProxy};
 
 const RUNS: usize = 15;
 
 fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
+    codeb::testkit::live_env(name)
 }
 
 fn median(mut samples: Vec<Duration>) -> Duration {
@@ -46,34 +47,18 @@ fn first_200(rt: &tokio::runtime::Runtime, port: u16) {
 }
 
 fn main() {
-    let (Some(socket), Some(admin), Some(http), Some(api), Some(key), Some(image)) = (
+    let dir = tempfile::tempdir().unwrap();
+    let deploy = "drain_grace = \"0s\"\nstop_grace = \"5s\"\nwatch_window = \"0s\"";
+    let (Some(config), Some(socket), Some(admin), Some(http), Some(image)) = (
+        live_platform_file(dir.path(), "bench.codeb.test", deploy),
         var("CODEB_TEST_PODMAN_SOCKET"),
         var("CODEB_TEST_CADDY_ADMIN"),
         var("CODEB_TEST_CADDY_HTTP"),
-        var("CODEB_TEST_PDNS_API"),
-        var("CODEB_TEST_PDNS_API_KEY"),
         var("CODEB_TEST_IMAGE_V1"),
     ) else {
-        eprintln!(
-            "SKIPPED: the live stack's CODEB_TEST_* variables are not set (codeb-testenv up, then eval its exports)"
-        );
         return;
     };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().display();
-    std::fs::write(dir.path().join("pdns.key"), &key).unwrap();
-    let config = dir.path().join("platform.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[state]\npath = \"{d}/ssot.json\"\n[secrets]\ndir = \"{d}/secrets\"\nkey_file = \"{d}/secret.key\"\n\
-             [podman]\nsocket = \"{socket}\"\n[caddy]\nadmin = \"{admin}\"\nlisten = [\"{http}\"]\ntls = \"off\"\n\
-             [powerdns]\napi = \"{api}\"\napi_key_file = \"{d}/pdns.key\"\nzone = \"bench.codeb.test\"\n\
-             [deploy]\ndrain_grace = \"0s\"\nstop_grace = \"5s\"\nwatch_window = \"0s\"\n"
-        ),
-    )
-    .unwrap();
     let app = dir.path().join("app");
     std::fs::create_dir_all(&app).unwrap();
     std::fs::write(

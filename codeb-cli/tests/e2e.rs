@@ -16,18 +16,15 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use codeb::testkit::{Namespace, live_env};
+use codeb::testkit::{Namespace, live_env, live_platform_file};
 use serde_json::Value;
 
 const SECRET: &str = "e2e-secret-4711-do-not-print";
 
-/// What the test needs from the live stack.
+/// What the test reads of the live stack besides its platform file.
 struct Stack {
     podman_socket: String,
-    caddy_admin: String,
     caddy_http: String,
-    pdns_api: String,
-    pdns_key: String,
     pdns_dns: String,
     image: String,
 }
@@ -35,10 +32,7 @@ struct Stack {
 fn stack() -> Option<Stack> {
     Some(Stack {
         podman_socket: live_env("CODEB_TEST_PODMAN_SOCKET")?,
-        caddy_admin: live_env("CODEB_TEST_CADDY_ADMIN")?,
         caddy_http: live_env("CODEB_TEST_CADDY_HTTP")?,
-        pdns_api: live_env("CODEB_TEST_PDNS_API")?,
-        pdns_key: live_env("CODEB_TEST_PDNS_API_KEY")?,
         pdns_dns: live_env("CODEB_TEST_PDNS_DNS")?,
         image: live_env("CODEB_TEST_IMAGE_V1")?,
     })
@@ -177,47 +171,6 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// A platform file for the live stack, with the test's own SSOT, secrets and zone.
-fn write_platform_file(dir: &Path, s: &Stack, zone: &str) -> PathBuf {
-    let key = dir.join("pdns.key");
-    std::fs::write(&key, &s.pdns_key).unwrap();
-    let text = format!(
-        r#"[state]
-path = "{state}"
-[secrets]
-dir = "{secrets}"
-key_file = "{secret_key}"
-[podman]
-socket = "{socket}"
-[caddy]
-admin = "{admin}"
-listen = ["{listen}"]
-tls = "off"
-[powerdns]
-api = "{api}"
-api_key_file = "{key}"
-zone = "{zone}"
-[deploy]
-drain_grace = "500ms"
-stop_grace = "5s"
-watch_window = "2s"
-postgres_image = "{image}"
-"#,
-        state = dir.join("ssot.json").display(),
-        secrets = dir.join("secrets").display(),
-        secret_key = dir.join("secret.key").display(),
-        socket = s.podman_socket,
-        admin = s.caddy_admin,
-        listen = s.caddy_http,
-        api = s.pdns_api,
-        key = key.display(),
-        image = s.image,
-    );
-    let path = dir.join("platform.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
 fn dig(server: &str, name: &str) -> String {
     let (ip, port) = server.rsplit_once(':').unwrap();
     let out = Command::new("dig")
@@ -281,8 +234,10 @@ fn a_project_lives_its_whole_life_through_we_against_real_services() {
     let zone = format!("{}.codeb.test", ns.as_str());
     let project = format!("{}-hello", ns.as_str());
     let domain = format!("hello.{zone}");
-    let mut we =
-        We { config: write_platform_file(tmp.path(), &s, &zone), home: tmp.path().join("home"), outputs: Vec::new() };
+    let deploy =
+        format!("drain_grace = \"500ms\"\nstop_grace = \"5s\"\nwatch_window = \"2s\"\npostgres_image = {:?}", s.image);
+    let config = live_platform_file(tmp.path(), &zone, &deploy).expect("the stack was found above");
+    let mut we = We { config, home: tmp.path().join("home"), outputs: Vec::new() };
     let client = Client::new(&s.caddy_http);
     let apps = tmp.path().join("apps");
     let [v1, v2, v3] = [("v1", true), ("v2", true), ("v3", false)]
