@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pathlib
 import textwrap
+from collections.abc import Iterator
 
 import pytest
 
@@ -108,7 +109,7 @@ zone = "{zone}"
 
 
 @pytest.fixture
-def unreachable_config(tmp_path: pathlib.Path):
+def unreachable_config(tmp_path: pathlib.Path) -> Iterator[pathlib.Path]:
     """A platform file whose every backend fails when touched.
 
     Podman's socket exists but refuses connections, Caddy and PowerDNS are on

@@ -23,7 +23,9 @@ def test_a_dry_run_returns_the_plan_and_changes_nothing(platform: codeb.Platform
     assert plan.previous is None
     assert plan.domains == ["shop.codeb.test"]
     assert ["allocate_port", "ensure_image", "start_release", "health_check", "create_route"] == [
-        k for k in kinds(plan.changes) if k in {"allocate_port", "ensure_image", "start_release", "health_check", "create_route"}
+        k
+        for k in kinds(plan.changes)
+        if k in {"allocate_port", "ensure_image", "start_release", "health_check", "create_route"}
     ]
     assert str(plan) == "deploy localhost/shop:v1 to shop/staging as v1"
     assert platform.releases("shop", "staging") == []
@@ -145,9 +147,7 @@ def test_port_check_reports_whether_record_and_reality_agree(platform: codeb.Pla
     assert report.conflicts == [] and report.drift == []
 
 
-def test_domains_are_set_up_listed_and_removed_only_with_force(
-    platform: codeb.Platform, project: pathlib.Path
-) -> None:
+def test_domains_are_set_up_listed_and_removed_only_with_force(platform: codeb.Platform, project: pathlib.Path) -> None:
     platform.deploy(project, "staging")
 
     dry = platform.domain_setup("shop", "staging", "www.codeb.test", dry_run=True)
@@ -250,7 +250,7 @@ def test_results_are_frozen(platform: codeb.Platform, project: pathlib.Path) -> 
     with pytest.raises(AttributeError):
         report.release = "v9"  # type: ignore[misc]
     with pytest.raises(TypeError):
-        codeb.DeployReport()  # type: ignore[call-arg]
+        codeb.DeployReport()
 
 
 def test_results_print_their_fields_and_convert_to_the_sdk_json_shape(

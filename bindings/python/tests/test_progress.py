@@ -10,7 +10,16 @@ import pytest
 
 import codeb
 
-STEPS_IN_ORDER = ["lock", "configure", "allocate_ports", "image", "start_release", "health_check", "switch_route", "record"]
+STEPS_IN_ORDER = [
+    "lock",
+    "configure",
+    "allocate_ports",
+    "image",
+    "start_release",
+    "health_check",
+    "switch_route",
+    "record",
+]
 
 
 def test_the_progress_callable_receives_the_deploy_events_in_order(
@@ -40,9 +49,7 @@ def test_the_progress_callable_receives_the_deploy_events_in_order(
     assert repr(events[0]) == "DeployEvent(step_started, step='lock')"
 
 
-def test_a_failed_step_is_an_event_before_the_error(
-    platform: codeb.Platform, unhealthy_project: pathlib.Path
-) -> None:
+def test_a_failed_step_is_an_event_before_the_error(platform: codeb.Platform, unhealthy_project: pathlib.Path) -> None:
     events: list[codeb.DeployEvent] = []
 
     with pytest.raises(codeb.errors.UnhealthyError):

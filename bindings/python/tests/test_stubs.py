@@ -53,6 +53,15 @@ def stub_members(cls: ast.ClassDef) -> dict[str, ast.AST]:
     }
 
 
+def stub_overloads(cls: ast.ClassDef, name: str) -> list[ast.FunctionDef]:
+    """Every definition of a method: one, or its `@overload`s (the last is the general one)."""
+    return [node for node in cls.body if isinstance(node, ast.FunctionDef) and node.name == name]
+
+
+def is_overload(node: ast.FunctionDef) -> bool:
+    return any(isinstance(d, ast.Name) and d.id == "overload" for d in node.decorator_list)
+
+
 def native_members(cls: type) -> set[str]:
     return {n for n in vars(cls) if not n.startswith("_") or n in OWN_DUNDERS}
 
@@ -76,10 +85,10 @@ def stub_parameters(fn: ast.FunctionDef) -> list[tuple[str, str, Any]]:
     defaults: list[Any] = [inspect.Parameter.empty] * (len(positional) - len(args.defaults))
     defaults += [ast.literal_eval(d) for d in args.defaults]
     out = []
-    for i, (arg, default) in enumerate(zip(positional, defaults)):
+    for i, (arg, default) in enumerate(zip(positional, defaults, strict=True)):
         kind = "POSITIONAL_ONLY" if i < len(args.posonlyargs) else "POSITIONAL_OR_KEYWORD"
         out.append((arg.arg, kind, default))
-    for arg, default in zip(args.kwonlyargs, args.kw_defaults):
+    for arg, default in zip(args.kwonlyargs, args.kw_defaults, strict=True):
         out.append((arg.arg, "KEYWORD_ONLY", inspect.Parameter.empty if default is None else ast.literal_eval(default)))
     if out and out[0][0] == "self" and not is_static(fn):
         out = out[1:]
@@ -105,7 +114,9 @@ def test_each_class_has_the_bases_and_members_its_stub_declares(name: str) -> No
     cls = getattr(native, name)
     stub = stub_classes()[name]
 
-    assert [b.id for b in stub.bases if isinstance(b, ast.Name)] == [b.__name__ for b in cls.__bases__ if b is not object]
+    assert [b.id for b in stub.bases if isinstance(b, ast.Name)] == [
+        b.__name__ for b in cls.__bases__ if b is not object
+    ]
     members = stub_members(stub)
     if issubclass(cls, BaseException):
         # Exceptions carry their attributes on each raised instance, not on the class.
@@ -136,7 +147,15 @@ def test_each_method_has_the_parameters_and_defaults_its_stub_declares(qualified
     fn = stub_members(stub_classes()[cls_name])[member]
     assert isinstance(fn, ast.FunctionDef)
 
-    assert stub_parameters(fn) == native_parameters(getattr(getattr(native, cls_name), member))
+    native_fn = getattr(getattr(native, cls_name), member)
+    assert stub_parameters(fn) == native_parameters(native_fn)
+    overloads = stub_overloads(stub_classes()[cls_name], member)
+    if len(overloads) > 1:
+        # Overloads narrow types only: all are @overload, name the same parameters
+        # in the same order, and the last (general) one is the exact signature above.
+        assert all(is_overload(o) for o in overloads)
+        names = [p[0] for p in native_parameters(native_fn)]
+        assert all([p[0] for p in stub_parameters(o)] == names for o in overloads)
 
 
 def test_the_error_attributes_the_stub_declares_are_on_raised_errors() -> None:

@@ -10,7 +10,8 @@ refused first.
 from __future__ import annotations
 
 import pathlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -26,11 +27,7 @@ HOSTILE_KEYS = ["", "1ABC", "A-B", "A B", "A=B", "$HOME"]
 HOSTILE_SERVICES = ["", "mysql", "APP", "app "]
 HOSTILE_RELEASES = ["", "V1", "v1;rm", "../v1"]
 
-Call = Callable[[codeb.Platform, pathlib.Path], Any]
-
-
-def calls(valid: Call, hostile: list[Call]) -> list[tuple[Call, Call]]:
-    return [(valid, h) for h in hostile]
+Call = Callable[..., Any]  # (platform, project_dir) -> result; hostile ones bind their value as a default
 
 
 CASES: dict[str, tuple[Call, list[Call]]] = {

@@ -7,7 +7,8 @@
 import asyncio
 import datetime
 import os
-from typing import Any, Callable, final
+from collections.abc import Callable
+from typing import Any, Literal, final, overload
 
 _StrPath = str | os.PathLike[str]
 _Progress = Callable[[DeployEvent], object]
@@ -418,6 +419,26 @@ class Platform:
     def from_config(path: _StrPath | None = None) -> Platform: ...
     @staticmethod
     def memory() -> Platform: ...
+    @overload
+    def deploy(
+        self,
+        path: _StrPath,
+        env: str,
+        image: str | None = None,
+        dry_run: Literal[False] = False,
+        progress: _Progress | None = None,
+    ) -> DeployReport: ...
+    @overload
+    def deploy(
+        self,
+        path: _StrPath,
+        env: str,
+        image: str | None = None,
+        *,
+        dry_run: Literal[True],
+        progress: _Progress | None = None,
+    ) -> Plan: ...
+    @overload
     def deploy(
         self,
         path: _StrPath,
@@ -427,6 +448,26 @@ class Platform:
         progress: _Progress | None = None,
     ) -> DeployReport | Plan: ...
     def apply(self, plan: Plan, progress: _Progress | None = None) -> DeployReport: ...
+    @overload
+    def rollback(
+        self,
+        project: str,
+        env: str,
+        to: str | None = None,
+        dry_run: Literal[False] = False,
+        progress: _Progress | None = None,
+    ) -> DeployReport: ...
+    @overload
+    def rollback(
+        self,
+        project: str,
+        env: str,
+        to: str | None = None,
+        *,
+        dry_run: Literal[True],
+        progress: _Progress | None = None,
+    ) -> RollbackPlan: ...
+    @overload
     def rollback(
         self,
         project: str,
@@ -467,6 +508,26 @@ class AsyncPlatform:
     def from_config(path: _StrPath | None = None) -> AsyncPlatform: ...
     @staticmethod
     def memory() -> AsyncPlatform: ...
+    @overload
+    def deploy(
+        self,
+        path: _StrPath,
+        env: str,
+        image: str | None = None,
+        dry_run: Literal[False] = False,
+        progress: _Progress | None = None,
+    ) -> asyncio.Future[DeployReport]: ...
+    @overload
+    def deploy(
+        self,
+        path: _StrPath,
+        env: str,
+        image: str | None = None,
+        *,
+        dry_run: Literal[True],
+        progress: _Progress | None = None,
+    ) -> asyncio.Future[Plan]: ...
+    @overload
     def deploy(
         self,
         path: _StrPath,
@@ -476,6 +537,26 @@ class AsyncPlatform:
         progress: _Progress | None = None,
     ) -> asyncio.Future[DeployReport | Plan]: ...
     def apply(self, plan: Plan, progress: _Progress | None = None) -> asyncio.Future[DeployReport]: ...
+    @overload
+    def rollback(
+        self,
+        project: str,
+        env: str,
+        to: str | None = None,
+        dry_run: Literal[False] = False,
+        progress: _Progress | None = None,
+    ) -> asyncio.Future[DeployReport]: ...
+    @overload
+    def rollback(
+        self,
+        project: str,
+        env: str,
+        to: str | None = None,
+        *,
+        dry_run: Literal[True],
+        progress: _Progress | None = None,
+    ) -> asyncio.Future[RollbackPlan]: ...
+    @overload
     def rollback(
         self,
         project: str,
@@ -493,9 +574,7 @@ class AsyncPlatform:
     ) -> asyncio.Future[DomainReport]: ...
     def domain_remove(self, project: str, env: str, domain: str, force: bool = False) -> asyncio.Future[Removal]: ...
     def domain_list(self, project: str, env: str) -> asyncio.Future[list[str]]: ...
-    def env_set(
-        self, project: str, env: str, vars: dict[str, str], secret: bool = False
-    ) -> asyncio.Future[int]: ...
+    def env_set(self, project: str, env: str, vars: dict[str, str], secret: bool = False) -> asyncio.Future[int]: ...
     def env_list(self, project: str, env: str) -> asyncio.Future[EnvSet]: ...
     def env_unset(self, project: str, env: str, keys: list[str], force: bool = False) -> asyncio.Future[Removal]: ...
     def health_check(self, project: str, env: str) -> asyncio.Future[HealthReport]: ...
@@ -505,9 +584,7 @@ class AsyncPlatform:
     def project_list(self) -> asyncio.Future[list[ProjectSummary]]: ...
     def project_delete(self, project: str, force: bool = False) -> asyncio.Future[Removal]: ...
     def port_allocate(self, project: str, env: str, service: str = "app") -> asyncio.Future[int]: ...
-    def port_list(
-        self, project: str | None = None, env: str | None = None
-    ) -> asyncio.Future[list[PortAllocation]]: ...
+    def port_list(self, project: str | None = None, env: str | None = None) -> asyncio.Future[list[PortAllocation]]: ...
     def port_release(
         self, project: str, env: str, service: str = "app", force: bool = False
     ) -> asyncio.Future[Removal]: ...
