@@ -160,3 +160,36 @@ pub(crate) fn untagged(tag: &str, value: &Value) -> Value {
         other => other.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_escapes_what_would_break_a_repr_or_a_terminal() {
+        assert_eq!(quote("plain"), "'plain'");
+        assert_eq!(quote("it's"), r"'it\'s'");
+        assert_eq!(quote("a\\b"), r"'a\\b'");
+        assert_eq!(quote("line\nnext\tx\r"), r"'line\nnext\tx\r'");
+        assert_eq!(quote("\u{1b}[31mred"), r"'\x1b[31mred'");
+    }
+
+    #[test]
+    fn json_values_print_as_python_literals() {
+        let value = serde_json::json!({"a": [1, true, null], "b": "x'y"});
+        assert_eq!(literal(&value), r#"{'a': [1, True, None], 'b': 'x\'y'}"#);
+    }
+
+    #[test]
+    fn tagged_values_print_their_kind_first_without_the_tag() {
+        let value = serde_json::json!({"change": "release_port", "port": 3000, "key": {"project": "shop"}});
+        assert_eq!(tagged_repr("Change", "change", &value), "Change(release_port, key={'project': 'shop'}, port=3000)");
+        assert_eq!(untagged("change", &value), serde_json::json!({"port": 3000, "key": {"project": "shop"}}));
+    }
+
+    #[test]
+    fn reprs_write_fields_in_order() {
+        let repr = Repr::new("X").str("a", "b").opt("c", None).bool("d", true).list("e", &["f".to_owned()]).finish();
+        assert_eq!(repr, "X(a='b', c=None, d=True, e=['f'])");
+    }
+}
