@@ -1,38 +1,45 @@
 //! The module's tokio runtime, and the two ways a Python call runs an SDK
 //! future on it: blocking with the GIL released, or as an asyncio awaitable.
+//!
+//! The runtime belongs to the process that built it. A child made by
+//! `fork()` (multiprocessing's default start method on Linux) inherits a
+//! copy whose worker threads do not exist there, so the child builds its own
+//! on first use; the inherited copy is abandoned, never dropped (dropping
+//! would wait for those threads).
 
+use std::cell::OnceCell;
 use std::future::Future;
-use std::sync::OnceLock;
+use std::pin::Pin;
+use std::sync::{Mutex, PoisonError};
 
 use pyo3::prelude::*;
+use pyo3_async_runtimes::TaskLocals;
+use pyo3_async_runtimes::generic::{self, ContextExt};
 use tokio::runtime::{Builder, Handle, Runtime};
 
 use crate::errors::{InternalError, IntoPyResult, to_py_err};
 
-static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+/// The runtime of the process whose id is recorded with it.
+static CURRENT: Mutex<Option<(u32, &'static Runtime)>> = Mutex::new(None);
 
-/// Builds the runtime once per process and hands it to pyo3-async-runtimes,
-/// so blocking and async calls share one set of worker threads.
-pub(crate) fn init() -> PyResult<()> {
-    if RUNTIME.get().is_none() {
-        let runtime = Builder::new_multi_thread()
-            .thread_name("codeb")
-            .enable_all()
-            .build()
-            .map_err(|e| InternalError::new_err(format!("cannot start the codeb runtime: {e}")))?;
-        // A lost race leaves the other thread's runtime in place; this one is dropped.
-        let _ = RUNTIME.set(runtime);
-    }
-    if let Some(runtime) = RUNTIME.get() {
-        // Err means it was handed over already (the module was imported before).
-        let _ = pyo3_async_runtimes::tokio::init_with_runtime(runtime);
-    }
-    Ok(())
-}
-
-/// The runtime, built by [`init`] when the module was imported.
+/// This process's runtime, built on first use (and again after a fork).
 pub(crate) fn runtime() -> PyResult<&'static Runtime> {
-    RUNTIME.get().ok_or_else(|| InternalError::new_err("the codeb runtime is not started"))
+    let pid = std::process::id();
+    let mut current = CURRENT.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((owner, runtime)) = *current
+        && owner == pid
+    {
+        return Ok(runtime);
+    }
+    let runtime = Builder::new_multi_thread()
+        .thread_name("codeb")
+        .enable_all()
+        .build()
+        .map_err(|e| InternalError::new_err(format!("cannot start the codeb runtime: {e}")))?;
+    // Lives as long as the process: calls may run on it until the very end.
+    let runtime: &'static Runtime = Box::leak(Box::new(runtime));
+    *current = Some((pid, runtime));
+    Ok(runtime)
 }
 
 /// Runs an SDK call to its end with the GIL released, and returns its value.
@@ -72,13 +79,59 @@ where
     T: for<'a> IntoPyObject<'a> + Send + 'static,
 {
     let future = call.py_err(py)?;
-    let locals = pyo3_async_runtimes::tokio::get_current_locals(py)?;
-    let task = runtime()?.spawn(future);
-    pyo3_async_runtimes::tokio::future_into_py_with_locals(py, locals, async move {
+    let locals = generic::get_current_locals::<CodebRuntime>(py)?;
+    let runtime = runtime()?;
+    // pyo3-async-runtimes spawns its helper tasks through `CodebRuntime`, onto the entered runtime.
+    let _context = runtime.enter();
+    let task = runtime.spawn(future);
+    generic::future_into_py_with_locals::<CodebRuntime, _, T>(py, locals, async move {
         match task.await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => Err(Python::attach(|py| to_py_err(py, error))),
             Err(join) => Err(InternalError::new_err(format!("a codeb task failed: {join}"))),
         }
     })
+}
+
+/// pyo3-async-runtimes' handle on this module's runtime: it spawns onto the
+/// runtime of the current context, which `awaitable` enters first (and which
+/// every task it spawns runs inside).
+struct CodebRuntime;
+
+tokio::task_local! {
+    static TASK_LOCALS: OnceCell<TaskLocals>;
+}
+
+impl generic::Runtime for CodebRuntime {
+    type JoinError = tokio::task::JoinError;
+    type JoinHandle = tokio::task::JoinHandle<()>;
+
+    fn spawn<F>(fut: F) -> Self::JoinHandle
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        tokio::spawn(fut)
+    }
+
+    fn spawn_blocking<F>(f: F) -> Self::JoinHandle
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        tokio::task::spawn_blocking(f)
+    }
+}
+
+impl ContextExt for CodebRuntime {
+    fn scope<F, R>(locals: TaskLocals, fut: F) -> Pin<Box<dyn Future<Output = R> + Send>>
+    where
+        F: Future<Output = R> + Send + 'static,
+    {
+        let cell = OnceCell::new();
+        let _ = cell.set(locals);
+        Box::pin(TASK_LOCALS.scope(cell, fut))
+    }
+
+    fn get_task_locals() -> Option<TaskLocals> {
+        TASK_LOCALS.try_with(|cell| cell.get().cloned()).unwrap_or_default()
+    }
 }
