@@ -1,4 +1,44 @@
-//! The pyo3 crate behind the Python module `codeb` will live here, built by
-//! maturin from `bindings/python/`. Nothing is implemented yet (issue 7), so
-//! this crate deliberately exposes no items.
+//! The native module `codeb._codeb` behind the Python package `codeb`.
+//!
+//! A thin front end over the codeb SDK, like the `we` CLI: each Python
+//! method validates its inputs through the SDK's types, makes one SDK call
+//! on the module's tokio runtime, and returns a typed result object. The
+//! Python package (`bindings/python/python/codeb`) re-exports these classes;
+//! `_codeb.pyi` there describes them, and a test keeps the two in step.
+//!
+//! | module | one idea |
+//! |---|---|
+//! | `platform` | `Platform` and `AsyncPlatform`, one macro over the same calls |
+//! | `calls` | each method as validated inputs plus one SDK call |
+//! | `connect` | the SDK platform from the platform file (`codeb_backends::connect`) or in memory |
+//! | `runtime` | the tokio runtime (one per process, rebuilt after a fork); blocking with the GIL released, or as an asyncio awaitable |
+//! | `parse` | Python strings into the SDK's validated types |
+//! | `errors` | one exception class per `ErrorKind`, with kind and context |
+//! | `events` | `DeployEvent` and the sink that calls a Python progress callable |
+//! | `results` | the typed result classes |
+//! | `convert` | JSON values into Python objects, and `repr` text |
 #![deny(missing_docs)]
+
+mod calls;
+mod connect;
+mod convert;
+mod errors;
+mod events;
+mod parse;
+mod platform;
+mod results;
+mod runtime;
+
+use pyo3::prelude::*;
+
+/// The native module: the platform classes, the result classes and the exceptions.
+#[pymodule]
+fn _codeb(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<platform::Platform>()?;
+    m.add_class::<platform::AsyncPlatform>()?;
+    m.add_class::<events::DeployEvent>()?;
+    results::register(m)?;
+    errors::register(m)?;
+    Ok(())
+}

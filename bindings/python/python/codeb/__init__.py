@@ -1,0 +1,71 @@
+"""codeb: deploy containerised apps to your own servers, from Python.
+
+A thin layer over the codeb SDK (Rust)::
+
+    import codeb
+
+    platform = codeb.Platform.from_config()        # the platform file, found as `we` finds it
+    report = platform.deploy("./shop", "staging", progress=print)
+    print(report.release, report.port)
+
+:class:`Platform` blocks (with the GIL released); :class:`AsyncPlatform` has
+the same methods as awaitables. ``Platform.memory()`` runs the whole platform
+in memory, for scripts' own tests. Failures raise the classes in
+:mod:`codeb.errors`.
+"""
+
+from codeb import errors
+from codeb._codeb import (
+    AsyncPlatform,
+    Change,
+    DeployEvent,
+    DeployLock,
+    DeployReport,
+    DomainReport,
+    EnvironmentRecord,
+    EnvSet,
+    EnvVar,
+    HealthReport,
+    LockStatus,
+    Plan,
+    Platform,
+    PortAllocation,
+    PortKey,
+    PortReport,
+    ProjectRecord,
+    ProjectSummary,
+    RecoverReport,
+    Release,
+    Removal,
+    RollbackPlan,
+    SsotStatus,
+    __version__,
+)
+
+__all__ = [
+    "AsyncPlatform",
+    "Change",
+    "DeployEvent",
+    "DeployLock",
+    "DeployReport",
+    "DomainReport",
+    "EnvSet",
+    "EnvVar",
+    "EnvironmentRecord",
+    "HealthReport",
+    "LockStatus",
+    "Plan",
+    "Platform",
+    "PortAllocation",
+    "PortKey",
+    "PortReport",
+    "ProjectRecord",
+    "ProjectSummary",
+    "RecoverReport",
+    "Release",
+    "Removal",
+    "RollbackPlan",
+    "SsotStatus",
+    "__version__",
+    "errors",
+]

@@ -1,0 +1,124 @@
+"""A deploy from Python against the live local stack (Podman, Caddy, PowerDNS).
+
+`scripts/test` starts the stack and exports the CODEB_TEST_* variables. Without
+them this test is skipped loudly, except under CI (CI=true), where it fails:
+CI must always run it.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import secrets
+import shutil
+import subprocess
+import textwrap
+import urllib.request
+
+import pytest
+
+import codeb
+from conftest import platform_toml
+
+VARIABLES = [
+    "CODEB_TEST_PODMAN_SOCKET",
+    "CODEB_TEST_CADDY_ADMIN",
+    "CODEB_TEST_CADDY_HTTP",
+    "CODEB_TEST_PDNS_API",
+    "CODEB_TEST_PDNS_API_KEY",
+    "CODEB_TEST_PDNS_DNS",
+    "CODEB_TEST_IMAGE_V1",
+]
+SECRET = "py-live-secret-0b1d-do-not-print"
+
+
+@pytest.fixture
+def stack() -> dict[str, str]:
+    """The live stack's endpoints; a loud skip locally without them, a failure under CI."""
+    missing = [name for name in VARIABLES if not os.environ.get(name)]
+    if missing:
+        message = f"the live stack's variables are not set: {', '.join(missing)} (scripts/test sets them)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but {message}")
+        pytest.skip(f"SKIPPED: {message}")
+    return {name: os.environ[name] for name in VARIABLES}
+
+
+def get(caddy: str, host: str) -> tuple[int, str]:
+    """GETs `/` through Caddy with `host` as the Host header, bypassing any proxy."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    request = urllib.request.Request(f"http://{caddy}/", headers={"Host": host})
+    with opener.open(request, timeout=10) as response:
+        return response.status, response.read().decode()
+
+
+def dig(server: str, name: str) -> str:
+    ip, port = server.rsplit(":", 1)
+    out = subprocess.run(
+        ["dig", f"@{ip}", "-p", port, name, "A", "+short"], capture_output=True, text=True, check=True, timeout=10
+    )
+    return out.stdout.strip()
+
+
+def test_a_deploy_from_python_serves_through_caddy_and_powerdns(stack: dict[str, str], tmp_path: pathlib.Path) -> None:
+    ns = "py" + secrets.token_hex(4)
+    zone = f"{ns}.codeb.test"
+    project, domain = f"{ns}-hello", f"hello.{zone}"
+    key = tmp_path / "pdns.key"
+    key.write_text(stack["CODEB_TEST_PDNS_API_KEY"])
+    config = platform_toml(
+        tmp_path / "platform",
+        podman_socket=stack["CODEB_TEST_PODMAN_SOCKET"],
+        caddy_admin=stack["CODEB_TEST_CADDY_ADMIN"],
+        caddy_listen=stack["CODEB_TEST_CADDY_HTTP"],
+        pdns_api=stack["CODEB_TEST_PDNS_API"],
+        pdns_key_line=f'api_key_file = "{key}"',
+        zone=zone,
+        deploy='[deploy]\ndrain_grace = "0s"\nstop_grace = "5s"\nwatch_window = "1s"\n',
+    )
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "codeb.toml").write_text(
+        textwrap.dedent(
+            f"""\
+            name = "{project}"
+            image = "localhost/codeb-test/overridden:never-pulled"
+            port = 8080
+
+            [healthcheck]
+            path = "/"
+            body = "v1"
+            interval = "100ms"
+            deadline = "20s"
+
+            [environments.staging]
+            domains = ["{domain}"]
+            """
+        )
+    )
+    platform = codeb.Platform.from_config(config)
+    events: list[codeb.DeployEvent] = []
+    try:
+        report = platform.deploy(app, "staging", image=stack["CODEB_TEST_IMAGE_V1"], progress=events.append)
+
+        assert (report.project, report.release, report.image) == (project, "v1", stack["CODEB_TEST_IMAGE_V1"])
+        assert report.domains == [domain]
+        assert any(e.kind == "route_switched" and e.host == domain for e in events)
+        status, body = get(stack["CODEB_TEST_CADDY_HTTP"], domain)
+        assert status == 200 and "v1" in body, (status, body)
+        if shutil.which("dig"):
+            assert dig(stack["CODEB_TEST_PDNS_DNS"], domain) == "127.0.0.1"
+        assert platform.health_check(project, "staging").healthy is True
+        assert [(r.id, r.status) for r in platform.releases(project, "staging")] == [("v1", "live")]
+
+        platform.env_set(project, "staging", {"TOKEN": SECRET}, secret=True)
+        listed = platform.env_list(project, "staging")
+        assert SECRET not in repr(listed)
+        assert [(v.key, v.value) for v in listed.vars] == [("TOKEN", "********")]
+    finally:
+        removal = platform.project_delete(project, force=True)
+
+    assert removal.applied is True
+    assert {"remove_container", "remove_route", "forget_project"} <= {c.kind for c in removal.changes}
+    assert get(stack["CODEB_TEST_CADDY_HTTP"], domain)[1] == "", "Caddy has no route for the host any more"
+    assert SECRET not in "".join(repr(e) for e in events)

@@ -1,0 +1,137 @@
+//! The module's tokio runtime, and the two ways a Python call runs an SDK
+//! future on it: blocking with the GIL released, or as an asyncio awaitable.
+//!
+//! The runtime belongs to the process that built it. A child made by
+//! `fork()` (multiprocessing's default start method on Linux) inherits a
+//! copy whose worker threads do not exist there, so the child builds its own
+//! on first use; the inherited copy is abandoned, never dropped (dropping
+//! would wait for those threads).
+
+use std::cell::OnceCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Mutex, PoisonError};
+
+use pyo3::prelude::*;
+use pyo3_async_runtimes::TaskLocals;
+use pyo3_async_runtimes::generic::{self, ContextExt};
+use tokio::runtime::{Builder, Handle, Runtime};
+
+use crate::errors::{InternalError, IntoPyResult, to_py_err};
+
+/// The runtime of the process whose id is recorded with it.
+static CURRENT: Mutex<Option<(u32, &'static Runtime)>> = Mutex::new(None);
+
+/// This process's runtime, built on first use (and again after a fork).
+pub(crate) fn runtime() -> PyResult<&'static Runtime> {
+    let pid = std::process::id();
+    let mut current = CURRENT.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((owner, runtime)) = *current
+        && owner == pid
+    {
+        return Ok(runtime);
+    }
+    let runtime = Builder::new_multi_thread()
+        .thread_name("codeb")
+        .enable_all()
+        .build()
+        .map_err(|e| InternalError::new_err(format!("cannot start the codeb runtime: {e}")))?;
+    // Lives as long as the process: calls may run on it until the very end.
+    let runtime: &'static Runtime = Box::leak(Box::new(runtime));
+    *current = Some((pid, runtime));
+    Ok(runtime)
+}
+
+/// Runs an SDK call to its end with the GIL released, and returns its value.
+///
+/// `call` is the validated call: an `Err` there (a rejected input) is raised
+/// before anything runs. Called from inside the runtime (a progress callback
+/// calling back into codeb), the future runs on a helper thread, since a
+/// runtime cannot block on itself.
+pub(crate) fn block<T, F>(py: Python<'_>, call: codeb::Result<F>) -> PyResult<T>
+where
+    F: Future<Output = codeb::Result<T>> + Send,
+    T: Send,
+{
+    let future = call.py_err(py)?;
+    let runtime = runtime()?;
+    let result = py.detach(|| {
+        if Handle::try_current().is_ok() {
+            std::thread::scope(|scope| match scope.spawn(|| runtime.block_on(future)).join() {
+                Ok(result) => result,
+                Err(_) => Err(codeb::Error::internal("a codeb call panicked")),
+            })
+        } else {
+            runtime.block_on(future)
+        }
+    });
+    result.py_err(py)
+}
+
+/// Starts an SDK call on the runtime and returns an asyncio awaitable of its value.
+///
+/// The call runs as its own tokio task: cancelling the awaitable stops the
+/// waiting, not the operation, so a deploy always finishes or cleans up and
+/// releases its lock. Must be called with an asyncio event loop running.
+pub(crate) fn awaitable<'py, T, F>(py: Python<'py>, call: codeb::Result<F>) -> PyResult<Bound<'py, PyAny>>
+where
+    F: Future<Output = codeb::Result<T>> + Send + 'static,
+    T: for<'a> IntoPyObject<'a> + Send + 'static,
+{
+    let future = call.py_err(py)?;
+    let locals = generic::get_current_locals::<CodebRuntime>(py)?;
+    let runtime = runtime()?;
+    // pyo3-async-runtimes spawns its helper tasks through `CodebRuntime`, onto the entered runtime.
+    let _context = runtime.enter();
+    let task = runtime.spawn(future);
+    generic::future_into_py_with_locals::<CodebRuntime, _, T>(py, locals, async move {
+        match task.await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(Python::attach(|py| to_py_err(py, error))),
+            Err(join) => Err(InternalError::new_err(format!("a codeb task failed: {join}"))),
+        }
+    })
+}
+
+/// pyo3-async-runtimes' handle on this module's runtime: it spawns onto the
+/// runtime of the current context, which `awaitable` enters first (and which
+/// every task it spawns runs inside).
+struct CodebRuntime;
+
+tokio::task_local! {
+    static TASK_LOCALS: OnceCell<TaskLocals>;
+}
+
+impl generic::Runtime for CodebRuntime {
+    type JoinError = tokio::task::JoinError;
+    type JoinHandle = tokio::task::JoinHandle<()>;
+
+    fn spawn<F>(fut: F) -> Self::JoinHandle
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        tokio::spawn(fut)
+    }
+
+    fn spawn_blocking<F>(f: F) -> Self::JoinHandle
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        tokio::task::spawn_blocking(f)
+    }
+}
+
+impl ContextExt for CodebRuntime {
+    fn scope<F, R>(locals: TaskLocals, fut: F) -> Pin<Box<dyn Future<Output = R> + Send>>
+    where
+        F: Future<Output = R> + Send + 'static,
+    {
+        let cell = OnceCell::new();
+        let _ = cell.set(locals);
+        Box::pin(TASK_LOCALS.scope(cell, fut))
+    }
+
+    fn get_task_locals() -> Option<TaskLocals> {
+        TASK_LOCALS.try_with(|cell| cell.get().cloned()).unwrap_or_default()
+    }
+}
