@@ -462,17 +462,16 @@ async fn events_report_each_step_in_order() {
             Step::AllocatePorts,
             Step::Image,
             Step::StartRelease,
-            Step::StartRelease,
             Step::HealthCheck,
             Step::SwitchRoute,
-            Step::SwitchRoute,
-            Step::Dns,
             Step::Dns,
             Step::StopPrevious,
             Step::Record
         ]
     );
     assert!(seen.lock().unwrap().iter().any(|e| matches!(e, DeployEvent::HealthProbe { healthy: true, .. })));
+    let finished = seen.lock().unwrap().iter().filter(|e| matches!(e, DeployEvent::StepFinished { .. })).count();
+    assert_eq!(finished, started.len(), "each step starts once and finishes once");
 }
 
 /// Makes the deploy crash (panic, as a killed process stops mid-flight) when `step` starts.

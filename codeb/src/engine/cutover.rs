@@ -147,36 +147,38 @@ impl<'a> Cutover<'a> {
             resources: target.config.resources,
             init: true,
         };
+        // Undone even if only the create succeeds; removing a container that was never made is no problem.
+        self.undo.push(Undo::RemoveContainer(container.clone()));
         self.step(Step::StartRelease, async {
             // A rollback target may still have its stopped container from before: replace it.
             match b.runtime.remove_container(&container, true).await {
                 Err(e) if e.kind() != ErrorKind::NotFound => return Err(e),
                 _ => {}
             }
-            b.runtime.create_container(&spec).await
+            b.runtime.create_container(&spec).await?;
+            b.runtime.start_container(&container).await
         })
         .await?;
-        self.undo.push(Undo::RemoveContainer(container.clone()));
-        self.step(Step::StartRelease, b.runtime.start_container(&container)).await?;
 
         self.step(Step::HealthCheck, self.platform.wait_healthy(&target.id, port, &target.health, &self.events))
             .await?;
 
         let upstream = Upstream { host: s.upstream_host, port };
         for host in &target.config.domains {
-            let previous_route = self.step(Step::SwitchRoute, b.proxy.get_route(host)).await?;
             let to = vec![upstream.clone()];
-            let change = async {
-                match &previous_route {
-                    Some(_) => b.proxy.switch_upstreams(host, &to).await,
-                    None => {
-                        b.proxy
-                            .upsert_route(&Route { host: host.clone(), upstreams: to.clone(), tls: s.tls.clone() })
-                            .await
+            let previous_route = self
+                .step(Step::SwitchRoute, async {
+                    let previous_route = b.proxy.get_route(host).await?;
+                    match &previous_route {
+                        Some(_) => b.proxy.switch_upstreams(host, &to).await?,
+                        None => {
+                            let route = Route { host: host.clone(), upstreams: to.clone(), tls: s.tls.clone() };
+                            b.proxy.upsert_route(&route).await?
+                        }
                     }
-                }
-            };
-            self.step(Step::SwitchRoute, change).await?;
+                    Ok(previous_route)
+                })
+                .await?;
             self.undo.push(Undo::RestoreRoute { host: host.clone(), previous: previous_route });
             self.events.emit(DeployEvent::RouteSwitched { host: host.clone(), to });
         }
@@ -208,15 +210,16 @@ impl<'a> Cutover<'a> {
             return Ok(());
         }
         let ip = self.platform.settings.public_ipv4;
+        let sets: Vec<RecordSet> =
+            inside.iter().map(|d| RecordSet { name: (*d).clone(), ttl: 60, data: RecordData::A(vec![ip]) }).collect();
         let existing = self
             .step(Step::Dns, async {
                 b.dns.ensure_zone(&zone).await?;
-                b.dns.list_records(&zone).await
+                let existing = b.dns.list_records(&zone).await?;
+                b.dns.upsert_records(&zone, &sets).await?;
+                Ok(existing)
             })
             .await?;
-        let sets: Vec<RecordSet> =
-            inside.iter().map(|d| RecordSet { name: (*d).clone(), ttl: 60, data: RecordData::A(vec![ip]) }).collect();
-        self.step(Step::Dns, b.dns.upsert_records(&zone, &sets)).await?;
         for set in sets {
             let previous =
                 existing.iter().find(|e| e.name == set.name && e.data.record_type() == RecordType::A).cloned();
@@ -306,7 +309,10 @@ impl<'a> Cutover<'a> {
                     b.proxy.switch_upstreams(host, &route.upstreams).await
                 }
                 Undo::RestoreRoute { host, previous: None } => b.proxy.remove_route(host).await,
-                Undo::RemoveContainer(name) => b.runtime.remove_container(name, true).await,
+                Undo::RemoveContainer(name) => match b.runtime.remove_container(name, true).await {
+                    Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+                    other => other,
+                },
                 Undo::ReleasePort(key) => b.ports.release(key).await.map(drop),
             };
             if let Err(e) = result {

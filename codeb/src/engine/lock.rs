@@ -50,11 +50,7 @@ impl fmt::Display for LockStatus {
             write!(f, ": {message}")?;
         }
         if self.stale {
-            write!(
-                f,
-                "; the holder process is gone, release the lock with `we lock release {} --env {}`",
-                self.project, self.env
-            )?;
+            f.write_str("; the holder process is gone: release the stale lock, or recover the environment")?;
         }
         Ok(())
     }

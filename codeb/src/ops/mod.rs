@@ -39,5 +39,6 @@ impl Platform {
             })
         })
         .await
+        .map_err(|e| e.with_context("project", project).with_context("environment", env))
     }
 }
