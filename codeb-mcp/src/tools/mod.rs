@@ -26,6 +26,11 @@ pub struct TargetParams {
     pub env: String,
 }
 
+/// No arguments (and none other accepted).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoParams {}
+
 /// The project and environment every environment-scoped tool starts from.
 pub(crate) fn target(project: &str, env: &str) -> Result<(ProjectName, Environment), ToolFailure> {
     Ok((required("project", project, ProjectName::parse)?, required("env", env, Environment::parse)?))

@@ -11,7 +11,7 @@ use crate::failure::ToolFailure;
 use crate::input::optional;
 use crate::output::RemovalOutput;
 use crate::server::CodebServer;
-use crate::tools::target;
+use crate::tools::{NoParams, target};
 
 /// The service of a project environment that holds a port.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -151,7 +151,7 @@ impl CodebServer {
 
     /// Compare the recorded allocations with the ports that really listen: conflicts and drift.
     #[tool(annotations(title = "Check ports", read_only_hint = true, open_world_hint = true))]
-    async fn port_check(&self) -> Result<Json<PortCheckOutput>, ToolFailure> {
+    async fn port_check(&self, _params: Parameters<NoParams>) -> Result<Json<PortCheckOutput>, ToolFailure> {
         let report = self.platform.port_check().await?;
         Ok(Json(PortCheckOutput {
             clean: report.is_clean(),

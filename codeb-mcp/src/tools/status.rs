@@ -12,7 +12,7 @@ use crate::failure::ToolFailure;
 use crate::input::{bounded, required};
 use crate::output::Untrusted;
 use crate::server::CodebServer;
-use crate::tools::{TargetParams, target};
+use crate::tools::{NoParams, TargetParams, target};
 
 /// Log lines returned when `tail` is not given.
 const DEFAULT_TAIL: u32 = 100;
@@ -210,7 +210,7 @@ impl CodebServer {
     /// A summary of the single source of truth: revision, and counts of projects, environments,
     /// serving environments, failed releases and held locks.
     #[tool(annotations(title = "SSOT status", read_only_hint = true, open_world_hint = false))]
-    async fn ssot_status(&self) -> Result<Json<SsotStatusOutput>, ToolFailure> {
+    async fn ssot_status(&self, _params: Parameters<NoParams>) -> Result<Json<SsotStatusOutput>, ToolFailure> {
         let s = self.platform.ssot_status().await?;
         Ok(Json(SsotStatusOutput {
             schema_version: s.schema_version,
