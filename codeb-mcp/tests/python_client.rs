@@ -16,10 +16,14 @@ fn python() -> Option<String> {
     match std::env::var("CODEB_TEST_PYTHON") {
         Ok(python) if !python.is_empty() => Some(python),
         _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("CODEB_TEST_PYTHON is not set: under CI=true the Python MCP client test must run (scripts/test creates the venv)")
+            panic!(
+                "CODEB_TEST_PYTHON is not set: under CI=true the Python MCP client test must run (scripts/test creates the venv)"
+            )
         }
         _ => {
-            eprintln!("SKIPPED: CODEB_TEST_PYTHON is not set, so the Python MCP client did not run; scripts/test sets it");
+            eprintln!(
+                "SKIPPED: CODEB_TEST_PYTHON is not set, so the Python MCP client did not run; scripts/test sets it"
+            );
             None
         }
     }
@@ -133,10 +137,7 @@ fn the_python_mcp_client_deploys_the_example_on_the_live_stack() {
     let project = format!("{}-hello", ns.as_str());
     let path = example_copy(tmp.path(), &project, &format!("hello.{zone}"));
     let config = write_platform_file(tmp.path(), &s, &zone);
-    let command = vec![
-        env!("CARGO_BIN_EXE_codeb-mcp").to_owned(),
-        "--config".to_owned(),
-        config.to_str().unwrap().to_owned(),
-    ];
+    let command =
+        vec![env!("CARGO_BIN_EXE_codeb-mcp").to_owned(), "--config".to_owned(), config.to_str().unwrap().to_owned()];
     run_client(&python, &command, &path, &project, None);
 }
