@@ -12,8 +12,8 @@ use crate::launch::{PlatformSource, ServeOptions, Transport};
 /// How to serve: stdio by default, `--http ADDR` for streamable HTTP.
 #[derive(Clone, Debug, Args)]
 pub struct ServeArgs {
-    /// Serve streamable HTTP on this address (e.g. 127.0.0.1:8765) instead of stdio.
-    #[arg(long, value_name = "ADDR")]
+    /// Serve streamable HTTP at /mcp on this address instead of stdio (`--http` alone: 127.0.0.1:8765).
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = crate::http::DEFAULT_ADDR)]
     pub http: Option<SocketAddr>,
     /// Read the HTTP bearer token from this file (default: $CODEB_MCP_TOKEN, else generate one and print it once to stderr).
     #[arg(long, value_name = "PATH", requires = "http")]
@@ -50,5 +50,32 @@ impl ServeArgs {
             }
         };
         Ok(ServeOptions { platform, transport })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    #[test]
+    fn http_alone_binds_loopback_and_the_http_options_need_it() {
+        let cli = Cli::try_parse_from(["x", "--http"]).unwrap();
+        assert_eq!(cli.serve.http, Some(crate::http::DEFAULT_ADDR.parse().unwrap()));
+        assert!(cli.serve.http.unwrap().ip().is_loopback());
+        assert!(Cli::try_parse_from(["x"]).unwrap().serve.http.is_none(), "stdio by default");
+        assert!(Cli::try_parse_from(["x", "--allowed-host", "a.example"]).is_err(), "HTTP options need --http");
+        let cli = Cli::try_parse_from(["x", "--http", "127.0.0.1:0", "--allowed-origin", "http://a:1"]).unwrap();
+        match cli.serve.options(None).unwrap().transport {
+            Transport::Http(http) => assert_eq!(http.allowed_origins, ["http://a:1"]),
+            Transport::Stdio => panic!("--http serves HTTP"),
+        }
     }
 }
