@@ -56,6 +56,19 @@ pub fn platform(source: &PlatformSource) -> Result<Platform> {
     }
 }
 
+/// A future that completes on SIGINT (Ctrl-C) or SIGTERM; the handlers are in place when this returns.
+fn stop_signal() -> Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let watch = |kind| signal(kind).map_err(|e| Error::internal("cannot watch for stop signals").with_source(e));
+    let (mut interrupt, mut terminate) = (watch(SignalKind::interrupt())?, watch(SignalKind::terminate())?);
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    })
+}
+
 /// Serves until the client leaves (stdio) or the process is interrupted (HTTP).
 pub async fn serve(options: ServeOptions) -> Result<()> {
     let server = CodebServer::new(platform(&options.platform)?);
@@ -74,17 +87,14 @@ pub async fn serve(options: ServeOptions) -> Result<()> {
             Ok(())
         }
         Transport::Http(http_options) => {
+            let stop = stop_signal()?;
             let generated = http_options.token.is_none();
             let running = http::bind(server, http_options).await?;
             eprintln!("codeb-mcp: serving over streamable HTTP at {} ({source})", running.url());
             if generated {
                 eprintln!("codeb-mcp: bearer token (shown once): {}", running.token().expose());
             }
-            running
-                .run_until(async {
-                    let _ = tokio::signal::ctrl_c().await;
-                })
-                .await;
+            running.run_until(stop).await;
             eprintln!("codeb-mcp: stopped");
             Ok(())
         }

@@ -52,3 +52,37 @@ fn a_missing_platform_file_is_reported_on_stderr_with_a_failing_exit() {
     assert!(out.stdout.is_empty(), "nothing but protocol on stdout");
     assert!(String::from_utf8_lossy(&out.stderr).contains("codeb-mcp-platform.toml"));
 }
+
+#[test]
+fn the_http_server_shows_its_url_and_token_once_on_stderr_and_stops_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_codeb-mcp"))
+        .args(["--memory", "--http", "127.0.0.1:0"])
+        .env_remove("CODEB_MCP_TOKEN")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut lines = Vec::new();
+    for _ in 0..2 {
+        let mut line = String::new();
+        stderr.read_line(&mut line).unwrap();
+        lines.push(line);
+    }
+    assert!(lines[0].contains("http://127.0.0.1:") && lines[0].contains("/mcp"), "{lines:?}");
+    let token = lines[1].trim().rsplit(' ').next().unwrap().to_owned();
+    assert_eq!(token.len(), 64, "a generated token: {lines:?}");
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert!(status.success(), "a clean stop on SIGTERM: {status:?} {rest}");
+    assert!(rest.contains("stopped"), "{rest}");
+    assert_eq!(rest.matches(&token).count(), 0, "the token is shown once");
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    assert!(stdout.is_empty(), "nothing on stdout: {stdout}");
+}
