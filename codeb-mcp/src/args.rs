@@ -21,7 +21,7 @@ pub struct ServeArgs {
     /// Accept this Origin (scheme://host:port) besides none; repeat for more (default: http://127.0.0.1:PORT, http://localhost:PORT).
     #[arg(long, value_name = "ORIGIN", requires = "http")]
     pub allowed_origin: Vec<String>,
-    /// Accept this Host (name:port, or name for any port); repeat for more (default: 127.0.0.1:PORT, localhost:PORT, [::1]:PORT).
+    /// Accept this Host (name:port, or name for any port); repeat for more (default: 127.0.0.1:PORT, localhost:PORT, `[::1]:PORT`).
     #[arg(long, value_name = "HOST", requires = "http")]
     pub allowed_host: Vec<String>,
     /// Serve Platform::memory(): everything on in-memory fakes, nothing leaves the process (to try it out).
