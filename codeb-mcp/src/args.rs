@@ -18,7 +18,7 @@ pub struct ServeArgs {
     /// Read the HTTP bearer token from this file (default: $CODEB_MCP_TOKEN, else generate one and print it once to stderr).
     #[arg(long, value_name = "PATH", requires = "http")]
     pub token_file: Option<PathBuf>,
-    /// Accept this Origin (scheme://host:port) besides none; repeat for more (default: http://127.0.0.1:PORT, http://localhost:PORT).
+    /// Accept requests carrying this Origin (scheme://host:port); repeat for more (default: http://127.0.0.1:PORT, http://localhost:PORT).
     #[arg(long, value_name = "ORIGIN", requires = "http")]
     pub allowed_origin: Vec<String>,
     /// Accept this Host (name:port, or name for any port); repeat for more (default: 127.0.0.1:PORT, localhost:PORT, `[::1]:PORT`).
