@@ -61,6 +61,9 @@ pub enum Command {
     Lock(LockCommand),
     /// The last log lines of the release serving an environment.
     Logs(LogsArgs),
+    /// The MCP server, for AI agents.
+    #[command(subcommand)]
+    Mcp(McpCommand),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
     /// Print the man page (roff).
@@ -339,6 +342,13 @@ pub struct LogsArgs {
     /// Keep printing new lines until interrupted.
     #[arg(long, short)]
     pub follow: bool,
+}
+
+/// `we mcp ...`
+#[derive(Debug, Subcommand)]
+pub enum McpCommand {
+    /// Serve codeb's tools to an MCP client (stdio by default; --http for streamable HTTP).
+    Serve(codeb_mcp::ServeArgs),
 }
 
 /// `we completions`

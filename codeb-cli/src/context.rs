@@ -21,6 +21,11 @@ impl Context {
         Context { printer, config }
     }
 
+    /// The platform file given with `--config`, if any.
+    pub fn explicit_config(&self) -> Option<PathBuf> {
+        self.config.clone()
+    }
+
     /// The platform file's path, as every front end finds it.
     pub fn config_path(&self) -> codeb::Result<PathBuf> {
         PlatformConfig::discover(self.config.as_deref())

@@ -93,3 +93,27 @@ fn a_stopped_stack_is_unavailable_with_what_to_check() {
     assert!(stderr.starts_with("error: unavailable:") && stderr.contains("no-such.sock"), "names the socket: {stderr}");
     assert!(stderr.contains("hint: a backend did not answer"), "{stderr}");
 }
+
+#[test]
+fn we_mcp_serve_answers_the_mcp_handshake_on_stdio() {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_we"))
+        .args(["mcp", "serve", "--memory"])
+        .env("HOME", "/nonexistent-home")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let initialize = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"we-test","version":"0"}}}"#;
+    writeln!(stdin, "{initialize}").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let first: Value = serde_json::from_str(stdout.lines().next().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("stdout holds only protocol ({e}): {stdout}"));
+    assert_eq!(first["result"]["serverInfo"]["name"], "codeb", "{stdout}");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}

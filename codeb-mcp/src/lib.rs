@@ -1,4 +1,34 @@
-//! The MCP server (rmcp) that exposes the codeb SDK as safe, outcome-level tools
-//! for AI agents will live here. Nothing is implemented yet (issue 6), so this
-//! crate deliberately exposes no items.
+//! The codeb MCP server: the SDK as safe, outcome-level tools for AI agents.
+//!
+//! A thin front end on [`codeb`]: each tool validates its arguments through
+//! the SDK's own types, calls one SDK function, and answers with a short
+//! structured summary. Destructive tools change nothing without `force:
+//! true`; failures are tool errors carrying the evidence; secret values are
+//! never shown; app output (logs, health evidence) is marked untrusted.
+//!
+//! It speaks stdio ([`launch::Transport::Stdio`]) or streamable HTTP behind a
+//! bearer token, Host and Origin checks ([`http`]). Start it with the
+//! `codeb-mcp` binary or `we mcp serve`; both call [`serve`].
+//!
+//! ```
+//! use codeb::engine::Platform;
+//! use codeb_mcp::CodebServer;
+//!
+//! let server = CodebServer::new(Platform::memory());
+//! assert!(server.tools().iter().any(|t| t.name == "deploy"));
+//! ```
 #![deny(missing_docs)]
+
+mod args;
+mod failure;
+pub mod http;
+mod input;
+pub mod launch;
+mod output;
+mod server;
+mod tools;
+
+pub use args::ServeArgs;
+pub use failure::UNTRUSTED_NOTICE;
+pub use launch::{PlatformSource, ServeOptions, Transport, serve};
+pub use server::CodebServer;

@@ -5,6 +5,7 @@ mod domain;
 mod env;
 mod lock;
 mod logs;
+mod mcp;
 mod meta;
 mod ports;
 mod project;
@@ -30,6 +31,7 @@ pub async fn run(command: Command, ctx: &Context) -> codeb::Result<u8> {
         Command::Project(cmd) => project::run(cmd, ctx).await,
         Command::Lock(cmd) => lock::run(cmd, ctx).await,
         Command::Logs(args) => logs::run(args, ctx).await,
+        Command::Mcp(cmd) => mcp::run(cmd, ctx).await,
         Command::Completions(args) => meta::completions(args),
         Command::Man => meta::man(),
     }

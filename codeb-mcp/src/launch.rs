@@ -1,0 +1,102 @@
+//! Starting the server: which platform, which transport. Shared by the
+//! `codeb-mcp` binary and `we mcp serve`.
+
+use std::path::PathBuf;
+
+use codeb::config::PlatformConfig;
+use codeb::engine::Platform;
+use codeb::{Error, Result};
+use rmcp::ServiceExt;
+
+use crate::CodebServer;
+use crate::http::{self, HttpOptions};
+
+/// Where the platform comes from.
+#[derive(Clone, Debug)]
+pub enum PlatformSource {
+    /// The platform file: the explicit path, else `$CODEB_CONFIG`, else the default path.
+    Config(Option<PathBuf>),
+    /// `Platform::memory()`: everything on in-memory fakes, for trying the server out.
+    Memory,
+}
+
+/// How the server talks to its client.
+#[derive(Clone, Debug)]
+pub enum Transport {
+    /// JSON-RPC over stdin/stdout; logs go to stderr only.
+    Stdio,
+    /// Streamable HTTP with a bearer token.
+    Http(HttpOptions),
+}
+
+/// Everything `serve` needs.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    /// The platform.
+    pub platform: PlatformSource,
+    /// The transport.
+    pub transport: Transport,
+}
+
+/// Who the server acts as, recorded in deploy locks.
+fn owner() -> String {
+    let user = std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "unknown".to_owned());
+    format!("{user} (mcp)")
+}
+
+/// Builds the platform through the one constructor every front end uses.
+pub fn platform(source: &PlatformSource) -> Result<Platform> {
+    match source {
+        PlatformSource::Memory => Ok(Platform::memory()),
+        PlatformSource::Config(explicit) => {
+            let path = PlatformConfig::discover(explicit.as_deref())?;
+            let config = PlatformConfig::read(&path)?;
+            codeb_backends::connect(&config, &owner())
+        }
+    }
+}
+
+/// A future that completes on SIGINT (Ctrl-C) or SIGTERM; the handlers are in place when this returns.
+fn stop_signal() -> Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let watch = |kind| signal(kind).map_err(|e| Error::internal("cannot watch for stop signals").with_source(e));
+    let (mut interrupt, mut terminate) = (watch(SignalKind::interrupt())?, watch(SignalKind::terminate())?);
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    })
+}
+
+/// Serves until the client leaves (stdio) or the process is interrupted (HTTP).
+pub async fn serve(options: ServeOptions) -> Result<()> {
+    let server = CodebServer::new(platform(&options.platform)?);
+    let source = match &options.platform {
+        PlatformSource::Memory => "in-memory platform".to_owned(),
+        PlatformSource::Config(_) => "platform file".to_owned(),
+    };
+    match options.transport {
+        Transport::Stdio => {
+            eprintln!("codeb-mcp: serving {} tools over stdio ({source})", server.tools().len());
+            let running = server
+                .serve(rmcp::transport::stdio())
+                .await
+                .map_err(|e| Error::new(codeb::ErrorKind::Unavailable, format!("MCP handshake failed: {e}")))?;
+            running.waiting().await.map_err(|e| Error::internal(format!("the MCP service stopped: {e}")))?;
+            Ok(())
+        }
+        Transport::Http(http_options) => {
+            let stop = stop_signal()?;
+            let generated = http_options.token.is_none();
+            let running = http::bind(server, http_options).await?;
+            eprintln!("codeb-mcp: serving over streamable HTTP at {} ({source})", running.url());
+            if generated {
+                eprintln!("codeb-mcp: bearer token (shown once): {}", running.token().expose());
+            }
+            running.run_until(stop).await;
+            eprintln!("codeb-mcp: stopped");
+            Ok(())
+        }
+    }
+}

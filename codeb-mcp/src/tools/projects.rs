@@ -1,0 +1,47 @@
+//! `project_delete`.
+
+use codeb::model::ProjectName;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::{Json, tool, tool_router};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::failure::ToolFailure;
+use crate::input::required;
+use crate::output::RemovalOutput;
+use crate::server::CodebServer;
+use crate::tools::deploy::options;
+
+/// A project to delete.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectDeleteParams {
+    /// The project.
+    pub project: String,
+    /// Really delete it. Without it the call returns the plan and changes nothing.
+    #[serde(default)]
+    pub force: bool,
+}
+
+#[tool_router(router = project_tools, vis = "pub(crate)")]
+impl CodebServer {
+    /// Delete a project whole: containers, routes, records, ports, env vars and its SSOT entry.
+    /// Protected data volumes are always kept. Needs `force: true`; without it, returns the plan and changes nothing.
+    #[tool(annotations(
+        title = "Delete a project",
+        read_only_hint = false,
+        destructive_hint = true,
+        idempotent_hint = true,
+        open_world_hint = true
+    ))]
+    async fn project_delete(
+        &self,
+        params: Parameters<ProjectDeleteParams>,
+    ) -> Result<Json<RemovalOutput>, ToolFailure> {
+        let p = params.0;
+        let project = required("project", &p.project, ProjectName::parse)?;
+        let removal =
+            self.platform.project_delete(&project, p.force, &options(format!("project_delete {project}"))).await?;
+        Ok(Json(RemovalOutput::from_removal(&removal)?))
+    }
+}

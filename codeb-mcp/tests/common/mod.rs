@@ -1,0 +1,125 @@
+//! An in-process client/server pair over an in-memory duplex pipe, on a
+//! platform of fakes whose controls the test keeps.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use codeb::engine::{Platform, Settings};
+use codeb::fake::{DNS_OPS, FakeBackends, HTTP_OPS, PORT_OPS, PROXY_OPS, RUNTIME_OPS, SECRET_OPS};
+use codeb_mcp::CodebServer;
+use rmcp::model::{CallToolRequestParams, CallToolResult, Tool};
+use rmcp::service::{RoleClient, RunningService};
+use rmcp::{ServiceError, ServiceExt};
+use serde_json::Value;
+
+/// A connected client, the fakes behind the server, and every output seen.
+pub struct Harness {
+    pub client: RunningService<RoleClient, ()>,
+    pub fakes: FakeBackends,
+    outputs: Mutex<Vec<String>>,
+    dir: tempfile::TempDir,
+}
+
+/// Settings like `Platform::memory()`'s: no drain, stop or watch wait, zone codeb.test.
+fn settings() -> Settings {
+    let mut settings = Settings::local("mcp-test");
+    settings.drain_grace = Duration::ZERO;
+    settings.stop_grace = Duration::ZERO;
+    settings.watch_window = Duration::ZERO;
+    settings.zone = codeb::model::DomainName::parse("codeb.test").ok();
+    settings
+}
+
+impl Harness {
+    /// A server on fresh fakes (every image pulls) and a client connected to it.
+    pub async fn start() -> Harness {
+        let fakes = FakeBackends::new();
+        fakes.runtime.allow_any_image();
+        let server = CodebServer::new(Platform::new(fakes.backends(), settings()));
+        let (server_end, client_end) = tokio::io::duplex(1 << 20);
+        tokio::spawn(async move {
+            if let Ok(running) = server.serve(server_end).await {
+                let _ = running.waiting().await;
+            }
+        });
+        let client = ().serve(client_end).await.expect("the client connects");
+        Harness { client, fakes, outputs: Mutex::new(Vec::new()), dir: tempfile::tempdir().unwrap() }
+    }
+
+    /// Every tool as listed.
+    pub async fn tools(&self) -> Vec<Tool> {
+        let tools = self.client.list_all_tools().await.expect("tools/list");
+        self.outputs.lock().unwrap().push(serde_json::to_string(&tools).unwrap());
+        tools
+    }
+
+    /// Calls a tool, recording what came back.
+    pub async fn call(&self, name: &str, args: Value) -> Result<CallToolResult, ServiceError> {
+        let Value::Object(map) = args else { panic!("arguments must be an object") };
+        let params = CallToolRequestParams::new(name.to_owned()).with_arguments(map);
+        let result = self.client.call_tool(params).await;
+        let shown = match &result {
+            Ok(r) => serde_json::to_string(r).unwrap(),
+            Err(e) => e.to_string(),
+        };
+        self.outputs.lock().unwrap().push(shown);
+        result
+    }
+
+    /// Calls a tool that must succeed; returns its structured content.
+    pub async fn ok(&self, name: &str, args: Value) -> Value {
+        let result = self.call(name, args.clone()).await.unwrap_or_else(|e| panic!("{name} {args}: {e}"));
+        assert_ne!(result.is_error, Some(true), "{name} {args} failed: {result:?}");
+        let value = result.structured_content.unwrap_or_else(|| panic!("{name} returned no structured content"));
+        let text = result.content.first().and_then(|c| c.as_text()).map(|t| t.text.clone()).unwrap_or_default();
+        assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), value, "the text block mirrors the structure");
+        value
+    }
+
+    /// Calls a tool that must fail as a tool error; returns its `error` object.
+    pub async fn fails(&self, name: &str, args: Value) -> Value {
+        let result =
+            self.call(name, args.clone()).await.unwrap_or_else(|e| panic!("{name} {args}: protocol error {e}"));
+        assert_eq!(result.is_error, Some(true), "{name} {args} should fail: {result:?}");
+        let value = result.structured_content.unwrap_or_else(|| panic!("{name}: a tool error without structure"));
+        value["error"].clone()
+    }
+
+    /// Every output seen so far (results, errors, tool lists), as text.
+    pub fn outputs(&self) -> Vec<String> {
+        self.outputs.lock().unwrap().clone()
+    }
+
+    /// Calls every fake backend has answered, in all.
+    pub fn backend_calls(&self) -> u64 {
+        let f = &self.fakes;
+        let count = |faults: &codeb::fake::Faults, ops: &[&str]| ops.iter().map(|op| faults.calls(op)).sum::<u64>();
+        count(f.runtime.faults(), RUNTIME_OPS)
+            + count(f.proxy.faults(), PROXY_OPS)
+            + count(f.dns.faults(), DNS_OPS)
+            + count(f.secrets.faults(), SECRET_OPS)
+            + count(f.ports.faults(), PORT_OPS)
+            + count(f.http.faults(), HTTP_OPS)
+            // The SSOT store's operations (codeb::ssot::memory::STATE_OPS).
+            + count(f.state.faults(), &["load", "update"])
+    }
+
+    /// A project directory holding a codeb.toml for `name` with `image`, and `extra` appended.
+    pub fn project(&self, name: &str, image: &str, extra: &str) -> PathBuf {
+        let dir = self.dir.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let text = format!(
+            "name = \"{name}\"\nimage = \"{image}\"\nport = 8080\n\n[healthcheck]\ninterval = \"20ms\"\ndeadline = \"300ms\"\n\n[env]\nGREETING = \"hello\"\n\n{extra}"
+        );
+        std::fs::write(dir.join("codeb.toml"), text).unwrap();
+        dir
+    }
+
+    /// The path of a project directory as a tool argument.
+    pub fn arg(path: &Path) -> String {
+        path.to_str().unwrap().to_owned()
+    }
+}

@@ -1,0 +1,88 @@
+//! The `codeb-mcp` binary on stdio: stdout carries the protocol and nothing
+//! else, logs go to stderr, and the server ends when its client goes away.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"stdio-test","version":"0"}}}"#;
+
+#[test]
+fn stdout_carries_only_the_protocol_and_logs_go_to_stderr() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_codeb-mcp"))
+        .arg("--memory")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{INITIALIZE}").unwrap();
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#).unwrap();
+    writeln!(
+        stdin,
+        r#"{{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{{"name":"ssot_status","arguments":{{}}}}}}"#
+    )
+    .unwrap();
+    // Give the server the requests, then hang up: it must answer both and exit.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("a non-protocol line on stdout ({e}): {l:?}")))
+        .collect();
+    assert!(lines.iter().all(|m| m["jsonrpc"] == "2.0"), "{stdout}");
+    assert_eq!(lines[0]["result"]["serverInfo"]["name"], "codeb", "{stdout}");
+    let status = lines.iter().find(|m| m["id"] == 2).unwrap_or_else(|| panic!("no answer to the call: {stdout}"));
+    assert_eq!(status["result"]["structuredContent"]["revision"], 0);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("serving 19 tools over stdio"), "the log is on stderr");
+}
+
+#[test]
+fn a_missing_platform_file_is_reported_on_stderr_with_a_failing_exit() {
+    let out = Command::new(env!("CARGO_BIN_EXE_codeb-mcp"))
+        .args(["--config", "/nonexistent/codeb-mcp-platform.toml"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty(), "nothing but protocol on stdout");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("codeb-mcp-platform.toml"));
+}
+
+#[test]
+fn the_http_server_shows_its_url_and_token_once_on_stderr_and_stops_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_codeb-mcp"))
+        .args(["--memory", "--http", "127.0.0.1:0"])
+        .env_remove("CODEB_MCP_TOKEN")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut lines = Vec::new();
+    for _ in 0..2 {
+        let mut line = String::new();
+        stderr.read_line(&mut line).unwrap();
+        lines.push(line);
+    }
+    assert!(lines[0].contains("http://127.0.0.1:") && lines[0].contains("/mcp"), "{lines:?}");
+    let token = lines[1].trim().rsplit(' ').next().unwrap().to_owned();
+    assert_eq!(token.len(), 64, "a generated token: {lines:?}");
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert!(status.success(), "a clean stop on SIGTERM: {status:?} {rest}");
+    assert!(rest.contains("stopped"), "{rest}");
+    assert_eq!(rest.matches(&token).count(), 0, "the token is shown once");
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    assert!(stdout.is_empty(), "nothing on stdout: {stdout}");
+}
