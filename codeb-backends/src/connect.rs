@@ -1,6 +1,7 @@
 //! The one constructor of a platform from its platform file: the CLI, the MCP
 //! server and the Python bindings all build their [`Platform`] here.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use codeb::config::{KeySource, PlatformConfig};
@@ -45,6 +46,22 @@ pub fn connect(config: &PlatformConfig, owner: &str) -> Result<Platform> {
         liveness: Arc::new(ProcLiveness),
     };
     Ok(Platform::new(backends, config.settings(owner, &hostname())))
+}
+
+/// Finds the platform file the way every front end does (`explicit`, else
+/// `$CODEB_CONFIG`, else the XDG config dir), reads it, and connects, acting
+/// for the user who runs `front_end` (`we`, `mcp`, `python`). Returns the
+/// platform and the file's path.
+pub fn connect_discovered(explicit: Option<&Path>, front_end: &str) -> Result<(Platform, PathBuf)> {
+    let path = PlatformConfig::discover(explicit)?;
+    let config = PlatformConfig::read(&path)?;
+    Ok((connect(&config, &owner(front_end))?, path))
+}
+
+/// Who a process acts for, as recorded in deploy locks: `$USER (front_end)`.
+pub fn owner(front_end: &str) -> String {
+    let user = std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "unknown".to_owned());
+    format!("{user} ({front_end})")
 }
 
 /// A key named by the platform file: the trimmed content of a file, or an environment variable.

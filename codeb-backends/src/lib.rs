@@ -40,7 +40,7 @@ mod secret_file;
 mod state_file;
 
 pub use caddy::{CaddyConfig, CaddyProxy};
-pub use connect::connect;
+pub use connect::{connect, connect_discovered, owner};
 pub use http_probe::ReqwestHttpProbe;
 pub use liveness::ProcLiveness;
 pub use podman::{PodmanConfig, PodmanRuntime, Ulimit};

@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use codeb::config::PlatformConfig;
 use codeb::engine::{DeployEvent, DeployOptions, EventSink, Platform};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -26,15 +25,9 @@ impl Context {
         self.config.clone()
     }
 
-    /// The platform file's path, as every front end finds it.
-    pub fn config_path(&self) -> codeb::Result<PathBuf> {
-        PlatformConfig::discover(self.config.as_deref())
-    }
-
     /// Builds the platform from the platform file, through the one constructor every front end uses.
     pub async fn platform(&self) -> codeb::Result<Platform> {
-        let config = PlatformConfig::read(&self.config_path()?)?;
-        codeb_backends::connect(&config, &owner())
+        codeb_backends::connect_discovered(self.config.as_deref(), "we").map(|(platform, _)| platform)
     }
 
     /// Options for a long operation: progress on a terminal, fed by the engine's events.
@@ -78,10 +71,4 @@ impl Drop for Progress {
     fn drop(&mut self) {
         self.bar.finish_and_clear();
     }
-}
-
-/// Who runs this command, as recorded in deploy locks.
-fn owner() -> String {
-    let user = std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "unknown".to_owned());
-    format!("{user} (we)")
 }

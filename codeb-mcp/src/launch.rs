@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 
-use codeb::config::PlatformConfig;
 use codeb::engine::Platform;
 use codeb::{Error, Result};
 use rmcp::ServiceExt;
@@ -38,20 +37,12 @@ pub struct ServeOptions {
     pub transport: Transport,
 }
 
-/// Who the server acts as, recorded in deploy locks.
-fn owner() -> String {
-    let user = std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "unknown".to_owned());
-    format!("{user} (mcp)")
-}
-
 /// Builds the platform through the one constructor every front end uses.
 pub fn platform(source: &PlatformSource) -> Result<Platform> {
     match source {
         PlatformSource::Memory => Ok(Platform::memory()),
         PlatformSource::Config(explicit) => {
-            let path = PlatformConfig::discover(explicit.as_deref())?;
-            let config = PlatformConfig::read(&path)?;
-            codeb_backends::connect(&config, &owner())
+            codeb_backends::connect_discovered(explicit.as_deref(), "mcp").map(|(platform, _)| platform)
         }
     }
 }

@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 
-use codeb::config::PlatformConfig;
 use codeb::engine::Platform as Sdk;
 use pyo3::prelude::*;
 
@@ -18,9 +17,7 @@ pub(crate) fn from_config(py: Python<'_>, path: Option<PathBuf>) -> PyResult<(Sd
     py.detach(|| {
         // Backend clients are made inside the runtime they will run on.
         let _context = runtime.enter();
-        let path = PlatformConfig::discover(path.as_deref())?;
-        let config = PlatformConfig::read(&path)?;
-        Ok((codeb_backends::connect(&config, &owner())?, path))
+        codeb_backends::connect_discovered(path.as_deref(), "python")
     })
     .py_err(py)
 }
@@ -29,10 +26,4 @@ pub(crate) fn from_config(py: Python<'_>, path: Option<PathBuf>) -> PyResult<(Sd
 pub(crate) fn memory() -> PyResult<Sdk> {
     let _context = runtime()?.enter();
     Ok(Sdk::memory())
-}
-
-/// Who this process acts for, as recorded in deploy locks.
-fn owner() -> String {
-    let user = std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "unknown".to_owned());
-    format!("{user} (python)")
 }

@@ -181,19 +181,9 @@ pub struct ReleaseSummary {
     pub created_at: String,
 }
 
-/// The status's one-word name.
-pub(crate) fn status_name(status: &ReleaseStatus) -> &'static str {
-    match status {
-        ReleaseStatus::Live => "live",
-        ReleaseStatus::Retired => "retired",
-        ReleaseStatus::Pending => "pending",
-        ReleaseStatus::Failed { .. } => "failed",
-    }
-}
-
 impl From<&ReleaseRecord> for ReleaseSummary {
     fn from(r: &ReleaseRecord) -> Self {
-        let status = status_name(&r.status);
+        let status = r.status.as_str();
         let (failed_step, failure_reason) = match &r.status {
             ReleaseStatus::Failed { step, reason } => (Some(step.clone()), Some(reason.clone())),
             _ => (None, None),

@@ -238,11 +238,7 @@ impl CodebServer {
                 ports: r.ports.iter().map(|(s, p)| (s.to_string(), p.get())).collect(),
                 domains: r.domains.iter().map(ToString::to_string).collect(),
                 accessories: r.accessories.keys().map(ToString::to_string).collect(),
-                releases: r
-                    .releases
-                    .iter()
-                    .map(|rel| format!("{}: {}", rel.id, crate::tools::deploy::status_name(&rel.status)))
-                    .collect(),
+                releases: r.releases.iter().map(|rel| format!("{}: {}", rel.id, rel.status.as_str())).collect(),
                 locked: r.lock.is_some(),
             })
             .collect();

@@ -250,6 +250,18 @@ pub enum ReleaseStatus {
     Retired,
 }
 
+impl ReleaseStatus {
+    /// The status's stable name (`pending`, `live`, `failed`, `retired`), as the JSON document writes it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ReleaseStatus::Pending => "pending",
+            ReleaseStatus::Live => "live",
+            ReleaseStatus::Failed { .. } => "failed",
+            ReleaseStatus::Retired => "retired",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,6 +274,14 @@ mod tests {
         env.ports.insert(Service::Postgres, Port::new(15433).unwrap());
         env.domains.push(DomainName::parse("my-app-staging.one-q.xyz").unwrap());
         doc
+    }
+
+    #[test]
+    fn status_names_match_their_json_form() {
+        let failed = ReleaseStatus::Failed { step: "health_check".into(), reason: "503".into() };
+        for status in [ReleaseStatus::Pending, ReleaseStatus::Live, failed, ReleaseStatus::Retired] {
+            assert_eq!(serde_json::to_value(&status).unwrap()["status"], status.as_str());
+        }
     }
 
     #[test]
