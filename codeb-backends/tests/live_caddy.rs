@@ -34,9 +34,22 @@ fn free_port() -> u16 {
 }
 
 /// The body Caddy's plain-HTTP server at `http` answers for `host`.
+///
+/// The tests of this file run in parallel and each change reloads Caddy's
+/// whole config; a connection that lands on a server instance being replaced
+/// can be reset, as browsers see and retry. A transport error is retried (at
+/// most three times); a wrong status or body is never.
 async fn fetch(http: &str, host: &DomainName) -> String {
     let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(5)).build().unwrap();
-    let response = client.get(format!("http://{http}/")).header("Host", host.as_str()).send().await.unwrap();
+    let mut attempt = 0;
+    let response = loop {
+        attempt += 1;
+        match client.get(format!("http://{http}/")).header("Host", host.as_str()).send().await {
+            Ok(response) => break response,
+            Err(e) if attempt < 3 => eprintln!("GET http://{http}/ with Host {host}: {e}; retrying"),
+            Err(e) => panic!("GET http://{http}/ with Host {host}: {e}"),
+        }
+    };
     assert_eq!(response.status(), 200, "GET http://{http}/ with Host {host}");
     response.text().await.unwrap()
 }
