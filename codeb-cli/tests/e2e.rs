@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use codeb::testkit::{Namespace, live_env, live_platform_file};
+use codeb::testkit::{Namespace, copy_example, live_env, live_platform_file};
 use serde_json::Value;
 
 const SECRET: &str = "e2e-secret-4711-do-not-print";
@@ -132,15 +132,11 @@ impl Client {
 /// The example app, renamed, with a PostgreSQL accessory, and its page and greeting set to `version`.
 fn app_version(root: &Path, project: &str, domain: &str, version: &str, healthy: bool) -> PathBuf {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/hello");
-    let dir = root.join(version);
-    copy_dir(&example, &dir);
-    std::fs::copy("/bin/busybox", dir.join("rootfs/bin/busybox")).expect("busybox-static provides /bin/busybox");
+    let dir = copy_example(&example, &root.join(version), project, domain);
     std::fs::write(dir.join("rootfs/www/index.html"), format!("hello {version}\n")).unwrap();
     let text = std::fs::read_to_string(dir.join("codeb.toml")).unwrap();
     let text = text
-        .replace("name = \"hello\"", &format!("name = \"{project}\""))
         .replace("GREETING = \"hello from codeb\"", &format!("GREETING = \"greeting {version}\""))
-        .replace("domains = [\"hello.codeb.test\"]", &format!("domains = [\"{domain}\"]"))
         .replace("deadline = \"20s\"", "deadline = \"4s\"")
         .replace("[env]", "[accessories]\npostgres = true\n\n[env]");
     std::fs::write(dir.join("codeb.toml"), text).unwrap();
@@ -154,21 +150,6 @@ fn app_version(root: &Path, project: &str, domain: &str, version: &str, healthy:
         std::fs::write(dir.join("Containerfile"), never_listens).unwrap();
     }
     dir
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let target = to.join(entry.file_name());
-        let kind = entry.file_type().unwrap();
-        if kind.is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else if kind.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(entry.path()).unwrap(), &target).unwrap();
-        } else if entry.file_name() != "busybox" {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 fn dig(server: &str, name: &str) -> String {

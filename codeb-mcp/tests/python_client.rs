@@ -101,30 +101,8 @@ fn write_platform_file(dir: &Path, s: &Stack, zone: &str) -> PathBuf {
 
 /// The example app under a unique name and domain, with busybox in its rootfs so Podman can build it.
 fn example_copy(root: &Path, project: &str, domain: &str) -> PathBuf {
-    let dir = root.join("hello");
-    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/hello"), &dir);
-    std::fs::copy("/bin/busybox", dir.join("rootfs/bin/busybox")).expect("busybox-static provides /bin/busybox");
-    let text = std::fs::read_to_string(dir.join("codeb.toml")).unwrap();
-    let text = text
-        .replace("name = \"hello\"", &format!("name = \"{project}\""))
-        .replace("domains = [\"hello.codeb.test\"]", &format!("domains = [\"{domain}\"]"));
-    std::fs::write(dir.join("codeb.toml"), text).unwrap();
-    dir
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let target = to.join(entry.file_name());
-        let kind = entry.file_type().unwrap();
-        if kind.is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else if kind.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(entry.path()).unwrap(), &target).unwrap();
-        } else if entry.file_name() != "busybox" {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/hello");
+    codeb::testkit::copy_example(&example, &root.join("hello"), project, domain)
 }
 
 #[test]

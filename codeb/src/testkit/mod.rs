@@ -137,3 +137,44 @@ pub fn live_platform_file(dir: &std::path::Path, zone: &str, deploy: &str) -> Op
     );
     Some(write(dir.join("platform.toml"), &text))
 }
+
+/// Copies the example app at `example` (e.g. `examples/hello`) to `dest`
+/// under the project name `project`, routed at `domain`, with the machine's
+/// static busybox (Debian's busybox-static) in its rootfs so Podman can build
+/// it. Returns `dest`.
+pub fn copy_example(
+    example: &std::path::Path,
+    dest: &std::path::Path,
+    project: &str,
+    domain: &str,
+) -> std::path::PathBuf {
+    copy_tree(example, dest);
+    let busybox = dest.join("rootfs/bin/busybox");
+    std::fs::copy("/bin/busybox", &busybox).unwrap_or_else(|e| panic!("busybox-static provides /bin/busybox: {e}"));
+    let file = dest.join("codeb.toml");
+    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let text = text
+        .replace("name = \"hello\"", &format!("name = \"{project}\""))
+        .replace("domains = [\"hello.codeb.test\"]", &format!("domains = [\"{domain}\"]"));
+    std::fs::write(&file, text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    dest.to_owned()
+}
+
+/// Copies a directory tree, keeping symlinks as links and leaving out any `busybox` binary.
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    fn check<T>(result: std::io::Result<T>, path: &std::path::Path) -> T {
+        result.unwrap_or_else(|e| panic!("copying the example at {}: {e}", path.display()))
+    }
+    check(std::fs::create_dir_all(to), to);
+    for entry in check(std::fs::read_dir(from), from).flatten() {
+        let (source, target) = (entry.path(), to.join(entry.file_name()));
+        let kind = check(entry.file_type(), &source);
+        if kind.is_dir() {
+            copy_tree(&source, &target);
+        } else if kind.is_symlink() {
+            check(std::os::unix::fs::symlink(check(std::fs::read_link(&source), &source), &target), &target);
+        } else if entry.file_name() != "busybox" {
+            check(std::fs::copy(&source, &target), &source);
+        }
+    }
+}
