@@ -46,18 +46,7 @@ fn main() {
         .unwrap();
     // Podman's socket must exist for the platform to be built; nothing is sent to it.
     let _socket = UnixListener::bind(dir.path().join("podman.sock")).unwrap();
-    std::fs::write(dir.path().join("pdns.key"), "unused").unwrap();
-    let config = dir.path().join("platform.toml");
-    let d = dir.path().display();
-    std::fs::write(
-        &config,
-        format!(
-            "[state]\npath = \"{d}/ssot.json\"\n[secrets]\ndir = \"{d}/secrets\"\nkey_file = \"{d}/secret.key\"\n\
-             [podman]\nsocket = \"{d}/podman.sock\"\n[caddy]\nadmin = \"http://127.0.0.1:9\"\nlisten = [\"127.0.0.1:9\"]\n\
-             [powerdns]\napi = \"http://127.0.0.1:9\"\napi_key_file = \"{d}/pdns.key\"\n"
-        ),
-    )
-    .unwrap();
+    let config = codeb::testkit::offline_platform_file(dir.path(), &dir.path().join("podman.sock"));
     let config = config.to_str().unwrap();
     report("we --version", &time(&["--version"], config));
     report("we ssot status (1,000 projects)", &time(&["ssot", "status"], config));

@@ -12,7 +12,6 @@ fn we(args: &[&str], config: &str) -> Output {
         .env("CODEB_CONFIG", config)
         .env("HOME", "/nonexistent-home")
         .env_remove("XDG_CONFIG_HOME")
-        .env("CODEB_CLI_TEST_PDNS_KEY", "not-a-real-key")
         .output()
         .unwrap()
 }
@@ -22,16 +21,9 @@ fn json(out: &Output) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {text}"))
 }
 
-/// A platform file whose services do not exist (a stopped stack).
+/// A platform file whose services do not exist (a stopped stack: not even Podman's socket).
 fn dead_platform(dir: &std::path::Path) -> String {
-    let text = format!(
-        "[state]\npath = \"{d}/ssot.json\"\n[secrets]\ndir = \"{d}/secrets\"\nkey_file = \"{d}/secret.key\"\n\
-         [podman]\nsocket = \"{d}/no-such.sock\"\n[caddy]\nadmin = \"http://127.0.0.1:9\"\nlisten = [\"127.0.0.1:9\"]\n\
-         [powerdns]\napi = \"http://127.0.0.1:9\"\napi_key_env = \"CODEB_CLI_TEST_PDNS_KEY\"\n",
-        d = dir.display()
-    );
-    let path = dir.join("platform.toml");
-    std::fs::write(&path, text).unwrap();
+    let path = codeb::testkit::offline_platform_file(dir, &dir.join("no-such.sock"));
     path.to_str().unwrap().to_owned()
 }
 

@@ -82,18 +82,7 @@ fn platform_file(dir: &std::path::Path) -> String {
     // Podman's socket must exist for the platform to be built; nothing is sent to it.
     let socket = std::os::unix::net::UnixListener::bind(dir.join("podman.sock")).unwrap();
     std::mem::forget(socket);
-    std::fs::write(dir.join("pdns.key"), "unused").unwrap();
-    let d = dir.display();
-    let path = dir.join("platform.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[state]\npath = \"{d}/ssot.json\"\n[secrets]\ndir = \"{d}/secrets\"\nkey_file = \"{d}/secret.key\"\n\
-             [podman]\nsocket = \"{d}/podman.sock\"\n[caddy]\nadmin = \"http://127.0.0.1:9\"\nlisten = [\"127.0.0.1:9\"]\n\
-             [powerdns]\napi = \"http://127.0.0.1:9\"\napi_key_file = \"{d}/pdns.key\"\n"
-        ),
-    )
-    .unwrap();
+    let path = codeb::testkit::offline_platform_file(dir, &dir.join("podman.sock"));
     path.to_str().unwrap().to_owned()
 }
 

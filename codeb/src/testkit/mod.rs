@@ -178,3 +178,28 @@ fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+/// Writes a platform file whose services are never reached (for tests and
+/// benchmarks of what needs only the SSOT): the SSOT and secrets under `dir`,
+/// Podman's socket at `podman_socket` (bind it first if the platform must be
+/// built), Caddy and PowerDNS on the discard port, and an unused PowerDNS key
+/// file. Returns its path.
+pub fn offline_platform_file(dir: &std::path::Path, podman_socket: &std::path::Path) -> std::path::PathBuf {
+    let write = |path: std::path::PathBuf, text: &str| {
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+        path
+    };
+    let key_file = write(dir.join("pdns.key"), "unused");
+    let quoted = |p: &std::path::Path| format!("{:?}", p.display().to_string());
+    let text = format!(
+        "[state]\npath = {state}\n[secrets]\ndir = {secrets}\nkey_file = {secret_key}\n\
+         [podman]\nsocket = {socket}\n[caddy]\nadmin = \"http://127.0.0.1:9\"\nlisten = [\"127.0.0.1:9\"]\n\
+         [powerdns]\napi = \"http://127.0.0.1:9\"\napi_key_file = {key_file}\n",
+        state = quoted(&dir.join("ssot.json")),
+        secrets = quoted(&dir.join("secrets")),
+        secret_key = quoted(&dir.join("secret.key")),
+        socket = quoted(podman_socket),
+        key_file = quoted(&key_file),
+    );
+    write(dir.join("platform.toml"), &text)
+}
