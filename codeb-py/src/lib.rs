@@ -34,6 +34,7 @@ use pyo3::prelude::*;
 /// The native module: the platform classes, the result classes and the exceptions.
 #[pymodule]
 fn _codeb(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(runtime::_drain, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<platform::Platform>()?;
     m.add_class::<platform::AsyncPlatform>()?;

@@ -14,7 +14,10 @@ in memory, for scripts' own tests. Failures raise the classes in
 :mod:`codeb.errors`.
 """
 
+import atexit
+
 from codeb import errors
+from codeb import _codeb as _codeb_native
 from codeb._codeb import (
     AsyncPlatform,
     Change,
@@ -69,3 +72,6 @@ __all__ = [
     "__version__",
     "errors",
 ]
+
+# Let the runtime's last tasks hand their results back before the interpreter finalizes.
+atexit.register(_codeb_native._drain)
