@@ -1,6 +1,7 @@
 //! Port allocation: every project environment service gets one host port from
 //! its environment's range, never a duplicate, never one that is already
-//! listening on the target server, and `check` reports conflicts and drift.
+//! listening on the target server (or published there by a container the
+//! runtime reports running), and `check` reports conflicts and drift.
 
 mod probe;
 mod ranges;

@@ -1,5 +1,6 @@
 //! Seeing which ports listen on a server, and whose they are.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
 
@@ -9,7 +10,7 @@ use crate::Result;
 use crate::model::{Environment, Port, ProjectName, ServerName, Service};
 use crate::ports::PortKey;
 use crate::runtime::{
-    ContainerRuntime, ContainerState, LABEL_ENV, LABEL_MANAGED, LABEL_PROJECT, LABEL_SERVICE, Labels,
+    ContainerInfo, ContainerRuntime, ContainerState, LABEL_ENV, LABEL_MANAGED, LABEL_PROJECT, LABEL_SERVICE, Labels,
 };
 
 /// Who listens on a port, as far as a probe can tell.
@@ -59,6 +60,13 @@ pub trait PortProbe: Send + Sync + std::fmt::Debug {
 /// A probe that attributes another probe's listeners using the container
 /// runtime: a port published by a running codeb-managed container is that
 /// workload's; any other listener is foreign.
+///
+/// It also counts as taken every port that a running codeb container
+/// publishes even when no socket listens on it. Podman's conmon normally
+/// holds such a port open, but when conmon dies (a killed session, an OOM
+/// kill) the runtime still reports the container running and the kernel's
+/// NAT rule for the port stays: a new container published on that port would
+/// never receive a connection.
 #[derive(Debug, Clone)]
 pub struct RuntimeAttributedProbe {
     probe: Arc<dyn PortProbe>,
@@ -86,16 +94,21 @@ impl PortProbe for RuntimeAttributedProbe {
         let mut listeners = self.probe.listeners(server).await?;
         let filter = Labels::from([(LABEL_MANAGED.to_owned(), "true".to_owned())]);
         let containers = self.runtime.list_containers(&filter).await?;
-        for listener in listeners.iter_mut().filter(|l| l.owner == ListenerOwner::Unknown) {
-            let publisher = containers
-                .iter()
-                .filter(|c| c.state == ContainerState::Running)
-                .find(|c| c.ports.iter().any(|p| p.host_port == listener.port));
-            listener.owner = match publisher.and_then(|c| key_from_labels(&c.labels)) {
+        let running: Vec<&ContainerInfo> = containers.iter().filter(|c| c.state == ContainerState::Running).collect();
+        let owner_of = |port: Port| {
+            let publisher = running.iter().find(|c| c.ports.iter().any(|p| p.host_port == port));
+            match publisher.and_then(|c| key_from_labels(&c.labels)) {
                 Some(key) => ListenerOwner::Managed { key },
                 None => ListenerOwner::Foreign { description: "not published by a codeb container".to_owned() },
-            };
+            }
+        };
+        for listener in listeners.iter_mut().filter(|l| l.owner == ListenerOwner::Unknown) {
+            listener.owner = owner_of(listener.port);
         }
+        let seen: BTreeSet<Port> = listeners.iter().map(|l| l.port).collect();
+        let published: BTreeSet<Port> = running.iter().flat_map(|c| c.ports.iter().map(|p| p.host_port)).collect();
+        listeners.extend(published.difference(&seen).map(|&port| Listener { port, owner: owner_of(port) }));
+        listeners.sort_by_key(|l| l.port);
         Ok(listeners)
     }
 }

@@ -319,7 +319,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_runtime_attributes_published_ports_and_calls_the_rest_foreign() {
+    async fn the_runtime_attributes_published_ports_calls_the_rest_foreign_and_counts_socketless_ones() {
         let probe = Arc::new(FakePortProbe::new());
         let runtime = Arc::new(FakeRuntime::new());
         let image = ImageRef::parse("app:1").unwrap();
@@ -332,11 +332,10 @@ mod tests {
             command: None,
             env: Vec::new(),
             labels: managed_labels(&k.project, &k.env, k.service, None),
-            ports: vec![PortBinding {
-                host_ip: [127, 0, 0, 1].into(),
-                host_port: port(3000),
-                container_port: port(80),
-            }],
+            // 3005 has no socket: the runtime says the container runs, but its conmon is gone.
+            ports: [3000, 3005]
+                .map(|p| PortBinding { host_ip: [127, 0, 0, 1].into(), host_port: port(p), container_port: port(80) })
+                .to_vec(),
             volumes: Vec::new(),
             network: None,
             resources: Resources::default(),
@@ -347,17 +346,24 @@ mod tests {
         let local = ServerName::local();
         probe.listen(&local, port(3000), ListenerOwner::Unknown);
         probe.listen(&local, port(3001), ListenerOwner::Unknown);
-        let attributed = RuntimeAttributedProbe::new(probe, runtime);
+        let attributed = Arc::new(RuntimeAttributedProbe::new(probe, runtime));
         let listeners = attributed.listeners(&local).await.unwrap();
         assert_eq!(
             listeners,
             vec![
-                Listener { port: port(3000), owner: ListenerOwner::Managed { key: k } },
+                Listener { port: port(3000), owner: ListenerOwner::Managed { key: k.clone() } },
                 Listener {
                     port: port(3001),
                     owner: ListenerOwner::Foreign { description: "not published by a codeb container".into() }
                 },
+                Listener { port: port(3005), owner: ListenerOwner::Managed { key: k } },
             ]
         );
+        let (registry, _) = registry(attributed);
+        let mut given = Vec::new();
+        for project in ["a", "b", "c", "d"] {
+            given.push(registry.allocate(&key(project, Environment::Staging, Service::App)).await.unwrap());
+        }
+        assert_eq!(given, [3002, 3003, 3004, 3006].map(port), "a port the runtime publishes is never handed out");
     }
 }
