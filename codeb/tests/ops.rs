@@ -12,6 +12,7 @@ use codeb::model::{
     DomainName, EnvKey, EnvValue, EnvVar, Environment, ImageRef, Port, ProjectName, ReleaseId, Service,
 };
 use codeb::ops::DriftItem;
+use codeb::ports::PortDrift;
 use codeb::proxy::{Proxy, Upstream};
 use codeb::runtime::{ContainerRuntime, ContainerSpec, Resources, managed_labels};
 use codeb::ssot::StateStore;
@@ -191,5 +192,22 @@ async fn drift_reports_a_dead_release_a_moved_route_and_an_unknown_container() {
         items
             .iter()
             .any(|i| matches!(i, DriftItem::UnknownContainer { container } if container.as_str() == "codeb-stranger"))
+    );
+}
+
+#[tokio::test]
+async fn port_check_sees_what_the_runtime_publishes_and_notices_a_release_that_stopped() {
+    let (fakes, p) = setup();
+    let port = deploy(&p, true).await;
+    let report = p.port_check().await.unwrap();
+    assert!(report.is_clean(), "the serving release and its database publish their ports: {report:?}");
+
+    let container = release_container(&project(), &env(), &ReleaseId::parse("v1").unwrap()).unwrap();
+    fakes.runtime.crash(&container, 1).unwrap();
+    let report = p.port_check().await.unwrap();
+    assert!(report.conflicts.is_empty(), "{report:?}");
+    assert!(
+        matches!(report.drift.as_slice(), [PortDrift::NotListening { port: p, .. }] if *p == port),
+        "only the dead release's port drifts: {report:?}"
     );
 }

@@ -17,7 +17,7 @@ pub struct FakeBackends {
     pub dns: Arc<FakeDns>,
     /// The secret store.
     pub secrets: Arc<FakeSecretStore>,
-    /// The port registry, recording in `state`.
+    /// The port registry, recording in `state`; it sees the ports the runtime's running containers publish.
     pub ports: Arc<FakePortRegistry>,
     /// The SSOT.
     pub state: Arc<MemoryStateStore>,
@@ -30,7 +30,7 @@ pub struct FakeBackends {
 impl Default for FakeBackends {
     fn default() -> Self {
         let runtime = Arc::new(FakeRuntime::new());
-        let ports = Arc::new(FakePortRegistry::new());
+        let ports = Arc::new(FakePortRegistry::attributed_to(runtime.clone()));
         FakeBackends {
             http: Arc::new(FakeHttpProbe::new(runtime.clone())),
             runtime,

@@ -10,8 +10,9 @@ use crate::Result;
 use crate::model::{Port, ServerName};
 use crate::ports::{
     Listener, ListenerOwner, PortAllocation, PortFilter, PortKey, PortProbe, PortRanges, PortRegistry, PortReport,
-    SsotPortRegistry,
+    RuntimeAttributedProbe, SsotPortRegistry,
 };
+use crate::runtime::ContainerRuntime;
 use crate::ssot::MemoryStateStore;
 
 /// Operation names [`FakePortProbe`] accepts in its [`Faults`].
@@ -93,8 +94,28 @@ impl FakePortRegistry {
 
     /// A registry over `store` with `ranges`; refuses overlapping ranges.
     pub fn with_store(store: Arc<MemoryStateStore>, ranges: PortRanges) -> Result<Self> {
+        FakePortRegistry::build(store, ranges, None)
+    }
+
+    /// A registry with the default ranges and an empty SSOT whose probe, like
+    /// the real platform's, also sees the ports `runtime`'s running containers
+    /// publish ([`RuntimeAttributedProbe`]).
+    pub fn attributed_to(runtime: Arc<dyn ContainerRuntime>) -> Self {
+        FakePortRegistry::build(Arc::default(), PortRanges::default(), Some(runtime))
+            .unwrap_or_else(|_| unreachable!("the default ranges are valid"))
+    }
+
+    fn build(
+        store: Arc<MemoryStateStore>,
+        ranges: PortRanges,
+        runtime: Option<Arc<dyn ContainerRuntime>>,
+    ) -> Result<Self> {
         let probe = Arc::new(FakePortProbe::new());
-        let inner = SsotPortRegistry::new(store.clone(), probe.clone(), ranges)?;
+        let seen: Arc<dyn PortProbe> = match runtime {
+            Some(runtime) => Arc::new(RuntimeAttributedProbe::new(probe.clone(), runtime)),
+            None => probe.clone(),
+        };
+        let inner = SsotPortRegistry::new(store.clone(), seen, ranges)?;
         Ok(FakePortRegistry { inner, store, probe, faults: Faults::new("fake-ports", PORT_OPS) })
     }
 
@@ -108,7 +129,7 @@ impl FakePortRegistry {
         &self.store
     }
 
-    /// The probe that decides what listens.
+    /// The probe of listening sockets.
     pub fn probe(&self) -> &Arc<FakePortProbe> {
         &self.probe
     }
