@@ -27,6 +27,10 @@ pub struct ServeArgs {
     /// Serve Platform::memory(): everything on in-memory fakes, nothing leaves the process (to try it out).
     #[arg(long)]
     pub memory: bool,
+    /// Read project directories (deploy, plan) only under this directory; repeat for more
+    /// (default over HTTP: the working directory; over stdio: anywhere).
+    #[arg(long, value_name = "DIR")]
+    pub project_root: Vec<PathBuf>,
 }
 
 impl ServeArgs {
@@ -49,7 +53,7 @@ impl ServeArgs {
                 })
             }
         };
-        Ok(ServeOptions { platform, transport })
+        Ok(ServeOptions { platform, transport, project_roots: self.project_root })
     }
 }
 
@@ -58,6 +62,7 @@ mod tests {
     use clap::Parser;
 
     use super::*;
+    use crate::ProjectRoots;
 
     #[derive(Debug, Parser)]
     struct Cli {
@@ -77,5 +82,18 @@ mod tests {
             Transport::Http(http) => assert_eq!(http.allowed_origins, ["http://a:1"]),
             Transport::Stdio => panic!("--http serves HTTP"),
         }
+    }
+
+    #[test]
+    fn http_reads_projects_only_under_the_working_directory_unless_told_otherwise() {
+        let roots = |args: &[&str]| Cli::try_parse_from(args).unwrap().serve.options(None).unwrap().roots().unwrap();
+        let cwd = std::env::current_dir().unwrap().canonicalize().unwrap();
+        assert_eq!(roots(&["x", "--http", "127.0.0.1:0"]).dirs(), [cwd]);
+        assert_eq!(roots(&["x"]), ProjectRoots::any(), "a stdio client runs as the same user");
+        let tmp = tempfile::tempdir().unwrap();
+        let given = tmp.path().to_str().unwrap();
+        let expected = [tmp.path().canonicalize().unwrap()];
+        assert_eq!(roots(&["x", "--project-root", given]).dirs(), expected);
+        assert_eq!(roots(&["x", "--http", "127.0.0.1:0", "--project-root", given]).dirs(), expected);
     }
 }

@@ -9,6 +9,7 @@ use rmcp::ServiceExt;
 
 use crate::CodebServer;
 use crate::http::{self, HttpOptions};
+use crate::roots::ProjectRoots;
 
 /// Where the platform comes from.
 #[derive(Clone, Debug)]
@@ -35,6 +36,24 @@ pub struct ServeOptions {
     pub platform: PlatformSource,
     /// The transport.
     pub transport: Transport,
+    /// The directories project paths must lie under; empty: see [`ServeOptions::roots`].
+    pub project_roots: Vec<PathBuf>,
+}
+
+impl ServeOptions {
+    /// The project roots to enforce: the ones given, else the working
+    /// directory over HTTP (a network peer must not name any file), else none.
+    pub fn roots(&self) -> Result<ProjectRoots> {
+        match (&self.transport, self.project_roots.is_empty()) {
+            (_, false) => ProjectRoots::only(&self.project_roots),
+            (Transport::Http(_), true) => {
+                let cwd = std::env::current_dir()
+                    .map_err(|e| Error::internal("cannot read the working directory").with_source(e))?;
+                ProjectRoots::only(&[cwd])
+            }
+            (Transport::Stdio, true) => Ok(ProjectRoots::any()),
+        }
+    }
 }
 
 /// Builds the platform through the one constructor every front end uses.
@@ -62,7 +81,8 @@ fn stop_signal() -> Result<impl std::future::Future<Output = ()>> {
 
 /// Serves until the client leaves (stdio) or the process is interrupted (HTTP).
 pub async fn serve(options: ServeOptions) -> Result<()> {
-    let server = CodebServer::new(platform(&options.platform)?);
+    let roots = options.roots()?;
+    let server = CodebServer::new(platform(&options.platform)?).with_project_roots(roots.clone());
     let source = match &options.platform {
         PlatformSource::Memory => "in-memory platform".to_owned(),
         PlatformSource::Config(_) => "platform file".to_owned(),
@@ -85,6 +105,8 @@ pub async fn serve(options: ServeOptions) -> Result<()> {
             if generated {
                 eprintln!("codeb-mcp: bearer token (shown once): {}", running.token().expose());
             }
+            let dirs: Vec<String> = roots.dirs().iter().map(|d| d.display().to_string()).collect();
+            eprintln!("codeb-mcp: reading projects only under {}", dirs.join(", "));
             running.run_until(stop).await;
             eprintln!("codeb-mcp: stopped");
             Ok(())

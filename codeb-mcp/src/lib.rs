@@ -25,10 +25,12 @@ pub mod http;
 mod input;
 pub mod launch;
 mod output;
+mod roots;
 mod server;
 mod tools;
 
 pub use args::ServeArgs;
 pub use failure::UNTRUSTED_NOTICE;
 pub use launch::{PlatformSource, ServeOptions, Transport, serve};
+pub use roots::ProjectRoots;
 pub use server::CodebServer;

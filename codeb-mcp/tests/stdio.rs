@@ -81,6 +81,7 @@ fn the_http_server_shows_its_url_and_token_once_on_stderr_and_stops_on_sigterm()
     std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
     assert!(status.success(), "a clean stop on SIGTERM: {status:?} {rest}");
     assert!(rest.contains("stopped"), "{rest}");
+    assert!(rest.contains("reading projects only under"), "the project roots are shown: {rest}");
     assert_eq!(rest.matches(&token).count(), 0, "the token is shown once");
     let mut stdout = String::new();
     std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();

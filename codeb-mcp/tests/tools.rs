@@ -7,6 +7,7 @@ mod common;
 
 use codeb::fake::AppBehaviour;
 use codeb::model::{ContainerName, ImageRef};
+use codeb_mcp::ProjectRoots;
 use common::Harness;
 use serde_json::{Value, json};
 
@@ -352,6 +353,30 @@ async fn missing_things_and_bad_project_files_are_tool_errors() {
     assert_eq!((error["kind"].as_str(), error["context"]["field"].as_str()), (Some("invalid"), Some("environment")));
     let error = h.fails("rollback", json!({ "project": "ghost", "env": "staging" })).await;
     assert_eq!(error["kind"], "not_found");
+}
+
+#[tokio::test]
+async fn project_directories_outside_the_roots_are_refused_before_any_backend() {
+    // The one root is the directory of project `shop`.
+    let h = Harness::start_with(|server, dir| {
+        let root = dir.join("shop");
+        std::fs::create_dir_all(&root).unwrap();
+        server.with_project_roots(ProjectRoots::only(&[root]).unwrap())
+    })
+    .await;
+    let inside = h.project("shop", "localhost/shop:v1", "");
+    let outside = h.project("other", "localhost/other:v1", "");
+    let escape = inside.join("../other");
+    for path in [&outside, &escape] {
+        for tool in ["plan", "deploy"] {
+            let error = h.fails(tool, json!({ "path": Harness::arg(path), "env": "staging" })).await;
+            assert_eq!((error["kind"].as_str(), error["field"].as_str()), (Some("invalid"), Some("path")), "{error}");
+            assert!(error["message"].as_str().unwrap().contains("outside the project roots"), "{error}");
+        }
+    }
+    assert_eq!(h.backend_calls(), 0, "a refused path reaches no backend");
+    let report = deploy(&h, &inside, None).await;
+    assert_eq!(report["release"], "v1");
 }
 
 #[tokio::test]

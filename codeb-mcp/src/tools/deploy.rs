@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::failure::{ToolFailure, UNTRUSTED_NOTICE};
 use crate::input::{optional, project_dir, required};
 use crate::output::{FORCE_HINT, changes};
+use crate::roots::ProjectRoots;
 use crate::server::CodebServer;
 use crate::tools::{TargetParams, target};
 
@@ -199,9 +200,14 @@ impl From<&ReleaseRecord> for ReleaseSummary {
     }
 }
 
-/// Reads the project directory and builds the deploy request, like `we deploy`.
-fn request(path: &str, env: &str, image: Option<&str>) -> Result<codeb::engine::DeployRequest, ToolFailure> {
-    let dir = project_dir("path", path)?;
+/// Reads the project directory (if `roots` admit it) and builds the deploy request, like `we deploy`.
+fn request(
+    roots: &ProjectRoots,
+    path: &str,
+    env: &str,
+    image: Option<&str>,
+) -> Result<codeb::engine::DeployRequest, ToolFailure> {
+    let dir = roots.admit("path", &project_dir("path", path)?)?;
     let env = required("env", env, Environment::parse)?;
     let image = optional("image", image, ImageRef::parse)?;
     let file = ProjectFile::read(&dir)?;
@@ -227,7 +233,7 @@ impl CodebServer {
     ))]
     async fn deploy(&self, params: Parameters<DeployParams>) -> Result<Json<DeployOutput>, ToolFailure> {
         let p = params.0;
-        let request = request(&p.path, &p.env, p.image.as_deref())?;
+        let request = request(&self.roots, &p.path, &p.env, p.image.as_deref())?;
         let wait = match p.wait_seconds {
             Some(s) if s > MAX_WAIT_SECONDS => {
                 return Err(ToolFailure::bad_argument("wait_seconds", "is at most 600"));
@@ -244,7 +250,7 @@ impl CodebServer {
     #[tool(annotations(title = "Plan a deploy", read_only_hint = true, open_world_hint = true))]
     async fn plan(&self, params: Parameters<PlanParams>) -> Result<Json<PlanOutput>, ToolFailure> {
         let p = params.0;
-        let plan = self.platform.plan(&request(&p.path, &p.env, p.image.as_deref())?).await?;
+        let plan = self.platform.plan(&request(&self.roots, &p.path, &p.env, p.image.as_deref())?).await?;
         Ok(Json(PlanOutput {
             project: plan.project.to_string(),
             env: plan.env.to_string(),

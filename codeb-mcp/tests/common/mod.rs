@@ -36,9 +36,16 @@ fn settings() -> Settings {
 impl Harness {
     /// A server on fresh fakes (every image pulls) and a client connected to it.
     pub async fn start() -> Harness {
+        Harness::start_with(|server, _| server).await
+    }
+
+    /// Like [`Harness::start`], with the server adjusted by `configure`, which
+    /// is given the directory [`Harness::project`] writes under.
+    pub async fn start_with(configure: impl FnOnce(CodebServer, &Path) -> CodebServer) -> Harness {
         let fakes = FakeBackends::new();
         fakes.runtime.allow_any_image();
-        let server = CodebServer::new(Platform::new(fakes.backends(), settings()));
+        let dir = tempfile::tempdir().unwrap();
+        let server = configure(CodebServer::new(Platform::new(fakes.backends(), settings())), dir.path());
         let (server_end, client_end) = tokio::io::duplex(1 << 20);
         tokio::spawn(async move {
             if let Ok(running) = server.serve(server_end).await {
@@ -46,7 +53,7 @@ impl Harness {
             }
         });
         let client = ().serve(client_end).await.expect("the client connects");
-        Harness { client, fakes, outputs: Mutex::new(Vec::new()), dir: tempfile::tempdir().unwrap() }
+        Harness { client, fakes, outputs: Mutex::new(Vec::new()), dir }
     }
 
     /// Every tool as listed.
