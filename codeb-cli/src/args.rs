@@ -191,10 +191,10 @@ pub enum DomainCommand {
 /// `we env ...`
 #[derive(Debug, Subcommand)]
 pub enum EnvCommand {
-    /// Set variables (KEY=VALUE ...).
+    /// Set variables (KEY=VALUE ..., or lines on standard input with --stdin).
     Set {
         /// The assignments.
-        #[arg(required = true, value_name = "KEY=VALUE")]
+        #[arg(required_unless_present = "stdin", value_name = "KEY=VALUE")]
         assignments: Vec<String>,
         /// Which project environment.
         #[command(flatten)]
@@ -202,6 +202,11 @@ pub enum EnvCommand {
         /// Mark them secret: never shown except by `we env get`.
         #[arg(long)]
         secret: bool,
+        /// Also read KEY=VALUE lines from standard input (blank lines and `#`
+        /// comments skipped; the value is the rest of the line, as is), so a
+        /// secret never appears in the process list or the shell's history.
+        #[arg(long)]
+        stdin: bool,
     },
     /// List variables; secret values are masked.
     List {

@@ -6,13 +6,14 @@
 //!    whose connection Caddy resets during its reload is resent once, as browsers do);
 //! 3. deploy v3 that never becomes healthy: fails at the health step, v2 serves;
 //! 4. roll back to v1: v1 serves, with v1's env vars;
-//! 5. set a secret and redeploy: the app sees it, listings mask it, no output shows it;
+//! 5. set a secret (on stdin) and redeploy: the app sees it, listings mask it, no output shows it;
 //! 6. delete the project: refused without --force; with it, containers, route and
 //!    record go, the protected volume stays;
 //! 7. every command runs with --json and its output parses.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -62,29 +63,46 @@ struct We {
 
 impl We {
     fn run(&mut self, args: &[&str]) -> Run {
-        let out = Command::new(env!("CARGO_BIN_EXE_we"))
+        self.run_with_input(args, "")
+    }
+
+    /// Runs `we` with `input` on its standard input.
+    fn run_with_input(&mut self, args: &[&str], input: &str) -> Run {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_we"))
             .args(args)
             .env("CODEB_CONFIG", &self.config)
             .env("HOME", &self.home)
             .env("XDG_CONFIG_HOME", self.home.join("config"))
             .env("NO_COLOR", "1")
-            .output()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(input.as_bytes()).unwrap();
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
         let run = Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         };
-        // What `we` printed (its arguments are the test's own; a secret given on the command line is in them).
+        // What `we` printed (its arguments and input are the test's own, not its output).
         self.outputs.push(format!("{}\n{}", run.stdout, run.stderr));
         run
     }
 
     /// Runs with --json, expecting exit `code`, and returns the parsed document.
     fn json(&mut self, args: &[&str], code: i32) -> Value {
+        self.json_with_input(args, "", code)
+    }
+
+    /// Like [`We::json`], with `input` on standard input.
+    fn json_with_input(&mut self, args: &[&str], input: &str, code: i32) -> Value {
         let mut all = args.to_vec();
         all.push("--json");
-        let run = self.run(&all);
+        let run = self.run_with_input(&all, input);
         assert_eq!(run.code, code, "we {all:?} exited {}: {}{}", run.code, run.stdout, run.stderr);
         run.json()
     }
@@ -282,7 +300,8 @@ fn a_project_lives_its_whole_life_through_we_against_real_services() {
 
     // 5. A secret: the app sees it, listings mask it, no output shows it.
     let set = format!("SECRET_TOKEN={SECRET}");
-    we.json(&["env", "set", &set, "--secret", "-p", &project, "-e", "staging"], 0);
+    let input = format!("# given on stdin, never on the command line\n{set}\n");
+    we.json_with_input(&["env", "set", "--stdin", "--secret", "-p", &project, "-e", "staging"], &input, 0);
     let listed = we.json(&["env", "list", "-p", &project, "-e", "staging"], 0);
     let vars = listed["vars"].as_array().unwrap();
     assert!(vars.iter().any(|v| v["key"] == "SECRET_TOKEN" && v["value"] == "********"), "{listed}");

@@ -1,5 +1,7 @@
 //! `we env ...`
 
+use std::io::BufRead;
+
 use codeb::model::{EnvKey, EnvValue, EnvVar};
 use codeb::{Error, Result};
 use serde::Serialize;
@@ -18,30 +20,53 @@ struct Listed<'a> {
     secret: bool,
 }
 
-/// Parses `KEY=VALUE` into a variable (the value may contain `=`).
+/// Parses `KEY=VALUE` into a variable (the value may contain `=`). A text
+/// without `=` may be a secret pasted alone, so the error never echoes it.
 fn assignment(text: &str, secret: bool) -> Result<EnvVar> {
-    let (key, value) = text
-        .split_once('=')
-        .ok_or_else(|| Error::invalid("an assignment is KEY=VALUE").with_context("argument", key_only(text)))?;
+    let (key, value) =
+        text.split_once('=').ok_or_else(|| Error::invalid("an assignment is KEY=VALUE; this has no `=`"))?;
     Ok(EnvVar { key: EnvKey::parse(key)?, value: EnvValue::parse(value)?, secret })
 }
 
-/// The part of an argument before `=`, so a malformed secret is never echoed whole.
-fn key_only(text: &str) -> String {
-    text.chars().take_while(|c| *c != '=').take(40).collect()
+/// The variables of `KEY=VALUE` lines, skipping blank lines and `#` comments;
+/// an error names the line, never its value.
+fn assignment_lines(input: impl BufRead, secret: bool) -> Result<Vec<EnvVar>> {
+    let mut vars = Vec::new();
+    for (index, line) in input.lines().enumerate() {
+        let line = line.map_err(|e| Error::invalid("standard input is not UTF-8 text").with_source(e))?;
+        let text = line.strip_suffix('\r').unwrap_or(&line);
+        if text.trim().is_empty() || text.trim_start().starts_with('#') {
+            continue;
+        }
+        vars.push(assignment(text, secret).map_err(|e| e.with_context("stdin line", index + 1))?);
+    }
+    Ok(vars)
+}
+
+/// Every variable `we env set` was given, validated before anything is reached.
+fn assignments_given(assignments: &[String], secret: bool, stdin: bool) -> Result<Vec<EnvVar>> {
+    let mut vars = Vec::new();
+    for (index, text) in assignments.iter().enumerate() {
+        vars.push(assignment(text, secret).map_err(|e| e.with_context("argument", index + 1))?);
+    }
+    if stdin {
+        vars.extend(assignment_lines(std::io::stdin().lock(), secret)?);
+    }
+    if vars.is_empty() {
+        return Err(Error::invalid("nothing to set: standard input had no KEY=VALUE line"));
+    }
+    Ok(vars)
 }
 
 pub async fn run(cmd: EnvCommand, ctx: &Context) -> Result<u8> {
-    if let EnvCommand::Set { assignments, secret, .. } = &cmd {
-        // Validate every assignment before connecting to anything.
-        for text in assignments {
-            assignment(text, *secret)?;
-        }
-    }
+    let given = match &cmd {
+        EnvCommand::Set { assignments, secret, stdin, .. } => assignments_given(assignments, *secret, *stdin)?,
+        _ => Vec::new(),
+    };
     let platform = ctx.platform().await?;
     match cmd {
-        EnvCommand::Set { assignments, scope, secret } => {
-            let vars = assignments.iter().map(|a| assignment(a, secret)).collect::<Result<Vec<_>>>()?;
+        EnvCommand::Set { scope, secret, .. } => {
+            let vars = given;
             let version = platform.env_set(&scope.project, &scope.env, &vars).await?;
             let keys: Vec<&str> = vars.iter().map(|v| v.key.as_str()).collect();
             let doc = serde_json::json!({ "version": version, "set": keys, "secret": secret });
@@ -90,7 +115,22 @@ mod tests {
         assert_eq!((var.key.as_str(), var.value.expose(), var.secret), ("URL", "postgres://a?b=c", true));
         let err = assignment("NOEQUALS-hunter2", true).unwrap_err();
         assert_eq!(err.kind(), codeb::ErrorKind::Invalid);
+        assert!(!err.to_string().contains("hunter2"), "{err}");
         let bad_key = assignment("BAD KEY=hunter2", true).unwrap_err();
         assert!(!bad_key.to_string().contains("hunter2"), "{bad_key}");
+    }
+
+    #[test]
+    fn lines_skip_blanks_and_comments_and_name_a_bad_line_without_its_value() {
+        let input = "# the database\nDATABASE_URL=postgres://u:p@db/app\n\n  \nTOKEN=a=b\r\n";
+        let vars = assignment_lines(input.as_bytes(), true).unwrap();
+        let pairs: Vec<(&str, &str)> = vars.iter().map(|v| (v.key.as_str(), v.value.expose())).collect();
+        assert_eq!(pairs, [("DATABASE_URL", "postgres://u:p@db/app"), ("TOKEN", "a=b")]);
+        assert!(vars.iter().all(|v| v.secret));
+
+        let err = assignment_lines("OK=1\nhunter2\n".as_bytes(), true).unwrap_err();
+        assert_eq!(err.context_value("stdin line"), Some("2"), "{err}");
+        let err = assignment_lines("OK=1\nBAD KEY=hunter2\n".as_bytes(), true).unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
     }
 }
