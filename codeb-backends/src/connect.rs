@@ -17,8 +17,10 @@ use crate::{
 
 /// Builds the platform a platform file describes, acting as `owner` (recorded in deploy locks).
 ///
-/// Nothing is sent to any service yet; the key files are read, and Podman's
-/// socket must exist (a stopped local stack is reported here, naming it).
+/// Nothing is sent to any service yet and none needs to run: the key files
+/// are read, and each backend connects on first use, so commands that read
+/// only the SSOT work while the stack is down (a call that needs a stopped
+/// service is `Unavailable`, naming its socket or address).
 pub fn connect(config: &PlatformConfig, owner: &str) -> Result<Platform> {
     let runtime = Arc::new(PodmanRuntime::connect(
         PodmanConfig::new(&config.podman_socket).with_bind_address(config.bind_address),

@@ -92,10 +92,15 @@ fn bad_env_assignments_are_refused_before_any_backend_is_reached() {
 }
 
 #[test]
-fn a_stopped_stack_is_unavailable_with_what_to_check() {
+fn a_stopped_stack_still_answers_from_the_ssot_and_names_what_to_check_for_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     let config = dead_platform(dir.path());
-    let out = we(&["project", "list"], &config);
+    for reads in [&["project", "list"][..], &["ssot", "status"], &["port", "list"]] {
+        let out = we(reads, &config);
+        assert_eq!(out.status.code(), Some(0), "we {reads:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    // Allocating asks Podman which ports its containers publish.
+    let out = we(&["port", "allocate", "-p", "shop", "-e", "staging"], &config);
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.starts_with("error: unavailable:") && stderr.contains("no-such.sock"), "names the socket: {stderr}");

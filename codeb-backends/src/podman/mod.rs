@@ -12,6 +12,7 @@ mod raw;
 mod request;
 mod response;
 
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -67,7 +68,8 @@ const RAW_API_PREFIX: &str = "/v1.41";
 /// `bollard` log target at `info`. Errors from this backend mask the env
 /// values of the request they concern.
 pub struct PodmanRuntime {
-    docker: Docker,
+    /// The client, made on first use: commands that never reach Podman work while it is down.
+    docker: OnceLock<Docker>,
     config: PodmanConfig,
 }
 
@@ -78,19 +80,34 @@ impl std::fmt::Debug for PodmanRuntime {
 }
 
 impl PodmanRuntime {
-    /// A runtime talking to the socket of `config`; `Unavailable` if there is no socket there.
+    /// A runtime that will talk to the socket of `config`; `Invalid` if its path is not UTF-8.
     ///
-    /// Nothing is sent yet: see [`PodmanRuntime::ping`] or [`PodmanRuntime::connect_when_ready`].
+    /// Nothing is sent and the socket need not exist yet: the first call
+    /// connects, and is `Unavailable` (naming the socket) if there is none.
+    /// See [`PodmanRuntime::ping`] or [`PodmanRuntime::connect_when_ready`].
     pub fn connect(config: PodmanConfig) -> Result<Self> {
-        let socket = config.socket.to_str().ok_or_else(|| {
-            Error::invalid("the Podman socket path must be UTF-8")
+        if config.socket.to_str().is_none() {
+            return Err(Error::invalid("the Podman socket path must be UTF-8")
                 .with_context("backend", "podman")
-                .with_context("path", config.socket.display())
-        })?;
-        let timeout = config.timeout.as_secs().max(1);
-        let docker = Docker::connect_with_unix(socket, timeout, bollard::API_DEFAULT_VERSION)
-            .map_err(|e| to_error(Op::Ping, "", &e.into(), &[]).with_context("path", config.socket.display()))?;
-        Ok(PodmanRuntime { docker, config })
+                .with_context("path", config.socket.display()));
+        }
+        Ok(PodmanRuntime { docker: OnceLock::new(), config })
+    }
+
+    /// The client, connecting on first use (`Unavailable`, naming the socket, if there is none).
+    fn docker(&self) -> Result<&Docker> {
+        self.client().map_err(|failure| self.fail(Op::Ping, "", failure))
+    }
+
+    /// [`PodmanRuntime::docker`], failing as the reads that fall back to raw JSON do.
+    fn client(&self) -> Result<&Docker, Failure> {
+        if let Some(docker) = self.docker.get() {
+            return Ok(docker);
+        }
+        let socket = self.config.socket.to_string_lossy();
+        let timeout = self.config.timeout.as_secs().max(1);
+        let docker = Docker::connect_with_unix(&socket, timeout, bollard::API_DEFAULT_VERSION)?;
+        Ok(self.docker.get_or_init(|| docker))
     }
 
     /// Waits until the service of `config` answers a ping, for at most `wait`.
@@ -117,7 +134,7 @@ impl PodmanRuntime {
 
     /// Checks that the service answers (`GET /_ping`).
     pub async fn ping(&self) -> Result<()> {
-        self.docker.ping().await.map(drop).map_err(|e| self.fail(Op::Ping, "", e))
+        self.docker()?.ping().await.map(drop).map_err(|e| self.fail(Op::Ping, "", e))
     }
 
     /// The configuration this runtime was built with.
@@ -141,7 +158,7 @@ impl PodmanRuntime {
 
     /// Inspects a container, reading Podman's transient `stopped` state as exited.
     async fn inspect(&self, name: &ContainerName) -> Result<ContainerInspectResponse, Failure> {
-        match self.docker.inspect_container(name.as_str(), None).await.map_err(Failure::from) {
+        match self.client()?.inspect_container(name.as_str(), None).await.map_err(Failure::from) {
             Err(failure) if failure.is_decode() => {
                 let path = format!("{RAW_API_PREFIX}/containers/{name}/json");
                 self.read_raw(&path).await
@@ -154,7 +171,7 @@ impl PodmanRuntime {
     async fn list(&self, filter: &LabelFilter) -> Result<Vec<ContainerSummary>, Failure> {
         let filters = request::label_filters(filter);
         let options = ListContainersOptions { all: true, filters: Some(filters.clone()), ..Default::default() };
-        match self.docker.list_containers(Some(options)).await.map_err(Failure::from) {
+        match self.client()?.list_containers(Some(options)).await.map_err(Failure::from) {
             Err(failure) if failure.is_decode() => {
                 let json = serde_json::to_string(&filters).map_err(|e| Failure::Other(e.to_string()))?;
                 let path = format!("{RAW_API_PREFIX}/containers/json?all=true&filters={}", percent_encode(&json));
@@ -171,7 +188,7 @@ impl PodmanRuntime {
     }
 
     async fn image_id(&self, image: &ImageRef) -> Result<Option<String>> {
-        match self.docker.inspect_image(image.as_str()).await.map_err(Failure::from) {
+        match self.docker()?.inspect_image(image.as_str()).await.map_err(Failure::from) {
             Ok(inspect) => Ok(Some(inspect.id.unwrap_or_default())),
             Err(failure) if failure.is_not_found() => Ok(None),
             Err(failure) => Err(self.fail(Op::InspectImage, image.as_str(), failure)),
@@ -209,7 +226,7 @@ impl ContainerRuntime for PodmanRuntime {
         }
         let credentials = auth.map(|auth| request::credentials(image, auth));
         let secrets: Vec<&str> = auth.map(|a| a.password.expose()).into_iter().collect();
-        let mut progress = self.docker.create_image(Some(request::pull_options(image)), None, credentials);
+        let mut progress = self.docker()?.create_image(Some(request::pull_options(image)), None, credentials);
         while let Some(step) = progress.next().await {
             step.map_err(|e| to_error(Op::PullImage, image.as_str(), &e.into(), &secrets))?;
         }
@@ -224,7 +241,7 @@ impl ContainerRuntime for PodmanRuntime {
                 Error::internal(format!("packing the build context failed: {e}")).with_context("backend", "podman")
             })??;
         let body = bollard::body_full(bytes::Bytes::from(archive));
-        let mut progress = self.docker.build_image(options, None, Some(body));
+        let mut progress = self.docker()?.build_image(options, None, Some(body));
         while let Some(step) = progress.next().await {
             step.map_err(|e| self.fail(Op::BuildImage, spec.tag.as_str(), e))?;
         }
@@ -234,7 +251,7 @@ impl ContainerRuntime for PodmanRuntime {
     async fn create_container(&self, spec: &ContainerSpec) -> Result<String> {
         let body = request::create_body(spec, &self.config.ulimits)?;
         let options = CreateContainerOptions { name: Some(spec.name.to_string()), ..Default::default() };
-        match self.docker.create_container(Some(options), body).await {
+        match self.docker()?.create_container(Some(options), body).await {
             Ok(created) => Ok(created.id),
             Err(e) => Err(to_error(Op::CreateContainer, spec.name.as_str(), &e.into(), &request::secrets_of(spec))),
         }
@@ -242,7 +259,7 @@ impl ContainerRuntime for PodmanRuntime {
 
     async fn start_container(&self, name: &ContainerName) -> Result<()> {
         // A container that already runs answers 304, which bollard reads as success.
-        self.docker
+        self.docker()?
             .start_container(name.as_str(), None)
             .await
             .map_err(|e| self.fail(Op::StartContainer, name.as_str(), e))
@@ -250,7 +267,7 @@ impl ContainerRuntime for PodmanRuntime {
 
     async fn stop_container(&self, name: &ContainerName, grace: Duration) -> Result<()> {
         // A container that is not running answers 304, which bollard reads as success.
-        self.docker
+        self.docker()?
             .stop_container(name.as_str(), Some(request::stop_options(grace)))
             .await
             .map_err(|e| self.fail(Op::StopContainer, name.as_str(), e))
@@ -258,7 +275,7 @@ impl ContainerRuntime for PodmanRuntime {
 
     async fn remove_container(&self, name: &ContainerName, force: bool) -> Result<()> {
         let options = RemoveContainerOptions { force, v: false, link: false };
-        self.docker
+        self.docker()?
             .remove_container(name.as_str(), Some(options))
             .await
             .map_err(|e| self.fail(Op::RemoveContainer, name.as_str(), e))
@@ -286,7 +303,7 @@ impl ContainerRuntime for PodmanRuntime {
         }
         // Podman returns a line only once it is complete: an unfinished last line appears when it ends.
         let mut lines = logs::Lines::new(options.tail);
-        let mut frames = self.docker.logs(name.as_str(), Some(request::logs_options(options.tail)));
+        let mut frames = self.docker()?.logs(name.as_str(), Some(request::logs_options(options.tail)));
         while let Some(frame) = frames.next().await {
             match frame.map_err(|e| self.fail(Op::Logs, name.as_str(), e))? {
                 LogOutput::StdErr { message } => lines.push(logs::Source::Err, &message),
@@ -301,7 +318,7 @@ impl ContainerRuntime for PodmanRuntime {
 
     async fn create_volume(&self, spec: &VolumeSpec) -> Result<VolumeInfo> {
         // Podman answers a create of an existing name with the existing volume; the trait wants AlreadyExists.
-        match self.docker.inspect_volume(spec.name.as_str()).await.map_err(Failure::from) {
+        match self.docker()?.inspect_volume(spec.name.as_str()).await.map_err(Failure::from) {
             Ok(_) => {
                 return Err(to_error(
                     Op::CreateVolume,
@@ -318,14 +335,17 @@ impl ContainerRuntime for PodmanRuntime {
             labels: Some(spec.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
             ..Default::default()
         };
-        let volume =
-            self.docker.create_volume(request).await.map_err(|e| self.fail(Op::CreateVolume, spec.name.as_str(), e))?;
+        let volume = self
+            .docker()?
+            .create_volume(request)
+            .await
+            .map_err(|e| self.fail(Op::CreateVolume, spec.name.as_str(), e))?;
         response::volume_info(volume)
     }
 
     async fn list_volumes(&self, filter: &LabelFilter) -> Result<Vec<VolumeInfo>> {
         let options = ListVolumesOptions { filters: Some(request::label_filters(filter)) };
-        let answer = self.docker.list_volumes(Some(options)).await.map_err(|e| self.fail(Op::ListVolumes, "", e))?;
+        let answer = self.docker()?.list_volumes(Some(options)).await.map_err(|e| self.fail(Op::ListVolumes, "", e))?;
         answer
             .volumes
             .unwrap_or_default()
@@ -337,7 +357,7 @@ impl ContainerRuntime for PodmanRuntime {
 
     async fn remove_volume(&self, name: &VolumeName, options: RemoveVolumeOptions) -> Result<()> {
         let volume = self
-            .docker
+            .docker()?
             .inspect_volume(name.as_str())
             .await
             .map_err(|e| self.fail(Op::RemoveVolume, name.as_str(), e))?;
@@ -350,14 +370,14 @@ impl ContainerRuntime for PodmanRuntime {
             .with_context("volume", name));
         }
         // `force` here only lifts the protection: the API's own force (remove even if in use) is never sent.
-        self.docker
+        self.docker()?
             .remove_volume(name.as_str(), Some(ApiRemoveVolume { force: false }))
             .await
             .map_err(|e| self.fail(Op::RemoveVolume, name.as_str(), e))
     }
 
     async fn ensure_network(&self, spec: &NetworkSpec) -> Result<()> {
-        match self.docker.inspect_network(spec.name.as_str(), None).await.map_err(Failure::from) {
+        match self.docker()?.inspect_network(spec.name.as_str(), None).await.map_err(Failure::from) {
             Ok(_) => return Ok(()),
             Err(failure) if failure.is_not_found() => {}
             Err(failure) => return Err(self.fail(Op::InspectNetwork, spec.name.as_str(), failure)),
@@ -367,7 +387,7 @@ impl ContainerRuntime for PodmanRuntime {
             labels: Some(spec.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
             ..Default::default()
         };
-        match self.docker.create_network(request).await {
+        match self.docker()?.create_network(request).await {
             Ok(_) => Ok(()),
             Err(e) => {
                 let error = self.fail(Op::CreateNetwork, spec.name.as_str(), e);
@@ -378,7 +398,7 @@ impl ContainerRuntime for PodmanRuntime {
     }
 
     async fn remove_network(&self, name: &NetworkName) -> Result<()> {
-        match self.docker.remove_network(name.as_str()).await.map_err(Failure::from) {
+        match self.docker()?.remove_network(name.as_str()).await.map_err(Failure::from) {
             Ok(()) => Ok(()),
             Err(failure) if failure.is_not_found() => Ok(()),
             Err(failure) => Err(self.fail(Op::RemoveNetwork, name.as_str(), failure)),
@@ -553,14 +573,19 @@ mod tests {
         assert_eq!(percent_encode("a-b_c.d~"), "a-b_c.d~");
     }
 
-    #[test]
-    fn connecting_to_a_missing_socket_is_unavailable_and_names_the_path() {
+    #[tokio::test]
+    async fn a_missing_socket_is_unavailable_at_the_first_call_naming_the_path_and_found_once_it_exists() {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("podman.sock");
-        let err = PodmanRuntime::connect(PodmanConfig::new(&socket)).unwrap_err();
+        let runtime = PodmanRuntime::connect(PodmanConfig::new(&socket)).expect("nothing is reached yet");
+        let err = runtime.list_containers(&LabelFilter::new()).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
         assert_eq!(err.context_value("backend"), Some("podman"));
         assert_eq!(err.context_value("path"), Some(socket.display().to_string().as_str()));
+
+        // The service comes up later: the same runtime reaches it.
+        scripted_api(&socket, |_| (200, "[]".to_owned()));
+        assert_eq!(runtime.list_containers(&LabelFilter::new()).await.unwrap(), Vec::new());
     }
 
     #[tokio::test]
