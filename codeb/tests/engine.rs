@@ -311,6 +311,27 @@ async fn rollback_restores_the_earlier_image_and_env_vars() {
 }
 
 #[tokio::test]
+async fn rollback_refuses_a_release_whose_tag_now_names_other_content() {
+    let fakes = fakes();
+    let p = platform(&fakes, settings());
+    deploy_ok(&p, "v1").await;
+    let v2 = deploy_ok(&p, "v2").await;
+    fakes.runtime.move_tag(&image("v1")).unwrap();
+
+    let err = p.rollback(&project(), &Environment::Staging, None, &DeployOptions::default()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    assert_eq!(err.context_value("step"), Some("image"), "{err}");
+    assert!(err.to_string().contains("the tag was moved"), "{err}");
+    assert_eq!(routed_port(&fakes).await, Some(v2.port), "v2 keeps serving");
+    let env = env_record(&fakes);
+    assert_eq!(env.current_release, Some(release("v2")));
+    assert_eq!(env.release(&release("v1")).unwrap().status, ReleaseStatus::Retired, "v1 is kept as it was");
+    let v1 = release_container(&project(), &Environment::Staging, &release("v1")).unwrap();
+    let state = fakes.runtime.inspect_container(&v1).await.unwrap().state;
+    assert_ne!(state, ContainerState::Running, "nothing of v1 was started");
+}
+
+#[tokio::test]
 async fn two_deploys_of_one_environment_never_interleave_but_two_environments_both_run() {
     let fakes = fakes();
     let p = platform(&fakes, settings());

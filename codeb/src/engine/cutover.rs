@@ -31,6 +31,8 @@ pub(crate) struct Target {
     pub vars: Vec<EnvVar>,
     /// How to build the image first, if it is built here.
     pub build: Option<BuildSpec>,
+    /// The image id the release ran, when restoring one: its tag must still name that image.
+    pub image_id: Option<String>,
     /// Whether the release record is new (a deploy) rather than an earlier one (a rollback).
     pub new_record: bool,
 }
@@ -123,9 +125,13 @@ impl<'a> Cutover<'a> {
 
         let image = self
             .step(Step::Image, async {
-                match &target.build {
-                    Some(spec) => b.runtime.build_image(spec).await,
-                    None => b.runtime.ensure_image(&target.image, None).await,
+                let image = match &target.build {
+                    Some(spec) => b.runtime.build_image(spec).await?,
+                    None => b.runtime.ensure_image(&target.image, None).await?,
+                };
+                match &target.image_id {
+                    Some(ran) if *ran != image.id => Err(moved_tag(target, ran, &image.id)),
+                    _ => Ok(image),
                 }
             })
             .await?;
@@ -393,4 +399,23 @@ impl Platform {
         })
         .await
     }
+}
+
+/// A restored release's tag now names other content than the release ran
+/// (rebuilt, or re-pushed and pulled): running it would not restore the release.
+fn moved_tag(target: &Target, ran: &str, now: &str) -> Error {
+    Error::conflict(format!(
+        "image {} now names image {}, but release {} ran {}; the tag was moved, so rolling back would run other code: deploy the old image by digest instead",
+        target.image,
+        short_id(now),
+        target.id,
+        short_id(ran)
+    ))
+    .with_context("release", &target.id)
+}
+
+/// The first 12 hex digits of an image id, as `podman images` shows it.
+fn short_id(id: &str) -> &str {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    hex.get(..12).unwrap_or(hex)
 }

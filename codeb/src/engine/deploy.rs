@@ -243,6 +243,7 @@ impl Platform {
             health: request.health.clone(),
             vars: set.vars,
             build: request.build.clone(),
+            image_id: None,
             new_record: true,
         })
     }

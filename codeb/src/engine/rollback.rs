@@ -129,6 +129,7 @@ impl Platform {
                 health: target.config.health.clone().unwrap_or_default(),
                 vars: vars.vars,
                 build: None,
+                image_id: target.image_digest.clone(),
                 new_record: false,
             };
             let mut cut = Cutover::new(self, project.clone(), env.clone(), events.clone());

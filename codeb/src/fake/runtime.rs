@@ -105,6 +105,16 @@ impl FakeRuntime {
         self.state().any_image = true;
     }
 
+    /// Points the local tag `image` at new content (a new id), as a rebuild
+    /// or a pull of a re-pushed tag leaves it; `NotFound` if it is not local.
+    pub fn move_tag(&self, image: &ImageRef) -> Result<()> {
+        let mut state = self.state();
+        let id = state.fresh_id();
+        let info = state.images.get_mut(image.as_str()).ok_or_else(|| missing("image", image))?;
+        info.id = id;
+        Ok(())
+    }
+
     /// Appends a line to a container's log, as if the app printed it.
     pub fn push_log(&self, name: &ContainerName, line: &str) -> Result<()> {
         let mut state = self.state();
