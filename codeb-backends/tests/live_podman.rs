@@ -175,6 +175,41 @@ async fn ensure_image_pulls_from_the_registry() {
     assert_eq!(pulled.reference, image);
 }
 
+/// Pushes the local image `source` to `destination` with the podman CLI against the live service.
+fn push(source: &str, destination: &ImageRef) {
+    let socket = live_env("CODEB_TEST_PODMAN_SOCKET").expect("the live service is up");
+    let out = std::process::Command::new("podman")
+        .args(["--url", &format!("unix://{socket}"), "push", "--tls-verify=false", source, destination.as_str()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "podman push: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[tokio::test]
+async fn a_tag_re_pushed_to_the_registry_is_pulled_again_though_a_copy_is_present() {
+    let Some(live) = live().await else { return };
+    let Some(registry) = live_env("CODEB_TEST_REGISTRY") else { return };
+    let v2 = live_env("CODEB_TEST_IMAGE_V2").expect("the harness builds v2 beside v1");
+    let ns = Namespace::random();
+    let moving = ImageRef::parse(&format!("{registry}/codeb-test/moving:{}", ns.as_str())).unwrap();
+
+    push(live.image.as_str(), &moving);
+    let first = live.runtime.ensure_image(&moving, None).await.unwrap();
+    push(&v2, &moving);
+    let second = live.runtime.ensure_image(&moving, None).await.unwrap();
+    let v2_id = live.raw.inspect_image(&v2).await.unwrap().id.unwrap();
+    assert_ne!(first.id, second.id, "a re-pushed tag is pulled again, not taken from the local copy");
+    assert_eq!(second.id, v2_id, "the tag now names v2");
+
+    let local = live.runtime.ensure_image(&live.image, None).await.unwrap();
+    assert_eq!(
+        Some(local.id),
+        live.raw.inspect_image(live.image.as_str()).await.unwrap().id,
+        "a localhost/ image is used as present"
+    );
+    live.raw.remove_image(moving.as_str(), None::<RemoveImageOptions>, None).await.unwrap();
+}
+
 #[tokio::test]
 async fn pulling_a_tag_the_registry_lacks_is_not_found() {
     let Some(live) = live().await else { return };

@@ -243,6 +243,9 @@ pub type LabelFilter = Labels;
 #[async_trait]
 pub trait ContainerRuntime: Send + Sync + std::fmt::Debug {
     /// Makes sure the image is present, pulling it with `auth` if it is not.
+    ///
+    /// A backend may pull a mutable tag even when a copy is present, so the
+    /// answer's id is the content the tag names now (the Podman backend does).
     async fn ensure_image(&self, image: &ImageRef, auth: Option<&RegistryAuth>) -> Result<ImageInfo>;
     /// Builds an image from a context directory and tags it.
     async fn build_image(&self, spec: &BuildSpec) -> Result<ImageInfo>;

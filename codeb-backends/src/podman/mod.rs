@@ -45,6 +45,11 @@ const RAW_API_PREFIX: &str = "/v1.41";
 /// `io.codeb.protected=true` is removed only by [`ContainerRuntime::remove_volume`]
 /// naming it with `force`, and there is no bulk removal at all.
 ///
+/// [`ContainerRuntime::ensure_image`] pulls a registry's tag every time (the
+/// tag may have been re-pushed, and deploying it must deploy its current
+/// content, as Kamal does); an image pinned by digest, or a `localhost/` image
+/// built here, is used as present.
+///
 /// What Podman does differently from Docker, and how this backend copes:
 ///
 /// - Conflicts (a taken name, a running container, a busy network, a taken
@@ -221,7 +226,9 @@ fn percent_encode(text: &str) -> String {
 #[async_trait]
 impl ContainerRuntime for PodmanRuntime {
     async fn ensure_image(&self, image: &ImageRef, auth: Option<&RegistryAuth>) -> Result<ImageInfo> {
-        if let Some(id) = self.image_id(image).await? {
+        if !request::pulls_when_present(image)
+            && let Some(id) = self.image_id(image).await?
+        {
             return Ok(ImageInfo { reference: image.clone(), id });
         }
         let credentials = auth.map(|auth| request::credentials(image, auth));
@@ -475,19 +482,12 @@ mod tests {
     async fn pull_credentials_travel_only_in_the_registry_auth_header() {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("api.sock");
-        let inspected = Arc::new(Mutex::new(0));
-        let count = Arc::clone(&inspected);
+        // The image is present all along: a registry's tag is pulled anyway.
         let seen = scripted_api(&socket, move |line| {
             if line.contains("/images/create") {
                 (200, "{\"status\":\"Pulling fs layer\"}\n{\"status\":\"Download complete\"}\n".to_owned())
             } else {
-                let mut n = count.lock().unwrap();
-                *n += 1;
-                if *n == 1 {
-                    (404, "{\"message\":\"no such image\"}".to_owned())
-                } else {
-                    (200, "{\"Id\":\"sha256:abc\"}".to_owned())
-                }
+                (200, "{\"Id\":\"sha256:abc\"}".to_owned())
             }
         });
         let runtime = PodmanRuntime::connect(PodmanConfig::new(&socket)).unwrap();

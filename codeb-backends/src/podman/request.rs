@@ -127,6 +127,13 @@ pub(crate) fn is_listed(labels: &codeb::runtime::Labels, filter: &LabelFilter) -
     labels.get(LABEL_MANAGED).is_some_and(|v| v == "true") && filter.iter().all(|(k, v)| labels.get(k) == Some(v))
 }
 
+/// Whether `image` is pulled even when a copy is present: a registry's tag may
+/// have been re-pushed since, as Kamal assumes. A digest names fixed content,
+/// and a `localhost/` image lives only in local storage (codeb's builds).
+pub(crate) fn pulls_when_present(image: &ImageRef) -> bool {
+    image.digest().is_none() && image.registry() != Some("localhost")
+}
+
 /// The pull request for `image`: the reference as written, `latest` when it names no tag or digest.
 pub(crate) fn pull_options(image: &ImageRef) -> CreateImageOptions {
     let tag = (image.tag().is_none() && image.digest().is_none()).then(|| "latest".to_owned());
@@ -365,5 +372,15 @@ mod tests {
         let options = logs_options(5);
         assert!(options.stdout && options.stderr && !options.follow);
         assert_eq!(options.tail, "5");
+    }
+
+    #[test]
+    fn registry_tags_are_pulled_again_but_digests_and_local_builds_are_not() {
+        let pulls = |r: &str| pulls_when_present(&ImageRef::parse(r).unwrap());
+        assert!(pulls("ghcr.io/team/app:latest"));
+        assert!(pulls("127.0.0.1:5000/team/app:v1"));
+        assert!(pulls("postgres:16"), "Docker Hub is a registry too");
+        assert!(!pulls(&format!("ghcr.io/team/app@sha256:{}", "a".repeat(64))));
+        assert!(!pulls("localhost/shop:build-1795698405"));
     }
 }
