@@ -116,7 +116,7 @@ async fn down(dir: PathBuf, ctx: &Context) -> Result<u8> {
     let parts: Vec<_> = report
         .parts
         .iter()
-        .map(|p| json!({ "part": p.part.as_str(), "pid": p.pid, "outcome": format!("{:?}", p.outcome) }))
+        .map(|p| json!({ "part": p.part.as_str(), "pid": p.pid, "outcome": p.outcome.as_str() }))
         .collect();
     ctx.printer.result(&json!({ "stopped": parts }), |p| {
         if report.parts.is_empty() {
@@ -127,7 +127,7 @@ async fn down(dir: PathBuf, ctx: &Context) -> Result<u8> {
             .iter()
             .map(|s| {
                 let tone = if matches!(s.outcome, StopOutcome::PidReused) { Tone::Warn } else { Tone::Good };
-                format!("{} {} (pid {}): {:?}", p.paint(tone, "stopped"), s.part.as_str(), s.pid, s.outcome)
+                format!("{} (pid {}) {}", s.part.as_str(), s.pid, p.paint(tone, &s.outcome.to_string()))
             })
             .collect()
     });

@@ -71,6 +71,29 @@ pub enum StopOutcome {
     PidReused,
 }
 
+impl StopOutcome {
+    /// A stable name for machines: `stopped`, `killed`, `already_exited` or `pid_reused`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopOutcome::Stopped { forced: false } => "stopped",
+            StopOutcome::Stopped { forced: true } => "killed",
+            StopOutcome::AlreadyExited => "already_exited",
+            StopOutcome::PidReused => "pid_reused",
+        }
+    }
+}
+
+impl std::fmt::Display for StopOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StopOutcome::Stopped { forced: false } => "stopped",
+            StopOutcome::Stopped { forced: true } => "killed (it ignored SIGTERM)",
+            StopOutcome::AlreadyExited => "had already exited",
+            StopOutcome::PidReused => "had exited; its PID now belongs to another process, left alone",
+        })
+    }
+}
+
 /// Starts `spec` in its own process group, with stdin from `/dev/null` and
 /// stdout and stderr appended to `log`, so it outlives the caller and a
 /// Ctrl-C in the caller's terminal does not reach it.
@@ -287,6 +310,22 @@ fn parse_cmdline(bytes: &[u8]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stop_outcomes_have_distinct_stable_names_and_plain_words() {
+        let all = [
+            StopOutcome::Stopped { forced: false },
+            StopOutcome::Stopped { forced: true },
+            StopOutcome::AlreadyExited,
+            StopOutcome::PidReused,
+        ];
+        let names: Vec<&str> = all.iter().map(|o| o.as_str()).collect();
+        assert_eq!(names, ["stopped", "killed", "already_exited", "pid_reused"]);
+        for outcome in all {
+            let text = outcome.to_string();
+            assert!(!text.contains('{') && !text.is_empty(), "{text}");
+        }
+    }
 
     #[test]
     fn stat_fields_are_counted_after_the_last_parenthesis() {

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use codeb::Result;
-use codeb_backends::local_stack::{LocalStack, StopOutcome};
+use codeb_backends::local_stack::LocalStack;
 use codeb_tests::testenv;
 
 const USAGE: &str = "usage: codeb-testenv <up|env|status|down> <DIR>";
@@ -97,13 +97,7 @@ fn down(dir: &Path) -> Result<ExitCode> {
         eprintln!("codeb-testenv: no local stack was running in {}", dir.display());
     }
     for p in &report.parts {
-        let what = match p.outcome {
-            StopOutcome::Stopped { forced: false } => "stopped",
-            StopOutcome::Stopped { forced: true } => "killed (it ignored SIGTERM)",
-            StopOutcome::AlreadyExited => "had already exited",
-            StopOutcome::PidReused => "had exited; its PID now belongs to another process, left alone",
-        };
-        eprintln!("codeb-testenv: {} (pid {}) {what}", p.part, p.pid);
+        eprintln!("codeb-testenv: {} (pid {}) {}", p.part, p.pid, p.outcome);
     }
     Ok(ExitCode::SUCCESS)
 }
