@@ -14,14 +14,16 @@ use bollard::Docker;
 use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{CreateContainerOptions, RemoveContainerOptions, RemoveImageOptions};
 use codeb::ErrorKind;
+use codeb::model::ServerName;
 use codeb::model::{ContainerName, EnvKey, EnvValue, EnvVar, Environment, ImageRef, Port, Service};
+use codeb::ports::{RuntimeAttributedProbe, SsotPortRegistry};
 use codeb::runtime::{
     BuildSpec, ContainerRuntime, ContainerSpec, ContainerState, LABEL_MANAGED, LabelFilter, LogOptions, PortBinding,
     Resources, managed_labels,
 };
 use codeb::testkit::runtime::RuntimeSuite;
 use codeb::testkit::{Namespace, live_env};
-use codeb_backends::{PodmanConfig, PodmanRuntime};
+use codeb_backends::{LocalPortProbe, PodmanConfig, PodmanRuntime};
 
 /// The live service, the v1 image and a raw client for what the backend deliberately cannot do.
 struct Live {
@@ -208,6 +210,70 @@ async fn a_tag_re_pushed_to_the_registry_is_pulled_again_though_a_copy_is_presen
         "a localhost/ image is used as present"
     );
     live.raw.remove_image(moving.as_str(), None::<RemoveImageOptions>, None).await.unwrap();
+}
+
+/// Two consecutive host ports that are free right now, the first one returned.
+fn free_pair() -> Port {
+    loop {
+        let first = free_port();
+        if first.get() < u16::MAX && TcpListener::bind((Ipv4Addr::LOCALHOST, first.get() + 1)).is_ok() {
+            return first;
+        }
+    }
+}
+
+/// `podman inspect --format FORMAT name` against the live service.
+fn podman_inspect(name: &ContainerName, format: &str) -> String {
+    let socket = live_env("CODEB_TEST_PODMAN_SOCKET").expect("the live service is up");
+    let out = std::process::Command::new("podman")
+        .args(["--url", &format!("unix://{socket}"), "inspect", "--format", format, name.as_str()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "podman inspect: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// The CI failure of 2026-11-26: a container whose conmon died (a killed
+/// session) is still "running" to Podman and its NAT rule still takes its
+/// port, but no socket listens there. Allocation must not hand that port out.
+#[tokio::test]
+async fn a_port_still_published_by_a_container_whose_conmon_died_is_not_handed_out() {
+    use codeb::model::PortRange;
+    use codeb::ports::{PortKey, PortProbe, PortRanges, PortRegistry};
+
+    let Some(live) = live().await else { return };
+    let ns = Namespace::random();
+    let taken = free_pair();
+    let spec = spec(&live, &ns, "orphan", taken);
+    live.runtime.create_container(&spec).await.unwrap();
+    live.runtime.start_container(&spec.name).await.unwrap();
+    first_ok(taken, "/").await;
+    let pids = podman_inspect(&spec.name, "{{.State.ConmonPid}} {{.State.Pid}}");
+    let killed = std::process::Command::new("kill").arg("-9").args(pids.split_whitespace()).status().unwrap();
+    assert!(killed.success(), "kill -9 {pids}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while LocalPortProbe.listeners(&ServerName::local()).await.unwrap().iter().any(|l| l.port == taken) {
+        assert!(Instant::now() < deadline, "port {taken} still has a socket after conmon was killed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let state = live.runtime.inspect_container(&spec.name).await.unwrap().state;
+    assert_eq!(
+        state,
+        ContainerState::Running,
+        "Podman still reports the orphan running (the hazard this test is about)"
+    );
+
+    let runtime: std::sync::Arc<dyn ContainerRuntime> =
+        std::sync::Arc::new(PodmanRuntime::connect(live.runtime.config().clone()).unwrap());
+    let probe = RuntimeAttributedProbe::new(std::sync::Arc::new(LocalPortProbe), runtime);
+    let mut ranges = PortRanges::default();
+    ranges.staging.app = PortRange::new(taken.get(), taken.get() + 1).unwrap();
+    let store = std::sync::Arc::new(codeb::ssot::MemoryStateStore::default());
+    let registry = SsotPortRegistry::new(store, std::sync::Arc::new(probe), ranges).unwrap();
+    let key = PortKey::new(ns.project("next"), Environment::Staging, Service::App);
+    let given = registry.allocate(&key).await;
+    remove_quietly(&live, &spec.name).await;
+    assert_eq!(given.unwrap().get(), taken.get() + 1, "the orphan's port {taken} is skipped");
 }
 
 #[tokio::test]
