@@ -16,7 +16,7 @@ use bollard::query_parameters::{CreateContainerOptions, RemoveContainerOptions, 
 use codeb::ErrorKind;
 use codeb::model::ServerName;
 use codeb::model::{ContainerName, EnvKey, EnvValue, EnvVar, Environment, ImageRef, Port, Service};
-use codeb::ports::{RuntimeAttributedProbe, SsotPortRegistry};
+use codeb::ports::{PortProbe, RuntimeAttributedProbe, SsotPortRegistry};
 use codeb::runtime::{
     BuildSpec, ContainerRuntime, ContainerSpec, ContainerState, LABEL_MANAGED, LabelFilter, LogOptions, PortBinding,
     Resources, managed_labels,
@@ -177,14 +177,9 @@ async fn ensure_image_pulls_from_the_registry() {
     assert_eq!(pulled.reference, image);
 }
 
-/// Pushes the local image `source` to `destination` with the podman CLI against the live service.
+/// Pushes the local image `source` to `destination`, whose registry speaks plain HTTP.
 fn push(source: &str, destination: &ImageRef) {
-    let socket = live_env("CODEB_TEST_PODMAN_SOCKET").expect("the live service is up");
-    let out = std::process::Command::new("podman")
-        .args(["--url", &format!("unix://{socket}"), "push", "--tls-verify=false", source, destination.as_str()])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "podman push: {}", String::from_utf8_lossy(&out.stderr));
+    podman_cli(&["push", "--tls-verify=false", source, destination.as_str()]);
 }
 
 #[tokio::test]
@@ -222,15 +217,54 @@ fn free_pair() -> Port {
     }
 }
 
-/// `podman inspect --format FORMAT name` against the live service.
-fn podman_inspect(name: &ContainerName, format: &str) -> String {
+/// The podman CLI against the live service: what it printed, trimmed.
+fn podman_cli(args: &[&str]) -> String {
     let socket = live_env("CODEB_TEST_PODMAN_SOCKET").expect("the live service is up");
-    let out = std::process::Command::new("podman")
-        .args(["--url", &format!("unix://{socket}"), "inspect", "--format", format, name.as_str()])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "podman inspect: {}", String::from_utf8_lossy(&out.stderr));
+    let out =
+        std::process::Command::new("podman").arg("--url").arg(format!("unix://{socket}")).args(args).output().unwrap();
+    assert!(out.status.success(), "podman {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Starts a managed container publishing `port`, waits for its first 200,
+/// then kills its conmon and init with SIGKILL: an orphan Podman still calls running.
+async fn orphan(live: &Live, ns: &Namespace, port: Port) -> ContainerSpec {
+    let spec = spec(live, ns, "orphan", port);
+    live.runtime.create_container(&spec).await.unwrap();
+    live.runtime.start_container(&spec.name).await.unwrap();
+    first_ok(port, "/").await;
+    let pids = podman_cli(&["inspect", "--format", "{{.State.ConmonPid}} {{.State.Pid}}", spec.name.as_str()]);
+    let killed = std::process::Command::new("kill").arg("-9").args(pids.split_whitespace()).status().unwrap();
+    assert!(killed.success(), "kill -9 {pids}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while LocalPortProbe.listeners(&ServerName::local()).await.unwrap().iter().any(|l| l.port == port) {
+        assert!(Instant::now() < deadline, "port {port} still has a socket after conmon was killed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let state = live.runtime.inspect_container(&spec.name).await.unwrap().state;
+    assert_eq!(state, ContainerState::Running, "Podman still reports the orphan running (the hazard under test)");
+    spec
+}
+
+/// Removes what a test left of `name` with the podman CLI (after the backend failed to).
+fn force_remove(name: &ContainerName) {
+    podman_cli(&["rm", "-f", "-t", "0", name.as_str()]);
+}
+
+#[tokio::test]
+async fn stopping_an_orphan_succeeds_and_leaves_it_exited() {
+    let Some(live) = live().await else { return };
+    let ns = Namespace::random();
+    let spec = orphan(&live, &ns, free_port()).await;
+    let stopped = live.runtime.stop_container(&spec.name, Duration::from_secs(1)).await;
+    let state = live.runtime.inspect_container(&spec.name).await.map(|c| c.state);
+    let removed = live.runtime.remove_container(&spec.name, true).await;
+    if removed.is_err() {
+        force_remove(&spec.name);
+    }
+    stopped.expect("stopping an orphan is done once Podman marks it exited");
+    assert!(matches!(state, Ok(ContainerState::Exited { .. })), "{state:?}");
+    removed.expect("an exited orphan is removed at once");
 }
 
 /// The CI failure of 2026-11-26: a container whose conmon died (a killed
@@ -239,29 +273,12 @@ fn podman_inspect(name: &ContainerName, format: &str) -> String {
 #[tokio::test]
 async fn a_port_still_published_by_a_container_whose_conmon_died_is_not_handed_out() {
     use codeb::model::PortRange;
-    use codeb::ports::{PortKey, PortProbe, PortRanges, PortRegistry};
+    use codeb::ports::{PortKey, PortRanges, PortRegistry};
 
     let Some(live) = live().await else { return };
     let ns = Namespace::random();
     let taken = free_pair();
-    let spec = spec(&live, &ns, "orphan", taken);
-    live.runtime.create_container(&spec).await.unwrap();
-    live.runtime.start_container(&spec.name).await.unwrap();
-    first_ok(taken, "/").await;
-    let pids = podman_inspect(&spec.name, "{{.State.ConmonPid}} {{.State.Pid}}");
-    let killed = std::process::Command::new("kill").arg("-9").args(pids.split_whitespace()).status().unwrap();
-    assert!(killed.success(), "kill -9 {pids}");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while LocalPortProbe.listeners(&ServerName::local()).await.unwrap().iter().any(|l| l.port == taken) {
-        assert!(Instant::now() < deadline, "port {taken} still has a socket after conmon was killed");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let state = live.runtime.inspect_container(&spec.name).await.unwrap().state;
-    assert_eq!(
-        state,
-        ContainerState::Running,
-        "Podman still reports the orphan running (the hazard this test is about)"
-    );
+    let spec = orphan(&live, &ns, taken).await;
 
     let runtime: std::sync::Arc<dyn ContainerRuntime> =
         std::sync::Arc::new(PodmanRuntime::connect(live.runtime.config().clone()).unwrap());
@@ -272,8 +289,14 @@ async fn a_port_still_published_by_a_container_whose_conmon_died_is_not_handed_o
     let registry = SsotPortRegistry::new(store, std::sync::Arc::new(probe), ranges).unwrap();
     let key = PortKey::new(ns.project("next"), Environment::Staging, Service::App);
     let given = registry.allocate(&key).await;
-    remove_quietly(&live, &spec.name).await;
+    let removed = live.runtime.remove_container(&spec.name, true).await;
+    if removed.is_err() {
+        force_remove(&spec.name);
+    }
     assert_eq!(given.unwrap().get(), taken.get() + 1, "the orphan's port {taken} is skipped");
+    removed.expect("a forced removal clears the orphan");
+    let gone = live.runtime.inspect_container(&spec.name).await.unwrap_err();
+    assert_eq!(gone.kind(), ErrorKind::NotFound, "{gone}");
 }
 
 #[tokio::test]

@@ -109,6 +109,20 @@ impl Failure {
         matches!(self, Failure::Decode(_))
     }
 
+    /// Whether a forced removal failed at its stop step (an orphan whose
+    /// conmon died: Podman waits for an exit file that never comes, or finds
+    /// the state moved under it). The failed stop leaves the container
+    /// marked exited, so removing it again succeeds.
+    pub(crate) fn is_failed_stop_before_removal(&self) -> bool {
+        matches!(self, Failure::Status { code: 500, message } if message.contains("could not be stopped"))
+    }
+
+    /// Whether the API failed with a server error (500), after which the
+    /// container's state may still have moved as asked.
+    pub(crate) fn is_server_error(&self) -> bool {
+        matches!(self, Failure::Status { code: 500, .. })
+    }
+
     /// Whether the API said the object does not exist.
     pub(crate) fn is_not_found(&self) -> bool {
         matches!(self, Failure::Status { code: 404, .. })

@@ -52,6 +52,10 @@ const RAW_API_PREFIX: &str = "/v1.41";
 ///
 /// What Podman does differently from Docker, and how this backend copes:
 ///
+/// - A container whose conmon died (a killed session, an OOM kill) is still
+///   "running" to Podman. Stopping it signals it, fails after a 5 s wait for
+///   the exit file conmon would have written, and marks it exited: the stop
+///   counts as done, and a forced removal (which stops first) is repeated once.
 /// - Conflicts (a taken name, a running container, a busy network, a taken
 ///   host port) come back as 500s with a message; they are mapped by
 ///   operation and message to `AlreadyExists` or `Conflict`.
@@ -186,6 +190,24 @@ impl PodmanRuntime {
         }
     }
 
+    /// Whether the container runs, as far as an inspect tells; `true` when unsure.
+    async fn is_running(&self, name: &ContainerName) -> bool {
+        self.inspect(name).await.ok().and_then(|c| c.state).and_then(|s| s.running).unwrap_or(true)
+    }
+
+    /// Removes a container; a forced removal of an orphan (its conmon died) is
+    /// repeated once, since the failed stop has marked it exited.
+    async fn remove(&self, name: &ContainerName, force: bool) -> Result<(), Failure> {
+        let options = RemoveContainerOptions { force, v: false, link: false };
+        let docker = self.client()?;
+        match docker.remove_container(name.as_str(), Some(options.clone())).await.map_err(Failure::from) {
+            Err(failure) if force && failure.is_failed_stop_before_removal() => {
+                docker.remove_container(name.as_str(), Some(options)).await.map_err(Failure::from)
+            }
+            other => other,
+        }
+    }
+
     async fn read_raw<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, Failure> {
         let mut value = raw::get_json(&self.config.socket, path, self.config.timeout).await?;
         response::rewrite_stopped(&mut value);
@@ -274,18 +296,17 @@ impl ContainerRuntime for PodmanRuntime {
 
     async fn stop_container(&self, name: &ContainerName, grace: Duration) -> Result<()> {
         // A container that is not running answers 304, which bollard reads as success.
-        self.docker()?
-            .stop_container(name.as_str(), Some(request::stop_options(grace)))
-            .await
-            .map_err(|e| self.fail(Op::StopContainer, name.as_str(), e))
+        let stop = self.docker()?.stop_container(name.as_str(), Some(request::stop_options(grace))).await;
+        match stop.map_err(Failure::from) {
+            // An orphan (its conmon died) is signalled, then the wait for its
+            // exit file times out: what counts is that it no longer runs.
+            Err(failure) if failure.is_server_error() && !self.is_running(name).await => Ok(()),
+            other => other.map_err(|failure| self.fail(Op::StopContainer, name.as_str(), failure)),
+        }
     }
 
     async fn remove_container(&self, name: &ContainerName, force: bool) -> Result<()> {
-        let options = RemoveContainerOptions { force, v: false, link: false };
-        self.docker()?
-            .remove_container(name.as_str(), Some(options))
-            .await
-            .map_err(|e| self.fail(Op::RemoveContainer, name.as_str(), e))
+        self.remove(name, force).await.map_err(|failure| self.fail(Op::RemoveContainer, name.as_str(), failure))
     }
 
     async fn inspect_container(&self, name: &ContainerName) -> Result<ContainerInfo> {
@@ -586,6 +607,49 @@ mod tests {
         // The service comes up later: the same runtime reaches it.
         scripted_api(&socket, |_| (200, "[]".to_owned()));
         assert_eq!(runtime.list_containers(&LabelFilter::new()).await.unwrap(), Vec::new());
+    }
+
+    /// Podman's answer to the first forced removal of a container whose conmon died.
+    const ORPHAN_STOP: &str = "{\"cause\":\"internal libpod error\",\"message\":\"cannot remove container 75f7 as it could not be stopped: timed out waiting for file /run/libpod/exits/75f7: internal libpod error\",\"response\":500}";
+
+    #[tokio::test]
+    async fn a_forced_removal_of_an_orphan_is_repeated_once_and_an_unforced_one_is_not() {
+        for (force, expected_deletes) in [(true, 2), (false, 1)] {
+            let dir = tempfile::tempdir().unwrap();
+            let socket = dir.path().join("api.sock");
+            let deletes = Arc::new(Mutex::new(0));
+            let count = Arc::clone(&deletes);
+            scripted_api(&socket, move |_| {
+                let mut n = count.lock().unwrap();
+                *n += 1;
+                if *n == 1 { (500, ORPHAN_STOP.to_owned()) } else { (204, String::new()) }
+            });
+            let runtime = PodmanRuntime::connect(PodmanConfig::new(&socket)).unwrap();
+            let name = ContainerName::parse("codeb-shop-staging-v1").unwrap();
+            let result = runtime.remove_container(&name, force).await;
+            assert_eq!(result.is_ok(), force, "{result:?}");
+            assert_eq!(*deletes.lock().unwrap(), expected_deletes);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stop_that_fails_counts_as_done_only_if_the_container_no_longer_runs() {
+        let orphan = "{\"message\":\"timed out waiting for file /run/libpod/exits/75f7: internal libpod error\"}";
+        for (running, expected_ok) in [(false, true), (true, false)] {
+            let dir = tempfile::tempdir().unwrap();
+            let socket = dir.path().join("api.sock");
+            scripted_api(&socket, move |line| {
+                if line.contains("/stop") {
+                    (500, orphan.to_owned())
+                } else {
+                    (200, format!("{{\"Id\":\"75f7\",\"State\":{{\"Running\":{running},\"Status\":\"exited\"}}}}"))
+                }
+            });
+            let runtime = PodmanRuntime::connect(PodmanConfig::new(&socket)).unwrap();
+            let name = ContainerName::parse("codeb-shop-staging-v1").unwrap();
+            let result = runtime.stop_container(&name, Duration::from_secs(1)).await;
+            assert_eq!(result.is_ok(), expected_ok, "running afterwards: {running}: {result:?}");
+        }
     }
 
     #[tokio::test]
