@@ -1,6 +1,8 @@
 //! Support for the workspace-level tests: the test environment (the local
 //! stack, the test images and the variables that point the live tests at
-//! them), run by `scripts/test` through the `codeb-testenv` binary.
+//! them), run by `scripts/test` through the `codeb-testenv` binary, and the
+//! clearing away of what killed test runs left in Podman.
 #![deny(missing_docs)]
 
+pub mod reap;
 pub mod testenv;

@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! codeb-testenv up <DIR>      start the stack in DIR, build the test images,
+//!                             remove what killed test runs left in Podman,
 //!                             print `export CODEB_TEST_...=...` lines
 //! codeb-testenv env <DIR>     print the export lines of the stack running in DIR
 //! codeb-testenv status <DIR>  show each part, its PID and whether it answers
@@ -20,7 +21,7 @@ use std::process::ExitCode;
 
 use codeb::Result;
 use codeb_backends::local_stack::LocalStack;
-use codeb_tests::testenv;
+use codeb_tests::{reap, testenv};
 
 const USAGE: &str = "usage: codeb-testenv <up|env|status|down> <DIR>";
 
@@ -54,6 +55,15 @@ fn usage() -> ExitCode {
 fn up(dir: &Path) -> Result<ExitCode> {
     eprintln!("codeb-testenv: starting the local stack in {} and building the test images", dir.display());
     let stack = testenv::up(dir)?;
+    match reap::reap_orphans(&stack.endpoints().podman_socket) {
+        Ok(reaped) if reaped.projects.is_empty() => {}
+        Ok(reaped) => eprintln!(
+            "codeb-testenv: removed what killed test runs left in Podman: {} objects of {}",
+            reaped.removed,
+            reaped.projects.join(", ")
+        ),
+        Err(e) => eprintln!("codeb-testenv: WARNING: could not clear what killed test runs left in Podman: {e}"),
+    }
     for process in stack.processes() {
         eprintln!(
             "codeb-testenv:   {:<9} pid {:<7} {}",
