@@ -12,22 +12,25 @@ use crate::ports::{
     Listener, ListenerOwner, PortAllocation, PortFilter, PortKey, PortProbe, PortRanges, PortRegistry, PortReport,
     RuntimeAttributedProbe, SsotPortRegistry,
 };
-use crate::runtime::ContainerRuntime;
+use crate::runtime::{ContainerRuntime, ContainerState, Labels};
 use crate::ssot::MemoryStateStore;
 
 /// Operation names [`FakePortProbe`] accepts in its [`Faults`].
 pub const PROBE_OPS: &[&str] = &["listeners"];
 
-/// A port probe whose listening sockets are set by the test.
+/// A port probe whose listening sockets are set by the test, and, when it
+/// watches a runtime, also held by that runtime's running containers (as
+/// Podman's conmon holds a published port).
 #[derive(Debug)]
 pub struct FakePortProbe {
     listening: Mutex<BTreeMap<(ServerName, Port), ListenerOwner>>,
+    runtime: Option<Arc<dyn ContainerRuntime>>,
     faults: Faults,
 }
 
 impl Default for FakePortProbe {
     fn default() -> Self {
-        FakePortProbe { listening: Mutex::default(), faults: Faults::new("fake-probe", PROBE_OPS) }
+        FakePortProbe { listening: Mutex::default(), runtime: None, faults: Faults::new("fake-probe", PROBE_OPS) }
     }
 }
 
@@ -35,6 +38,12 @@ impl FakePortProbe {
     /// A probe that sees nothing listening.
     pub fn new() -> Self {
         FakePortProbe::default()
+    }
+
+    /// A probe that also sees the ports `runtime`'s running containers publish
+    /// listening on the local server.
+    pub fn watching(runtime: Arc<dyn ContainerRuntime>) -> Self {
+        FakePortProbe { runtime: Some(runtime), ..FakePortProbe::default() }
     }
 
     /// The fault injection of this probe (operations: [`PROBE_OPS`]).
@@ -61,9 +70,17 @@ impl FakePortProbe {
 impl PortProbe for FakePortProbe {
     async fn listeners(&self, server: &ServerName) -> Result<Vec<Listener>> {
         self.faults.enter("listeners").await?;
+        let mut ports: BTreeMap<Port, ListenerOwner> = BTreeMap::new();
+        if let Some(runtime) = self.runtime.as_ref().filter(|_| *server == ServerName::local()) {
+            for container in runtime.list_containers(&Labels::new()).await? {
+                if container.state == ContainerState::Running {
+                    ports.extend(container.ports.iter().map(|p| (p.host_port, ListenerOwner::Unknown)));
+                }
+            }
+        }
         let listening = self.listening();
-        let here = listening.iter().filter(|((s, _), _)| s == server);
-        Ok(here.map(|((_, port), owner)| Listener { port: *port, owner: owner.clone() }).collect())
+        ports.extend(listening.iter().filter(|((s, _), _)| s == server).map(|((_, p), o)| (*p, o.clone())));
+        Ok(ports.into_iter().map(|(port, owner)| Listener { port, owner }).collect())
     }
 }
 
@@ -97,9 +114,9 @@ impl FakePortRegistry {
         FakePortRegistry::build(store, ranges, None)
     }
 
-    /// A registry with the default ranges and an empty SSOT whose probe, like
-    /// the real platform's, also sees the ports `runtime`'s running containers
-    /// publish ([`RuntimeAttributedProbe`]).
+    /// A registry with the default ranges and an empty SSOT whose probe sees
+    /// `runtime`'s running containers listen on the ports they publish and,
+    /// like the real platform's, attributes them ([`RuntimeAttributedProbe`]).
     pub fn attributed_to(runtime: Arc<dyn ContainerRuntime>) -> Self {
         FakePortRegistry::build(Arc::default(), PortRanges::default(), Some(runtime))
             .unwrap_or_else(|_| unreachable!("the default ranges are valid"))
@@ -110,10 +127,15 @@ impl FakePortRegistry {
         ranges: PortRanges,
         runtime: Option<Arc<dyn ContainerRuntime>>,
     ) -> Result<Self> {
-        let probe = Arc::new(FakePortProbe::new());
-        let seen: Arc<dyn PortProbe> = match runtime {
-            Some(runtime) => Arc::new(RuntimeAttributedProbe::new(probe.clone(), runtime)),
-            None => probe.clone(),
+        let (probe, seen): (Arc<FakePortProbe>, Arc<dyn PortProbe>) = match runtime {
+            Some(runtime) => {
+                let probe = Arc::new(FakePortProbe::watching(runtime.clone()));
+                (probe.clone(), Arc::new(RuntimeAttributedProbe::new(probe, runtime)))
+            }
+            None => {
+                let probe = Arc::new(FakePortProbe::new());
+                (probe.clone(), probe)
+            }
         };
         let inner = SsotPortRegistry::new(store.clone(), seen, ranges)?;
         Ok(FakePortRegistry { inner, store, probe, faults: Faults::new("fake-ports", PORT_OPS) })

@@ -55,18 +55,25 @@ impl fmt::Display for ListenerOwner {
 pub trait PortProbe: Send + Sync + std::fmt::Debug {
     /// The listening ports of `server`, each once, ordered by port.
     async fn listeners(&self, server: &ServerName) -> Result<Vec<Listener>>;
+
+    /// The ports of `server` that must not be handed out: every listener,
+    /// and whatever else the probe knows to be taken without a socket.
+    async fn taken(&self, server: &ServerName) -> Result<BTreeSet<Port>> {
+        Ok(self.listeners(server).await?.into_iter().map(|l| l.port).collect())
+    }
 }
 
 /// A probe that attributes another probe's listeners using the container
 /// runtime: a port published by a running codeb-managed container is that
 /// workload's; any other listener is foreign.
 ///
-/// It also counts as taken every port that a running codeb container
-/// publishes even when no socket listens on it. Podman's conmon normally
-/// holds such a port open, but when conmon dies (a killed session, an OOM
-/// kill) the runtime still reports the container running and the kernel's
-/// NAT rule for the port stays: a new container published on that port would
-/// never receive a connection.
+/// [`PortProbe::taken`] also counts every port that a running codeb container
+/// publishes when no socket listens on it. Podman's conmon normally holds
+/// such a port open, but when conmon dies (a killed session, an OOM kill) the
+/// runtime still reports the container running and the kernel's NAT rule for
+/// the port stays: a new container published there would never receive a
+/// connection. Such a port is still no *listener*, so `check` reports a
+/// release behind it as not listening.
 #[derive(Debug, Clone)]
 pub struct RuntimeAttributedProbe {
     probe: Arc<dyn PortProbe>,
@@ -88,27 +95,33 @@ fn key_from_labels(labels: &Labels) -> Option<PortKey> {
     Some(PortKey::new(project, env, service))
 }
 
+impl RuntimeAttributedProbe {
+    /// The codeb containers the runtime reports running.
+    async fn running(&self) -> Result<Vec<ContainerInfo>> {
+        let filter = Labels::from([(LABEL_MANAGED.to_owned(), "true".to_owned())]);
+        let containers = self.runtime.list_containers(&filter).await?;
+        Ok(containers.into_iter().filter(|c| c.state == ContainerState::Running).collect())
+    }
+}
+
 #[async_trait]
 impl PortProbe for RuntimeAttributedProbe {
     async fn listeners(&self, server: &ServerName) -> Result<Vec<Listener>> {
         let mut listeners = self.probe.listeners(server).await?;
-        let filter = Labels::from([(LABEL_MANAGED.to_owned(), "true".to_owned())]);
-        let containers = self.runtime.list_containers(&filter).await?;
-        let running: Vec<&ContainerInfo> = containers.iter().filter(|c| c.state == ContainerState::Running).collect();
-        let owner_of = |port: Port| {
-            let publisher = running.iter().find(|c| c.ports.iter().any(|p| p.host_port == port));
-            match publisher.and_then(|c| key_from_labels(&c.labels)) {
+        let running = self.running().await?;
+        for listener in listeners.iter_mut().filter(|l| l.owner == ListenerOwner::Unknown) {
+            let publisher = running.iter().find(|c| c.ports.iter().any(|p| p.host_port == listener.port));
+            listener.owner = match publisher.and_then(|c| key_from_labels(&c.labels)) {
                 Some(key) => ListenerOwner::Managed { key },
                 None => ListenerOwner::Foreign { description: "not published by a codeb container".to_owned() },
-            }
-        };
-        for listener in listeners.iter_mut().filter(|l| l.owner == ListenerOwner::Unknown) {
-            listener.owner = owner_of(listener.port);
+            };
         }
-        let seen: BTreeSet<Port> = listeners.iter().map(|l| l.port).collect();
-        let published: BTreeSet<Port> = running.iter().flat_map(|c| c.ports.iter().map(|p| p.host_port)).collect();
-        listeners.extend(published.difference(&seen).map(|&port| Listener { port, owner: owner_of(port) }));
-        listeners.sort_by_key(|l| l.port);
         Ok(listeners)
+    }
+
+    async fn taken(&self, server: &ServerName) -> Result<BTreeSet<Port>> {
+        let mut taken = self.probe.taken(server).await?;
+        taken.extend(self.running().await?.iter().flat_map(|c| c.ports.iter().map(|p| p.host_port)));
+        Ok(taken)
     }
 }

@@ -13,7 +13,7 @@ use crate::ports::{
 use crate::ssot::{EnvironmentRecord, Ssot, StateStore, StateStoreExt};
 use crate::{Error, Result};
 
-/// Allocates ports by recording them in the SSOT, skipping ports that listen on the target server.
+/// Allocates ports by recording them in the SSOT, skipping ports the probe reports taken on the target server.
 ///
 /// Ports are unique across the whole SSOT, not only per server, so an
 /// environment can move between servers without renumbering.
@@ -76,7 +76,7 @@ fn recorded_ports(doc: &Ssot) -> BTreeSet<Port> {
 }
 
 /// Records the lowest free port of the key's range, or returns the one it has.
-fn allocate_in(doc: &mut Ssot, key: &PortKey, listening: &BTreeSet<Port>, ranges: &PortRanges) -> Result<Port> {
+fn allocate_in(doc: &mut Ssot, key: &PortKey, taken: &BTreeSet<Port>, ranges: &PortRanges) -> Result<Port> {
     if let Some(port) = doc.environment(&key.project, &key.env).and_then(|e| port_of(e, key)) {
         return Ok(port);
     }
@@ -88,7 +88,7 @@ fn allocate_in(doc: &mut Ssot, key: &PortKey, listening: &BTreeSet<Port>, ranges
         Error::invalid(format!("{kind} environments have no {} port range", key.service)).with_context("key", key)
     })?;
     let recorded = recorded_ports(doc);
-    let port = range.iter().find(|p| !recorded.contains(p) && !listening.contains(p)).ok_or_else(|| {
+    let port = range.iter().find(|p| !recorded.contains(p) && !taken.contains(p)).ok_or_else(|| {
         Error::conflict(format!("port range {kind}/{} {range} is full", key.service)).with_context("key", key)
     })?;
     let env = doc.environment_mut(&key.project, &key.env);
@@ -124,9 +124,9 @@ impl PortRegistry for SsotPortRegistry {
         if let Some(port) = existing {
             return Ok(port);
         }
-        let listening: BTreeSet<Port> = self.probe.listeners(&server).await?.into_iter().map(|l| l.port).collect();
+        let taken = self.probe.taken(&server).await?;
         let (key, ranges) = (key.clone(), self.ranges);
-        self.with_store(move |s| s.modify(|doc| allocate_in(doc, &key, &listening, &ranges))).await
+        self.with_store(move |s| s.modify(|doc| allocate_in(doc, &key, &taken, &ranges))).await
     }
 
     async fn release(&self, key: &PortKey) -> Result<Option<Port>> {
@@ -356,10 +356,22 @@ mod tests {
                     port: port(3001),
                     owner: ListenerOwner::Foreign { description: "not published by a codeb container".into() }
                 },
-                Listener { port: port(3005), owner: ListenerOwner::Managed { key: k } },
-            ]
+            ],
+            "3005 is published but nothing listens there"
         );
-        let (registry, _) = registry(attributed);
+        assert_eq!(attributed.taken(&local).await.unwrap(), [3000, 3001, 3005].map(port).into());
+        let (registry, store) = registry(attributed);
+        store
+            .update(&mut |doc| {
+                doc.environment_mut(&k.project, &k.env).ports.insert(k.service, port(3005));
+                Ok(())
+            })
+            .unwrap();
+        let report = registry.check().await.unwrap();
+        assert!(
+            report.drift.contains(&PortDrift::NotListening { server: local.clone(), port: port(3005), key: k }),
+            "a release behind the orphan's port does not answer: {report:?}"
+        );
         let mut given = Vec::new();
         for project in ["a", "b", "c", "d"] {
             given.push(registry.allocate(&key(project, Environment::Staging, Service::App)).await.unwrap());
