@@ -273,7 +273,8 @@ async fn stopping_an_orphan_succeeds_and_leaves_it_exited() {
 #[tokio::test]
 async fn a_port_still_published_by_a_container_whose_conmon_died_is_not_handed_out() {
     use codeb::model::PortRange;
-    use codeb::ports::{PortKey, PortRanges, PortRegistry};
+    use codeb::ports::{PortDrift, PortKey, PortRanges, PortRegistry};
+    use codeb::ssot::StateStore;
 
     let Some(live) = live().await else { return };
     let ns = Namespace::random();
@@ -286,14 +287,29 @@ async fn a_port_still_published_by_a_container_whose_conmon_died_is_not_handed_o
     let mut ranges = PortRanges::default();
     ranges.staging.app = PortRange::new(taken.get(), taken.get() + 1).unwrap();
     let store = std::sync::Arc::new(codeb::ssot::MemoryStateStore::default());
+    // The orphan's own workload is recorded on its port, as a serving release would be.
+    let (project, env) = (ns.project("live"), Environment::Staging);
+    store
+        .update(&mut |doc| {
+            doc.environment_mut(&project, &env).ports.insert(Service::App, taken);
+            Ok(())
+        })
+        .unwrap();
     let registry = SsotPortRegistry::new(store, std::sync::Arc::new(probe), ranges).unwrap();
     let key = PortKey::new(ns.project("next"), Environment::Staging, Service::App);
     let given = registry.allocate(&key).await;
+    let report = registry.check().await;
     let removed = live.runtime.remove_container(&spec.name, true).await;
     if removed.is_err() {
         force_remove(&spec.name);
     }
     assert_eq!(given.unwrap().get(), taken.get() + 1, "the orphan's port {taken} is skipped");
+    let report = report.unwrap();
+    let behind = PortKey::new(project, env, Service::App);
+    assert!(
+        report.drift.contains(&PortDrift::NotListening { server: ServerName::local(), port: taken, key: behind }),
+        "check says nothing answers behind the orphan's port: {report:?}"
+    );
     removed.expect("a forced removal clears the orphan");
     let gone = live.runtime.inspect_container(&spec.name).await.unwrap_err();
     assert_eq!(gone.kind(), ErrorKind::NotFound, "{gone}");
