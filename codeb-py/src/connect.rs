@@ -24,6 +24,7 @@ pub(crate) fn from_config(py: Python<'_>, path: Option<PathBuf>) -> PyResult<(Sd
 
 /// A whole platform in memory, on the SDK's fakes.
 pub(crate) fn memory() -> PyResult<Sdk> {
-    let _context = runtime()?.enter();
+    let runtime = runtime()?;
+    let _context = runtime.enter();
     Ok(Sdk::memory())
 }

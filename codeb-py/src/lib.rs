@@ -11,7 +11,7 @@
 //! | `platform` | `Platform` and `AsyncPlatform`, one macro over the same calls |
 //! | `calls` | each method as validated inputs plus one SDK call |
 //! | `connect` | the SDK platform from the platform file (`codeb_backends::connect`) or in memory |
-//! | `runtime` | the tokio runtime (one per process, rebuilt after a fork); blocking with the GIL released, or as an asyncio awaitable |
+//! | `runtime` | the tokio runtime (one per process, rebuilt after a fork, shut down at interpreter exit); blocking with the GIL released, or as an asyncio awaitable |
 //! | `parse` | Python strings into the SDK's validated types |
 //! | `errors` | one exception class per `ErrorKind`, with kind and context |
 //! | `events` | `DeployEvent` and the sink that calls a Python progress callable |

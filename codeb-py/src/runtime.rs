@@ -5,12 +5,14 @@
 //! `fork()` (multiprocessing's default start method on Linux) inherits a
 //! copy whose worker threads do not exist there, so the child builds its own
 //! on first use; the inherited copy is abandoned, never dropped (dropping
-//! would wait for those threads).
+//! would wait for those threads). At interpreter exit, [`_drain`] shuts the
+//! runtime down, so no worker thread outlives the interpreter.
 
 use std::cell::OnceCell;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 use pyo3_async_runtimes::TaskLocals;
@@ -20,45 +22,66 @@ use tokio::runtime::{Builder, Handle, Runtime};
 use crate::errors::{InternalError, IntoPyResult, to_py_err};
 
 /// The runtime of the process whose id is recorded with it.
-static CURRENT: Mutex<Option<(u32, &'static Runtime)>> = Mutex::new(None);
+static CURRENT: Mutex<Option<(u32, Arc<Runtime>)>> = Mutex::new(None);
 
-/// This process's runtime, built on first use (and again after a fork).
-pub(crate) fn runtime() -> PyResult<&'static Runtime> {
+/// How long interpreter exit waits for running calls, then for the worker threads.
+const EXIT_WAIT: Duration = Duration::from_secs(5);
+
+/// This process's runtime, built on first use (and again after a fork or after [`_drain`]).
+pub(crate) fn runtime() -> PyResult<Arc<Runtime>> {
     let pid = std::process::id();
     let mut current = CURRENT.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some((owner, runtime)) = *current
-        && owner == pid
-    {
-        return Ok(runtime);
+    match current.take() {
+        Some((owner, runtime)) if owner == pid => {
+            *current = Some((owner, Arc::clone(&runtime)));
+            return Ok(runtime);
+        }
+        // Inherited through fork(): its threads are not in this process, and dropping it would wait for them.
+        Some(inherited) => std::mem::forget(inherited),
+        None => {}
     }
     let runtime = Builder::new_multi_thread()
         .thread_name("codeb")
         .enable_all()
         .build()
         .map_err(|e| InternalError::new_err(format!("cannot start the codeb runtime: {e}")))?;
-    // Lives as long as the process: calls may run on it until the very end.
-    let runtime: &'static Runtime = Box::leak(Box::new(runtime));
-    *current = Some((pid, runtime));
+    let runtime = Arc::new(runtime);
+    *current = Some((pid, Arc::clone(&runtime)));
     Ok(runtime)
 }
 
-/// Waits, with the GIL released and for at most five seconds, until no task
-/// runs on this process's runtime. Registered with `atexit` by the package:
-/// an awaitable's task still handing its result back to Python while the
-/// interpreter finalizes would touch a dying interpreter (seen as a crash at
-/// exit, about once in 15 runs of an asyncio script).
+/// Shuts this process's runtime down at interpreter exit (registered with
+/// `atexit` by the package), with the GIL released: it waits until no call
+/// runs (at most five seconds), then joins the worker threads.
+///
+/// A worker still dropping an awaitable's task, and the Python objects it
+/// holds, while the interpreter finalizes would touch a dying interpreter
+/// (seen as a crash at exit, about once in 15 runs of an asyncio script).
+/// If a call is still running in another thread, the runtime is left as it
+/// is rather than pulled from under it.
 #[pyfunction]
 pub(crate) fn _drain(py: Python<'_>) {
-    let current = *CURRENT.lock().unwrap_or_else(PoisonError::into_inner);
-    let built = current.filter(|(owner, _)| *owner == std::process::id());
-    let Some((_, runtime)) = built else { return };
-    py.detach(|| {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        while runtime.metrics().num_alive_tasks() > 0 && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(1));
+    let taken = {
+        let mut current = CURRENT.lock().unwrap_or_else(PoisonError::into_inner);
+        match current.take() {
+            Some((owner, runtime)) if owner == std::process::id() => Some(runtime),
+            other => {
+                *current = other;
+                None
+            }
         }
-        // A task counts as done before its worker has finished dropping it (and the Python objects it holds).
-        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let Some(runtime) = taken else { return };
+    py.detach(|| {
+        let deadline = Instant::now() + EXIT_WAIT;
+        while runtime.metrics().num_alive_tasks() > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        match Arc::try_unwrap(runtime) {
+            Ok(runtime) => runtime.shutdown_timeout(EXIT_WAIT),
+            // A blocking call in another thread still holds it: never drop it under that call.
+            Err(shared) => std::mem::forget(shared),
+        }
     });
 }
 

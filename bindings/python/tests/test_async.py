@@ -158,3 +158,25 @@ def test_calling_outside_a_running_event_loop_raises_and_starts_nothing(project:
 def test_async_platform_is_not_a_coroutine_function_but_returns_awaitables() -> None:
     assert not inspect.iscoroutinefunction(codeb.AsyncPlatform.deploy)
     assert repr(codeb.AsyncPlatform.memory()) == "AsyncPlatform(memory)"
+
+
+def codeb_threads() -> int:
+    """How many of this process's threads are codeb runtime workers (tokio names them "codeb")."""
+    tasks = pathlib.Path("/proc/self/task")
+    return sum(1 for task in tasks.iterdir() if (task / "comm").read_text().strip() == "codeb")
+
+
+def test_the_exit_drain_joins_every_runtime_thread_and_a_later_call_starts_a_new_runtime(
+    project: pathlib.Path,
+) -> None:
+    async def deploy() -> codeb.DeployReport:
+        return await codeb.AsyncPlatform.memory().deploy(project, "staging")
+
+    assert asyncio.run(deploy()).release == "v1"
+    assert codeb_threads() > 0, "the runtime's workers run"
+
+    codeb._codeb._drain()  # what atexit runs
+    assert codeb_threads() == 0, "no codeb thread outlives the drain, so none can touch a finalizing interpreter"
+
+    assert codeb.Platform.memory().deploy(project, "staging").release == "v1", "a later call gets a new runtime"
+

@@ -73,5 +73,5 @@ __all__ = [
     "errors",
 ]
 
-# Let the runtime's last tasks hand their results back before the interpreter finalizes.
+# Shut codeb's runtime down (its last calls finished, its threads joined) before the interpreter finalizes.
 atexit.register(_codeb_native._drain)
