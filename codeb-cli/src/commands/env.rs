@@ -1,6 +1,6 @@
 //! `we env ...`
 
-use std::io::BufRead;
+use std::io::{BufRead, IsTerminal};
 
 use codeb::model::{EnvKey, EnvValue, EnvVar};
 use codeb::{Error, Result};
@@ -44,13 +44,17 @@ fn assignment_lines(input: impl BufRead, secret: bool) -> Result<Vec<EnvVar>> {
 }
 
 /// Every variable `we env set` was given, validated before anything is reached.
-fn assignments_given(assignments: &[String], secret: bool, stdin: bool) -> Result<Vec<EnvVar>> {
+fn assignments_given(assignments: &[String], secret: bool, stdin: bool, ctx: &Context) -> Result<Vec<EnvVar>> {
     let mut vars = Vec::new();
     for (index, text) in assignments.iter().enumerate() {
         vars.push(assignment(text, secret).map_err(|e| e.with_context("argument", index + 1))?);
     }
     if stdin {
-        vars.extend(assignment_lines(std::io::stdin().lock(), secret)?);
+        let input = std::io::stdin().lock();
+        if input.is_terminal() {
+            ctx.printer.note("reading KEY=VALUE lines from the terminal; end with Ctrl-D");
+        }
+        vars.extend(assignment_lines(input, secret)?);
     }
     if vars.is_empty() {
         return Err(Error::invalid("nothing to set: standard input had no KEY=VALUE line"));
@@ -60,7 +64,7 @@ fn assignments_given(assignments: &[String], secret: bool, stdin: bool) -> Resul
 
 pub async fn run(cmd: EnvCommand, ctx: &Context) -> Result<u8> {
     let given = match &cmd {
-        EnvCommand::Set { assignments, secret, stdin, .. } => assignments_given(assignments, *secret, *stdin)?,
+        EnvCommand::Set { assignments, secret, stdin, .. } => assignments_given(assignments, *secret, *stdin, ctx)?,
         _ => Vec::new(),
     };
     let platform = ctx.platform().await?;
