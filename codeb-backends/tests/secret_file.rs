@@ -80,14 +80,20 @@ async fn a_wrong_key_is_unauthenticated_and_returns_nothing() {
     assert_refused(&store_in(dir.path()), &scope, "another key").await;
 }
 
-#[tokio::test]
-async fn a_flipped_byte_anywhere_is_unauthenticated() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store_in(dir.path());
+/// A store in `dir` holding the canary for project `shop`: the store, the scope, its file and the file's bytes.
+async fn stored_canary(dir: &Path) -> (FileSecretStore, Scope, PathBuf, Vec<u8>) {
+    let store = store_in(dir);
     let scope = scope("shop");
     store.set(&scope, &[var("DATABASE_URL", CANARY)]).await.unwrap();
     let path = store.path_of(&scope);
     let original = std::fs::read(&path).unwrap();
+    (store, scope, path, original)
+}
+
+#[tokio::test]
+async fn a_flipped_byte_anywhere_is_unauthenticated() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, scope, path, original) = stored_canary(dir.path()).await;
     for i in 0..original.len() {
         let mut flipped = original.clone();
         flipped[i] ^= 0x80;
@@ -101,11 +107,7 @@ async fn a_flipped_byte_anywhere_is_unauthenticated() {
 #[tokio::test]
 async fn a_truncated_or_emptied_file_is_unauthenticated() {
     let dir = tempfile::tempdir().unwrap();
-    let store = store_in(dir.path());
-    let scope = scope("shop");
-    store.set(&scope, &[var("DATABASE_URL", CANARY)]).await.unwrap();
-    let path = store.path_of(&scope);
-    let original = std::fs::read(&path).unwrap();
+    let (store, scope, path, original) = stored_canary(dir.path()).await;
     for len in [0, 1, 9, 33, 48, original.len() / 2, original.len() - 1] {
         std::fs::write(&path, &original[..len]).unwrap();
         assert_refused(&store, &scope, &format!("truncated to {len} bytes")).await;

@@ -23,7 +23,7 @@ def write_project(
     """Writes a codeb.toml into `directory` and returns the directory."""
     directory.mkdir(parents=True, exist_ok=True)
     body = f'body = "{health_body}"\n' if health_body is not None else ""
-    env_lines = "".join(f'{k} = "{v}"\n' for k, v in (env or {"GREETING": "hello"}).items())
+    env_lines = "".join(f'{k} = "{v}"\n' for k, v in ({"GREETING": "hello"} if env is None else env).items())
     domain_list = ", ".join(f'"{d}"' for d in domains)
     (directory / "codeb.toml").write_text(
         textwrap.dedent(

@@ -12,13 +12,12 @@ import pathlib
 import secrets
 import shutil
 import subprocess
-import textwrap
 import urllib.request
 
 import pytest
 
 import codeb
-from conftest import platform_toml
+from conftest import platform_toml, write_project
 
 VARIABLES = [
     "CODEB_TEST_PODMAN_SOCKET",
@@ -76,25 +75,14 @@ def test_a_deploy_from_python_serves_through_caddy_and_powerdns(stack: dict[str,
         zone=zone,
         deploy='[deploy]\ndrain_grace = "0s"\nstop_grace = "5s"\nwatch_window = "1s"\n',
     )
-    app = tmp_path / "app"
-    app.mkdir()
-    (app / "codeb.toml").write_text(
-        textwrap.dedent(
-            f"""\
-            name = "{project}"
-            image = "localhost/codeb-test/overridden:never-pulled"
-            port = 8080
-
-            [healthcheck]
-            path = "/"
-            body = "v1"
-            interval = "100ms"
-            deadline = "20s"
-
-            [environments.staging]
-            domains = ["{domain}"]
-            """
-        )
+    app = write_project(
+        tmp_path / "app",
+        name=project,
+        image="localhost/codeb-test/overridden:never-pulled",
+        domains=(domain,),
+        health_body="v1",
+        deadline="20s",
+        env={},
     )
     platform = codeb.Platform.from_config(config)
     events: list[codeb.DeployEvent] = []
