@@ -8,10 +8,10 @@
 //! test running right now has a live conmon, so concurrent runs are safe.
 
 use std::path::Path;
-use std::process::Command;
 
+use codeb::Result;
 use codeb::runtime::{LABEL_MANAGED, LABEL_PROJECT};
-use codeb::{Error, ErrorKind, Result};
+use codeb_backends::local_stack::images::PodmanCli;
 
 /// One container as `podman inspect` describes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -84,28 +84,27 @@ fn conmon_alive(pid: u32) -> bool {
 /// Removes every container, network and volume of the test projects that
 /// have orphans, through the podman CLI against the service at `socket`.
 pub fn reap_orphans(socket: &Path) -> Result<Reaped> {
-    let podman = Podman { url: format!("unix://{}", socket.display()) };
+    let podman = PodmanCli::new(socket)?;
     let managed = format!("label={LABEL_MANAGED}=true");
-    let names = podman.run(&["ps", "-a", "--filter", &managed, "--format", "{{.Names}}"])?;
-    let names: Vec<&str> = names.lines().filter(|n| !n.is_empty()).collect();
+    let names = lines(&podman, &["ps", "-a", "--filter", &managed, "--format", "{{.Names}}"])?;
     if names.is_empty() {
         return Ok(Reaped::default());
     }
     let mut args = vec!["inspect", "--type", "container", "--format", INSPECT_FORMAT];
-    args.extend(&names);
+    args.extend(names.iter().map(String::as_str));
     let projects = orphaned_projects(&parse_inspected(&podman.run(&args)?), conmon_alive);
     let mut reaped = Reaped { projects: projects.clone(), removed: 0 };
     for project in &projects {
         let label = format!("label={LABEL_PROJECT}={project}");
-        let containers = podman.list(&["ps", "-a", "--filter", &label, "--format", "{{.Names}}"])?;
+        let containers = lines(&podman, &["ps", "-a", "--filter", &label, "--format", "{{.Names}}"])?;
         if !containers.is_empty() {
             // A forced removal of an orphan can fail once at its stop step; the second one succeeds.
             let mut rm = vec!["rm", "-f", "-t", "0"];
             rm.extend(containers.iter().map(String::as_str));
             podman.run(&rm).or_else(|_| podman.run(&rm))?;
         }
-        let networks = podman.list(&["network", "ls", "--filter", &label, "--format", "{{.Name}}"])?;
-        let volumes = podman.list(&["volume", "ls", "--filter", &label, "--format", "{{.Name}}"])?;
+        let networks = lines(&podman, &["network", "ls", "--filter", &label, "--format", "{{.Name}}"])?;
+        let volumes = lines(&podman, &["volume", "ls", "--filter", &label, "--format", "{{.Name}}"])?;
         for (command, objects) in [("network", &networks), ("volume", &volumes)] {
             if !objects.is_empty() {
                 let mut rm = vec![command, "rm", "-f"];
@@ -118,29 +117,9 @@ pub fn reap_orphans(socket: &Path) -> Result<Reaped> {
     Ok(reaped)
 }
 
-/// The podman CLI against one service.
-struct Podman {
-    url: String,
-}
-
-impl Podman {
-    /// Runs `podman --url URL args` and returns its stdout.
-    fn run(&self, args: &[&str]) -> Result<String> {
-        let out = Command::new("podman").arg("--url").arg(&self.url).args(args).output().map_err(|e| {
-            Error::new(ErrorKind::Unavailable, "cannot run podman").with_context("backend", "podman").with_source(e)
-        })?;
-        if !out.status.success() {
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            return Err(Error::new(ErrorKind::Unavailable, format!("podman {} failed: {}", args[0], stderr.trim()))
-                .with_context("backend", "podman"));
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    }
-
-    /// The non-empty lines `podman args` prints.
-    fn list(&self, args: &[&str]) -> Result<Vec<String>> {
-        Ok(self.run(args)?.lines().filter(|l| !l.is_empty()).map(str::to_owned).collect())
-    }
+/// The non-empty lines `podman args` prints.
+fn lines(podman: &PodmanCli, args: &[&str]) -> Result<Vec<String>> {
+    Ok(podman.run(args)?.lines().filter(|l| !l.is_empty()).map(str::to_owned).collect())
 }
 
 #[cfg(test)]

@@ -192,29 +192,32 @@ impl PodmanCli {
     /// exists changes nothing and leaves no untagged copy behind, even while
     /// containers of it run.
     pub fn build(&self, context: &Path, tag: &ImageRef) -> Result<()> {
-        self.run(&[
+        self.run::<&OsStr>(&[
             "build".as_ref(),
             "--timestamp=0".as_ref(),
             "--tag".as_ref(),
             tag.as_str().as_ref(),
             context.as_os_str(),
         ])
+        .map(drop)
         .map_err(|e| e.with_context("image", tag))
     }
 
     /// Pushes the local image `source` to `destination`, whose registry speaks plain HTTP.
     pub fn push(&self, source: &ImageRef, destination: &ImageRef) -> Result<()> {
-        self.run(&[
+        self.run::<&OsStr>(&[
             "push".as_ref(),
             "--tls-verify=false".as_ref(),
             source.as_str().as_ref(),
             destination.as_str().as_ref(),
         ])
+        .map(drop)
         .map_err(|e| e.with_context("image", destination))
     }
 
-    /// Runs `podman --url <url> <args>`, failing with the end of its output.
-    fn run(&self, args: &[&OsStr]) -> Result<()> {
+    /// Runs `podman --url <url> <args>` and returns what it printed on
+    /// stdout; a failure is `Unavailable` with the end of its output.
+    pub fn run<S: AsRef<OsStr>>(&self, args: &[S]) -> Result<String> {
         let output = Command::new(&self.program)
             .arg("--url")
             .arg(&self.url)
@@ -223,12 +226,12 @@ impl PodmanCli {
             .output()
             .map_err(|e| io_error("run", &self.program, e))?;
         if output.status.success() {
-            return Ok(());
+            return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
         }
         let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
         let lines: Vec<&str> = text.lines().collect();
         let tail = lines[lines.len().saturating_sub(OUTPUT_TAIL_LINES)..].join("\n");
-        let command = args.first().map(|a| a.to_string_lossy().into_owned()).unwrap_or_default();
+        let command = args.first().map(|a| a.as_ref().to_string_lossy().into_owned()).unwrap_or_default();
         Err(Error::new(ErrorKind::Unavailable, format!("`podman {command}` failed ({}):\n{tail}", output.status))
             .with_context("backend", "podman"))
     }
