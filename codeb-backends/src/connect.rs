@@ -6,8 +6,11 @@ use std::sync::Arc;
 
 use codeb::config::{KeySource, PlatformConfig};
 use codeb::engine::{Backends, Platform};
-use codeb::ports::{RuntimeAttributedProbe, SsotPortRegistry};
+use codeb::fleet::{Fleet, Host};
+use codeb::model::ServerName;
+use codeb::ports::{PortProbe, RuntimeAttributedProbe, SsotPortRegistry};
 use codeb::proxy::TlsPolicy;
+use codeb::releases::ContainerReleases;
 use codeb::{Error, ErrorKind, Result};
 
 use crate::{
@@ -35,16 +38,25 @@ pub fn connect(config: &PlatformConfig, owner: &str) -> Result<Platform> {
         PowerDns::new(PowerDnsConfig::new(&config.powerdns_api, read_key("PowerDNS API key", &config.powerdns_key)?))?;
     let secrets = FileSecretStore::open(SecretFileConfig::new(&config.secrets_dir, config.secret_key.clone()))?;
     let state = Arc::new(FileStateStore::new(&config.state_path));
-    let probe = RuntimeAttributedProbe::new(Arc::new(LocalPortProbe), runtime.clone());
-    let ports = SsotPortRegistry::new(state.clone(), Arc::new(probe), config.ports)?;
-    let backends = Backends {
+    let probe: Arc<dyn PortProbe> = Arc::new(RuntimeAttributedProbe::new(Arc::new(LocalPortProbe), runtime.clone()));
+    let ports = SsotPortRegistry::new(state.clone(), probe.clone(), config.ports)?;
+    let addresses = config.local_addresses();
+    let host = Host {
+        name: ServerName::local(),
+        roles: Default::default(),
+        addresses,
+        releases: Arc::new(ContainerReleases::new(runtime.clone(), addresses.bind, addresses.upstream)),
         runtime,
+        ports: probe,
+        http: Arc::new(ReqwestHttpProbe::new()?),
+    };
+    let backends = Backends {
+        fleet: Fleet::single(host),
         proxy: Arc::new(CaddyProxy::new(caddy)?),
         dns: Arc::new(dns),
         secrets: Arc::new(secrets),
         ports: Arc::new(ports),
         state,
-        http: Arc::new(ReqwestHttpProbe::new()?),
         liveness: Arc::new(ProcLiveness),
     };
     Ok(Platform::new(backends, config.settings(owner, &hostname())))

@@ -117,14 +117,17 @@ pub struct DeployArgs {
     #[arg(default_value = ".")]
     pub path: PathBuf,
     /// The environment: staging, production or preview-<id>.
-    #[arg(long, short)]
-    pub env: Environment,
+    #[arg(long, short, required_unless_present = "plan")]
+    pub env: Option<Environment>,
     /// Deploy this image instead of the one codeb.toml names or builds.
     #[arg(long)]
     pub image: Option<ImageRef>,
-    /// Print the plan and change nothing.
+    /// Print the plan and change nothing (with --json: a plan to save and apply with --plan).
     #[arg(long)]
     pub dry_run: bool,
+    /// Apply a plan saved from `we deploy --dry-run --json`; refused if the SSOT moved since.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["env", "image", "dry_run"])]
+    pub plan: Option<PathBuf>,
     /// Wait up to this many seconds for another deploy of the environment to finish.
     #[arg(long, value_name = "SECONDS")]
     pub wait: Option<u64>,

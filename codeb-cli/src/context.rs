@@ -52,7 +52,10 @@ impl Context {
                 sink_bar.println(format!("  rolled back from {from} to {to}: {reason}"))
             }
             DeployEvent::Note { message } => sink_bar.println(format!("  {message}")),
-            _ => {}
+            DeployEvent::ChangeUndone { change } => {
+                sink_bar.println(format!("  undid: {}", crate::render::change(change)))
+            }
+            DeployEvent::StepFinished { .. } | DeployEvent::StepFailed { .. } | DeployEvent::ChangeApplied { .. } => {}
         });
         let options =
             DeployOptions { events: Some(sink), message: Some(format!("we {message}")), ..DeployOptions::default() };

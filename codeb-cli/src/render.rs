@@ -1,25 +1,36 @@
 //! Human renderings of SDK results: one function per result type, returning lines.
 
-use codeb::engine::{Change, DeployReport, LockStatus, Plan, RecoverReport, RollbackPlan};
+use codeb::engine::{Change, DeployReport, LockStatus, Plan, PlannedChange, RecoverReport, RollbackPlan};
+use codeb::model::ServerName;
 use codeb::ops::{DriftItem, DriftReport, HealthReport, ProjectSummary, Removal, SsotStatus};
 use codeb::ports::{PortAllocation, PortConflict, PortDrift, PortReport};
 use codeb::ssot::{ReleaseRecord, ReleaseStatus};
 
 use crate::printer::{Printer, Tone};
 
-/// One change of a plan, as a sentence.
-pub fn change(c: &Change) -> String {
+/// One change of a plan, as a sentence; the server is named when it is not the local one.
+pub fn change(planned: &PlannedChange) -> String {
+    let text = change_text(&planned.change);
+    if planned.server == ServerName::local() { text } else { format!("{text} on {}", planned.server) }
+}
+
+fn change_text(c: &Change) -> String {
     match c {
         Change::SetEnv { keys } => format!("store env vars {}", names(keys)),
         Change::AllocatePort { key, range } => format!("allocate a port for {key} from {range}"),
         Change::CreateNetwork { name } => format!("create network {name}"),
         Change::CreateVolume { name } => format!("create protected volume {name}"),
         Change::StartAccessory { service, container, image } => format!("start {service} as {container} ({image})"),
-        Change::EnsureImage { image } => format!("make image {image} present"),
+        Change::EnsureImage { image, expect_id: None } => format!("make image {image} present"),
+        Change::EnsureImage { image, expect_id: Some(id) } => format!("make image {image} present, still as {id}"),
+        Change::BuildImage { image } => format!("build image {image}"),
         Change::StartRelease { release, container } => format!("start release {release} as {container}"),
-        Change::HealthCheck { path, deadline_ms } => {
-            format!("wait until {path} answers healthy (up to {deadline_ms} ms)")
+        Change::HealthCheck { release, path, deadline_ms } => {
+            format!("wait until {release} answers {path} healthy (up to {deadline_ms} ms)")
         }
+        Change::RecordRelease { release } => format!("record {release} as the serving release in the SSOT"),
+        Change::AddDomain { domain } => format!("record {domain} as the environment's domain in the SSOT"),
+        Change::ForgetDomain { domain } => format!("forget {domain} in the SSOT"),
         Change::CreateRoute { host } => format!("create the route of {host}"),
         Change::SwitchRoute { host, from } => format!("switch the route of {host} from {}", upstreams(from)),
         Change::UpsertRecord { zone, name, ip } => format!("point {name} at {ip} (zone {zone})"),

@@ -2,7 +2,8 @@
 //! PowerDNS (the stack `scripts/test` starts), deploying the example app.
 //!
 //! 1. deploy v1: DNS resolves its domain, Caddy serves v1's page;
-//! 2. deploy v2 while a client requests without pause: no failed request (a GET
+//! 2. deploy v2 from a plan saved by `--dry-run --json` (another process applies it;
+//!    applying it again is refused, the SSOT having moved) while a client requests without pause: no failed request (a GET
 //!    whose connection Caddy resets during its reload is resent once, as browsers do);
 //! 3. deploy v3 that never becomes healthy: fails at the health step, v2 serves;
 //! 4. roll back to v1: v1 serves, with v1's env vars;
@@ -259,8 +260,13 @@ fn a_project_lives_its_whole_life_through_we_against_real_services() {
 
     // 2. v2 while a client requests without pause: zero failures.
     let stop = Arc::new(AtomicBool::new(false));
+    let saved = tmp.path().join("v2.plan.json");
+    let shown = we.run(&["deploy", &v2, "--env", "staging", "--dry-run", "--json"]);
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    std::fs::write(&saved, &shown.stdout).unwrap();
     let (handle, ok, failed) = hammer(s.caddy_http.clone(), domain.clone(), stop.clone());
-    let report = we.json(&["deploy", &v2, "--env", "staging"], 0);
+    // The saved plan, applied by another process: what it showed is what runs.
+    let report = we.json(&["deploy", "--plan", saved.to_str().unwrap()], 0);
     stop.store(true, Ordering::Relaxed);
     handle.join().unwrap();
     assert_eq!(report["release"], "v2");
@@ -275,6 +281,8 @@ fn a_project_lives_its_whole_life_through_we_against_real_services() {
     );
     assert!(served > 10, "the client kept requesting during the deploy ({served} answers)");
     assert_eq!(client.page(&domain, "/"), "hello v2\n");
+    let stale = we.json(&["deploy", "--plan", saved.to_str().unwrap()], 7);
+    assert_eq!(stale["error"]["kind"], "conflict", "a plan made before the SSOT moved is refused: {stale}");
 
     // 3. v3 never becomes healthy: the health step fails with evidence; v2 serves.
     let error = we.json(&["deploy", &v3, "--env", "staging"], 5);

@@ -1,6 +1,6 @@
 //! Pieces shared by the tools' structured outputs.
 
-use codeb::engine::Change;
+use codeb::engine::PlannedChange;
 use codeb::ops::Removal;
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -12,7 +12,7 @@ pub const FORCE_HINT: &str =
     "Nothing was changed. These are the changes the call would make; call again with force: true to make them.";
 
 /// Changes as data (`{"change": "remove_route", "host": ...}`): names, ids and ports, never a secret value.
-pub fn changes(list: &[Change]) -> Result<Vec<serde_json::Value>, ToolFailure> {
+pub fn changes(list: &[PlannedChange]) -> Result<Vec<serde_json::Value>, ToolFailure> {
     list.iter()
         .map(|c| {
             serde_json::to_value(c)

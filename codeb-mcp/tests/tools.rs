@@ -202,7 +202,7 @@ async fn domains_are_set_up_and_removed_only_with_force() {
     assert_eq!((planned["applied"].as_bool(), planned["domain"].as_str()), (Some(false), Some("shop.codeb.test")));
     let kinds: Vec<&str> =
         planned["changes"].as_array().unwrap().iter().map(|c| c["change"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["create_route", "upsert_record"]);
+    assert_eq!(kinds, ["add_domain", "create_route", "upsert_record"]);
     assert_eq!(h.ok("ssot_get_project", json!({ "project": "shop" })).await["environments"][0]["domains"], json!([]));
 
     assert_eq!(h.ok("setup_domain", target.clone()).await["applied"], true);
@@ -214,7 +214,7 @@ async fn domains_are_set_up_and_removed_only_with_force() {
     assert_eq!(refused["applied"], false);
     let kinds: Vec<&str> =
         refused["changes"].as_array().unwrap().iter().map(|c| c["change"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["remove_route", "delete_record"]);
+    assert_eq!(kinds, ["remove_route", "delete_record", "forget_domain"]);
     assert_eq!(domains().await, json!(["shop.codeb.test"]), "nothing changed without force");
     let domain = codeb::model::DomainName::parse("shop.codeb.test").unwrap();
     assert!(

@@ -8,11 +8,13 @@ use pyo3::prelude::*;
 use serde_json::Value;
 
 use crate::convert::{json, tagged_repr, to_py};
+use crate::results::Change;
 
 /// One event of a deploy, rollback or recovery, as the engine emits it.
 ///
 /// `kind` is one of `step_started`, `step_finished`, `step_failed`,
-/// `health_probe`, `route_switched`, `rolled_back` and `note`; the fields
+/// `change_applied`, `change_undone`, `health_probe`, `route_switched`,
+/// `rolled_back` and `note`; the fields
 /// that kind does not have are `None`.
 #[pyclass(frozen, module = "codeb", name = "DeployEvent")]
 pub struct DeployEvent {
@@ -58,6 +60,9 @@ pub struct DeployEvent {
     /// The text of a `note`.
     #[pyo3(get)]
     message: Option<String>,
+    /// The change made or undone, for `change_applied` and `change_undone`.
+    #[pyo3(get)]
+    change: Option<Change>,
     json: Value,
 }
 
@@ -78,6 +83,7 @@ impl From<&SdkEvent> for DeployEvent {
             to_release: None,
             reason: None,
             message: None,
+            change: None,
             json: json(event),
         };
         e.kind = e.json.get("event").and_then(Value::as_str).unwrap_or_default().to_owned();
@@ -107,6 +113,9 @@ impl From<&SdkEvent> for DeployEvent {
                 e.reason = Some(reason.clone());
             }
             SdkEvent::Note { message } => e.message = Some(message.clone()),
+            SdkEvent::ChangeApplied { change } | SdkEvent::ChangeUndone { change } => {
+                e.change = Some(Change::from(change))
+            }
         }
         e
     }

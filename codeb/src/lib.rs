@@ -23,17 +23,20 @@
 //! # }
 //! ```
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod config;
 pub mod dns;
 pub mod engine;
 pub mod error;
 pub mod fake;
+pub mod fleet;
 pub mod model;
 pub mod ops;
 pub mod ports;
 pub mod project;
 pub mod proxy;
+pub mod releases;
 pub mod runtime;
 pub mod secrets;
 pub mod ssot;

@@ -67,7 +67,7 @@ impl std::fmt::Debug for RegistryAuth {
 }
 
 /// What [`ContainerRuntime::build_image`] builds.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BuildSpec {
     /// The build context directory on the runtime's host.
     pub context: PathBuf,

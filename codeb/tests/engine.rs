@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use codeb::dns::Dns;
 use codeb::engine::{
-    DeployEvent, DeployOptions, DeployReport, DeployRequest, EventSink, HealthCheck, Identity, Platform, Settings,
-    Step, release_container,
+    Change, DeployEvent, DeployOptions, DeployReport, DeployRequest, EventSink, HealthCheck, Identity, PlannedChange,
+    Platform, Settings, Step, release_container,
 };
 use codeb::fake::{AppBehaviour, FakeBackends};
+use codeb::fleet::{Fleet, HostAddresses};
 use codeb::model::{
-    DomainName, EnvKey, EnvValue, EnvVar, Environment, ImageRef, Port, ProjectName, ReleaseId, Service,
+    DomainName, EnvKey, EnvValue, EnvVar, Environment, ImageRef, Port, ProjectName, ReleaseId, ServerName, Service,
 };
 use codeb::proxy::{Proxy, Upstream};
 use codeb::runtime::{ContainerRuntime, ContainerState};
@@ -160,10 +161,17 @@ async fn a_second_deploy_switches_with_one_proxy_change_and_stops_the_first() {
 /// How a failure-table row makes its step fail, triggered when the step starts.
 type Inject = fn(&FakeBackends);
 
+/// When to inject a fault for `step`: ports are probed and reserved in the commit that takes the lock.
+fn trigger_at(step: Step) -> Step {
+    if step == Step::AllocatePorts { Step::Lock } else { step }
+}
+
 #[tokio::test]
 async fn a_failure_at_any_step_keeps_the_old_release_serving_and_leaves_nothing_running() {
     let rows: Vec<(&str, Step, Inject)> = vec![
-        ("port allocation", Step::AllocatePorts, |f| f.ports.faults().fail_next("allocate", 1, ErrorKind::Unavailable)),
+        ("port probe", Step::AllocatePorts, |f| {
+            f.ports.probe().faults().fail_next("listeners", 1, ErrorKind::Unavailable)
+        }),
         ("image", Step::Image, |f| f.runtime.faults().fail_next("ensure_image", 1, ErrorKind::NotFound)),
         ("container start", Step::StartRelease, |f| {
             f.runtime.faults().fail_next("start_container", 1, ErrorKind::Conflict)
@@ -176,7 +184,6 @@ async fn a_failure_at_any_step_keeps_the_old_release_serving_and_leaves_nothing_
             f.proxy.faults().fail_next("switch_upstreams", 1, ErrorKind::Unavailable)
         }),
         ("dns", Step::Dns, |f| f.dns.faults().fail_next("upsert_records", 1, ErrorKind::Unavailable)),
-        ("stop old", Step::StopPrevious, |f| f.runtime.faults().fail_next("stop_container", 1, ErrorKind::Unavailable)),
         ("ssot write", Step::Record, |f| f.state.faults().fail_next("update", 1, ErrorKind::Unavailable)),
     ];
     for (name, step, inject) in rows {
@@ -185,7 +192,7 @@ async fn a_failure_at_any_step_keeps_the_old_release_serving_and_leaves_nothing_
         let v1 = deploy_ok(&p, "v1").await;
         let trigger = fakes.clone();
         let (sink, _) = recorder(move |e| {
-            if *e == (DeployEvent::StepStarted { step }) {
+            if *e == (DeployEvent::StepStarted { step: trigger_at(step) }) {
                 inject(&trigger);
             }
         });
@@ -199,9 +206,14 @@ async fn a_failure_at_any_step_keeps_the_old_release_serving_and_leaves_nothing_
         assert_eq!(env.ports.get(&Service::App), Some(&v1.port), "{name}: the SSOT keeps v1's port");
         assert!(env.release_ports.is_empty(), "{name}: v2's port must be released");
         assert!(env.lock.is_none(), "{name}: the lock must be released");
+        if step == Step::AllocatePorts {
+            // Ports are reserved in the commit that takes the lock and records the release: it never happened.
+            assert!(env.release(&release("v2")).is_none(), "{name}: nothing of v2 is recorded");
+            continue;
+        }
         match &env.release(&release("v2")).unwrap().status {
             ReleaseStatus::Failed { step: failed, reason } => {
-                assert_eq!(failed, step.as_str(), "{name}");
+                assert_eq!(*failed, step, "{name}");
                 assert!(!reason.is_empty());
             }
             other => panic!("{name}: v2 must be recorded failed, is {other:?}"),
@@ -247,9 +259,7 @@ async fn a_release_that_turns_unhealthy_inside_the_watch_window_is_rolled_back()
     let env = env_record(&fakes);
     assert_eq!(env.current_release, Some(release("v1")));
     assert_eq!(env.ports.get(&Service::App), Some(&v1.port));
-    assert!(
-        matches!(&env.release(&release("v2")).unwrap().status, ReleaseStatus::Failed { step, .. } if step == "watch")
-    );
+    assert!(matches!(&env.release(&release("v2")).unwrap().status, ReleaseStatus::Failed { step: Step::Watch, .. }));
     assert!(seen.lock().unwrap().iter().any(|e| matches!(e, DeployEvent::RolledBack { .. })));
 }
 
@@ -390,6 +400,7 @@ async fn a_plan_changes_nothing_and_is_refused_once_the_ssot_moved() {
             "health_check",
             "switch_route",
             "upsert_record",
+            "record_release",
             "stop_release"
         ]
     );
@@ -478,16 +489,14 @@ async fn events_report_each_step_in_order() {
         started,
         [
             Step::Lock,
-            Step::Configure,
-            Step::Accessories,
             Step::AllocatePorts,
             Step::Image,
             Step::StartRelease,
             Step::HealthCheck,
             Step::SwitchRoute,
             Step::Dns,
+            Step::Record,
             Step::StopPrevious,
-            Step::Record
         ]
     );
     assert!(seen.lock().unwrap().iter().any(|e| matches!(e, DeployEvent::HealthProbe { healthy: true, .. })));
@@ -512,15 +521,14 @@ async fn crash_during(p: &Platform, fakes: &FakeBackends, step: Step) -> Result<
 #[tokio::test]
 async fn an_interrupted_deploy_is_reported_stale_and_recover_restores_one_live_release() {
     let steps = [
-        Step::Configure,
         Step::AllocatePorts,
         Step::Image,
         Step::StartRelease,
         Step::HealthCheck,
         Step::SwitchRoute,
         Step::Dns,
-        Step::StopPrevious,
         Step::Record,
+        Step::StopPrevious,
     ];
     for step in steps {
         let fakes = fakes();
@@ -538,17 +546,21 @@ async fn an_interrupted_deploy_is_reported_stale_and_recover_restores_one_live_r
         let p = platform(&fakes, fresh);
         let report = p.recover(&project(), &Environment::Staging, false, &DeployOptions::default()).await.unwrap();
         assert!(report.released_lock.is_some(), "{step}");
-        assert_eq!(report.cleaned, vec![release("v2")], "{step}");
+        // A crash once the switch is recorded leaves v2 serving; before that, v1 serves on.
+        let (serving, gone) = if step == Step::StopPrevious { ("v2", "v1") } else { ("v1", "v2") };
+        let cleaned = if step == Step::StopPrevious { vec![] } else { vec![release("v2")] };
+        assert_eq!(report.cleaned, cleaned, "{step}");
 
         let env = env_record(&fakes);
         let live: Vec<_> =
             env.releases.iter().filter(|r| r.status == ReleaseStatus::Live).map(|r| r.id.clone()).collect();
-        assert_eq!(live, vec![release("v1")], "{step}: exactly one live release");
-        assert_eq!(env.current_release, Some(release("v1")), "{step}");
+        assert_eq!(live, vec![release(serving)], "{step}: exactly one live release");
+        assert_eq!(env.current_release, Some(release(serving)), "{step}");
         assert!(env.release_ports.is_empty() && env.lock.is_none(), "{step}");
-        assert_eq!(routed_port(&fakes).await, Some(v1.port), "{step}: the route points at v1");
-        assert_eq!(state_of(&fakes, "v1").await, Some(ContainerState::Running), "{step}: v1 runs");
-        assert_eq!(state_of(&fakes, "v2").await, None, "{step}: v2 is gone");
+        let serving_port = if serving == "v1" { v1.port } else { env.ports[&Service::App] };
+        assert_eq!(routed_port(&fakes).await, Some(serving_port), "{step}: the route points at {serving}");
+        assert_eq!(state_of(&fakes, serving).await, Some(ContainerState::Running), "{step}: {serving} runs");
+        assert_ne!(state_of(&fakes, gone).await, Some(ContainerState::Running), "{step}: {gone} does not run");
 
         let v3 = p.deploy(&request("v3"), &DeployOptions::default()).await.unwrap();
         assert_eq!(routed_port(&fakes).await, Some(v3.port), "{step}: the next deploy works");
@@ -574,9 +586,8 @@ async fn a_live_lock_is_not_released_without_force() {
 #[tokio::test]
 async fn upstreams_use_the_configured_addresses() {
     let fakes = fakes();
-    let mut s = settings();
-    s.upstream_host = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 9));
-    let p = platform(&fakes, s);
+    let addresses = HostAddresses { upstream: IpAddr::V4(Ipv4Addr::new(127, 0, 0, 9)), ..HostAddresses::loopback() };
+    let p = Platform::new(fakes.backends_on(Fleet::single(fakes.host_at(addresses))), settings());
     let report = deploy_ok(&p, "v1").await;
     let route = fakes.proxy.get_route(&domain()).await.unwrap().unwrap();
     assert_eq!(route.upstreams, vec![Upstream { host: IpAddr::V4(Ipv4Addr::new(127, 0, 0, 9)), port: report.port }]);
@@ -608,4 +619,199 @@ async fn the_memory_platform_deploys_any_image_at_once() {
     assert_eq!(report.release, release("v1"));
     let second = p.deploy(&request("other"), &DeployOptions::default()).await.unwrap();
     assert_eq!(second.previous, Some(release("v1")));
+}
+
+// The plan is the program: what a plan shows is what runs, a failure runs a
+// prefix of it and undoes that prefix in reverse, and SSOT writes are grouped.
+
+/// The changes applied and undone, from the events.
+fn applied_and_undone(seen: &Mutex<Vec<DeployEvent>>) -> (Vec<PlannedChange>, Vec<PlannedChange>) {
+    let (mut applied, mut undone) = (Vec::new(), Vec::new());
+    for event in seen.lock().unwrap().iter() {
+        match event {
+            DeployEvent::ChangeApplied { change } => applied.push(change.clone()),
+            DeployEvent::ChangeUndone { change } => undone.push(change.clone()),
+            _ => {}
+        }
+    }
+    (applied, undone)
+}
+
+/// Whether undoing a change does anything (the others cannot be or need not be undone).
+fn undoable(change: &Change) -> bool {
+    matches!(
+        change,
+        Change::AllocatePort { .. }
+            | Change::StartAccessory { .. }
+            | Change::StartRelease { .. }
+            | Change::CreateRoute { .. }
+            | Change::SwitchRoute { .. }
+            | Change::UpsertRecord { .. }
+            | Change::AddDomain { .. }
+    )
+}
+
+fn with_accessories(tag: &str, fakes: &FakeBackends, p: &Platform) -> DeployRequest {
+    for image in [&p.settings().postgres_image, &p.settings().redis_image] {
+        fakes.runtime.add_registry_image(image);
+    }
+    let mut r = request(tag);
+    r.accessories.postgres = true;
+    r.accessories.redis = true;
+    r.env_vars = vec![var("GREETING", "hi", false)];
+    r
+}
+
+#[tokio::test]
+async fn a_deploy_runs_exactly_the_changes_its_plan_shows() {
+    let fakes = fakes();
+    let mut s = settings();
+    s.watch_window = Duration::from_millis(20);
+    let p = platform(&fakes, s);
+    let first = with_accessories("v1", &fakes, &p);
+    for r in [first.clone(), request("v2")] {
+        let plan = p.plan(&r).await.unwrap();
+        let (sink, seen) = recorder(|_| {});
+        p.apply(&plan, &with_events(sink)).await.unwrap();
+        let (applied, undone) = applied_and_undone(&seen);
+        assert_eq!(applied, plan.changes, "{}: the changes run are the plan's", plan.release);
+        assert!(undone.is_empty());
+        assert!(applied.iter().all(|c| c.server == ServerName::local()), "one host: every change is on it");
+    }
+}
+
+#[tokio::test]
+async fn a_failed_deploy_runs_a_prefix_of_its_plan_then_undoes_it_in_reverse() {
+    let fakes = fakes();
+    let p = platform(&fakes, settings());
+    deploy_ok(&p, "v1").await;
+    let plan = p.plan(&with_accessories("v2", &fakes, &p)).await.unwrap();
+    fakes.dns.faults().fail_next("upsert_records", 1, ErrorKind::Unavailable);
+    let (sink, seen) = recorder(|_| {});
+    let err = p.apply(&plan, &with_events(sink)).await.unwrap_err();
+    assert_eq!(err.context_value("step"), Some("dns"), "{err}");
+    let (applied, undone) = applied_and_undone(&seen);
+    let failed_at = plan.changes.iter().position(|c| matches!(c.change, Change::UpsertRecord { .. })).unwrap();
+    assert_eq!(applied, plan.changes[..failed_at], "the changes before the failed one ran, in order");
+    let expected: Vec<PlannedChange> = applied.iter().rev().filter(|c| undoable(&c.change)).cloned().collect();
+    assert_eq!(undone, expected, "and are undone in reverse");
+    assert!(undone.iter().any(|c| matches!(c.change, Change::SwitchRoute { .. })));
+    assert_eq!(state_of(&fakes, "v1").await, Some(ContainerState::Running));
+    assert_eq!(state_of(&fakes, "v2").await, None);
+}
+
+#[tokio::test]
+async fn a_rollback_runs_its_plan_dns_record_included() {
+    let fakes = fakes();
+    let p = platform(&fakes, settings());
+    deploy_ok(&p, "v1").await;
+    deploy_ok(&p, "v2").await;
+    let zone = DomainName::parse("codeb.test").unwrap();
+    fakes.dns.delete_records(&zone, &[(domain(), codeb::dns::RecordType::A)]).await.unwrap();
+    let plan = p.plan_rollback(&project(), &Environment::Staging, None).await.unwrap();
+    assert!(plan.changes.iter().any(|c| matches!(c.change, Change::UpsertRecord { .. })), "{:?}", plan.changes);
+    let (sink, seen) = recorder(|_| {});
+    p.apply_rollback(&plan, &with_events(sink)).await.unwrap();
+    assert_eq!(applied_and_undone(&seen).0, plan.changes);
+    let records = fakes.dns.list_records(&zone).await.unwrap();
+    assert!(records.iter().any(|r| r.name == domain()), "the rollback made the record its plan showed");
+}
+
+#[tokio::test]
+async fn domain_setup_and_removal_run_their_plans_and_a_failed_setup_leaves_nothing() {
+    let fakes = fakes();
+    let p = platform(&fakes, settings());
+    deploy_ok(&p, "v1").await;
+    let extra = DomainName::parse("www.codeb.test").unwrap();
+    let planned = p.plan_domain_setup(&project(), &Environment::Staging, &extra).await.unwrap();
+    let (sink, seen) = recorder(|_| {});
+    p.domain_setup(&project(), &Environment::Staging, &extra, false, &with_events(sink)).await.unwrap();
+    assert_eq!(applied_and_undone(&seen).0, planned);
+
+    let none = DeployOptions::default();
+    let planned = p.domain_remove(&project(), &Environment::Staging, &extra, false, &none).await.unwrap().changes;
+    let (sink, seen) = recorder(|_| {});
+    p.domain_remove(&project(), &Environment::Staging, &extra, true, &with_events(sink)).await.unwrap();
+    assert_eq!(applied_and_undone(&seen).0, planned);
+
+    fakes.dns.faults().fail_next("upsert_records", 1, ErrorKind::Unavailable);
+    let err = p.domain_setup(&project(), &Environment::Staging, &extra, false, &DeployOptions::default()).await;
+    assert_eq!(err.unwrap_err().kind(), ErrorKind::Unavailable);
+    assert!(fakes.proxy.get_route(&extra).await.unwrap().is_none(), "the route is undone");
+    assert!(!env_record(&fakes).domains.contains(&extra), "the SSOT entry is undone");
+    assert!(env_record(&fakes).lock.is_none());
+}
+
+#[tokio::test]
+async fn project_delete_runs_its_plan_and_takes_every_environments_lock() {
+    let fakes = fakes();
+    let p = platform(&fakes, settings());
+    deploy_ok(&p, "v1").await;
+    let mut production = request("v1");
+    production.env = Environment::Production;
+    production.domains = vec![DomainName::parse("shop-prod.codeb.test").unwrap()];
+    deploy_ok_with(&p, &production).await;
+
+    // A deploy holds production's lock: the delete is refused and changes nothing.
+    fakes.runtime.faults().add_latency("start_container", Duration::from_millis(200));
+    let p2 = p.clone();
+    let holder = tokio::spawn(async move {
+        let mut r = request("v2");
+        r.env = Environment::Production;
+        p2.deploy(&r, &DeployOptions::default()).await
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let err = p.project_delete(&project(), true, &DeployOptions::default()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Locked, "{err}");
+    holder.await.unwrap().unwrap();
+    fakes.runtime.faults().clear();
+    assert!(fakes.state.load().unwrap().projects.contains_key(&project()));
+
+    let planned = p.plan_project_delete(&project()).await.unwrap();
+    let (sink, seen) = recorder(|_| {});
+    p.project_delete(&project(), true, &with_events(sink)).await.unwrap();
+    assert_eq!(applied_and_undone(&seen).0, planned);
+    assert!(!fakes.state.load().unwrap().projects.contains_key(&project()));
+}
+
+#[tokio::test]
+async fn a_deploy_commits_the_ssot_at_most_three_times() {
+    let fakes = fakes();
+    let p = platform(&fakes, settings());
+    let commits = || fakes.state.faults().calls("update");
+    let cases = [("first, with PostgreSQL and Redis", with_accessories("v1", &fakes, &p)), ("second", request("v2"))];
+    for (name, r) in cases {
+        let before = commits();
+        p.deploy(&r, &DeployOptions::default()).await.unwrap();
+        let made = commits() - before;
+        assert!(made <= 3, "{name}: {made} SSOT commits");
+    }
+    let before = commits();
+    fakes.runtime.faults().fail_next("start_container", 1, ErrorKind::Unavailable);
+    p.deploy(&request("v3"), &DeployOptions::default()).await.unwrap_err();
+    assert!(commits() - before <= 2, "a failed deploy: the lock, then the failure with the unlock");
+}
+
+#[tokio::test]
+async fn a_saved_plan_round_trips_through_json_and_applies_from_another_platform() {
+    let fakes = fakes();
+    let p = platform(&fakes, settings());
+    deploy_ok(&p, "v1").await;
+    let mut r = request("v2");
+    r.env_vars = vec![var("GREETING", "saved", false)];
+    let text = p.plan(&r).await.unwrap().to_json().unwrap();
+    let plan = codeb::engine::Plan::from_json(&text).unwrap();
+    assert_eq!(plan.request.env_vars, r.env_vars, "the request travels with the plan");
+    let mut other = settings();
+    other.identity.pid = FAKE_PID + 7;
+    let report = platform(&fakes, other).apply(&plan, &DeployOptions::default()).await.unwrap();
+    assert_eq!(report.release, release("v2"));
+    let scope = Scope::new(project(), Environment::Staging);
+    let greeting = fakes.secrets.get(&scope, &EnvKey::parse("GREETING").unwrap()).await.unwrap().unwrap();
+    assert_eq!(greeting.value.expose(), "saved");
+
+    r.env_vars = vec![var("API_TOKEN", "do-not-save-4711", true)];
+    let err = p.plan(&r).await.unwrap().to_json().unwrap_err();
+    assert!(err.to_string().contains("API_TOKEN") && !err.to_string().contains("do-not-save-4711"), "{err}");
+    assert!(codeb::engine::Plan::from_json("{\"project\": \"shop\"}").is_err());
 }

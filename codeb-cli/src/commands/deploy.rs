@@ -1,7 +1,9 @@
 //! `we deploy`, `we rollback`, `we releases`, `we recover`.
 
+use std::path::Path;
 use std::time::Duration;
 
+use codeb::engine::Plan;
 use codeb::project::ProjectFile;
 
 use crate::args::{DeployArgs, RecoverArgs, RollbackArgs, Target};
@@ -10,8 +12,12 @@ use crate::exit::OK;
 use crate::render;
 
 pub async fn deploy(args: DeployArgs, ctx: &Context) -> codeb::Result<u8> {
+    if let Some(file) = &args.plan {
+        return apply(file, args.wait, ctx).await;
+    }
+    let env = args.env.ok_or_else(|| codeb::Error::invalid("--env is required"))?;
     let file = ProjectFile::read(&args.path)?;
-    let request = file.deploy_request(&args.env, args.image)?;
+    let request = file.deploy_request(&env, args.image)?;
     let platform = ctx.platform().await?;
     if args.dry_run {
         let plan = platform.plan(&request).await?;
@@ -21,6 +27,22 @@ pub async fn deploy(args: DeployArgs, ctx: &Context) -> codeb::Result<u8> {
     let mut progress = ctx.progress(&format!("deploy {}/{}", request.project, request.env));
     progress.options.wait_for_lock = args.wait.map(Duration::from_secs);
     let report = platform.deploy(&request, &progress.options).await;
+    drop(progress);
+    let report = report?;
+    ctx.printer.result(&report, |p| render::report(p, &report));
+    Ok(OK)
+}
+
+/// `we deploy --plan FILE`: the saved plan, exactly as it was shown.
+async fn apply(file: &Path, wait: Option<u64>, ctx: &Context) -> codeb::Result<u8> {
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        codeb::Error::new(codeb::ErrorKind::NotFound, format!("cannot read the plan {}: {e}", file.display()))
+    })?;
+    let plan = Plan::from_json(&text)?;
+    let platform = ctx.platform().await?;
+    let mut progress = ctx.progress(&format!("apply the plan for {}/{}", plan.project, plan.env));
+    progress.options.wait_for_lock = wait.map(Duration::from_secs);
+    let report = platform.apply(&plan, &progress.options).await;
     drop(progress);
     let report = report?;
     ctx.printer.result(&report, |p| render::report(p, &report));

@@ -186,7 +186,7 @@ impl From<&ReleaseRecord> for ReleaseSummary {
     fn from(r: &ReleaseRecord) -> Self {
         let status = r.status.as_str();
         let (failed_step, failure_reason) = match &r.status {
-            ReleaseStatus::Failed { step, reason } => (Some(step.clone()), Some(reason.clone())),
+            ReleaseStatus::Failed { step, reason } => (Some(step.to_string()), Some(reason.clone())),
             _ => (None, None),
         };
         ReleaseSummary {

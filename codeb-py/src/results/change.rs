@@ -16,14 +16,14 @@ pub struct Change {
     json: Value,
 }
 
-impl From<&codeb::engine::Change> for Change {
-    fn from(change: &codeb::engine::Change) -> Self {
+impl From<&codeb::engine::PlannedChange> for Change {
+    fn from(change: &codeb::engine::PlannedChange) -> Self {
         Change { json: json(change) }
     }
 }
 
 /// The changes of a plan or report.
-pub(crate) fn changes(list: &[codeb::engine::Change]) -> Vec<Change> {
+pub(crate) fn changes(list: &[codeb::engine::PlannedChange]) -> Vec<Change> {
     list.iter().map(Change::from).collect()
 }
 

@@ -50,7 +50,7 @@ impl From<&codeb::ssot::ReleaseRecord> for Release {
             ReleaseStatus::Pending => ("pending", None, None),
             ReleaseStatus::Live => ("live", None, None),
             ReleaseStatus::Retired => ("retired", None, None),
-            ReleaseStatus::Failed { step, reason } => ("failed", Some(step.clone()), Some(reason.clone())),
+            ReleaseStatus::Failed { step, reason } => ("failed", Some(step.to_string()), Some(reason.clone())),
         };
         Release {
             id: r.id.to_string(),

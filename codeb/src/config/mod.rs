@@ -307,13 +307,19 @@ impl Raw {
 }
 
 impl PlatformConfig {
+    /// The addresses of the local server this file describes.
+    pub fn local_addresses(&self) -> crate::fleet::HostAddresses {
+        crate::fleet::HostAddresses {
+            bind: self.bind_address,
+            upstream: self.upstream_host,
+            public_ipv4: self.public_ipv4,
+        }
+    }
+
     /// The engine settings this file describes, for a process acting as `owner`.
     pub fn settings(&self, owner: &str, host: &str) -> crate::engine::Settings {
         let mut s = crate::engine::Settings::local(owner);
-        s.bind_address = self.bind_address;
-        s.upstream_host = self.upstream_host;
         s.zone = self.zone.clone();
-        s.public_ipv4 = self.public_ipv4;
         s.tls = self.tls.clone();
         s.keep_releases = self.keep_releases;
         s.drain_grace = self.drain_grace;

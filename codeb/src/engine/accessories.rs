@@ -7,87 +7,70 @@
 //! accessory containers it created itself, so nothing it created keeps
 //! running, while the data and the password that initialised it survive).
 
+use crate::engine::Platform;
 use crate::engine::naming::{accessory_container, accessory_volume, environment_network};
-use crate::engine::{Accessories, Platform};
-use crate::model::{ContainerName, EnvKey, EnvValue, EnvVar, Environment, ImageRef, Port, ProjectName, Service};
-use crate::ports::PortKey;
+use crate::fleet::Host;
+use crate::model::{
+    ContainerName, EnvKey, EnvValue, EnvVar, Environment, ImageRef, Port, ProjectName, Service, VolumeName,
+};
 use crate::runtime::{
-    ContainerSpec, ContainerState, LABEL_PROTECTED, NetworkSpec, PortBinding, Resources, VolumeMount, VolumeSpec,
-    managed_labels,
+    ContainerSpec, ContainerState, LABEL_PROTECTED, PortBinding, Resources, VolumeMount, VolumeSpec, managed_labels,
 };
 use crate::secrets::Scope;
 use crate::{Error, ErrorKind, Result};
 
-/// What ensuring the accessories did, so a failed deploy can undo it.
-#[derive(Debug, Default)]
-pub(crate) struct AccessoryOutcome {
-    /// Accessory containers this call created (removed again if the deploy fails).
-    pub created: Vec<ContainerName>,
-}
-
 /// How one accessory kind runs.
 struct Kind {
     service: Service,
-    image: ImageRef,
     inner_port: u16,
     data_dir: Option<&'static str>,
 }
 
+impl Kind {
+    fn of(service: Service) -> Result<Kind> {
+        match service {
+            Service::Postgres => Ok(Kind { service, inner_port: 5432, data_dir: Some("/var/lib/postgresql/data") }),
+            Service::Redis => Ok(Kind { service, inner_port: 6379, data_dir: None }),
+            Service::App => Err(Error::internal("the app is no accessory")),
+        }
+    }
+}
+
 impl Platform {
-    /// Makes the wanted accessories exist and run, and their URLs be set as secrets.
-    pub(crate) async fn ensure_accessories(
+    /// Creates an accessory's protected data volume on `host` unless it exists.
+    pub(crate) async fn ensure_volume(
         &self,
+        host: &Host,
         project: &ProjectName,
         env: &Environment,
-        wanted: Accessories,
-    ) -> Result<AccessoryOutcome> {
-        let mut outcome = AccessoryOutcome::default();
-        if !wanted.postgres && !wanted.redis {
-            return Ok(outcome);
+        volume: &VolumeName,
+    ) -> Result<()> {
+        let labels = managed_labels(project, env, Service::Postgres, None);
+        if host.runtime.list_volumes(&labels).await?.iter().any(|v| v.name == *volume) {
+            return Ok(());
         }
-        let network = environment_network(project, env)?;
-        let labels = managed_labels(project, env, Service::App, None);
-        self.backends.runtime.ensure_network(&NetworkSpec { name: network.clone(), labels }).await?;
-        let kinds = [
-            (
-                wanted.postgres,
-                Kind {
-                    service: Service::Postgres,
-                    image: self.settings.postgres_image.clone(),
-                    inner_port: 5432,
-                    data_dir: Some("/var/lib/postgresql/data"),
-                },
-            ),
-            (
-                wanted.redis,
-                Kind {
-                    service: Service::Redis,
-                    image: self.settings.redis_image.clone(),
-                    inner_port: 6379,
-                    data_dir: None,
-                },
-            ),
-        ];
-        for (_, kind) in kinds.into_iter().filter(|(want, _)| *want) {
-            if let Some(created) = self.ensure_accessory(project, env, &kind, &network).await? {
-                outcome.created.push(created);
-            }
-        }
-        Ok(outcome)
+        let mut volume_labels = labels;
+        volume_labels.insert(LABEL_PROTECTED.to_owned(), "true".to_owned());
+        host.runtime.create_volume(&VolumeSpec { name: volume.clone(), labels: volume_labels }).await.map(drop)
     }
 
-    async fn ensure_accessory(
+    /// Makes an accessory run on `host` at `host_port`, with its URL (and
+    /// PostgreSQL's password) set as secrets once. Returns the container when
+    /// this call created it (a failed deploy removes it again).
+    pub(crate) async fn ensure_accessory(
         &self,
+        host: &Host,
         project: &ProjectName,
         env: &Environment,
-        kind: &Kind,
-        network: &crate::model::NetworkName,
+        service: Service,
+        image: &ImageRef,
+        host_port: Port,
     ) -> Result<Option<ContainerName>> {
-        let runtime = &self.backends.runtime;
-        let name = accessory_container(project, env, kind.service)?;
-        let host_port = self.backends.ports.allocate(&PortKey::new(project.clone(), env.clone(), kind.service)).await?;
+        let kind = Kind::of(service)?;
+        let runtime = &host.runtime;
+        let name = accessory_container(project, env, service)?;
         let scope = Scope::new(project.clone(), env.clone());
-        let password = self.accessory_secrets(&scope, project, kind, &name).await?;
+        let password = self.accessory_secrets(&scope, project, &kind, &name).await?;
         match runtime.inspect_container(&name).await {
             Ok(info) if info.state == ContainerState::Running => return Ok(None),
             Ok(_) => {
@@ -97,20 +80,15 @@ impl Platform {
             Err(e) if e.kind() == ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
-        let labels = managed_labels(project, env, kind.service, None);
+        let labels = managed_labels(project, env, service, None);
         let mut volumes = Vec::new();
         if let Some(target) = kind.data_dir {
-            let volume = accessory_volume(project, env, kind.service)?;
-            let existing = runtime.list_volumes(&labels).await?;
-            if !existing.iter().any(|v| v.name == volume) {
-                let mut volume_labels = labels.clone();
-                volume_labels.insert(LABEL_PROTECTED.to_owned(), "true".to_owned());
-                runtime.create_volume(&VolumeSpec { name: volume.clone(), labels: volume_labels }).await?;
-            }
+            let volume = accessory_volume(project, env, service)?;
+            self.ensure_volume(host, project, env, &volume).await?;
             volumes.push(VolumeMount { volume, target: target.to_owned() });
         }
-        runtime.ensure_image(&kind.image, None).await?;
-        let env_vars = match (&password, kind.service) {
+        runtime.ensure_image(image, None).await?;
+        let env_vars = match (&password, service) {
             (Some(password), Service::Postgres) => {
                 vec![var("POSTGRES_PASSWORD", password.expose(), true)?, var("POSTGRES_DB", project.as_str(), false)?]
             }
@@ -118,17 +96,17 @@ impl Platform {
         };
         let spec = ContainerSpec {
             name: name.clone(),
-            image: kind.image.clone(),
+            image: image.clone(),
             command: None,
             env: env_vars,
             labels,
             ports: vec![PortBinding {
-                host_ip: self.settings.bind_address,
+                host_ip: host.addresses.bind,
                 host_port,
                 container_port: Port::new(kind.inner_port)?,
             }],
             volumes,
-            network: Some(network.clone()),
+            network: Some(environment_network(project, env)?),
             resources: Resources::default(),
             init: true,
         };

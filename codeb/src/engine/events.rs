@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::engine::PlannedChange;
 use crate::model::{DomainName, ReleaseId};
 use crate::proxy::Upstream;
 
@@ -35,8 +36,12 @@ pub enum Step {
     Record,
     /// Watching the new release after the cutover.
     Watch,
+    /// Removing a project's containers, networks and volumes.
+    Remove,
     /// Undoing what a failed deploy created.
     Cleanup,
+    /// Nothing failed in a step: the process doing the deploy stopped (a crash, a kill) and recovery cleaned up.
+    Interrupted,
 }
 
 impl Step {
@@ -55,8 +60,40 @@ impl Step {
             Step::StopPrevious => "stop_previous",
             Step::Record => "record",
             Step::Watch => "watch",
+            Step::Remove => "remove",
             Step::Cleanup => "cleanup",
+            Step::Interrupted => "interrupted",
         }
+    }
+
+    /// Every step, in the order a deploy runs them.
+    pub const ALL: [Step; 15] = [
+        Step::Lock,
+        Step::AllocatePorts,
+        Step::Configure,
+        Step::Accessories,
+        Step::Image,
+        Step::StartRelease,
+        Step::HealthCheck,
+        Step::SwitchRoute,
+        Step::Dns,
+        Step::Record,
+        Step::StopPrevious,
+        Step::Watch,
+        Step::Remove,
+        Step::Cleanup,
+        Step::Interrupted,
+    ];
+}
+
+impl std::str::FromStr for Step {
+    type Err = crate::Error;
+
+    fn from_str(s: &str) -> crate::Result<Self> {
+        Step::ALL
+            .into_iter()
+            .find(|step| step.as_str() == s)
+            .ok_or_else(|| crate::Error::invalid(format!("unknown deploy step {s:?}")))
     }
 }
 
@@ -89,6 +126,16 @@ pub enum DeployEvent {
         step: Step,
         /// The error, as people read it.
         error: String,
+    },
+    /// A change of the plan was made.
+    ChangeApplied {
+        /// The change.
+        change: PlannedChange,
+    },
+    /// A change made earlier was undone, because a later step failed.
+    ChangeUndone {
+        /// The change that was undone.
+        change: PlannedChange,
     },
     /// One health probe of a release.
     HealthProbe {

@@ -5,7 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::model::{Environment, ProjectName};
-use crate::ssot::{DeployLock, StateStore, StateStoreExt};
+use crate::ssot::{DeployLock, Ssot, StateStore, StateStoreExt};
 use crate::{Error, ErrorKind, Result};
 
 /// Tells whether a process on this host still runs, to spot stale locks.
@@ -62,57 +62,68 @@ pub(crate) fn is_stale(holder: &DeployLock, me: &Identity, liveness: &dyn Livene
 }
 
 /// What taking a lock requires of the SSOT.
-pub(crate) struct LockRequest<'a> {
-    pub project: &'a ProjectName,
-    pub env: &'a Environment,
-    pub me: &'a Identity,
+#[derive(Clone, Debug)]
+pub(crate) struct LockRequest {
+    pub project: ProjectName,
+    pub env: Environment,
+    pub me: Identity,
     pub message: Option<String>,
     /// Refuse unless the SSOT is still at this revision (a plan's).
     pub expect_revision: Option<u64>,
 }
 
-/// Takes the lock once, or fails with `Locked` naming the holder.
-fn try_acquire(store: &dyn StateStore, req: &LockRequest<'_>, liveness: &dyn Liveness) -> Result<()> {
-    store.modify(|doc| {
-        if let Some(expected) = req.expect_revision.filter(|expected| *expected != doc.revision) {
-            return Err(Error::conflict(format!(
-                "the SSOT moved from revision {expected} to {} since the plan was made; plan again",
-                doc.revision
-            )));
-        }
-        let env = doc.environment_mut(req.project, req.env);
-        if let Some(holder) = &env.lock {
-            let status = LockStatus {
-                project: req.project.clone(),
-                env: req.env.clone(),
-                holder: holder.clone(),
-                stale: is_stale(holder, req.me, liveness),
-            };
-            return Err(Error::new(ErrorKind::Locked, status.to_string())
-                .with_context("holder", format!("{}@{}", holder.owner, holder.host))
-                .with_context("stale", status.stale));
-        }
-        env.lock = Some(DeployLock {
-            owner: req.me.owner.clone(),
-            host: req.me.host.clone(),
-            pid: req.me.pid,
-            started_at: chrono::Utc::now(),
-            message: req.message.clone(),
-        });
-        Ok(())
-    })
+/// The context key that marks an error as "the plan is stale": planning again may succeed.
+pub(crate) const STALE_PLAN: &str = "stale_plan";
+
+/// Takes the lock inside `doc`, or fails with `Locked` naming the holder.
+pub(crate) fn take_in(doc: &mut Ssot, req: &LockRequest, liveness: &dyn Liveness) -> Result<()> {
+    let revision = doc.revision;
+    let env = doc.environment_mut(&req.project, &req.env);
+    if let Some(holder) = &env.lock {
+        let status = LockStatus {
+            project: req.project.clone(),
+            env: req.env.clone(),
+            holder: holder.clone(),
+            stale: is_stale(holder, &req.me, liveness),
+        };
+        return Err(Error::new(ErrorKind::Locked, status.to_string())
+            .with_context("holder", format!("{}@{}", holder.owner, holder.host))
+            .with_context("stale", status.stale));
+    }
+    if let Some(expected) = req.expect_revision.filter(|expected| *expected != revision) {
+        return Err(Error::conflict(format!(
+            "the SSOT moved from revision {expected} to {} since the plan was made; plan again",
+            revision
+        ))
+        .with_context(STALE_PLAN, true));
+    }
+    env.lock = Some(DeployLock {
+        owner: req.me.owner.clone(),
+        host: req.me.host.clone(),
+        pid: req.me.pid,
+        started_at: chrono::Utc::now(),
+        message: req.message.clone(),
+    });
+    Ok(())
 }
 
-/// Takes the lock, waiting up to `wait` for a live holder to finish (polling).
+/// Takes the lock and applies `also` in the same commit, waiting up to
+/// `wait` for a live holder to finish (polling). Returns the committed document.
 pub(crate) async fn acquire(
     store: &dyn StateStore,
-    req: &LockRequest<'_>,
+    req: &LockRequest,
     liveness: &dyn Liveness,
     wait: Option<Duration>,
-) -> Result<()> {
+    also: &(dyn Fn(&mut Ssot) -> Result<()> + Send + Sync),
+) -> Result<Ssot> {
     let deadline = wait.map(|w| tokio::time::Instant::now() + w);
     loop {
-        match try_acquire(store, req, liveness) {
+        let attempt = store.modify(|doc| {
+            take_in(doc, req, liveness)?;
+            also(doc)?;
+            Ok(doc.clone())
+        });
+        match attempt {
             Err(e) if e.kind() == ErrorKind::Locked && e.context_value("stale") == Some("false") => match deadline {
                 Some(deadline) if tokio::time::Instant::now() < deadline => {
                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -124,20 +135,13 @@ pub(crate) async fn acquire(
     }
 }
 
-/// Releases the lock if `me` holds it; a no-op otherwise.
-pub(crate) fn release_own(
-    store: &dyn StateStore,
-    project: &ProjectName,
-    env: &Environment,
-    me: &Identity,
-) -> Result<()> {
-    store.modify(|doc| {
-        let record = doc.projects.get_mut(project).and_then(|p| p.environments.get_mut(env));
-        if let Some(record) = record.filter(|r| r.lock.as_ref().is_some_and(|l| l.host == me.host && l.pid == me.pid)) {
-            record.lock = None;
-        }
-        Ok(())
-    })
+/// Releases the lock in `doc` if `me` holds it; a no-op otherwise.
+pub(crate) fn release_in(doc: &mut Ssot, project: &ProjectName, env: &Environment, me: &Identity) -> Result<()> {
+    let record = doc.projects.get_mut(project).and_then(|p| p.environments.get_mut(env));
+    if let Some(record) = record.filter(|r| r.lock.as_ref().is_some_and(|l| l.host == me.host && l.pid == me.pid)) {
+        record.lock = None;
+    }
+    Ok(())
 }
 
 /// The lock of one environment, if held.

@@ -5,18 +5,17 @@
 //! the in-memory fakes as well as on Podman, Caddy and PowerDNS.
 
 mod accessories;
-mod cutover;
 mod deploy;
 mod events;
+pub(crate) mod executor;
 mod health;
-mod lock;
+pub(crate) mod lock;
 pub(crate) mod naming;
-mod plan;
+pub(crate) mod plan;
 mod recover;
 mod request;
 mod rollback;
 
-use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,16 +26,16 @@ pub use health::{
 };
 pub use lock::{Identity, Liveness, LockStatus};
 pub use naming::{accessory_container, accessory_volume, environment_network, release_container};
-pub use plan::{Change, Plan};
+pub use plan::{Change, Plan, PlannedChange};
 pub use recover::RecoverReport;
 pub use request::{Accessories, DeployOptions, DeployRequest};
 pub use rollback::RollbackPlan;
 
 use crate::dns::Dns;
-use crate::model::{Environment, ImageRef, ProjectName};
+use crate::fleet::{Fleet, Role};
+use crate::model::{Environment, ImageRef, ProjectName, ServerName, Service};
 use crate::ports::PortRegistry;
 use crate::proxy::{Proxy, TlsPolicy};
-use crate::runtime::ContainerRuntime;
 use crate::secrets::SecretStore;
 use crate::ssot::{ReleaseRecord, StateStore, StateStoreExt};
 use crate::{Error, Result};
@@ -44,8 +43,8 @@ use crate::{Error, Result};
 /// The backends a platform drives, each behind its trait.
 #[derive(Clone, Debug)]
 pub struct Backends {
-    /// Runs containers.
-    pub runtime: Arc<dyn ContainerRuntime>,
+    /// The servers releases run on, each with its runtime, release driver, port probe and HTTP probe.
+    pub fleet: Fleet,
     /// Routes hosts to releases.
     pub proxy: Arc<dyn Proxy>,
     /// Names releases.
@@ -56,8 +55,6 @@ pub struct Backends {
     pub ports: Arc<dyn PortRegistry>,
     /// Keeps the SSOT.
     pub state: Arc<dyn StateStore>,
-    /// Probes health over HTTP.
-    pub http: Arc<dyn HttpProbe>,
     /// Tells whether a lock holder still runs.
     pub liveness: Arc<dyn Liveness>,
 }
@@ -65,14 +62,8 @@ pub struct Backends {
 /// How a platform deploys: addresses, policies and defaults.
 #[derive(Clone, Debug)]
 pub struct Settings {
-    /// Host address release and accessory ports are published on.
-    pub bind_address: IpAddr,
-    /// Address the proxy and the health probe reach releases at.
-    pub upstream_host: IpAddr,
     /// The zone codeb manages records in; domains outside it get no record.
     pub zone: Option<crate::model::DomainName>,
-    /// The address A records point at.
-    pub public_ipv4: Ipv4Addr,
     /// TLS policy of new routes.
     pub tls: TlsPolicy,
     /// How many releases per environment to keep (records and stopped containers).
@@ -96,10 +87,7 @@ impl Settings {
     pub fn local(owner: &str) -> Self {
         let image = |s: &str| ImageRef::parse(s).unwrap_or_else(|_| unreachable!("a literal valid image reference"));
         Settings {
-            bind_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            upstream_host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             zone: None,
-            public_ipv4: Ipv4Addr::LOCALHOST,
             tls: TlsPolicy::Off,
             keep_releases: 5,
             drain_grace: Duration::from_secs(10),
@@ -110,6 +98,25 @@ impl Settings {
             identity: Identity { owner: owner.to_owned(), host: "localhost".to_owned(), pid: std::process::id() },
         }
     }
+
+    /// The image of an accessory.
+    pub fn accessory_image(&self, service: Service) -> &ImageRef {
+        match service {
+            Service::Postgres => &self.postgres_image,
+            Service::Redis | Service::App => &self.redis_image,
+        }
+    }
+}
+
+/// The servers that hold the platform-wide parts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Servers {
+    /// The SSOT, the secrets and the locks.
+    pub control: ServerName,
+    /// The proxy.
+    pub proxy: ServerName,
+    /// DNS.
+    pub dns: ServerName,
 }
 
 /// The one object every front end builds: backends plus settings, with the
@@ -131,20 +138,6 @@ impl Platform {
         Platform { backends, settings }
     }
 
-    /// A whole platform in memory, on the fakes: every image pulls, releases
-    /// answer healthy, and drain and watch times are zero, so scripts can test
-    /// their own deploy logic in milliseconds. Nothing leaves the process.
-    pub fn memory() -> Self {
-        let fakes = crate::fake::FakeBackends::new();
-        fakes.runtime.allow_any_image();
-        let mut settings = Settings::local("memory");
-        settings.drain_grace = std::time::Duration::ZERO;
-        settings.stop_grace = std::time::Duration::ZERO;
-        settings.watch_window = std::time::Duration::ZERO;
-        settings.zone = crate::model::DomainName::parse("codeb.test").ok();
-        Platform::new(fakes.backends(), settings)
-    }
-
     /// The backends.
     pub fn backends(&self) -> &Backends {
         &self.backends
@@ -153,6 +146,13 @@ impl Platform {
     /// The settings.
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// Which servers hold the SSOT, the proxy and DNS (with one server: that one).
+    pub(crate) fn servers(&self) -> Servers {
+        let fleet = &self.backends.fleet;
+        let name = |role: Role| fleet.with_role(role).map_or_else(|_| ServerName::local(), |h| h.name.clone());
+        Servers { control: name(Role::Control), proxy: name(Role::Proxy), dns: name(Role::Dns) }
     }
 
     /// The releases of an environment, oldest first.

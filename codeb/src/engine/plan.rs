@@ -1,12 +1,14 @@
-//! The plan of a deploy: exactly what it would change, as data, computed without changing anything.
+//! The plan of a deploy: exactly what it will change, as data, computed
+//! without changing anything. The plan is the program: the executor runs its
+//! changes in order, so what a dry run shows is what runs.
 
 use std::fmt;
 
 use crate::engine::naming::{accessory_container, accessory_volume, environment_network, release_container};
-use crate::engine::{DeployRequest, Platform};
+use crate::engine::{DeployRequest, Platform, Step};
 use crate::model::{
-    ContainerName, DomainName, EnvKey, Environment, ImageRef, NetworkName, PortRange, ProjectName, ReleaseId, Service,
-    VolumeName,
+    ContainerName, DomainName, EnvKey, Environment, ImageRef, NetworkName, PortRange, ProjectName, ReleaseId,
+    ServerName, Service, VolumeName,
 };
 use crate::ports::PortKey;
 use crate::proxy::Upstream;
@@ -14,21 +16,21 @@ use crate::secrets::Scope;
 use crate::ssot::{EnvironmentRecord, StateStoreExt};
 use crate::{Error, ErrorKind, Result};
 
-/// One change a deploy would make.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-#[serde(rename_all = "snake_case", tag = "change")]
+/// One change a deploy, rollback, domain operation or removal makes.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", tag = "change", deny_unknown_fields)]
 pub enum Change {
-    /// Store new values of the project file's plain variables (names only).
-    SetEnv {
-        /// The variables that change.
-        keys: Vec<EnvKey>,
-    },
-    /// Allocate a port from a range.
+    /// Reserve a port from a range in the SSOT.
     AllocatePort {
         /// What the port is for.
         key: PortKey,
         /// The range it comes from.
         range: PortRange,
+    },
+    /// Store new values of the project file's plain variables (names only).
+    SetEnv {
+        /// The variables that change.
+        keys: Vec<EnvKey>,
     },
     /// Create the network the app and its accessories share.
     CreateNetwork {
@@ -40,7 +42,7 @@ pub enum Change {
         /// The volume.
         name: VolumeName,
     },
-    /// Create and start an accessory, generating its credentials as secrets.
+    /// Create (or start again) an accessory, generating its credentials as secrets once.
     StartAccessory {
         /// Which accessory.
         service: Service,
@@ -49,12 +51,20 @@ pub enum Change {
         /// Its image.
         image: ImageRef,
     },
-    /// Make the release's image present.
+    /// Make the release's image present (pulled from its registry, or used as present).
     EnsureImage {
         /// The image.
         image: ImageRef,
+        /// The image id it must still name (a rollback restores what ran, never a moved tag).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expect_id: Option<String>,
     },
-    /// Create and start the release's container beside the serving one.
+    /// Build the release's image from the project's build context.
+    BuildImage {
+        /// The tag it gets.
+        image: ImageRef,
+    },
+    /// Start the release beside the serving one.
     StartRelease {
         /// The release.
         release: ReleaseId,
@@ -63,24 +73,26 @@ pub enum Change {
     },
     /// Wait until the release answers healthy.
     HealthCheck {
+        /// The release probed.
+        release: ReleaseId,
         /// The path probed.
         path: String,
         /// How long it may take, in milliseconds.
         deadline_ms: u64,
     },
-    /// Create the route of a host.
+    /// Create the route of a host to the release.
     CreateRoute {
         /// The host.
         host: DomainName,
     },
-    /// Switch the route of a host from its current upstreams to the new release.
+    /// Switch the route of a host from its current upstreams to the release.
     SwitchRoute {
         /// The host.
         host: DomainName,
         /// Where it points now.
         from: Vec<Upstream>,
     },
-    /// Point a DNS name at the public address.
+    /// Point a DNS name at the serving server's public address.
     UpsertRecord {
         /// The zone.
         zone: DomainName,
@@ -89,7 +101,12 @@ pub enum Change {
         /// The address.
         ip: std::net::Ipv4Addr,
     },
-    /// Drain and stop the release that serves now.
+    /// Record in the SSOT that the release serves (and the one before it is retired).
+    RecordRelease {
+        /// The release that serves from now on.
+        release: ReleaseId,
+    },
+    /// Drain and stop the release that served before.
     StopRelease {
         /// The release.
         release: ReleaseId,
@@ -100,6 +117,16 @@ pub enum Change {
     Watch {
         /// How long, in milliseconds.
         window_ms: u64,
+    },
+    /// Record a domain as the environment's in the SSOT.
+    AddDomain {
+        /// The domain.
+        domain: DomainName,
+    },
+    /// Forget a domain of the environment in the SSOT.
+    ForgetDomain {
+        /// The domain.
+        domain: DomainName,
     },
     /// Remove the route of a host.
     RemoveRoute {
@@ -156,13 +183,58 @@ pub enum Change {
     },
 }
 
-/// What a deploy would do. Applying it re-checks that the SSOT has not moved.
-#[derive(Clone, Debug, serde::Serialize)]
+impl Change {
+    /// The step a change belongs to, for progress and for naming what failed.
+    pub fn step(&self) -> Step {
+        match self {
+            Change::AllocatePort { .. } | Change::ReleasePort { .. } => Step::AllocatePorts,
+            Change::SetEnv { .. } | Change::UnsetEnv { .. } => Step::Configure,
+            Change::CreateNetwork { .. } | Change::CreateVolume { .. } | Change::StartAccessory { .. } => {
+                Step::Accessories
+            }
+            Change::EnsureImage { .. } | Change::BuildImage { .. } => Step::Image,
+            Change::StartRelease { .. } => Step::StartRelease,
+            Change::HealthCheck { .. } => Step::HealthCheck,
+            Change::CreateRoute { .. } | Change::SwitchRoute { .. } | Change::RemoveRoute { .. } => Step::SwitchRoute,
+            Change::UpsertRecord { .. } | Change::DeleteRecord { .. } => Step::Dns,
+            Change::RecordRelease { .. }
+            | Change::AddDomain { .. }
+            | Change::ForgetDomain { .. }
+            | Change::ForgetProject { .. } => Step::Record,
+            Change::StopRelease { .. } => Step::StopPrevious,
+            Change::Watch { .. } => Step::Watch,
+            Change::RemoveContainer { .. }
+            | Change::RemoveNetwork { .. }
+            | Change::RemoveVolume { .. }
+            | Change::KeepVolume { .. } => Step::Remove,
+        }
+    }
+}
+
+/// A change and the server it happens on.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PlannedChange {
+    /// The server the change acts on: the environment's for its containers,
+    /// the proxy's, DNS's or control's for routes, records and the SSOT.
+    pub server: ServerName,
+    /// The change.
+    #[serde(flatten)]
+    pub change: Change,
+}
+
+/// What a deploy will do. Applying it re-checks that the SSOT has not moved.
+///
+/// A plan serialises whole (its request included), so it can be saved with
+/// `we deploy --dry-run --json` and applied by another process.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Plan {
     /// The project.
     pub project: ProjectName,
     /// The environment.
     pub env: Environment,
+    /// The server the environment runs on.
+    pub server: ServerName,
     /// The SSOT revision the plan was made at.
     pub revision: u64,
     /// The id the new release will get.
@@ -174,14 +246,26 @@ pub struct Plan {
     /// The domains that will route to it: the request's and those set up on the environment.
     pub domains: Vec<DomainName>,
     /// The changes, in the order they will be made.
-    pub changes: Vec<Change>,
-    #[serde(skip)]
-    pub(crate) request: DeployRequest,
+    pub changes: Vec<PlannedChange>,
+    /// The request the plan was made from.
+    pub request: DeployRequest,
+}
+
+impl Plan {
+    /// The plan as JSON, to save and apply later.
+    pub fn to_json(&self) -> Result<String> {
+        serde_json::to_string_pretty(self).map_err(|e| Error::invalid(format!("the plan cannot be saved: {e}")))
+    }
+
+    /// A plan saved by [`Plan::to_json`].
+    pub fn from_json(text: &str) -> Result<Plan> {
+        serde_json::from_str(text).map_err(|e| Error::invalid(format!("not a codeb deploy plan: {e}")))
+    }
 }
 
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "deploy {} to {}/{} as {}", self.image, self.project, self.env, self.release)?;
+        write!(f, "deploy {} to {}/{} as {} on {}", self.image, self.project, self.env, self.release, self.server)?;
         if let Some(previous) = &self.previous {
             write!(f, " (replacing {previous})")?;
         }
@@ -199,6 +283,30 @@ pub(crate) fn next_release_id(env: Option<&EnvironmentRecord>) -> Result<Release
     Ok(ReleaseId::parse(&format!("v{}", highest + 1))?)
 }
 
+/// Whole milliseconds of a duration, saturating.
+pub(crate) fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Builds a list of changes, naming the server of each.
+pub(crate) struct Planner {
+    changes: Vec<PlannedChange>,
+}
+
+impl Planner {
+    pub(crate) fn new() -> Self {
+        Planner { changes: Vec::new() }
+    }
+
+    pub(crate) fn push(&mut self, server: &ServerName, change: Change) {
+        self.changes.push(PlannedChange { server: server.clone(), change });
+    }
+
+    pub(crate) fn finish(self) -> Vec<PlannedChange> {
+        self.changes
+    }
+}
+
 impl Platform {
     /// What deploying `request` would change, without changing anything.
     pub async fn plan(&self, request: &DeployRequest) -> Result<Plan> {
@@ -209,8 +317,31 @@ impl Platform {
                 .await?
         };
         self.check_request(request)?;
+        let host =
+            self.backends.fleet.place(record.as_ref().and_then(|r| r.server.as_ref()), request.server.as_ref())?;
+        let server = host.name.clone();
+        let control = self.servers().control;
         let release = next_release_id(record.as_ref())?;
-        let mut changes = Vec::new();
+        let previous = record.as_ref().and_then(|r| r.current_release.clone());
+        let mut plan = Planner::new();
+
+        for service in request.accessories.services() {
+            if record.as_ref().is_none_or(|r| !r.ports.contains_key(&service)) {
+                let range = self.port_range(env.kind(), service)?;
+                plan.push(
+                    &control,
+                    Change::AllocatePort { key: PortKey::new(project.clone(), env.clone(), service), range },
+                );
+            }
+        }
+        let app_range = self.port_range(env.kind(), Service::App)?;
+        plan.push(
+            &control,
+            Change::AllocatePort {
+                key: PortKey::for_release(project.clone(), env.clone(), release.clone()),
+                range: app_range,
+            },
+        );
 
         let scope = Scope::new(project.clone(), env.clone());
         let current = self.backends.secrets.list(&scope).await?;
@@ -221,81 +352,92 @@ impl Platform {
             .map(|v| v.key.clone())
             .collect();
         if !keys.is_empty() {
-            changes.push(Change::SetEnv { keys });
+            plan.push(&control, Change::SetEnv { keys });
         }
 
-        self.plan_accessories(request, record.as_ref(), &mut changes).await?;
+        self.plan_accessories(request, host, &mut plan).await?;
 
-        let kind = env.kind();
-        let app_range = self.port_range(kind, Service::App)?;
-        changes.push(Change::AllocatePort {
-            key: PortKey::for_release(project.clone(), env.clone(), release.clone()),
-            range: app_range,
-        });
-        changes.push(Change::EnsureImage { image: request.image.clone() });
-        changes.push(Change::StartRelease {
-            release: release.clone(),
-            container: release_container(&project, &env, &release)?,
-        });
-        changes.push(Change::HealthCheck {
-            path: request.health.path.to_string(),
-            deadline_ms: u64::try_from(request.health.deadline.as_millis()).unwrap_or(u64::MAX),
-        });
+        let image = request.image.clone();
+        if request.build.is_some() {
+            plan.push(&server, Change::BuildImage { image: image.clone() });
+        } else {
+            plan.push(&server, Change::EnsureImage { image: image.clone(), expect_id: None });
+        }
+        plan.push(
+            &server,
+            Change::StartRelease { release: release.clone(), container: release_container(&project, &env, &release)? },
+        );
+        plan.push(
+            &server,
+            Change::HealthCheck {
+                release: release.clone(),
+                path: request.health.path.to_string(),
+                deadline_ms: millis(request.health.deadline),
+            },
+        );
         let mut domains = request.domains.clone();
         for domain in record.iter().flat_map(|r| r.domains.iter()) {
             if !domains.contains(domain) {
                 domains.push(domain.clone());
             }
         }
-        for host in &domains {
-            match self.backends.proxy.get_route(host).await? {
-                Some(route) => changes.push(Change::SwitchRoute { host: host.clone(), from: route.upstreams }),
-                None => changes.push(Change::CreateRoute { host: host.clone() }),
-            }
-        }
-        if let Some(zone) = &self.settings.zone {
-            for name in domains.iter().filter(|d| d.is_within(zone)) {
-                changes.push(Change::UpsertRecord {
-                    zone: zone.clone(),
-                    name: name.clone(),
-                    ip: self.settings.public_ipv4,
-                });
-            }
-        }
-        let previous = record.as_ref().and_then(|r| r.current_release.clone());
+        self.plan_routes(&domains, host, &mut plan).await?;
+        plan.push(&control, Change::RecordRelease { release: release.clone() });
         if let Some(previous) = &previous {
-            changes.push(Change::StopRelease {
-                release: previous.clone(),
-                container: release_container(&project, &env, previous)?,
-            });
+            plan.push(
+                &server,
+                Change::StopRelease {
+                    release: previous.clone(),
+                    container: release_container(&project, &env, previous)?,
+                },
+            );
             if !self.settings.watch_window.is_zero() {
-                changes.push(Change::Watch {
-                    window_ms: u64::try_from(self.settings.watch_window.as_millis()).unwrap_or(u64::MAX),
-                });
+                plan.push(&server, Change::Watch { window_ms: millis(self.settings.watch_window) });
             }
         }
         Ok(Plan {
             project,
             env,
+            server,
             revision,
             release,
-            image: request.image.clone(),
+            image,
             previous,
             domains,
-            changes,
+            changes: plan.finish(),
             request: request.clone(),
         })
     }
 
+    /// The route and record changes that point `domains` at a release on `host`.
+    pub(crate) async fn plan_routes(
+        &self,
+        domains: &[DomainName],
+        host: &crate::fleet::Host,
+        plan: &mut Planner,
+    ) -> Result<()> {
+        let servers = self.servers();
+        for domain in domains {
+            match self.backends.proxy.get_route(domain).await? {
+                Some(route) => {
+                    plan.push(&servers.proxy, Change::SwitchRoute { host: domain.clone(), from: route.upstreams })
+                }
+                None => plan.push(&servers.proxy, Change::CreateRoute { host: domain.clone() }),
+            }
+        }
+        if let Some(zone) = &self.settings.zone {
+            for name in domains.iter().filter(|d| d.is_within(zone)) {
+                let ip = host.addresses.public_ipv4;
+                plan.push(&servers.dns, Change::UpsertRecord { zone: zone.clone(), name: name.clone(), ip });
+            }
+        }
+        Ok(())
+    }
+
     /// Refuses a request that cannot be deployed, before anything is touched.
     fn check_request(&self, request: &DeployRequest) -> Result<()> {
-        let kind = request.env.kind();
-        for (wanted, service) in
-            [(request.accessories.postgres, Service::Postgres), (request.accessories.redis, Service::Redis)]
-        {
-            if wanted {
-                self.port_range(kind, service)?;
-            }
+        for service in request.accessories.services() {
+            self.port_range(request.env.kind(), service)?;
         }
         if request.health.min_status > request.health.max_status {
             return Err(Error::invalid("the health check's status range is empty"));
@@ -303,7 +445,7 @@ impl Platform {
         Ok(())
     }
 
-    fn port_range(&self, kind: crate::model::EnvironmentKind, service: Service) -> Result<PortRange> {
+    pub(crate) fn port_range(&self, kind: crate::model::EnvironmentKind, service: Service) -> Result<PortRange> {
         self.backends.ports.ranges().get(kind, service).ok_or_else(|| {
             Error::new(
                 ErrorKind::Invalid,
@@ -315,40 +457,34 @@ impl Platform {
     async fn plan_accessories(
         &self,
         request: &DeployRequest,
-        record: Option<&EnvironmentRecord>,
-        changes: &mut Vec<Change>,
+        host: &crate::fleet::Host,
+        plan: &mut Planner,
     ) -> Result<()> {
         let (project, env) = (&request.project, &request.env);
-        let wanted = [(request.accessories.postgres, Service::Postgres), (request.accessories.redis, Service::Redis)];
-        let wanted: Vec<Service> = wanted.into_iter().filter(|(w, _)| *w).map(|(_, s)| s).collect();
+        let wanted = request.accessories.services();
         if wanted.is_empty() {
             return Ok(());
         }
-        changes.push(Change::CreateNetwork { name: environment_network(project, env)? });
+        let server = &host.name;
+        let network = environment_network(project, env)?;
+        plan.push(server, Change::CreateNetwork { name: network });
         for service in wanted {
-            if record.is_none_or(|r| !r.ports.contains_key(&service)) {
-                let range = self.port_range(env.kind(), service)?;
-                changes.push(Change::AllocatePort { key: PortKey::new(project.clone(), env.clone(), service), range });
-            }
             let container = accessory_container(project, env, service)?;
             if service == Service::Postgres {
                 let volume = accessory_volume(project, env, service)?;
                 let labels = crate::runtime::managed_labels(project, env, service, None);
-                if !self.backends.runtime.list_volumes(&labels).await?.iter().any(|v| v.name == volume) {
-                    changes.push(Change::CreateVolume { name: volume });
+                if !host.runtime.list_volumes(&labels).await?.iter().any(|v| v.name == volume) {
+                    plan.push(server, Change::CreateVolume { name: volume });
                 }
             }
-            match self.backends.runtime.inspect_container(&container).await {
-                Err(e) if e.kind() == ErrorKind::NotFound => {
-                    let image = if service == Service::Postgres {
-                        &self.settings.postgres_image
-                    } else {
-                        &self.settings.redis_image
-                    };
-                    changes.push(Change::StartAccessory { service, container, image: image.clone() });
-                }
+            let running = match host.runtime.inspect_container(&container).await {
+                Ok(info) => info.state == crate::runtime::ContainerState::Running,
+                Err(e) if e.kind() == ErrorKind::NotFound => false,
                 Err(e) => return Err(e),
-                Ok(_) => {}
+            };
+            if !running {
+                let image = self.settings.accessory_image(service).clone();
+                plan.push(server, Change::StartAccessory { service, container, image });
             }
         }
         Ok(())

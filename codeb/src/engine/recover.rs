@@ -2,16 +2,16 @@
 //! environment is brought back to its last recorded release, and whatever the
 //! interrupted deploy left behind is cleaned up.
 
+use crate::Result;
 use crate::engine::events::Events;
+use crate::engine::executor::Edit;
 use crate::engine::lock::{self, LockRequest};
-use crate::engine::naming::release_container;
-use crate::engine::{DeployOptions, Platform};
+use crate::engine::{DeployOptions, Platform, Step};
 use crate::model::{DomainName, Environment, ProjectName, ReleaseId, Service};
 use crate::ports::PortKey;
 use crate::proxy::Upstream;
-use crate::runtime::ContainerState;
+use crate::releases::{Endpoint, ReleaseRef, ReleaseState};
 use crate::ssot::{ReleaseStatus, StateStoreExt};
-use crate::{ErrorKind, Result};
 
 /// What a recovery found and did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -48,11 +48,19 @@ impl Platform {
         }
         let store = self.backends.state.clone();
         let me = self.settings.identity.clone();
-        let request = LockRequest { project, env, me: &me, message: Some("recover".to_owned()), expect_revision: None };
-        lock::acquire(store.as_ref(), &request, self.backends.liveness.as_ref(), options.wait_for_lock).await?;
+        let request = LockRequest {
+            project: project.clone(),
+            env: env.clone(),
+            me: me.clone(),
+            message: Some("recover".to_owned()),
+            expect_revision: None,
+        };
+        let nothing: Edit = Box::new(|_| Ok(()));
+        lock::acquire(store.as_ref(), &request, self.backends.liveness.as_ref(), options.wait_for_lock, &nothing)
+            .await?;
         let result = self.repair(project, env, &mut report, &events).await;
         let (p, e) = (project.clone(), env.clone());
-        self.blocking_state(move |s| lock::release_own(s, &p, &e, &me)).await?;
+        self.blocking_state(move |s| s.modify(|doc| lock::release_in(doc, &p, &e, &me))).await?;
         result.map(|()| report)
     }
 
@@ -65,17 +73,21 @@ impl Platform {
     ) -> Result<()> {
         let b = &self.backends;
         let record = self.snapshot_environment(project, env).await?;
+        let host = b.fleet.place(record.server.as_ref(), None)?;
         let current = record.current().cloned();
         let serving = record.ports.get(&Service::App).copied();
+        let release_ref =
+            |release: &ReleaseId| ReleaseRef { project: project.clone(), env: env.clone(), release: release.clone() };
 
         if let (Some(current), Some(port)) = (&current, serving) {
-            let container = release_container(project, env, &current.id)?;
-            let info = b.runtime.inspect_container(&container).await?;
-            if info.state != ContainerState::Running {
-                b.runtime.start_container(&container).await?;
-                report.restarted_current = true;
-            }
-            let upstream = vec![Upstream { host: self.settings.upstream_host, port }];
+            let endpoint = match host.releases.state(&release_ref(&current.id)).await? {
+                ReleaseState::Running => Endpoint { host: host.addresses.upstream, port },
+                ReleaseState::Stopped | ReleaseState::Gone => {
+                    report.restarted_current = true;
+                    host.releases.resume(&release_ref(&current.id), port).await?
+                }
+            };
+            let upstream = vec![Upstream::from(endpoint)];
             for host in &current.config.domains {
                 match b.proxy.get_route(host).await? {
                     Some(route) if route.upstreams == upstream => {}
@@ -94,9 +106,13 @@ impl Platform {
             if serving_release {
                 continue;
             }
+            if !pending {
+                // A retired release the interrupted run had not stopped yet.
+                host.releases.stop(&release_ref(&release), self.settings.stop_grace).await?;
+            }
             if pending {
                 // Make sure no route still points at it before its container goes.
-                let dangling = Upstream { host: self.settings.upstream_host, port };
+                let dangling = Upstream { host: host.addresses.upstream, port };
                 for route in b.proxy.list_routes().await? {
                     if route.upstreams.contains(&dangling) {
                         b.proxy.remove_route(&route.host).await?;
@@ -106,11 +122,7 @@ impl Platform {
                         ));
                     }
                 }
-                let container = release_container(project, env, &release)?;
-                match b.runtime.remove_container(&container, true).await {
-                    Err(e) if e.kind() != ErrorKind::NotFound => return Err(e),
-                    _ => {}
-                }
+                host.releases.remove(&release_ref(&release)).await?;
             }
             b.ports.release(&PortKey::for_release(project.clone(), env.clone(), release.clone())).await?;
         }
@@ -123,7 +135,7 @@ impl Platform {
                     let mut cleaned = Vec::new();
                     for release in env.releases.iter_mut().filter(|r| r.status == ReleaseStatus::Pending) {
                         release.status = ReleaseStatus::Failed {
-                            step: "interrupted".to_owned(),
+                            step: Step::Interrupted,
                             reason: "the deploy was interrupted; recover cleaned it up".to_owned(),
                         };
                         release.updated_at = chrono::Utc::now();
@@ -134,11 +146,7 @@ impl Platform {
             })
             .await?;
         for release in &cleaned {
-            let container = release_container(project, env, release)?;
-            match b.runtime.remove_container(&container, true).await {
-                Err(e) if e.kind() != ErrorKind::NotFound => return Err(e),
-                _ => {}
-            }
+            host.releases.remove(&release_ref(release)).await?;
         }
         report.cleaned = cleaned;
         Ok(())

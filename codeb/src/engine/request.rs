@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::engine::{EventSink, HealthCheck};
-use crate::model::{DomainName, EnvVar, Environment, ImageRef, Port, ProjectName};
+use crate::model::{DomainName, EnvVar, Environment, ImageRef, Port, ProjectName, ServerName, Service};
 use crate::runtime::{BuildSpec, Resources};
 
 /// The accessories an environment wants.
@@ -15,13 +15,30 @@ pub struct Accessories {
     pub redis: bool,
 }
 
+impl Accessories {
+    /// The accessory services wanted, PostgreSQL first.
+    pub fn services(&self) -> Vec<Service> {
+        [(self.postgres, Service::Postgres), (self.redis, Service::Redis)]
+            .into_iter()
+            .filter_map(|(wanted, service)| wanted.then_some(service))
+            .collect()
+    }
+}
+
 /// A deploy of one image to one project environment.
-#[derive(Clone, Debug)]
+///
+/// It serialises as part of a saved plan. Its variables are the project
+/// file's plain ones; a request holding a secret value cannot be saved.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DeployRequest {
     /// The project.
     pub project: ProjectName,
     /// The environment.
     pub env: Environment,
+    /// The server to place a new environment on; by default the first app server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<ServerName>,
     /// The image to run.
     pub image: ImageRef,
     /// How to build `image` first, when it is built rather than pulled.
@@ -31,6 +48,7 @@ pub struct DeployRequest {
     /// The command to run instead of the image's default, as argv.
     pub command: Option<Vec<String>>,
     /// Plain (non-secret) env vars from the project file; stored with the environment's secrets.
+    #[serde(with = "plain_vars")]
     pub env_vars: Vec<EnvVar>,
     /// The domains routed to the app.
     pub domains: Vec<DomainName>,
@@ -48,6 +66,7 @@ impl DeployRequest {
         DeployRequest {
             project,
             env,
+            server: None,
             image,
             build: None,
             app_port,
@@ -79,5 +98,38 @@ impl std::fmt::Debug for DeployOptions {
             .field("message", &self.message)
             .field("events", &self.events.as_ref().map(|_| "sink"))
             .finish()
+    }
+}
+
+/// A request's plain variables as a `KEY = value` map; a secret refuses to be written.
+mod plain_vars {
+    use std::collections::BTreeMap;
+
+    use serde::ser::Error as _;
+
+    use crate::model::{EnvKey, EnvValue, EnvVar};
+
+    pub fn serialize<S: serde::Serializer>(vars: &[EnvVar], s: S) -> Result<S::Ok, S::Error> {
+        let mut map = BTreeMap::new();
+        for var in vars {
+            if var.secret {
+                return Err(S::Error::custom(format!("{} is a secret, and a plan never holds secret values", var.key)));
+            }
+            map.insert(var.key.as_str(), var.value.expose());
+        }
+        serde::Serialize::serialize(&map, s)
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<EnvVar>, D::Error> {
+        let map: BTreeMap<String, String> = serde::Deserialize::deserialize(d)?;
+        map.into_iter()
+            .map(|(key, value)| {
+                Ok(EnvVar {
+                    key: EnvKey::parse(&key).map_err(serde::de::Error::custom)?,
+                    value: EnvValue::parse(&value).map_err(serde::de::Error::custom)?,
+                    secret: false,
+                })
+            })
+            .collect()
     }
 }

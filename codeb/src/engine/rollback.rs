@@ -3,14 +3,16 @@
 
 use std::time::Instant;
 
-use crate::engine::cutover::{Cutover, Target};
 use crate::engine::events::Events;
+use crate::engine::executor::{Executor, Target};
+use crate::engine::lock::LockRequest;
 use crate::engine::naming::release_container;
-use crate::engine::{Change, DeployOptions, DeployReport, Platform};
+use crate::engine::plan::{Planner, millis};
+use crate::engine::{Change, DeployOptions, DeployReport, PlannedChange, Platform};
 use crate::model::{Environment, ProjectName, ReleaseId};
 use crate::ports::PortKey;
 use crate::secrets::Scope;
-use crate::ssot::{EnvironmentRecord, ReleaseRecord, ReleaseStatus};
+use crate::ssot::{EnvironmentRecord, ReleaseRecord, ReleaseStatus, StateStoreExt};
 use crate::{Error, Result};
 
 /// Picks the release to go back to: the named one, or the latest retired one.
@@ -40,8 +42,16 @@ fn choose_target<'a>(record: &'a EnvironmentRecord, to: Option<&ReleaseId>) -> R
 }
 
 /// What a rollback would do.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RollbackPlan {
+    /// The project.
+    pub project: ProjectName,
+    /// The environment.
+    pub env: Environment,
+    /// The server it runs on.
+    pub server: crate::model::ServerName,
+    /// The SSOT revision the plan was made at.
+    pub revision: u64,
     /// The release that serves now.
     pub from: ReleaseId,
     /// The release that would serve again.
@@ -49,7 +59,7 @@ pub struct RollbackPlan {
     /// Its image.
     pub image: crate::model::ImageRef,
     /// The changes, in order.
-    pub changes: Vec<Change>,
+    pub changes: Vec<PlannedChange>,
 }
 
 impl Platform {
@@ -60,40 +70,41 @@ impl Platform {
         env: &Environment,
         to: Option<&ReleaseId>,
     ) -> Result<RollbackPlan> {
-        let record = self.snapshot_environment(project, env).await?;
+        let (p, e) = (project.clone(), env.clone());
+        let (revision, record) = self
+            .blocking_state(move |s| {
+                s.view(|doc| Ok((doc.revision, doc.environment(&p, &e).cloned().unwrap_or_default())))
+            })
+            .await?;
         let current =
             record.current().ok_or_else(|| Error::not_found(format!("{project}/{env} has no release serving")))?;
         let target = choose_target(&record, to)?;
-        let range = self
-            .backends
-            .ports
-            .ranges()
-            .get(env.kind(), crate::model::Service::App)
-            .ok_or_else(|| Error::internal("no app port range"))?;
-        let mut changes = vec![
-            Change::AllocatePort { key: PortKey::for_release(project.clone(), env.clone(), target.id.clone()), range },
-            Change::EnsureImage { image: target.image.clone() },
-            Change::StartRelease {
-                release: target.id.clone(),
-                container: release_container(project, env, &target.id)?,
-            },
-        ];
+        let host = self.backends.fleet.place(record.server.as_ref(), None)?;
+        let (server, control) = (host.name.clone(), self.servers().control);
+        let range = self.port_range(env.kind(), crate::model::Service::App)?;
+        let mut plan = Planner::new();
+        let key = PortKey::for_release(project.clone(), env.clone(), target.id.clone());
+        plan.push(&control, Change::AllocatePort { key, range });
+        plan.push(&server, Change::EnsureImage { image: target.image.clone(), expect_id: target.image_digest.clone() });
+        let container = release_container(project, env, &target.id)?;
+        plan.push(&server, Change::StartRelease { release: target.id.clone(), container });
         let health = target.config.health.clone().unwrap_or_default();
-        changes.push(Change::HealthCheck {
-            path: health.path.to_string(),
-            deadline_ms: u64::try_from(health.deadline.as_millis()).unwrap_or(u64::MAX),
-        });
-        for host in &target.config.domains {
-            match self.backends.proxy.get_route(host).await? {
-                Some(route) => changes.push(Change::SwitchRoute { host: host.clone(), from: route.upstreams }),
-                None => changes.push(Change::CreateRoute { host: host.clone() }),
-            }
-        }
-        changes.push(Change::StopRelease {
-            release: current.id.clone(),
-            container: release_container(project, env, &current.id)?,
-        });
-        Ok(RollbackPlan { from: current.id.clone(), to: target.id.clone(), image: target.image.clone(), changes })
+        let (path, deadline_ms) = (health.path.to_string(), millis(health.deadline));
+        plan.push(&server, Change::HealthCheck { release: target.id.clone(), path, deadline_ms });
+        self.plan_routes(&target.config.domains, host, &mut plan).await?;
+        plan.push(&control, Change::RecordRelease { release: target.id.clone() });
+        let container = release_container(project, env, &current.id)?;
+        plan.push(&server, Change::StopRelease { release: current.id.clone(), container });
+        Ok(RollbackPlan {
+            project: project.clone(),
+            env: env.clone(),
+            server,
+            revision,
+            from: current.id.clone(),
+            to: target.id.clone(),
+            image: target.image.clone(),
+            changes: plan.finish(),
+        })
     }
 
     /// Rolls an environment back to `to`, or to the previous release when `None`.
@@ -104,48 +115,69 @@ impl Platform {
         to: Option<&ReleaseId>,
         options: &DeployOptions,
     ) -> Result<DeployReport> {
+        let plan = self.plan_rollback(project, env, to).await?;
+        self.apply_rollback(&plan, options).await
+    }
+
+    /// Carries out a rollback plan, refusing if the SSOT moved since it was made.
+    pub async fn apply_rollback(&self, plan: &RollbackPlan, options: &DeployOptions) -> Result<DeployReport> {
         let started = Instant::now();
         let events = Events::new(options.events.clone());
-        self.with_lock(project, env, None, options, &events, async {
-            let record = self.snapshot_environment(project, env).await?;
-            let current =
-                record.current().ok_or_else(|| Error::not_found(format!("{project}/{env} has no release serving")))?;
-            let target = choose_target(&record, to)?;
-            let previous =
-                self.previous_of(project, env, current, record.ports.get(&crate::model::Service::App).copied())?;
-            let container_port = target.config.container_port.ok_or_else(|| {
-                Error::invalid(format!("release {} has no recorded container port; it cannot be restored", target.id))
-            })?;
-            let vars = self
-                .backends
-                .secrets
-                .list_at(&Scope::new(project.clone(), env.clone()), target.config.env_version)
-                .await?;
-            let restore = Target {
-                id: target.id.clone(),
-                image: target.image.clone(),
-                config: target.config.clone(),
-                container_port,
-                health: target.config.health.clone().unwrap_or_default(),
-                vars: vars.vars,
-                build: None,
-                image_id: target.image_digest.clone(),
-                new_record: false,
-            };
-            let mut cut = Cutover::new(self, project.clone(), env.clone(), events.clone());
-            let switched = cut.switch(&restore, Some(&previous), restore.config.networked).await?;
-            self.finish(project, env, Some(&previous), &events).await?;
-            Ok(DeployReport {
-                project: project.clone(),
-                env: env.clone(),
-                release: restore.id,
-                image: restore.image,
-                port: switched.port,
-                previous: Some(previous.id),
-                domains: restore.config.domains,
-                elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            })
+        let (project, env) = (&plan.project, &plan.env);
+        let record = self.snapshot_environment(project, env).await?;
+        let current =
+            record.current().ok_or_else(|| Error::not_found(format!("{project}/{env} has no release serving")))?;
+        let target = choose_target(&record, Some(&plan.to))?;
+        let previous = self.previous_of(current, &record)?;
+        let container_port = target.config.container_port.ok_or_else(|| {
+            Error::invalid(format!("release {} has no recorded container port; it cannot be restored", target.id))
+        })?;
+        let vars =
+            self.backends.secrets.list_at(&Scope::new(project.clone(), env.clone()), target.config.env_version).await?;
+        let restore = Target {
+            id: target.id.clone(),
+            image: target.image.clone(),
+            config: target.config.clone(),
+            container_port,
+            health: target.config.health.clone().unwrap_or_default(),
+            vars: Some(vars.vars),
+            plain_vars: Vec::new(),
+            build: None,
+            new_record: false,
+        };
+        let host = self.backends.fleet.host(&plan.server)?.clone();
+        let mut run = Executor::new(self, project.clone(), env.clone(), host.clone(), events)
+            .switching(restore.clone(), Some(previous.clone()));
+        let lock = LockRequest {
+            project: project.clone(),
+            env: env.clone(),
+            me: self.settings.identity.clone(),
+            message: options.message.clone(),
+            expect_revision: Some(plan.revision),
+        };
+        run.lock(lock, None, &plan.changes, options.wait_for_lock).await?;
+        if let Err(e) = run.run(&plan.changes).await {
+            run.fail(&e, None).await;
+            return Err(e);
+        }
+        let (p, e, prev) = (project.clone(), env.clone(), previous.id.clone());
+        let doc = run
+            .finish(vec![Box::new(move |doc| {
+                doc.environment_mut(&p, &e).release_ports.remove(&prev);
+                Ok(())
+            })])
+            .await?;
+        let port = doc.environment(project, env).and_then(|e| e.ports.get(&crate::model::Service::App).copied());
+        Ok(DeployReport {
+            project: project.clone(),
+            env: env.clone(),
+            server: host.name.clone(),
+            release: restore.id,
+            image: restore.image,
+            port: port.ok_or_else(|| Error::internal("the serving port vanished from the SSOT"))?,
+            previous: Some(previous.id),
+            domains: restore.config.domains,
+            elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         })
-        .await
     }
 }

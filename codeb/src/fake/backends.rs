@@ -3,7 +3,10 @@
 use std::sync::Arc;
 
 use super::{FakeDns, FakeHttpProbe, FakeLiveness, FakePortRegistry, FakeProxy, FakeRuntime, FakeSecretStore};
-use crate::engine::Backends;
+use crate::engine::{Backends, Platform, Settings};
+use crate::fleet::{Fleet, Host, HostAddresses};
+use crate::model::ServerName;
+use crate::releases::ContainerReleases;
 use crate::ssot::MemoryStateStore;
 
 /// The in-memory fakes of every backend, sharing one SSOT; keep it to reach each fake's controls.
@@ -50,17 +53,56 @@ impl FakeBackends {
         FakeBackends::default()
     }
 
-    /// The fakes as the trait objects a [`crate::engine::Platform`] holds.
-    pub fn backends(&self) -> Backends {
-        Backends {
+    /// The local host on the fakes, at `addresses`: its runtime, releases as
+    /// its containers, the port probe of the port registry, the HTTP probe.
+    pub fn host_at(&self, addresses: HostAddresses) -> Host {
+        Host {
+            name: ServerName::local(),
+            roles: Default::default(),
+            addresses,
             runtime: self.runtime.clone(),
+            releases: Arc::new(ContainerReleases::new(self.runtime.clone(), addresses.bind, addresses.upstream)),
+            ports: self.ports.attributed_probe(),
+            http: self.http.clone(),
+        }
+    }
+
+    /// The local host on the fakes, on loopback.
+    pub fn host(&self) -> Host {
+        self.host_at(HostAddresses::loopback())
+    }
+
+    /// The fakes as the trait objects a [`Platform`] holds: a fleet of one local host.
+    pub fn backends(&self) -> Backends {
+        self.backends_on(Fleet::single(self.host()))
+    }
+
+    /// The fakes' shared backends over `fleet`.
+    pub fn backends_on(&self, fleet: Fleet) -> Backends {
+        Backends {
+            fleet,
             proxy: self.proxy.clone(),
             dns: self.dns.clone(),
             secrets: self.secrets.clone(),
             ports: self.ports.clone(),
             state: self.state.clone(),
-            http: self.http.clone(),
             liveness: self.liveness.clone(),
         }
+    }
+}
+
+impl Platform {
+    /// A whole platform in memory, on the fakes: every image pulls, releases
+    /// answer healthy, and drain and watch times are zero, so scripts can test
+    /// their own deploy logic in milliseconds. Nothing leaves the process.
+    pub fn memory() -> Self {
+        let fakes = FakeBackends::new();
+        fakes.runtime.allow_any_image();
+        let mut settings = Settings::local("memory");
+        settings.drain_grace = std::time::Duration::ZERO;
+        settings.stop_grace = std::time::Duration::ZERO;
+        settings.watch_window = std::time::Duration::ZERO;
+        settings.zone = crate::model::DomainName::parse("codeb.test").ok();
+        Platform::new(fakes.backends(), settings)
     }
 }

@@ -93,6 +93,7 @@ pub struct FakePortRegistry {
     inner: SsotPortRegistry,
     store: Arc<MemoryStateStore>,
     probe: Arc<FakePortProbe>,
+    seen: Arc<dyn PortProbe>,
     faults: Faults,
 }
 
@@ -137,8 +138,8 @@ impl FakePortRegistry {
                 (probe.clone(), probe)
             }
         };
-        let inner = SsotPortRegistry::new(store.clone(), seen, ranges)?;
-        Ok(FakePortRegistry { inner, store, probe, faults: Faults::new("fake-ports", PORT_OPS) })
+        let inner = SsotPortRegistry::new(store.clone(), seen.clone(), ranges)?;
+        Ok(FakePortRegistry { inner, store, probe, seen, faults: Faults::new("fake-ports", PORT_OPS) })
     }
 
     /// The fault injection of this registry (operations: [`PORT_OPS`]).
@@ -154,6 +155,12 @@ impl FakePortRegistry {
     /// The probe of listening sockets.
     pub fn probe(&self) -> &Arc<FakePortProbe> {
         &self.probe
+    }
+
+    /// The probe the registry allocates with: [`FakePortRegistry::probe`],
+    /// attributed to the runtime when the registry watches one.
+    pub fn attributed_probe(&self) -> Arc<dyn PortProbe> {
+        self.seen.clone()
     }
 }
 

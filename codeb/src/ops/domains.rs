@@ -1,20 +1,23 @@
-//! Domains of an environment: a route in the proxy and a record in DNS.
+//! Domains of an environment: a route in the proxy and a record in DNS,
+//! planned as changes and run by the executor, so a setup is all or nothing.
 
 use crate::Result;
-use crate::dns::{RecordData, RecordSet, RecordType};
-use crate::engine::{Change, DeployOptions, Platform};
+use crate::engine::executor::Executor;
+use crate::engine::lock::LockRequest;
+use crate::engine::plan::Planner;
+use crate::engine::{Change, DeployOptions, PlannedChange, Platform};
 use crate::model::{DomainName, Environment, ProjectName, Service};
 use crate::ops::Removal;
-use crate::proxy::{Route, Upstream};
-use crate::ssot::StateStoreExt;
+use crate::releases::Endpoint;
+use crate::ssot::EnvironmentRecord;
 
 /// What setting up a domain did.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DomainReport {
     /// The domain.
     pub domain: DomainName,
     /// The changes made (or, for a dry run, that would be made).
-    pub changes: Vec<Change>,
+    pub changes: Vec<PlannedChange>,
     /// Whether they were made.
     pub applied: bool,
 }
@@ -26,30 +29,34 @@ impl Platform {
         project: &ProjectName,
         env: &Environment,
         domain: &DomainName,
-    ) -> Result<Vec<Change>> {
+    ) -> Result<Vec<PlannedChange>> {
         let record = self.existing_environment(project, env).await?;
-        let mut changes = Vec::new();
-        if let Some(port) = record.current().and(record.ports.get(&Service::App)) {
-            let to = Upstream { host: self.settings.upstream_host, port: *port };
+        let host = self.backends.fleet.place(record.server.as_ref(), None)?;
+        let mut plan = Planner::new();
+        if !record.domains.contains(domain) {
+            plan.push(&self.servers().control, Change::AddDomain { domain: domain.clone() });
+        }
+        if let Some(endpoint) = serving(&record, host) {
+            let servers = self.servers();
             match self.backends.proxy.get_route(domain).await? {
-                Some(route) if route.upstreams == [to.clone()] => {}
-                Some(route) => changes.push(Change::SwitchRoute { host: domain.clone(), from: route.upstreams }),
-                None => changes.push(Change::CreateRoute { host: domain.clone() }),
+                Some(route) if route.upstreams == [endpoint.into()] => {}
+                Some(route) => {
+                    plan.push(&servers.proxy, Change::SwitchRoute { host: domain.clone(), from: route.upstreams })
+                }
+                None => plan.push(&servers.proxy, Change::CreateRoute { host: domain.clone() }),
             }
         }
         if let Some(zone) = self.settings.zone.as_ref().filter(|z| domain.is_within(z)) {
-            changes.push(Change::UpsertRecord {
-                zone: zone.clone(),
-                name: domain.clone(),
-                ip: self.settings.public_ipv4,
-            });
+            let ip = host.addresses.public_ipv4;
+            plan.push(&self.servers().dns, Change::UpsertRecord { zone: zone.clone(), name: domain.clone(), ip });
         }
-        Ok(changes)
+        Ok(plan.finish())
     }
 
     /// Routes `domain` to the environment: recorded in the SSOT (so every
     /// later deploy routes it), routed to the serving release if there is
-    /// one, and named in DNS when it lies inside the managed zone.
+    /// one, and named in DNS when it lies inside the managed zone. A failure
+    /// at any change undoes the ones before it.
     pub async fn domain_setup(
         &self,
         project: &ProjectName,
@@ -59,59 +66,10 @@ impl Platform {
         options: &DeployOptions,
     ) -> Result<DomainReport> {
         let changes = self.plan_domain_setup(project, env, domain).await?;
-        if dry_run {
-            return Ok(DomainReport { domain: domain.clone(), changes, applied: false });
+        if !dry_run {
+            self.run_domain_changes(project, env, &changes, options).await?;
         }
-        let events = crate::engine::events_for(options);
-        self.with_lock(project, env, None, options, &events, async {
-            let (p, e, d) = (project.clone(), env.clone(), domain.clone());
-            self.blocking_state(move |s| {
-                s.modify(|doc| {
-                    let record = doc.environment_mut(&p, &e);
-                    if !record.domains.contains(&d) {
-                        record.domains.push(d);
-                    }
-                    Ok(())
-                })
-            })
-            .await?;
-            let record = self.existing_environment(project, env).await?;
-            let upstream = record
-                .current()
-                .and(record.ports.get(&Service::App))
-                .map(|port| Upstream { host: self.settings.upstream_host, port: *port });
-            for change in &changes {
-                self.apply_domain_change(change, upstream.as_ref()).await?;
-            }
-            Ok(())
-        })
-        .await?;
-        Ok(DomainReport { domain: domain.clone(), changes, applied: true })
-    }
-
-    /// Makes one route or record change; routes go to `upstream`, the serving release.
-    async fn apply_domain_change(&self, change: &Change, upstream: Option<&Upstream>) -> Result<()> {
-        let b = &self.backends;
-        match (change, upstream) {
-            (Change::CreateRoute { host }, Some(to)) => {
-                let route = Route { host: host.clone(), upstreams: vec![to.clone()], tls: self.settings.tls.clone() };
-                b.proxy.upsert_route(&route).await
-            }
-            (Change::SwitchRoute { host, .. }, Some(to)) => {
-                b.proxy.switch_upstreams(host, std::slice::from_ref(to)).await
-            }
-            (Change::UpsertRecord { zone, name, ip }, _) => {
-                b.dns.ensure_zone(zone).await?;
-                b.dns
-                    .upsert_records(zone, &[RecordSet { name: name.clone(), ttl: 60, data: RecordData::A(vec![*ip]) }])
-                    .await
-            }
-            (Change::RemoveRoute { host }, _) => b.proxy.remove_route(host).await,
-            (Change::DeleteRecord { zone, name }, _) => {
-                b.dns.delete_records(zone, &[(name.clone(), RecordType::A)]).await
-            }
-            _ => Ok(()),
-        }
+        Ok(DomainReport { domain: domain.clone(), changes, applied: !dry_run })
     }
 
     /// The domains set up on an environment.
@@ -130,34 +88,59 @@ impl Platform {
         options: &DeployOptions,
     ) -> Result<Removal> {
         let record = self.existing_environment(project, env).await?;
-        if !record.domains.contains(domain) && self.backends.proxy.get_route(domain).await?.is_none() {
+        let route = self.backends.proxy.get_route(domain).await?;
+        if !record.domains.contains(domain) && route.is_none() {
             return Err(crate::Error::not_found(format!("{domain} is not set up on {project}/{env}")));
         }
-        let mut changes = Vec::new();
-        if self.backends.proxy.get_route(domain).await?.is_some() {
-            changes.push(Change::RemoveRoute { host: domain.clone() });
+        let servers = self.servers();
+        let mut plan = Planner::new();
+        if route.is_some() {
+            plan.push(&servers.proxy, Change::RemoveRoute { host: domain.clone() });
         }
         if let Some(zone) = self.settings.zone.as_ref().filter(|z| domain.is_within(z)) {
-            changes.push(Change::DeleteRecord { zone: zone.clone(), name: domain.clone() });
+            plan.push(&servers.dns, Change::DeleteRecord { zone: zone.clone(), name: domain.clone() });
         }
-        if !force {
-            return Ok(Removal { changes, applied: false });
+        if record.domains.contains(domain) {
+            plan.push(&servers.control, Change::ForgetDomain { domain: domain.clone() });
         }
-        let events = crate::engine::events_for(options);
-        self.with_lock(project, env, None, options, &events, async {
-            for change in &changes {
-                self.apply_domain_change(change, None).await?;
-            }
-            let (p, e, d) = (project.clone(), env.clone(), domain.clone());
-            self.blocking_state(move |s| {
-                s.modify(|doc| {
-                    doc.environment_mut(&p, &e).domains.retain(|x| *x != d);
-                    Ok(())
-                })
-            })
-            .await
-        })
-        .await?;
-        Ok(Removal { changes, applied: true })
+        let changes = plan.finish();
+        if force {
+            self.run_domain_changes(project, env, &changes, options).await?;
+        }
+        Ok(Removal { changes, applied: force })
     }
+
+    /// Runs domain changes under the environment's lock, routing to its serving release.
+    async fn run_domain_changes(
+        &self,
+        project: &ProjectName,
+        env: &Environment,
+        changes: &[PlannedChange],
+        options: &DeployOptions,
+    ) -> Result<()> {
+        let record = self.existing_environment(project, env).await?;
+        let host = self.backends.fleet.place(record.server.as_ref(), None)?.clone();
+        let endpoint = serving(&record, &host);
+        let events = crate::engine::events_for(options);
+        let mut run = Executor::new(self, project.clone(), env.clone(), host, events).routing_to(endpoint);
+        let lock = LockRequest {
+            project: project.clone(),
+            env: env.clone(),
+            me: self.settings.identity.clone(),
+            message: options.message.clone(),
+            expect_revision: None,
+        };
+        run.lock(lock, None, changes, options.wait_for_lock).await?;
+        if let Err(e) = run.run(changes).await {
+            run.fail(&e, None).await;
+            return Err(e);
+        }
+        run.finish(Vec::new()).await.map(drop)
+    }
+}
+
+/// Where the environment's serving release answers, if one serves.
+fn serving(record: &EnvironmentRecord, host: &crate::fleet::Host) -> Option<Endpoint> {
+    let port = record.current().and(record.ports.get(&Service::App))?;
+    Some(Endpoint { host: host.addresses.upstream, port: *port })
 }

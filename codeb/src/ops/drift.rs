@@ -68,15 +68,23 @@ impl Platform {
         let mut items = Vec::new();
         let mut labels = Labels::new();
         labels.insert(LABEL_MANAGED.to_owned(), "true".to_owned());
-        let containers = b.runtime.list_containers(&labels).await?;
+        let mut containers = Vec::new();
+        for host in b.fleet.hosts() {
+            for container in host.runtime.list_containers(&labels).await? {
+                containers.push((host.name.clone(), container));
+            }
+        }
         for (project, record) in &doc.projects {
             for (env, env_record) in &record.environments {
                 let (Some(current), Some(port)) = (&env_record.current_release, env_record.ports.get(&Service::App))
                 else {
                     continue;
                 };
+                let host = b.fleet.place(env_record.server.as_ref(), None)?;
                 let container = release_container(project, env, current)?;
-                let running = containers.iter().any(|c| c.name == container && c.state == ContainerState::Running);
+                let running = containers
+                    .iter()
+                    .any(|(on, c)| *on == host.name && c.name == container && c.state == ContainerState::Running);
                 if !running {
                     items.push(DriftItem::ReleaseNotRunning {
                         project: project.clone(),
@@ -85,7 +93,7 @@ impl Platform {
                         container,
                     });
                 }
-                let expected = Upstream { host: self.settings.upstream_host, port: *port };
+                let expected = Upstream { host: host.addresses.upstream, port: *port };
                 for host in &env_record.domains {
                     let actual = b.proxy.get_route(host).await?.map(|r| r.upstreams).unwrap_or_default();
                     if actual != [expected.clone()] {
@@ -94,7 +102,7 @@ impl Platform {
                 }
             }
         }
-        for c in &containers {
+        for (_, c) in &containers {
             let project = c.labels.get(LABEL_PROJECT).and_then(|p| ProjectName::parse(p).ok());
             match project {
                 Some(p) if doc.projects.contains_key(&p) => {

@@ -1,7 +1,7 @@
 //! Env vars and secrets of an environment.
 
 use crate::Result;
-use crate::engine::{Change, Platform};
+use crate::engine::{Change, PlannedChange, Platform};
 use crate::model::{EnvKey, EnvVar, Environment, ProjectName};
 use crate::ops::Removal;
 use crate::secrets::{EnvSet, EnvVersion, Scope};
@@ -43,7 +43,8 @@ impl Platform {
             let missing: Vec<String> = keys.iter().filter(|k| !present.contains(k)).map(|k| k.to_string()).collect();
             return Err(crate::Error::not_found(format!("not set on {scope}: {}", missing.join(", "))));
         }
-        let changes = vec![Change::UnsetEnv { project: project.clone(), env: env.clone(), keys: present.clone() }];
+        let change = Change::UnsetEnv { project: project.clone(), env: env.clone(), keys: present.clone() };
+        let changes = vec![PlannedChange { server: self.servers().control, change }];
         if force {
             self.backends.secrets.unset(&scope, &present).await?;
         }

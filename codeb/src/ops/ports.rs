@@ -1,6 +1,6 @@
 //! Port allocations, as every front end offers them.
 
-use crate::engine::{Change, Platform};
+use crate::engine::{Change, PlannedChange, Platform};
 use crate::model::Port;
 use crate::ops::Removal;
 use crate::ports::{PortAllocation, PortFilter, PortKey, PortReport};
@@ -31,7 +31,8 @@ impl Platform {
         if force {
             self.backends.ports.release(key).await?;
         }
-        Ok(Removal { changes: vec![Change::ReleasePort { key: key.clone(), port: allocation.port }], applied: force })
+        let change = Change::ReleasePort { key: key.clone(), port: allocation.port };
+        Ok(Removal { changes: vec![PlannedChange { server: self.servers().control, change }], applied: force })
     }
 
     /// Compares allocations with what listens.

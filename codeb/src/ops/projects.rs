@@ -1,7 +1,10 @@
 //! Projects: listing, showing and deleting them whole.
 
+use crate::engine::executor::{Edit, Executor};
+use crate::engine::lock::{self, LockRequest};
 use crate::engine::naming::environment_network;
-use crate::engine::{Change, DeployOptions, Platform};
+use crate::engine::plan::Planner;
+use crate::engine::{Change, DeployOptions, PlannedChange, Platform};
 use crate::model::{Environment, ProjectName, ReleaseId};
 use crate::ports::PortFilter;
 use crate::runtime::{LABEL_MANAGED, LABEL_PROJECT, Labels};
@@ -10,10 +13,10 @@ use crate::ssot::{ProjectRecord, StateStoreExt};
 use crate::{Error, Result};
 
 /// What a destructive operation would do, and whether it did it.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Removal {
     /// The changes, in order.
-    pub changes: Vec<Change>,
+    pub changes: Vec<PlannedChange>,
     /// Whether they were made (`false` when `force` was not given).
     pub applied: bool,
 }
@@ -62,95 +65,86 @@ impl Platform {
 
     /// What deleting a project would remove: its containers, routes, records,
     /// ports, env vars and SSOT entry. Protected volumes are always kept.
-    pub async fn plan_project_delete(&self, project: &ProjectName) -> Result<Vec<Change>> {
+    pub async fn plan_project_delete(&self, project: &ProjectName) -> Result<Vec<PlannedChange>> {
         let record = self.project_show(project).await?;
         let b = &self.backends;
-        let mut changes = Vec::new();
+        let servers = self.servers();
+        let mut plan = Planner::new();
         let mut labels = Labels::new();
         labels.insert(LABEL_MANAGED.to_owned(), "true".to_owned());
         labels.insert(LABEL_PROJECT.to_owned(), project.to_string());
-        for container in b.runtime.list_containers(&labels).await? {
-            changes.push(Change::RemoveContainer { name: container.name });
+        for host in b.fleet.hosts() {
+            for container in host.runtime.list_containers(&labels).await? {
+                plan.push(&host.name, Change::RemoveContainer { name: container.name });
+            }
         }
         for (env, env_record) in &record.environments {
-            for host in &env_record.domains {
-                if b.proxy.get_route(host).await?.is_some() {
-                    changes.push(Change::RemoveRoute { host: host.clone() });
+            for domain in &env_record.domains {
+                if b.proxy.get_route(domain).await?.is_some() {
+                    plan.push(&servers.proxy, Change::RemoveRoute { host: domain.clone() });
                 }
-                if let Some(zone) = self.settings.zone.as_ref().filter(|z| host.is_within(z)) {
-                    changes.push(Change::DeleteRecord { zone: zone.clone(), name: host.clone() });
+                if let Some(zone) = self.settings.zone.as_ref().filter(|z| domain.is_within(z)) {
+                    plan.push(&servers.dns, Change::DeleteRecord { zone: zone.clone(), name: domain.clone() });
                 }
             }
             let vars = b.secrets.list(&Scope::new(project.clone(), env.clone())).await?;
             if !vars.vars.is_empty() {
                 let keys = vars.vars.into_iter().map(|v| v.key).collect();
-                changes.push(Change::UnsetEnv { project: project.clone(), env: env.clone(), keys });
+                plan.push(&servers.control, Change::UnsetEnv { project: project.clone(), env: env.clone(), keys });
             }
         }
         for allocation in b.ports.list(&PortFilter { project: Some(project.clone()), env: None }).await? {
-            changes.push(Change::ReleasePort { key: allocation.key, port: allocation.port });
+            plan.push(&servers.control, Change::ReleasePort { key: allocation.key, port: allocation.port });
         }
-        for env in record.environments.keys() {
-            changes.push(Change::RemoveNetwork { name: environment_network(project, env)? });
+        for (env, env_record) in &record.environments {
+            let host = b.fleet.place(env_record.server.as_ref(), None)?;
+            plan.push(&host.name, Change::RemoveNetwork { name: environment_network(project, env)? });
         }
-        for volume in b.runtime.list_volumes(&labels).await? {
-            if volume.is_protected() {
-                changes.push(Change::KeepVolume { name: volume.name });
-            } else {
-                changes.push(Change::RemoveVolume { name: volume.name });
+        for host in b.fleet.hosts() {
+            for volume in host.runtime.list_volumes(&labels).await? {
+                if volume.is_protected() {
+                    plan.push(&host.name, Change::KeepVolume { name: volume.name });
+                } else {
+                    plan.push(&host.name, Change::RemoveVolume { name: volume.name });
+                }
             }
         }
-        changes.push(Change::ForgetProject { project: project.clone() });
-        Ok(changes)
+        plan.push(&servers.control, Change::ForgetProject { project: project.clone() });
+        Ok(plan.finish())
     }
 
     /// Deletes a project whole; without `force` nothing changes and the report
-    /// says what would. Protected volumes survive even with `force`.
+    /// says what would. Every environment's lock is taken first, so no deploy
+    /// runs meanwhile. Protected volumes survive even with `force`.
     pub async fn project_delete(&self, project: &ProjectName, force: bool, options: &DeployOptions) -> Result<Removal> {
         let changes = self.plan_project_delete(project).await?;
         if !force {
             return Ok(Removal { changes, applied: false });
         }
         let record = self.project_show(project).await?;
-        if let Some((env, _)) = record.environments.iter().find(|(_, r)| r.lock.is_some()) {
-            let status = self.lock_status(project, env).await?;
-            let holder = status.map(|s| s.to_string()).unwrap_or_default();
-            return Err(Error::new(
-                crate::ErrorKind::Locked,
-                format!("cannot delete {project} while a deploy runs: {holder}"),
-            ));
-        }
+        let envs: Vec<Environment> = record.environments.keys().cloned().collect();
+        let first = envs.first().cloned().unwrap_or(Environment::Staging);
+        let host = self.backends.fleet.place(record.environments.get(&first).and_then(|r| r.server.as_ref()), None)?;
         let events = crate::engine::events_for(options);
-        let b = &self.backends;
-        for change in &changes {
-            let result = match change {
-                Change::RemoveContainer { name } => b.runtime.remove_container(name, true).await,
-                Change::RemoveRoute { host } => b.proxy.remove_route(host).await,
-                Change::DeleteRecord { zone, name } => {
-                    b.dns.delete_records(zone, &[(name.clone(), crate::dns::RecordType::A)]).await
-                }
-                Change::UnsetEnv { project, env, keys } => {
-                    b.secrets.unset(&Scope::new(project.clone(), env.clone()), keys).await.map(drop)
-                }
-                Change::ReleasePort { key, .. } => b.ports.release(key).await.map(drop),
-                Change::RemoveNetwork { name } => b.runtime.remove_network(name).await,
-                Change::RemoveVolume { name } => b.runtime.remove_volume(name, Default::default()).await,
-                Change::ForgetProject { project } => {
-                    let p = project.clone();
-                    self.blocking_state(move |s| {
-                        s.modify(|doc| {
-                            doc.projects.remove(&p);
-                            Ok(())
-                        })
-                    })
-                    .await
-                }
-                _ => Ok(()),
-            };
-            match result {
-                Err(e) if e.kind() == crate::ErrorKind::NotFound => events.note(format!("already gone: {change:?}")),
-                other => other?,
-            }
+        let mut run = Executor::new(self, project.clone(), first.clone(), host.clone(), events);
+        let request = |env: &Environment| LockRequest {
+            project: project.clone(),
+            env: env.clone(),
+            me: self.settings.identity.clone(),
+            message: Some(format!("delete project {project}")),
+            expect_revision: None,
+        };
+        let others: Vec<LockRequest> = envs.iter().skip(1).map(request).collect();
+        let liveness = self.backends.liveness.clone();
+        let also: Edit =
+            Box::new(move |doc| others.iter().try_for_each(|req| lock::take_in(doc, req, liveness.as_ref())));
+        run.lock(request(&first), Some(also), &[], options.wait_for_lock).await?;
+        if let Err(e) = run.run(&changes).await {
+            let (p, me) = (project.clone(), self.settings.identity.clone());
+            let unlock_all: Edit =
+                Box::new(move |doc| envs.iter().try_for_each(|env| lock::release_in(doc, &p, env, &me)));
+            run.fail(&e, Some(unlock_all)).await;
+            return Err(e);
         }
         Ok(Removal { changes, applied: true })
     }

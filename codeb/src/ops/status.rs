@@ -73,7 +73,9 @@ impl Platform {
             record.current().ok_or_else(|| Error::not_found(format!("{project}/{env} has no release serving")))?;
         let port = *record.ports.get(&Service::App).ok_or_else(|| Error::conflict("the SSOT records no app port"))?;
         let check = current.config.health.clone().unwrap_or_default();
-        let verdict = self.probe_once(port, &check).await;
+        let host = self.backends.fleet.place(record.server.as_ref(), None)?;
+        let endpoint = crate::releases::Endpoint { host: host.addresses.upstream, port };
+        let verdict = self.probe_once(host, endpoint, &check).await;
         Ok(HealthReport { release: current.id.clone(), port, verdict })
     }
 
@@ -86,6 +88,7 @@ impl Platform {
             .current_release
             .ok_or_else(|| Error::not_found(format!("{project}/{env} has no release serving")))?;
         let container = release_container(project, env, &current)?;
-        self.backends.runtime.logs(&container, LogOptions { tail }).await
+        let host = self.backends.fleet.place(record.server.as_ref(), None)?;
+        host.runtime.logs(&container, LogOptions { tail }).await
     }
 }

@@ -18,6 +18,7 @@ use crate::model::{Environment, Port, ProjectName, ReleaseId, ServerName, Servic
 pub use probe::{Listener, ListenerOwner, PortProbe, RuntimeAttributedProbe};
 pub use ranges::{PortRanges, ServiceRanges};
 pub use registry::SsotPortRegistry;
+pub(crate) use registry::{free_in, reserve_in};
 pub use report::{PortConflict, PortDrift, PortReport};
 
 /// What a port is allocated to: one service of one project environment, or

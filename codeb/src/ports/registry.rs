@@ -76,7 +76,7 @@ fn recorded_ports(doc: &Ssot) -> BTreeSet<Port> {
 }
 
 /// Records the lowest free port of the key's range, or returns the one it has.
-fn allocate_in(doc: &mut Ssot, key: &PortKey, taken: &BTreeSet<Port>, ranges: &PortRanges) -> Result<Port> {
+pub(crate) fn reserve_in(doc: &mut Ssot, key: &PortKey, taken: &BTreeSet<Port>, ranges: &PortRanges) -> Result<Port> {
     if let Some(port) = doc.environment(&key.project, &key.env).and_then(|e| port_of(e, key)) {
         return Ok(port);
     }
@@ -97,6 +97,15 @@ fn allocate_in(doc: &mut Ssot, key: &PortKey, taken: &BTreeSet<Port>, ranges: &P
         None => env.ports.insert(key.service, port),
     };
     Ok(port)
+}
+
+/// Forgets the port recorded for `key`, returning it.
+pub(crate) fn free_in(doc: &mut Ssot, key: &PortKey) -> Option<Port> {
+    let env = doc.projects.get_mut(&key.project)?.environments.get_mut(&key.env)?;
+    match &key.release {
+        Some(release) => env.release_ports.remove(release),
+        None => env.ports.remove(&key.service),
+    }
 }
 
 /// The port recorded for `key` in its environment's record.
@@ -126,24 +135,12 @@ impl PortRegistry for SsotPortRegistry {
         }
         let taken = self.probe.taken(&server).await?;
         let (key, ranges) = (key.clone(), self.ranges);
-        self.with_store(move |s| s.modify(|doc| allocate_in(doc, &key, &taken, &ranges))).await
+        self.with_store(move |s| s.modify(|doc| reserve_in(doc, &key, &taken, &ranges))).await
     }
 
     async fn release(&self, key: &PortKey) -> Result<Option<Port>> {
         let key = key.clone();
-        self.with_store(move |s| {
-            s.modify(|doc| {
-                let Some(project) = doc.projects.get_mut(&key.project) else {
-                    return Ok(None);
-                };
-                let Some(env) = project.environments.get_mut(&key.env) else { return Ok(None) };
-                Ok(match &key.release {
-                    Some(release) => env.release_ports.remove(release),
-                    None => env.ports.remove(&key.service),
-                })
-            })
-        })
-        .await
+        self.with_store(move |s| s.modify(|doc| Ok(free_in(doc, &key)))).await
     }
 
     async fn list(&self, filter: &PortFilter) -> Result<Vec<PortAllocation>> {

@@ -1,0 +1,246 @@
+//! The fleet: the servers a platform deploys to, what each is for, and how
+//! the engine reaches each one's container runtime, port table and HTTP probe.
+//!
+//! With no servers configured, the fleet is one host, [`ServerName::local`],
+//! holding every role: the machine codeb runs on.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use crate::engine::HttpProbe;
+use crate::model::ServerName;
+use crate::ports::PortProbe;
+use crate::releases::ReleaseDriver;
+use crate::runtime::ContainerRuntime;
+use crate::{Error, ErrorKind, Result};
+
+/// What a server is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Runs app releases and their accessories.
+    App,
+    /// Runs the reverse proxy (Caddy) that routes domains to releases.
+    Proxy,
+    /// Runs the authoritative DNS server (PowerDNS).
+    Dns,
+    /// Keeps the SSOT, the secrets and the deploy locks.
+    Control,
+    /// Holds file storage.
+    Storage,
+    /// Receives backups.
+    Backup,
+    /// Runs streaming services.
+    Streaming,
+    /// Builds images.
+    Build,
+}
+
+impl Role {
+    /// Every role, in a stable order.
+    pub const ALL: [Role; 8] =
+        [Role::App, Role::Proxy, Role::Dns, Role::Control, Role::Storage, Role::Backup, Role::Streaming, Role::Build];
+
+    /// The role's stable snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::App => "app",
+            Role::Proxy => "proxy",
+            Role::Dns => "dns",
+            Role::Control => "control",
+            Role::Storage => "storage",
+            Role::Backup => "backup",
+            Role::Streaming => "streaming",
+            Role::Build => "build",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| {
+            let names: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+            Error::invalid(format!("unknown server role {s:?}: must be one of {}", names.join(", ")))
+        })
+    }
+}
+
+/// The addresses of one server, as the engine uses them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HostAddresses {
+    /// Where release and accessory ports are published on the server.
+    pub bind: IpAddr,
+    /// Where the proxy and the health probe reach releases on the server.
+    pub upstream: IpAddr,
+    /// The address DNS records of domains served from this server point at.
+    pub public_ipv4: Ipv4Addr,
+}
+
+impl HostAddresses {
+    /// Everything on loopback: one machine.
+    pub fn loopback() -> Self {
+        HostAddresses {
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            upstream: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            public_ipv4: Ipv4Addr::LOCALHOST,
+        }
+    }
+}
+
+/// One server of the fleet and the backends that reach it.
+#[derive(Clone, Debug)]
+pub struct Host {
+    /// Its name.
+    pub name: ServerName,
+    /// What it is for.
+    pub roles: BTreeSet<Role>,
+    /// Its addresses.
+    pub addresses: HostAddresses,
+    /// Its container runtime (images, accessories, volumes, networks, logs).
+    pub runtime: Arc<dyn ContainerRuntime>,
+    /// How releases start, stop and are removed there.
+    pub releases: Arc<dyn ReleaseDriver>,
+    /// Which ports listen there.
+    pub ports: Arc<dyn PortProbe>,
+    /// The health probe, run from the server's side.
+    pub http: Arc<dyn HttpProbe>,
+}
+
+impl Host {
+    /// Whether the host has `role`.
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+}
+
+/// The servers a platform deploys to, by name.
+#[derive(Clone, Debug)]
+pub struct Fleet {
+    hosts: Arc<BTreeMap<ServerName, Host>>,
+}
+
+impl Fleet {
+    /// A fleet of `hosts`; refused when empty, when a name repeats, or when no host has the app role.
+    pub fn new(hosts: impl IntoIterator<Item = Host>) -> Result<Self> {
+        let mut by_name = BTreeMap::new();
+        for host in hosts {
+            let name = host.name.clone();
+            if by_name.insert(name.clone(), host).is_some() {
+                return Err(Error::invalid(format!("server {name} is listed twice")));
+            }
+        }
+        if !by_name.values().any(|h| h.has(Role::App)) {
+            return Err(Error::invalid("the fleet has no server with the app role"));
+        }
+        Ok(Fleet { hosts: Arc::new(by_name) })
+    }
+
+    /// A fleet of one host holding every role.
+    pub fn single(mut host: Host) -> Self {
+        host.roles = Role::ALL.into_iter().collect();
+        let name = host.name.clone();
+        Fleet { hosts: Arc::new(BTreeMap::from([(name, host)])) }
+    }
+
+    /// The host named `name`.
+    pub fn host(&self, name: &ServerName) -> Result<&Host> {
+        self.hosts.get(name).ok_or_else(|| {
+            Error::new(ErrorKind::NotFound, format!("server {name} is not in the fleet")).with_context("server", name)
+        })
+    }
+
+    /// Every host, ordered by name.
+    pub fn hosts(&self) -> impl Iterator<Item = &Host> {
+        self.hosts.values()
+    }
+
+    /// The first host (by name) with `role`.
+    pub fn with_role(&self, role: Role) -> Result<&Host> {
+        self.hosts
+            .values()
+            .find(|h| h.has(role))
+            .ok_or_else(|| Error::invalid(format!("no server of the fleet has the {role} role")))
+    }
+
+    /// Where an environment runs: where it is recorded, or else the server
+    /// asked for, or else the first app server. An environment never moves
+    /// silently: asking for another server than the recorded one is a conflict.
+    pub fn place(&self, recorded: Option<&ServerName>, wanted: Option<&ServerName>) -> Result<&Host> {
+        match (recorded, wanted) {
+            (Some(recorded), Some(wanted)) if recorded != wanted => Err(Error::conflict(format!(
+                "the environment runs on server {recorded}, not {wanted}; moving it between servers is not supported yet"
+            ))),
+            (Some(name), _) | (None, Some(name)) => {
+                let host = self.host(name)?;
+                if !host.has(Role::App) {
+                    return Err(Error::invalid(format!("server {name} has no app role, so it runs no releases")));
+                }
+                Ok(host)
+            }
+            (None, None) => self.with_role(Role::App),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::FakeBackends;
+
+    fn host(name: &str, roles: &[Role]) -> Host {
+        let mut host = FakeBackends::new().host();
+        host.name = ServerName::parse(name).unwrap();
+        host.roles = roles.iter().copied().collect();
+        host
+    }
+
+    #[test]
+    fn roles_read_and_print_by_their_names() {
+        for role in Role::ALL {
+            assert_eq!(role.as_str().parse::<Role>().unwrap(), role);
+        }
+        let err = "database".parse::<Role>().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Invalid);
+        assert!(err.message().contains("app, proxy"), "{err}");
+    }
+
+    #[test]
+    fn a_fleet_needs_an_app_server_and_unique_names() {
+        assert!(Fleet::new([host("store", &[Role::Storage])]).is_err());
+        assert!(Fleet::new([host("a", &[Role::App]), host("a", &[Role::Backup])]).is_err());
+        assert!(Fleet::new([host("a", &[Role::App])]).is_ok());
+    }
+
+    #[test]
+    fn placement_keeps_the_recorded_server_and_defaults_to_the_first_app_server() {
+        let fleet =
+            Fleet::new([host("backup", &[Role::Backup]), host("app2", &[Role::App]), host("app1", &[Role::App])])
+                .unwrap();
+        let name = |s: &str| ServerName::parse(s).unwrap();
+        assert_eq!(fleet.place(None, None).unwrap().name, name("app1"));
+        assert_eq!(fleet.place(None, Some(&name("app2"))).unwrap().name, name("app2"));
+        assert_eq!(fleet.place(Some(&name("app2")), None).unwrap().name, name("app2"));
+        assert_eq!(fleet.place(Some(&name("app2")), Some(&name("app1"))).unwrap_err().kind(), ErrorKind::Conflict);
+        assert_eq!(fleet.place(None, Some(&name("backup"))).unwrap_err().kind(), ErrorKind::Invalid);
+        assert_eq!(fleet.place(None, Some(&name("nowhere"))).unwrap_err().kind(), ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn a_single_host_holds_every_role() {
+        let fleet = Fleet::single(host("local", &[]));
+        for role in Role::ALL {
+            assert_eq!(fleet.with_role(role).unwrap().name, ServerName::local());
+        }
+    }
+}
