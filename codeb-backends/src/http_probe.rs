@@ -60,7 +60,7 @@ mod tests {
     use std::net::TcpListener;
     use std::time::Duration;
 
-    use codeb::engine::HealthPath;
+    use codeb::model::HealthPath;
     use codeb::model::Port;
 
     use super::*;

@@ -7,8 +7,9 @@
 
 use std::time::{Duration, Instant};
 
-use codeb::engine::{DeployOptions, DeployRequest, HealthCheck, Platform, Settings};
+use codeb::engine::{DeployOptions, DeployRequest, Platform, Settings};
 use codeb::fake::FakeBackends;
+use codeb::model::HealthCheck;
 use codeb::model::{DomainName, Environment, ImageRef, Port, ProjectName};
 
 const DEPLOYS: usize = 1_000;

@@ -7,13 +7,14 @@ use std::time::Duration;
 
 use codeb::dns::Dns;
 use codeb::engine::{
-    Change, DeployEvent, DeployOptions, DeployReport, DeployRequest, EventSink, HealthCheck, Identity, PlannedChange,
-    Platform, Settings, Step, release_container,
+    Change, DeployEvent, DeployOptions, DeployReport, DeployRequest, EventSink, Identity, PlannedChange, Platform,
+    Settings, release_container,
 };
 use codeb::fake::{AppBehaviour, FakeBackends};
 use codeb::fleet::{Fleet, HostAddresses};
 use codeb::model::{
-    DomainName, EnvKey, EnvValue, EnvVar, Environment, ImageRef, Port, ProjectName, ReleaseId, ServerName, Service,
+    DomainName, EnvKey, EnvValue, EnvVar, Environment, HealthCheck, ImageRef, Port, ProjectName, ReleaseId, ServerName,
+    Service, Step,
 };
 use codeb::proxy::{Proxy, Upstream};
 use codeb::runtime::{ContainerRuntime, ContainerState};

@@ -4,12 +4,10 @@
 use std::time::Duration;
 
 use codeb::ErrorKind;
-use codeb::engine::{
-    Change, DeployOptions, DeployRequest, HealthCheck, Identity, Platform, Settings, release_container,
-};
+use codeb::engine::{Change, DeployOptions, DeployRequest, Identity, Platform, Settings, release_container};
 use codeb::fake::FakeBackends;
 use codeb::model::{
-    DomainName, EnvKey, EnvValue, EnvVar, Environment, ImageRef, Port, ProjectName, ReleaseId, Service,
+    DomainName, EnvKey, EnvValue, EnvVar, Environment, HealthCheck, ImageRef, Port, ProjectName, ReleaseId, Service,
 };
 use codeb::ops::DriftItem;
 use codeb::ports::PortDrift;

@@ -71,7 +71,13 @@ def test_a_stale_plan_is_conflict_error_at_the_lock_step(platform: codeb.Platfor
 
     with pytest.raises(errors.ConflictError) as raised:
         platform.apply(plan)
-    assert raised.value.context == {"project": "shop", "environment": "staging", "step": "lock"}
+    assert raised.value.context == {
+        "project": "shop",
+        "environment": "staging",
+        "server": "local",
+        "step": "lock",
+        "stale_plan": "true",
+    }
 
 
 def test_a_release_that_never_answers_healthy_is_unhealthy_error_at_the_health_step(
@@ -204,4 +210,4 @@ def test_a_backend_that_cannot_be_reached_is_unavailable_error_naming_the_step(
 
     with pytest.raises(errors.CodebError) as deploy:
         platform.deploy(write_project(tmp_path / "app"), "staging")
-    assert deploy.value.context.get("step") == "lock"
+    assert deploy.value.context.get("step") == "plan"

@@ -27,7 +27,7 @@ def test_a_dry_run_returns_the_plan_and_changes_nothing(platform: codeb.Platform
         for k in kinds(plan.changes)
         if k in {"allocate_port", "ensure_image", "start_release", "health_check", "create_route"}
     ]
-    assert str(plan) == "deploy localhost/shop:v1 to shop/staging as v1"
+    assert str(plan) == "deploy localhost/shop:v1 to shop/staging as v1 on local"
     assert platform.releases("shop", "staging") == []
     assert platform.ssot_status().revision == 0
 
@@ -152,7 +152,7 @@ def test_domains_are_set_up_listed_and_removed_only_with_force(platform: codeb.P
 
     dry = platform.domain_setup("shop", "staging", "www.codeb.test", dry_run=True)
     assert (dry.domain, dry.applied) == ("www.codeb.test", False)
-    assert kinds(dry.changes) == ["create_route", "upsert_record"]
+    assert kinds(dry.changes) == ["add_domain", "create_route", "upsert_record"]
     assert platform.domain_list("shop", "staging") == ["shop.codeb.test"]
 
     done = platform.domain_setup("shop", "staging", "WWW.codeb.test")
@@ -165,7 +165,7 @@ def test_domains_are_set_up_listed_and_removed_only_with_force(platform: codeb.P
 
     removed = platform.domain_remove("shop", "staging", "www.codeb.test", force=True)
     assert removed.applied is True
-    assert kinds(removed.changes) == ["remove_route", "delete_record"]
+    assert kinds(removed.changes) == ["remove_route", "delete_record", "forget_domain"]
     assert platform.domain_list("shop", "staging") == ["shop.codeb.test"]
 
 
@@ -265,6 +265,7 @@ def test_results_print_their_fields_and_convert_to_the_sdk_json_shape(
     assert report.to_dict() == {
         "project": "shop",
         "env": "staging",
+        "server": "local",
         "release": "v1",
         "image": "localhost/shop:v1",
         "port": report.port,
@@ -273,6 +274,6 @@ def test_results_print_their_fields_and_convert_to_the_sdk_json_shape(
         "elapsed_ms": report.elapsed_ms,
     }
     change = platform.project_delete("shop").changes[-1]
-    assert repr(change) == "Change(forget_project, project='shop')"
-    assert change.to_dict() == {"change": "forget_project", "project": "shop"}
+    assert repr(change) == "Change(forget_project, project='shop', server='local')"
+    assert change.to_dict() == {"change": "forget_project", "project": "shop", "server": "local"}
     assert repr(platform) == "Platform(memory)"

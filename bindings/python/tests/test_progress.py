@@ -12,8 +12,8 @@ import codeb
 
 STEPS_IN_ORDER = [
     "lock",
-    "configure",
     "allocate_ports",
+    "configure",
     "image",
     "start_release",
     "health_check",

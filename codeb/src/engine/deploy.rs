@@ -9,7 +9,7 @@ use crate::engine::executor::{Edit, Executor, Previous, Target};
 use crate::engine::lock::{LockRequest, STALE_PLAN};
 use crate::engine::{DeployOptions, Plan, Platform};
 use crate::fleet::Host;
-use crate::model::{DomainName, Environment, ImageRef, Port, ProjectName, ReleaseId, ServerName, Service};
+use crate::model::{DomainName, Environment, ImageRef, Port, ProjectName, ReleaseId, ServerName, Service, Step};
 use crate::ssot::{EnvironmentRecord, ReleaseConfig, ReleaseRecord, ReleaseStatus, Ssot, StateStoreExt};
 use crate::{Error, ErrorKind, Result};
 
@@ -50,7 +50,7 @@ impl Platform {
         const MAX_PLANS: usize = 20;
         let mut planned = 0;
         loop {
-            let plan = self.plan(request).await?;
+            let plan = self.plan(request).await.map_err(|e| e.with_context("step", Step::Plan))?;
             planned += 1;
             match self.run_plan(&plan, Some(plan.revision), options).await {
                 Err(e) if e.context_value(STALE_PLAN) == Some("true") && planned < MAX_PLANS => {}

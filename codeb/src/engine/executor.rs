@@ -14,9 +14,11 @@ use crate::engine::events::Events;
 use crate::engine::health::judge;
 use crate::engine::lock::{self, LockRequest};
 use crate::engine::naming::environment_network;
-use crate::engine::{Change, DeployEvent, HealthCheck, PlannedChange, Platform, ProbeRequest, ProbeVerdict, Step};
+use crate::engine::{Change, DeployEvent, PlannedChange, Platform, ProbeRequest, ProbeVerdict};
 use crate::fleet::Host;
-use crate::model::{DomainName, EnvVar, Environment, ImageRef, Port, ProjectName, ReleaseId, Service};
+use crate::model::{
+    DomainName, EnvVar, Environment, HealthCheck, ImageRef, Port, ProjectName, ReleaseId, Service, Step,
+};
 use crate::ports::PortKey;
 use crate::proxy::{Route, Upstream};
 use crate::releases::{Endpoint, ReleaseRef, ReleaseSpec, gone_is_done};

@@ -20,10 +20,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use deploy::DeployReport;
-pub use events::{DeployEvent, EventSink, Step};
-pub use health::{
-    BODY_EXCERPT_BYTES, HealthCheck, HealthPath, HttpProbe, ProbeRequest, ProbeResponse, ProbeVerdict, judge,
-};
+pub use events::{DeployEvent, EventSink};
+pub use health::{BODY_EXCERPT_BYTES, HttpProbe, ProbeRequest, ProbeResponse, ProbeVerdict, judge};
 pub use lock::{Identity, Liveness, LockStatus};
 pub use naming::{accessory_container, accessory_volume, environment_network, release_container};
 pub use plan::{Change, Plan, PlannedChange};

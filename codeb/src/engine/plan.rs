@@ -5,10 +5,10 @@
 use std::fmt;
 
 use crate::engine::naming::{accessory_container, accessory_volume, environment_network, release_container};
-use crate::engine::{DeployRequest, Platform, Step};
+use crate::engine::{DeployRequest, Platform};
 use crate::model::{
     ContainerName, DomainName, EnvKey, Environment, ImageRef, NetworkName, PortRange, ProjectName, ReleaseId,
-    ServerName, Service, VolumeName,
+    ServerName, Service, Step, VolumeName,
 };
 use crate::ports::PortKey;
 use crate::proxy::Upstream;

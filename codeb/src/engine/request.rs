@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use crate::engine::{EventSink, HealthCheck};
-use crate::model::{DomainName, EnvVar, Environment, ImageRef, Port, ProjectName, ServerName, Service};
+use crate::engine::EventSink;
+use crate::model::{DomainName, EnvVar, Environment, HealthCheck, ImageRef, Port, ProjectName, ServerName, Service};
 use crate::runtime::{BuildSpec, Resources};
 
 /// The accessories an environment wants.

@@ -10,17 +10,21 @@
 mod domain;
 mod env_var;
 mod environment;
+pub(crate) mod health;
 mod image;
 mod names;
 mod port;
+mod step;
 mod validation;
 
 pub use domain::DomainName;
 pub use env_var::{EnvKey, EnvValue, EnvVar};
 pub use environment::{Environment, EnvironmentKind, PreviewId};
+pub use health::{HealthCheck, HealthPath};
 pub use image::ImageRef;
 pub use names::{ContainerName, NetworkName, ProjectName, RESERVED_PROJECT_NAMES, ReleaseId, ServerName, VolumeName};
 pub use port::{Port, PortRange, Service};
+pub use step::Step;
 pub use validation::ValidationError;
 
 /// Implements `Display`, `FromStr`, `AsRef<str>`, `TryFrom<String>`, `From<T> for String`

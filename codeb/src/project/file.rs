@@ -41,8 +41,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::engine::{Accessories, DeployRequest, HealthCheck, HealthPath};
+use crate::engine::{Accessories, DeployRequest};
 use crate::model::{DomainName, EnvKey, EnvValue, EnvVar, Environment, ImageRef, Port, ProjectName, ValidationError};
+use crate::model::{HealthCheck, HealthPath};
 use crate::project::units::{parse_duration, parse_size};
 use crate::runtime::{BuildSpec, Resources};
 use crate::{Error, Result};

@@ -5,9 +5,9 @@ use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
 
-use crate::engine::HealthCheck;
 use crate::model::{
-    ContainerName, DomainName, Environment, ImageRef, Port, ProjectName, ReleaseId, ServerName, Service, VolumeName,
+    ContainerName, DomainName, Environment, HealthCheck, ImageRef, Port, ProjectName, ReleaseId, ServerName, Service,
+    Step, VolumeName,
 };
 use crate::runtime::Resources;
 use crate::secrets::EnvVersion;
@@ -242,7 +242,7 @@ pub enum ReleaseStatus {
     /// Failed at `step` because of `reason`.
     Failed {
         /// The deploy step that failed.
-        step: crate::engine::Step,
+        step: Step,
         /// Why, with the evidence (status code, body excerpt, backend error).
         reason: String,
     },
@@ -278,7 +278,7 @@ mod tests {
 
     #[test]
     fn status_names_match_their_json_form() {
-        let failed = ReleaseStatus::Failed { step: crate::engine::Step::HealthCheck, reason: "503".into() };
+        let failed = ReleaseStatus::Failed { step: Step::HealthCheck, reason: "503".into() };
         for status in [ReleaseStatus::Pending, ReleaseStatus::Live, failed, ReleaseStatus::Retired] {
             assert_eq!(serde_json::to_value(&status).unwrap()["status"], status.as_str());
         }
