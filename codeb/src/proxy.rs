@@ -9,6 +9,7 @@ use crate::model::{DomainName, Port};
 
 /// Where a route sends traffic: `host:port` as the proxy reaches it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Upstream {
     /// An IP address or host name the proxy can reach (validated by the caller's config).
     pub host: std::net::IpAddr,
@@ -27,6 +28,7 @@ impl fmt::Display for Upstream {
 
 /// How a route gets its certificate.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "mode")]
 pub enum TlsPolicy {
     /// A public certificate from an ACME issuer, with an optional account email.

@@ -68,6 +68,7 @@ impl std::fmt::Debug for RegistryAuth {
 
 /// What [`ContainerRuntime::build_image`] builds.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct BuildSpec {
     /// The build context directory on the runtime's host.
     pub context: PathBuf,
@@ -110,6 +111,7 @@ pub struct VolumeMount {
 
 /// Resource limits of a container; `None` means unlimited.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Resources {
     /// Memory limit in bytes.
     pub memory_bytes: Option<u64>,

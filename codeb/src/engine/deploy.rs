@@ -15,6 +15,7 @@ use crate::{Error, ErrorKind, Result};
 
 /// What a successful deploy (or rollback) did.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct DeployReport {
     /// The project.
     pub project: ProjectName,

@@ -27,6 +27,7 @@ pub struct Identity {
 
 /// A lock as reported to people: its holder and whether the holder is gone.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct LockStatus {
     /// The project.
     pub project: ProjectName,

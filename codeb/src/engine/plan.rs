@@ -18,6 +18,7 @@ use crate::{Error, ErrorKind, Result};
 
 /// One change a deploy, rollback, domain operation or removal makes.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "change", deny_unknown_fields)]
 pub enum Change {
     /// Reserve a port from a range in the SSOT.
@@ -213,6 +214,7 @@ impl Change {
 
 /// A change and the server it happens on.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct PlannedChange {
     /// The server the change acts on: the environment's for its containers,
     /// the proxy's, DNS's or control's for routes, records and the SSOT.
@@ -227,6 +229,7 @@ pub struct PlannedChange {
 /// A plan serialises whole (its request included), so it can be saved with
 /// `we deploy --dry-run --json` and applied by another process.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Plan {
     /// The project.

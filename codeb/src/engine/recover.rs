@@ -15,6 +15,7 @@ use crate::ssot::{ReleaseStatus, StateStoreExt};
 
 /// What a recovery found and did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct RecoverReport {
     /// The stale lock that was released, as `owner@host (pid)`.
     pub released_lock: Option<String>,

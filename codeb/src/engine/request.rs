@@ -8,6 +8,7 @@ use crate::runtime::{BuildSpec, Resources};
 
 /// The accessories an environment wants.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Accessories {
     /// A PostgreSQL container with a protected volume; its URL is injected as `DATABASE_URL`.
     pub postgres: bool,
@@ -30,6 +31,7 @@ impl Accessories {
 /// It serialises as part of a saved plan. Its variables are the project
 /// file's plain ones; a request holding a secret value cannot be saved.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DeployRequest {
     /// The project.
@@ -49,6 +51,7 @@ pub struct DeployRequest {
     pub command: Option<Vec<String>>,
     /// Plain (non-secret) env vars from the project file; stored with the environment's secrets.
     #[serde(with = "plain_vars")]
+    #[cfg_attr(feature = "schemars", schemars(with = "std::collections::BTreeMap<String, String>"))]
     pub env_vars: Vec<EnvVar>,
     /// The domains routed to the app.
     pub domains: Vec<DomainName>,

@@ -43,6 +43,7 @@ fn choose_target<'a>(record: &'a EnvironmentRecord, to: Option<&ReleaseId>) -> R
 
 /// What a rollback would do.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct RollbackPlan {
     /// The project.
     pub project: ProjectName,

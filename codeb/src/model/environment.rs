@@ -42,6 +42,7 @@ super::string_newtype!(PreviewId);
 
 /// The kind of an environment, which decides its port ranges.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EnvironmentKind {
     /// See [`Environment::Staging`].
@@ -109,6 +110,8 @@ impl FromStr for Environment {
         Environment::parse(s)
     }
 }
+
+super::string_schema!(Environment);
 
 impl serde::Serialize for Environment {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

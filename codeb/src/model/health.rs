@@ -34,6 +34,7 @@ crate::model::string_newtype!(HealthPath);
 
 /// When a release counts as healthy. The defaults follow Kamal's.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct HealthCheck {
     /// The path to request.
@@ -46,15 +47,19 @@ pub struct HealthCheck {
     pub body_contains: Option<String>,
     /// Time between probes.
     #[serde(with = "millis", rename = "interval_ms")]
+    #[cfg_attr(feature = "schemars", schemars(with = "u64"))]
     pub interval: Duration,
     /// Time one probe may take.
     #[serde(with = "millis", rename = "timeout_ms")]
+    #[cfg_attr(feature = "schemars", schemars(with = "u64"))]
     pub timeout: Duration,
     /// Time to wait after start before the first probe.
     #[serde(with = "millis", rename = "start_period_ms")]
+    #[cfg_attr(feature = "schemars", schemars(with = "u64"))]
     pub start_period: Duration,
     /// Time after which a release that never answered healthy fails.
     #[serde(with = "millis", rename = "deadline_ms")]
+    #[cfg_attr(feature = "schemars", schemars(with = "u64"))]
     pub deadline: Duration,
     /// Consecutive failed probes that make a live release unhealthy during the watch window.
     pub failure_threshold: u32,

@@ -186,6 +186,8 @@ impl std::str::FromStr for ImageRef {
     }
 }
 
+super::string_schema!(ImageRef);
+
 impl serde::Serialize for ImageRef {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.raw)

@@ -88,9 +88,28 @@ macro_rules! string_newtype {
                 $name::parse(&s).map_err(serde::de::Error::custom)
             }
         }
+
+        $crate::model::string_schema!($name);
     };
 }
 pub(crate) use string_newtype;
+
+/// A JSON schema for a validated string type: a string (the SDK checks its rule).
+macro_rules! string_schema {
+    ($name:ident) => {
+        #[cfg(feature = "schemars")]
+        impl schemars::JsonSchema for $name {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({ "type": "string" })
+            }
+        }
+    };
+}
+pub(crate) use string_schema;
 
 #[cfg(test)]
 mod hostile_values_tests;

@@ -11,6 +11,17 @@ use super::validation::ValidationError;
 #[serde(try_from = "u16", into = "u16")]
 pub struct Port(NonZeroU16);
 
+#[cfg(feature = "schemars")]
+impl schemars::JsonSchema for Port {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Port".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": "integer", "minimum": 1, "maximum": 65535 })
+    }
+}
+
 impl Port {
     /// Validates `n` as a port (0 is refused).
     pub fn new(n: u16) -> Result<Self, ValidationError> {
@@ -58,6 +69,7 @@ impl FromStr for Port {
 
 /// An inclusive range of ports, `start..=end`, with `start <= end`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(try_from = "RawRange", into = "RawRange")]
 pub struct PortRange {
     start: Port,
@@ -65,6 +77,7 @@ pub struct PortRange {
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 struct RawRange {
     start: Port,
     end: Port,
@@ -138,6 +151,7 @@ impl fmt::Debug for PortRange {
 
 /// A service of a project environment that listens on a host port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Service {
     /// The application itself.

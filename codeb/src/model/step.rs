@@ -5,6 +5,7 @@ use std::fmt;
 
 /// A step of a deploy, rollback or recovery.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Step {
     /// Planning: reading the SSOT and the backends to decide the changes.

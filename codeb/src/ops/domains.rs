@@ -13,6 +13,7 @@ use crate::ssot::EnvironmentRecord;
 
 /// What setting up a domain did.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct DomainReport {
     /// The domain.
     pub domain: DomainName,

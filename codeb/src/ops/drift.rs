@@ -10,6 +10,7 @@ use crate::runtime::{ContainerState, LABEL_MANAGED, LABEL_PROJECT, LABEL_RELEASE
 
 /// One difference between the SSOT and reality.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "drift")]
 pub enum DriftItem {
     /// The serving release's container is missing or not running.
@@ -46,6 +47,7 @@ pub enum DriftItem {
 
 /// Everything `drift` found.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct DriftReport {
     /// Differences in releases, containers and routes.
     pub items: Vec<DriftItem>,

@@ -14,6 +14,7 @@ use crate::{Error, Result};
 
 /// What a destructive operation would do, and whether it did it.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Removal {
     /// The changes, in order.
     pub changes: Vec<PlannedChange>,
@@ -23,6 +24,7 @@ pub struct Removal {
 
 /// One line of a project listing.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct ProjectSummary {
     /// The project.
     pub project: ProjectName,

@@ -9,6 +9,7 @@ use crate::{Error, Result};
 
 /// A summary of the SSOT.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct SsotStatus {
     /// The document format.
     pub schema_version: u32,
@@ -28,6 +29,7 @@ pub struct SsotStatus {
 
 /// The health of an environment's serving release.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct HealthReport {
     /// The release probed.
     pub release: ReleaseId,

@@ -29,6 +29,7 @@ pub use report::{PortConflict, PortDrift, PortReport};
 /// holds its own app port under `release: Some(id)`, so old and new run side
 /// by side; at cutover the new release's port becomes the serving one.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct PortKey {
     /// The project.
     pub project: ProjectName,
@@ -65,6 +66,7 @@ impl fmt::Display for PortKey {
 
 /// One recorded allocation.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct PortAllocation {
     /// What the port belongs to.
     pub key: PortKey,

@@ -5,6 +5,7 @@ use crate::{Error, Result};
 
 /// The ranges of one environment kind; `None` means the service is not offered there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ServiceRanges {
     /// The app's range.
@@ -19,6 +20,7 @@ pub struct ServiceRanges {
 
 /// The port ranges of every environment kind. The default is the seed's table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PortRanges {
     /// Staging's ranges.

@@ -5,6 +5,7 @@ use crate::ports::PortKey;
 
 /// A port that two parties claim: it needs attention before the next deploy.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "conflict")]
 pub enum PortConflict {
     /// The SSOT records the same port for more than one key.
@@ -40,6 +41,7 @@ pub enum PortConflict {
 
 /// A difference between the SSOT and the servers that is not (yet) a clash.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "drift")]
 pub enum PortDrift {
     /// Recorded, but nothing listens on it.
@@ -64,6 +66,7 @@ pub enum PortDrift {
 
 /// The result of a port check.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct PortReport {
     /// Ports claimed twice.
     pub conflicts: Vec<PortConflict>,

@@ -92,6 +92,7 @@ pub struct ServerRecord {
 
 /// One project and its environments.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProjectRecord {
     /// The environments, by name.
@@ -101,6 +102,7 @@ pub struct ProjectRecord {
 
 /// One environment of a project: where it runs and what it holds.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EnvironmentRecord {
     /// The server it runs on; the local server when absent.
@@ -153,6 +155,7 @@ impl EnvironmentRecord {
 
 /// Who holds an environment's deploy lock.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DeployLock {
     /// The user or agent that took it.
@@ -170,6 +173,7 @@ pub struct DeployLock {
 
 /// A PostgreSQL or Redis container that belongs to an environment.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AccessoryRecord {
     /// The image it runs.
@@ -183,6 +187,7 @@ pub struct AccessoryRecord {
 
 /// One release of an environment: an image plus the configuration it ran with.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ReleaseRecord {
     /// The release's id.
@@ -204,6 +209,7 @@ pub struct ReleaseRecord {
 
 /// The configuration a release ran with, so a rollback restores it whole.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ReleaseConfig {
     /// The version of the environment's variable set.
@@ -233,6 +239,7 @@ pub struct ReleaseConfig {
 
 /// Where a release stands.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "status")]
 pub enum ReleaseStatus {
     /// Being deployed.
