@@ -30,6 +30,7 @@ pub mod dns;
 pub mod engine;
 pub mod error;
 pub mod fake;
+pub mod faults;
 pub mod fleet;
 pub mod model;
 pub mod ops;

@@ -67,7 +67,8 @@ impl testkit::ports::PortOccupier for FakeOccupier {
 
 #[tokio::test]
 async fn fake_port_registry_conforms() {
-    let registry = FakePortRegistry::with_store(Arc::default(), testkit::ports::suite_ranges()).unwrap();
-    let occupier = FakeOccupier(registry.probe().clone());
+    let store = Arc::new(codeb::ssot::MemoryStateStore::default());
+    let registry = FakePortRegistry::with_store(store, testkit::ports::suite_ranges()).unwrap();
+    let occupier = FakeOccupier(registry.probe().inner().clone());
     testkit::ports::run(&registry, &occupier, &Namespace::random()).await;
 }

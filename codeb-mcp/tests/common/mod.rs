@@ -8,7 +8,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use codeb::engine::{Platform, Settings};
-use codeb::fake::{DNS_OPS, FakeBackends, HTTP_OPS, PORT_OPS, PROXY_OPS, RUNTIME_OPS, SECRET_OPS};
+use codeb::fake::FakeBackends;
+use codeb::faults::{DNS_OPS, Faults, HTTP_OPS, PORT_OPS, PROXY_OPS, RUNTIME_OPS, SECRET_OPS, STATE_OPS};
 use codeb_mcp::CodebServer;
 use rmcp::model::{CallToolRequestParams, CallToolResult, Tool};
 use rmcp::service::{RoleClient, RunningService};
@@ -103,15 +104,14 @@ impl Harness {
     /// Calls every fake backend has answered, in all.
     pub fn backend_calls(&self) -> u64 {
         let f = &self.fakes;
-        let count = |faults: &codeb::fake::Faults, ops: &[&str]| ops.iter().map(|op| faults.calls(op)).sum::<u64>();
+        let count = |faults: &Faults, ops: &[&str]| ops.iter().map(|op| faults.calls(op)).sum::<u64>();
         count(f.runtime.faults(), RUNTIME_OPS)
             + count(f.proxy.faults(), PROXY_OPS)
             + count(f.dns.faults(), DNS_OPS)
             + count(f.secrets.faults(), SECRET_OPS)
             + count(f.ports.faults(), PORT_OPS)
             + count(f.http.faults(), HTTP_OPS)
-            // The SSOT store's operations (codeb::ssot::memory::STATE_OPS).
-            + count(f.state.faults(), &["load", "update"])
+            + count(f.state.faults(), STATE_OPS)
     }
 
     /// A project directory holding a codeb.toml for `name` with `image`, and `extra` appended.

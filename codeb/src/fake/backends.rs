@@ -4,44 +4,49 @@ use std::sync::Arc;
 
 use super::{FakeDns, FakeHttpProbe, FakeLiveness, FakePortRegistry, FakeProxy, FakeRuntime, FakeSecretStore};
 use crate::engine::{Backends, Platform, Settings};
+use crate::faults::{DNS_OPS, Faulty, HTTP_OPS, PORT_OPS, PROXY_OPS, RUNTIME_OPS, SECRET_OPS, STATE_OPS};
 use crate::fleet::{Fleet, Host, HostAddresses};
 use crate::model::ServerName;
 use crate::releases::ContainerReleases;
 use crate::ssot::MemoryStateStore;
 
-/// The in-memory fakes of every backend, sharing one SSOT; keep it to reach each fake's controls.
+/// The in-memory fakes of every backend, each behind the fault layer, sharing
+/// one SSOT; keep it to reach each fake's controls (through the layer's
+/// `Deref`) and its faults ([`Faulty::faults`]).
 #[derive(Debug, Clone)]
 pub struct FakeBackends {
     /// The container runtime (its apps answer the HTTP probe).
-    pub runtime: Arc<FakeRuntime>,
+    pub runtime: Arc<Faulty<FakeRuntime>>,
     /// The proxy.
-    pub proxy: Arc<FakeProxy>,
+    pub proxy: Arc<Faulty<FakeProxy>>,
     /// The DNS server.
-    pub dns: Arc<FakeDns>,
+    pub dns: Arc<Faulty<FakeDns>>,
     /// The secret store.
-    pub secrets: Arc<FakeSecretStore>,
+    pub secrets: Arc<Faulty<FakeSecretStore>>,
     /// The port registry, recording in `state`; it sees the ports the runtime's running containers publish.
-    pub ports: Arc<FakePortRegistry>,
+    pub ports: Arc<Faulty<FakePortRegistry>>,
     /// The SSOT.
-    pub state: Arc<MemoryStateStore>,
+    pub state: Arc<Faulty<MemoryStateStore>>,
     /// The HTTP probe.
-    pub http: Arc<FakeHttpProbe>,
+    pub http: Arc<Faulty<FakeHttpProbe>>,
     /// The process table.
     pub liveness: Arc<FakeLiveness>,
 }
 
 impl Default for FakeBackends {
     fn default() -> Self {
-        let runtime = Arc::new(FakeRuntime::new());
-        let ports = Arc::new(FakePortRegistry::attributed_to(runtime.clone()));
+        let fake_runtime = Arc::new(FakeRuntime::new());
+        let runtime = Arc::new(Faulty::new("fake-runtime", RUNTIME_OPS, fake_runtime.clone()));
+        let state = Arc::new(Faulty::new("state", STATE_OPS, Arc::new(MemoryStateStore::default())));
+        let registry = FakePortRegistry::attributed_to(state.clone(), runtime.clone());
         FakeBackends {
-            http: Arc::new(FakeHttpProbe::new(runtime.clone())),
+            http: Arc::new(Faulty::new("fake-http", HTTP_OPS, Arc::new(FakeHttpProbe::new(fake_runtime)))),
             runtime,
-            proxy: Arc::new(FakeProxy::new()),
-            dns: Arc::new(FakeDns::new()),
-            secrets: Arc::new(FakeSecretStore::new()),
-            state: ports.store().clone(),
-            ports,
+            proxy: Arc::new(Faulty::new("fake-proxy", PROXY_OPS, Arc::new(FakeProxy::new()))),
+            dns: Arc::new(Faulty::new("fake-dns", DNS_OPS, Arc::new(FakeDns::new()))),
+            secrets: Arc::new(Faulty::new("fake-secrets", SECRET_OPS, Arc::new(FakeSecretStore::new()))),
+            ports: Arc::new(Faulty::new("fake-ports", PORT_OPS, Arc::new(registry))),
+            state,
             liveness: Arc::new(FakeLiveness::new()),
         }
     }

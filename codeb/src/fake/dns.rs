@@ -5,40 +5,24 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use super::Faults;
 use crate::dns::{Dns, RecordSet, RecordType};
 use crate::model::DomainName;
 use crate::{Error, Result};
-
-/// Operation names [`FakeDns`] accepts in its [`Faults`].
-pub const DNS_OPS: &[&str] = &["ensure_zone", "upsert_records", "delete_records", "list_records"];
 
 type Zone = BTreeMap<(DomainName, RecordType), RecordSet>;
 
 /// A DNS server that keeps its zones in memory.
 ///
 /// Like PowerDNS it refuses a CNAME beside other data at the same name.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct FakeDns {
     zones: Mutex<BTreeMap<DomainName, Zone>>,
-    faults: Faults,
-}
-
-impl Default for FakeDns {
-    fn default() -> Self {
-        FakeDns { zones: Mutex::default(), faults: Faults::new("fake-dns", DNS_OPS) }
-    }
 }
 
 impl FakeDns {
     /// A server with no zones.
     pub fn new() -> Self {
         FakeDns::default()
-    }
-
-    /// The fault injection of this server (operations: [`DNS_OPS`]).
-    pub fn faults(&self) -> &Faults {
-        &self.faults
     }
 
     fn zones(&self) -> MutexGuard<'_, BTreeMap<DomainName, Zone>> {
@@ -64,13 +48,11 @@ fn check_cname_exclusive(zone: &Zone) -> Result<()> {
 #[async_trait]
 impl Dns for FakeDns {
     async fn ensure_zone(&self, zone: &DomainName) -> Result<()> {
-        self.faults.enter("ensure_zone").await?;
         self.zones().entry(zone.clone()).or_default();
         Ok(())
     }
 
     async fn upsert_records(&self, zone: &DomainName, sets: &[RecordSet]) -> Result<()> {
-        self.faults.enter("upsert_records").await?;
         for set in sets {
             set.validate(zone)?;
         }
@@ -86,7 +68,6 @@ impl Dns for FakeDns {
     }
 
     async fn delete_records(&self, zone: &DomainName, keys: &[(DomainName, RecordType)]) -> Result<()> {
-        self.faults.enter("delete_records").await?;
         let mut zones = self.zones();
         let records = zones.get_mut(zone).ok_or_else(|| no_zone(zone))?;
         for key in keys {
@@ -96,7 +77,6 @@ impl Dns for FakeDns {
     }
 
     async fn list_records(&self, zone: &DomainName) -> Result<Vec<RecordSet>> {
-        self.faults.enter("list_records").await?;
         let zones = self.zones();
         Ok(zones.get(zone).ok_or_else(|| no_zone(zone))?.values().cloned().collect())
     }

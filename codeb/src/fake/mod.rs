@@ -1,10 +1,10 @@
 //! In-memory fakes of every backend trait: working, stateful implementations
-//! (not mocks) with fault injection, always compiled, so the SDK's logic and
-//! its failure paths are tested fast and doc examples run anywhere.
+//! (not mocks), always compiled, so the SDK's logic is tested fast and doc
+//! examples run anywhere. [`FakeBackends`] puts each behind the fault layer
+//! ([`crate::faults::Faulty`]), so the failure paths are tested fast too.
 
 mod backends;
 mod dns;
-mod faults;
 mod http;
 mod liveness;
 mod ports;
@@ -14,11 +14,10 @@ mod secrets;
 
 pub use crate::ssot::MemoryStateStore;
 pub use backends::FakeBackends;
-pub use dns::{DNS_OPS, FakeDns};
-pub use faults::Faults;
-pub use http::{FakeHttpProbe, HTTP_OPS};
+pub use dns::FakeDns;
+pub use http::FakeHttpProbe;
 pub use liveness::FakeLiveness;
-pub use ports::{FakePortProbe, FakePortRegistry, PORT_OPS, PROBE_OPS};
-pub use proxy::{FakeProxy, PROXY_OPS};
-pub use runtime::{AppBehaviour, FakeRuntime, RUNTIME_OPS};
-pub use secrets::{FakeSecretStore, SECRET_OPS};
+pub use ports::{FakePortProbe, FakePortRegistry};
+pub use proxy::FakeProxy;
+pub use runtime::{AppBehaviour, FakeRuntime};
+pub use secrets::FakeSecretStore;

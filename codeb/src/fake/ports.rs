@@ -5,33 +5,23 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use super::Faults;
 use crate::Result;
+use crate::faults::{Faulty, PROBE_OPS};
 use crate::model::{Port, ServerName};
 use crate::ports::{
     Listener, ListenerOwner, PortAllocation, PortFilter, PortKey, PortProbe, PortRanges, PortRegistry, PortReport,
     RuntimeAttributedProbe, SsotPortRegistry,
 };
 use crate::runtime::{ContainerRuntime, ContainerState, Labels};
-use crate::ssot::MemoryStateStore;
-
-/// Operation names [`FakePortProbe`] accepts in its [`Faults`].
-pub const PROBE_OPS: &[&str] = &["listeners"];
+use crate::ssot::{MemoryStateStore, StateStore};
 
 /// A port probe whose listening sockets are set by the test, and, when it
 /// watches a runtime, also held by that runtime's running containers (as
 /// Podman's conmon holds a published port).
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct FakePortProbe {
     listening: Mutex<BTreeMap<(ServerName, Port), ListenerOwner>>,
     runtime: Option<Arc<dyn ContainerRuntime>>,
-    faults: Faults,
-}
-
-impl Default for FakePortProbe {
-    fn default() -> Self {
-        FakePortProbe { listening: Mutex::default(), runtime: None, faults: Faults::new("fake-probe", PROBE_OPS) }
-    }
 }
 
 impl FakePortProbe {
@@ -44,11 +34,6 @@ impl FakePortProbe {
     /// listening on the local server.
     pub fn watching(runtime: Arc<dyn ContainerRuntime>) -> Self {
         FakePortProbe { runtime: Some(runtime), ..FakePortProbe::default() }
-    }
-
-    /// The fault injection of this probe (operations: [`PROBE_OPS`]).
-    pub fn faults(&self) -> &Faults {
-        &self.faults
     }
 
     /// Makes `port` listen on `server`, owned by `owner`.
@@ -69,7 +54,6 @@ impl FakePortProbe {
 #[async_trait]
 impl PortProbe for FakePortProbe {
     async fn listeners(&self, server: &ServerName) -> Result<Vec<Listener>> {
-        self.faults.enter("listeners").await?;
         let mut ports: BTreeMap<Port, ListenerOwner> = BTreeMap::new();
         if let Some(runtime) = self.runtime.as_ref().filter(|_| *server == ServerName::local()) {
             for container in runtime.list_containers(&Labels::new()).await? {
@@ -84,22 +68,17 @@ impl PortProbe for FakePortProbe {
     }
 }
 
-/// Operation names [`FakePortRegistry`] accepts in its [`Faults`].
-pub const PORT_OPS: &[&str] = &["allocate", "release", "list", "check"];
-
-/// The SSOT port registry over an in-memory store and a [`FakePortProbe`], with fault injection.
+/// The SSOT port registry over a store and a [`FakePortProbe`] (behind the fault layer).
 #[derive(Debug)]
 pub struct FakePortRegistry {
     inner: SsotPortRegistry,
-    store: Arc<MemoryStateStore>,
-    probe: Arc<FakePortProbe>,
+    probe: Arc<Faulty<FakePortProbe>>,
     seen: Arc<dyn PortProbe>,
-    faults: Faults,
 }
 
 impl Default for FakePortRegistry {
     fn default() -> Self {
-        FakePortRegistry::with_store(Arc::default(), PortRanges::default())
+        FakePortRegistry::with_store(Arc::new(MemoryStateStore::default()), PortRanges::default())
             .unwrap_or_else(|_| unreachable!("the default ranges are valid"))
     }
 }
@@ -111,49 +90,38 @@ impl FakePortRegistry {
     }
 
     /// A registry over `store` with `ranges`; refuses overlapping ranges.
-    pub fn with_store(store: Arc<MemoryStateStore>, ranges: PortRanges) -> Result<Self> {
+    pub fn with_store(store: Arc<dyn StateStore>, ranges: PortRanges) -> Result<Self> {
         FakePortRegistry::build(store, ranges, None)
     }
 
-    /// A registry with the default ranges and an empty SSOT whose probe sees
+    /// A registry with the default ranges over `store` whose probe sees
     /// `runtime`'s running containers listen on the ports they publish and,
     /// like the real platform's, attributes them ([`RuntimeAttributedProbe`]).
-    pub fn attributed_to(runtime: Arc<dyn ContainerRuntime>) -> Self {
-        FakePortRegistry::build(Arc::default(), PortRanges::default(), Some(runtime))
+    pub fn attributed_to(store: Arc<dyn StateStore>, runtime: Arc<dyn ContainerRuntime>) -> Self {
+        FakePortRegistry::build(store, PortRanges::default(), Some(runtime))
             .unwrap_or_else(|_| unreachable!("the default ranges are valid"))
     }
 
     fn build(
-        store: Arc<MemoryStateStore>,
+        store: Arc<dyn StateStore>,
         ranges: PortRanges,
         runtime: Option<Arc<dyn ContainerRuntime>>,
     ) -> Result<Self> {
-        let (probe, seen): (Arc<FakePortProbe>, Arc<dyn PortProbe>) = match runtime {
-            Some(runtime) => {
-                let probe = Arc::new(FakePortProbe::watching(runtime.clone()));
-                (probe.clone(), Arc::new(RuntimeAttributedProbe::new(probe, runtime)))
-            }
-            None => {
-                let probe = Arc::new(FakePortProbe::new());
-                (probe.clone(), probe)
-            }
+        let fake = match &runtime {
+            Some(runtime) => FakePortProbe::watching(runtime.clone()),
+            None => FakePortProbe::new(),
         };
-        let inner = SsotPortRegistry::new(store.clone(), seen.clone(), ranges)?;
-        Ok(FakePortRegistry { inner, store, probe, seen, faults: Faults::new("fake-ports", PORT_OPS) })
+        let probe = Arc::new(Faulty::new("fake-probe", PROBE_OPS, Arc::new(fake)));
+        let seen: Arc<dyn PortProbe> = match runtime {
+            Some(runtime) => Arc::new(RuntimeAttributedProbe::new(probe.clone(), runtime)),
+            None => probe.clone(),
+        };
+        let inner = SsotPortRegistry::new(store, seen.clone(), ranges)?;
+        Ok(FakePortRegistry { inner, probe, seen })
     }
 
-    /// The fault injection of this registry (operations: [`PORT_OPS`]).
-    pub fn faults(&self) -> &Faults {
-        &self.faults
-    }
-
-    /// The SSOT the registry records in.
-    pub fn store(&self) -> &Arc<MemoryStateStore> {
-        &self.store
-    }
-
-    /// The probe of listening sockets.
-    pub fn probe(&self) -> &Arc<FakePortProbe> {
+    /// The probe of listening sockets, behind its fault layer.
+    pub fn probe(&self) -> &Arc<Faulty<FakePortProbe>> {
         &self.probe
     }
 
@@ -167,22 +135,18 @@ impl FakePortRegistry {
 #[async_trait]
 impl PortRegistry for FakePortRegistry {
     async fn allocate(&self, key: &PortKey) -> Result<Port> {
-        self.faults.enter("allocate").await?;
         self.inner.allocate(key).await
     }
 
     async fn release(&self, key: &PortKey) -> Result<Option<Port>> {
-        self.faults.enter("release").await?;
         self.inner.release(key).await
     }
 
     async fn list(&self, filter: &PortFilter) -> Result<Vec<PortAllocation>> {
-        self.faults.enter("list").await?;
         self.inner.list(filter).await
     }
 
     async fn check(&self) -> Result<PortReport> {
-        self.faults.enter("check").await?;
         self.inner.check().await
     }
 

@@ -5,37 +5,21 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use super::Faults;
 use crate::model::DomainName;
 use crate::proxy::{Proxy, Route, Upstream, check_upstreams};
 use crate::{Error, Result};
 
-/// Operation names [`FakeProxy`] accepts in its [`Faults`].
-pub const PROXY_OPS: &[&str] = &["upsert_route", "switch_upstreams", "remove_route", "get_route", "list_routes"];
-
 /// A proxy that keeps its routes in memory and counts configuration changes.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct FakeProxy {
     routes: Mutex<BTreeMap<DomainName, Route>>,
     changes: Mutex<u64>,
-    faults: Faults,
-}
-
-impl Default for FakeProxy {
-    fn default() -> Self {
-        FakeProxy { routes: Mutex::default(), changes: Mutex::default(), faults: Faults::new("fake-proxy", PROXY_OPS) }
-    }
 }
 
 impl FakeProxy {
     /// A proxy with no routes.
     pub fn new() -> Self {
         FakeProxy::default()
-    }
-
-    /// The fault injection of this proxy (operations: [`PROXY_OPS`]).
-    pub fn faults(&self) -> &Faults {
-        &self.faults
     }
 
     /// How many configuration changes succeeded, as a real proxy would re-provision.
@@ -59,7 +43,6 @@ fn no_route(host: &DomainName) -> Error {
 #[async_trait]
 impl Proxy for FakeProxy {
     async fn upsert_route(&self, route: &Route) -> Result<()> {
-        self.faults.enter("upsert_route").await?;
         check_upstreams(&route.host, &route.upstreams)?;
         self.routes().insert(route.host.clone(), route.clone());
         self.changed();
@@ -67,7 +50,6 @@ impl Proxy for FakeProxy {
     }
 
     async fn switch_upstreams(&self, host: &DomainName, upstreams: &[Upstream]) -> Result<()> {
-        self.faults.enter("switch_upstreams").await?;
         check_upstreams(host, upstreams)?;
         let mut routes = self.routes();
         let route = routes.get_mut(host).ok_or_else(|| no_route(host))?;
@@ -78,19 +60,16 @@ impl Proxy for FakeProxy {
     }
 
     async fn remove_route(&self, host: &DomainName) -> Result<()> {
-        self.faults.enter("remove_route").await?;
         self.routes().remove(host).ok_or_else(|| no_route(host))?;
         self.changed();
         Ok(())
     }
 
     async fn get_route(&self, host: &DomainName) -> Result<Option<Route>> {
-        self.faults.enter("get_route").await?;
         Ok(self.routes().get(host).cloned())
     }
 
     async fn list_routes(&self) -> Result<Vec<Route>> {
-        self.faults.enter("list_routes").await?;
         Ok(self.routes().values().cloned().collect())
     }
 }
@@ -103,7 +82,8 @@ mod tests {
 
     #[tokio::test]
     async fn counts_only_successful_changes() {
-        let proxy = FakeProxy::new();
+        let proxy =
+            crate::faults::Faulty::new("proxy", crate::faults::PROXY_OPS, std::sync::Arc::new(FakeProxy::new()));
         let host = DomainName::parse("shop.codeb.test").unwrap();
         let up = Upstream { host: [127, 0, 0, 1].into(), port: Port::new(3000).unwrap() };
         proxy

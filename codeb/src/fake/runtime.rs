@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::Faults;
 use crate::model::{ContainerName, ImageRef, NetworkName, VolumeName};
 use crate::runtime::{
     BuildSpec, ContainerInfo, ContainerRuntime, ContainerSpec, ContainerState, ImageInfo, LabelFilter, Labels,
@@ -14,33 +13,14 @@ use crate::runtime::{
 };
 use crate::{Error, ErrorKind, Result};
 
-/// Operation names [`FakeRuntime`] accepts in its [`Faults`].
-pub const RUNTIME_OPS: &[&str] = &[
-    "ensure_image",
-    "build_image",
-    "create_container",
-    "start_container",
-    "stop_container",
-    "remove_container",
-    "inspect_container",
-    "list_containers",
-    "logs",
-    "create_volume",
-    "list_volumes",
-    "remove_volume",
-    "ensure_network",
-    "remove_network",
-];
-
 /// A container runtime that keeps images, containers, volumes and networks in memory.
 ///
 /// Images must be made pullable first ([`FakeRuntime::add_registry_image`]),
 /// as a registry would hold them. Starting a container whose host port another
 /// running container publishes fails with `Conflict`, as on a real host.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct FakeRuntime {
     state: Mutex<State>,
-    faults: Faults,
 }
 
 /// How the app in a fake image answers HTTP, for the fake health probe.
@@ -78,21 +58,10 @@ struct FakeContainer {
     logs: Vec<String>,
 }
 
-impl Default for FakeRuntime {
-    fn default() -> Self {
-        FakeRuntime { state: Mutex::default(), faults: Faults::new("fake-runtime", RUNTIME_OPS) }
-    }
-}
-
 impl FakeRuntime {
     /// An empty runtime with an empty registry.
     pub fn new() -> Self {
         FakeRuntime::default()
-    }
-
-    /// The fault injection of this runtime (operations: [`RUNTIME_OPS`]).
-    pub fn faults(&self) -> &Faults {
-        &self.faults
     }
 
     /// Makes `image` pullable, as if a registry held it.
@@ -182,7 +151,6 @@ impl State {
 #[async_trait]
 impl ContainerRuntime for FakeRuntime {
     async fn ensure_image(&self, image: &ImageRef, _auth: Option<&RegistryAuth>) -> Result<ImageInfo> {
-        self.faults.enter("ensure_image").await?;
         let mut state = self.state();
         if let Some(info) = state.images.get(image.as_str()) {
             return Ok(info.clone());
@@ -196,7 +164,6 @@ impl ContainerRuntime for FakeRuntime {
     }
 
     async fn build_image(&self, spec: &BuildSpec) -> Result<ImageInfo> {
-        self.faults.enter("build_image").await?;
         let mut state = self.state();
         let info = ImageInfo { reference: spec.tag.clone(), id: state.fresh_id() };
         state.images.insert(spec.tag.to_string(), info.clone());
@@ -204,7 +171,6 @@ impl ContainerRuntime for FakeRuntime {
     }
 
     async fn create_container(&self, spec: &ContainerSpec) -> Result<String> {
-        self.faults.enter("create_container").await?;
         let mut state = self.state();
         if state.containers.contains_key(&spec.name) {
             return Err(Error::new(ErrorKind::AlreadyExists, format!("a container named {} exists", spec.name)));
@@ -235,7 +201,6 @@ impl ContainerRuntime for FakeRuntime {
     }
 
     async fn start_container(&self, name: &ContainerName) -> Result<()> {
-        self.faults.enter("start_container").await?;
         let mut state = self.state();
         let ports = state.containers.get(name).ok_or_else(|| missing("container", name))?.info.ports.clone();
         let taken =
@@ -255,7 +220,6 @@ impl ContainerRuntime for FakeRuntime {
     }
 
     async fn stop_container(&self, name: &ContainerName, _grace: Duration) -> Result<()> {
-        self.faults.enter("stop_container").await?;
         let mut state = self.state();
         let container = state.containers.get_mut(name).ok_or_else(|| missing("container", name))?;
         if container.info.state == ContainerState::Running {
@@ -265,7 +229,6 @@ impl ContainerRuntime for FakeRuntime {
     }
 
     async fn remove_container(&self, name: &ContainerName, force: bool) -> Result<()> {
-        self.faults.enter("remove_container").await?;
         let mut state = self.state();
         let container = state.containers.get(name).ok_or_else(|| missing("container", name))?;
         if container.info.state == ContainerState::Running && !force {
@@ -276,25 +239,21 @@ impl ContainerRuntime for FakeRuntime {
     }
 
     async fn inspect_container(&self, name: &ContainerName) -> Result<ContainerInfo> {
-        self.faults.enter("inspect_container").await?;
         self.state().containers.get(name).map(|c| c.info.clone()).ok_or_else(|| missing("container", name))
     }
 
     async fn list_containers(&self, filter: &LabelFilter) -> Result<Vec<ContainerInfo>> {
-        self.faults.enter("list_containers").await?;
         let state = self.state();
         Ok(state.containers.values().filter(|c| matches(&c.info.labels, filter)).map(|c| c.info.clone()).collect())
     }
 
     async fn logs(&self, name: &ContainerName, options: LogOptions) -> Result<Vec<String>> {
-        self.faults.enter("logs").await?;
         let state = self.state();
         let logs = &state.containers.get(name).ok_or_else(|| missing("container", name))?.logs;
         Ok(logs[logs.len().saturating_sub(options.tail)..].to_vec())
     }
 
     async fn create_volume(&self, spec: &VolumeSpec) -> Result<VolumeInfo> {
-        self.faults.enter("create_volume").await?;
         let mut state = self.state();
         if state.volumes.contains_key(&spec.name) {
             return Err(Error::new(ErrorKind::AlreadyExists, format!("a volume named {} exists", spec.name)));
@@ -305,12 +264,10 @@ impl ContainerRuntime for FakeRuntime {
     }
 
     async fn list_volumes(&self, filter: &LabelFilter) -> Result<Vec<VolumeInfo>> {
-        self.faults.enter("list_volumes").await?;
         Ok(self.state().volumes.values().filter(|v| matches(&v.labels, filter)).cloned().collect())
     }
 
     async fn remove_volume(&self, name: &VolumeName, options: RemoveVolumeOptions) -> Result<()> {
-        self.faults.enter("remove_volume").await?;
         let mut state = self.state();
         let volume = state.volumes.get(name).ok_or_else(|| missing("volume", name))?;
         if volume.is_protected() && !options.force {
@@ -327,13 +284,11 @@ impl ContainerRuntime for FakeRuntime {
     }
 
     async fn ensure_network(&self, spec: &NetworkSpec) -> Result<()> {
-        self.faults.enter("ensure_network").await?;
         self.state().networks.entry(spec.name.clone()).or_insert_with(|| spec.labels.clone());
         Ok(())
     }
 
     async fn remove_network(&self, name: &NetworkName) -> Result<()> {
-        self.faults.enter("remove_network").await?;
         let mut state = self.state();
         if let Some(user) = state.containers.values().find(|c| c.spec.network.as_ref() == Some(name)) {
             return Err(Error::conflict(format!("network {name} is used by container {}", user.info.name)));
@@ -361,23 +316,6 @@ mod tests {
             resources: Resources::default(),
             init: false,
         }
-    }
-
-    #[tokio::test]
-    async fn injected_faults_fail_the_named_operation_then_clear() {
-        let rt = FakeRuntime::new();
-        let image = ImageRef::parse("app:1").unwrap();
-        rt.add_registry_image(&image);
-        rt.ensure_image(&image, None).await.unwrap();
-        rt.faults().fail_next("create_container", 1, ErrorKind::Unavailable);
-        let err = rt.create_container(&spec("c1", &image)).await.unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Unavailable);
-        assert!(
-            rt.inspect_container(&ContainerName::parse("c1").unwrap()).await.is_err(),
-            "a failed create creates nothing"
-        );
-        rt.create_container(&spec("c1", &image)).await.unwrap();
-        assert_eq!(rt.faults().calls("create_container"), 2);
     }
 
     #[tokio::test]

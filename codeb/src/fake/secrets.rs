@@ -5,38 +5,22 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use super::Faults;
 use crate::model::{EnvKey, EnvVar};
 use crate::secrets::{EnvSet, EnvVersion, Scope, SecretStore};
 use crate::{Error, Result};
 
-/// Operation names [`FakeSecretStore`] accepts in its [`Faults`].
-pub const SECRET_OPS: &[&str] = &["set", "unset", "get", "list", "list_at"];
-
 type Vars = BTreeMap<EnvKey, EnvVar>;
 
 /// A secret store that keeps every version of every scope in memory (unencrypted: it never leaves the process).
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct FakeSecretStore {
     scopes: Mutex<BTreeMap<Scope, Vec<Vars>>>,
-    faults: Faults,
-}
-
-impl Default for FakeSecretStore {
-    fn default() -> Self {
-        FakeSecretStore { scopes: Mutex::default(), faults: Faults::new("fake-secrets", SECRET_OPS) }
-    }
 }
 
 impl FakeSecretStore {
     /// A store with no variables.
     pub fn new() -> Self {
         FakeSecretStore::default()
-    }
-
-    /// The fault injection of this store (operations: [`SECRET_OPS`]).
-    pub fn faults(&self) -> &Faults {
-        &self.faults
     }
 
     fn scopes(&self) -> MutexGuard<'_, BTreeMap<Scope, Vec<Vars>>> {
@@ -64,7 +48,6 @@ fn env_set(version: EnvVersion, vars: &Vars) -> EnvSet {
 #[async_trait]
 impl SecretStore for FakeSecretStore {
     async fn set(&self, scope: &Scope, vars: &[EnvVar]) -> Result<EnvVersion> {
-        self.faults.enter("set").await?;
         Ok(self.change(scope, |current| {
             for var in vars {
                 current.insert(var.key.clone(), var.clone());
@@ -73,7 +56,6 @@ impl SecretStore for FakeSecretStore {
     }
 
     async fn unset(&self, scope: &Scope, keys: &[EnvKey]) -> Result<EnvVersion> {
-        self.faults.enter("unset").await?;
         Ok(self.change(scope, |current| {
             for key in keys {
                 current.remove(key);
@@ -82,19 +64,16 @@ impl SecretStore for FakeSecretStore {
     }
 
     async fn get(&self, scope: &Scope, key: &EnvKey) -> Result<Option<EnvVar>> {
-        self.faults.enter("get").await?;
         Ok(self.scopes().get(scope).and_then(|v| v.last()).and_then(|vars| vars.get(key).cloned()))
     }
 
     async fn list(&self, scope: &Scope) -> Result<EnvSet> {
-        self.faults.enter("list").await?;
         let scopes = self.scopes();
         let versions = scopes.get(scope).map(Vec::as_slice).unwrap_or_default();
         Ok(versions.last().map_or(EnvSet { version: 0, vars: Vec::new() }, |v| env_set(versions.len() as u64, v)))
     }
 
     async fn list_at(&self, scope: &Scope, version: EnvVersion) -> Result<EnvSet> {
-        self.faults.enter("list_at").await?;
         if version == 0 {
             return Ok(EnvSet { version: 0, vars: Vec::new() });
         }

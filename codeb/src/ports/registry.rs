@@ -209,6 +209,7 @@ mod tests {
 
     use super::*;
     use crate::fake::{FakePortProbe, FakeRuntime};
+    use crate::faults::{Faulty, PROBE_OPS};
     use crate::model::{ContainerName, Environment, ImageRef, ProjectName, Service};
     use crate::ports::{Listener, RuntimeAttributedProbe};
     use crate::runtime::{ContainerRuntime, ContainerSpec, PortBinding, Resources, managed_labels};
@@ -299,7 +300,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_range_names_the_range_and_a_probe_failure_allocates_nothing() {
-        let probe = Arc::new(FakePortProbe::new());
+        let probe = Arc::new(Faulty::new("probe", PROBE_OPS, Arc::new(FakePortProbe::new())));
         let (registry, store) = registry(probe.clone());
         for i in 0..21 {
             registry.allocate(&key(&format!("r{i}"), Environment::Staging, Service::Redis)).await.unwrap();

@@ -2,18 +2,13 @@
 
 use std::sync::Mutex;
 
-use crate::fake::Faults;
 use crate::ssot::{Commit, Ssot, StateStore};
 use crate::{Error, Result};
 
-/// Operation names [`MemoryStateStore`] accepts in its [`Faults`].
-pub const STATE_OPS: &[&str] = &["load", "update"];
-
-/// Keeps the SSOT document in memory, with fault injection.
+/// Keeps the SSOT document in memory.
 #[derive(Debug)]
 pub struct MemoryStateStore {
     doc: Mutex<Ssot>,
-    faults: Faults,
 }
 
 impl Default for MemoryStateStore {
@@ -25,12 +20,7 @@ impl Default for MemoryStateStore {
 impl MemoryStateStore {
     /// A store holding `doc`.
     pub fn new(doc: Ssot) -> Self {
-        MemoryStateStore { doc: Mutex::new(doc), faults: Faults::new("state", STATE_OPS) }
-    }
-
-    /// The fault injection of this store (operations: [`STATE_OPS`]).
-    pub fn faults(&self) -> &Faults {
-        &self.faults
+        MemoryStateStore { doc: Mutex::new(doc) }
     }
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Ssot>> {
@@ -40,17 +30,14 @@ impl MemoryStateStore {
 
 impl StateStore for MemoryStateStore {
     fn load(&self) -> Result<Ssot> {
-        self.faults.enter_blocking("load")?;
         Ok(self.lock()?.clone())
     }
 
     fn read(&self, inspect: &mut dyn FnMut(&Ssot) -> Result<()>) -> Result<()> {
-        self.faults.enter_blocking("load")?;
         inspect(&*self.lock()?)
     }
 
     fn update(&self, mutate: &mut dyn FnMut(&mut Ssot) -> Result<()>) -> Result<Commit> {
-        self.faults.enter_blocking("update")?;
         let mut current = self.lock()?;
         let mut next = current.clone();
         mutate(&mut next)?;

@@ -1,5 +1,10 @@
-//! Fault injection for the in-memory fakes: fail the next N calls of an
-//! operation with a chosen error kind, or slow an operation down.
+//! Fault injection as a layer: [`Faulty`] wraps any backend, fake or real,
+//! and can fail the next N calls of an operation with a chosen error kind,
+//! or slow an operation down. The fakes hold no fault logic of their own.
+
+mod layer;
+
+pub use layer::{DNS_OPS, Faulty, HTTP_OPS, PORT_OPS, PROBE_OPS, PROXY_OPS, RUNTIME_OPS, SECRET_OPS, STATE_OPS};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -7,11 +12,12 @@ use std::time::Duration;
 
 use crate::{Error, ErrorKind, Result};
 
-/// The faults planned for one fake, shared by its clones.
+/// The faults planned for one backend, shared by its clones.
 ///
-/// Operation names are the fake's method names (each fake lists them in a
-/// constant); naming an operation the fake does not have is a bug in the
-/// test and panics at once, so a typo can never make a fault test vacuous.
+/// Operation names are the backend trait's method names (each trait's are
+/// listed in a constant, such as [`RUNTIME_OPS`]); naming an operation the
+/// trait does not have is a bug in the test and panics at once, so a typo
+/// can never make a fault test vacuous.
 #[derive(Clone, Debug)]
 pub struct Faults {
     backend: &'static str,
@@ -27,7 +33,7 @@ struct FaultTable {
 }
 
 impl Faults {
-    /// Faults for a fake of `backend` whose operations are `ops`.
+    /// Faults for a backend called `backend` whose operations are `ops`.
     pub fn new(backend: &'static str, ops: &'static [&'static str]) -> Self {
         Faults { backend, ops, table: Arc::default() }
     }
@@ -75,7 +81,7 @@ impl Faults {
         self.take_failure(op)
     }
 
-    /// Like [`Faults::enter`] for synchronous fakes: latency blocks the thread.
+    /// Like [`Faults::enter`] for synchronous backends: latency blocks the thread.
     pub(crate) fn enter_blocking(&self, op: &'static str) -> Result<()> {
         if let Some(delay) = self.record(op) {
             std::thread::sleep(delay);
@@ -84,7 +90,7 @@ impl Faults {
     }
 
     fn record(&self, op: &'static str) -> Option<Duration> {
-        debug_assert!(self.ops.contains(&op), "{} fake has no operation {op}", self.backend);
+        debug_assert!(self.ops.contains(&op), "{} has no operation {op}", self.backend);
         let mut table = self.table();
         *table.calls.entry(op).or_default() += 1;
         table.latency.get(op).copied()
@@ -106,7 +112,7 @@ impl Faults {
     fn op(&self, op: &str) -> &'static str {
         match self.ops.iter().find(|known| **known == op) {
             Some(known) => known,
-            None => panic!("the {} fake has no operation {op:?}; it has {:?}", self.backend, self.ops),
+            None => panic!("{} has no operation {op:?}; it has {:?}", self.backend, self.ops),
         }
     }
 
