@@ -11,7 +11,7 @@ use codeb::engine::{
     Settings, release_container,
 };
 use codeb::fake::{AppBehaviour, FakeBackends};
-use codeb::fleet::{Fleet, HostAddresses};
+use codeb::fleet::{Fleet, HostAddresses, Role};
 use codeb::model::{
     DomainName, EnvKey, EnvValue, EnvVar, Environment, HealthCheck, ImageRef, Port, ProjectName, ReleaseId, ServerName,
     Service, Step,
@@ -815,4 +815,72 @@ async fn a_saved_plan_round_trips_through_json_and_applies_from_another_platform
     let err = p.plan(&r).await.unwrap().to_json().unwrap_err();
     assert!(err.to_string().contains("API_TOKEN") && !err.to_string().contains("do-not-save-4711"), "{err}");
     assert!(codeb::engine::Plan::from_json("{\"project\": \"shop\"}").is_err());
+}
+
+/// A fleet of two servers on the fakes: `app1` runs releases, `edge` holds the proxy, DNS and the SSOT.
+fn two_servers(fakes: &FakeBackends) -> Platform {
+    let mut app = fakes.host();
+    app.name = ServerName::parse("app1").unwrap();
+    app.roles = [Role::App].into();
+    let mut edge = fakes.host();
+    edge.name = ServerName::parse("edge").unwrap();
+    edge.roles = [Role::Proxy, Role::Dns, Role::Control].into();
+    Platform::new(fakes.backends_on(Fleet::new([app, edge]).unwrap()), settings())
+}
+
+#[tokio::test]
+async fn an_environment_is_placed_on_an_app_server_and_each_change_names_its_server() {
+    let fakes = fakes();
+    let p = two_servers(&fakes);
+    let plan = p.plan(&request("v1")).await.unwrap();
+    assert_eq!(plan.server, ServerName::parse("app1").unwrap());
+    let on = |c: &PlannedChange| c.server.to_string();
+    for change in &plan.changes {
+        let expected = match change.change {
+            Change::StartRelease { .. } | Change::EnsureImage { .. } | Change::HealthCheck { .. } => "app1",
+            Change::CreateRoute { .. } | Change::UpsertRecord { .. } | Change::AllocatePort { .. } => "edge",
+            Change::RecordRelease { .. } => "edge",
+            ref other => panic!("a first deploy has no {other:?}"),
+        };
+        assert_eq!(on(change), expected, "{change:?}");
+    }
+    p.apply(&plan, &DeployOptions::default()).await.unwrap();
+    assert_eq!(env_record(&fakes).server, Some(ServerName::parse("app1").unwrap()), "the placement is recorded");
+
+    let mut elsewhere = request("v2");
+    elsewhere.server = Some(ServerName::parse("edge").unwrap());
+    let err = p.plan(&elsewhere).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "an environment never moves silently: {err}");
+}
+
+#[tokio::test]
+async fn container_releases_start_where_the_proxy_reaches_them_and_stop_and_go_idempotently() {
+    use codeb::releases::{ContainerReleases, ReleaseDriver, ReleaseRef, ReleaseSpec, ReleaseState};
+    let fakes = fakes();
+    let upstream = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 7));
+    let driver = ContainerReleases::new(fakes.runtime.clone(), IpAddr::V4(Ipv4Addr::UNSPECIFIED), upstream);
+    fakes.runtime.ensure_image(&image("v1"), None).await.unwrap();
+    let release = ReleaseRef { project: project(), env: Environment::Staging, release: release("v1") };
+    let spec = ReleaseSpec {
+        release: release.clone(),
+        image: image("v1"),
+        command: None,
+        env: vec![var("GREETING", "hi", false)],
+        container_port: Port::new(8080).unwrap(),
+        host_port: Port::new(3007).unwrap(),
+        network: None,
+        resources: Default::default(),
+    };
+    let endpoint = driver.start(&spec).await.unwrap();
+    assert_eq!((endpoint.host, endpoint.port.get()), (upstream, 3007), "the endpoint is where the proxy reaches it");
+    assert_eq!(driver.state(&release).await.unwrap(), ReleaseState::Running);
+    driver.start(&spec).await.unwrap();
+    assert_eq!(driver.state(&release).await.unwrap(), ReleaseState::Running, "starting again replaces what was left");
+    driver.stop(&release, Duration::ZERO).await.unwrap();
+    assert_eq!(driver.state(&release).await.unwrap(), ReleaseState::Stopped);
+    assert_eq!(driver.resume(&release, spec.host_port).await.unwrap(), endpoint);
+    driver.remove(&release).await.unwrap();
+    assert_eq!(driver.state(&release).await.unwrap(), ReleaseState::Gone);
+    driver.remove(&release).await.unwrap();
+    driver.stop(&release, Duration::ZERO).await.unwrap();
 }
