@@ -23,7 +23,6 @@
 //! # }
 //! ```
 #![deny(missing_docs)]
-#![forbid(unsafe_code)]
 
 pub mod config;
 pub mod dns;
