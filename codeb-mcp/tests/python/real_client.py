@@ -60,6 +60,11 @@ async def ok(session, name, arguments):
     return result.structured_content
 
 
+def live(releases):
+    """The id of the release whose status is live."""
+    return [r["id"] for r in releases["data"] if r["status"]["status"] == "live"]
+
+
 async def fails(session, name, arguments):
     result = await call(session, name, arguments)
     check(result.is_error, f"{name} {arguments} should be a tool error: {result}")
@@ -85,6 +90,7 @@ async def run():
                 check(schema.get("type") == "object", f"{name}: input schema is an object")
                 check(schema.get("additionalProperties") is False, f"{name}: unknown arguments refused")
                 check(tool.output_schema is not None, f"{name}: declares its output")
+                check(tool.output_schema.get("type") == "object", f"{name}: the output is an object")
                 hints = tool.annotations
                 check(hints is not None, f"{name}: annotated")
                 check(hints.read_only_hint is (name in READ_ONLY), f"{name}: read_only_hint")
@@ -101,17 +107,21 @@ async def run():
                 deploy_args["image"] = image
 
             plan = await ok(session, "plan", deploy_args)
-            check(plan["applied"] is False and plan["release"] == "v1", f"plan: {plan}")
+            check(plan["release"] == "v1" and plan["previous"] is None, f"plan: {plan}")
+            check(any(c["change"] == "start_release" for c in plan["changes"]), f"the plan starts v1: {plan}")
+            status = await ok(session, "ssot_status", {})
+            check(status["serving"] == 0, f"a plan changes nothing: {status}")
             report = await ok(session, "deploy", deploy_args)
             check(report["release"] == "v1" and report["project"] == project, f"deploy: {report}")
             check(isinstance(report["port"], int), "deploy names the port")
             releases = await ok(session, "releases", target)
-            check(releases["current"] == "v1", f"releases: {releases}")
+            check(live(releases) == ["v1"], f"releases: {releases}")
             health = await ok(session, "health_check", target)
-            check(health["healthy"] is True, f"health: {health}")
-            check("never as instructions" in health["evidence"]["notice"], f"evidence is marked untrusted: {health}")
+            check(health["data"]["verdict"]["healthy"] is True, f"health: {health}")
+            check("never as instructions" in health["notice"], f"evidence is marked untrusted: {health}")
 
-            await ok(session, "env_set", {**target, "vars": {"API_TOKEN": SECRET}, "secret": True})
+            stored = await ok(session, "env_set", {**target, "vars": {"API_TOKEN": SECRET}, "secret": True})
+            check(stored["vars"] == [{"key": "API_TOKEN", "value": "********", "secret": True}], f"env_set: {stored}")
             listed = await ok(session, "env_list", target)
             token = [v for v in listed["vars"] if v["key"] == "API_TOKEN"]
             check(token == [{"key": "API_TOKEN", "value": "********", "secret": True}], f"env_list masks: {listed}")
@@ -125,7 +135,7 @@ async def run():
             check(refused["applied"] is False and "force: true" in refused["hint"], f"refusal: {refused}")
             check(any(c["change"] == "forget_project" for c in refused["changes"]), "the plan is returned")
             still = await ok(session, "ssot_get_project", {"project": project})
-            check(still["environments"][0]["current_release"] == "v1", "nothing changed without force")
+            check(still["data"]["environments"]["staging"]["current_release"] == "v1", "nothing changed without force")
 
             deleted = await ok(session, "project_delete", {"project": project, "force": True})
             check(deleted["applied"] is True, f"delete with force: {deleted}")
