@@ -2,6 +2,8 @@
 //! in-memory pipe, on a platform of fakes. Outcomes, refusals of hostile
 //! input before any backend, destructive calls without `force` changing
 //! nothing, failures as tool errors with evidence, and secrets never shown.
+//! Every successful answer is checked against the tool's `outputSchema`
+//! (see `common`), and one test makes every tool answer at least once.
 
 mod common;
 
@@ -166,6 +168,84 @@ async fn a_project_is_planned_deployed_inspected_and_redeployed() {
 
     let status = h.ok("ssot_status", json!({})).await;
     assert_eq!((status["projects"].as_u64(), status["serving"].as_u64()), (Some(1), Some(1)));
+}
+
+#[tokio::test]
+async fn every_tool_answers_in_the_shape_its_output_schema_advertises() {
+    // Harness::ok checks each answer against the tool's outputSchema; this
+    // test makes every tool answer, in the less usual shapes too: a failed
+    // release with its reason, a held lock, port drift, refusals and forced runs.
+    let h = Harness::start().await;
+    let extra = "[accessories]\npostgres = true\n\n[environments.staging]\ndomains = [\"shop.codeb.test\"]\n";
+    let dir = h.project("shop", "localhost/shop:v1", extra);
+    let path = Harness::arg(&dir);
+    let t = json!({ "project": "shop", "env": "staging" });
+    let with = |extra: Value| {
+        let mut args = t.clone();
+        args.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        args
+    };
+
+    h.ok("plan", json!({ "path": path, "env": "staging" })).await;
+    deploy(&h, &dir, None).await;
+    deploy(&h, &dir, Some("localhost/shop:v2")).await;
+    let broken = ImageRef::parse("localhost/shop:broken").unwrap();
+    h.fakes.runtime.set_app_behaviour(&broken, AppBehaviour::Serve { status: 503, body: "down".into() });
+    h.fails("deploy", json!({ "path": path, "env": "staging", "image": broken.as_str() })).await;
+    h.ok("releases", t.clone()).await;
+    h.ok("health_check", t.clone()).await;
+    h.ok("logs", t.clone()).await;
+
+    h.ok("env_set", with(json!({ "vars": { "API_TOKEN": "t0ken" }, "secret": true }))).await;
+    h.ok("env_set", with(json!({ "vars": { "MODE": "debug" } }))).await;
+    h.ok("env_list", t.clone()).await;
+    h.ok("env_unset", with(json!({ "keys": ["MODE"] }))).await;
+    h.ok("env_unset", with(json!({ "keys": ["MODE"], "force": true }))).await;
+
+    h.ok("setup_domain", with(json!({ "domain": "www.codeb.test", "dry_run": true }))).await;
+    h.ok("setup_domain", with(json!({ "domain": "www.codeb.test" }))).await;
+    h.ok("remove_domain", with(json!({ "domain": "www.codeb.test" }))).await;
+    h.ok("remove_domain", with(json!({ "domain": "www.codeb.test", "force": true }))).await;
+
+    let prod = json!({ "project": "shop", "env": "production", "service": "redis" });
+    h.ok("port_allocate", prod.clone()).await;
+    h.ok("port_list", json!({})).await;
+    h.ok("port_release", prod.clone()).await;
+    let mut forced = prod.clone();
+    forced["force"] = json!(true);
+    h.ok("port_release", forced).await;
+
+    h.ok("rollback", t.clone()).await;
+    h.ok("rollback", with(json!({ "force": true }))).await;
+
+    let holder: codeb::ssot::DeployLock = serde_json::from_value(json!({
+        "owner": "ci", "host": "build-7", "pid": 4242, "started_at": "2026-12-01T06:51:16.5Z", "message": "deploy shop"
+    }))
+    .unwrap();
+    let (project, env) = (codeb::model::ProjectName::parse("shop").unwrap(), codeb::model::Environment::Staging);
+    let set_lock = |lock: Option<codeb::ssot::DeployLock>| {
+        codeb::ssot::StateStore::update(h.fakes.state.as_ref(), &mut |doc| {
+            doc.environment_mut(&project, &env).lock = lock.clone();
+            Ok(())
+        })
+        .unwrap()
+    };
+    set_lock(Some(holder));
+    assert_ne!(h.ok("lock_status", t.clone()).await["lock"], Value::Null, "a held lock");
+    h.ok("ssot_get_project", json!({ "project": "shop" })).await;
+    h.ok("ssot_status", json!({})).await;
+    set_lock(None);
+
+    let serving = ContainerName::parse("codeb-shop-staging-v1").unwrap();
+    h.fakes.runtime.crash(&serving, 1).unwrap();
+    let check = h.ok("port_check", json!({})).await;
+    assert_eq!(check["drift"][0]["drift"], "not_listening", "{check}");
+
+    h.ok("project_delete", json!({ "project": "shop" })).await;
+    h.ok("project_delete", json!({ "project": "shop", "force": true })).await;
+
+    let every: std::collections::BTreeSet<String> = ALL_TOOLS.iter().map(|t| t.to_string()).collect();
+    assert_eq!(h.validated(), every, "every tool's success output was checked against its schema");
 }
 
 #[tokio::test]

@@ -13,6 +13,8 @@ It lists the tools and checks their schemas and annotations, plans and
 deploys the project, reads releases and health, sets a secret and checks it
 is masked everywhere, sees hostile input and a destructive call without
 force refused, and deletes the project with force to leave nothing behind.
+Every successful answer is checked against the tool's outputSchema with the
+`jsonschema` package (a dependency of `mcp`), formats included.
 """
 
 import asyncio
@@ -20,6 +22,7 @@ import json
 import os
 import sys
 
+from jsonschema import Draft202012Validator, FormatChecker
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
@@ -38,6 +41,7 @@ SECRET = "py-client-secret-31337-never-shown"
 
 checks = 0
 outputs = []
+validators = {}
 
 
 def check(condition, what):
@@ -57,6 +61,8 @@ async def ok(session, name, arguments):
     result = await call(session, name, arguments)
     check(not result.is_error, f"{name} {arguments} failed: {result.content}")
     check(isinstance(result.structured_content, dict), f"{name} returned structured content")
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validators[name].iter_errors(result.structured_content)]
+    check(not errors, f"{name}: the answer breaks its outputSchema: {errors}")
     return result.structured_content
 
 
@@ -91,6 +97,8 @@ async def run():
                 check(schema.get("additionalProperties") is False, f"{name}: unknown arguments refused")
                 check(tool.output_schema is not None, f"{name}: declares its output")
                 check(tool.output_schema.get("type") == "object", f"{name}: the output is an object")
+                Draft202012Validator.check_schema(tool.output_schema)
+                validators[name] = Draft202012Validator(tool.output_schema, format_checker=FormatChecker())
                 hints = tool.annotations
                 check(hints is not None, f"{name}: annotated")
                 check(hints.read_only_hint is (name in READ_ONLY), f"{name}: read_only_hint")
