@@ -55,6 +55,7 @@ pub struct PortListParams {
     pub env: Option<String>,
 }
 
+/// The port key the arguments name; the service defaults to `app`.
 fn key(project: &str, env: &str, service: Option<&str>) -> Result<PortKey, ToolFailure> {
     let (project, env) = target(project, env)?;
     let service = optional("service", service, str::parse::<Service>)?.unwrap_or(Service::App);
