@@ -1,10 +1,12 @@
 //! The codeb MCP server: the SDK as safe, outcome-level tools for AI agents.
 //!
 //! A thin front end on [`codeb`]: each tool validates its arguments through
-//! the SDK's own types, calls one SDK function, and answers with a short
-//! structured summary. Destructive tools change nothing without `force:
+//! the SDK's own types, calls one SDK function, and answers with the SDK's
+//! own result type, whose JSON schema (codeb's `schemars` feature) is the
+//! tool's `outputSchema`. Destructive tools change nothing without `force:
 //! true`; failures are tool errors carrying the evidence; secret values are
-//! never shown; app output (logs, health evidence) is marked untrusted.
+//! never shown; app output (logs, health evidence, failure reasons) is
+//! marked untrusted.
 //!
 //! It speaks stdio ([`launch::Transport::Stdio`]) or streamable HTTP behind a
 //! bearer token, Host and Origin checks ([`http`]). Start it with the

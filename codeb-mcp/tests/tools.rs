@@ -2,6 +2,8 @@
 //! in-memory pipe, on a platform of fakes. Outcomes, refusals of hostile
 //! input before any backend, destructive calls without `force` changing
 //! nothing, failures as tool errors with evidence, and secrets never shown.
+//! Every successful answer is checked against the tool's `outputSchema`
+//! (see `common`), and one test makes every tool answer at least once.
 
 mod common;
 
@@ -46,6 +48,33 @@ const READ_ONLY: [&str; 10] = [
     "lock_status",
 ];
 
+/// The releases of shop/staging as `(id, status)`, oldest first.
+async fn releases(h: &Harness) -> Vec<(String, String)> {
+    let releases = h.ok("releases", json!({ "project": "shop", "env": "staging" })).await;
+    assert_eq!(releases["notice"], codeb_mcp::UNTRUSTED_NOTICE, "failure reasons may quote the app");
+    let status = |r: &Value| (r["id"].as_str().unwrap().to_owned(), r["status"]["status"].as_str().unwrap().to_owned());
+    releases["data"].as_array().unwrap().iter().map(status).collect()
+}
+
+/// The release serving shop/staging, by its status in the release list.
+async fn live(h: &Harness) -> String {
+    let live: Vec<String> = releases(h).await.into_iter().filter(|(_, s)| s == "live").map(|(id, _)| id).collect();
+    assert_eq!(live.len(), 1, "one release serves: {live:?}");
+    live[0].clone()
+}
+
+/// The SSOT record of shop's staging environment.
+async fn staging_record(h: &Harness) -> Value {
+    let project = h.ok("ssot_get_project", json!({ "project": "shop" })).await;
+    assert_eq!(project["notice"], codeb_mcp::UNTRUSTED_NOTICE, "failure reasons may quote the app");
+    project["data"]["environments"]["staging"].clone()
+}
+
+/// The domains recorded for shop's staging environment (the SSOT leaves an empty list out).
+async fn recorded_domains(h: &Harness) -> Value {
+    staging_record(h).await.get("domains").cloned().unwrap_or(json!([]))
+}
+
 /// Deploys the project at `dir` to staging, returning the report.
 async fn deploy(h: &Harness, dir: &std::path::Path, image: Option<&str>) -> Value {
     let mut args = json!({ "path": Harness::arg(dir), "env": "staging" });
@@ -68,7 +97,8 @@ async fn every_tool_is_listed_with_a_schema_and_truthful_annotations() {
         let name = tool.name.as_ref();
         let a = tool.annotations.as_ref().unwrap_or_else(|| panic!("{name} has no annotations"));
         assert!(tool.description.as_deref().is_some_and(|d| d.len() > 20), "{name} needs a description");
-        assert!(tool.output_schema.is_some(), "{name} declares its structured output");
+        let output = tool.output_schema.as_ref().unwrap_or_else(|| panic!("{name} declares its structured output"));
+        assert_eq!(output.get("type"), Some(&json!("object")), "{name}: an object at the top, or older peers lose it");
         let props = tool.input_schema.get("properties").cloned().unwrap_or(json!({}));
         assert_eq!(
             tool.input_schema.get("additionalProperties"),
@@ -102,8 +132,10 @@ async fn a_project_is_planned_deployed_inspected_and_redeployed() {
     let dir = h.project("shop", "localhost/shop:v1", "[environments.staging]\ndomains = [\"shop.codeb.test\"]\n");
 
     let plan = h.ok("plan", json!({ "path": Harness::arg(&dir), "env": "staging" })).await;
-    assert_eq!((plan["release"].as_str(), plan["applied"].as_bool()), (Some("v1"), Some(false)));
-    assert!(plan["changes"].as_array().unwrap().iter().any(|c| c["change"] == "start_release"), "{plan}");
+    assert_eq!((plan["release"].as_str(), plan["previous"].clone()), (Some("v1"), Value::Null));
+    let start = plan["changes"].as_array().unwrap().iter().find(|c| c["change"] == "start_release");
+    assert_eq!(start.map(|c| c["container"].clone()), Some(json!("codeb-shop-staging-v1")), "{plan}");
+    assert_eq!(plan["request"]["domains"], json!(["shop.codeb.test"]), "the plan holds the request it runs");
     let status = h.ok("ssot_status", json!({})).await;
     assert_eq!(status["serving"], 0, "a plan changes nothing");
 
@@ -117,27 +149,103 @@ async fn a_project_is_planned_deployed_inspected_and_redeployed() {
     assert_eq!((v2["release"].as_str(), v2["previous"].as_str()), (Some("v2"), Some("v1")));
     assert_eq!(v2["image"], "localhost/shop:v2", "the image override wins");
 
-    let releases = h.ok("releases", json!({ "project": "shop", "env": "staging" })).await;
-    assert_eq!(releases["current"], "v2");
-    let statuses: Vec<&str> =
-        releases["releases"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
-    assert_eq!(statuses, ["retired", "live"]);
+    let listed = releases(&h).await;
+    assert_eq!(listed, [("v1".to_owned(), "retired".to_owned()), ("v2".to_owned(), "live".to_owned())]);
 
     let health = h.ok("health_check", json!({ "project": "shop", "env": "staging" })).await;
-    assert_eq!((health["release"].as_str(), health["healthy"].as_bool()), (Some("v2"), Some(true)));
-    assert_eq!(health["evidence"]["notice"], codeb_mcp::UNTRUSTED_NOTICE);
+    let report = &health["data"];
+    assert_eq!((report["release"].as_str(), report["verdict"]["healthy"].as_bool()), (Some("v2"), Some(true)));
+    assert_eq!(health["notice"], codeb_mcp::UNTRUSTED_NOTICE, "the evidence is the app's answer");
 
-    let project = h.ok("ssot_get_project", json!({ "project": "shop" })).await;
-    let env = &project["environments"][0];
-    assert_eq!((env["env"].as_str(), env["current_release"].as_str()), (Some("staging"), Some("v2")));
+    let env = staging_record(&h).await;
+    assert_eq!(env["current_release"], "v2");
+    assert_eq!(env["ports"]["app"], v2["port"]);
     assert_eq!(env["domains"], json!(["shop.codeb.test"]));
-    assert_eq!(env["locked"], false);
+    assert_eq!(env.get("lock"), None, "not locked");
 
     let lock = h.ok("lock_status", json!({ "project": "shop", "env": "staging" })).await;
-    assert_eq!((lock["locked"].as_bool(), lock["holder"].clone()), (Some(false), Value::Null));
+    assert_eq!(lock, json!({ "lock": null }), "no one holds the lock");
 
     let status = h.ok("ssot_status", json!({})).await;
     assert_eq!((status["projects"].as_u64(), status["serving"].as_u64()), (Some(1), Some(1)));
+}
+
+#[tokio::test]
+async fn every_tool_answers_in_the_shape_its_output_schema_advertises() {
+    // Harness::ok checks each answer against the tool's outputSchema; this
+    // test makes every tool answer, in the less usual shapes too: a failed
+    // release with its reason, a held lock, port drift, refusals and forced runs.
+    let h = Harness::start().await;
+    let extra = "[accessories]\npostgres = true\n\n[environments.staging]\ndomains = [\"shop.codeb.test\"]\n";
+    let dir = h.project("shop", "localhost/shop:v1", extra);
+    let path = Harness::arg(&dir);
+    let t = json!({ "project": "shop", "env": "staging" });
+    let with = |extra: Value| {
+        let mut args = t.clone();
+        args.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        args
+    };
+
+    h.ok("plan", json!({ "path": path, "env": "staging" })).await;
+    deploy(&h, &dir, None).await;
+    deploy(&h, &dir, Some("localhost/shop:v2")).await;
+    let broken = ImageRef::parse("localhost/shop:broken").unwrap();
+    h.fakes.runtime.set_app_behaviour(&broken, AppBehaviour::Serve { status: 503, body: "down".into() });
+    h.fails("deploy", json!({ "path": path, "env": "staging", "image": broken.as_str() })).await;
+    h.ok("releases", t.clone()).await;
+    h.ok("health_check", t.clone()).await;
+    h.ok("logs", t.clone()).await;
+
+    h.ok("env_set", with(json!({ "vars": { "API_TOKEN": "t0ken" }, "secret": true }))).await;
+    h.ok("env_set", with(json!({ "vars": { "MODE": "debug" } }))).await;
+    h.ok("env_list", t.clone()).await;
+    h.ok("env_unset", with(json!({ "keys": ["MODE"] }))).await;
+    h.ok("env_unset", with(json!({ "keys": ["MODE"], "force": true }))).await;
+
+    h.ok("setup_domain", with(json!({ "domain": "www.codeb.test", "dry_run": true }))).await;
+    h.ok("setup_domain", with(json!({ "domain": "www.codeb.test" }))).await;
+    h.ok("remove_domain", with(json!({ "domain": "www.codeb.test" }))).await;
+    h.ok("remove_domain", with(json!({ "domain": "www.codeb.test", "force": true }))).await;
+
+    let prod = json!({ "project": "shop", "env": "production", "service": "redis" });
+    h.ok("port_allocate", prod.clone()).await;
+    h.ok("port_list", json!({})).await;
+    h.ok("port_release", prod.clone()).await;
+    let mut forced = prod.clone();
+    forced["force"] = json!(true);
+    h.ok("port_release", forced).await;
+
+    h.ok("rollback", t.clone()).await;
+    h.ok("rollback", with(json!({ "force": true }))).await;
+
+    let holder: codeb::ssot::DeployLock = serde_json::from_value(json!({
+        "owner": "ci", "host": "build-7", "pid": 4242, "started_at": "2026-12-01T06:51:16.5Z", "message": "deploy shop"
+    }))
+    .unwrap();
+    let (project, env) = (codeb::model::ProjectName::parse("shop").unwrap(), codeb::model::Environment::Staging);
+    let set_lock = |lock: Option<codeb::ssot::DeployLock>| {
+        codeb::ssot::StateStore::update(h.fakes.state.as_ref(), &mut |doc| {
+            doc.environment_mut(&project, &env).lock = lock.clone();
+            Ok(())
+        })
+        .unwrap()
+    };
+    set_lock(Some(holder));
+    assert_ne!(h.ok("lock_status", t.clone()).await["lock"], Value::Null, "a held lock");
+    h.ok("ssot_get_project", json!({ "project": "shop" })).await;
+    h.ok("ssot_status", json!({})).await;
+    set_lock(None);
+
+    let serving = ContainerName::parse("codeb-shop-staging-v1").unwrap();
+    h.fakes.runtime.crash(&serving, 1).unwrap();
+    let check = h.ok("port_check", json!({})).await;
+    assert_eq!(check["drift"][0]["drift"], "not_listening", "{check}");
+
+    h.ok("project_delete", json!({ "project": "shop" })).await;
+    h.ok("project_delete", json!({ "project": "shop", "force": true })).await;
+
+    let every: std::collections::BTreeSet<String> = ALL_TOOLS.iter().map(|t| t.to_string()).collect();
+    assert_eq!(h.validated(), every, "every tool's success output was checked against its schema");
 }
 
 #[tokio::test]
@@ -171,22 +279,25 @@ async fn rollback_without_force_returns_the_plan_and_changes_nothing() {
     deploy(&h, &dir, Some("localhost/shop:v2")).await;
     let before = h.ok("ssot_status", json!({})).await;
 
-    let plan = h.ok("rollback", json!({ "project": "shop", "env": "staging" })).await;
+    let refused = h.ok("rollback", json!({ "project": "shop", "env": "staging" })).await;
     assert_eq!(
-        (plan["applied"].as_bool(), plan["from"].as_str(), plan["to"].as_str()),
+        (refused["applied"].as_bool(), refused["plan"]["from"].as_str(), refused["plan"]["to"].as_str()),
         (Some(false), Some("v2"), Some("v1"))
     );
-    assert!(!plan["changes"].as_array().unwrap().is_empty());
-    assert!(plan["hint"].as_str().unwrap().contains("force: true"));
+    assert!(!refused["plan"]["changes"].as_array().unwrap().is_empty());
+    assert_eq!(refused["report"], Value::Null, "nothing ran");
+    assert!(refused["hint"].as_str().unwrap().contains("force: true"));
     assert_eq!(h.ok("ssot_status", json!({})).await, before, "the SSOT did not move");
-    assert_eq!(h.ok("releases", json!({ "project": "shop", "env": "staging" })).await["current"], "v2");
+    assert_eq!(live(&h).await, "v2");
 
     let done = h.ok("rollback", json!({ "project": "shop", "env": "staging", "force": true })).await;
     assert_eq!(
-        (done["applied"].as_bool(), done["to"].as_str(), done["from"].as_str()),
+        (done["applied"].as_bool(), done["report"]["release"].as_str(), done["report"]["previous"].as_str()),
         (Some(true), Some("v1"), Some("v2"))
     );
-    assert_eq!(h.ok("releases", json!({ "project": "shop", "env": "staging" })).await["current"], "v1");
+    assert_eq!(done["plan"]["changes"], refused["plan"]["changes"], "what ran is the plan shown");
+    assert_eq!(done["hint"], Value::Null);
+    assert_eq!(live(&h).await, "v1");
 }
 
 #[tokio::test]
@@ -203,19 +314,18 @@ async fn domains_are_set_up_and_removed_only_with_force() {
     let kinds: Vec<&str> =
         planned["changes"].as_array().unwrap().iter().map(|c| c["change"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["add_domain", "create_route", "upsert_record"]);
-    assert_eq!(h.ok("ssot_get_project", json!({ "project": "shop" })).await["environments"][0]["domains"], json!([]));
+    assert_eq!(recorded_domains(&h).await, json!([]), "a dry run changes nothing");
 
     assert_eq!(h.ok("setup_domain", target.clone()).await["applied"], true);
-    let domains =
-        || async { h.ok("ssot_get_project", json!({ "project": "shop" })).await["environments"][0]["domains"].clone() };
-    assert_eq!(domains().await, json!(["shop.codeb.test"]));
+    assert_eq!(recorded_domains(&h).await, json!(["shop.codeb.test"]));
 
     let refused = h.ok("remove_domain", target.clone()).await;
     assert_eq!(refused["applied"], false);
     let kinds: Vec<&str> =
         refused["changes"].as_array().unwrap().iter().map(|c| c["change"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["remove_route", "delete_record", "forget_domain"]);
-    assert_eq!(domains().await, json!(["shop.codeb.test"]), "nothing changed without force");
+    assert!(refused["hint"].as_str().unwrap().contains("force: true"));
+    assert_eq!(recorded_domains(&h).await, json!(["shop.codeb.test"]), "nothing changed without force");
     let domain = codeb::model::DomainName::parse("shop.codeb.test").unwrap();
     assert!(
         codeb::proxy::Proxy::get_route(h.fakes.proxy.as_ref(), &domain).await.unwrap().is_some(),
@@ -225,7 +335,7 @@ async fn domains_are_set_up_and_removed_only_with_force() {
     let mut forced = target.clone();
     forced["force"] = json!(true);
     assert_eq!(h.ok("remove_domain", forced).await["applied"], true);
-    assert_eq!(domains().await, json!([]));
+    assert_eq!(recorded_domains(&h).await, json!([]));
 }
 
 #[tokio::test]
@@ -238,7 +348,8 @@ async fn env_vars_are_set_listed_masked_and_unset_only_with_force() {
             json!({ "project": "shop", "env": "staging", "vars": { "DB_PASSWORD": SECRET }, "secret": true }),
         )
         .await;
-    assert_eq!((set["set"].clone(), set["secret"].as_bool()), (json!(["DB_PASSWORD"]), Some(true)));
+    assert_eq!(set["vars"], json!([{ "key": "DB_PASSWORD", "value": "********", "secret": true }]));
+    assert_eq!((set["project"].as_str(), set["version"].as_u64()), (Some("shop"), Some(1)));
     h.ok("env_set", json!({ "project": "shop", "env": "staging", "vars": { "MODE": "debug" } })).await;
 
     let list = h.ok("env_list", json!({ "project": "shop", "env": "staging" })).await;
@@ -270,25 +381,27 @@ async fn ports_are_allocated_once_listed_checked_and_released_only_with_force() 
     let h = Harness::start().await;
     let key = json!({ "project": "shop", "env": "production", "service": "postgres" });
     let first = h.ok("port_allocate", key.clone()).await;
-    assert_eq!(first["key"], "shop/production/postgres");
+    assert_eq!(first["key"], json!({ "project": "shop", "env": "production", "service": "postgres" }));
+    assert_eq!(first["server"], "local");
     let port = first["port"].as_u64().unwrap();
     assert!((25432..=25499).contains(&port));
     assert_eq!(h.ok("port_allocate", key.clone()).await["port"], port, "asking again returns the same port");
     let app = h.ok("port_allocate", json!({ "project": "shop", "env": "production" })).await;
-    assert_eq!(app["key"], "shop/production/app", "the service defaults to app");
+    assert_eq!(app["key"]["service"], "app", "the service defaults to app");
 
     let listed = h.ok("port_list", json!({ "project": "shop" })).await;
-    assert_eq!(listed["allocations"].as_array().unwrap().len(), 2);
-    assert_eq!(h.ok("port_list", json!({ "env": "staging" })).await["allocations"], json!([]));
+    assert_eq!(listed["items"].as_array().unwrap().len(), 2);
+    assert!(listed["items"].as_array().unwrap().contains(&first), "{listed}");
+    assert_eq!(h.ok("port_list", json!({ "env": "staging" })).await["items"], json!([]));
     assert!(h.ok("port_check", json!({})).await["conflicts"].as_array().unwrap().is_empty());
 
     let refused = h.ok("port_release", key.clone()).await;
     assert_eq!((refused["applied"].as_bool(), refused["changes"][0]["port"].as_u64()), (Some(false), Some(port)));
-    assert_eq!(h.ok("port_list", json!({ "project": "shop" })).await["allocations"].as_array().unwrap().len(), 2);
+    assert_eq!(h.ok("port_list", json!({ "project": "shop" })).await["items"].as_array().unwrap().len(), 2);
     let mut forced = key.clone();
     forced["force"] = json!(true);
     assert_eq!(h.ok("port_release", forced).await["applied"], true);
-    assert_eq!(h.ok("port_list", json!({ "project": "shop" })).await["allocations"].as_array().unwrap().len(), 1);
+    assert_eq!(h.ok("port_list", json!({ "project": "shop" })).await["items"], json!([app]));
 }
 
 #[tokio::test]
@@ -301,13 +414,15 @@ async fn a_project_is_deleted_only_with_force() {
 
     let refused = h.ok("project_delete", json!({ "project": "shop" })).await;
     assert_eq!(refused["applied"], false);
+    assert!(refused["hint"].as_str().unwrap().contains("force: true"));
     let kinds: Vec<&str> =
         refused["changes"].as_array().unwrap().iter().map(|c| c["change"].as_str().unwrap()).collect();
     for kind in ["remove_container", "remove_route", "delete_record", "release_port", "forget_project"] {
         assert!(kinds.contains(&kind), "the plan names {kind}: {kinds:?}");
     }
     assert_eq!(h.ok("ssot_status", json!({})).await, before);
-    assert_eq!(h.ok("health_check", json!({ "project": "shop", "env": "staging" })).await["healthy"], true);
+    let health = h.ok("health_check", json!({ "project": "shop", "env": "staging" })).await;
+    assert_eq!(health["data"]["verdict"]["healthy"], true, "the app still serves");
     assert!(h.backend_calls() > calls_before, "the plan was read from the backends");
 
     assert_eq!(h.ok("project_delete", json!({ "project": "shop", "force": true })).await["applied"], true);
@@ -334,10 +449,12 @@ async fn a_deploy_that_never_turns_healthy_is_a_tool_error_with_step_and_evidenc
     assert_eq!(error["notice"], codeb_mcp::UNTRUSTED_NOTICE, "app output in the message is marked");
     assert_eq!(error["temporary"], false);
 
-    let releases = h.ok("releases", json!({ "project": "shop", "env": "staging" })).await;
-    assert_eq!(releases["current"], "v1", "the old release keeps serving");
-    assert_eq!(releases["releases"][1]["failed_step"], "health_check");
-    assert_eq!(releases["notice"], codeb_mcp::UNTRUSTED_NOTICE);
+    assert_eq!(live(&h).await, "v1", "the old release keeps serving");
+    let listed = h.ok("releases", json!({ "project": "shop", "env": "staging" })).await;
+    let failed = &listed["data"][1]["status"];
+    assert_eq!((failed["status"].as_str(), failed["step"].as_str()), (Some("failed"), Some("health_check")));
+    assert!(failed["reason"].as_str().unwrap().contains(body), "the reason quotes the app: {failed}");
+    assert_eq!(listed["notice"], codeb_mcp::UNTRUSTED_NOTICE, "so the list is marked");
 }
 
 #[tokio::test]

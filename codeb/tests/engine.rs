@@ -322,6 +322,30 @@ async fn rollback_restores_the_earlier_image_and_env_vars() {
 }
 
 #[tokio::test]
+async fn a_guarded_rollback_changes_nothing_without_force_and_runs_its_plan_with_it() {
+    let fakes = fakes();
+    let p = platform(&fakes, settings());
+    deploy_ok(&p, "v1").await;
+    let v2 = deploy_ok(&p, "v2").await;
+    let revision = fakes.state.load().unwrap().revision;
+
+    let refused = p.rollback_guarded(&project(), &Environment::Staging, None, false, &DeployOptions::default()).await;
+    let refused = refused.unwrap();
+    assert!(!refused.applied && refused.report.is_none(), "{refused:?}");
+    assert_eq!((refused.plan.from.as_str(), refused.plan.to.as_str()), ("v2", "v1"));
+    assert_eq!(fakes.state.load().unwrap().revision, revision, "nothing changed without force");
+    assert_eq!(routed_port(&fakes).await, Some(v2.port));
+
+    let done = p.rollback_guarded(&project(), &Environment::Staging, None, true, &DeployOptions::default()).await;
+    let done = done.unwrap();
+    let report = done.report.as_ref().expect("a report once it ran");
+    assert!(done.applied);
+    assert_eq!((report.release.as_str(), report.previous.as_ref().map(|r| r.as_str())), ("v1", Some("v2")));
+    assert_eq!(done.plan.changes, refused.plan.changes, "what ran is what was shown");
+    assert_eq!(routed_port(&fakes).await, Some(report.port));
+}
+
+#[tokio::test]
 async fn rollback_refuses_a_release_whose_tag_now_names_other_content() {
     let fakes = fakes();
     let p = platform(&fakes, settings());

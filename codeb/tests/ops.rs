@@ -9,8 +9,8 @@ use codeb::fake::FakeBackends;
 use codeb::model::{
     DomainName, EnvKey, EnvValue, EnvVar, Environment, HealthCheck, ImageRef, Port, ProjectName, ReleaseId, Service,
 };
-use codeb::ops::DriftItem;
-use codeb::ports::PortDrift;
+use codeb::ops::{DriftItem, EnvListing};
+use codeb::ports::{PortDrift, PortKey};
 use codeb::proxy::{Proxy, Upstream};
 use codeb::runtime::{ContainerRuntime, ContainerSpec, Resources, managed_labels};
 use codeb::ssot::StateStore;
@@ -119,6 +119,25 @@ async fn env_vars_are_set_listed_revealed_only_on_request_and_unset_only_with_fo
 }
 
 #[tokio::test]
+async fn an_env_listing_masks_secret_values_whole_and_orders_by_name() {
+    let (_fakes, p) = setup();
+    let token = EnvVar::secret(EnvKey::parse("TOKEN").unwrap(), EnvValue::parse("s3cret").unwrap());
+    let mode = EnvVar::plain(EnvKey::parse("MODE").unwrap(), EnvValue::parse("fast").unwrap());
+    let version = p.env_set(&project(), &env(), &[token.clone(), mode.clone()]).await.unwrap();
+
+    let listing = p.env_listing(&project(), &env()).await.unwrap();
+    assert_eq!((listing.project.as_str(), listing.version), ("shop", version));
+    let shown: Vec<(&str, &str, bool)> =
+        listing.vars.iter().map(|v| (v.key.as_str(), v.value.as_str(), v.secret)).collect();
+    assert_eq!(shown, [("MODE", "fast", false), ("TOKEN", "********", true)]);
+    let json = serde_json::to_string(&listing).unwrap();
+    assert!(!json.contains("s3cret") && !format!("{listing:?}").contains("s3cret"), "{json}");
+
+    let stored = EnvListing::new(project(), env(), version, &[token, mode]);
+    assert_eq!(stored, listing, "what env_set stored lists like env_listing");
+}
+
+#[tokio::test]
 async fn deleting_a_project_needs_force_and_never_removes_a_protected_volume() {
     let (fakes, p) = setup();
     deploy(&p, true).await;
@@ -211,4 +230,15 @@ async fn port_check_sees_what_the_runtime_publishes_and_notices_a_release_that_s
         matches!(report.drift.as_slice(), [PortDrift::NotListening { port: p, .. }] if *p == port),
         "only the dead release's port drifts: {report:?}"
     );
+}
+
+#[tokio::test]
+async fn a_port_allocation_names_its_key_port_and_server_and_is_made_once() {
+    let (_fakes, p) = setup();
+    let key = PortKey::new(project(), Environment::Production, Service::Postgres);
+    let first = p.port_allocation(&key).await.unwrap();
+    assert_eq!((&first.key, first.server.as_str()), (&key, "local"));
+    assert!((25432..=25499).contains(&first.port.get()), "{first:?}");
+    assert_eq!(p.port_allocation(&key).await.unwrap(), first, "asking again returns the same allocation");
+    assert_eq!(p.port_allocate(&key).await.unwrap(), first.port);
 }

@@ -1,14 +1,15 @@
 //! `setup_domain`, `remove_domain`.
 
 use codeb::model::DomainName;
+use codeb::ops::{DomainReport, Removal};
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::{Json, tool, tool_router};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::failure::ToolFailure;
 use crate::input::required;
-use crate::output::{RemovalOutput, changes};
+use crate::output::Guarded;
 use crate::server::CodebServer;
 use crate::tools::deploy::options;
 use crate::tools::target;
@@ -43,17 +44,6 @@ pub struct RemoveDomainParams {
     pub force: bool,
 }
 
-/// What setting up a domain did (or would do, for a dry run).
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct DomainOutput {
-    /// The domain, normalised (lowercase, punycode).
-    pub domain: String,
-    /// Whether the changes were made.
-    pub applied: bool,
-    /// The route and record changes, in order.
-    pub changes: Vec<serde_json::Value>,
-}
-
 #[tool_router(router = domain_tools, vis = "pub(crate)")]
 impl CodebServer {
     /// Route a domain to an environment: recorded in the SSOT, a proxy route to the serving release
@@ -65,17 +55,12 @@ impl CodebServer {
         idempotent_hint = true,
         open_world_hint = true
     ))]
-    async fn setup_domain(&self, params: Parameters<SetupDomainParams>) -> Result<Json<DomainOutput>, ToolFailure> {
+    async fn setup_domain(&self, params: Parameters<SetupDomainParams>) -> Result<Json<DomainReport>, ToolFailure> {
         let p = params.0;
         let (project, env) = target(&p.project, &p.env)?;
         let domain = required("domain", &p.domain, DomainName::parse)?;
         let options = options(format!("setup_domain {domain}"));
-        let report = self.platform.domain_setup(&project, &env, &domain, p.dry_run, &options).await?;
-        Ok(Json(DomainOutput {
-            domain: report.domain.to_string(),
-            applied: report.applied,
-            changes: changes(&report.changes)?,
-        }))
+        Ok(Json(self.platform.domain_setup(&project, &env, &domain, p.dry_run, &options).await?))
     }
 
     /// Stop routing a domain to an environment: its route, DNS record and SSOT entry go.
@@ -87,12 +72,15 @@ impl CodebServer {
         idempotent_hint = true,
         open_world_hint = true
     ))]
-    async fn remove_domain(&self, params: Parameters<RemoveDomainParams>) -> Result<Json<RemovalOutput>, ToolFailure> {
+    async fn remove_domain(
+        &self,
+        params: Parameters<RemoveDomainParams>,
+    ) -> Result<Json<Guarded<Removal>>, ToolFailure> {
         let p = params.0;
         let (project, env) = target(&p.project, &p.env)?;
         let domain = required("domain", &p.domain, DomainName::parse)?;
         let options = options(format!("remove_domain {domain}"));
         let removal = self.platform.domain_remove(&project, &env, &domain, p.force, &options).await?;
-        Ok(Json(RemovalOutput::from_removal(&removal)?))
+        Ok(Json(Guarded::new(removal)))
     }
 }

@@ -4,14 +4,15 @@
 use std::collections::BTreeMap;
 
 use codeb::model::{EnvKey, EnvValue, EnvVar};
+use codeb::ops::{EnvListing, Removal};
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::{Json, tool, tool_router};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::failure::ToolFailure;
 use crate::input::required;
-use crate::output::RemovalOutput;
+use crate::output::Guarded;
 use crate::server::CodebServer;
 use crate::tools::{TargetParams, target};
 
@@ -59,49 +60,10 @@ pub struct EnvUnsetParams {
     pub force: bool,
 }
 
-/// What `env_set` stored (names only).
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct EnvSetOutput {
-    /// The project.
-    pub project: String,
-    /// The environment.
-    pub env: String,
-    /// The environment's variable version now; the next deploy runs with it.
-    pub version: u64,
-    /// The names set.
-    pub set: Vec<String>,
-    /// Whether they are secret.
-    pub secret: bool,
-}
-
-/// An environment's variables, secret values masked.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct EnvListOutput {
-    /// The project.
-    pub project: String,
-    /// The environment.
-    pub env: String,
-    /// The variable version.
-    pub version: u64,
-    /// The variables, ordered by name.
-    pub vars: Vec<ListedVar>,
-}
-
-/// One variable as a listing shows it.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct ListedVar {
-    /// The name.
-    pub key: String,
-    /// The value of a plain variable; `********` for a secret.
-    pub value: String,
-    /// Whether it is secret.
-    pub secret: bool,
-}
-
 #[tool_router(router = env_tools, vis = "pub(crate)")]
 impl CodebServer {
     /// Set env vars of an environment (plain, or secret with `secret: true`); the next deploy runs with them.
-    /// Returns the names and the new version, never a value.
+    /// Returns the new version and what was set, listed like `env_list`: a secret value is never shown.
     #[tool(annotations(
         title = "Set env vars",
         read_only_hint = false,
@@ -109,7 +71,7 @@ impl CodebServer {
         idempotent_hint = true,
         open_world_hint = false
     ))]
-    async fn env_set(&self, params: Parameters<EnvSetParams>) -> Result<Json<EnvSetOutput>, ToolFailure> {
+    async fn env_set(&self, params: Parameters<EnvSetParams>) -> Result<Json<EnvListing>, ToolFailure> {
         let p = params.0;
         let (project, env) = target(&p.project, &p.env)?;
         if p.vars.is_empty() {
@@ -130,30 +92,14 @@ impl CodebServer {
             })
             .collect::<Result<Vec<_>, ToolFailure>>()?;
         let version = self.platform.env_set(&project, &env, &vars).await?;
-        Ok(Json(EnvSetOutput {
-            project: project.to_string(),
-            env: env.to_string(),
-            version,
-            set: vars.iter().map(|v| v.key.to_string()).collect(),
-            secret: p.secret,
-        }))
+        Ok(Json(EnvListing::new(project, env, version, &vars)))
     }
 
     /// The env vars of an environment: plain values shown, secret values masked as `********`.
     #[tool(annotations(title = "List env vars", read_only_hint = true, open_world_hint = false))]
-    async fn env_list(&self, params: Parameters<TargetParams>) -> Result<Json<EnvListOutput>, ToolFailure> {
+    async fn env_list(&self, params: Parameters<TargetParams>) -> Result<Json<EnvListing>, ToolFailure> {
         let (project, env) = target(&params.0.project, &params.0.env)?;
-        let set = self.platform.env_list(&project, &env).await?;
-        Ok(Json(EnvListOutput {
-            project: project.to_string(),
-            env: env.to_string(),
-            version: set.version,
-            vars: set
-                .vars
-                .iter()
-                .map(|v| ListedVar { key: v.key.to_string(), value: v.listed_value().to_owned(), secret: v.secret })
-                .collect(),
-        }))
+        Ok(Json(self.platform.env_listing(&project, &env).await?))
     }
 
     /// Remove env vars of an environment. Needs `force: true`; without it, returns the plan and changes nothing.
@@ -164,7 +110,7 @@ impl CodebServer {
         idempotent_hint = true,
         open_world_hint = false
     ))]
-    async fn env_unset(&self, params: Parameters<EnvUnsetParams>) -> Result<Json<RemovalOutput>, ToolFailure> {
+    async fn env_unset(&self, params: Parameters<EnvUnsetParams>) -> Result<Json<Guarded<Removal>>, ToolFailure> {
         let p = params.0;
         let (project, env) = target(&p.project, &p.env)?;
         if p.keys.is_empty() {
@@ -172,6 +118,6 @@ impl CodebServer {
         }
         let keys = p.keys.iter().map(|k| required("keys", k, EnvKey::parse)).collect::<Result<Vec<_>, _>>()?;
         let removal = self.platform.env_unset(&project, &env, &keys, p.force).await?;
-        Ok(Json(RemovalOutput::from_removal(&removal)?))
+        Ok(Json(Guarded::new(removal)))
     }
 }

@@ -1,6 +1,7 @@
 //! The tools, one module per group. Each tool: a params struct of plain
 //! strings, validated through the SDK's types ([`crate::input`]); one SDK
-//! call; a short structured summary with the ids an agent needs next.
+//! call; its SDK result type as the answer, wrapped only by what is MCP's
+//! own ([`crate::output`]).
 
 mod deploy;
 mod domains;

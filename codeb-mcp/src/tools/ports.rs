@@ -1,15 +1,16 @@
 //! `port_allocate`, `port_list`, `port_release`, `port_check`.
 
 use codeb::model::{Environment, ProjectName, Service};
-use codeb::ports::{PortFilter, PortKey};
+use codeb::ops::Removal;
+use codeb::ports::{PortAllocation, PortFilter, PortKey, PortReport};
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::{Json, tool, tool_router};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::failure::ToolFailure;
 use crate::input::optional;
-use crate::output::RemovalOutput;
+use crate::output::{Guarded, Items};
 use crate::server::CodebServer;
 use crate::tools::{NoParams, target};
 
@@ -54,45 +55,11 @@ pub struct PortListParams {
     pub env: Option<String>,
 }
 
-/// One allocation.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct AllocationOutput {
-    /// What it belongs to, `project/env/service` (with `@release` for a release's own port).
-    pub key: String,
-    /// The port.
-    pub port: u16,
-    /// The server it is on.
-    pub server: Option<String>,
-}
-
-/// Port allocations.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct PortListOutput {
-    /// The allocations, ordered by key.
-    pub allocations: Vec<AllocationOutput>,
-}
-
-/// What a port check found.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct PortCheckOutput {
-    /// Whether record and reality agree.
-    pub clean: bool,
-    /// Ports claimed twice.
-    pub conflicts: Vec<serde_json::Value>,
-    /// Differences between record and reality.
-    pub drift: Vec<serde_json::Value>,
-}
-
+/// The port key the arguments name; the service defaults to `app`.
 fn key(project: &str, env: &str, service: Option<&str>) -> Result<PortKey, ToolFailure> {
     let (project, env) = target(project, env)?;
     let service = optional("service", service, str::parse::<Service>)?.unwrap_or(Service::App);
     Ok(PortKey::new(project, env, service))
-}
-
-fn values<T: Serialize>(list: &[T]) -> Result<Vec<serde_json::Value>, ToolFailure> {
-    list.iter()
-        .map(|v| serde_json::to_value(v).map_err(|e| codeb::Error::internal(format!("cannot serialise: {e}")).into()))
-        .collect()
 }
 
 #[tool_router(router = port_tools, vis = "pub(crate)")]
@@ -106,32 +73,21 @@ impl CodebServer {
         idempotent_hint = true,
         open_world_hint = false
     ))]
-    async fn port_allocate(&self, params: Parameters<PortParams>) -> Result<Json<AllocationOutput>, ToolFailure> {
+    async fn port_allocate(&self, params: Parameters<PortParams>) -> Result<Json<PortAllocation>, ToolFailure> {
         let p = params.0;
         let key = key(&p.project, &p.env, p.service.as_deref())?;
-        let port = self.platform.port_allocate(&key).await?;
-        Ok(Json(AllocationOutput { key: key.to_string(), port: port.get(), server: None }))
+        Ok(Json(self.platform.port_allocation(&key).await?))
     }
 
     /// Recorded port allocations, optionally of one project and/or environment.
     #[tool(annotations(title = "List ports", read_only_hint = true, open_world_hint = false))]
-    async fn port_list(&self, params: Parameters<PortListParams>) -> Result<Json<PortListOutput>, ToolFailure> {
+    async fn port_list(&self, params: Parameters<PortListParams>) -> Result<Json<Items<PortAllocation>>, ToolFailure> {
         let p = params.0;
         let filter = PortFilter {
             project: optional("project", p.project.as_deref(), ProjectName::parse)?,
             env: optional("env", p.env.as_deref(), Environment::parse)?,
         };
-        let list = self.platform.port_list(&filter).await?;
-        Ok(Json(PortListOutput {
-            allocations: list
-                .iter()
-                .map(|a| AllocationOutput {
-                    key: a.key.to_string(),
-                    port: a.port.get(),
-                    server: Some(a.server.to_string()),
-                })
-                .collect(),
-        }))
+        Ok(Json(Items { items: self.platform.port_list(&filter).await? }))
     }
 
     /// Free a project environment service's port. Needs `force: true`; without it, returns the plan and changes nothing.
@@ -142,21 +98,16 @@ impl CodebServer {
         idempotent_hint = true,
         open_world_hint = false
     ))]
-    async fn port_release(&self, params: Parameters<PortReleaseParams>) -> Result<Json<RemovalOutput>, ToolFailure> {
+    async fn port_release(&self, params: Parameters<PortReleaseParams>) -> Result<Json<Guarded<Removal>>, ToolFailure> {
         let p = params.0;
         let key = key(&p.project, &p.env, p.service.as_deref())?;
         let removal = self.platform.port_release(&key, p.force).await?;
-        Ok(Json(RemovalOutput::from_removal(&removal)?))
+        Ok(Json(Guarded::new(removal)))
     }
 
     /// Compare the recorded allocations with the ports that really listen: conflicts and drift.
     #[tool(annotations(title = "Check ports", read_only_hint = true, open_world_hint = true))]
-    async fn port_check(&self, _params: Parameters<NoParams>) -> Result<Json<PortCheckOutput>, ToolFailure> {
-        let report = self.platform.port_check().await?;
-        Ok(Json(PortCheckOutput {
-            clean: report.is_clean(),
-            conflicts: values(&report.conflicts)?,
-            drift: values(&report.drift)?,
-        }))
+    async fn port_check(&self, _params: Parameters<NoParams>) -> Result<Json<PortReport>, ToolFailure> {
+        Ok(Json(self.platform.port_check().await?))
     }
 }

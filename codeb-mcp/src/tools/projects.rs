@@ -1,6 +1,7 @@
 //! `project_delete`.
 
 use codeb::model::ProjectName;
+use codeb::ops::Removal;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::{Json, tool, tool_router};
 use schemars::JsonSchema;
@@ -8,7 +9,7 @@ use serde::Deserialize;
 
 use crate::failure::ToolFailure;
 use crate::input::required;
-use crate::output::RemovalOutput;
+use crate::output::Guarded;
 use crate::server::CodebServer;
 use crate::tools::deploy::options;
 
@@ -37,11 +38,11 @@ impl CodebServer {
     async fn project_delete(
         &self,
         params: Parameters<ProjectDeleteParams>,
-    ) -> Result<Json<RemovalOutput>, ToolFailure> {
+    ) -> Result<Json<Guarded<Removal>>, ToolFailure> {
         let p = params.0;
         let project = required("project", &p.project, ProjectName::parse)?;
         let removal =
             self.platform.project_delete(&project, p.force, &options(format!("project_delete {project}"))).await?;
-        Ok(Json(RemovalOutput::from_removal(&removal)?))
+        Ok(Json(Guarded::new(removal)))
     }
 }

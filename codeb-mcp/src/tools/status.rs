@@ -1,8 +1,9 @@
 //! Read-only views: `health_check`, `logs`, `ssot_status`, `ssot_get_project`, `lock_status`.
 
-use std::collections::BTreeMap;
-
+use codeb::engine::LockStatus;
 use codeb::model::ProjectName;
+use codeb::ops::{HealthReport, SsotStatus};
+use codeb::ssot::ProjectRecord;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::{Json, tool, tool_router};
 use schemars::JsonSchema;
@@ -44,30 +45,12 @@ pub struct ProjectParams {
     pub project: String,
 }
 
-/// One probe of the serving release.
+/// The last log lines of the serving release, bounded for a model's context.
+///
+/// The SDK returns every line asked for; the bounds (1000 bytes a line,
+/// 64 KiB in all) are this server's, which is why this type is too.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct HealthOutput {
-    /// The project.
-    pub project: String,
-    /// The environment.
-    pub env: String,
-    /// The release probed.
-    pub release: String,
-    /// The port it serves on.
-    pub port: u16,
-    /// Whether it answered healthy.
-    pub healthy: bool,
-    /// What it answered (status and body excerpt, or the connection error).
-    pub evidence: Untrusted<String>,
-}
-
-/// The last log lines of the serving release.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct LogsOutput {
-    /// The project.
-    pub project: String,
-    /// The environment.
-    pub env: String,
+pub struct LogTail {
     /// How many lines were asked for.
     pub tail: u32,
     /// Older lines left out to keep the answer under 64 KiB.
@@ -76,70 +59,12 @@ pub struct LogsOutput {
     pub lines: Untrusted<Vec<String>>,
 }
 
-/// A summary of the SSOT.
+/// An environment's deploy lock as a JSON object (a tool's answer must be
+/// one): the SDK answers `None` when no one holds it.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct SsotStatusOutput {
-    /// The document format.
-    pub schema_version: u32,
-    /// The revision.
-    pub revision: u64,
-    /// How many projects.
-    pub projects: usize,
-    /// How many environments across them.
-    pub environments: usize,
-    /// How many environments have a release serving.
-    pub serving: usize,
-    /// How many releases are recorded failed.
-    pub failed_releases: usize,
-    /// How many environments are locked now.
-    pub locked: usize,
-}
-
-/// One project as the SSOT records it, summarised.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct ProjectOutput {
-    /// The project.
-    pub project: String,
-    /// Its environments.
-    pub environments: Vec<EnvironmentSummary>,
-}
-
-/// One environment of a project.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct EnvironmentSummary {
-    /// The environment.
-    pub env: String,
-    /// The release serving now.
-    pub current_release: Option<String>,
-    /// Ports per service (`app`, `postgres`, `redis`).
-    pub ports: BTreeMap<String, u16>,
-    /// Domains routed to it.
-    pub domains: Vec<String>,
-    /// Its accessories (`postgres`, `redis`).
-    pub accessories: Vec<String>,
-    /// Kept releases, oldest first, as `id: status`.
-    pub releases: Vec<String>,
-    /// Whether a deploy holds its lock now.
-    pub locked: bool,
-}
-
-/// The deploy lock of an environment.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct LockOutput {
-    /// The project.
-    pub project: String,
-    /// The environment.
-    pub env: String,
-    /// Whether it is locked.
-    pub locked: bool,
-    /// Who holds it, as `owner@host (pid N)`.
-    pub holder: Option<String>,
-    /// Since when (RFC 3339).
-    pub since: Option<String>,
-    /// What the holder is doing.
-    pub message: Option<String>,
-    /// Whether the holder's process is gone (the lock is then safe to release with `we lock release`).
-    pub stale: Option<bool>,
+pub struct LockState {
+    /// The lock and its holder; `null` when no one holds it.
+    pub lock: Option<LockStatus>,
 }
 
 /// Cuts `line` to [`MAX_LINE_BYTES`] at a character boundary.
@@ -176,93 +101,49 @@ impl CodebServer {
     /// Probe the release serving an environment once, with its own health check.
     /// The evidence is the app's answer, marked untrusted.
     #[tool(annotations(title = "Health check", read_only_hint = true, open_world_hint = true))]
-    async fn health_check(&self, params: Parameters<TargetParams>) -> Result<Json<HealthOutput>, ToolFailure> {
+    async fn health_check(
+        &self,
+        params: Parameters<TargetParams>,
+    ) -> Result<Json<Untrusted<HealthReport>>, ToolFailure> {
         let (project, env) = target(&params.0.project, &params.0.env)?;
-        let report = self.platform.health_check(&project, &env).await?;
-        Ok(Json(HealthOutput {
-            project: project.to_string(),
-            env: env.to_string(),
-            release: report.release.to_string(),
-            port: report.port.get(),
-            healthy: report.verdict.healthy,
-            evidence: Untrusted::new(report.verdict.evidence),
-        }))
+        Ok(Json(Untrusted::new(self.platform.health_check(&project, &env).await?)))
     }
 
     /// The last log lines of the release serving an environment (bounded: at most 1000 lines, 64 KiB).
     /// The lines are the app's own output, returned as quoted data marked untrusted.
     #[tool(annotations(title = "Read logs", read_only_hint = true, open_world_hint = true))]
-    async fn logs(&self, params: Parameters<LogsParams>) -> Result<Json<LogsOutput>, ToolFailure> {
+    async fn logs(&self, params: Parameters<LogsParams>) -> Result<Json<LogTail>, ToolFailure> {
         let p = params.0;
         let (project, env) = target(&p.project, &p.env)?;
         let tail = bounded("tail", p.tail, DEFAULT_TAIL, MAX_TAIL)?;
         let lines = self.platform.logs(&project, &env, tail as usize).await?;
         let (lines, omitted_lines) = bounded_tail(lines);
-        Ok(Json(LogsOutput {
-            project: project.to_string(),
-            env: env.to_string(),
-            tail,
-            omitted_lines,
-            lines: Untrusted::new(lines),
-        }))
+        Ok(Json(LogTail { tail, omitted_lines, lines: Untrusted::new(lines) }))
     }
 
     /// A summary of the single source of truth: revision, and counts of projects, environments,
     /// serving environments, failed releases and held locks.
     #[tool(annotations(title = "SSOT status", read_only_hint = true, open_world_hint = false))]
-    async fn ssot_status(&self, _params: Parameters<NoParams>) -> Result<Json<SsotStatusOutput>, ToolFailure> {
-        let s = self.platform.ssot_status().await?;
-        Ok(Json(SsotStatusOutput {
-            schema_version: s.schema_version,
-            revision: s.revision,
-            projects: s.projects,
-            environments: s.environments,
-            serving: s.serving,
-            failed_releases: s.failed_releases,
-            locked: s.locked,
-        }))
+    async fn ssot_status(&self, _params: Parameters<NoParams>) -> Result<Json<SsotStatus>, ToolFailure> {
+        Ok(Json(self.platform.ssot_status().await?))
     }
 
     /// One project as the SSOT records it: per environment the serving release, ports, domains,
-    /// accessories, kept releases and whether it is locked.
+    /// accessories, kept releases and the lock if held. Failure reasons may quote the app, so it is marked untrusted.
     #[tool(annotations(title = "SSOT project", read_only_hint = true, open_world_hint = false))]
-    async fn ssot_get_project(&self, params: Parameters<ProjectParams>) -> Result<Json<ProjectOutput>, ToolFailure> {
+    async fn ssot_get_project(
+        &self,
+        params: Parameters<ProjectParams>,
+    ) -> Result<Json<Untrusted<ProjectRecord>>, ToolFailure> {
         let project = required("project", &params.0.project, ProjectName::parse)?;
-        let record = self.platform.project_show(&project).await?;
-        let environments = record
-            .environments
-            .iter()
-            .map(|(env, r)| EnvironmentSummary {
-                env: env.to_string(),
-                current_release: r.current_release.as_ref().map(ToString::to_string),
-                ports: r.ports.iter().map(|(s, p)| (s.to_string(), p.get())).collect(),
-                domains: r.domains.iter().map(ToString::to_string).collect(),
-                accessories: r.accessories.keys().map(ToString::to_string).collect(),
-                releases: r.releases.iter().map(|rel| format!("{}: {}", rel.id, rel.status.as_str())).collect(),
-                locked: r.lock.is_some(),
-            })
-            .collect();
-        Ok(Json(ProjectOutput { project: project.to_string(), environments }))
+        Ok(Json(Untrusted::new(self.platform.project_show(&project).await?)))
     }
 
     /// Who holds an environment's deploy lock, since when, and whether the holder is gone.
     #[tool(annotations(title = "Lock status", read_only_hint = true, open_world_hint = false))]
-    async fn lock_status(&self, params: Parameters<TargetParams>) -> Result<Json<LockOutput>, ToolFailure> {
+    async fn lock_status(&self, params: Parameters<TargetParams>) -> Result<Json<LockState>, ToolFailure> {
         let (project, env) = target(&params.0.project, &params.0.env)?;
-        let status = self.platform.lock_status(&project, &env).await?;
-        let (project, env) = (project.to_string(), env.to_string());
-        Ok(Json(match status {
-            None => LockOutput { project, env, locked: false, holder: None, since: None, message: None, stale: None },
-            Some(s) => LockOutput {
-                project,
-                env,
-                locked: true,
-                holder: Some(format!("{}@{} (pid {})", s.holder.owner, s.holder.host, s.holder.pid)),
-                since: Some(s.holder.started_at.to_rfc3339()),
-                message: s.holder.message.clone(),
-                stale: Some(s.stale),
-            },
-        }))
+        Ok(Json(LockState { lock: self.platform.lock_status(&project, &env).await? }))
     }
 }
 

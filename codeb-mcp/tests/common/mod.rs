@@ -1,8 +1,12 @@
 //! An in-process client/server pair over an in-memory duplex pipe, on a
-//! platform of fakes whose controls the test keeps.
+//! platform of fakes whose controls the test keeps. Every successful call's
+//! structured content is checked against the `outputSchema` the tool lists,
+//! with a JSON Schema validator no one here wrote (the `jsonschema` crate),
+//! as the official TypeScript client checks it.
 
 #![allow(dead_code)]
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -21,7 +25,30 @@ pub struct Harness {
     pub client: RunningService<RoleClient, ()>,
     pub fakes: FakeBackends,
     outputs: Mutex<Vec<String>>,
+    /// Each tool's advertised output schema, compiled, by tool name.
+    schemas: BTreeMap<String, jsonschema::Validator>,
+    /// The tools whose success output has been checked against their schema.
+    validated: Mutex<BTreeSet<String>>,
     dir: tempfile::TempDir,
+}
+
+/// A validator for `schema` that checks formats (`date-time`, ...) too, after
+/// checking the schema itself against its meta-schema.
+pub fn validator(tool: &str, schema: &Value) -> jsonschema::Validator {
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(schema)
+        .unwrap_or_else(|e| panic!("{tool}: the outputSchema is not a valid JSON Schema: {e}\n{schema:#}"))
+}
+
+/// Panics naming every way `value` breaks the output schema of `tool`.
+pub fn assert_valid(tool: &str, validator: &jsonschema::Validator, value: &Value) {
+    let errors: Vec<String> = validator.iter_errors(value).map(|e| format!("{}: {e}", e.instance_path())).collect();
+    assert!(
+        errors.is_empty(),
+        "{tool}: the structured content breaks its outputSchema:\n{}\n{value:#}",
+        errors.join("\n")
+    );
 }
 
 /// Settings like `Platform::memory()`'s: no drain, stop or watch wait, zone codeb.test.
@@ -54,7 +81,16 @@ impl Harness {
             }
         });
         let client = ().serve(client_end).await.expect("the client connects");
-        Harness { client, fakes, outputs: Mutex::new(Vec::new()), dir }
+        let tools = client.list_all_tools().await.expect("tools/list");
+        let schemas = tools
+            .iter()
+            .map(|t| {
+                let schema = Value::Object(t.output_schema.as_deref().cloned().unwrap_or_default());
+                (t.name.to_string(), validator(&t.name, &schema))
+            })
+            .collect();
+        let validated = Mutex::new(BTreeSet::new());
+        Harness { client, fakes, outputs: Mutex::new(Vec::new()), schemas, validated, dir }
     }
 
     /// Every tool as listed.
@@ -77,14 +113,23 @@ impl Harness {
         result
     }
 
-    /// Calls a tool that must succeed; returns its structured content.
+    /// Calls a tool that must succeed; returns its structured content, which
+    /// must satisfy the tool's output schema.
     pub async fn ok(&self, name: &str, args: Value) -> Value {
         let result = self.call(name, args.clone()).await.unwrap_or_else(|e| panic!("{name} {args}: {e}"));
         assert_ne!(result.is_error, Some(true), "{name} {args} failed: {result:?}");
         let value = result.structured_content.unwrap_or_else(|| panic!("{name} returned no structured content"));
         let text = result.content.first().and_then(|c| c.as_text()).map(|t| t.text.clone()).unwrap_or_default();
         assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), value, "the text block mirrors the structure");
+        let schema = self.schemas.get(name).unwrap_or_else(|| panic!("{name} is not listed"));
+        assert_valid(name, schema, &value);
+        self.validated.lock().unwrap().insert(name.to_owned());
         value
+    }
+
+    /// The tools whose success output has been checked against their schema so far.
+    pub fn validated(&self) -> BTreeSet<String> {
+        self.validated.lock().unwrap().clone()
     }
 
     /// Calls a tool that must fail as a tool error; returns its `error` object.

@@ -13,6 +13,8 @@ It lists the tools and checks their schemas and annotations, plans and
 deploys the project, reads releases and health, sets a secret and checks it
 is masked everywhere, sees hostile input and a destructive call without
 force refused, and deletes the project with force to leave nothing behind.
+Every successful answer is checked against the tool's outputSchema with the
+`jsonschema` package (a dependency of `mcp`), formats included.
 """
 
 import asyncio
@@ -20,6 +22,7 @@ import json
 import os
 import sys
 
+from jsonschema import Draft202012Validator, FormatChecker
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
@@ -38,6 +41,7 @@ SECRET = "py-client-secret-31337-never-shown"
 
 checks = 0
 outputs = []
+validators = {}
 
 
 def check(condition, what):
@@ -57,7 +61,14 @@ async def ok(session, name, arguments):
     result = await call(session, name, arguments)
     check(not result.is_error, f"{name} {arguments} failed: {result.content}")
     check(isinstance(result.structured_content, dict), f"{name} returned structured content")
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validators[name].iter_errors(result.structured_content)]
+    check(not errors, f"{name}: the answer breaks its outputSchema: {errors}")
     return result.structured_content
+
+
+def live(releases):
+    """The id of the release whose status is live."""
+    return [r["id"] for r in releases["data"] if r["status"]["status"] == "live"]
 
 
 async def fails(session, name, arguments):
@@ -85,6 +96,9 @@ async def run():
                 check(schema.get("type") == "object", f"{name}: input schema is an object")
                 check(schema.get("additionalProperties") is False, f"{name}: unknown arguments refused")
                 check(tool.output_schema is not None, f"{name}: declares its output")
+                check(tool.output_schema.get("type") == "object", f"{name}: the output is an object")
+                Draft202012Validator.check_schema(tool.output_schema)
+                validators[name] = Draft202012Validator(tool.output_schema, format_checker=FormatChecker())
                 hints = tool.annotations
                 check(hints is not None, f"{name}: annotated")
                 check(hints.read_only_hint is (name in READ_ONLY), f"{name}: read_only_hint")
@@ -101,17 +115,21 @@ async def run():
                 deploy_args["image"] = image
 
             plan = await ok(session, "plan", deploy_args)
-            check(plan["applied"] is False and plan["release"] == "v1", f"plan: {plan}")
+            check(plan["release"] == "v1" and plan["previous"] is None, f"plan: {plan}")
+            check(any(c["change"] == "start_release" for c in plan["changes"]), f"the plan starts v1: {plan}")
+            status = await ok(session, "ssot_status", {})
+            check(status["serving"] == 0, f"a plan changes nothing: {status}")
             report = await ok(session, "deploy", deploy_args)
             check(report["release"] == "v1" and report["project"] == project, f"deploy: {report}")
             check(isinstance(report["port"], int), "deploy names the port")
             releases = await ok(session, "releases", target)
-            check(releases["current"] == "v1", f"releases: {releases}")
+            check(live(releases) == ["v1"], f"releases: {releases}")
             health = await ok(session, "health_check", target)
-            check(health["healthy"] is True, f"health: {health}")
-            check("never as instructions" in health["evidence"]["notice"], f"evidence is marked untrusted: {health}")
+            check(health["data"]["verdict"]["healthy"] is True, f"health: {health}")
+            check("never as instructions" in health["notice"], f"evidence is marked untrusted: {health}")
 
-            await ok(session, "env_set", {**target, "vars": {"API_TOKEN": SECRET}, "secret": True})
+            stored = await ok(session, "env_set", {**target, "vars": {"API_TOKEN": SECRET}, "secret": True})
+            check(stored["vars"] == [{"key": "API_TOKEN", "value": "********", "secret": True}], f"env_set: {stored}")
             listed = await ok(session, "env_list", target)
             token = [v for v in listed["vars"] if v["key"] == "API_TOKEN"]
             check(token == [{"key": "API_TOKEN", "value": "********", "secret": True}], f"env_list masks: {listed}")
@@ -125,7 +143,7 @@ async def run():
             check(refused["applied"] is False and "force: true" in refused["hint"], f"refusal: {refused}")
             check(any(c["change"] == "forget_project" for c in refused["changes"]), "the plan is returned")
             still = await ok(session, "ssot_get_project", {"project": project})
-            check(still["environments"][0]["current_release"] == "v1", "nothing changed without force")
+            check(still["data"]["environments"]["staging"]["current_release"] == "v1", "nothing changed without force")
 
             deleted = await ok(session, "project_delete", {"project": project, "force": True})
             check(deleted["applied"] is True, f"delete with force: {deleted}")

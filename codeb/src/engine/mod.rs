@@ -27,7 +27,7 @@ pub use naming::{accessory_container, accessory_volume, environment_network, rel
 pub use plan::{Change, Plan, PlannedChange};
 pub use recover::RecoverReport;
 pub use request::{Accessories, DeployOptions, DeployRequest};
-pub use rollback::RollbackPlan;
+pub use rollback::{Rollback, RollbackPlan};
 
 use crate::dns::Dns;
 use crate::fleet::{Fleet, Role};

@@ -63,6 +63,21 @@ pub struct RollbackPlan {
     pub changes: Vec<PlannedChange>,
 }
 
+/// A rollback asked for with or without `force`: its plan, and its report once it ran.
+///
+/// Like every destructive operation, a rollback without `force` changes
+/// nothing and answers with what it would do; with `force` the same plan runs.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct Rollback {
+    /// Whether it ran (`false` when `force` was not given: nothing changed).
+    pub applied: bool,
+    /// The changes it made, or would make.
+    pub plan: RollbackPlan,
+    /// What it did, present exactly when it ran.
+    pub report: Option<DeployReport>,
+}
+
 impl Platform {
     /// What rolling back to `to` (or to the previous release) would change, without changing anything.
     pub async fn plan_rollback(
@@ -118,6 +133,21 @@ impl Platform {
     ) -> Result<DeployReport> {
         let plan = self.plan_rollback(project, env, to).await?;
         self.apply_rollback(&plan, options).await
+    }
+
+    /// Rolls back like [`Platform::rollback`] only with `force`; without it
+    /// nothing changes and the answer is the plan.
+    pub async fn rollback_guarded(
+        &self,
+        project: &ProjectName,
+        env: &Environment,
+        to: Option<&ReleaseId>,
+        force: bool,
+        options: &DeployOptions,
+    ) -> Result<Rollback> {
+        let plan = self.plan_rollback(project, env, to).await?;
+        let report = if force { Some(self.apply_rollback(&plan, options).await?) } else { None };
+        Ok(Rollback { applied: force, plan, report })
     }
 
     /// Carries out a rollback plan, refusing if the SSOT moved since it was made.

@@ -6,6 +6,48 @@ use crate::model::{EnvKey, EnvVar, Environment, ProjectName};
 use crate::ops::Removal;
 use crate::secrets::{EnvSet, EnvVersion, Scope};
 
+/// Env vars of an environment as every front end shows them: secret values masked.
+///
+/// Masking happens when the listing is made, so a listing can be printed,
+/// serialised or returned to an agent whole; it holds no secret value.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct EnvListing {
+    /// The project.
+    pub project: ProjectName,
+    /// The environment.
+    pub env: Environment,
+    /// The version of the environment's variable set; the next deploy runs with it.
+    pub version: EnvVersion,
+    /// The variables, ordered by name.
+    pub vars: Vec<ListedVar>,
+}
+
+/// One variable of an [`EnvListing`].
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct ListedVar {
+    /// The name.
+    pub key: EnvKey,
+    /// The value of a plain variable; the mask (`********`) for a secret.
+    pub value: String,
+    /// Whether it is secret.
+    pub secret: bool,
+}
+
+impl EnvListing {
+    /// The listing of `vars` at `version`, masked and ordered by name: what
+    /// [`Platform::env_listing`] returns, or what an [`Platform::env_set`] just stored.
+    pub fn new(project: ProjectName, env: Environment, version: EnvVersion, vars: &[EnvVar]) -> Self {
+        let mut vars: Vec<ListedVar> = vars
+            .iter()
+            .map(|v| ListedVar { key: v.key.clone(), value: v.listed_value().to_owned(), secret: v.secret })
+            .collect();
+        vars.sort_by(|a, b| a.key.cmp(&b.key));
+        EnvListing { project, env, version, vars }
+    }
+}
+
 impl Platform {
     /// Sets env vars (plain or secret) of an environment; the next deploy runs with them.
     pub async fn env_set(&self, project: &ProjectName, env: &Environment, vars: &[EnvVar]) -> Result<EnvVersion> {
@@ -16,6 +58,12 @@ impl Platform {
     /// use [`EnvVar::listed_value`] to show a listing.
     pub async fn env_list(&self, project: &ProjectName, env: &Environment) -> Result<EnvSet> {
         self.backends.secrets.list(&Scope::new(project.clone(), env.clone())).await
+    }
+
+    /// The env vars of an environment as a listing shows them, secret values masked.
+    pub async fn env_listing(&self, project: &ProjectName, env: &Environment) -> Result<EnvListing> {
+        let set = self.env_list(project, env).await?;
+        Ok(EnvListing::new(project.clone(), env.clone(), set.version, &set.vars))
     }
 
     /// One env var, to be revealed only when explicitly asked for.

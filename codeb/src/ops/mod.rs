@@ -14,6 +14,7 @@ mod status;
 
 pub use domains::DomainReport;
 pub use drift::{DriftItem, DriftReport};
+pub use env::{EnvListing, ListedVar};
 pub use projects::{ProjectSummary, Removal};
 pub use status::{HealthReport, SsotStatus};
 

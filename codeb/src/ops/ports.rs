@@ -12,6 +12,20 @@ impl Platform {
         self.backends.ports.allocate(key).await
     }
 
+    /// Like [`Platform::port_allocate`], answering with the whole allocation:
+    /// the key, the port and the server it is on.
+    pub async fn port_allocation(&self, key: &PortKey) -> Result<PortAllocation> {
+        let port = self.port_allocate(key).await?;
+        let filter = PortFilter { project: Some(key.project.clone()), env: Some(key.env.clone()) };
+        self.backends
+            .ports
+            .list(&filter)
+            .await?
+            .into_iter()
+            .find(|a| a.key == *key && a.port == port)
+            .ok_or_else(|| Error::conflict(format!("{key} was allocated {port}, but released again meanwhile")))
+    }
+
     /// The allocations that pass `filter`.
     pub async fn port_list(&self, filter: &PortFilter) -> Result<Vec<PortAllocation>> {
         self.backends.ports.list(filter).await
