@@ -52,9 +52,7 @@ impl Context {
                 sink_bar.println(format!("  rolled back from {from} to {to}: {reason}"))
             }
             DeployEvent::Note { message } => sink_bar.println(format!("  {message}")),
-            DeployEvent::ChangeUndone { change } => {
-                sink_bar.println(format!("  undid: {}", crate::render::change(change)))
-            }
+            DeployEvent::ChangeUndone { change } => sink_bar.println(format!("  undid: {}", change)),
             DeployEvent::StepFinished { .. } | DeployEvent::StepFailed { .. } | DeployEvent::ChangeApplied { .. } => {}
         });
         let options =

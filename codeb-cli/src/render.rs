@@ -1,54 +1,11 @@
 //! Human renderings of SDK results: one function per result type, returning lines.
 
-use codeb::engine::{Change, DeployReport, LockStatus, Plan, PlannedChange, RecoverReport, RollbackPlan};
-use codeb::model::ServerName;
+use codeb::engine::{DeployReport, LockStatus, Plan, RecoverReport, RollbackPlan};
 use codeb::ops::{DriftItem, DriftReport, HealthReport, ProjectSummary, Removal, SsotStatus};
 use codeb::ports::{PortAllocation, PortConflict, PortDrift, PortReport};
 use codeb::ssot::{ReleaseRecord, ReleaseStatus};
 
 use crate::printer::{Printer, Tone};
-
-/// One change of a plan, as a sentence; the server is named when it is not the local one.
-pub fn change(planned: &PlannedChange) -> String {
-    let text = change_text(&planned.change);
-    if planned.server == ServerName::local() { text } else { format!("{text} on {}", planned.server) }
-}
-
-fn change_text(c: &Change) -> String {
-    match c {
-        Change::SetEnv { keys } => format!("store env vars {}", names(keys)),
-        Change::AllocatePort { key, range } => format!("allocate a port for {key} from {range}"),
-        Change::CreateNetwork { name } => format!("create network {name}"),
-        Change::CreateVolume { name } => format!("create protected volume {name}"),
-        Change::StartAccessory { service, container, image } => format!("start {service} as {container} ({image})"),
-        Change::EnsureImage { image, expect_id: None } => format!("make image {image} present"),
-        Change::EnsureImage { image, expect_id: Some(id) } => format!("make image {image} present, still as {id}"),
-        Change::BuildImage { image } => format!("build image {image}"),
-        Change::StartRelease { release, container } => format!("start release {release} as {container}"),
-        Change::HealthCheck { release, path, deadline_ms } => {
-            format!("wait until {release} answers {path} healthy (up to {deadline_ms} ms)")
-        }
-        Change::RecordRelease { release } => format!("record {release} as the serving release in the SSOT"),
-        Change::AddDomain { domain } => format!("record {domain} as the environment's domain in the SSOT"),
-        Change::ForgetDomain { domain } => format!("forget {domain} in the SSOT"),
-        Change::CreateRoute { host } => format!("create the route of {host}"),
-        Change::SwitchRoute { host, from } => format!("switch the route of {host} from {}", upstreams(from)),
-        Change::UpsertRecord { zone, name, ip } => format!("point {name} at {ip} (zone {zone})"),
-        Change::StopRelease { release, container } => format!("drain and stop release {release} ({container})"),
-        Change::Watch { window_ms } => {
-            format!("watch the new release for {window_ms} ms, rolling back if it turns unhealthy")
-        }
-        Change::RemoveRoute { host } => format!("remove the route of {host}"),
-        Change::DeleteRecord { zone, name } => format!("delete the record of {name} (zone {zone})"),
-        Change::RemoveContainer { name } => format!("remove container {name}"),
-        Change::RemoveNetwork { name } => format!("remove network {name}"),
-        Change::RemoveVolume { name } => format!("remove volume {name}"),
-        Change::KeepVolume { name } => format!("keep protected volume {name}"),
-        Change::ReleasePort { key, port } => format!("free port {port} of {key}"),
-        Change::UnsetEnv { project, env, keys } => format!("remove env vars {} of {project}/{env}", names(keys)),
-        Change::ForgetProject { project } => format!("forget project {project} in the SSOT"),
-    }
-}
 
 fn names(keys: &[impl std::fmt::Display]) -> String {
     keys.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(", ")
@@ -61,7 +18,7 @@ fn upstreams(list: &[codeb::proxy::Upstream]) -> String {
 /// A deploy plan.
 pub fn plan(p: &Printer, plan: &Plan) -> Vec<String> {
     let mut lines = vec![format!("{} {plan} (at SSOT revision {})", p.paint(Tone::Warn, "plan:"), plan.revision)];
-    lines.extend(plan.changes.iter().map(|c| format!("  + {}", change(c))));
+    lines.extend(plan.changes.iter().map(|c| format!("  + {c}")));
     lines.push(p.paint(Tone::Dim, "nothing was changed (dry run)"));
     lines
 }
@@ -70,7 +27,7 @@ pub fn plan(p: &Printer, plan: &Plan) -> Vec<String> {
 pub fn rollback_plan(p: &Printer, plan: &RollbackPlan) -> Vec<String> {
     let mut lines =
         vec![format!("{} roll back from {} to {} ({})", p.paint(Tone::Warn, "plan:"), plan.from, plan.to, plan.image)];
-    lines.extend(plan.changes.iter().map(|c| format!("  + {}", change(c))));
+    lines.extend(plan.changes.iter().map(|c| format!("  + {c}")));
     lines.push(p.paint(Tone::Dim, "nothing was changed (dry run)"));
     lines
 }
@@ -119,7 +76,7 @@ pub fn removal(p: &Printer, r: &Removal) -> Vec<String> {
     let head =
         if r.applied { p.paint(Tone::Good, "done:") } else { p.paint(Tone::Warn, "would (pass --force to do it):") };
     let mut lines = vec![head];
-    lines.extend(r.changes.iter().map(|c| format!("  - {}", change(c))));
+    lines.extend(r.changes.iter().map(|c| format!("  - {c}")));
     lines
 }
 

@@ -22,7 +22,7 @@ pub async fn run(cmd: DomainCommand, ctx: &Context) -> codeb::Result<u8> {
                     scope.project,
                     scope.env
                 )];
-                lines.extend(report.changes.iter().map(|c| format!("  + {}", render::change(c))));
+                lines.extend(report.changes.iter().map(|c| format!("  + {}", c)));
                 lines
             });
             Ok(OK)

@@ -212,6 +212,59 @@ impl Change {
     }
 }
 
+impl fmt::Display for Change {
+    /// The change as a sentence, for people.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Change::SetEnv { keys } => write!(f, "store env vars {}", names(keys)),
+            Change::AllocatePort { key, range } => write!(f, "allocate a port for {key} from {range}"),
+            Change::CreateNetwork { name } => write!(f, "create network {name}"),
+            Change::CreateVolume { name } => write!(f, "create protected volume {name}"),
+            Change::StartAccessory { service, container, image } => {
+                write!(f, "start {service} as {container} ({image})")
+            }
+            Change::EnsureImage { image, expect_id: None } => write!(f, "make image {image} present"),
+            Change::EnsureImage { image, expect_id: Some(id) } => {
+                write!(f, "make image {image} present, still as {id}")
+            }
+            Change::BuildImage { image } => write!(f, "build image {image}"),
+            Change::StartRelease { release, container } => write!(f, "start release {release} as {container}"),
+            Change::HealthCheck { release, path, deadline_ms } => {
+                write!(f, "wait until {release} answers {path} healthy (up to {deadline_ms} ms)")
+            }
+            Change::RecordRelease { release } => write!(f, "record {release} as the serving release in the SSOT"),
+            Change::AddDomain { domain } => write!(f, "record {domain} as the environment's domain in the SSOT"),
+            Change::ForgetDomain { domain } => write!(f, "forget {domain} in the SSOT"),
+            Change::CreateRoute { host } => write!(f, "create the route of {host}"),
+            Change::SwitchRoute { host, from } => write!(f, "switch the route of {host} from {}", upstreams(from)),
+            Change::UpsertRecord { zone, name, ip } => write!(f, "point {name} at {ip} (zone {zone})"),
+            Change::StopRelease { release, container } => write!(f, "drain and stop release {release} ({container})"),
+            Change::Watch { window_ms } => {
+                write!(f, "watch the new release for {window_ms} ms, rolling back if it turns unhealthy")
+            }
+            Change::RemoveRoute { host } => write!(f, "remove the route of {host}"),
+            Change::DeleteRecord { zone, name } => write!(f, "delete the record of {name} (zone {zone})"),
+            Change::RemoveContainer { name } => write!(f, "remove container {name}"),
+            Change::RemoveNetwork { name } => write!(f, "remove network {name}"),
+            Change::RemoveVolume { name } => write!(f, "remove volume {name}"),
+            Change::KeepVolume { name } => write!(f, "keep protected volume {name}"),
+            Change::ReleasePort { key, port } => write!(f, "free port {port} of {key}"),
+            Change::UnsetEnv { project, env, keys } => write!(f, "remove env vars {} of {project}/{env}", names(keys)),
+            Change::ForgetProject { project } => write!(f, "forget project {project} in the SSOT"),
+        }
+    }
+}
+
+/// Names joined by commas.
+fn names(keys: &[impl fmt::Display]) -> String {
+    keys.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(", ")
+}
+
+/// Upstreams joined by commas, or "nothing".
+fn upstreams(list: &[Upstream]) -> String {
+    if list.is_empty() { "nothing".to_owned() } else { names(list) }
+}
+
 /// A change and the server it happens on.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
@@ -222,6 +275,17 @@ pub struct PlannedChange {
     /// The change.
     #[serde(flatten)]
     pub change: Change,
+}
+
+impl fmt::Display for PlannedChange {
+    /// The change as a sentence, naming its server when it is not the local one.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.change)?;
+        if self.server != ServerName::local() {
+            write!(f, " on {}", self.server)?;
+        }
+        Ok(())
+    }
 }
 
 /// What a deploy will do. Applying it re-checks that the SSOT has not moved.
@@ -491,5 +555,19 @@ impl Platform {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_change_reads_as_a_sentence_naming_its_server_unless_it_is_the_local_one() {
+        let change = Change::CreateRoute { host: DomainName::parse("shop.codeb.test").unwrap() };
+        let here = PlannedChange { server: ServerName::local(), change: change.clone() };
+        assert_eq!(here.to_string(), "create the route of shop.codeb.test");
+        let there = PlannedChange { server: ServerName::parse("edge").unwrap(), change };
+        assert_eq!(there.to_string(), "create the route of shop.codeb.test on edge");
     }
 }
