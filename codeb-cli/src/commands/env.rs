@@ -4,21 +4,12 @@ use std::io::{BufRead, IsTerminal};
 
 use codeb::model::{EnvKey, EnvValue, EnvVar};
 use codeb::{Error, Result};
-use serde::Serialize;
 
 use crate::args::EnvCommand;
 use crate::commands::applied_code;
 use crate::context::Context;
 use crate::exit::OK;
 use crate::render;
-
-/// One variable as a listing shows it: secret values masked.
-#[derive(Serialize)]
-struct Listed<'a> {
-    key: &'a str,
-    value: &'a str,
-    secret: bool,
-}
 
 /// Parses `KEY=VALUE` into a variable (the value may contain `=`). A text
 /// without `=` may be a secret pasted alone, so the error never echoes it.
@@ -85,19 +76,13 @@ pub async fn run(cmd: EnvCommand, ctx: &Context) -> Result<u8> {
             Ok(OK)
         }
         EnvCommand::List { scope } => {
-            let set = platform.env_list(&scope.project, &scope.env).await?;
-            let listed: Vec<Listed> = set
-                .vars
-                .iter()
-                .map(|v| Listed { key: v.key.as_str(), value: v.listed_value(), secret: v.secret })
-                .collect();
-            let doc = serde_json::json!({ "version": set.version, "vars": listed });
-            ctx.printer.result(&doc, |_| listed.iter().map(|l| format!("{}={}", l.key, l.value)).collect());
+            let listing = platform.env_listing(&scope.project, &scope.env).await?;
+            ctx.printer.result(&listing, |_| listing.vars.iter().map(|v| format!("{}={}", v.key, v.value)).collect());
             Ok(OK)
         }
         EnvCommand::Get { key, scope } => {
             let var = platform.env_get(&scope.project, &scope.env, &key).await?;
-            let doc = Listed { key: var.key.as_str(), value: var.value.expose(), secret: var.secret };
+            let doc = serde_json::json!({ "key": var.key.as_str(), "value": var.value.expose(), "secret": var.secret });
             ctx.printer.result(&doc, |_| vec![var.value.expose().to_owned()]);
             Ok(OK)
         }
