@@ -38,6 +38,7 @@ mod port_probe;
 pub mod powerdns;
 mod secret_file;
 mod state_file;
+pub mod transport;
 
 pub use caddy::{CaddyConfig, CaddyProxy};
 pub use connect::{connect, connect_discovered, owner};
