@@ -10,9 +10,10 @@ use codeb::ports::{RuntimeAttributedProbe, SsotPortRegistry};
 use codeb::proxy::TlsPolicy;
 use codeb::{Error, ErrorKind, Result};
 
+use crate::transport::{LocalTransport, Transport};
 use crate::{
     CaddyConfig, CaddyProxy, FileSecretStore, FileStateStore, LocalPortProbe, PodmanConfig, PodmanRuntime, PowerDns,
-    PowerDnsConfig, ProcLiveness, ReqwestHttpProbe, SecretFileConfig,
+    PowerDnsConfig, ProcLiveness, SecretFileConfig, TransportHttpProbe,
 };
 
 /// Builds the platform a platform file describes, acting as `owner` (recorded in deploy locks).
@@ -22,6 +23,7 @@ use crate::{
 /// only the SSOT work while the stack is down (a call that needs a stopped
 /// service is `Unavailable`, naming its socket or address).
 pub fn connect(config: &PlatformConfig, owner: &str) -> Result<Platform> {
+    let local: Arc<dyn Transport> = Arc::new(LocalTransport::new());
     let runtime = Arc::new(PodmanRuntime::connect(
         PodmanConfig::new(&config.podman_socket).with_bind_address(config.bind_address),
     )?);
@@ -31,20 +33,22 @@ pub fn connect(config: &PlatformConfig, owner: &str) -> Result<Platform> {
         TlsPolicy::Acme { email: Some(email) } => caddy = caddy.with_acme_email(email),
         _ => {}
     }
-    let dns =
-        PowerDns::new(PowerDnsConfig::new(&config.powerdns_api, read_key("PowerDNS API key", &config.powerdns_key)?))?;
+    let dns = PowerDns::new(
+        Arc::clone(&local),
+        PowerDnsConfig::new(&config.powerdns_api, read_key("PowerDNS API key", &config.powerdns_key)?),
+    )?;
     let secrets = FileSecretStore::open(SecretFileConfig::new(&config.secrets_dir, config.secret_key.clone()))?;
     let state = Arc::new(FileStateStore::new(&config.state_path));
     let probe = RuntimeAttributedProbe::new(Arc::new(LocalPortProbe), runtime.clone());
     let ports = SsotPortRegistry::new(state.clone(), Arc::new(probe), config.ports)?;
     let backends = Backends {
         runtime,
-        proxy: Arc::new(CaddyProxy::new(caddy)?),
+        proxy: Arc::new(CaddyProxy::new(Arc::clone(&local), caddy)?),
         dns: Arc::new(dns),
         secrets: Arc::new(secrets),
         ports: Arc::new(ports),
         state,
-        http: Arc::new(ReqwestHttpProbe::new()?),
+        http: Arc::new(TransportHttpProbe::new(local)),
         liveness: Arc::new(ProcLiveness),
     };
     Ok(Platform::new(backends, config.settings(owner, &hostname())))

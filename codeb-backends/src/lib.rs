@@ -15,7 +15,8 @@
 //! - [`FileStateStore`]: the embedded default SSOT, one JSON file, locked and
 //!   written atomically so a crash never tears it.
 //! - [`LocalPortProbe`]: the local machine's listening TCP ports.
-//! - [`ReqwestHttpProbe`]: the health probe, one HTTP GET per probe.
+//! - [`TransportHttpProbe`]: the health probe, one HTTP GET per probe from
+//!   the release's server.
 //! - [`ProcLiveness`]: whether a lock holder still runs, from `/proc`.
 //! - [`connect`]: the one constructor of a [`codeb::engine::Platform`] from a
 //!   platform file, which every front end uses.
@@ -42,7 +43,7 @@ pub mod transport;
 
 pub use caddy::{CaddyConfig, CaddyProxy};
 pub use connect::{connect, connect_discovered, owner};
-pub use http_probe::ReqwestHttpProbe;
+pub use http_probe::TransportHttpProbe;
 pub use liveness::ProcLiveness;
 pub use podman::{PodmanConfig, PodmanRuntime, Ulimit};
 pub use port_probe::LocalPortProbe;

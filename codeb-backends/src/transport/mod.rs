@@ -19,8 +19,10 @@
 //! - failures are [`codeb::Error`]s whose kind says what to do (see each
 //!   method) and whose context names the [`server`](Transport::server).
 
+pub(crate) mod http;
 mod local;
 
+use std::error::Error as StdError;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -203,4 +205,9 @@ impl Output {
     pub fn success(&self) -> bool {
         self.status == Some(0)
     }
+}
+
+/// The innermost source of `err` (`err` itself when it has none).
+pub(crate) fn root_cause<'a>(err: &'a (dyn StdError + 'static)) -> &'a (dyn StdError + 'static) {
+    std::iter::successors(Some(err), |&e| e.source()).last().unwrap_or(err)
 }
