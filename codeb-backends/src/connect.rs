@@ -25,6 +25,7 @@ use crate::{
 pub fn connect(config: &PlatformConfig, owner: &str) -> Result<Platform> {
     let local: Arc<dyn Transport> = Arc::new(LocalTransport::new());
     let runtime = Arc::new(PodmanRuntime::connect(
+        Arc::clone(&local),
         PodmanConfig::new(&config.podman_socket).with_bind_address(config.bind_address),
     )?);
     let mut caddy = CaddyConfig::new(&config.caddy_admin).with_listen(config.caddy_listen.clone());

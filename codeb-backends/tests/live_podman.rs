@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, TcpListener};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
@@ -23,6 +24,7 @@ use codeb::runtime::{
 };
 use codeb::testkit::runtime::RuntimeSuite;
 use codeb::testkit::{Namespace, live_env};
+use codeb_backends::transport::LocalTransport;
 use codeb_backends::{LocalPortProbe, PodmanConfig, PodmanRuntime};
 
 /// The live service, the v1 image and a raw client for what the backend deliberately cannot do.
@@ -35,9 +37,13 @@ struct Live {
 async fn live() -> Option<Live> {
     let socket = live_env("CODEB_TEST_PODMAN_SOCKET")?;
     let image = live_env("CODEB_TEST_IMAGE_V1")?;
-    let runtime = PodmanRuntime::connect_when_ready(PodmanConfig::new(&socket), Duration::from_secs(30))
-        .await
-        .unwrap_or_else(|e| panic!("the Podman API at {socket} does not answer: {e}"));
+    let runtime = PodmanRuntime::connect_when_ready(
+        Arc::new(LocalTransport::new()),
+        PodmanConfig::new(&socket),
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("the Podman API at {socket} does not answer: {e}"));
     let raw = Docker::connect_with_unix(&socket, 120, bollard::API_DEFAULT_VERSION).unwrap();
     Some(Live { runtime, raw, image: ImageRef::parse(&image).unwrap() })
 }
@@ -282,8 +288,8 @@ async fn a_port_still_published_by_a_container_whose_conmon_died_is_not_handed_o
     let spec = orphan(&live, &ns, taken).await;
 
     let runtime: std::sync::Arc<dyn ContainerRuntime> =
-        std::sync::Arc::new(PodmanRuntime::connect(live.runtime.config().clone()).unwrap());
-    let probe = RuntimeAttributedProbe::new(std::sync::Arc::new(LocalPortProbe), runtime);
+        Arc::new(PodmanRuntime::connect(Arc::new(LocalTransport::new()), live.runtime.config().clone()).unwrap());
+    let probe = RuntimeAttributedProbe::new(Arc::new(LocalPortProbe), runtime);
     let mut ranges = PortRanges::default();
     ranges.staging.app = PortRange::new(taken.get(), taken.get() + 1).unwrap();
     let store = std::sync::Arc::new(codeb::ssot::MemoryStateStore::default());

@@ -29,8 +29,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use codeb::Result;
 use codeb::model::ServerName;
+use codeb::{Error, Result};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 pub use self::local::LocalTransport;
@@ -210,4 +210,13 @@ impl Output {
 /// The innermost source of `err` (`err` itself when it has none).
 pub(crate) fn root_cause<'a>(err: &'a (dyn StdError + 'static)) -> &'a (dyn StdError + 'static) {
     std::iter::successors(Some(err), |&e| e.source()).last().unwrap_or(err)
+}
+
+/// `err`'s message and its innermost cause, for a library that carries
+/// errors as text (bollard, Podman's raw reads).
+pub(crate) fn message_with_cause(err: &Error) -> String {
+    match err.source() {
+        Some(source) => format!("{}: {}", err.message(), root_cause(source)),
+        None => err.message().to_owned(),
+    }
 }
