@@ -12,16 +12,18 @@ use codeb::{Error, ErrorKind, Result};
 
 use crate::transport::{LocalTransport, Transport};
 use crate::{
-    CaddyConfig, CaddyProxy, FileSecretStore, FileStateStore, LocalPortProbe, PodmanConfig, PodmanRuntime, PowerDns,
-    PowerDnsConfig, ProcLiveness, SecretFileConfig, TransportHttpProbe,
+    CaddyConfig, CaddyProxy, FileSecretStore, FileStateStore, PodmanConfig, PodmanRuntime, PowerDns, PowerDnsConfig,
+    ProcLiveness, ProcPortProbe, SecretFileConfig, TransportHttpProbe,
 };
 
 /// Builds the platform a platform file describes, acting as `owner` (recorded in deploy locks).
 ///
-/// Nothing is sent to any service yet and none needs to run: the key files
-/// are read, and each backend connects on first use, so commands that read
-/// only the SSOT work while the stack is down (a call that needs a stopped
-/// service is `Unavailable`, naming its socket or address).
+/// Every backend reaches its service through one [`LocalTransport`]: the
+/// platform is the machine codeb runs on. Nothing is sent to any service yet
+/// and none needs to run: the key files are read, and each backend connects
+/// on first use, so commands that read only the SSOT work while the stack is
+/// down (a call that needs a stopped service is `Unavailable`, naming its
+/// socket or address).
 pub fn connect(config: &PlatformConfig, owner: &str) -> Result<Platform> {
     let local: Arc<dyn Transport> = Arc::new(LocalTransport::new());
     let runtime = Arc::new(PodmanRuntime::connect(
@@ -40,7 +42,7 @@ pub fn connect(config: &PlatformConfig, owner: &str) -> Result<Platform> {
     )?;
     let secrets = FileSecretStore::open(SecretFileConfig::new(&config.secrets_dir, config.secret_key.clone()))?;
     let state = Arc::new(FileStateStore::new(&config.state_path));
-    let probe = RuntimeAttributedProbe::new(Arc::new(LocalPortProbe), runtime.clone());
+    let probe = RuntimeAttributedProbe::new(Arc::new(ProcPortProbe::new(Arc::clone(&local))), runtime.clone());
     let ports = SsotPortRegistry::new(state.clone(), Arc::new(probe), config.ports)?;
     let backends = Backends {
         runtime,
@@ -49,8 +51,9 @@ pub fn connect(config: &PlatformConfig, owner: &str) -> Result<Platform> {
         secrets: Arc::new(secrets),
         ports: Arc::new(ports),
         state,
-        http: Arc::new(TransportHttpProbe::new(local)),
-        liveness: Arc::new(ProcLiveness),
+        http: Arc::new(TransportHttpProbe::new(Arc::clone(&local))),
+        // Locks record this machine's host name: their holders are asked about here.
+        liveness: Arc::new(ProcLiveness::new(local)),
     };
     Ok(Platform::new(backends, config.settings(owner, &hostname())))
 }

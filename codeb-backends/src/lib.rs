@@ -14,10 +14,10 @@
 //!   an environment variable ([`SecretFileConfig`], [`KeySource`]).
 //! - [`FileStateStore`]: the embedded default SSOT, one JSON file, locked and
 //!   written atomically so a crash never tears it.
-//! - [`LocalPortProbe`]: the local machine's listening TCP ports.
+//! - [`ProcPortProbe`]: a server's listening TCP ports, from its `/proc/net/tcp{,6}`.
 //! - [`TransportHttpProbe`]: the health probe, one HTTP GET per probe from
 //!   the release's server.
-//! - [`ProcLiveness`]: whether a lock holder still runs, from `/proc`.
+//! - [`ProcLiveness`]: whether a lock holder still runs, from `/proc/<pid>/stat`.
 //! - [`connect`]: the one constructor of a [`codeb::engine::Platform`] from a
 //!   platform file, which every front end uses.
 //! - [`local_stack`]: Podman, Caddy, PowerDNS and a registry on loopback, for
@@ -46,7 +46,7 @@ pub use connect::{connect, connect_discovered, owner};
 pub use http_probe::TransportHttpProbe;
 pub use liveness::ProcLiveness;
 pub use podman::{PodmanConfig, PodmanRuntime, Ulimit};
-pub use port_probe::LocalPortProbe;
+pub use port_probe::ProcPortProbe;
 pub use powerdns::{PowerDns, PowerDnsConfig};
 pub use secret_file::{DEFAULT_KEEP_VERSIONS, FileSecretStore, KEY_BYTES, KeySource, SecretFileConfig, SecretKey};
 pub use state_file::FileStateStore;

@@ -25,7 +25,7 @@ use codeb::runtime::{
 use codeb::testkit::runtime::RuntimeSuite;
 use codeb::testkit::{Namespace, live_env};
 use codeb_backends::transport::LocalTransport;
-use codeb_backends::{LocalPortProbe, PodmanConfig, PodmanRuntime};
+use codeb_backends::{PodmanConfig, PodmanRuntime, ProcPortProbe};
 
 /// The live service, the v1 image and a raw client for what the backend deliberately cannot do.
 struct Live {
@@ -243,7 +243,13 @@ async fn orphan(live: &Live, ns: &Namespace, port: Port) -> ContainerSpec {
     let killed = std::process::Command::new("kill").arg("-9").args(pids.split_whitespace()).status().unwrap();
     assert!(killed.success(), "kill -9 {pids}");
     let deadline = Instant::now() + Duration::from_secs(5);
-    while LocalPortProbe.listeners(&ServerName::local()).await.unwrap().iter().any(|l| l.port == port) {
+    while ProcPortProbe::new(Arc::new(LocalTransport::new()))
+        .listeners(&ServerName::local())
+        .await
+        .unwrap()
+        .iter()
+        .any(|l| l.port == port)
+    {
         assert!(Instant::now() < deadline, "port {port} still has a socket after conmon was killed");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -289,7 +295,7 @@ async fn a_port_still_published_by_a_container_whose_conmon_died_is_not_handed_o
 
     let runtime: std::sync::Arc<dyn ContainerRuntime> =
         Arc::new(PodmanRuntime::connect(Arc::new(LocalTransport::new()), live.runtime.config().clone()).unwrap());
-    let probe = RuntimeAttributedProbe::new(Arc::new(LocalPortProbe), runtime);
+    let probe = RuntimeAttributedProbe::new(Arc::new(ProcPortProbe::new(Arc::new(LocalTransport::new()))), runtime);
     let mut ranges = PortRanges::default();
     ranges.staging.app = PortRange::new(taken.get(), taken.get() + 1).unwrap();
     let store = std::sync::Arc::new(codeb::ssot::MemoryStateStore::default());
