@@ -1,6 +1,12 @@
 //! The real backends of codeb: implementations of the `codeb` traits that
 //! touch disks, sockets and services.
 //!
+//! Every backend that reaches a server does so through one
+//! [`Transport`](transport::Transport) ([`transport`]): connect to a unix
+//! socket or a TCP address, run an argv, read or write a file, all on that
+//! server. [`LocalTransport`](transport::LocalTransport) is the machine codeb
+//! runs on; [`connect`] builds one and hands it to every backend.
+//!
 //! - [`PodmanRuntime`]: the container runtime, bollard over Podman's
 //!   Docker-compatible API on a unix socket ([`PodmanConfig`]). Everything it
 //!   creates carries the SDK's labels; it lists only `io.codeb.managed=true`
@@ -23,7 +29,7 @@
 //! - [`local_stack`]: Podman, Caddy, PowerDNS and a registry on loopback, for
 //!   the live tests and `we local up`.
 //!
-//! Still to come: the SSH transport that lets the runtime and the port probe
+//! Still to come: the SSH transport (russh), which lets the same backends
 //! reach remote servers.
 #![deny(missing_docs)]
 
