@@ -10,13 +10,18 @@ use std::sync::Arc;
 
 use codeb::model::{Environment, ProjectName, Service};
 use codeb::ports::{PortFilter, PortKey, PortRanges, PortRegistry, SsotPortRegistry};
-use codeb_backends::{FileStateStore, LocalPortProbe};
+use codeb_backends::transport::LocalTransport;
+use codeb_backends::{FileStateStore, ProcPortProbe};
 
 #[tokio::main]
 async fn main() -> codeb::Result<()> {
     let path = std::env::args().nth(1).map_or_else(|| std::env::temp_dir().join("codeb-example-ssot.json"), Into::into);
     let store = Arc::new(FileStateStore::new(&path));
-    let registry = SsotPortRegistry::new(store, Arc::new(LocalPortProbe), PortRanges::default())?;
+    let registry = SsotPortRegistry::new(
+        store,
+        Arc::new(ProcPortProbe::new(Arc::new(LocalTransport::new()))),
+        PortRanges::default(),
+    )?;
 
     let project = ProjectName::parse("my-app")?;
     for service in [Service::App, Service::Postgres, Service::Redis] {

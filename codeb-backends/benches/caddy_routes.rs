@@ -17,11 +17,13 @@
 //! Figures are recorded in docs/benchmarks.md.
 
 use std::net::{IpAddr, Ipv4Addr, TcpListener};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use codeb::model::{DomainName, Port};
 use codeb::proxy::{Proxy, Route, TlsPolicy, Upstream};
 use codeb_backends::caddy::json;
+use codeb_backends::transport::LocalTransport;
 use codeb_backends::{CaddyConfig, CaddyProxy};
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::Value;
@@ -85,7 +87,7 @@ fn bench_routes(c: &mut Criterion, rt: &tokio::runtime::Runtime, admin: &Admin, 
         .with_server(SERVER)
         .with_listen([format!("127.0.0.1:{port}")])
         .with_automatic_https(false);
-    let proxy = CaddyProxy::new(config.clone()).unwrap();
+    let proxy = CaddyProxy::new(Arc::new(LocalTransport::new()), config.clone()).unwrap();
     let routes: Vec<Route> =
         (0..existing).map(|i| route(&format!("r{i}.bench.codeb.test"), 3000 + (i % 1000) as u16)).collect();
     let seeded = full_config(base, &config, &routes);

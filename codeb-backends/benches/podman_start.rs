@@ -19,10 +19,12 @@
 
 use std::net::{Ipv4Addr, TcpListener};
 use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use codeb::model::{ContainerName, Environment, ImageRef, Port, ProjectName, Service};
 use codeb::runtime::{ContainerRuntime, ContainerSpec, PortBinding, Resources, managed_labels};
+use codeb_backends::transport::LocalTransport;
 use codeb_backends::{PodmanConfig, PodmanRuntime};
 
 const WARM_UP: usize = 2;
@@ -141,8 +143,13 @@ fn main() {
     let image = ImageRef::parse(&image).unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async {
-        let runtime =
-            PodmanRuntime::connect_when_ready(PodmanConfig::new(&socket), Duration::from_secs(30)).await.unwrap();
+        let runtime = PodmanRuntime::connect_when_ready(
+            Arc::new(LocalTransport::new()),
+            PodmanConfig::new(&socket),
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap();
         let client = reqwest::Client::builder().timeout(Duration::from_secs(1)).build().unwrap();
         let (mut ours_times, mut cli_times, mut stages) =
             (Vec::new(), Vec::new(), [Vec::new(), Vec::new(), Vec::new()]);

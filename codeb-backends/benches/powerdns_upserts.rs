@@ -13,10 +13,12 @@
 //! Figures are recorded in docs/benchmarks.md.
 
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use codeb::dns::{Dns, RecordData, RecordSet};
 use codeb::model::DomainName;
+use codeb_backends::transport::LocalTransport;
 use codeb_backends::{PowerDns, PowerDnsConfig};
 
 const UPSERTS: usize = 1000;
@@ -36,7 +38,7 @@ fn main() {
     };
     // `cargo bench` passes `--bench`; nothing else to parse.
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let dns = PowerDns::new(PowerDnsConfig::new(&api, &key)).unwrap();
+    let dns = PowerDns::new(Arc::new(LocalTransport::new()), PowerDnsConfig::new(&api, &key)).unwrap();
     let zone = DomainName::parse(&format!("bench{}.codeb.test", fastrand::u32(..))).unwrap();
     let latencies = rt.block_on(async {
         dns.ensure_zone(&zone).await.unwrap();

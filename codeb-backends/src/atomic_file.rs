@@ -35,6 +35,9 @@ pub(crate) enum Access {
     Default,
     /// Files 0600 and directories 0700, whatever the umask.
     OwnerOnly,
+    /// Files with exactly these permission bits, whatever the umask;
+    /// directories as the umask allows.
+    Mode(u32),
 }
 
 impl Access {
@@ -42,6 +45,7 @@ impl Access {
         match self {
             Access::Default => None,
             Access::OwnerOnly => Some(0o600),
+            Access::Mode(mode) => Some(mode),
         }
     }
 }
@@ -50,7 +54,7 @@ impl Access {
 pub(crate) fn create_dir_of(path: &Path, access: Access) -> io::Result<()> {
     let dir = dir_of(path);
     match access {
-        Access::Default => fs::create_dir_all(dir),
+        Access::Default | Access::Mode(_) => fs::create_dir_all(dir),
         Access::OwnerOnly => fs::DirBuilder::new().recursive(true).mode(0o700).create(dir),
     }
 }
@@ -85,17 +89,22 @@ pub(crate) fn lock(path: &Path, access: Access) -> io::Result<File> {
 
 /// Replaces `path` with `bytes` atomically and durably. The caller holds the lock.
 pub(crate) fn replace(path: &Path, bytes: &[u8], access: Access) -> io::Result<()> {
-    let tmp = sibling(path, ".tmp");
-    let written = open_for_write(&tmp, access).and_then(|mut file| {
+    replace_via(path, &sibling(path, ".tmp"), bytes, access)
+}
+
+/// Replaces `path` with `bytes` atomically and durably through the temp file
+/// `tmp` (beside `path`), which no other writer may be using.
+pub(crate) fn replace_via(path: &Path, tmp: &Path, bytes: &[u8], access: Access) -> io::Result<()> {
+    let written = open_for_write(tmp, access).and_then(|mut file| {
         file.write_all(bytes)?;
         file.sync_all()
     });
-    if let Err(e) = written {
+    let renamed = written.and_then(|()| fs::rename(tmp, path));
+    if let Err(e) = renamed {
         // Best effort: a leftover temp file is harmless (the next writer truncates it).
-        let _ = fs::remove_file(&tmp);
+        let _ = fs::remove_file(tmp);
         return Err(e);
     }
-    fs::rename(&tmp, path)?;
     sync_dir(dir_of(path))
 }
 

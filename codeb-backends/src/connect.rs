@@ -13,19 +13,24 @@ use codeb::proxy::TlsPolicy;
 use codeb::releases::ContainerReleases;
 use codeb::{Error, ErrorKind, Result};
 
+use crate::transport::{LocalTransport, Transport};
 use crate::{
-    CaddyConfig, CaddyProxy, FileSecretStore, FileStateStore, LocalPortProbe, PodmanConfig, PodmanRuntime, PowerDns,
-    PowerDnsConfig, ProcLiveness, ReqwestHttpProbe, SecretFileConfig,
+    CaddyConfig, CaddyProxy, FileSecretStore, FileStateStore, PodmanConfig, PodmanRuntime, PowerDns, PowerDnsConfig,
+    ProcLiveness, ProcPortProbe, SecretFileConfig, TransportHttpProbe,
 };
 
 /// Builds the platform a platform file describes, acting as `owner` (recorded in deploy locks).
 ///
-/// Nothing is sent to any service yet and none needs to run: the key files
-/// are read, and each backend connects on first use, so commands that read
-/// only the SSOT work while the stack is down (a call that needs a stopped
-/// service is `Unavailable`, naming its socket or address).
+/// Every backend reaches its service through one [`LocalTransport`]: the
+/// platform is the machine codeb runs on. Nothing is sent to any service yet
+/// and none needs to run: the key files are read, and each backend connects
+/// on first use, so commands that read only the SSOT work while the stack is
+/// down (a call that needs a stopped service is `Unavailable`, naming its
+/// socket or address).
 pub fn connect(config: &PlatformConfig, owner: &str) -> Result<Platform> {
+    let local: Arc<dyn Transport> = Arc::new(LocalTransport::new());
     let runtime = Arc::new(PodmanRuntime::connect(
+        Arc::clone(&local),
         PodmanConfig::new(&config.podman_socket).with_bind_address(config.bind_address),
     )?);
     let mut caddy = CaddyConfig::new(&config.caddy_admin).with_listen(config.caddy_listen.clone());
@@ -34,11 +39,14 @@ pub fn connect(config: &PlatformConfig, owner: &str) -> Result<Platform> {
         TlsPolicy::Acme { email: Some(email) } => caddy = caddy.with_acme_email(email),
         _ => {}
     }
-    let dns =
-        PowerDns::new(PowerDnsConfig::new(&config.powerdns_api, read_key("PowerDNS API key", &config.powerdns_key)?))?;
+    let dns = PowerDns::new(
+        Arc::clone(&local),
+        PowerDnsConfig::new(&config.powerdns_api, read_key("PowerDNS API key", &config.powerdns_key)?),
+    )?;
     let secrets = FileSecretStore::open(SecretFileConfig::new(&config.secrets_dir, config.secret_key.clone()))?;
     let state = Arc::new(FileStateStore::new(&config.state_path));
-    let probe: Arc<dyn PortProbe> = Arc::new(RuntimeAttributedProbe::new(Arc::new(LocalPortProbe), runtime.clone()));
+    let probe: Arc<dyn PortProbe> =
+        Arc::new(RuntimeAttributedProbe::new(Arc::new(ProcPortProbe::new(Arc::clone(&local))), runtime.clone()));
     let ports = SsotPortRegistry::new(state.clone(), probe.clone(), config.ports)?;
     let addresses = config.local_addresses();
     let host = Host {
@@ -48,16 +56,17 @@ pub fn connect(config: &PlatformConfig, owner: &str) -> Result<Platform> {
         releases: Arc::new(ContainerReleases::new(runtime.clone(), addresses.bind, addresses.upstream)),
         runtime,
         ports: probe,
-        http: Arc::new(ReqwestHttpProbe::new()?),
+        http: Arc::new(TransportHttpProbe::new(Arc::clone(&local))),
     };
     let backends = Backends {
         fleet: Fleet::single(host),
-        proxy: Arc::new(CaddyProxy::new(caddy)?),
+        proxy: Arc::new(CaddyProxy::new(Arc::clone(&local), caddy)?),
         dns: Arc::new(dns),
         secrets: Arc::new(secrets),
         ports: Arc::new(ports),
         state,
-        liveness: Arc::new(ProcLiveness),
+        // Locks record this machine's host name: their holders are asked about here.
+        liveness: Arc::new(ProcLiveness::new(local)),
     };
     Ok(Platform::new(backends, config.settings(owner, &hostname())))
 }

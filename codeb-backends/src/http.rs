@@ -1,95 +1,102 @@
-//! What the HTTP backends (Caddy, PowerDNS) share: how a client is built, how
-//! a base URL is checked, and how a failed exchange becomes an [`Error`].
+//! What the HTTP backends (Caddy, PowerDNS) share: how a base URL becomes
+//! the address their transport connects to, what a failed exchange means for
+//! a retry, the pause before one, and excerpts of answers for messages.
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use codeb::{Error, ErrorKind, Result};
 
-/// Whether a client keeps idle connections for the next request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Connections {
-    /// Reuse idle connections.
-    Pooled,
-    /// A fresh connection per request, for a server that drops its idle
-    /// connections after every change (Caddy's admin API replaces its server
-    /// on each config load, so a pooled connection may already be dead).
-    FreshEachTime,
+use crate::transport::http::{Connections, HttpClient};
+use crate::transport::{Endpoint, Transport};
+
+/// Where an admin API is, from its base URL: the TCP address the server
+/// dials, the authority requests name, and the path prefix of every request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct BaseUrl {
+    /// The address the transport connects to.
+    pub(crate) address: SocketAddr,
+    /// `host:port` as written in the URL, for the `Host` header.
+    pub(crate) authority: String,
+    /// The path before every request's own, without a trailing `/` (often empty).
+    pub(crate) path: String,
 }
 
-/// A client for one loopback (or tunnelled) admin API.
-///
-/// Proxies from the environment are ignored: admin APIs are reached directly,
-/// and an `HTTP_PROXY` meant for the internet must not see them.
-pub(crate) fn client(backend: &'static str, timeout: Duration, connections: Connections) -> Result<reqwest::Client> {
-    let mut builder = reqwest::Client::builder().timeout(timeout).connect_timeout(timeout).no_proxy();
-    if connections == Connections::FreshEachTime {
-        builder = builder.pool_max_idle_per_host(0);
+impl BaseUrl {
+    /// A client of this API through `transport`.
+    pub(crate) fn client(
+        &self,
+        transport: Arc<dyn Transport>,
+        timeout: Duration,
+        connections: Connections,
+    ) -> HttpClient {
+        HttpClient::new(transport, Endpoint::Tcp(self.address), self.authority.clone(), timeout, connections)
     }
-    builder
-        .build()
-        .map_err(|e| Error::internal("cannot build an HTTP client").with_context("backend", backend).with_source(e))
 }
 
-/// Checks `url` is an absolute `http`/`https` URL without credentials and
-/// returns it without a trailing `/`, ready for paths to be appended.
+/// Checks `url` is an absolute `http` URL of an IP address or `localhost`,
+/// without credentials, query or fragment, and splits it into a [`BaseUrl`].
 ///
-/// Credentials in the URL are refused so that they can never reach an error
-/// message (errors name the URL they failed on).
-pub(crate) fn base_url(backend: &'static str, field: &'static str, url: &str) -> Result<String> {
+/// Admin APIs listen on the server's loopback or private address and are
+/// reached through the server's transport (over SSH for a remote server),
+/// so the host is an address as the server sees it, never a name to resolve
+/// here, and TLS is not spoken. Credentials are refused so that they can
+/// never reach an error message (errors name the URL they failed on).
+pub(crate) fn base_url(backend: &'static str, field: &'static str, url: &str) -> Result<BaseUrl> {
     let invalid = |rule: &str| {
         Error::invalid(format!("the {field} URL {rule}")).with_context("backend", backend).with_context(field, url)
     };
-    let parsed = reqwest::Url::parse(url).map_err(|e| invalid("is not a valid URL").with_source(e))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(invalid("must use http or https"));
-    }
-    if !parsed.username().is_empty() || parsed.password().is_some() {
+    let parsed = url.parse::<hyper::Uri>();
+    let userinfo = match &parsed {
+        Ok(uri) => uri.authority().is_some_and(|a| a.as_str().contains('@')),
+        Err(_) => url.contains('@'),
+    };
+    if userinfo {
         // Not echoed: the value holds a credential.
         return Err(
             Error::invalid(format!("the {field} URL must not carry credentials")).with_context("backend", backend)
         );
     }
-    if parsed.query().is_some() || parsed.fragment().is_some() {
+    let parsed = parsed.map_err(|e| invalid("is not a valid URL").with_source(e))?;
+    match parsed.scheme_str() {
+        Some("http") => {}
+        Some("https") => {
+            return Err(invalid(
+                "must use http: the API is reached on the server's own address through its transport, without TLS",
+            ));
+        }
+        _ => return Err(invalid("must be an absolute http URL")),
+    }
+    let Some(authority) = parsed.authority() else { return Err(invalid("must name a host")) };
+    if parsed.query().is_some() || url.contains('#') {
         return Err(invalid("must not have a query or fragment"));
     }
-    Ok(parsed.as_str().trim_end_matches('/').to_owned())
-}
-
-/// The error for an exchange that produced no HTTP answer: a timeout, a
-/// refused connection, or a connection lost mid-way.
-pub(crate) fn transport_error(backend: &'static str, err: reqwest::Error) -> Error {
-    let (kind, message) = if err.is_timeout() {
-        (ErrorKind::Timeout, "no answer within the timeout")
-    } else if err.is_connect() {
-        (ErrorKind::Unavailable, "cannot connect")
+    let host = authority.host();
+    let ip = if host.eq_ignore_ascii_case("localhost") {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
     } else {
-        (ErrorKind::Unavailable, "the exchange failed")
+        host.trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse()
+            .map_err(|_| invalid("must name an IP address or localhost (the server's own address)"))?
     };
-    Error::new(kind, message).with_context("backend", backend).with_source(err)
+    let address = SocketAddr::new(ip, authority.port_u16().unwrap_or(80));
+    let path = parsed.path().trim_end_matches('/').to_owned();
+    Ok(BaseUrl { address, authority: authority.as_str().to_owned(), path })
 }
 
-/// Whether `err` means the connection failed before an answer came (refused,
-/// reset, closed mid-way), as opposed to a timeout.
-pub(crate) fn connection_dropped(err: &reqwest::Error) -> bool {
-    !err.is_timeout() && (err.is_connect() || err.is_request())
+/// Whether `err`, from an [`HttpClient`], means the connection failed before
+/// the whole answer came (refused, reset, closed mid-way), as opposed to a
+/// timeout: the request may or may not have been applied.
+pub(crate) fn connection_dropped(err: &Error) -> bool {
+    err.kind() == ErrorKind::Unavailable
 }
 
 /// A short, growing, jittered pause before trying again (`attempt` from 1).
 pub(crate) fn backoff(attempt: usize) -> Duration {
     let base = 5 * attempt as u64;
     Duration::from_millis(base + fastrand::u64(0..=base))
-}
-
-/// `err` with its chain of causes, on one line.
-pub(crate) fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// A short, printable excerpt of a response body for error messages.
@@ -110,16 +117,45 @@ mod tests {
 
     #[test]
     fn base_urls_lose_their_trailing_slash_and_keep_their_path() {
-        assert_eq!(base_url("t", "api", "http://127.0.0.1:8081/").unwrap(), "http://127.0.0.1:8081");
-        assert_eq!(base_url("t", "api", "http://127.0.0.1:8081/caddy/").unwrap(), "http://127.0.0.1:8081/caddy");
+        let plain = base_url("t", "api", "http://127.0.0.1:8081/").unwrap();
+        assert_eq!(
+            plain,
+            BaseUrl {
+                address: "127.0.0.1:8081".parse().unwrap(),
+                authority: "127.0.0.1:8081".into(),
+                path: String::new()
+            }
+        );
+        let nested = base_url("t", "api", "http://127.0.0.1:8081/caddy/").unwrap();
+        assert_eq!(nested.path, "/caddy");
     }
 
     #[test]
-    fn base_urls_that_are_not_plain_http_are_refused() {
-        for bad in ["127.0.0.1:8081", "ftp://h/", "http://h/?q=1", "http://h/#x", "not a url"] {
+    fn base_urls_name_an_address_as_the_server_sees_it() {
+        let v6 = base_url("t", "api", "http://[::1]:2019").unwrap();
+        assert_eq!((v6.address, v6.authority.as_str()), ("[::1]:2019".parse().unwrap(), "[::1]:2019"));
+        let named = base_url("t", "api", "http://localhost:2019").unwrap();
+        assert_eq!((named.address, named.authority.as_str()), ("127.0.0.1:2019".parse().unwrap(), "localhost:2019"));
+        assert_eq!(base_url("t", "api", "http://10.0.0.2").unwrap().address, "10.0.0.2:80".parse().unwrap());
+    }
+
+    #[test]
+    fn base_urls_that_are_not_plain_http_to_an_address_are_refused() {
+        for bad in [
+            "127.0.0.1:8081",
+            "ftp://h/",
+            "http://10.0.0.1/?q=1",
+            "http://10.0.0.1/#x",
+            "not a url",
+            "/config",
+            "http://api.example.com/",
+        ] {
             let err = base_url("t", "api", bad).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::Invalid, "{bad}");
         }
+        let err = base_url("t", "api", "https://127.0.0.1:2019").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Invalid);
+        assert!(err.message().contains("must use http"), "{err}");
     }
 
     #[test]

@@ -1,56 +1,52 @@
-//! The real health probe: one HTTP GET per probe, over reqwest.
+//! The real health probe: one HTTP GET per probe, from the server's side.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
 
 use async_trait::async_trait;
+use codeb::Result;
 use codeb::engine::{BODY_EXCERPT_BYTES, HttpProbe, ProbeRequest, ProbeResponse};
-use codeb::{Error, ErrorKind, Result};
+use hyper::Method;
 
-/// Probes releases over plain HTTP (they listen on the host's loopback or private address).
-#[derive(Debug, Clone, Default)]
-pub struct ReqwestHttpProbe {
-    client: reqwest::Client,
+use crate::transport::http::{Connections, HttpClient, Request};
+use crate::transport::{Endpoint, Transport};
+
+/// Probes releases over plain HTTP through the transport of their server, so
+/// an address on that server's loopback or private network is probed from
+/// where it is reachable.
+///
+/// Each probe is a fresh connection (a release is judged on accepting one),
+/// redirects are not followed (a 3xx is judged as it is), and at most
+/// [`BODY_EXCERPT_BYTES`] of the body are read.
+#[derive(Debug, Clone)]
+pub struct TransportHttpProbe {
+    transport: Arc<dyn Transport>,
 }
 
-impl ReqwestHttpProbe {
-    /// A probe with its own connection pool; redirects are not followed, so a 3xx is judged as it is.
-    pub fn new() -> Result<Self> {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| Error::internal("cannot build the HTTP client").with_source(e))?;
-        Ok(ReqwestHttpProbe { client })
-    }
-}
-
-/// The URL a probe requests; the host is an IP address and the path is validated, so nothing needs escaping.
-fn url(request: &ProbeRequest) -> String {
-    match request.host {
-        std::net::IpAddr::V4(ip) => format!("http://{ip}:{}{}", request.port, request.path),
-        std::net::IpAddr::V6(ip) => format!("http://[{ip}]:{}{}", request.port, request.path),
+impl TransportHttpProbe {
+    /// A probe of the server `transport` reaches.
+    pub fn new(transport: Arc<dyn Transport>) -> Self {
+        TransportHttpProbe { transport }
     }
 }
 
 #[async_trait]
-impl HttpProbe for ReqwestHttpProbe {
+impl HttpProbe for TransportHttpProbe {
     async fn get(&self, request: &ProbeRequest) -> Result<ProbeResponse> {
-        let url = url(request);
-        let failed = |e: reqwest::Error| {
-            let kind = if e.is_timeout() { ErrorKind::Timeout } else { ErrorKind::Unavailable };
-            Error::new(kind, format!("GET {url}: {}", if e.is_timeout() { "timed out" } else { "no answer" }))
-                .with_source(e)
-                .with_context("backend", "http")
-        };
-        let mut response = self.client.get(&url).timeout(request.timeout).send().await.map_err(failed)?;
-        let status = response.status().as_u16();
-        let mut body = Vec::new();
-        while body.len() < BODY_EXCERPT_BYTES {
-            match response.chunk().await {
-                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-                Ok(None) => break,
-                Err(e) => return Err(failed(e)),
-            }
-        }
-        body.truncate(BODY_EXCERPT_BYTES);
-        Ok(ProbeResponse { status, body: String::from_utf8_lossy(&body).into_owned() })
+        let address = SocketAddr::new(request.host, request.port.get());
+        // The host is an IP address and the path is validated: nothing needs escaping.
+        let client = HttpClient::new(
+            Arc::clone(&self.transport),
+            Endpoint::Tcp(address),
+            address.to_string(),
+            request.timeout,
+            Connections::FreshEachTime,
+        );
+        let answer = client
+            .send_reading_at_most(Request::new(Method::GET, request.path.as_str()), BODY_EXCERPT_BYTES)
+            .await
+            .map_err(|e| e.with_context("backend", "http"))?;
+        Ok(ProbeResponse { status: answer.status, body: String::from_utf8_lossy(&answer.body).into_owned() })
     }
 }
 
@@ -63,7 +59,14 @@ mod tests {
     use codeb::model::HealthPath;
     use codeb::model::Port;
 
+    use codeb::ErrorKind;
+
     use super::*;
+    use crate::transport::LocalTransport;
+
+    fn probe() -> TransportHttpProbe {
+        TransportHttpProbe::new(Arc::new(LocalTransport::new()))
+    }
 
     fn request(port: u16, timeout: Duration) -> ProbeRequest {
         ProbeRequest {
@@ -92,7 +95,7 @@ mod tests {
     async fn reads_the_status_and_an_excerpt_of_the_body() {
         let (port, server) =
             serve_once("HTTP/1.1 503 Service Unavailable\r\ncontent-length: 4\r\nconnection: close\r\n\r\ndown");
-        let response = ReqwestHttpProbe::new().unwrap().get(&request(port, Duration::from_secs(5))).await.unwrap();
+        let response = probe().get(&request(port, Duration::from_secs(5))).await.unwrap();
         assert_eq!(response, ProbeResponse { status: 503, body: "down".into() });
         assert_eq!(server.join().unwrap(), "GET /up HTTP/1.1");
     }
@@ -100,7 +103,7 @@ mod tests {
     #[tokio::test]
     async fn a_closed_port_is_unavailable_and_a_silent_one_times_out() {
         let free = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let probe = ReqwestHttpProbe::new().unwrap();
+        let probe = probe();
         let err = probe.get(&request(free, Duration::from_secs(5))).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Unavailable);
         let silent = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -1,6 +1,12 @@
 //! The real backends of codeb: implementations of the `codeb` traits that
 //! touch disks, sockets and services.
 //!
+//! Every backend that reaches a server does so through one
+//! [`Transport`](transport::Transport) ([`transport`]): connect to a unix
+//! socket or a TCP address, run an argv, read or write a file, all on that
+//! server. [`LocalTransport`](transport::LocalTransport) is the machine codeb
+//! runs on; [`connect`] builds one and hands it to every backend.
+//!
 //! - [`PodmanRuntime`]: the container runtime, bollard over Podman's
 //!   Docker-compatible API on a unix socket ([`PodmanConfig`]). Everything it
 //!   creates carries the SDK's labels; it lists only `io.codeb.managed=true`
@@ -14,15 +20,16 @@
 //!   an environment variable ([`SecretFileConfig`], [`KeySource`]).
 //! - [`FileStateStore`]: the embedded default SSOT, one JSON file, locked and
 //!   written atomically so a crash never tears it.
-//! - [`LocalPortProbe`]: the local machine's listening TCP ports.
-//! - [`ReqwestHttpProbe`]: the health probe, one HTTP GET per probe.
-//! - [`ProcLiveness`]: whether a lock holder still runs, from `/proc`.
+//! - [`ProcPortProbe`]: a server's listening TCP ports, from its `/proc/net/tcp{,6}`.
+//! - [`TransportHttpProbe`]: the health probe, one HTTP GET per probe from
+//!   the release's server.
+//! - [`ProcLiveness`]: whether a lock holder still runs, from `/proc/<pid>/stat`.
 //! - [`connect`]: the one constructor of a [`codeb::engine::Platform`] from a
 //!   platform file, which every front end uses.
 //! - [`local_stack`]: Podman, Caddy, PowerDNS and a registry on loopback, for
 //!   the live tests and `we local up`.
 //!
-//! Still to come: the SSH transport that lets the runtime and the port probe
+//! Still to come: the SSH transport (russh), which lets the same backends
 //! reach remote servers.
 #![deny(missing_docs)]
 
@@ -38,13 +45,14 @@ mod port_probe;
 pub mod powerdns;
 mod secret_file;
 mod state_file;
+pub mod transport;
 
 pub use caddy::{CaddyConfig, CaddyProxy};
 pub use connect::{connect, connect_discovered, owner};
-pub use http_probe::ReqwestHttpProbe;
+pub use http_probe::TransportHttpProbe;
 pub use liveness::ProcLiveness;
 pub use podman::{PodmanConfig, PodmanRuntime, Ulimit};
-pub use port_probe::LocalPortProbe;
+pub use port_probe::ProcPortProbe;
 pub use powerdns::{PowerDns, PowerDnsConfig};
 pub use secret_file::{DEFAULT_KEEP_VERSIONS, FileSecretStore, KEY_BYTES, KeySource, SecretFileConfig, SecretKey};
 pub use state_file::FileStateStore;

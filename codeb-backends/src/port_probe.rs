@@ -1,13 +1,15 @@
-//! Which TCP ports listen on this machine, from the kernel's socket tables.
+//! Which TCP ports listen on a server, from its kernel's socket tables.
 
 use std::collections::BTreeSet;
-use std::io;
 use std::path::Path;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use codeb::model::{Port, ServerName};
 use codeb::ports::{Listener, ListenerOwner, PortProbe};
 use codeb::{Error, ErrorKind, Result};
+
+use crate::transport::Transport;
 
 /// The kernel's IPv4 TCP socket table.
 const PROC_NET_TCP: &str = "/proc/net/tcp";
@@ -16,45 +18,64 @@ const PROC_NET_TCP6: &str = "/proc/net/tcp6";
 /// The `st` column's value for a listening socket.
 const TCP_LISTEN: &str = "0A";
 
-/// Tells which TCP ports listen on the local machine (Linux), so the port
-/// registry never hands out a port some process already holds.
+/// Tells which TCP ports listen on one server (Linux), so the port registry
+/// never hands out a port some process already holds.
 ///
-/// It reads the socket tables of the network namespace it runs in and cannot
-/// say whose a listener is (every owner is [`ListenerOwner::Unknown`]; wrap it
-/// in [`codeb::ports::RuntimeAttributedProbe`] to attribute container ports).
-/// It answers only for [`ServerName::local`]: other servers need the SSH
-/// transport.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct LocalPortProbe;
+/// It reads the socket tables of that server's network namespace through the
+/// server's transport and cannot say whose a listener is (every owner is
+/// [`ListenerOwner::Unknown`]; wrap it in
+/// [`codeb::ports::RuntimeAttributedProbe`] to attribute container ports).
+/// It answers only for the server its transport reaches
+/// ([`Transport::server`]); any other is `Unavailable`.
+#[derive(Debug, Clone)]
+pub struct ProcPortProbe {
+    transport: Arc<dyn Transport>,
+}
+
+impl ProcPortProbe {
+    /// A probe of the server `transport` reaches.
+    pub fn new(transport: Arc<dyn Transport>) -> Self {
+        ProcPortProbe { transport }
+    }
+
+    /// The text of one socket table; `None` for an optional one that is
+    /// absent (the IPv6 table when IPv6 is disabled).
+    async fn table(&self, path: &str, required: bool) -> Result<Option<String>> {
+        match self.transport.read_file(Path::new(path)).await {
+            Ok(bytes) => String::from_utf8(bytes).map(Some).map_err(|e| {
+                Error::internal("the kernel's TCP socket table is not text").with_context("path", path).with_source(e)
+            }),
+            Err(e) if !required && e.kind() == ErrorKind::NotFound => Ok(None),
+            // A table that cannot be read makes the probe unavailable, whatever the reason.
+            Err(e) => Err(Error::new(ErrorKind::Unavailable, "cannot read the kernel's TCP socket table")
+                .with_context("server", self.transport.server())
+                .with_context("path", path)
+                .with_source(e)),
+        }
+    }
+}
 
 #[async_trait]
-impl PortProbe for LocalPortProbe {
+impl PortProbe for ProcPortProbe {
     async fn listeners(&self, server: &ServerName) -> Result<Vec<Listener>> {
-        if *server != ServerName::local() {
+        let probed = self.transport.server();
+        if server != probed {
             return Err(Error::new(
                 ErrorKind::Unavailable,
-                "the local port probe sees only this machine; probing a remote server needs the SSH transport, which is not available yet",
+                format!(
+                    "this port probe sees only server {probed}; server {server} needs a probe over its own transport"
+                ),
             )
             .with_context("server", server));
         }
         let mut ports = BTreeSet::new();
         for (path, required) in [(PROC_NET_TCP, true), (PROC_NET_TCP6, false)] {
-            // The tables are small in-memory files; reading them does not block for long.
-            match std::fs::read_to_string(path) {
-                Ok(text) => ports.extend(parse_proc_net_tcp(&text).map_err(|e| e.with_context("path", path))?),
-                Err(e) if !required && e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(read_error(Path::new(path), e)),
+            if let Some(text) = self.table(path, required).await? {
+                ports.extend(parse_proc_net_tcp(&text).map_err(|e| e.with_context("path", path))?);
             }
         }
         Ok(ports.into_iter().map(|port| Listener { port, owner: ListenerOwner::Unknown }).collect())
     }
-}
-
-/// A socket table that cannot be read: the probe is unavailable.
-fn read_error(path: &Path, source: io::Error) -> Error {
-    Error::new(ErrorKind::Unavailable, "cannot read the kernel's TCP socket table")
-        .with_context("path", path.display())
-        .with_source(source)
 }
 
 /// The local ports of the listening sockets in the text of `/proc/net/tcp`
@@ -152,12 +173,16 @@ mod tests {
         }
     }
 
+    fn local_probe() -> ProcPortProbe {
+        ProcPortProbe::new(Arc::new(crate::transport::LocalTransport::new()))
+    }
+
     #[tokio::test]
-    async fn remote_servers_are_unavailable_until_the_ssh_transport_exists() {
+    async fn another_server_than_the_transports_is_unavailable_naming_it() {
         let server = ServerName::parse("app1").unwrap();
-        let err = LocalPortProbe.listeners(&server).await.unwrap_err();
+        let err = local_probe().listeners(&server).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Unavailable);
-        assert!(err.message().contains("SSH"), "{err}");
+        assert!(err.message().contains("server local"), "{err}");
         assert_eq!(err.context_value("server"), Some("app1"));
     }
 
@@ -167,7 +192,8 @@ mod tests {
         let port = Port::new(listener.local_addr().unwrap().port()).unwrap();
         let local = ServerName::local();
 
-        let listeners = LocalPortProbe.listeners(&local).await.unwrap();
+        let probe = local_probe();
+        let listeners = probe.listeners(&local).await.unwrap();
         assert!(
             listeners.contains(&Listener { port, owner: ListenerOwner::Unknown }),
             "{port} missing from {listeners:?}"
@@ -176,7 +202,7 @@ mod tests {
         assert!(ports.windows(2).all(|w| w[0] < w[1]), "sorted, each once: {ports:?}");
 
         drop(listener);
-        let listeners = LocalPortProbe.listeners(&local).await.unwrap();
+        let listeners = probe.listeners(&local).await.unwrap();
         assert!(listeners.iter().all(|l| l.port != port), "{port} still listed");
     }
 }

@@ -9,7 +9,8 @@ use async_trait::async_trait;
 use codeb::model::Port;
 use codeb::ports::SsotPortRegistry;
 use codeb::testkit::{self, Namespace};
-use codeb_backends::{FileStateStore, LocalPortProbe};
+use codeb_backends::transport::LocalTransport;
+use codeb_backends::{FileStateStore, ProcPortProbe};
 
 /// Makes a port listen on loopback with a real socket.
 struct TcpOccupier;
@@ -26,6 +27,11 @@ impl testkit::ports::PortOccupier for TcpOccupier {
 async fn the_file_backed_registry_with_the_local_probe_keeps_the_port_registry_contract() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(FileStateStore::new(dir.path().join("ssot.json")));
-    let registry = SsotPortRegistry::new(store, Arc::new(LocalPortProbe), testkit::ports::suite_ranges()).unwrap();
+    let registry = SsotPortRegistry::new(
+        store,
+        Arc::new(ProcPortProbe::new(Arc::new(LocalTransport::new()))),
+        testkit::ports::suite_ranges(),
+    )
+    .unwrap();
     testkit::ports::run(&registry, &TcpOccupier, &Namespace::random()).await;
 }

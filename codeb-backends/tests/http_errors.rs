@@ -5,12 +5,14 @@
 mod support;
 
 use std::net::{IpAddr, Ipv4Addr, TcpListener};
+use std::sync::Arc;
 use std::time::Duration;
 
 use codeb::ErrorKind;
 use codeb::dns::{Dns, RecordData, RecordSet, RecordType};
 use codeb::model::{DomainName, Port};
 use codeb::proxy::{Proxy, Route, TlsPolicy, Upstream};
+use codeb_backends::transport::LocalTransport;
 use codeb_backends::{CaddyConfig, CaddyProxy, PowerDns, PowerDnsConfig};
 use serde_json::{Value, json};
 use support::scripted_server::{Reply, ScriptedServer};
@@ -36,7 +38,7 @@ mod caddy {
     fn proxy(url: &str) -> CaddyProxy {
         let config =
             CaddyConfig::new(url).with_listen(["127.0.0.1:8080"]).with_automatic_https(false).with_timeout(SHORT);
-        CaddyProxy::new(config).unwrap()
+        CaddyProxy::new(Arc::new(LocalTransport::new()), config).unwrap()
     }
 
     fn route(h: &str) -> Route {
@@ -226,7 +228,7 @@ mod powerdns {
     const KEY: &str = "pdns-Secret-Key-7f3a9";
 
     fn dns(url: &str) -> PowerDns {
-        PowerDns::new(PowerDnsConfig::new(url, KEY).with_timeout(SHORT)).unwrap()
+        PowerDns::new(Arc::new(LocalTransport::new()), PowerDnsConfig::new(url, KEY).with_timeout(SHORT)).unwrap()
     }
 
     fn zone() -> DomainName {

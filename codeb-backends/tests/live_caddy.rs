@@ -10,18 +10,24 @@
 mod support;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
+use std::sync::Arc;
 use std::time::Duration;
 
 use codeb::ErrorKind;
 use codeb::model::{DomainName, Port};
 use codeb::proxy::{Proxy, Route, TlsPolicy, Upstream};
 use codeb::testkit::{self, Namespace, live_env};
+use codeb_backends::transport::LocalTransport;
 use codeb_backends::{CaddyConfig, CaddyProxy};
 use support::scripted_server::ScriptedServer;
 
 /// codeb's plain-HTTP server on CODEB_TEST_CADDY_HTTP, shared by the tests here (each uses its own hosts).
 fn plain_proxy(admin: &str, http: &str) -> CaddyProxy {
-    CaddyProxy::new(CaddyConfig::new(admin).with_listen([http]).with_automatic_https(false)).unwrap()
+    CaddyProxy::new(
+        Arc::new(LocalTransport::new()),
+        CaddyConfig::new(admin).with_listen([http]).with_automatic_https(false),
+    )
+    .unwrap()
 }
 
 fn upstream(addr: SocketAddr) -> Upstream {
@@ -84,7 +90,7 @@ async fn caddy_keeps_the_proxy_contract() {
         .with_server(&server)
         .with_listen([format!("127.0.0.1:{}", free_port())])
         .with_http_redirects(false);
-    let caddy = CaddyProxy::new(config).unwrap();
+    let caddy = CaddyProxy::new(Arc::new(LocalTransport::new()), config).unwrap();
     testkit::proxy::run(&caddy, &ns).await;
     assert!(caddy.list_routes().await.unwrap().is_empty(), "the suite removes what it creates");
     delete_server(&admin, &server).await;
@@ -128,6 +134,7 @@ async fn a_change_caddy_refuses_is_invalid_and_the_old_config_keeps_serving() {
 
     // A second codeb server claiming the same listener: Caddy cannot load that config.
     let rival = CaddyProxy::new(
+        Arc::new(LocalTransport::new()),
         CaddyConfig::new(&admin)
             .with_server(format!("codeb-rival-{}", ns.as_str()))
             .with_listen([http.as_str()])

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, TcpListener};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
@@ -23,7 +24,8 @@ use codeb::runtime::{
 };
 use codeb::testkit::runtime::RuntimeSuite;
 use codeb::testkit::{Namespace, live_env};
-use codeb_backends::{LocalPortProbe, PodmanConfig, PodmanRuntime};
+use codeb_backends::transport::LocalTransport;
+use codeb_backends::{PodmanConfig, PodmanRuntime, ProcPortProbe};
 
 /// The live service, the v1 image and a raw client for what the backend deliberately cannot do.
 struct Live {
@@ -35,9 +37,13 @@ struct Live {
 async fn live() -> Option<Live> {
     let socket = live_env("CODEB_TEST_PODMAN_SOCKET")?;
     let image = live_env("CODEB_TEST_IMAGE_V1")?;
-    let runtime = PodmanRuntime::connect_when_ready(PodmanConfig::new(&socket), Duration::from_secs(30))
-        .await
-        .unwrap_or_else(|e| panic!("the Podman API at {socket} does not answer: {e}"));
+    let runtime = PodmanRuntime::connect_when_ready(
+        Arc::new(LocalTransport::new()),
+        PodmanConfig::new(&socket),
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("the Podman API at {socket} does not answer: {e}"));
     let raw = Docker::connect_with_unix(&socket, 120, bollard::API_DEFAULT_VERSION).unwrap();
     Some(Live { runtime, raw, image: ImageRef::parse(&image).unwrap() })
 }
@@ -237,7 +243,13 @@ async fn orphan(live: &Live, ns: &Namespace, port: Port) -> ContainerSpec {
     let killed = std::process::Command::new("kill").arg("-9").args(pids.split_whitespace()).status().unwrap();
     assert!(killed.success(), "kill -9 {pids}");
     let deadline = Instant::now() + Duration::from_secs(5);
-    while LocalPortProbe.listeners(&ServerName::local()).await.unwrap().iter().any(|l| l.port == port) {
+    while ProcPortProbe::new(Arc::new(LocalTransport::new()))
+        .listeners(&ServerName::local())
+        .await
+        .unwrap()
+        .iter()
+        .any(|l| l.port == port)
+    {
         assert!(Instant::now() < deadline, "port {port} still has a socket after conmon was killed");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -282,8 +294,8 @@ async fn a_port_still_published_by_a_container_whose_conmon_died_is_not_handed_o
     let spec = orphan(&live, &ns, taken).await;
 
     let runtime: std::sync::Arc<dyn ContainerRuntime> =
-        std::sync::Arc::new(PodmanRuntime::connect(live.runtime.config().clone()).unwrap());
-    let probe = RuntimeAttributedProbe::new(std::sync::Arc::new(LocalPortProbe), runtime);
+        Arc::new(PodmanRuntime::connect(Arc::new(LocalTransport::new()), live.runtime.config().clone()).unwrap());
+    let probe = RuntimeAttributedProbe::new(Arc::new(ProcPortProbe::new(Arc::new(LocalTransport::new()))), runtime);
     let mut ranges = PortRanges::default();
     ranges.staging.app = PortRange::new(taken.get(), taken.get() + 1).unwrap();
     let store = std::sync::Arc::new(codeb::ssot::MemoryStateStore::default());

@@ -8,12 +8,14 @@
 
 use std::net::Ipv4Addr;
 use std::process::Command;
+use std::sync::Arc;
 use std::time::Duration;
 
 use codeb::ErrorKind;
 use codeb::dns::{Dns, RecordData, RecordSet};
 use codeb::model::DomainName;
 use codeb::testkit::{self, Namespace, live_env};
+use codeb_backends::transport::LocalTransport;
 use codeb_backends::{PowerDns, PowerDnsConfig};
 
 fn service() -> Option<(String, String)> {
@@ -42,7 +44,7 @@ async fn delete_zone(api: &str, key: &str, zone: &DomainName) {
 async fn powerdns_keeps_the_dns_contract() {
     let Some((api, key)) = service() else { return };
     let ns = Namespace::random();
-    let pdns = PowerDns::new(PowerDnsConfig::new(&api, &key)).unwrap();
+    let pdns = PowerDns::new(Arc::new(LocalTransport::new()), PowerDnsConfig::new(&api, &key)).unwrap();
     testkit::dns::run(&pdns, &ns).await;
     delete_zone(&api, &key, &ns.zone()).await;
 }
@@ -52,7 +54,7 @@ async fn an_upserted_a_record_is_answered_over_dns() {
     let (Some((api, key)), Some(dns_addr)) = (service(), live_env("CODEB_TEST_PDNS_DNS")) else { return };
     let (ip, port) = dns_addr.rsplit_once(':').expect("CODEB_TEST_PDNS_DNS is IP:PORT");
     let ns = Namespace::random();
-    let pdns = PowerDns::new(PowerDnsConfig::new(&api, &key)).unwrap();
+    let pdns = PowerDns::new(Arc::new(LocalTransport::new()), PowerDnsConfig::new(&api, &key)).unwrap();
     let zone = ns.zone();
     pdns.ensure_zone(&zone).await.unwrap();
     let web = ns.host("web");
@@ -75,12 +77,12 @@ async fn a_wrong_key_and_a_refused_change_never_show_the_key() {
     let wrong_key = format!("wrong-{}", ns.as_str());
     let zone = ns.zone();
 
-    let intruder = PowerDns::new(PowerDnsConfig::new(&api, &wrong_key)).unwrap();
+    let intruder = PowerDns::new(Arc::new(LocalTransport::new()), PowerDnsConfig::new(&api, &wrong_key)).unwrap();
     let err = intruder.ensure_zone(&zone).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
     assert!(!format!("{err} {err:?}").contains(&wrong_key), "the key leaked: {err:?}");
 
-    let pdns = PowerDns::new(PowerDnsConfig::new(&api, &key)).unwrap();
+    let pdns = PowerDns::new(Arc::new(LocalTransport::new()), PowerDnsConfig::new(&api, &key)).unwrap();
     pdns.ensure_zone(&zone).await.unwrap();
     let alias = ns.host("alias");
     let cname = RecordSet { name: alias.clone(), ttl: 60, data: RecordData::Cname(ns.host("web")) };

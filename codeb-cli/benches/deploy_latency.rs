@@ -8,11 +8,13 @@
 
 use std::net::TcpListener;
 use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use codeb::model::{DomainName, Port};
 use codeb::proxy::{Proxy, Route, TlsPolicy, Upstream};
 use codeb::testkit::live_platform_file;
+use codeb_backends::transport::LocalTransport;
 use codeb_backends::{CaddyConfig, CaddyProxy};
 
 const RUNS: usize = 15;
@@ -85,8 +87,11 @@ fn main() {
         .collect();
     we(&["project", "delete", "latency", "--force", "--quiet"]);
 
-    let caddy =
-        CaddyProxy::new(CaddyConfig::new(&admin).with_listen([http.clone()]).with_automatic_https(false)).unwrap();
+    let caddy = CaddyProxy::new(
+        Arc::new(LocalTransport::new()),
+        CaddyConfig::new(&admin).with_listen([http.clone()]).with_automatic_https(false),
+    )
+    .unwrap();
     let host = DomainName::parse("floor.bench.codeb.test").unwrap();
     let upstream = |port: u16| vec![Upstream { host: [127, 0, 0, 1].into(), port: Port::new(port).unwrap() }];
     rt.block_on(caddy.upsert_route(&Route { host: host.clone(), upstreams: upstream(1), tls: TlsPolicy::Off }))

@@ -2,11 +2,13 @@
 //! send one change, and say what an answer means.
 
 use codeb::{Error, ErrorKind, Result};
-use reqwest::header::{CONTENT_TYPE, ETAG, HeaderValue, IF_MATCH};
+use hyper::Method;
+use hyper::header::{ETAG, HeaderValue, IF_MATCH};
 use serde_json::Value;
 
 use super::plan::{APPS_PATH, Snapshot, Step, Verb};
-use crate::http;
+use crate::http::{self, BaseUrl};
+use crate::transport::http::{HttpClient, Request};
 
 pub(crate) const BACKEND: &str = "caddy";
 
@@ -77,19 +79,19 @@ pub(crate) fn etag(path: &str, body: &[u8]) -> String {
     format!("\"{path} {hash:08x}\"")
 }
 
-fn dropped_message(err: &reqwest::Error) -> String {
-    format!("the connection to Caddy's admin API failed: {}", http::chain(err))
+fn dropped_message(err: &Error) -> String {
+    format!("the connection to Caddy's admin API failed: {}", err.message())
 }
 
 /// A client of one Caddy admin API.
 #[derive(Debug, Clone)]
 pub(crate) struct Admin {
-    client: reqwest::Client,
-    base: String,
+    client: HttpClient,
+    base: BaseUrl,
 }
 
 impl Admin {
-    pub(crate) fn new(client: reqwest::Client, base: String) -> Self {
+    pub(crate) fn new(client: HttpClient, base: BaseUrl) -> Self {
         Admin { client, base }
     }
 
@@ -115,16 +117,15 @@ impl Admin {
 
     /// One read: the snapshot, or (inner `Err`) the message of a dropped connection.
     async fn try_snapshot(&self) -> Result<Result<Snapshot, String>> {
-        let url = format!("{}{APPS_PATH}", self.base);
-        let response = match self.client.get(&url).send().await {
+        let request = Request::new(Method::GET, format!("{}{APPS_PATH}", self.base.path));
+        let response = match self.client.send(request).await {
             Ok(response) => response,
             Err(e) if http::connection_dropped(&e) => return Ok(Err(dropped_message(&e))),
-            Err(e) => return Err(http::transport_error(BACKEND, e)),
+            Err(e) => return Err(e.with_context("backend", BACKEND)),
         };
-        let status = response.status().as_u16();
-        let header_etag = response.headers().get(ETAG).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let body = response.bytes().await.map_err(|e| http::transport_error(BACKEND, e))?;
-        match classify(status, &body) {
+        let header_etag = response.headers.get(ETAG).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let body = response.body;
+        match classify(response.status, &body) {
             Answer::Done => {}
             Answer::Failed(kind, message) => return Err(Self::error(kind, message, APPS_PATH)),
             Answer::Stale(m) | Answer::NotFound(m) | Answer::Rejected(m) | Answer::Dropped(m) => {
@@ -140,32 +141,28 @@ impl Admin {
 
     /// Sends one change, to be applied only if the config still has the ETag `if_match`.
     pub(crate) async fn send(&self, step: &Step, if_match: &str) -> Result<Answer> {
-        let url = format!("{}{}", self.base, step.path);
         let method = match step.verb {
-            Verb::Post => reqwest::Method::POST,
-            Verb::Put => reqwest::Method::PUT,
-            Verb::Patch => reqwest::Method::PATCH,
-            Verb::Delete => reqwest::Method::DELETE,
+            Verb::Post => Method::POST,
+            Verb::Put => Method::PUT,
+            Verb::Patch => Method::PATCH,
+            Verb::Delete => Method::DELETE,
         };
-        let mut request = self.client.request(method, &url);
+        let mut request = Request::new(method, format!("{}{}", self.base.path, step.path));
         if let Some(body) = &step.body {
             let bytes = serde_json::to_vec(body).map_err(|e| {
                 Self::error(ErrorKind::Internal, "cannot encode a config change", &step.path).with_source(e)
             })?;
-            request = request.header(CONTENT_TYPE, HeaderValue::from_static("application/json")).body(bytes);
+            request = request.json(bytes);
         }
         let tag = HeaderValue::from_str(if_match).map_err(|e| {
             Self::error(ErrorKind::Internal, "the ETag is not a valid header value", &step.path).with_source(e)
         })?;
-        request = request.header(IF_MATCH, tag);
-        let response = match request.send().await {
+        let response = match self.client.send(request.header(IF_MATCH, tag)).await {
             Ok(response) => response,
             Err(e) if http::connection_dropped(&e) => return Ok(Answer::Dropped(dropped_message(&e))),
-            Err(e) => return Err(http::transport_error(BACKEND, e)),
+            Err(e) => return Err(e.with_context("backend", BACKEND)),
         };
-        let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(|e| http::transport_error(BACKEND, e))?;
-        Ok(classify(status, &body))
+        Ok(classify(response.status, &response.body))
     }
 
     /// Turns a final answer into the SDK error for `path`.

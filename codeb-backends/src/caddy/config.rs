@@ -19,7 +19,9 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// [`CaddyProxy`](super::CaddyProxy) is built from it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CaddyConfig {
-    /// Base URL of the admin API, e.g. `http://127.0.0.1:2019`.
+    /// Base URL of the admin API, e.g. `http://127.0.0.1:2019`: plain HTTP to
+    /// an IP address (or `localhost`) as Caddy's server sees it, since it is
+    /// reached through that server's transport.
     pub admin: String,
     /// Name of the HTTP server codeb owns (`A-Z a-z 0-9 _ -`, at most 64 characters).
     pub server: String,

@@ -27,6 +27,8 @@ mod config;
 pub mod json;
 mod plan;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use codeb::model::DomainName;
 use codeb::proxy::{Proxy, Route, Upstream};
@@ -36,6 +38,8 @@ use self::admin::{Admin, Answer, BACKEND, MAX_DROPPED};
 pub use self::config::{CaddyConfig, DEFAULT_SERVER, DEFAULT_TIMEOUT};
 use self::plan::{Snapshot, Step};
 use crate::http;
+use crate::transport::Transport;
+use crate::transport::http::Connections;
 
 /// How many times an operation re-reads after the config changed under it.
 const MAX_STALE: usize = 16;
@@ -46,10 +50,14 @@ const MAX_ROUNDS: usize = MAX_STALE + 16;
 /// Routes host names to upstreams through Caddy's admin API.
 ///
 /// ```no_run
+/// use std::sync::Arc;
+///
+/// use codeb_backends::transport::LocalTransport;
 /// use codeb_backends::{CaddyConfig, CaddyProxy};
 ///
 /// # fn main() -> codeb::Result<()> {
 /// let proxy = CaddyProxy::new(
+///     Arc::new(LocalTransport::new()),
 ///     CaddyConfig::new("http://127.0.0.1:2019").with_listen([":443"]).with_acme_email("ops@example.com"),
 /// )?;
 /// # Ok(())
@@ -69,14 +77,17 @@ enum Goal<'a> {
 }
 
 impl CaddyProxy {
-    /// A proxy for the Caddy described by `config`; sends nothing until used.
+    /// A proxy for the Caddy described by `config`, whose admin API is
+    /// reached through `transport` (the admin URL is an address as Caddy's
+    /// server sees it); sends nothing until used.
     ///
     /// Fails as [`ErrorKind::Invalid`] when the admin URL, server name or
     /// listen addresses are unusable.
-    pub fn new(config: CaddyConfig) -> Result<Self> {
+    pub fn new(transport: Arc<dyn Transport>, config: CaddyConfig) -> Result<Self> {
         config.check()?;
         let base = http::base_url(BACKEND, "admin", &config.admin)?;
-        let client = http::client(BACKEND, config.timeout, http::Connections::FreshEachTime)?;
+        // Caddy drops its admin connections on every config load: never reuse one.
+        let client = base.client(transport, config.timeout, Connections::FreshEachTime);
         Ok(CaddyProxy { admin: Admin::new(client, base), config })
     }
 

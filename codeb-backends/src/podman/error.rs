@@ -90,10 +90,8 @@ impl From<bollard::errors::Error> for Failure {
             B::DockerResponseServerError { status_code, message } => Failure::Status { code: status_code, message },
             B::DockerStreamError { error } => Failure::Stream(error),
             B::RequestTimeoutError => Failure::Timeout,
-            B::SocketNotFoundError(path) => Failure::Unreachable(format!("no socket at {path}")),
-            e @ (B::HyperLegacyError { .. } | B::HyperResponseError { .. } | B::IOError { .. }) => {
-                Failure::Unreachable(e.to_string())
-            }
+            // The transport's failures reach bollard as I/O errors (see `PodmanRuntime::connect`).
+            e @ (B::HyperResponseError { .. } | B::IOError { .. }) => Failure::Unreachable(e.to_string()),
             e @ (B::JsonDataError { .. } | B::JsonSerdeError { .. } | B::StrParseError { .. }) => {
                 Failure::Decode(e.to_string())
             }
@@ -322,10 +320,14 @@ mod tests {
 
     #[test]
     fn transport_failures_are_unavailable_or_timeout() {
-        assert_eq!(kind_of(Op::Ping, &Failure::Unreachable("no socket at /x".into())), ErrorKind::Unavailable);
+        assert_eq!(
+            kind_of(Op::Ping, &Failure::Unreachable("cannot connect to unix:/x".into())),
+            ErrorKind::Unavailable
+        );
         assert_eq!(kind_of(Op::Ping, &Failure::Timeout), ErrorKind::Timeout);
         assert_eq!(kind_of(Op::InspectContainer, &Failure::Decode("unknown variant".into())), ErrorKind::Internal);
-        let missing: Failure = bollard::errors::Error::SocketNotFoundError("/run/p.sock".into()).into();
+        let missing: Failure =
+            bollard::errors::Error::IOError { err: std::io::Error::other("cannot connect to unix:/run/p.sock") }.into();
         assert_eq!(kind_of(Op::ListContainers, &missing), ErrorKind::Unavailable);
         let timeout: Failure = bollard::errors::Error::RequestTimeoutError.into();
         assert_eq!(timeout, Failure::Timeout);

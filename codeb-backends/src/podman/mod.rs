@@ -12,17 +12,17 @@ mod raw;
 mod request;
 mod response;
 
-use std::sync::OnceLock;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use bollard::Docker;
 use bollard::container::LogOutput;
 use bollard::models::{ContainerInspectResponse, ContainerSummary, NetworkCreateRequest, VolumeCreateRequest};
 use bollard::query_parameters::{
     CreateContainerOptions, ListContainersOptions, ListVolumesOptions, RemoveContainerOptions,
     RemoveVolumeOptions as ApiRemoveVolume,
 };
+use bollard::{BollardRequest, Docker};
 use codeb::model::{ContainerName, ImageRef, NetworkName, Port, VolumeName};
 use codeb::runtime::{
     BuildSpec, ContainerInfo, ContainerRuntime, ContainerSpec, ImageInfo, LabelFilter, LogOptions, NetworkSpec,
@@ -34,10 +34,14 @@ use futures_util::StreamExt;
 pub use config::{PodmanConfig, Ulimit};
 use error::{Failure, Op, to_error};
 
+use crate::transport::http::{Connections, Connector, client_failure, hyper_client};
+use crate::transport::{Endpoint, Transport};
+
 /// The Docker-compatible API version used for the raw fallback reads (Podman accepts any).
 const RAW_API_PREFIX: &str = "/v1.41";
 
-/// A [`ContainerRuntime`] backed by one Podman API service on a unix socket.
+/// A [`ContainerRuntime`] backed by one Podman API service on a unix socket,
+/// reached through the transport of its server.
 ///
 /// Every object is created with exactly the labels the SDK passes (see
 /// `codeb::runtime::managed_labels`); listing returns only objects labelled
@@ -77,8 +81,10 @@ const RAW_API_PREFIX: &str = "/v1.41";
 /// `bollard` log target at `info`. Errors from this backend mask the env
 /// values of the request they concern.
 pub struct PodmanRuntime {
-    /// The client, made on first use: commands that never reach Podman work while it is down.
-    docker: OnceLock<Docker>,
+    /// The client; it connects per request, so commands that never reach
+    /// Podman work while it is down.
+    docker: Docker,
+    transport: Arc<dyn Transport>,
     config: PodmanConfig,
 }
 
@@ -89,34 +95,20 @@ impl std::fmt::Debug for PodmanRuntime {
 }
 
 impl PodmanRuntime {
-    /// A runtime that will talk to the socket of `config`; `Invalid` if its path is not UTF-8.
+    /// A runtime that will talk to the socket of `config` on the server
+    /// `transport` reaches; `Invalid` if the socket path is not UTF-8.
     ///
-    /// Nothing is sent and the socket need not exist yet: the first call
+    /// Nothing is sent and the socket need not exist yet: every call
     /// connects, and is `Unavailable` (naming the socket) if there is none.
     /// See [`PodmanRuntime::ping`] or [`PodmanRuntime::connect_when_ready`].
-    pub fn connect(config: PodmanConfig) -> Result<Self> {
+    pub fn connect(transport: Arc<dyn Transport>, config: PodmanConfig) -> Result<Self> {
         if config.socket.to_str().is_none() {
             return Err(Error::invalid("the Podman socket path must be UTF-8")
                 .with_context("backend", "podman")
                 .with_context("path", config.socket.display()));
         }
-        Ok(PodmanRuntime { docker: OnceLock::new(), config })
-    }
-
-    /// The client, connecting on first use (`Unavailable`, naming the socket, if there is none).
-    fn docker(&self) -> Result<&Docker> {
-        self.client().map_err(|failure| self.fail(Op::Ping, "", failure))
-    }
-
-    /// [`PodmanRuntime::docker`], failing as the reads that fall back to raw JSON do.
-    fn client(&self) -> Result<&Docker, Failure> {
-        if let Some(docker) = self.docker.get() {
-            return Ok(docker);
-        }
-        let socket = self.config.socket.to_string_lossy();
-        let timeout = self.config.timeout.as_secs().max(1);
-        let docker = Docker::connect_with_unix(&socket, timeout, bollard::API_DEFAULT_VERSION)?;
-        Ok(self.docker.get_or_init(|| docker))
+        let docker = client(Arc::clone(&transport), &config)?;
+        Ok(PodmanRuntime { docker, transport, config })
     }
 
     /// Waits until the service of `config` answers a ping, for at most `wait`.
@@ -124,10 +116,14 @@ impl PodmanRuntime {
     /// A freshly started `podman system service` can take more than two
     /// seconds to create its socket. The last failure (`Unavailable`) is
     /// returned when `wait` runs out.
-    pub async fn connect_when_ready(config: PodmanConfig, wait: Duration) -> Result<Self> {
+    pub async fn connect_when_ready(
+        transport: Arc<dyn Transport>,
+        config: PodmanConfig,
+        wait: Duration,
+    ) -> Result<Self> {
         let deadline = Instant::now() + wait;
         loop {
-            let attempt = match PodmanRuntime::connect(config.clone()) {
+            let attempt = match PodmanRuntime::connect(Arc::clone(&transport), config.clone()) {
                 Ok(runtime) => runtime.ping().await.map(|()| runtime),
                 Err(e) => Err(e),
             };
@@ -143,7 +139,7 @@ impl PodmanRuntime {
 
     /// Checks that the service answers (`GET /_ping`).
     pub async fn ping(&self) -> Result<()> {
-        self.docker()?.ping().await.map(drop).map_err(|e| self.fail(Op::Ping, "", e))
+        self.docker.ping().await.map(drop).map_err(|e| self.fail(Op::Ping, "", e))
     }
 
     /// The configuration this runtime was built with.
@@ -167,7 +163,7 @@ impl PodmanRuntime {
 
     /// Inspects a container, reading Podman's transient `stopped` state as exited.
     async fn inspect(&self, name: &ContainerName) -> Result<ContainerInspectResponse, Failure> {
-        match self.client()?.inspect_container(name.as_str(), None).await.map_err(Failure::from) {
+        match self.docker.inspect_container(name.as_str(), None).await.map_err(Failure::from) {
             Err(failure) if failure.is_decode() => {
                 let path = format!("{RAW_API_PREFIX}/containers/{name}/json");
                 self.read_raw(&path).await
@@ -180,7 +176,7 @@ impl PodmanRuntime {
     async fn list(&self, filter: &LabelFilter) -> Result<Vec<ContainerSummary>, Failure> {
         let filters = request::label_filters(filter);
         let options = ListContainersOptions { all: true, filters: Some(filters.clone()), ..Default::default() };
-        match self.client()?.list_containers(Some(options)).await.map_err(Failure::from) {
+        match self.docker.list_containers(Some(options)).await.map_err(Failure::from) {
             Err(failure) if failure.is_decode() => {
                 let json = serde_json::to_string(&filters).map_err(|e| Failure::Other(e.to_string()))?;
                 let path = format!("{RAW_API_PREFIX}/containers/json?all=true&filters={}", percent_encode(&json));
@@ -199,7 +195,7 @@ impl PodmanRuntime {
     /// repeated once, since the failed stop has marked it exited.
     async fn remove(&self, name: &ContainerName, force: bool) -> Result<(), Failure> {
         let options = RemoveContainerOptions { force, v: false, link: false };
-        let docker = self.client()?;
+        let docker = &self.docker;
         match docker.remove_container(name.as_str(), Some(options.clone())).await.map_err(Failure::from) {
             Err(failure) if force && failure.is_failed_stop_before_removal() => {
                 docker.remove_container(name.as_str(), Some(options)).await.map_err(Failure::from)
@@ -209,13 +205,14 @@ impl PodmanRuntime {
     }
 
     async fn read_raw<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, Failure> {
-        let mut value = raw::get_json(&self.config.socket, path, self.config.timeout).await?;
+        let endpoint = Endpoint::Unix(self.config.socket.clone());
+        let mut value = raw::get_json(self.transport.as_ref(), &endpoint, path, self.config.timeout).await?;
         response::rewrite_stopped(&mut value);
         serde_json::from_value(value).map_err(|e| Failure::Decode(e.to_string()))
     }
 
     async fn image_id(&self, image: &ImageRef) -> Result<Option<String>> {
-        match self.docker()?.inspect_image(image.as_str()).await.map_err(Failure::from) {
+        match self.docker.inspect_image(image.as_str()).await.map_err(Failure::from) {
             Ok(inspect) => Ok(Some(inspect.id.unwrap_or_default())),
             Err(failure) if failure.is_not_found() => Ok(None),
             Err(failure) => Err(self.fail(Op::InspectImage, image.as_str(), failure)),
@@ -230,6 +227,28 @@ impl PodmanRuntime {
                 .with_context("step", format!("{op:?}"))),
         }
     }
+}
+
+/// bollard over `transport`: every request opens a connection to the
+/// socket of `config` on the transport's server.
+fn client(transport: Arc<dyn Transport>, config: &PodmanConfig) -> Result<Docker> {
+    let endpoint = Endpoint::Unix(config.socket.clone());
+    // Like bollard's own unix client: a fresh connection per request.
+    let client = hyper_client(Connector::new(transport, endpoint.clone()), Connections::FreshEachTime);
+    let send = move |request: BollardRequest| {
+        let (client, endpoint) = (client.clone(), endpoint.clone());
+        async move {
+            client.request(request).await.map_err(|e| {
+                // bollard keeps only the error's text: say which socket and why, not just hyper's category.
+                let (_, message) = client_failure(&e, &endpoint);
+                bollard::errors::Error::IOError { err: std::io::Error::other(message) }
+            })
+        }
+    };
+    let timeout = config.timeout.as_secs().max(1);
+    // The authority only fills the Host header: every connection goes to the socket.
+    Docker::connect_with_custom_transport(send, Some("http://podman"), timeout, bollard::API_DEFAULT_VERSION)
+        .map_err(|e| Error::internal("cannot build the Podman client").with_context("backend", "podman").with_source(e))
 }
 
 /// Percent-encodes everything but RFC 3986's unreserved characters.
@@ -255,7 +274,7 @@ impl ContainerRuntime for PodmanRuntime {
         }
         let credentials = auth.map(|auth| request::credentials(image, auth));
         let secrets: Vec<&str> = auth.map(|a| a.password.expose()).into_iter().collect();
-        let mut progress = self.docker()?.create_image(Some(request::pull_options(image)), None, credentials);
+        let mut progress = self.docker.create_image(Some(request::pull_options(image)), None, credentials);
         while let Some(step) = progress.next().await {
             step.map_err(|e| to_error(Op::PullImage, image.as_str(), &e.into(), &secrets))?;
         }
@@ -270,7 +289,7 @@ impl ContainerRuntime for PodmanRuntime {
                 Error::internal(format!("packing the build context failed: {e}")).with_context("backend", "podman")
             })??;
         let body = bollard::body_full(bytes::Bytes::from(archive));
-        let mut progress = self.docker()?.build_image(options, None, Some(body));
+        let mut progress = self.docker.build_image(options, None, Some(body));
         while let Some(step) = progress.next().await {
             step.map_err(|e| self.fail(Op::BuildImage, spec.tag.as_str(), e))?;
         }
@@ -280,7 +299,7 @@ impl ContainerRuntime for PodmanRuntime {
     async fn create_container(&self, spec: &ContainerSpec) -> Result<String> {
         let body = request::create_body(spec, &self.config.ulimits)?;
         let options = CreateContainerOptions { name: Some(spec.name.to_string()), ..Default::default() };
-        match self.docker()?.create_container(Some(options), body).await {
+        match self.docker.create_container(Some(options), body).await {
             Ok(created) => Ok(created.id),
             Err(e) => Err(to_error(Op::CreateContainer, spec.name.as_str(), &e.into(), &request::secrets_of(spec))),
         }
@@ -288,7 +307,7 @@ impl ContainerRuntime for PodmanRuntime {
 
     async fn start_container(&self, name: &ContainerName) -> Result<()> {
         // A container that already runs answers 304, which bollard reads as success.
-        self.docker()?
+        self.docker
             .start_container(name.as_str(), None)
             .await
             .map_err(|e| self.fail(Op::StartContainer, name.as_str(), e))
@@ -296,7 +315,7 @@ impl ContainerRuntime for PodmanRuntime {
 
     async fn stop_container(&self, name: &ContainerName, grace: Duration) -> Result<()> {
         // A container that is not running answers 304, which bollard reads as success.
-        let stop = self.docker()?.stop_container(name.as_str(), Some(request::stop_options(grace))).await;
+        let stop = self.docker.stop_container(name.as_str(), Some(request::stop_options(grace))).await;
         match stop.map_err(Failure::from) {
             // An orphan (its conmon died) is signalled, then the wait for its
             // exit file times out: what counts is that it no longer runs.
@@ -331,7 +350,7 @@ impl ContainerRuntime for PodmanRuntime {
         }
         // Podman returns a line only once it is complete: an unfinished last line appears when it ends.
         let mut lines = logs::Lines::new(options.tail);
-        let mut frames = self.docker()?.logs(name.as_str(), Some(request::logs_options(options.tail)));
+        let mut frames = self.docker.logs(name.as_str(), Some(request::logs_options(options.tail)));
         while let Some(frame) = frames.next().await {
             match frame.map_err(|e| self.fail(Op::Logs, name.as_str(), e))? {
                 LogOutput::StdErr { message } => lines.push(logs::Source::Err, &message),
@@ -346,7 +365,7 @@ impl ContainerRuntime for PodmanRuntime {
 
     async fn create_volume(&self, spec: &VolumeSpec) -> Result<VolumeInfo> {
         // Podman answers a create of an existing name with the existing volume; the trait wants AlreadyExists.
-        match self.docker()?.inspect_volume(spec.name.as_str()).await.map_err(Failure::from) {
+        match self.docker.inspect_volume(spec.name.as_str()).await.map_err(Failure::from) {
             Ok(_) => {
                 return Err(to_error(
                     Op::CreateVolume,
@@ -363,17 +382,14 @@ impl ContainerRuntime for PodmanRuntime {
             labels: Some(spec.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
             ..Default::default()
         };
-        let volume = self
-            .docker()?
-            .create_volume(request)
-            .await
-            .map_err(|e| self.fail(Op::CreateVolume, spec.name.as_str(), e))?;
+        let volume =
+            self.docker.create_volume(request).await.map_err(|e| self.fail(Op::CreateVolume, spec.name.as_str(), e))?;
         response::volume_info(volume)
     }
 
     async fn list_volumes(&self, filter: &LabelFilter) -> Result<Vec<VolumeInfo>> {
         let options = ListVolumesOptions { filters: Some(request::label_filters(filter)) };
-        let answer = self.docker()?.list_volumes(Some(options)).await.map_err(|e| self.fail(Op::ListVolumes, "", e))?;
+        let answer = self.docker.list_volumes(Some(options)).await.map_err(|e| self.fail(Op::ListVolumes, "", e))?;
         answer
             .volumes
             .unwrap_or_default()
@@ -385,7 +401,7 @@ impl ContainerRuntime for PodmanRuntime {
 
     async fn remove_volume(&self, name: &VolumeName, options: RemoveVolumeOptions) -> Result<()> {
         let volume = self
-            .docker()?
+            .docker
             .inspect_volume(name.as_str())
             .await
             .map_err(|e| self.fail(Op::RemoveVolume, name.as_str(), e))?;
@@ -398,14 +414,14 @@ impl ContainerRuntime for PodmanRuntime {
             .with_context("volume", name));
         }
         // `force` here only lifts the protection: the API's own force (remove even if in use) is never sent.
-        self.docker()?
+        self.docker
             .remove_volume(name.as_str(), Some(ApiRemoveVolume { force: false }))
             .await
             .map_err(|e| self.fail(Op::RemoveVolume, name.as_str(), e))
     }
 
     async fn ensure_network(&self, spec: &NetworkSpec) -> Result<()> {
-        match self.docker()?.inspect_network(spec.name.as_str(), None).await.map_err(Failure::from) {
+        match self.docker.inspect_network(spec.name.as_str(), None).await.map_err(Failure::from) {
             Ok(_) => return Ok(()),
             Err(failure) if failure.is_not_found() => {}
             Err(failure) => return Err(self.fail(Op::InspectNetwork, spec.name.as_str(), failure)),
@@ -415,7 +431,7 @@ impl ContainerRuntime for PodmanRuntime {
             labels: Some(spec.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
             ..Default::default()
         };
-        match self.docker()?.create_network(request).await {
+        match self.docker.create_network(request).await {
             Ok(_) => Ok(()),
             Err(e) => {
                 let error = self.fail(Op::CreateNetwork, spec.name.as_str(), e);
@@ -426,7 +442,7 @@ impl ContainerRuntime for PodmanRuntime {
     }
 
     async fn remove_network(&self, name: &NetworkName) -> Result<()> {
-        match self.docker()?.remove_network(name.as_str()).await.map_err(Failure::from) {
+        match self.docker.remove_network(name.as_str()).await.map_err(Failure::from) {
             Ok(()) => Ok(()),
             Err(failure) if failure.is_not_found() => Ok(()),
             Err(failure) => Err(self.fail(Op::RemoveNetwork, name.as_str(), failure)),
@@ -444,6 +460,11 @@ mod tests {
     use tokio::net::UnixListener;
 
     use super::*;
+    use crate::transport::LocalTransport;
+
+    fn local() -> Arc<dyn Transport> {
+        Arc::new(LocalTransport::new())
+    }
 
     /// One request as a scripted API server saw it.
     #[derive(Clone, Debug)]
@@ -511,7 +532,7 @@ mod tests {
                 (200, "{\"Id\":\"sha256:abc\"}".to_owned())
             }
         });
-        let runtime = PodmanRuntime::connect(PodmanConfig::new(&socket)).unwrap();
+        let runtime = PodmanRuntime::connect(local(), PodmanConfig::new(&socket)).unwrap();
         let image = ImageRef::parse("registry.example:5000/team/app:v1").unwrap();
         let info = runtime.ensure_image(&image, Some(&auth())).await.unwrap();
         assert_eq!(info.id, "sha256:abc");
@@ -543,7 +564,7 @@ mod tests {
                 (404, "{\"message\":\"no such image\"}".to_owned())
             }
         });
-        let runtime = PodmanRuntime::connect(PodmanConfig::new(&socket)).unwrap();
+        let runtime = PodmanRuntime::connect(local(), PodmanConfig::new(&socket)).unwrap();
         let image = ImageRef::parse("registry.example:5000/team/app:v1").unwrap();
         let err = runtime.ensure_image(&image, Some(&auth())).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
@@ -560,7 +581,7 @@ mod tests {
         let _seen = scripted_api(&socket, |_| {
             (500, "{\"message\":\"invalid environment entry API_TOKEN=hunter2-value\",\"response\":500}".to_owned())
         });
-        let runtime = PodmanRuntime::connect(PodmanConfig::new(&socket)).unwrap();
+        let runtime = PodmanRuntime::connect(local(), PodmanConfig::new(&socket)).unwrap();
         let spec = ContainerSpec {
             name: ContainerName::parse("codeb-shop-web").unwrap(),
             image: ImageRef::parse("localhost/shop:v1").unwrap(),
@@ -598,7 +619,7 @@ mod tests {
     async fn a_missing_socket_is_unavailable_at_the_first_call_naming_the_path_and_found_once_it_exists() {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("podman.sock");
-        let runtime = PodmanRuntime::connect(PodmanConfig::new(&socket)).expect("nothing is reached yet");
+        let runtime = PodmanRuntime::connect(local(), PodmanConfig::new(&socket)).expect("nothing is reached yet");
         let err = runtime.list_containers(&LabelFilter::new()).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
         assert_eq!(err.context_value("backend"), Some("podman"));
@@ -624,7 +645,7 @@ mod tests {
                 *n += 1;
                 if *n == 1 { (500, ORPHAN_STOP.to_owned()) } else { (204, String::new()) }
             });
-            let runtime = PodmanRuntime::connect(PodmanConfig::new(&socket)).unwrap();
+            let runtime = PodmanRuntime::connect(local(), PodmanConfig::new(&socket)).unwrap();
             let name = ContainerName::parse("codeb-shop-staging-v1").unwrap();
             let result = runtime.remove_container(&name, force).await;
             assert_eq!(result.is_ok(), force, "{result:?}");
@@ -645,7 +666,7 @@ mod tests {
                     (200, format!("{{\"Id\":\"75f7\",\"State\":{{\"Running\":{running},\"Status\":\"exited\"}}}}"))
                 }
             });
-            let runtime = PodmanRuntime::connect(PodmanConfig::new(&socket)).unwrap();
+            let runtime = PodmanRuntime::connect(local(), PodmanConfig::new(&socket)).unwrap();
             let name = ContainerName::parse("codeb-shop-staging-v1").unwrap();
             let result = runtime.stop_container(&name, Duration::from_secs(1)).await;
             assert_eq!(result.is_ok(), expected_ok, "running afterwards: {running}: {result:?}");
@@ -657,11 +678,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("podman.sock");
         drop(std::os::unix::net::UnixListener::bind(&socket).unwrap());
-        let runtime = PodmanRuntime::connect(PodmanConfig::new(&socket)).unwrap();
+        let runtime = PodmanRuntime::connect(local(), PodmanConfig::new(&socket)).unwrap();
         let err = runtime.list_containers(&LabelFilter::new()).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
         assert_eq!(err.context_value("path"), Some(socket.display().to_string().as_str()));
-        let err = PodmanRuntime::connect_when_ready(PodmanConfig::new(&socket), Duration::from_millis(200))
+        let err = PodmanRuntime::connect_when_ready(local(), PodmanConfig::new(&socket), Duration::from_millis(200))
             .await
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
@@ -673,7 +694,7 @@ mod tests {
         let socket = dir.path().join("podman.sock");
         let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
         let address: std::net::IpAddr = "10.1.2.3".parse().unwrap();
-        let runtime = PodmanRuntime::connect(PodmanConfig::new(&socket).with_bind_address(address)).unwrap();
+        let runtime = PodmanRuntime::connect(local(), PodmanConfig::new(&socket).with_bind_address(address)).unwrap();
         let binding = runtime.port_binding(Port::new(3000).unwrap(), Port::new(8080).unwrap());
         assert_eq!(binding.host_ip, address);
         assert!(format!("{runtime:?}").contains("10.1.2.3"));

@@ -8,21 +8,25 @@
 //! bollard's own models. HTTP/1.0 keeps the exchange trivial: the server
 //! sends one un-chunked body and closes the connection.
 
-use std::path::Path;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::UnixStream;
 
 use super::error::Failure;
+use crate::transport::{Endpoint, Transport, message_with_cause};
 
 /// Largest answer read (a list of many containers is a few hundred KiB).
 const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
 
-/// `GET path` on the unix socket at `socket`, returning the JSON body of a 2xx answer.
-pub(crate) async fn get_json(socket: &Path, path: &str, timeout: Duration) -> Result<serde_json::Value, Failure> {
+/// `GET path` on the API at `endpoint` (reached through `transport`), returning the JSON body of a 2xx answer.
+pub(crate) async fn get_json(
+    transport: &dyn Transport,
+    endpoint: &Endpoint,
+    path: &str,
+    timeout: Duration,
+) -> Result<serde_json::Value, Failure> {
     let exchange = async {
-        let mut stream = UnixStream::connect(socket).await.map_err(|e| Failure::Unreachable(e.to_string()))?;
+        let mut stream = transport.connect(endpoint).await.map_err(|e| Failure::Unreachable(message_with_cause(&e)))?;
         stream.write_all(request(path).as_bytes()).await.map_err(|e| Failure::Unreachable(e.to_string()))?;
         let mut answer = Vec::new();
         (&mut stream)
@@ -79,6 +83,11 @@ mod tests {
     use tokio::net::UnixListener;
 
     use super::*;
+    use crate::transport::LocalTransport;
+
+    async fn get(socket: &std::path::Path, path: &str, timeout: Duration) -> Result<serde_json::Value, Failure> {
+        get_json(&LocalTransport::new(), &Endpoint::Unix(socket.to_owned()), path, timeout).await
+    }
 
     #[test]
     fn answers_are_split_into_status_and_json() {
@@ -110,7 +119,7 @@ mod tests {
             conn.write_all(b"HTTP/1.0 200 OK\r\n\r\n[{\"State\":\"stopped\"}]").await.unwrap();
             String::from_utf8_lossy(&buf[..n]).into_owned()
         });
-        let value = get_json(&socket, "/v1.41/containers/json?all=true", Duration::from_secs(5)).await.unwrap();
+        let value = get(&socket, "/v1.41/containers/json?all=true", Duration::from_secs(5)).await.unwrap();
         assert_eq!(value[0]["State"], "stopped");
         let request = server.await.unwrap();
         assert!(request.starts_with("GET /v1.41/containers/json?all=true HTTP/1.0\r\n"), "{request}");
@@ -119,7 +128,7 @@ mod tests {
     #[tokio::test]
     async fn a_missing_socket_is_unreachable_and_a_silent_server_times_out() {
         let dir = tempfile::tempdir().unwrap();
-        let missing = get_json(&dir.path().join("none.sock"), "/_ping", Duration::from_secs(1)).await;
+        let missing = get(&dir.path().join("none.sock"), "/_ping", Duration::from_secs(1)).await;
         assert!(matches!(missing, Err(Failure::Unreachable(_))));
         let socket = dir.path().join("silent.sock");
         let listener = UnixListener::bind(&socket).unwrap();
@@ -128,6 +137,6 @@ mod tests {
             tokio::time::sleep(Duration::from_secs(30)).await;
             drop(conn);
         });
-        assert_eq!(get_json(&socket, "/_ping", Duration::from_millis(200)).await.unwrap_err(), Failure::Timeout);
+        assert_eq!(get(&socket, "/_ping", Duration::from_millis(200)).await.unwrap_err(), Failure::Timeout);
     }
 }

@@ -2,10 +2,15 @@
 //! and what its answer means.
 
 use codeb::{Error, ErrorKind, Result};
-use reqwest::header::{CONTENT_TYPE, HeaderValue};
+use hyper::Method;
+use hyper::header::{HeaderName, HeaderValue};
 use serde_json::Value;
 
-use crate::http;
+use crate::http::{self, BaseUrl};
+use crate::transport::http::{HttpClient, Request};
+
+/// The header PowerDNS reads its API key from.
+const API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 
 pub(crate) const BACKEND: &str = "powerdns";
 
@@ -50,19 +55,19 @@ pub(crate) fn classify(status: u16, body: Vec<u8>) -> Answer {
 /// A client of one PowerDNS API, holding the key as a sensitive header value.
 #[derive(Clone)]
 pub(crate) struct Api {
-    client: reqwest::Client,
-    base: String,
+    client: HttpClient,
+    base: BaseUrl,
     key: HeaderValue,
 }
 
 impl std::fmt::Debug for Api {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Api").field("base", &self.base).field("key", &"<redacted>").finish()
+        f.debug_struct("Api").field("base", &self.base.authority).field("key", &"<redacted>").finish()
     }
 }
 
 impl Api {
-    pub(crate) fn new(client: reqwest::Client, base: String, key: &str) -> Result<Self> {
+    pub(crate) fn new(client: HttpClient, base: BaseUrl, key: &str) -> Result<Self> {
         let mut key = HeaderValue::from_str(key)
             .map_err(|_| Error::invalid("the API key is not a valid header value").with_context("backend", BACKEND))?;
         key.set_sensitive(true);
@@ -76,39 +81,32 @@ impl Api {
     /// ("database is locked") after rolling the change back, and every request
     /// codeb sends is idempotent (REPLACE, DELETE, GET, a create that treats
     /// "exists" as done), so sending it again is safe.
-    pub(crate) async fn send(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Result<Answer> {
-        let url = format!("{}{path}", self.base);
+    pub(crate) async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Answer> {
+        let path = format!("{}{path}", self.base.path);
         let bytes = body
             .map(serde_json::to_vec)
             .transpose()
             .map_err(|e| Error::internal("cannot encode a request").with_context("backend", BACKEND).with_source(e))?;
         let mut attempt = 0;
         loop {
-            match self.send_once(method.clone(), &url, bytes.clone()).await {
+            match self.send_once(method.clone(), &path, bytes.clone()).await {
                 Ok(Answer::Failed(ErrorKind::Unavailable, _)) if attempt < MAX_RETRIES => {}
                 Err(e) if http::connection_dropped(&e) && attempt < MAX_RETRIES => {}
                 Ok(answer) => return Ok(answer),
-                Err(e) => return Err(http::transport_error(BACKEND, e)),
+                Err(e) => return Err(e.with_context("backend", BACKEND)),
             }
             attempt += 1;
             tokio::time::sleep(http::backoff(attempt)).await;
         }
     }
 
-    async fn send_once(
-        &self,
-        method: reqwest::Method,
-        url: &str,
-        body: Option<Vec<u8>>,
-    ) -> std::result::Result<Answer, reqwest::Error> {
-        let mut request = self.client.request(method, url).header("X-API-Key", self.key.clone());
+    async fn send_once(&self, method: Method, path: &str, body: Option<Vec<u8>>) -> Result<Answer> {
+        let mut request = Request::new(method, path).header(API_KEY, self.key.clone());
         if let Some(bytes) = body {
-            request = request.header(CONTENT_TYPE, HeaderValue::from_static("application/json")).body(bytes);
+            request = request.json(bytes);
         }
-        let response = request.send().await?;
-        let status = response.status().as_u16();
-        let body = response.bytes().await?;
-        Ok(classify(status, body.to_vec()))
+        let response = self.client.send(request).await?;
+        Ok(classify(response.status, response.body.to_vec()))
     }
 }
 

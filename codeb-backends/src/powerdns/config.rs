@@ -22,7 +22,9 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Clone)]
 pub struct PowerDnsConfig {
     /// Base URL of the PowerDNS webserver, e.g. `http://127.0.0.1:8081`
-    /// (the backend appends `/api/v1/...`).
+    /// (the backend appends `/api/v1/...`): plain HTTP to an IP address (or
+    /// `localhost`) as PowerDNS's server sees it, since it is reached through
+    /// that server's transport.
     pub api: String,
     api_key: String,
     /// The server id in API paths (`localhost` unless PowerDNS is told otherwise).

@@ -14,25 +14,31 @@ mod config;
 pub mod json;
 
 use std::fmt;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use codeb::dns::{Dns, RecordSet, RecordType};
 use codeb::model::DomainName;
 use codeb::{Error, ErrorKind, Result};
-use reqwest::Method;
+use hyper::Method;
 
 use self::api::{Answer, Api, BACKEND};
 pub use self::config::{DEFAULT_SERVER_ID, DEFAULT_TIMEOUT, DEFAULT_TTL, PowerDnsConfig};
 use crate::http;
+use crate::transport::Transport;
+use crate::transport::http::Connections;
 
 /// Manages zones and record sets on a PowerDNS Authoritative server.
 ///
 /// ```no_run
+/// use std::sync::Arc;
+///
+/// use codeb_backends::transport::LocalTransport;
 /// use codeb_backends::{PowerDns, PowerDnsConfig};
 ///
 /// # fn main() -> codeb::Result<()> {
 /// let key = std::env::var("PDNS_API_KEY").unwrap_or_default();
-/// let dns = PowerDns::new(PowerDnsConfig::new("http://127.0.0.1:8081", key))?;
+/// let dns = PowerDns::new(Arc::new(LocalTransport::new()), PowerDnsConfig::new("http://127.0.0.1:8081", key))?;
 /// # Ok(())
 /// # }
 /// ```
@@ -49,13 +55,15 @@ impl fmt::Debug for PowerDns {
 }
 
 impl PowerDns {
-    /// A backend for the PowerDNS described by `config`; sends nothing until used.
+    /// A backend for the PowerDNS described by `config`, whose API is reached
+    /// through `transport` (the API URL is an address as PowerDNS's server
+    /// sees it); sends nothing until used.
     ///
     /// Fails as [`ErrorKind::Invalid`] when the URL, server id or key is unusable.
-    pub fn new(config: PowerDnsConfig) -> Result<Self> {
+    pub fn new(transport: Arc<dyn Transport>, config: PowerDnsConfig) -> Result<Self> {
         config.check()?;
         let base = http::base_url(BACKEND, "api", &config.api)?;
-        let client = http::client(BACKEND, config.timeout, http::Connections::Pooled)?;
+        let client = base.client(transport, config.timeout, Connections::Pooled);
         let api = Api::new(client, base, config.api_key())?;
         Ok(PowerDns { config, api })
     }

@@ -4,15 +4,18 @@
 //! against it, and live tests use it as an upstream that answers one body.
 //!
 //! One request per connection (`Connection: close`), HTTP/1.1, bodies by
-//! `Content-Length` only: enough for reqwest and for Caddy's reverse proxy.
+//! `Content-Length` only: enough for hyper, reqwest and Caddy's reverse
+//! proxy. It listens on loopback TCP, or on a unix socket to stand in for
+//! Podman's API.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, UnixListener};
 use tokio::task::JoinHandle;
 
 /// One scripted answer.
@@ -92,7 +95,8 @@ enum Script {
 
 /// The server; stops when dropped.
 pub struct ScriptedServer {
-    addr: SocketAddr,
+    /// The TCP address, or `None` for a server on a unix socket.
+    addr: Option<SocketAddr>,
     requests: Arc<Mutex<Vec<Recorded>>>,
     task: JoinHandle<()>,
 }
@@ -114,15 +118,23 @@ impl ScriptedServer {
         Self::with_script(Script::Always(Reply::text(200, body))).await
     }
 
+    /// A server answering `replies` in order, on a new unix socket at `path`.
+    pub async fn start_unix(path: &Path, replies: Vec<Reply>) -> Self {
+        Self::serve(UnixListener::bind(path).unwrap(), None, Script::Sequence(replies.into()))
+    }
+
     async fn with_script(script: Script) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        Self::serve(listener, Some(addr), script)
+    }
+
+    /// Answers every connection `listener` accepts from `script`, each in its own task.
+    fn serve(listener: impl Accept, addr: Option<SocketAddr>, script: Script) -> Self {
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let script = Arc::new(Mutex::new(script));
-        let recorded = Arc::clone(&requests);
+        let (script, recorded) = (Arc::new(Mutex::new(script)), Arc::clone(&requests));
         let task = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
+            while let Ok(stream) = listener.accept_one().await {
                 let (script, recorded) = (Arc::clone(&script), Arc::clone(&recorded));
                 tokio::spawn(async move {
                     let _ = serve_one(stream, &script, &recorded).await;
@@ -134,12 +146,12 @@ impl ScriptedServer {
 
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.addr())
     }
 
-    /// The address it listens on.
+    /// The TCP address it listens on.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.addr.expect("a server on a unix socket has no TCP address")
     }
 
     /// Every request received so far, in order.
@@ -148,8 +160,28 @@ impl ScriptedServer {
     }
 }
 
+/// A listener the server accepts connections from: TCP or a unix socket.
+trait Accept: Send + 'static {
+    type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    fn accept_one(&self) -> impl Future<Output = std::io::Result<Self::Stream>> + Send;
+}
+
+impl Accept for TcpListener {
+    type Stream = tokio::net::TcpStream;
+    async fn accept_one(&self) -> std::io::Result<Self::Stream> {
+        self.accept().await.map(|(stream, _)| stream)
+    }
+}
+
+impl Accept for UnixListener {
+    type Stream = tokio::net::UnixStream;
+    async fn accept_one(&self) -> std::io::Result<Self::Stream> {
+        self.accept().await.map(|(stream, _)| stream)
+    }
+}
+
 async fn serve_one(
-    mut stream: TcpStream,
+    mut stream: impl AsyncRead + AsyncWrite + Unpin,
     script: &Mutex<Script>,
     recorded: &Mutex<Vec<Recorded>>,
 ) -> std::io::Result<()> {

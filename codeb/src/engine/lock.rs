@@ -4,14 +4,17 @@
 use std::fmt;
 use std::time::Duration;
 
+use async_trait::async_trait;
+
 use crate::model::{Environment, ProjectName};
 use crate::ssot::{DeployLock, Ssot, StateStore, StateStoreExt};
 use crate::{Error, ErrorKind, Result};
 
 /// Tells whether a process on this host still runs, to spot stale locks.
+#[async_trait]
 pub trait Liveness: Send + Sync + fmt::Debug {
-    /// Whether process `pid` on this host is alive.
-    fn is_alive(&self, pid: u32) -> bool;
+    /// Whether process `pid` on this host is alive; an error when that cannot be told.
+    async fn is_alive(&self, pid: u32) -> Result<bool>;
 }
 
 /// Who this process is, as recorded in the locks it takes.
@@ -58,8 +61,35 @@ impl fmt::Display for LockStatus {
 }
 
 /// Whether `holder` is a process on this host that no longer runs.
-pub(crate) fn is_stale(holder: &DeployLock, me: &Identity, liveness: &dyn Liveness) -> bool {
-    holder.host == me.host && !liveness.is_alive(holder.pid)
+pub(crate) async fn is_stale(holder: &DeployLock, me: &Identity, liveness: &dyn Liveness) -> Result<bool> {
+    Ok(holder.host == me.host && !liveness.is_alive(holder.pid).await?)
+}
+
+/// The holder of an environment's lock, if any, and whether it is stale.
+///
+/// Liveness is asked outside any SSOT write; a writer that then finds another
+/// holder than this one treats it as live (see [`stale_if_same`]).
+pub(crate) async fn judge(
+    store: &dyn StateStore,
+    project: &ProjectName,
+    env: &Environment,
+    me: &Identity,
+    liveness: &dyn Liveness,
+) -> Result<Option<(DeployLock, bool)>> {
+    let holder = store.view(|doc| Ok(doc.environment(project, env).and_then(|e| e.lock.clone())))?;
+    match holder {
+        Some(holder) => {
+            let stale = is_stale(&holder, me, liveness).await?;
+            Ok(Some((holder, stale)))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Whether `current` is stale, as judged before the write: a lock that
+/// changed hands since was not judged, and counts as live.
+fn stale_if_same(judged: &Option<(DeployLock, bool)>, current: &DeployLock) -> bool {
+    judged.as_ref().is_some_and(|(holder, stale)| *stale && holder == current)
 }
 
 /// What taking a lock requires of the SSOT.
@@ -76,8 +106,9 @@ pub(crate) struct LockRequest {
 /// The context key that marks an error as "the plan is stale": planning again may succeed.
 pub(crate) const STALE_PLAN: &str = "stale_plan";
 
-/// Takes the lock inside `doc`, or fails with `Locked` naming the holder.
-pub(crate) fn take_in(doc: &mut Ssot, req: &LockRequest, liveness: &dyn Liveness) -> Result<()> {
+/// Takes the lock inside `doc`, or fails with `Locked` naming the holder,
+/// whose staleness was [`judge`]d before the write.
+pub(crate) fn take_in(doc: &mut Ssot, req: &LockRequest, judged: &Option<(DeployLock, bool)>) -> Result<()> {
     let revision = doc.revision;
     let env = doc.environment_mut(&req.project, &req.env);
     if let Some(holder) = &env.lock {
@@ -85,7 +116,7 @@ pub(crate) fn take_in(doc: &mut Ssot, req: &LockRequest, liveness: &dyn Liveness
             project: req.project.clone(),
             env: req.env.clone(),
             holder: holder.clone(),
-            stale: is_stale(holder, &req.me, liveness),
+            stale: stale_if_same(judged, holder),
         };
         return Err(Error::new(ErrorKind::Locked, status.to_string())
             .with_context("holder", format!("{}@{}", holder.owner, holder.host))
@@ -93,8 +124,7 @@ pub(crate) fn take_in(doc: &mut Ssot, req: &LockRequest, liveness: &dyn Liveness
     }
     if let Some(expected) = req.expect_revision.filter(|expected| *expected != revision) {
         return Err(Error::conflict(format!(
-            "the SSOT moved from revision {expected} to {} since the plan was made; plan again",
-            revision
+            "the SSOT moved from revision {expected} to {revision} since the plan was made; plan again"
         ))
         .with_context(STALE_PLAN, true));
     }
@@ -119,8 +149,9 @@ pub(crate) async fn acquire(
 ) -> Result<Ssot> {
     let deadline = wait.map(|w| tokio::time::Instant::now() + w);
     loop {
+        let judged = judge(store, &req.project, &req.env, &req.me, liveness).await?;
         let attempt = store.modify(|doc| {
-            take_in(doc, req, liveness)?;
+            take_in(doc, req, &judged)?;
             also(doc)?;
             Ok(doc.clone())
         });
@@ -146,30 +177,23 @@ pub(crate) fn release_in(doc: &mut Ssot, project: &ProjectName, env: &Environmen
 }
 
 /// The lock of one environment, if held.
-pub(crate) fn status(
+pub(crate) async fn status(
     store: &dyn StateStore,
     project: &ProjectName,
     env: &Environment,
     me: &Identity,
     liveness: &dyn Liveness,
 ) -> Result<Option<LockStatus>> {
-    store.view(|doc| {
-        Ok(doc.environment(project, env).and_then(|e| e.lock.clone()).map(|holder| LockStatus {
-            project: project.clone(),
-            env: env.clone(),
-            stale: is_stale(&holder, me, liveness),
-            holder,
-        }))
-    })
+    let judged = judge(store, project, env, me, liveness).await?;
+    Ok(judged.map(|(holder, stale)| LockStatus { project: project.clone(), env: env.clone(), holder, stale }))
 }
 
-/// Releases someone else's lock: only a stale one, unless `force`.
+/// Releases someone else's lock: only a stale one (as [`judge`]d), unless `force`.
 pub(crate) fn release_stale(
     store: &dyn StateStore,
     project: &ProjectName,
     env: &Environment,
-    me: &Identity,
-    liveness: &dyn Liveness,
+    judged: &Option<(DeployLock, bool)>,
     force: bool,
 ) -> Result<Option<LockStatus>> {
     store.modify(|doc| {
@@ -177,8 +201,8 @@ pub(crate) fn release_stale(
             return Ok(None);
         };
         let Some(holder) = record.lock.clone() else { return Ok(None) };
-        let status =
-            LockStatus { project: project.clone(), env: env.clone(), stale: is_stale(&holder, me, liveness), holder };
+        let stale = stale_if_same(judged, &holder);
+        let status = LockStatus { project: project.clone(), env: env.clone(), stale, holder };
         if !status.stale && !force {
             return Err(Error::new(
                 ErrorKind::Forbidden,
@@ -188,4 +212,42 @@ pub(crate) fn release_stale(
         record.lock = None;
         Ok(Some(status))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::FakeLiveness;
+    use crate::ssot::MemoryStateStore;
+
+    fn holder(pid: u32) -> DeployLock {
+        DeployLock { owner: "ci".into(), host: "h".into(), pid, started_at: chrono::Utc::now(), message: None }
+    }
+
+    #[tokio::test]
+    async fn a_lock_that_changed_hands_after_it_was_judged_stale_is_not_released_without_force() {
+        let (project, env) = (ProjectName::parse("shop").unwrap(), Environment::Staging);
+        let store = MemoryStateStore::default();
+        let hold = |pid| {
+            store
+                .modify(|doc| {
+                    doc.environment_mut(&project, &env).lock = Some(holder(pid));
+                    Ok(())
+                })
+                .unwrap()
+        };
+        hold(7);
+        let liveness = FakeLiveness::new();
+        liveness.kill(7);
+        let me = Identity { owner: "me".into(), host: "h".into(), pid: 1 };
+        let judged = judge(&store, &project, &env, &me, &liveness).await.unwrap();
+        assert_eq!(judged.as_ref().map(|(_, stale)| *stale), Some(true));
+
+        // A new deploy (pid 8) takes over before the release is written.
+        hold(8);
+        let err = release_stale(&store, &project, &env, &judged, false).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Forbidden, "{err}");
+        let released = release_stale(&store, &project, &env, &judged, true).unwrap().unwrap();
+        assert_eq!((released.holder.pid, released.stale), (8, false));
+    }
 }

@@ -164,9 +164,8 @@ impl Platform {
 
     /// The deploy lock of an environment, if held.
     pub async fn lock_status(&self, project: &ProjectName, env: &Environment) -> Result<Option<LockStatus>> {
-        let (project, env) = (project.clone(), env.clone());
-        let (me, liveness) = (self.settings.identity.clone(), self.backends.liveness.clone());
-        self.blocking_state(move |s| lock::status(s, &project, &env, &me, liveness.as_ref())).await
+        let (store, me, liveness) = (&self.backends.state, &self.settings.identity, &self.backends.liveness);
+        lock::status(store.as_ref(), project, env, me, liveness.as_ref()).await
     }
 
     /// Releases an environment's deploy lock held by a process that is gone
@@ -177,9 +176,10 @@ impl Platform {
         env: &Environment,
         force: bool,
     ) -> Result<Option<LockStatus>> {
+        let (store, me, liveness) = (&self.backends.state, &self.settings.identity, &self.backends.liveness);
+        let judged = lock::judge(store.as_ref(), project, env, me, liveness.as_ref()).await?;
         let (project, env) = (project.clone(), env.clone());
-        let (me, liveness) = (self.settings.identity.clone(), self.backends.liveness.clone());
-        self.blocking_state(move |s| lock::release_stale(s, &project, &env, &me, liveness.as_ref(), force)).await
+        self.blocking_state(move |s| lock::release_stale(s, &project, &env, &judged, force)).await
     }
 
     /// Runs a state store operation on a blocking thread (a file store may wait on a lock).

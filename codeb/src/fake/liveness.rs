@@ -23,8 +23,9 @@ impl FakeLiveness {
     }
 }
 
+#[async_trait::async_trait]
 impl Liveness for FakeLiveness {
-    fn is_alive(&self, pid: u32) -> bool {
-        !self.dead.lock().unwrap_or_else(|p| p.into_inner()).contains(&pid)
+    async fn is_alive(&self, pid: u32) -> crate::Result<bool> {
+        Ok(!self.dead.lock().unwrap_or_else(|p| p.into_inner()).contains(&pid))
     }
 }

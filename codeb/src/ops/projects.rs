@@ -136,10 +136,14 @@ impl Platform {
             message: Some(format!("delete project {project}")),
             expect_revision: None,
         };
-        let others: Vec<LockRequest> = envs.iter().skip(1).map(request).collect();
-        let liveness = self.backends.liveness.clone();
+        let (store, liveness, me) =
+            (self.backends.state.as_ref(), self.backends.liveness.as_ref(), &self.settings.identity);
+        let mut others = Vec::new();
+        for env in envs.iter().skip(1) {
+            others.push((request(env), lock::judge(store, project, env, me, liveness).await?));
+        }
         let also: Edit =
-            Box::new(move |doc| others.iter().try_for_each(|req| lock::take_in(doc, req, liveness.as_ref())));
+            Box::new(move |doc| others.iter().try_for_each(|(req, judged)| lock::take_in(doc, req, judged)));
         run.lock(request(&first), Some(also), &[], options.wait_for_lock).await?;
         if let Err(e) = run.run(&changes).await {
             let (p, me) = (project.clone(), self.settings.identity.clone());

@@ -18,7 +18,8 @@ use codeb::model::{Environment, ProjectName, Service};
 use codeb::ports::{PortKey, PortRanges, PortRegistry, SsotPortRegistry};
 use codeb::ssot::{Ssot, StateStore};
 use codeb::{Error, ErrorKind, Result};
-use codeb_backends::{FileStateStore, LocalPortProbe};
+use codeb_backends::transport::LocalTransport;
+use codeb_backends::{FileStateStore, ProcPortProbe};
 
 /// How many `p<revision>` projects the write loop keeps, so the document spans
 /// several pages (a torn write would show) without growing forever.
@@ -77,7 +78,11 @@ fn roll_window(doc: &mut Ssot) -> Result<()> {
 fn allocate(path: PathBuf, project: &str) -> Result<()> {
     let project = ProjectName::parse(project)?;
     let store: Arc<dyn StateStore> = Arc::new(FileStateStore::new(path));
-    let registry = SsotPortRegistry::new(store, Arc::new(LocalPortProbe), PortRanges::default())?;
+    let registry = SsotPortRegistry::new(
+        store,
+        Arc::new(ProcPortProbe::new(Arc::new(LocalTransport::new()))),
+        PortRanges::default(),
+    )?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .map_err(|e| Error::internal("cannot start the async runtime").with_source(e))?;
