@@ -17,6 +17,7 @@
 //! `CONTAINERS_CONF` exported to time a local, serviceless `podman run`).
 //! Figures are recorded in docs/benchmarks.md.
 
+use codeb::runtime::RemoveContainerOptions;
 use std::net::{Ipv4Addr, TcpListener};
 use std::process::Command;
 use std::sync::Arc;
@@ -80,7 +81,7 @@ async fn ours(runtime: &PodmanRuntime, client: &reqwest::Client, image: &ImageRe
     let running = started.elapsed();
     first_ok(client, port).await;
     let took = started.elapsed();
-    runtime.remove_container(&name, true).await.unwrap();
+    runtime.remove_container(&name, RemoveContainerOptions::FORCE).await.unwrap();
     [took, created, running - created, took - running]
 }
 

@@ -29,10 +29,7 @@ use crate::{
 /// socket or address).
 pub fn connect(config: &PlatformConfig, owner: &str) -> Result<Platform> {
     let local: Arc<dyn Transport> = Arc::new(LocalTransport::new());
-    let runtime = Arc::new(PodmanRuntime::connect(
-        Arc::clone(&local),
-        PodmanConfig::new(&config.podman_socket).with_bind_address(config.bind_address),
-    )?);
+    let runtime = Arc::new(PodmanRuntime::connect(Arc::clone(&local), PodmanConfig::new(&config.podman_socket))?);
     let mut caddy = CaddyConfig::new(&config.caddy_admin).with_listen(config.caddy_listen.clone());
     match &config.tls {
         TlsPolicy::Off => caddy = caddy.with_automatic_https(false),

@@ -51,7 +51,7 @@ pub use caddy::{CaddyConfig, CaddyProxy};
 pub use connect::{connect, connect_discovered, owner};
 pub use http_probe::TransportHttpProbe;
 pub use liveness::ProcLiveness;
-pub use podman::{PodmanConfig, PodmanRuntime, Ulimit};
+pub use podman::{PodmanConfig, PodmanRuntime, RegistryLogin, Ulimit};
 pub use port_probe::ProcPortProbe;
 pub use powerdns::{PowerDns, PowerDnsConfig};
 pub use secret_file::{DEFAULT_KEEP_VERSIONS, FileSecretStore, KEY_BYTES, KeySource, SecretFileConfig, SecretKey};

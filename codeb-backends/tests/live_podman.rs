@@ -20,12 +20,12 @@ use codeb::model::{ContainerName, EnvKey, EnvValue, EnvVar, Environment, ImageRe
 use codeb::ports::{PortProbe, RuntimeAttributedProbe, SsotPortRegistry};
 use codeb::runtime::{
     BuildSpec, ContainerRuntime, ContainerSpec, ContainerState, LABEL_MANAGED, LabelFilter, LogOptions, PortBinding,
-    Resources, managed_labels,
+    RemoveContainerOptions as RemoveOptions, Resources, StopOptions, managed_labels,
 };
 use codeb::testkit::runtime::RuntimeSuite;
 use codeb::testkit::{Namespace, live_env};
 use codeb_backends::transport::LocalTransport;
-use codeb_backends::{PodmanConfig, PodmanRuntime, ProcPortProbe};
+use codeb_backends::{PodmanConfig, PodmanRuntime, ProcPortProbe, RegistryLogin};
 
 /// The live service, the v1 image and a raw client for what the backend deliberately cannot do.
 struct Live {
@@ -117,7 +117,7 @@ async fn a_started_container_answers_http_on_its_published_port() {
     live.runtime.start_container(&spec.name).await.unwrap();
     let body = first_ok(port, "/").await;
     let info = live.runtime.inspect_container(&spec.name).await.unwrap();
-    live.runtime.remove_container(&spec.name, true).await.unwrap();
+    live.runtime.remove_container(&spec.name, RemoveOptions::FORCE).await.unwrap();
     assert_eq!(body.trim(), "v1");
     assert_eq!(info.ports, spec.ports, "published on 127.0.0.1 as asked");
 }
@@ -132,10 +132,10 @@ async fn a_container_with_init_stops_well_within_its_grace() {
     live.runtime.start_container(&spec.name).await.unwrap();
     first_ok(port, "/").await;
     let started = Instant::now();
-    live.runtime.stop_container(&spec.name, Duration::from_secs(10)).await.unwrap();
+    live.runtime.stop_container(&spec.name, StopOptions { grace: Duration::from_secs(10) }).await.unwrap();
     let took = started.elapsed();
     let state = live.runtime.inspect_container(&spec.name).await.unwrap().state;
-    live.runtime.remove_container(&spec.name, true).await.unwrap();
+    live.runtime.remove_container(&spec.name, RemoveOptions::FORCE).await.unwrap();
     // busybox httpd as PID 1 ignores SIGTERM and would wait out all 10 s; under an init it exits at once.
     assert!(took < Duration::from_secs(5), "stop took {took:?}");
     assert!(matches!(state, ContainerState::Exited { .. }), "{state:?}");
@@ -173,11 +173,15 @@ async fn ensure_image_pulls_from_the_registry() {
     }
     assert!(live.raw.inspect_image(image.as_str()).await.is_err(), "the local copy must be gone before the pull");
     // The test registry has no auth; credentials still go through Podman's decoding of X-Registry-Auth.
-    let auth = codeb::runtime::RegistryAuth {
+    let login = RegistryLogin {
+        registry: registry.clone(),
         username: "codeb".to_owned(),
         password: EnvValue::parse("unused-pass").unwrap(),
     };
-    let pulled = live.runtime.ensure_image(&image, Some(&auth)).await.unwrap();
+    let socket = live_env("CODEB_TEST_PODMAN_SOCKET").expect("live() found it");
+    let logged_in =
+        PodmanRuntime::connect(Arc::new(LocalTransport::new()), PodmanConfig::new(&socket).with_login(login)).unwrap();
+    let pulled = logged_in.ensure_image(&image).await.unwrap();
     let inspected = live.raw.inspect_image(image.as_str()).await.unwrap();
     assert_eq!(Some(pulled.id), inspected.id);
     assert_eq!(pulled.reference, image);
@@ -197,14 +201,14 @@ async fn a_tag_re_pushed_to_the_registry_is_pulled_again_though_a_copy_is_presen
     let moving = ImageRef::parse(&format!("{registry}/codeb-test/moving:{}", ns.as_str())).unwrap();
 
     push(live.image.as_str(), &moving);
-    let first = live.runtime.ensure_image(&moving, None).await.unwrap();
+    let first = live.runtime.ensure_image(&moving).await.unwrap();
     push(&v2, &moving);
-    let second = live.runtime.ensure_image(&moving, None).await.unwrap();
+    let second = live.runtime.ensure_image(&moving).await.unwrap();
     let v2_id = live.raw.inspect_image(&v2).await.unwrap().id.unwrap();
     assert_ne!(first.id, second.id, "a re-pushed tag is pulled again, not taken from the local copy");
     assert_eq!(second.id, v2_id, "the tag now names v2");
 
-    let local = live.runtime.ensure_image(&live.image, None).await.unwrap();
+    let local = live.runtime.ensure_image(&live.image).await.unwrap();
     assert_eq!(
         Some(local.id),
         live.raw.inspect_image(live.image.as_str()).await.unwrap().id,
@@ -268,9 +272,9 @@ async fn stopping_an_orphan_succeeds_and_leaves_it_exited() {
     let Some(live) = live().await else { return };
     let ns = Namespace::random();
     let spec = orphan(&live, &ns, free_port()).await;
-    let stopped = live.runtime.stop_container(&spec.name, Duration::from_secs(1)).await;
+    let stopped = live.runtime.stop_container(&spec.name, StopOptions { grace: Duration::from_secs(1) }).await;
     let state = live.runtime.inspect_container(&spec.name).await.map(|c| c.state);
-    let removed = live.runtime.remove_container(&spec.name, true).await;
+    let removed = live.runtime.remove_container(&spec.name, RemoveOptions::FORCE).await;
     if removed.is_err() {
         force_remove(&spec.name);
     }
@@ -311,7 +315,7 @@ async fn a_port_still_published_by_a_container_whose_conmon_died_is_not_handed_o
     let key = PortKey::new(ns.project("next"), Environment::Staging, Service::App);
     let given = registry.allocate(&key).await;
     let report = registry.check().await;
-    let removed = live.runtime.remove_container(&spec.name, true).await;
+    let removed = live.runtime.remove_container(&spec.name, RemoveOptions::FORCE).await;
     if removed.is_err() {
         force_remove(&spec.name);
     }
@@ -333,7 +337,7 @@ async fn pulling_a_tag_the_registry_lacks_is_not_found() {
     let Some(registry) = live_env("CODEB_TEST_REGISTRY") else { return };
     let ns = Namespace::random();
     let image = ImageRef::parse(&format!("{registry}/codeb-test/httpd:{}", ns.as_str())).unwrap();
-    let err = live.runtime.ensure_image(&image, None).await.unwrap_err();
+    let err = live.runtime.ensure_image(&image).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
     assert_eq!(err.context_value("backend"), Some("podman"));
     assert_eq!(err.context_value("image"), Some(image.as_str()));
@@ -359,7 +363,7 @@ async fn build_image_from_a_context_directory_yields_a_runnable_image() {
     };
     let built = live.runtime.build_image(&build).await.unwrap();
     assert_eq!(built.reference, tag);
-    assert_eq!(live.runtime.ensure_image(&tag, None).await.unwrap().id, built.id, "the built image is present");
+    assert_eq!(live.runtime.ensure_image(&tag).await.unwrap().id, built.id, "the built image is present");
 
     let port = free_port();
     let mut spec = spec(&live, &ns, "built", port);
@@ -368,7 +372,7 @@ async fn build_image_from_a_context_directory_yields_a_runnable_image() {
     live.runtime.start_container(&spec.name).await.unwrap();
     let copied = first_ok(port, "/hello.txt").await;
     let served = first_ok(port, "/").await;
-    live.runtime.remove_container(&spec.name, true).await.unwrap();
+    live.runtime.remove_container(&spec.name, RemoveOptions::FORCE).await.unwrap();
     let _ = live.raw.remove_image(tag.as_str(), None::<RemoveImageOptions>, None).await;
     assert_eq!(copied, format!("built in {}\n", ns.as_str()));
     assert_eq!(served.trim(), "v1", "the base image's files are there too");
@@ -451,7 +455,7 @@ async fn logs_return_the_last_lines_of_stdout_and_stderr() {
     };
     let tail = live.runtime.logs(&spec.name, LogOptions { tail: 3 }).await.unwrap();
     let none = live.runtime.logs(&spec.name, LogOptions { tail: 0 }).await.unwrap();
-    live.runtime.remove_container(&spec.name, true).await.unwrap();
+    live.runtime.remove_container(&spec.name, RemoveOptions::FORCE).await.unwrap();
     assert_eq!(all, ["line1", "line2", "line3", "line4", "line5", "to-stderr"]);
     assert_eq!(tail, ["line4", "line5", "to-stderr"]);
     assert!(none.is_empty());
@@ -477,7 +481,7 @@ async fn a_container_that_just_exited_is_inspected_and_listed_as_exited() {
             break state;
         }
     };
-    live.runtime.remove_container(&spec.name, false).await.unwrap();
+    live.runtime.remove_container(&spec.name, RemoveOptions::default()).await.unwrap();
     assert_eq!(state, ContainerState::Exited { code: Some(3) }, "{seen:?}");
 }
 
@@ -487,12 +491,12 @@ async fn a_stopped_or_never_started_container_stops_as_a_no_op() {
     let ns = Namespace::random();
     let spec = spec(&live, &ns, "noop", free_port());
     live.runtime.create_container(&spec).await.unwrap();
-    let stopped_created = live.runtime.stop_container(&spec.name, Duration::from_secs(1)).await;
+    let stopped_created = live.runtime.stop_container(&spec.name, StopOptions { grace: Duration::from_secs(1) }).await;
     let state = live.runtime.inspect_container(&spec.name).await.unwrap().state;
-    live.runtime.remove_container(&spec.name, false).await.unwrap();
+    live.runtime.remove_container(&spec.name, RemoveOptions::default()).await.unwrap();
     stopped_created.unwrap();
     assert!(matches!(state, ContainerState::Created | ContainerState::Exited { .. }), "{state:?}");
-    let err = live.runtime.stop_container(&spec.name, Duration::from_secs(1)).await.unwrap_err();
+    let err = live.runtime.stop_container(&spec.name, StopOptions { grace: Duration::from_secs(1) }).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
 }
 
@@ -509,7 +513,7 @@ async fn removing_a_volume_in_use_is_a_conflict_even_with_force() {
     let force = codeb::runtime::RemoveVolumeOptions { force: true };
     let in_use = live.runtime.remove_volume(&volume.name, force).await;
     let listed = live.runtime.list_volumes(&volume.labels).await.unwrap();
-    live.runtime.remove_container(&spec.name, true).await.unwrap();
+    live.runtime.remove_container(&spec.name, RemoveOptions::FORCE).await.unwrap();
     live.runtime.remove_volume(&volume.name, force).await.unwrap();
     assert_eq!(in_use.unwrap_err().kind(), ErrorKind::Conflict);
     assert!(listed.iter().any(|v| v.name == volume.name), "a refused removal leaves the volume");
@@ -549,7 +553,7 @@ async fn containers_on_one_network_reach_each_other_by_name() {
     };
     let busy = live.runtime.remove_network(&network.name).await;
     for name in [&client.name, &server.name] {
-        live.runtime.remove_container(name, true).await.unwrap();
+        live.runtime.remove_container(name, RemoveOptions::FORCE).await.unwrap();
     }
     live.runtime.remove_network(&network.name).await.unwrap();
     assert_eq!(lines, ["fetched:v1"], "the client must fetch the server's page by its container name");

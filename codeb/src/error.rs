@@ -201,6 +201,15 @@ impl std::error::Error for Error {
     }
 }
 
+/// `result`, with "it does not exist" counted as done: removing, stopping or
+/// forgetting something that is already gone succeeds. The one place that says so.
+pub(crate) fn gone_is_done(result: Result<()>) -> Result<()> {
+    match result {
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

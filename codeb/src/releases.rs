@@ -11,14 +11,17 @@
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 
 use crate::engine::naming::release_container;
+use crate::error::gone_is_done;
 use crate::model::{EnvVar, Environment, ImageRef, NetworkName, Port, ProjectName, ReleaseId, Service};
 use crate::proxy::Upstream;
-use crate::runtime::{ContainerRuntime, ContainerSpec, ContainerState, PortBinding, Resources, managed_labels};
+use crate::runtime::{
+    ContainerRuntime, ContainerSpec, ContainerState, PortBinding, RemoveContainerOptions, Resources, StopOptions,
+    managed_labels,
+};
 use crate::{ErrorKind, Result};
 
 /// Which release: one release of one project environment.
@@ -96,8 +99,8 @@ pub trait ReleaseDriver: Send + Sync + fmt::Debug {
     async fn start(&self, spec: &ReleaseSpec) -> Result<Endpoint>;
     /// Starts a stopped release again, where it ran before.
     async fn resume(&self, release: &ReleaseRef, host_port: Port) -> Result<Endpoint>;
-    /// Stops the release, giving it `grace` to finish before it is killed.
-    async fn stop(&self, release: &ReleaseRef, grace: Duration) -> Result<()>;
+    /// Stops the release, giving it the options' grace to finish before it is killed.
+    async fn stop(&self, release: &ReleaseRef, options: StopOptions) -> Result<()>;
     /// Removes the release, stopping it first.
     async fn remove(&self, release: &ReleaseRef) -> Result<()>;
     /// Where the release stands.
@@ -124,21 +127,13 @@ impl ContainerReleases {
     }
 }
 
-/// `result`, with "it does not exist" counted as done.
-pub(crate) fn gone_is_done(result: Result<()>) -> Result<()> {
-    match result {
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
-        other => other,
-    }
-}
-
 #[async_trait]
 impl ReleaseDriver for ContainerReleases {
     async fn start(&self, spec: &ReleaseSpec) -> Result<Endpoint> {
         let r = &spec.release;
         let name = release_container(&r.project, &r.env, &r.release)?;
         // A rollback target may still have its stopped container from before: replace it.
-        gone_is_done(self.runtime.remove_container(&name, true).await)?;
+        gone_is_done(self.runtime.remove_container(&name, RemoveContainerOptions::FORCE).await)?;
         let container = ContainerSpec {
             name: name.clone(),
             image: spec.image.clone(),
@@ -166,14 +161,14 @@ impl ReleaseDriver for ContainerReleases {
         Ok(self.endpoint(host_port))
     }
 
-    async fn stop(&self, release: &ReleaseRef, grace: Duration) -> Result<()> {
+    async fn stop(&self, release: &ReleaseRef, options: StopOptions) -> Result<()> {
         let name = release_container(&release.project, &release.env, &release.release)?;
-        gone_is_done(self.runtime.stop_container(&name, grace).await)
+        gone_is_done(self.runtime.stop_container(&name, options).await)
     }
 
     async fn remove(&self, release: &ReleaseRef) -> Result<()> {
         let name = release_container(&release.project, &release.env, &release.release)?;
-        gone_is_done(self.runtime.remove_container(&name, true).await)
+        gone_is_done(self.runtime.remove_container(&name, RemoveContainerOptions::FORCE).await)
     }
 
     async fn state(&self, release: &ReleaseRef) -> Result<ReleaseState> {

@@ -51,21 +51,6 @@ pub fn managed_labels(
     labels
 }
 
-/// Credentials for pulling from a registry. `Debug` never shows the password.
-#[derive(Clone, PartialEq, Eq)]
-pub struct RegistryAuth {
-    /// The registry user.
-    pub username: String,
-    /// The registry password or token.
-    pub password: crate::model::EnvValue,
-}
-
-impl std::fmt::Debug for RegistryAuth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RegistryAuth").field("username", &self.username).field("password", &self.password).finish()
-    }
-}
-
 /// What [`ContainerRuntime::build_image`] builds.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
@@ -216,6 +201,31 @@ impl VolumeInfo {
     }
 }
 
+/// How to stop a container.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StopOptions {
+    /// The time the container gets to exit after SIGTERM before it is killed.
+    pub grace: Duration,
+}
+
+impl Default for StopOptions {
+    fn default() -> Self {
+        StopOptions { grace: Duration::from_secs(10) }
+    }
+}
+
+/// How to remove a container.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RemoveContainerOptions {
+    /// Remove it even while it runs (it is killed first).
+    pub force: bool,
+}
+
+impl RemoveContainerOptions {
+    /// Remove it whether or not it runs.
+    pub const FORCE: RemoveContainerOptions = RemoveContainerOptions { force: true };
+}
+
 /// How to remove a volume.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RemoveVolumeOptions {
@@ -244,21 +254,22 @@ pub type LabelFilter = Labels;
 /// is `Forbidden`.
 #[async_trait]
 pub trait ContainerRuntime: Send + Sync + std::fmt::Debug {
-    /// Makes sure the image is present, pulling it with `auth` if it is not.
+    /// Makes sure the image is present, pulling it if it is not (with the
+    /// credentials the backend was configured with for its registry).
     ///
     /// A backend may pull a mutable tag even when a copy is present, so the
     /// answer's id is the content the tag names now (the Podman backend does).
-    async fn ensure_image(&self, image: &ImageRef, auth: Option<&RegistryAuth>) -> Result<ImageInfo>;
+    async fn ensure_image(&self, image: &ImageRef) -> Result<ImageInfo>;
     /// Builds an image from a context directory and tags it.
     async fn build_image(&self, spec: &BuildSpec) -> Result<ImageInfo>;
     /// Creates a container (not started) and returns its id.
     async fn create_container(&self, spec: &ContainerSpec) -> Result<String>;
     /// Starts a created or stopped container.
     async fn start_container(&self, name: &ContainerName) -> Result<()>;
-    /// Stops a container, giving it `grace` to exit before it is killed.
-    async fn stop_container(&self, name: &ContainerName, grace: Duration) -> Result<()>;
+    /// Stops a container, giving it the options' grace to exit before it is killed.
+    async fn stop_container(&self, name: &ContainerName, options: StopOptions) -> Result<()>;
     /// Removes a container; a running one only with `force`.
-    async fn remove_container(&self, name: &ContainerName, force: bool) -> Result<()>;
+    async fn remove_container(&self, name: &ContainerName, options: RemoveContainerOptions) -> Result<()>;
     /// Describes one container.
     async fn inspect_container(&self, name: &ContainerName) -> Result<ContainerInfo>;
     /// Lists the containers that carry every label of `filter`.

@@ -1,6 +1,7 @@
 //! The deploy engine on the in-memory fakes: cutover, failures at every step,
 //! automatic and manual rollback, locks, plans and crash recovery.
 
+use codeb::runtime::StopOptions;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -883,7 +884,7 @@ async fn container_releases_start_where_the_proxy_reaches_them_and_stop_and_go_i
     let fakes = fakes();
     let upstream = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 7));
     let driver = ContainerReleases::new(fakes.runtime.clone(), IpAddr::V4(Ipv4Addr::UNSPECIFIED), upstream);
-    fakes.runtime.ensure_image(&image("v1"), None).await.unwrap();
+    fakes.runtime.ensure_image(&image("v1")).await.unwrap();
     let release = ReleaseRef { project: project(), env: Environment::Staging, release: release("v1") };
     let spec = ReleaseSpec {
         release: release.clone(),
@@ -900,11 +901,11 @@ async fn container_releases_start_where_the_proxy_reaches_them_and_stop_and_go_i
     assert_eq!(driver.state(&release).await.unwrap(), ReleaseState::Running);
     driver.start(&spec).await.unwrap();
     assert_eq!(driver.state(&release).await.unwrap(), ReleaseState::Running, "starting again replaces what was left");
-    driver.stop(&release, Duration::ZERO).await.unwrap();
+    driver.stop(&release, StopOptions { grace: Duration::ZERO }).await.unwrap();
     assert_eq!(driver.state(&release).await.unwrap(), ReleaseState::Stopped);
     assert_eq!(driver.resume(&release, spec.host_port).await.unwrap(), endpoint);
     driver.remove(&release).await.unwrap();
     assert_eq!(driver.state(&release).await.unwrap(), ReleaseState::Gone);
     driver.remove(&release).await.unwrap();
-    driver.stop(&release, Duration::ZERO).await.unwrap();
+    driver.stop(&release, StopOptions { grace: Duration::ZERO }).await.unwrap();
 }

@@ -1,8 +1,9 @@
 //! How to reach one Podman API service and what every container it creates gets.
 
-use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::time::Duration;
+
+use codeb::model::EnvValue;
 
 /// One resource limit applied to every container (`nofile`, `nproc`, ...).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,6 +23,29 @@ impl Ulimit {
     }
 }
 
+/// The credentials of one registry, sent (in Podman's registry-auth header,
+/// never on argv) when an image of that registry is pulled. `Debug` never
+/// shows the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RegistryLogin {
+    /// The registry, as images name it (`ghcr.io`, `127.0.0.1:5000`).
+    pub registry: String,
+    /// The user.
+    pub username: String,
+    /// The password or token.
+    pub password: EnvValue,
+}
+
+impl std::fmt::Debug for RegistryLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryLogin")
+            .field("registry", &self.registry)
+            .field("username", &self.username)
+            .field("password", &self.password)
+            .finish()
+    }
+}
+
 /// Where the Podman API listens and the defaults codeb applies to what it creates.
 ///
 /// Podman's own `containers.conf` may carry rlimits a host cannot grant
@@ -32,9 +56,8 @@ impl Ulimit {
 pub struct PodmanConfig {
     /// Path of the API's unix socket (`podman system service unix://PATH`).
     pub socket: PathBuf,
-    /// The host address ports are published on unless the SDK names another
-    /// in a `PortBinding` (see [`super::PodmanRuntime::port_binding`]).
-    pub bind_address: IpAddr,
+    /// The credentials of the registries images are pulled from.
+    pub logins: Vec<RegistryLogin>,
     /// Resource limits sent with every container.
     pub ulimits: Vec<Ulimit>,
     /// The longest one API request may take (pulls and builds included).
@@ -42,21 +65,27 @@ pub struct PodmanConfig {
 }
 
 impl PodmanConfig {
-    /// The defaults for the socket at `socket`: publish on 127.0.0.1,
+    /// The defaults for the socket at `socket`: no registry credentials,
     /// `nofile=1024` and `nproc=1000`, requests of at most 10 minutes.
     pub fn new(socket: impl Into<PathBuf>) -> Self {
         PodmanConfig {
             socket: socket.into(),
-            bind_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            logins: Vec::new(),
             ulimits: vec![Ulimit::new("nofile", 1024), Ulimit::new("nproc", 1000)],
             timeout: Duration::from_secs(600),
         }
     }
 
-    /// Publishes ports on `address` by default.
-    pub fn with_bind_address(mut self, address: IpAddr) -> Self {
-        self.bind_address = address;
+    /// Pulls images of `login.registry` with `login`'s credentials.
+    pub fn with_login(mut self, login: RegistryLogin) -> Self {
+        self.logins.push(login);
         self
+    }
+
+    /// The credentials for pulling `image`, if its registry has any.
+    pub(crate) fn login_for(&self, image: &codeb::model::ImageRef) -> Option<&RegistryLogin> {
+        let registry = image.registry()?;
+        self.logins.iter().find(|l| l.registry == registry)
     }
 
     /// Replaces the resource limits sent with every container.

@@ -23,15 +23,15 @@ use bollard::query_parameters::{
     RemoveVolumeOptions as ApiRemoveVolume,
 };
 use bollard::{BollardRequest, Docker};
-use codeb::model::{ContainerName, ImageRef, NetworkName, Port, VolumeName};
+use codeb::model::{ContainerName, ImageRef, NetworkName, VolumeName};
 use codeb::runtime::{
     BuildSpec, ContainerInfo, ContainerRuntime, ContainerSpec, ImageInfo, LabelFilter, LogOptions, NetworkSpec,
-    PortBinding, RegistryAuth, RemoveVolumeOptions, VolumeInfo, VolumeSpec,
+    RemoveContainerOptions as RemoveOptions, RemoveVolumeOptions, StopOptions, VolumeInfo, VolumeSpec,
 };
 use codeb::{Error, ErrorKind, Result};
 use futures_util::StreamExt;
 
-pub use config::{PodmanConfig, Ulimit};
+pub use config::{PodmanConfig, RegistryLogin, Ulimit};
 use error::{Failure, Op, to_error};
 
 use crate::transport::http::{Connections, Connector, client_failure, hyper_client};
@@ -145,11 +145,6 @@ impl PodmanRuntime {
     /// The configuration this runtime was built with.
     pub fn config(&self) -> &PodmanConfig {
         &self.config
-    }
-
-    /// A binding of `host_port` to `container_port` on the configured bind address.
-    pub fn port_binding(&self, host_port: Port, container_port: Port) -> PortBinding {
-        PortBinding { host_ip: self.config.bind_address, host_port, container_port }
     }
 
     fn fail(&self, op: Op, name: &str, e: impl Into<Failure>) -> Error {
@@ -266,14 +261,15 @@ fn percent_encode(text: &str) -> String {
 
 #[async_trait]
 impl ContainerRuntime for PodmanRuntime {
-    async fn ensure_image(&self, image: &ImageRef, auth: Option<&RegistryAuth>) -> Result<ImageInfo> {
+    async fn ensure_image(&self, image: &ImageRef) -> Result<ImageInfo> {
         if !request::pulls_when_present(image)
             && let Some(id) = self.image_id(image).await?
         {
             return Ok(ImageInfo { reference: image.clone(), id });
         }
-        let credentials = auth.map(|auth| request::credentials(image, auth));
-        let secrets: Vec<&str> = auth.map(|a| a.password.expose()).into_iter().collect();
+        let login = self.config.login_for(image);
+        let credentials = login.map(request::credentials);
+        let secrets: Vec<&str> = login.map(|l| l.password.expose()).into_iter().collect();
         let mut progress = self.docker.create_image(Some(request::pull_options(image)), None, credentials);
         while let Some(step) = progress.next().await {
             step.map_err(|e| to_error(Op::PullImage, image.as_str(), &e.into(), &secrets))?;
@@ -313,9 +309,9 @@ impl ContainerRuntime for PodmanRuntime {
             .map_err(|e| self.fail(Op::StartContainer, name.as_str(), e))
     }
 
-    async fn stop_container(&self, name: &ContainerName, grace: Duration) -> Result<()> {
+    async fn stop_container(&self, name: &ContainerName, options: StopOptions) -> Result<()> {
         // A container that is not running answers 304, which bollard reads as success.
-        let stop = self.docker.stop_container(name.as_str(), Some(request::stop_options(grace))).await;
+        let stop = self.docker.stop_container(name.as_str(), Some(request::stop_options(options.grace))).await;
         match stop.map_err(Failure::from) {
             // An orphan (its conmon died) is signalled, then the wait for its
             // exit file times out: what counts is that it no longer runs.
@@ -324,8 +320,8 @@ impl ContainerRuntime for PodmanRuntime {
         }
     }
 
-    async fn remove_container(&self, name: &ContainerName, force: bool) -> Result<()> {
-        self.remove(name, force).await.map_err(|failure| self.fail(Op::RemoveContainer, name.as_str(), failure))
+    async fn remove_container(&self, name: &ContainerName, options: RemoveOptions) -> Result<()> {
+        self.remove(name, options.force).await.map_err(|failure| self.fail(Op::RemoveContainer, name.as_str(), failure))
     }
 
     async fn inspect_container(&self, name: &ContainerName) -> Result<ContainerInfo> {
@@ -516,8 +512,14 @@ mod tests {
         seen
     }
 
-    fn auth() -> RegistryAuth {
-        RegistryAuth { username: "ci".to_owned(), password: EnvValue::parse("t0ken-s3cret").unwrap() }
+    /// The runtime at `socket` with credentials for registry.example:5000.
+    fn logged_in(socket: &std::path::Path) -> PodmanRuntime {
+        let login = RegistryLogin {
+            registry: "registry.example:5000".to_owned(),
+            username: "ci".to_owned(),
+            password: EnvValue::parse("t0ken-s3cret").unwrap(),
+        };
+        PodmanRuntime::connect(local(), PodmanConfig::new(socket).with_login(login)).unwrap()
     }
 
     #[tokio::test]
@@ -532,9 +534,9 @@ mod tests {
                 (200, "{\"Id\":\"sha256:abc\"}".to_owned())
             }
         });
-        let runtime = PodmanRuntime::connect(local(), PodmanConfig::new(&socket)).unwrap();
+        let runtime = logged_in(&socket);
         let image = ImageRef::parse("registry.example:5000/team/app:v1").unwrap();
-        let info = runtime.ensure_image(&image, Some(&auth())).await.unwrap();
+        let info = runtime.ensure_image(&image).await.unwrap();
         assert_eq!(info.id, "sha256:abc");
 
         let seen = seen.lock().unwrap().clone();
@@ -564,9 +566,9 @@ mod tests {
                 (404, "{\"message\":\"no such image\"}".to_owned())
             }
         });
-        let runtime = PodmanRuntime::connect(local(), PodmanConfig::new(&socket)).unwrap();
+        let runtime = logged_in(&socket);
         let image = ImageRef::parse("registry.example:5000/team/app:v1").unwrap();
-        let err = runtime.ensure_image(&image, Some(&auth())).await.unwrap_err();
+        let err = runtime.ensure_image(&image).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
         assert_eq!(err.context_value("image"), Some(image.as_str()));
         for text in [err.to_string(), format!("{err:?}")] {
@@ -647,7 +649,7 @@ mod tests {
             });
             let runtime = PodmanRuntime::connect(local(), PodmanConfig::new(&socket)).unwrap();
             let name = ContainerName::parse("codeb-shop-staging-v1").unwrap();
-            let result = runtime.remove_container(&name, force).await;
+            let result = runtime.remove_container(&name, RemoveOptions { force }).await;
             assert_eq!(result.is_ok(), force, "{result:?}");
             assert_eq!(*deletes.lock().unwrap(), expected_deletes);
         }
@@ -668,7 +670,7 @@ mod tests {
             });
             let runtime = PodmanRuntime::connect(local(), PodmanConfig::new(&socket)).unwrap();
             let name = ContainerName::parse("codeb-shop-staging-v1").unwrap();
-            let result = runtime.stop_container(&name, Duration::from_secs(1)).await;
+            let result = runtime.stop_container(&name, StopOptions { grace: Duration::from_secs(1) }).await;
             assert_eq!(result.is_ok(), expected_ok, "running afterwards: {running}: {result:?}");
         }
     }
@@ -686,17 +688,5 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
-    }
-
-    #[test]
-    fn port_bindings_use_the_configured_bind_address() {
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("podman.sock");
-        let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
-        let address: std::net::IpAddr = "10.1.2.3".parse().unwrap();
-        let runtime = PodmanRuntime::connect(local(), PodmanConfig::new(&socket).with_bind_address(address)).unwrap();
-        let binding = runtime.port_binding(Port::new(3000).unwrap(), Port::new(8080).unwrap());
-        assert_eq!(binding.host_ip, address);
-        assert!(format!("{runtime:?}").contains("10.1.2.3"));
     }
 }

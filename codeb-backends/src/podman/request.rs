@@ -13,7 +13,9 @@ use bollard::models::{
 };
 use bollard::query_parameters::{BuildImageOptions, CreateImageOptions, LogsOptions, StopContainerOptions};
 use codeb::model::ImageRef;
-use codeb::runtime::{BuildSpec, ContainerSpec, LABEL_MANAGED, LabelFilter, RegistryAuth};
+use codeb::runtime::{BuildSpec, ContainerSpec, LABEL_MANAGED, LabelFilter};
+
+use super::config::RegistryLogin;
 use codeb::{Error, Result};
 
 use super::config::Ulimit;
@@ -141,11 +143,11 @@ pub(crate) fn pull_options(image: &ImageRef) -> CreateImageOptions {
 }
 
 /// The credentials for pulling `image`, sent base64-encoded in the `X-Registry-Auth` header.
-pub(crate) fn credentials(image: &ImageRef, auth: &RegistryAuth) -> DockerCredentials {
+pub(crate) fn credentials(login: &RegistryLogin) -> DockerCredentials {
     DockerCredentials {
-        username: Some(auth.username.clone()),
-        password: Some(auth.password.expose().to_owned()),
-        serveraddress: image.registry().map(ToOwned::to_owned),
+        username: Some(login.username.clone()),
+        password: Some(login.password.expose().to_owned()),
+        serveraddress: Some(login.registry.clone()),
         ..Default::default()
     }
 }
@@ -331,9 +333,13 @@ mod tests {
     }
 
     #[test]
-    fn credentials_name_the_images_registry() {
-        let auth = RegistryAuth { username: "ci".into(), password: EnvValue::parse("t0ken").unwrap() };
-        let creds = credentials(&ImageRef::parse("registry.example:5000/team/app:v1").unwrap(), &auth);
+    fn credentials_name_the_logins_registry() {
+        let login = RegistryLogin {
+            registry: "registry.example:5000".into(),
+            username: "ci".into(),
+            password: EnvValue::parse("t0ken").unwrap(),
+        };
+        let creds = credentials(&login);
         assert_eq!(creds.username.as_deref(), Some("ci"));
         assert_eq!(creds.password.as_deref(), Some("t0ken"));
         assert_eq!(creds.serveraddress.as_deref(), Some("registry.example:5000"));

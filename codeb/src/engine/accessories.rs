@@ -13,6 +13,7 @@ use crate::fleet::Host;
 use crate::model::{
     ContainerName, EnvKey, EnvValue, EnvVar, Environment, ImageRef, Port, ProjectName, Service, VolumeName,
 };
+use crate::runtime::RemoveContainerOptions;
 use crate::runtime::{
     ContainerSpec, ContainerState, LABEL_PROTECTED, PortBinding, Resources, VolumeMount, VolumeSpec, managed_labels,
 };
@@ -87,7 +88,7 @@ impl Platform {
             self.ensure_volume(host, project, env, &volume).await?;
             volumes.push(VolumeMount { volume, target: target.to_owned() });
         }
-        runtime.ensure_image(image, None).await?;
+        runtime.ensure_image(image).await?;
         let env_vars = match (&password, service) {
             (Some(password), Service::Postgres) => {
                 vec![var("POSTGRES_PASSWORD", password.expose(), true)?, var("POSTGRES_DB", project.as_str(), false)?]
@@ -112,7 +113,7 @@ impl Platform {
         };
         runtime.create_container(&spec).await?;
         if let Err(e) = runtime.start_container(&name).await {
-            let _ = runtime.remove_container(&name, true).await;
+            let _ = runtime.remove_container(&name, RemoveContainerOptions::FORCE).await;
             return Err(e);
         }
         Ok(Some(name))

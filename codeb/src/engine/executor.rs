@@ -6,6 +6,7 @@
 //! pending release and the plan's port reservations are one commit; the
 //! switch is one; the end (or the failure record) with the unlock is one.
 
+use crate::runtime::{RemoveContainerOptions, StopOptions};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -15,13 +16,14 @@ use crate::engine::health::judge;
 use crate::engine::lock::{self, LockRequest};
 use crate::engine::naming::environment_network;
 use crate::engine::{Change, DeployEvent, PlannedChange, Platform, ProbeRequest, ProbeVerdict};
+use crate::error::gone_is_done;
 use crate::fleet::Host;
 use crate::model::{
     DomainName, EnvVar, Environment, HealthCheck, ImageRef, Port, ProjectName, ReleaseId, Service, Step,
 };
 use crate::ports::PortKey;
 use crate::proxy::{Route, Upstream};
-use crate::releases::{Endpoint, ReleaseRef, ReleaseSpec, gone_is_done};
+use crate::releases::{Endpoint, ReleaseRef, ReleaseSpec};
 use crate::runtime::{BuildSpec, RemoveVolumeOptions};
 use crate::secrets::Scope;
 use crate::ssot::{ReleaseConfig, ReleaseStatus, Ssot, StateStoreExt};
@@ -325,7 +327,7 @@ impl<'a> Executor<'a> {
                 Ok(created.map(Undo::RemoveAccessory))
             }
             Change::EnsureImage { image, expect_id } => {
-                let info = self.host.runtime.ensure_image(image, None).await?;
+                let info = self.host.runtime.ensure_image(image).await?;
                 if let Some(ran) = expect_id.as_ref().filter(|ran| **ran != info.id) {
                     return Err(moved_tag(image, &self.target()?.id, ran, &info.id));
                 }
@@ -421,7 +423,7 @@ impl<'a> Executor<'a> {
             Change::StopRelease { release, .. } => {
                 tokio::time::sleep(s.drain_grace).await;
                 let release = self.release_ref(release);
-                if let Err(e) = self.host.releases.stop(&release, s.stop_grace).await {
+                if let Err(e) = self.host.releases.stop(&release, StopOptions { grace: s.stop_grace }).await {
                     // The switch is recorded; a previous release that will not stop serves nobody.
                     self.events.note(format!("the previous release {} could not be stopped: {e}", release.release));
                 }
@@ -453,7 +455,9 @@ impl<'a> Executor<'a> {
                 Ok(None)
             }
             Change::RemoveContainer { name } => {
-                gone_is_done(self.host_of(planned)?.runtime.remove_container(name, true).await)?;
+                gone_is_done(
+                    self.host_of(planned)?.runtime.remove_container(name, RemoveContainerOptions::FORCE).await,
+                )?;
                 Ok(None)
             }
             Change::RemoveNetwork { name } => {
@@ -593,7 +597,8 @@ impl<'a> Executor<'a> {
                 Ok(())
             }))),
             Undo::RemoveAccessory(name) => {
-                gone_is_done(self.host.runtime.remove_container(&name, true).await).map(|()| None)
+                gone_is_done(self.host.runtime.remove_container(&name, RemoveContainerOptions::FORCE).await)
+                    .map(|()| None)
             }
             Undo::RemoveRelease(release) => self.host.releases.remove(&release).await.map(|()| None),
             Undo::RestoreRoute { host, previous: Some(route) } => {

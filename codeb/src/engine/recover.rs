@@ -11,6 +11,7 @@ use crate::model::{DomainName, Environment, ProjectName, ReleaseId, Service, Ste
 use crate::ports::PortKey;
 use crate::proxy::Upstream;
 use crate::releases::{Endpoint, ReleaseRef, ReleaseState};
+use crate::runtime::StopOptions;
 use crate::ssot::{ReleaseStatus, StateStoreExt};
 
 /// What a recovery found and did.
@@ -109,7 +110,7 @@ impl Platform {
             }
             if !pending {
                 // A retired release the interrupted run had not stopped yet.
-                host.releases.stop(&release_ref(&release), self.settings.stop_grace).await?;
+                host.releases.stop(&release_ref(&release), StopOptions { grace: self.settings.stop_grace }).await?;
             }
             if pending {
                 // Make sure no route still points at it before its container goes.

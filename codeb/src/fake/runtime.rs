@@ -2,14 +2,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
 
 use async_trait::async_trait;
 
 use crate::model::{ContainerName, ImageRef, NetworkName, VolumeName};
 use crate::runtime::{
     BuildSpec, ContainerInfo, ContainerRuntime, ContainerSpec, ContainerState, ImageInfo, LabelFilter, Labels,
-    LogOptions, NetworkSpec, RegistryAuth, RemoveVolumeOptions, VolumeInfo, VolumeSpec,
+    LogOptions, NetworkSpec, RemoveContainerOptions, RemoveVolumeOptions, StopOptions, VolumeInfo, VolumeSpec,
 };
 use crate::{Error, ErrorKind, Result};
 
@@ -150,7 +149,7 @@ impl State {
 
 #[async_trait]
 impl ContainerRuntime for FakeRuntime {
-    async fn ensure_image(&self, image: &ImageRef, _auth: Option<&RegistryAuth>) -> Result<ImageInfo> {
+    async fn ensure_image(&self, image: &ImageRef) -> Result<ImageInfo> {
         let mut state = self.state();
         if let Some(info) = state.images.get(image.as_str()) {
             return Ok(info.clone());
@@ -219,7 +218,7 @@ impl ContainerRuntime for FakeRuntime {
         Ok(())
     }
 
-    async fn stop_container(&self, name: &ContainerName, _grace: Duration) -> Result<()> {
+    async fn stop_container(&self, name: &ContainerName, _options: StopOptions) -> Result<()> {
         let mut state = self.state();
         let container = state.containers.get_mut(name).ok_or_else(|| missing("container", name))?;
         if container.info.state == ContainerState::Running {
@@ -228,10 +227,10 @@ impl ContainerRuntime for FakeRuntime {
         Ok(())
     }
 
-    async fn remove_container(&self, name: &ContainerName, force: bool) -> Result<()> {
+    async fn remove_container(&self, name: &ContainerName, options: RemoveContainerOptions) -> Result<()> {
         let mut state = self.state();
         let container = state.containers.get(name).ok_or_else(|| missing("container", name))?;
-        if container.info.state == ContainerState::Running && !force {
+        if container.info.state == ContainerState::Running && !options.force {
             return Err(Error::conflict(format!("container {name} is running; stop it or remove it with force")));
         }
         state.containers.remove(name);
@@ -322,11 +321,11 @@ mod tests {
     async fn logs_return_the_tail_and_unknown_images_are_not_found() {
         let rt = FakeRuntime::new();
         let image = ImageRef::parse("app:1").unwrap();
-        let err = rt.ensure_image(&image, None).await.unwrap_err();
+        let err = rt.ensure_image(&image).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::NotFound);
         assert_eq!(rt.create_container(&spec("c", &image)).await.unwrap_err().kind(), ErrorKind::NotFound);
         rt.add_registry_image(&image);
-        rt.ensure_image(&image, None).await.unwrap();
+        rt.ensure_image(&image).await.unwrap();
         let name = ContainerName::parse("c").unwrap();
         rt.create_container(&spec("c", &image)).await.unwrap();
         for i in 0..5 {

@@ -5,7 +5,6 @@
 use std::collections::BTreeSet;
 use std::ops::Deref;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -18,7 +17,7 @@ use crate::ports::{Listener, PortAllocation, PortFilter, PortKey, PortProbe, Por
 use crate::proxy::{Proxy, Route, Upstream};
 use crate::runtime::{
     BuildSpec, ContainerInfo, ContainerRuntime, ContainerSpec, ImageInfo, LabelFilter, LogOptions, NetworkSpec,
-    RegistryAuth, RemoveVolumeOptions, VolumeInfo, VolumeSpec,
+    RemoveContainerOptions, RemoveVolumeOptions, StopOptions, VolumeInfo, VolumeSpec,
 };
 use crate::secrets::{EnvSet, EnvVersion, Scope, SecretStore};
 use crate::ssot::{Commit, Ssot, StateStore};
@@ -90,9 +89,9 @@ impl<T: ?Sized> Deref for Faulty<T> {
 
 #[async_trait]
 impl<T: ContainerRuntime + ?Sized> ContainerRuntime for Faulty<T> {
-    async fn ensure_image(&self, image: &ImageRef, auth: Option<&RegistryAuth>) -> Result<ImageInfo> {
+    async fn ensure_image(&self, image: &ImageRef) -> Result<ImageInfo> {
         self.faults.enter("ensure_image").await?;
-        self.inner.ensure_image(image, auth).await
+        self.inner.ensure_image(image).await
     }
 
     async fn build_image(&self, spec: &BuildSpec) -> Result<ImageInfo> {
@@ -110,14 +109,14 @@ impl<T: ContainerRuntime + ?Sized> ContainerRuntime for Faulty<T> {
         self.inner.start_container(name).await
     }
 
-    async fn stop_container(&self, name: &ContainerName, grace: Duration) -> Result<()> {
+    async fn stop_container(&self, name: &ContainerName, options: StopOptions) -> Result<()> {
         self.faults.enter("stop_container").await?;
-        self.inner.stop_container(name, grace).await
+        self.inner.stop_container(name, options).await
     }
 
-    async fn remove_container(&self, name: &ContainerName, force: bool) -> Result<()> {
+    async fn remove_container(&self, name: &ContainerName, options: RemoveContainerOptions) -> Result<()> {
         self.faults.enter("remove_container").await?;
-        self.inner.remove_container(name, force).await
+        self.inner.remove_container(name, options).await
     }
 
     async fn inspect_container(&self, name: &ContainerName) -> Result<ContainerInfo> {

@@ -322,7 +322,7 @@ mod tests {
         let runtime = Arc::new(FakeRuntime::new());
         let image = ImageRef::parse("app:1").unwrap();
         runtime.add_registry_image(&image);
-        runtime.ensure_image(&image, None).await.unwrap();
+        runtime.ensure_image(&image).await.unwrap();
         let k = key("shop", Environment::Staging, Service::App);
         let spec = ContainerSpec {
             name: ContainerName::parse("codeb-shop-staging-v1").unwrap(),

@@ -1,5 +1,6 @@
 //! The conformance suite of [`ContainerRuntime`].
 
+use crate::runtime::{RemoveContainerOptions, StopOptions};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
@@ -55,8 +56,8 @@ fn spec(suite: &RuntimeSuite, ns: &Namespace, name: ContainerName, host_port: Po
 
 /// Ensuring a present image twice succeeds and names the same image id.
 pub async fn images_are_ensured_idempotently(rt: &dyn ContainerRuntime, suite: &RuntimeSuite) {
-    let first = ok("ensure_image", rt.ensure_image(&suite.image, None).await);
-    let second = ok("ensure_image again", rt.ensure_image(&suite.image, None).await);
+    let first = ok("ensure_image", rt.ensure_image(&suite.image).await);
+    let second = ok("ensure_image again", rt.ensure_image(&suite.image).await);
     assert_eq!(first.id, second.id, "ensuring an image twice must name the same image");
 }
 
@@ -82,14 +83,18 @@ pub async fn a_container_goes_through_its_lifecycle(rt: &dyn ContainerRuntime, s
     let logs = ok("logs", rt.logs(&name, LogOptions { tail: 5 }).await);
     assert!(logs.len() <= 5, "logs must respect the tail");
 
-    ok("stop_container", rt.stop_container(&name, Duration::from_secs(5)).await);
+    ok("stop_container", rt.stop_container(&name, StopOptions { grace: Duration::from_secs(5) }).await);
     let stopped = ok("inspect stopped", rt.inspect_container(&name).await).state;
     assert!(matches!(stopped, ContainerState::Exited { .. }), "a stopped container must be exited, was {stopped:?}");
-    ok("stop a stopped container", rt.stop_container(&name, Duration::from_secs(5)).await);
+    ok("stop a stopped container", rt.stop_container(&name, StopOptions { grace: Duration::from_secs(5) }).await);
 
-    ok("remove_container", rt.remove_container(&name, false).await);
+    ok("remove_container", rt.remove_container(&name, RemoveContainerOptions::default()).await);
     expect_kind("inspect removed", rt.inspect_container(&name).await, ErrorKind::NotFound);
-    expect_kind("remove removed", rt.remove_container(&name, false).await, ErrorKind::NotFound);
+    expect_kind(
+        "remove removed",
+        rt.remove_container(&name, RemoveContainerOptions::default()).await,
+        ErrorKind::NotFound,
+    );
     expect_kind("start removed", rt.start_container(&name).await, ErrorKind::NotFound);
     expect_kind("logs of removed", rt.logs(&name, LogOptions::default()).await, ErrorKind::NotFound);
 }
@@ -103,9 +108,13 @@ pub async fn a_running_container_is_removed_only_with_force(
     let name = ns.container("force");
     ok("create", rt.create_container(&spec(suite, ns, name.clone(), (suite.free_port)())).await);
     ok("start", rt.start_container(&name).await);
-    expect_kind("remove running without force", rt.remove_container(&name, false).await, ErrorKind::Conflict);
+    expect_kind(
+        "remove running without force",
+        rt.remove_container(&name, RemoveContainerOptions::default()).await,
+        ErrorKind::Conflict,
+    );
     assert_eq!(ok("inspect", rt.inspect_container(&name).await).state, ContainerState::Running);
-    ok("remove running with force", rt.remove_container(&name, true).await);
+    ok("remove running with force", rt.remove_container(&name, RemoveContainerOptions::FORCE).await);
     expect_kind("inspect removed", rt.inspect_container(&name).await, ErrorKind::NotFound);
 }
 
@@ -122,7 +131,7 @@ pub async fn two_running_containers_cannot_publish_one_host_port(
     ok("start a", rt.start_container(&a).await);
     let started_b = rt.start_container(&b).await;
     for name in [&a, &b] {
-        ok("cleanup", rt.remove_container(name, true).await);
+        ok("cleanup", rt.remove_container(name, RemoveContainerOptions::FORCE).await);
     }
     expect_kind("start b on a's port", started_b, ErrorKind::Conflict);
 }
