@@ -18,8 +18,8 @@ use pyo3::prelude::*;
 use crate::events;
 use crate::parse;
 use crate::results::{
-    DeployReport, Deployed, DomainReport, EnvSet, HealthReport, LockStatus, Plan, PortAllocation, PortReport,
-    ProjectRecord, ProjectSummary, RecoverReport, Release, Removal, RollbackPlan, RolledBack, SsotStatus,
+    DeployReport, Deployed, DomainReport, EnvSet, HealthReport, LockStatus, NamedProject, Plan, PortAllocation,
+    PortReport, ProjectRecord, ProjectSummary, RecoverReport, Release, Removal, RollbackPlan, RolledBack, SsotStatus,
 };
 
 /// A validated call: the future that makes it, or the input's rejection.
@@ -54,7 +54,7 @@ pub(crate) fn deploy(
 
 /// `apply`: carries out a plan made by a dry run, if the SSOT has not moved since.
 pub(crate) fn apply(sdk: &Sdk, plan: &Plan, progress: Option<Py<PyAny>>) -> Call<DeployReport> {
-    let (sdk, plan) = (sdk.clone(), (*plan.inner).clone());
+    let (sdk, plan) = (sdk.clone(), plan.sdk()?);
     call(async move {
         let options = events::options(progress, &format!("python apply {}/{}", plan.project, plan.env));
         Ok(DeployReport::from(sdk.apply(&plan, &options).await?))
@@ -146,7 +146,7 @@ pub(crate) fn env_set(sdk: &Sdk, project: &str, env: &str, pairs: &[(String, Str
 pub(crate) fn env_list(sdk: &Sdk, project: &str, env: &str) -> Call<EnvSet> {
     let (project, env) = parse::target(project, env)?;
     let sdk = sdk.clone();
-    call(async move { Ok(EnvSet::from(sdk.env_list(&project, &env).await?)) })
+    call(async move { Ok(EnvSet::from(sdk.env_listing(&project, &env).await?)) })
 }
 
 /// `env_unset`: removes env vars; only with `force`.
@@ -181,7 +181,10 @@ pub(crate) fn ssot_status(sdk: &Sdk) -> Call<SsotStatus> {
 pub(crate) fn ssot_project(sdk: &Sdk, project: &str) -> Call<ProjectRecord> {
     let project = parse::project(project)?;
     let sdk = sdk.clone();
-    call(async move { Ok(ProjectRecord::new(&project, &sdk.project_show(&project).await?)) })
+    call(async move {
+        let record = sdk.project_show(&project).await?;
+        Ok(ProjectRecord::from(NamedProject { name: project, record }))
+    })
 }
 
 /// `project_list`: every project with the release serving each environment.

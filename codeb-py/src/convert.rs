@@ -92,17 +92,6 @@ impl Repr {
         self
     }
 
-    /// A string field, quoted.
-    pub(crate) fn str(self, name: &str, value: &str) -> Self {
-        self.raw(name, &quote(value))
-    }
-
-    /// An optional string field: `None` when absent.
-    pub(crate) fn opt(self, name: &str, value: Option<&str>) -> Self {
-        let text = value.map_or_else(|| "None".to_owned(), quote);
-        self.raw(name, &text)
-    }
-
     /// A field written as given (numbers, booleans, nested reprs).
     pub(crate) fn raw(mut self, name: &str, value: &str) -> Self {
         self.sep();
@@ -110,17 +99,6 @@ impl Repr {
         self.text.push('=');
         self.text.push_str(value);
         self
-    }
-
-    /// A list of strings, quoted.
-    pub(crate) fn list(self, name: &str, values: &[String]) -> Self {
-        let items: Vec<String> = values.iter().map(|v| quote(v)).collect();
-        self.raw(name, &format!("[{}]", items.join(", ")))
-    }
-
-    /// A boolean field.
-    pub(crate) fn bool(self, name: &str, value: bool) -> Self {
-        self.raw(name, if value { "True" } else { "False" })
     }
 
     /// The finished text.
@@ -135,20 +113,6 @@ impl Repr {
         }
         self.first = false;
     }
-}
-
-/// `repr` of a value the SDK serialises as `{tag: kind, field: value, ...}`: `Class(kind, field=value, ...)`.
-pub(crate) fn tagged_repr(class: &str, tag: &str, value: &Value) -> String {
-    let mut repr = Repr::new(class);
-    if let Some(kind) = value.get(tag).and_then(Value::as_str) {
-        repr = repr.bare(kind);
-    }
-    if let Value::Object(map) = value {
-        for (k, v) in map.iter().filter(|(k, _)| k.as_str() != tag) {
-            repr = repr.raw(k, &literal(v));
-        }
-    }
-    repr.finish()
 }
 
 /// The fields of a tagged value without its tag.
@@ -181,15 +145,14 @@ mod tests {
     }
 
     #[test]
-    fn tagged_values_print_their_kind_first_without_the_tag() {
+    fn a_tagged_value_untagged_keeps_its_fields() {
         let value = serde_json::json!({"change": "release_port", "port": 3000, "key": {"project": "shop"}});
-        assert_eq!(tagged_repr("Change", "change", &value), "Change(release_port, key={'project': 'shop'}, port=3000)");
         assert_eq!(untagged("change", &value), serde_json::json!({"port": 3000, "key": {"project": "shop"}}));
     }
 
     #[test]
     fn reprs_write_fields_in_order() {
-        let repr = Repr::new("X").str("a", "b").opt("c", None).bool("d", true).list("e", &["f".to_owned()]).finish();
-        assert_eq!(repr, "X(a='b', c=None, d=True, e=['f'])");
+        let repr = Repr::new("X").bare("kind").raw("a", &quote("b")).raw("c", "None").finish();
+        assert_eq!(repr, "X(kind, a='b', c=None)");
     }
 }

@@ -14,8 +14,8 @@
 //! | `runtime` | the tokio runtime (one per process, rebuilt after a fork, shut down at interpreter exit); blocking with the GIL released, or as an asyncio awaitable |
 //! | `parse` | Python strings into the SDK's validated types |
 //! | `errors` | one exception class per `ErrorKind`, with kind and context |
-//! | `events` | `DeployEvent` and the sink that calls a Python progress callable |
-//! | `results` | the typed result classes |
+//! | `events` | the sink that calls a Python progress callable with each `DeployEvent` |
+//! | `results` | the result classes, one declaration each over an SDK type, and the generated stubs |
 //! | `convert` | JSON values into Python objects, and `repr` text |
 #![deny(missing_docs)]
 
@@ -38,7 +38,6 @@ fn _codeb(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<platform::Platform>()?;
     m.add_class::<platform::AsyncPlatform>()?;
-    m.add_class::<events::DeployEvent>()?;
     results::register(m)?;
     errors::register(m)?;
     Ok(())

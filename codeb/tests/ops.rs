@@ -138,6 +138,16 @@ async fn an_env_listing_masks_secret_values_whole_and_orders_by_name() {
 }
 
 #[tokio::test]
+async fn a_project_listing_maps_each_environment_to_its_serving_release() {
+    let (_fakes, p) = setup();
+    deploy(&p, false).await;
+
+    let listed = serde_json::to_value(p.project_list().await.unwrap()).unwrap();
+
+    assert_eq!(listed, serde_json::json!([{"project": "shop", "environments": {"staging": "v1"}}]));
+}
+
+#[tokio::test]
 async fn deleting_a_project_needs_force_and_never_removes_a_protected_volume() {
     let (fakes, p) = setup();
     deploy(&p, true).await;

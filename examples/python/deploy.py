@@ -52,7 +52,7 @@ class ProgressBar:
         elif event.kind == "health_probe":
             self.draw(f"health_check: probe {event.attempt} of {event.release}: {event.evidence}")
         elif event.kind == "route_switched":
-            self.say(f"routed {event.host} to {', '.join(event.upstreams or [])}")
+            self.say(f"routed {event.host} to {', '.join(str(u) for u in event.upstreams or [])}")
         elif event.kind == "step_failed":
             self.say(f"{event.step} failed: {event.error}")
         elif event.kind == "rolled_back":

@@ -259,8 +259,8 @@ def test_results_print_their_fields_and_convert_to_the_sdk_json_shape(
     report = platform.deploy(project, "staging")
 
     assert repr(report) == (
-        f"DeployReport(project='shop', env='staging', release='v1', image='localhost/shop:v1', port={report.port}, "
-        f"previous=None, domains=['shop.codeb.test'], elapsed_ms={report.elapsed_ms})"
+        f"DeployReport(project='shop', env='staging', server='local', release='v1', image='localhost/shop:v1', "
+        f"port={report.port}, domains=['shop.codeb.test'], elapsed_ms={report.elapsed_ms}, previous=None)"
     )
     assert report.to_dict() == {
         "project": "shop",
@@ -277,3 +277,37 @@ def test_results_print_their_fields_and_convert_to_the_sdk_json_shape(
     assert repr(change) == "Change(forget_project, project='shop', server='local')"
     assert change.to_dict() == {"change": "forget_project", "project": "shop", "server": "local"}
     assert repr(platform) == "Platform(memory)"
+
+
+def test_every_field_of_a_result_is_an_attribute(platform: codeb.Platform, project: pathlib.Path) -> None:
+    report = platform.deploy(project, "staging")
+    status = platform.ssot_status()
+
+    assert report.server == "local"
+    for result in (report, status):
+        assert {k: getattr(result, k) for k in result.to_dict()} == result.to_dict()
+
+
+def test_nested_sdk_values_are_result_objects(platform: codeb.Platform, project: pathlib.Path) -> None:
+    platform.deploy(project, "staging")
+
+    staging = platform.ssot_project("shop").environments["staging"]
+    assert isinstance(staging, codeb.EnvironmentRecord) and staging.server == "local"
+    assert all(isinstance(r, codeb.Release) for r in staging.releases)
+    [allocate] = [c for c in platform.deploy(project, "staging", dry_run=True).changes if c.kind == "allocate_port"]
+    assert isinstance(allocate.details["key"], codeb.PortKey)
+    assert str(allocate.details["key"]) == "shop/staging/app@v2"
+    assert allocate.to_dict()["key"] == {"project": "shop", "env": "staging", "service": "app", "release": "v2"}
+
+
+def test_results_compare_and_hash_by_value(platform: codeb.Platform, project: pathlib.Path) -> None:
+    platform.deploy(project, "staging")
+    platform.deploy(project, "staging", image="localhost/shop:v2")
+
+    first, second = platform.releases("shop", "staging"), platform.releases("shop", "staging")
+    assert first == second and first is not second
+    assert len({*first, *second}) == 2
+    assert first[0] != first[1]
+    assert platform.ssot_project("shop") == platform.ssot_project("shop")
+    assert platform.port_list() == platform.port_list()
+    assert first[0] != first[0].to_dict(), "a result equals results, not its dict"

@@ -44,7 +44,9 @@ def test_the_progress_callable_receives_the_deploy_events_in_order(
     assert probes[-1].healthy is True
     [switched] = [e for e in events if e.kind == "route_switched"]
     assert switched.host == "shop.codeb.test"
-    assert switched.upstreams and switched.upstreams[0].startswith("127.0.0.1:")
+    assert switched.upstreams and str(switched.upstreams[0]).startswith("127.0.0.1:")
+    upstream = switched.upstreams[0]
+    assert (upstream.host, upstream.port) == ("127.0.0.1", switched.to_dict()["to"][0]["port"])
     assert switched.to_dict()["event"] == "route_switched"
     assert repr(events[0]) == "DeployEvent(step_started, step='lock')"
 

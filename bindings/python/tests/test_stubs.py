@@ -4,6 +4,9 @@ The stub file is read from the installed package (which also proves it and
 `py.typed` ship in the wheel) and parsed with `ast`; the native module is
 inspected at run time: its names, each class's bases and members, and each
 method's parameters (names, kinds and defaults, from `__text_signature__`).
+The result classes' part of the stubs is generated from the SDK's types and
+checked against them by codeb-py's own test (`cargo test -p codeb-py stubs`);
+this suite checks it against what the module holds at run time.
 """
 
 from __future__ import annotations
@@ -126,7 +129,9 @@ def test_each_class_has_the_bases_and_members_its_stub_declares(name: str) -> No
     for member, node in members.items():
         value = inspect.getattr_static(cls, member)
         if is_property(node):
-            assert type(value).__name__ == "getset_descriptor", f"{name}.{member} is an attribute"
+            # A pyo3 getter (getset_descriptor), or a result class's property per SDK field; never settable.
+            assert inspect.isdatadescriptor(value), f"{name}.{member} is an attribute"
+            assert getattr(value, "fset", None) is None, f"{name}.{member} is read-only"
         elif is_static(node):
             assert isinstance(value, staticmethod), f"{name}.{member} is a staticmethod"
         elif member not in OWN_DUNDERS:

@@ -1,30 +1,67 @@
 //! `Change`: one change a plan or a removal lists.
 
+use std::sync::OnceLock;
+
 use pyo3::prelude::*;
 use serde_json::Value;
 
-use crate::convert::{json, tagged_repr, to_py, untagged};
+use super::class::ResultClass;
+use super::layout::{Layout, Shape};
+use crate::convert::{Repr, to_py, untagged};
 
 /// One change a deploy, rollback or removal makes (or would make).
 ///
 /// `kind` is the SDK's change name (`allocate_port`, `start_release`,
-/// `switch_route`, `keep_volume`, ...); `details` holds its fields. Env var
-/// changes name keys only, never values.
-#[pyclass(frozen, module = "codeb", name = "Change")]
-#[derive(Clone)]
+/// `switch_route`, `keep_volume`, ...); `details` holds its fields, values of
+/// SDK types with a result class as that class (a `PortKey`, `Upstream`s),
+/// like every result's attributes. Env var changes name keys only, never values.
+#[pyclass(frozen, eq, hash, module = "codeb")]
+#[derive(PartialEq, Eq, Hash)]
 pub struct Change {
     json: Value,
 }
 
-impl From<&codeb::engine::PlannedChange> for Change {
-    fn from(change: &codeb::engine::PlannedChange) -> Self {
-        Change { json: json(change) }
+/// Written by hand rather than by `result_class!`: a change is its kind and
+/// a dict of details, not an attribute per field of some thirty variants.
+impl ResultClass for Change {
+    type Sdk = codeb::engine::PlannedChange;
+    const DOC: &'static str = "One change a deploy, rollback or removal makes (or would make).";
+    const STUBS: &'static [&'static str] =
+        &["@property def kind(self) -> str: ...", "@property def details(self) -> dict[str, Any]: ..."];
+
+    fn new(json: Value) -> Self {
+        Change { json }
+    }
+
+    fn json(&self) -> &Value {
+        &self.json
+    }
+
+    fn layout() -> PyResult<&'static Layout> {
+        static NONE: Layout = Layout { tag: None, attrs: Vec::new() };
+        Ok(&NONE)
+    }
+
+    fn read_layout() -> Result<Layout, String> {
+        Ok(Layout { tag: None, attrs: Vec::new() })
+    }
+
+    /// `Change(kind, field=value, ...)`.
+    fn repr_json(json: &Value) -> String {
+        let mut repr = Repr::new("Change").bare(json.get("change").and_then(Value::as_str).unwrap_or_default());
+        if let Value::Object(fields) = untagged("change", json) {
+            for (k, v) in &fields {
+                repr = repr.raw(k, &shape().field(k).repr(v));
+            }
+        }
+        repr.finish()
     }
 }
 
-/// The changes of a plan or report.
-pub(crate) fn changes(list: &[codeb::engine::PlannedChange]) -> Vec<Change> {
-    list.iter().map(Change::from).collect()
+/// How the fields of a change become Python values, read from `PlannedChange`'s schema once.
+fn shape() -> &'static Shape {
+    static SHAPE: OnceLock<Shape> = OnceLock::new();
+    SHAPE.get_or_init(|| super::layout::shape(&Change::schema(), super::class_of))
 }
 
 #[pymethods]
@@ -38,7 +75,7 @@ impl Change {
     /// The change's fields, without the kind.
     #[getter]
     fn details<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        to_py(py, &untagged("change", &self.json))
+        shape().to_py(py, &untagged("change", &self.json))
     }
 
     /// The change as the SDK serialises it (`{"change": kind, ...}`).
@@ -46,7 +83,7 @@ impl Change {
         to_py(py, &self.json)
     }
 
-    pub(crate) fn __repr__(&self) -> String {
-        tagged_repr("Change", "change", &self.json)
+    fn __repr__(&self) -> String {
+        Self::repr_json(&self.json)
     }
 }

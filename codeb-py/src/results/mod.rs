@@ -1,53 +1,305 @@
-//! The typed, frozen Python classes of SDK results.
+//! The typed, frozen Python classes of SDK results: one declaration each.
 //!
-//! Each holds plain Rust data converted from the SDK's result (never a
-//! secret value), exposes it through read-only attributes, prints a useful
-//! `repr`, and gives `to_dict()`: the SDK's serde form, the same shape as
-//! `we --json` prints.
+//! A class holds the SDK value's serde JSON (never a secret value: the SDK
+//! masks secrets in its serde form) and has an attribute per field of the SDK
+//! type, read from the type's JSON schema when the module loads (`layout`),
+//! `to_dict()` (the shape `we --json` prints), a repr, and equality and
+//! hashing by value. `class` holds the macro, `layout` the rules, `change`
+//! the one class written by hand. The result-class part of `_codeb.pyi` is
+//! generated from the same declarations (`stubs_tests`).
 
 mod change;
-mod deploy;
-mod env;
-mod ports;
-mod project;
-mod release;
-mod removal;
-mod status;
+pub(crate) mod class;
+pub(crate) mod layout;
+#[cfg(test)]
+mod stubs_tests;
 
-pub use change::Change;
-pub use deploy::{DeployReport, Plan, RollbackPlan};
-pub use env::{EnvSet, EnvVar};
-pub use ports::{PortAllocation, PortKey, PortReport};
-pub use project::{EnvironmentRecord, ProjectRecord, ProjectSummary};
-pub use release::{DeployLock, LockStatus, Release};
-pub use removal::{DomainReport, Removal};
-pub use status::{HealthReport, RecoverReport, SsotStatus};
-
-pub(crate) use deploy::{Deployed, RolledBack};
-
+use codeb::model::ProjectName;
 use pyo3::prelude::*;
 
-/// Adds every result class to the module.
-pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<Change>()?;
-    m.add_class::<DeployReport>()?;
-    m.add_class::<Plan>()?;
-    m.add_class::<RollbackPlan>()?;
-    m.add_class::<EnvVar>()?;
-    m.add_class::<EnvSet>()?;
-    m.add_class::<PortKey>()?;
-    m.add_class::<PortAllocation>()?;
-    m.add_class::<PortReport>()?;
-    m.add_class::<ProjectRecord>()?;
-    m.add_class::<EnvironmentRecord>()?;
-    m.add_class::<ProjectSummary>()?;
-    m.add_class::<Release>()?;
-    m.add_class::<DeployLock>()?;
-    m.add_class::<LockStatus>()?;
-    m.add_class::<Removal>()?;
-    m.add_class::<DomainReport>()?;
-    m.add_class::<HealthReport>()?;
-    m.add_class::<SsotStatus>()?;
-    m.add_class::<RecoverReport>()?;
-    Ok(())
+pub use change::Change;
+use class::{ClassRef, ResultClass, display, read_back, result_class, sdk};
+
+result_class! {
+    /// What a finished deploy or rollback did.
+    DeployReport => codeb::engine::DeployReport
+}
+
+result_class! {
+    /// What a deploy would do: the result of `deploy(..., dry_run=True)`.
+    ///
+    /// Pass it to `apply` to carry it out; that refuses (`ConflictError`) if the
+    /// SSOT moved since the plan was made.
+    Plan => codeb::engine::Plan,
+    quiet [request],
+    extra {
+        /// The SDK's summary: `deploy IMAGE to PROJECT/ENV as RELEASE on SERVER`.
+        fn __str__(&self, py: Python<'_>) -> PyResult<String> {
+            display::<codeb::engine::Plan>(py, &self.json)
+        }
+    } stubs ["def __str__(self) -> str: ..."]
+}
+
+impl Plan {
+    /// The SDK plan, to apply.
+    pub(crate) fn sdk(&self) -> codeb::Result<codeb::engine::Plan> {
+        sdk(&self.json)
+    }
+}
+
+result_class! {
+    /// What a rollback would do: the result of `rollback(..., dry_run=True)`.
+    RollbackPlan => codeb::engine::RollbackPlan,
+    aliases { from_release = "/from", to_release = "/to" }
+}
+
+result_class! {
+    /// One event of a deploy, rollback or recovery, as the engine emits it.
+    ///
+    /// `kind` says which; the attributes of the other kinds are `None`.
+    DeployEvent => codeb::engine::DeployEvent,
+    aliases {
+        kind = "/event",
+        upstreams = route_switched "/to",
+        from_release = rolled_back "/from",
+        to_release = rolled_back "/to",
+    }
+}
+
+result_class! {
+    /// Where a route sends traffic: `str()` gives `host:port`.
+    Upstream => codeb::proxy::Upstream,
+    extra {
+        /// `host:port` (`[v6]:port` for IPv6).
+        fn __str__(&self, py: Python<'_>) -> PyResult<String> {
+            display::<codeb::proxy::Upstream>(py, &self.json)
+        }
+    } stubs ["def __str__(self) -> str: ..."]
+}
+
+result_class! {
+    /// One env var of an environment, as a listing shows it.
+    ///
+    /// `value` is the plaintext of a plain variable and `********` for a secret:
+    /// a secret's value never enters Python through a listing, so no `repr`,
+    /// `str`, log line or traceback can show it.
+    EnvVar => codeb::ops::ListedVar,
+    extra {
+        /// `KEY=value`, the value as listings show it.
+        fn __str__(&self) -> String {
+            let field = |k: &str| self.json.get(k).and_then(serde_json::Value::as_str).unwrap_or_default();
+            format!("{}={}", field("key"), field("value"))
+        }
+    } stubs ["def __str__(self) -> str: ..."]
+}
+
+result_class! {
+    /// The env vars of an environment at one version, ordered by key; secret values masked.
+    EnvSet => codeb::ops::EnvListing,
+    extra {
+        /// How many variables.
+        fn __len__(&self) -> usize {
+            self.json.get("vars").and_then(serde_json::Value::as_array).map_or(0, Vec::len)
+        }
+    } stubs ["def __len__(self) -> int: ..."]
+}
+
+result_class! {
+    /// What a port is allocated to: one service of a project environment, or one release's app.
+    PortKey => codeb::ports::PortKey,
+    extra {
+        /// `project/env/service[@release]`.
+        fn __str__(&self, py: Python<'_>) -> PyResult<String> {
+            display::<codeb::ports::PortKey>(py, &self.json)
+        }
+    } stubs ["def __str__(self) -> str: ..."]
+}
+
+result_class! {
+    /// One recorded port allocation.
+    PortAllocation => codeb::ports::PortAllocation
+}
+
+result_class! {
+    /// What comparing the recorded ports with what listens found.
+    ///
+    /// `conflicts` (ports claimed twice) and `drift` (record and reality
+    /// differ) are dicts in the SDK's serde form, tagged by `conflict` and `drift`.
+    PortReport => codeb::ports::PortReport,
+    extra {
+        /// Whether record and reality agree.
+        #[getter]
+        fn is_clean(&self, py: Python<'_>) -> PyResult<bool> {
+            Ok(read_back::<codeb::ports::PortReport>(py, &self.json)?.is_clean())
+        }
+    } stubs ["@property def is_clean(self) -> bool: ..."]
+}
+
+/// A project's SSOT record under its name: what `ssot_project` returns.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct NamedProject {
+    /// The project.
+    pub(crate) name: ProjectName,
+    /// Its record.
+    #[serde(flatten)]
+    pub(crate) record: codeb::ssot::ProjectRecord,
+}
+
+result_class! {
+    /// The SSOT record of one project.
+    ProjectRecord => NamedProject
+}
+
+result_class! {
+    /// The SSOT record of one environment of a project.
+    EnvironmentRecord => codeb::ssot::EnvironmentRecord,
+    extra {
+        /// The server it runs on (the record names no server for the local one).
+        #[getter]
+        fn server(&self, py: Python<'_>) -> PyResult<String> {
+            Ok(read_back::<codeb::ssot::EnvironmentRecord>(py, &self.json)?.server().to_string())
+        }
+    } stubs ["@property def server(self) -> str: ..."]
+}
+
+result_class! {
+    /// One line of a project listing: a project and the release serving each environment.
+    ProjectSummary => codeb::ops::ProjectSummary
+}
+
+result_class! {
+    /// One recorded release of an environment.
+    ///
+    /// `status` is `pending`, `live`, `failed` or `retired`; a failed release
+    /// has `failed_step` and `failure_reason`. `config` is the configuration
+    /// snapshot it ran with.
+    Release => codeb::ssot::ReleaseRecord,
+    aliases {
+        env_version = "/config/env_version",
+        domains = "/config/domains",
+        status = "/status/status",
+        failed_step = "/status/step",
+        failure_reason = "/status/reason",
+    },
+    quiet [config, updated_at]
+}
+
+result_class! {
+    /// Who holds an environment's deploy lock.
+    DeployLock => codeb::ssot::DeployLock
+}
+
+result_class! {
+    /// A held deploy lock: its holder, and whether the holder is gone.
+    LockStatus => codeb::engine::LockStatus,
+    extra {
+        /// The SDK's sentence about the lock (who holds it since when; how to release a stale one).
+        fn __str__(&self, py: Python<'_>) -> PyResult<String> {
+            display::<codeb::engine::LockStatus>(py, &self.json)
+        }
+    } stubs ["def __str__(self) -> str: ..."]
+}
+
+result_class! {
+    /// What a destructive operation would do, and whether it did it.
+    ///
+    /// Without `force=True` nothing changes: `applied` is `False` and `changes`
+    /// says what would.
+    Removal => codeb::ops::Removal
+}
+
+result_class! {
+    /// What setting up a domain did (or, for a dry run, would do).
+    DomainReport => codeb::ops::DomainReport
+}
+
+result_class! {
+    /// The health of an environment's serving release, from one probe.
+    HealthReport => codeb::ops::HealthReport,
+    aliases { healthy = "/verdict/healthy", evidence = "/verdict/evidence" },
+    quiet [verdict]
+}
+
+result_class! {
+    /// A summary of the SSOT.
+    SsotStatus => codeb::ops::SsotStatus
+}
+
+result_class! {
+    /// What a recovery after an interrupted deploy found and did.
+    RecoverReport => codeb::engine::RecoverReport
+}
+
+/// The list of result classes: `register` adds them to the module, and other
+/// classes' attributes holding their SDK types become them (`class_of`).
+macro_rules! classes {
+    ($($class:ident),+ $(,)?) => {
+        /// Adds every result class to the module, each with an attribute per field of its SDK type.
+        pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+            $(
+                m.add_class::<$class>()?;
+                class::install::<$class>(m.py())?;
+            )+
+            Ok(())
+        }
+
+        /// The result class of the SDK type a schema names (`PortKey`, `ReleaseRecord`, ...).
+        pub(crate) fn class_of(schema_name: &str) -> Option<ClassRef> {
+            $(
+                if schema_name == <$class as ResultClass>::schema_name() {
+                    return Some(ClassRef::of::<$class>());
+                }
+            )+
+            None
+        }
+
+        /// Every result class, for the stub generator.
+        #[cfg(test)]
+        fn stubs() -> Vec<stubs_tests::ClassStub> {
+            vec![$(stubs_tests::ClassStub::of::<$class>()),+]
+        }
+    };
+}
+
+classes![
+    Change,
+    DeployEvent,
+    Upstream,
+    DeployReport,
+    Plan,
+    RollbackPlan,
+    EnvVar,
+    EnvSet,
+    PortKey,
+    PortAllocation,
+    PortReport,
+    Release,
+    DeployLock,
+    LockStatus,
+    Removal,
+    DomainReport,
+    HealthReport,
+    SsotStatus,
+    RecoverReport,
+    EnvironmentRecord,
+    ProjectRecord,
+    ProjectSummary,
+];
+
+/// A deploy's outcome: the plan of a dry run, or the report.
+#[derive(IntoPyObject)]
+pub(crate) enum Deployed {
+    /// `dry_run=True`.
+    Plan(Plan),
+    /// The deploy ran.
+    Report(DeployReport),
+}
+
+/// A rollback's outcome: the plan of a dry run, or the report.
+#[derive(IntoPyObject)]
+pub(crate) enum RolledBack {
+    /// `dry_run=True`.
+    Plan(RollbackPlan),
+    /// The rollback ran.
+    Report(DeployReport),
 }

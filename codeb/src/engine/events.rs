@@ -9,6 +9,7 @@ use crate::proxy::Upstream;
 
 /// Something that happened during a deploy, rollback or recovery.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "event")]
 pub enum DeployEvent {
     /// A step began.
@@ -22,6 +23,7 @@ pub enum DeployEvent {
         step: Step,
         /// How long it took.
         #[serde(with = "crate::model::health::millis", rename = "elapsed_ms")]
+        #[cfg_attr(feature = "schemars", schemars(with = "u64"))]
         elapsed: Duration,
     },
     /// A step failed; cleanup follows.

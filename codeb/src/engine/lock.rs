@@ -29,7 +29,9 @@ pub struct Identity {
 }
 
 /// A lock as reported to people: its holder and whether the holder is gone.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+///
+/// It reads back from its JSON, so a front end that keeps the JSON can still print its sentence.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct LockStatus {
     /// The project.

@@ -1,5 +1,7 @@
 //! Projects: listing, showing and deleting them whole.
 
+use std::collections::BTreeMap;
+
 use crate::engine::executor::{Edit, Executor};
 use crate::engine::lock::{self, LockRequest};
 use crate::engine::naming::environment_network;
@@ -28,8 +30,8 @@ pub struct Removal {
 pub struct ProjectSummary {
     /// The project.
     pub project: ProjectName,
-    /// Each environment with the release that serves it.
-    pub environments: Vec<(Environment, Option<ReleaseId>)>,
+    /// Each environment with the release that serves it (`None` when nothing serves).
+    pub environments: BTreeMap<Environment, Option<ReleaseId>>,
 }
 
 impl Platform {

@@ -42,6 +42,7 @@ from codeb._codeb import (
     Removal,
     RollbackPlan,
     SsotStatus,
+    Upstream,
     __version__,
 )
 
@@ -69,6 +70,7 @@ __all__ = [
     "Removal",
     "RollbackPlan",
     "SsotStatus",
+    "Upstream",
     "__version__",
     "errors",
 ]
