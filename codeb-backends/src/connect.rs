@@ -4,14 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use codeb::config::{KeySource, PlatformConfig};
+use codeb::Result;
+use codeb::config::PlatformConfig;
 use codeb::engine::{Backends, Platform};
 use codeb::fleet::{Fleet, Host};
 use codeb::model::ServerName;
 use codeb::ports::{PortProbe, RuntimeAttributedProbe, SsotPortRegistry};
-use codeb::proxy::TlsPolicy;
 use codeb::releases::ContainerReleases;
-use codeb::{Error, ErrorKind, Result};
 
 use crate::transport::{LocalTransport, Transport};
 use crate::{
@@ -29,17 +28,9 @@ use crate::{
 /// socket or address).
 pub fn connect(config: &PlatformConfig, owner: &str) -> Result<Platform> {
     let local: Arc<dyn Transport> = Arc::new(LocalTransport::new());
-    let runtime = Arc::new(PodmanRuntime::connect(Arc::clone(&local), PodmanConfig::new(&config.podman_socket))?);
-    let mut caddy = CaddyConfig::new(&config.caddy_admin).with_listen(config.caddy_listen.clone());
-    match &config.tls {
-        TlsPolicy::Off => caddy = caddy.with_automatic_https(false),
-        TlsPolicy::Acme { email: Some(email) } => caddy = caddy.with_acme_email(email),
-        _ => {}
-    }
-    let dns = PowerDns::new(
-        Arc::clone(&local),
-        PowerDnsConfig::new(&config.powerdns_api, read_key("PowerDNS API key", &config.powerdns_key)?),
-    )?;
+    let runtime = Arc::new(PodmanRuntime::connect(Arc::clone(&local), PodmanConfig::from_section(&config.podman)?)?);
+    let caddy = CaddyConfig::from_section(&config.caddy, &config.tls)?;
+    let dns = PowerDns::new(Arc::clone(&local), PowerDnsConfig::from_section(&config.powerdns)?)?;
     let secrets = FileSecretStore::open(SecretFileConfig::new(&config.secrets_dir, config.secret_key.clone()))?;
     let state = Arc::new(FileStateStore::new(&config.state_path));
     let probe: Arc<dyn PortProbe> =
@@ -84,22 +75,6 @@ pub fn owner(front_end: &str) -> String {
     format!("{user} ({front_end})")
 }
 
-/// A key named by the platform file: the trimmed content of a file, or an environment variable.
-fn read_key(what: &str, source: &KeySource) -> Result<String> {
-    let key = match source {
-        KeySource::File(path) => std::fs::read_to_string(path).map_err(|e| {
-            Error::new(ErrorKind::Unavailable, format!("cannot read the {what} file {}", path.display())).with_source(e)
-        })?,
-        KeySource::Env(var) => std::env::var(var)
-            .map_err(|_| Error::new(ErrorKind::Unauthenticated, format!("the {what} variable {var} is not set")))?,
-    };
-    let key = key.trim().to_owned();
-    if key.is_empty() {
-        return Err(Error::new(ErrorKind::Unauthenticated, format!("the {what} is empty")));
-    }
-    Ok(key)
-}
-
 /// This host's name, as recorded in deploy locks.
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -107,21 +82,4 @@ fn hostname() -> String {
         .ok()
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "localhost".to_owned())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_come_from_files_or_variables_and_are_never_empty() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("key");
-        std::fs::write(&file, "s3cret\n").unwrap();
-        assert_eq!(read_key("k", &KeySource::File(file.clone())).unwrap(), "s3cret");
-        std::fs::write(&file, "  \n").unwrap();
-        assert_eq!(read_key("k", &KeySource::File(file)).unwrap_err().kind(), ErrorKind::Unauthenticated);
-        let missing = read_key("k", &KeySource::Env("CODEB_TEST_SURELY_UNSET_VARIABLE".into())).unwrap_err();
-        assert_eq!(missing.kind(), ErrorKind::Unauthenticated);
-    }
 }

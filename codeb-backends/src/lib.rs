@@ -38,6 +38,7 @@ pub mod caddy;
 mod connect;
 mod http;
 mod http_probe;
+mod keys;
 mod liveness;
 pub mod local_stack;
 mod podman;

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use codeb::config::Section;
+use codeb::proxy::TlsPolicy;
 use codeb::{Error, Result};
 
 /// The HTTP server name codeb owns when none is given.
@@ -45,7 +47,28 @@ pub struct CaddyConfig {
     pub timeout: Duration,
 }
 
+/// The `[caddy]` section as written (the SDK takes `tls` and `acme_email`, its route policy).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCaddy {
+    admin: String,
+    listen: Vec<String>,
+}
+
 impl CaddyConfig {
+    /// The configuration of the platform file's `[caddy]` section (`admin`,
+    /// `listen`), with Caddy's certificate automation following the route
+    /// policy `tls`: off when routes have no TLS, an ACME account email when one is given.
+    pub fn from_section(section: &Section, tls: &TlsPolicy) -> Result<Self> {
+        let raw: RawCaddy = section.parse()?;
+        let config = CaddyConfig::new(raw.admin).with_listen(raw.listen);
+        Ok(match tls {
+            TlsPolicy::Off => config.with_automatic_https(false),
+            TlsPolicy::Acme { email: Some(email) } => config.with_acme_email(email),
+            TlsPolicy::Acme { email: None } | TlsPolicy::Internal => config,
+        })
+    }
+
     /// A configuration for the admin API at `admin`, with server `codeb`
     /// listening on `:443`, automatic HTTPS with redirects, and no ACME email.
     pub fn new(admin: impl Into<String>) -> Self {

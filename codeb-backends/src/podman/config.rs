@@ -3,7 +3,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use codeb::Result;
+use codeb::config::{KeySource, Section};
 use codeb::model::EnvValue;
+
+use crate::keys::read_key;
 
 /// One resource limit applied to every container (`nofile`, `nproc`, ...).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -76,6 +80,21 @@ impl PodmanConfig {
         }
     }
 
+    /// The configuration of the platform file's `[podman]` section: `socket`,
+    /// and `registries` (each `{ registry, username, password_file | password_env }`),
+    /// whose passwords are read now.
+    pub fn from_section(section: &Section) -> Result<Self> {
+        let raw: RawPodman = section.parse()?;
+        let mut config = PodmanConfig::new(raw.socket);
+        for login in raw.registries {
+            let source = KeySource::from_keys("podman.registries.password", login.password_file, login.password_env)?;
+            let what = format!("password of registry {}", login.registry);
+            let password = EnvValue::parse(&read_key(&what, &source)?)?;
+            config = config.with_login(RegistryLogin { registry: login.registry, username: login.username, password });
+        }
+        Ok(config)
+    }
+
     /// Pulls images of `login.registry` with `login`'s credentials.
     pub fn with_login(mut self, login: RegistryLogin) -> Self {
         self.logins.push(login);
@@ -98,5 +117,68 @@ impl PodmanConfig {
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
+    }
+}
+
+/// The `[podman]` section as written.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPodman {
+    socket: PathBuf,
+    #[serde(default)]
+    registries: Vec<RawLogin>,
+}
+
+/// One entry of `registries`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLogin {
+    registry: String,
+    username: String,
+    password_file: Option<PathBuf>,
+    password_env: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use codeb::ErrorKind;
+    use codeb::config::PlatformConfig;
+
+    use super::*;
+
+    fn platform_file(podman: &str) -> PlatformConfig {
+        PlatformConfig::parse(&format!(
+            "[state]\npath = \"/s\"\n[secrets]\ndir = \"/d\"\nkey_env = \"K\"\n[podman]\n{podman}\n\
+             [caddy]\nadmin = \"http://127.0.0.1:1\"\nlisten = []\n[powerdns]\napi = \"http://127.0.0.1:2\"\napi_key_env = \"P\"\n"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_podman_section_names_the_socket_and_registry_logins_whose_passwords_are_read_now() {
+        let dir = tempfile::tempdir().unwrap();
+        let password = dir.path().join("ghcr.token");
+        std::fs::write(&password, "s3cret-token\n").unwrap();
+        let section = format!(
+            "socket = \"/run/podman.sock\"\nregistries = [{{ registry = \"ghcr.io\", username = \"ci\", password_file = {:?} }}]",
+            password.display().to_string()
+        );
+        let config = PodmanConfig::from_section(&platform_file(&section).podman).unwrap();
+        assert_eq!(config.socket, PathBuf::from("/run/podman.sock"));
+        let image = codeb::model::ImageRef::parse("ghcr.io/team/app:v1").unwrap();
+        let login = config.login_for(&image).unwrap();
+        assert_eq!((login.username.as_str(), login.password.expose()), ("ci", "s3cret-token"));
+        assert!(!format!("{config:?}").contains("s3cret"), "Debug never shows the password");
+        assert!(config.login_for(&codeb::model::ImageRef::parse("docker.io/library/redis:7").unwrap()).is_none());
+    }
+
+    #[test]
+    fn an_unknown_key_or_a_login_without_a_password_is_refused() {
+        let typo = PodmanConfig::from_section(&platform_file("sokcet = \"/x\"").podman).unwrap_err();
+        assert_eq!(typo.kind(), ErrorKind::Invalid);
+        assert!(typo.to_string().contains("[podman] (line 6)") && typo.to_string().contains("sokcet"), "{typo}");
+        let no_password = "socket = \"/x\"\nregistries = [{ registry = \"ghcr.io\", username = \"ci\" }]";
+        let err = PodmanConfig::from_section(&platform_file(no_password).podman).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Invalid, "{err}");
     }
 }

@@ -3,8 +3,11 @@
 use std::fmt;
 use std::time::Duration;
 
+use codeb::config::{KeySource, Section};
 use codeb::model::DomainName;
 use codeb::{Error, Result};
+
+use crate::keys::read_key;
 
 /// The PowerDNS server id when none is given.
 pub const DEFAULT_SERVER_ID: &str = "localhost";
@@ -38,7 +41,24 @@ pub struct PowerDnsConfig {
     pub timeout: Duration,
 }
 
+/// The `[powerdns]` section as written (the SDK takes `zone`, the zone it manages).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPowerDns {
+    api: String,
+    api_key_file: Option<std::path::PathBuf>,
+    api_key_env: Option<String>,
+}
+
 impl PowerDnsConfig {
+    /// The configuration of the platform file's `[powerdns]` section (`api`,
+    /// and `api_key_file` or `api_key_env`, whose key is read now).
+    pub fn from_section(section: &Section) -> Result<Self> {
+        let raw: RawPowerDns = section.parse()?;
+        let source = KeySource::from_keys("powerdns.api_key", raw.api_key_file, raw.api_key_env)?;
+        Ok(PowerDnsConfig::new(raw.api, read_key("PowerDNS API key", &source)?))
+    }
+
     /// A configuration for the API at `api` with `api_key`, server id
     /// `localhost`, no nameservers and a one-hour NS TTL.
     pub fn new(api: impl Into<String>, api_key: impl Into<String>) -> Self {

@@ -2,6 +2,11 @@
 //! Caddy and PowerDNS, and the deploy policies. Every front end finds it the
 //! same way ([`PlatformConfig::discover`]) and builds the same platform from it.
 //!
+//! The SDK parses what is its own (state, secrets, network, deploy, ports, and
+//! the policies `[caddy] tls`/`acme_email` and `[powerdns] zone`); each
+//! backend's section is kept as a [`Section`] and parsed next to that backend
+//! (in `codeb-backends`), which alone knows its keys.
+//!
 //! ```toml
 //! [state]
 //! path = "/var/lib/codeb/ssot.json"
@@ -12,6 +17,7 @@
 //!
 //! [podman]
 //! socket = "/run/podman/podman.sock"
+//! registries = [{ registry = "ghcr.io", username = "ci", password_env = "GHCR_TOKEN" }]
 //!
 //! [caddy]
 //! admin = "http://127.0.0.1:2019"
@@ -60,19 +66,15 @@ pub struct PlatformConfig {
     pub secrets_dir: PathBuf,
     /// Where the secret store's key comes from.
     pub secret_key: KeySource,
-    /// Podman's API socket.
-    pub podman_socket: PathBuf,
-    /// Caddy's admin API base URL.
-    pub caddy_admin: String,
-    /// The addresses codeb's Caddy server listens on.
-    pub caddy_listen: Vec<String>,
-    /// TLS policy of routes.
+    /// The `[podman]` section, for the Podman backend to parse.
+    pub podman: Section,
+    /// The `[caddy]` section without the SDK's TLS policy keys, for the Caddy backend to parse.
+    pub caddy: Section,
+    /// The `[powerdns]` section without the SDK's `zone`, for the PowerDNS backend to parse.
+    pub powerdns: Section,
+    /// TLS policy of routes (`[caddy] tls`, `acme_email`).
     pub tls: TlsPolicy,
-    /// PowerDNS's API base URL.
-    pub powerdns_api: String,
-    /// Where the PowerDNS API key comes from.
-    pub powerdns_key: KeySource,
-    /// The zone codeb manages records in.
+    /// The zone codeb manages records in (`[powerdns] zone`).
     pub zone: Option<DomainName>,
     /// Host address ports are published on.
     pub bind_address: IpAddr,
@@ -96,6 +98,51 @@ pub struct PlatformConfig {
     pub ports: PortRanges,
 }
 
+/// One section of the platform file that a backend parses: its keys as
+/// written (less those the SDK took) and the line it starts on, so an error
+/// names both.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Section {
+    name: &'static str,
+    line: usize,
+    table: toml::Table,
+}
+
+impl Section {
+    /// The section's name (`podman`, `caddy`, `powerdns`).
+    pub fn name(&self) -> &str {
+        self.name
+    }
+
+    /// The section as the backend's own type; unknown keys and bad values
+    /// are `Invalid`, naming the section, its line and the key.
+    pub fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
+        T::deserialize(toml::Value::Table(self.table.clone())).map_err(|e| {
+            Error::invalid(format!("platform file, [{}] (line {}): {}", self.name, self.line, e.to_string().trim_end()))
+                .with_context("section", self.name)
+        })
+    }
+
+    /// Takes `key` out of the section, for the SDK's own use.
+    fn take(&mut self, key: &str) -> Option<toml::Value> {
+        self.table.remove(key)
+    }
+
+    /// Takes `key` out as a string, or refuses another type.
+    fn take_str(&mut self, key: &'static str) -> Result<Option<String>> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(toml::Value::String(s)) => Ok(Some(s)),
+            Some(other) => Err(Error::invalid(format!(
+                "platform file, [{}] (line {}): {key} must be a string, not {}",
+                self.name,
+                self.line,
+                other.type_str()
+            ))),
+        }
+    }
+}
+
 /// Where a key comes from: a file (read at start) or an environment variable. Never inline.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KeySource {
@@ -110,9 +157,9 @@ pub enum KeySource {
 struct Raw {
     state: RawState,
     secrets: RawSecrets,
-    podman: RawPodman,
-    caddy: RawCaddy,
-    powerdns: RawPowerDns,
+    podman: toml::Spanned<toml::Table>,
+    caddy: toml::Spanned<toml::Table>,
+    powerdns: toml::Spanned<toml::Table>,
     #[serde(default)]
     network: RawNetwork,
     #[serde(default)]
@@ -132,31 +179,6 @@ struct RawSecrets {
     dir: PathBuf,
     key_file: Option<PathBuf>,
     key_env: Option<String>,
-}
-
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawPodman {
-    socket: PathBuf,
-}
-
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawCaddy {
-    admin: String,
-    listen: Vec<String>,
-    #[serde(default)]
-    tls: Option<String>,
-    acme_email: Option<String>,
-}
-
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawPowerDns {
-    api: String,
-    api_key_file: Option<PathBuf>,
-    api_key_env: Option<String>,
-    zone: Option<String>,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -199,7 +221,18 @@ impl PlatformConfig {
     pub fn parse(text: &str) -> Result<Self> {
         let raw: Raw =
             toml::from_str(text).map_err(|e| Error::invalid(format!("platform file: {}", e.to_string().trim_end())))?;
-        raw.validate()
+        let line = |at: usize| text[..at.min(text.len())].matches('\n').count() + 1;
+        let section = |name, spanned: toml::Spanned<toml::Table>| Section {
+            name,
+            line: line(spanned.span().start),
+            table: spanned.into_inner(),
+        };
+        let sections = [
+            section("podman", raw.podman.clone()),
+            section("caddy", raw.caddy.clone()),
+            section("powerdns", raw.powerdns.clone()),
+        ];
+        raw.validate(sections)
     }
 
     /// Reads and parses the platform file at `path`.
@@ -238,11 +271,14 @@ pub fn default_path() -> Option<PathBuf> {
     Some(base.join("codeb").join("platform.toml"))
 }
 
-fn key_source(field: &'static str, file: Option<PathBuf>, env: Option<String>) -> Result<KeySource, ValidationError> {
-    match (file, env) {
-        (Some(file), None) => Ok(KeySource::File(file)),
-        (None, Some(env)) => Ok(KeySource::Env(env)),
-        _ => Err(ValidationError::new(field, "", "give exactly one of a key file or a key environment variable")),
+impl KeySource {
+    /// The source a pair of `*_file`/`*_env` keys names: exactly one must be given.
+    pub fn from_keys(field: &'static str, file: Option<PathBuf>, env: Option<String>) -> Result<Self, ValidationError> {
+        match (file, env) {
+            (Some(file), None) => Ok(KeySource::File(file)),
+            (None, Some(env)) => Ok(KeySource::Env(env)),
+            _ => Err(ValidationError::new(field, "", "give exactly one of a key file or a key environment variable")),
+        }
     }
 }
 
@@ -261,8 +297,11 @@ fn ranges(raw: &RawRanges) -> Result<ServiceRanges, ValidationError> {
 }
 
 impl Raw {
-    fn validate(self) -> Result<PlatformConfig> {
-        let tls = match (self.caddy.tls.as_deref().unwrap_or("off"), self.caddy.acme_email) {
+    fn validate(self, [podman, mut caddy, mut powerdns]: [Section; 3]) -> Result<PlatformConfig> {
+        let tls_word = caddy.take_str("tls")?;
+        let acme_email = caddy.take_str("acme_email")?;
+        let zone = powerdns.take_str("zone")?;
+        let tls = match (tls_word.as_deref().unwrap_or("off"), acme_email) {
             ("off", _) => TlsPolicy::Off,
             ("internal", _) => TlsPolicy::Internal,
             ("acme", email) => TlsPolicy::Acme { email },
@@ -284,14 +323,12 @@ impl Raw {
         Ok(PlatformConfig {
             state_path: self.state.path,
             secrets_dir: self.secrets.dir,
-            secret_key: key_source("secrets.key", self.secrets.key_file, self.secrets.key_env)?,
-            podman_socket: self.podman.socket,
-            caddy_admin: self.caddy.admin,
-            caddy_listen: self.caddy.listen,
+            secret_key: KeySource::from_keys("secrets.key", self.secrets.key_file, self.secrets.key_env)?,
+            podman,
+            caddy,
+            powerdns,
             tls,
-            powerdns_api: self.powerdns.api,
-            powerdns_key: key_source("powerdns.api_key", self.powerdns.api_key_file, self.powerdns.api_key_env)?,
-            zone: self.powerdns.zone.as_deref().map(DomainName::parse).transpose()?,
+            zone: zone.as_deref().map(DomainName::parse).transpose()?,
             bind_address: self.network.bind_address.unwrap_or(localhost),
             upstream_host: self.network.upstream_host.unwrap_or(localhost),
             public_ipv4: self.network.public_ipv4.unwrap_or(Ipv4Addr::LOCALHOST),
@@ -362,7 +399,8 @@ zone = "codeb.test"
         let c = PlatformConfig::parse(MINIMAL).unwrap();
         assert_eq!(c.ports, PortRanges::default());
         assert_eq!(c.secret_key, KeySource::File("/tmp/secret.key".into()));
-        assert_eq!(c.powerdns_key, KeySource::Env("PDNS_KEY".into()));
+        assert_eq!(c.powerdns.name(), "powerdns");
+        assert_eq!(c.tls, TlsPolicy::Off);
         assert_eq!(c.watch_window, Duration::from_secs(30));
         let s = c.settings("alice", "laptop");
         assert_eq!(s.zone, Some(DomainName::parse("codeb.test").unwrap()));
@@ -382,6 +420,23 @@ zone = "codeb.test"
         assert!(PlatformConfig::parse(&overlapping).unwrap_err().to_string().contains("overlaps"));
         let tls = MINIMAL.replace("listen = [", "tls = \"maybe\"\nlisten = [");
         assert_eq!(PlatformConfig::parse(&tls).unwrap_err().context_value("field"), Some("caddy.tls"));
+    }
+
+    #[test]
+    fn a_backend_section_keeps_its_keys_less_the_sdks_and_names_its_line_in_errors() {
+        #[derive(serde::Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Caddy {
+            admin: String,
+            listen: Vec<String>,
+        }
+        let c = PlatformConfig::parse(&MINIMAL.replace("listen = [", "tls = \"internal\"\nlisten = [")).unwrap();
+        assert_eq!(c.tls, TlsPolicy::Internal, "the SDK took its policy key");
+        assert!(c.caddy.parse::<Caddy>().is_ok(), "the backend sees only its own keys");
+        let typo = MINIMAL.replace("listen = [", "lisen = [");
+        let err = PlatformConfig::parse(&typo).unwrap().caddy.parse::<Caddy>().unwrap_err().to_string();
+        assert!(err.contains("[caddy] (line 9)") && err.contains("lisen"), "{err}");
     }
 
     #[test]
