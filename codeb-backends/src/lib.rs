@@ -26,8 +26,6 @@
 //! - [`ProcLiveness`]: whether a lock holder still runs, from `/proc/<pid>/stat`.
 //! - [`connect`]: the one constructor of a [`codeb::engine::Platform`] from a
 //!   platform file, which every front end uses.
-//! - [`local_stack`]: Podman, Caddy, PowerDNS and a registry on loopback, for
-//!   the live tests and `we local up`.
 //!
 //! Still to come: the SSH transport (russh), which lets the same backends
 //! reach remote servers.
@@ -39,7 +37,6 @@ mod connect;
 mod http;
 mod http_probe;
 mod liveness;
-pub mod local_stack;
 mod podman;
 mod port_probe;
 pub mod powerdns;

@@ -18,8 +18,8 @@ use std::time::Duration;
 use codeb::ErrorKind;
 use codeb::model::ImageRef;
 use codeb::testkit::Namespace;
-use codeb_backends::local_stack::images::{BusyboxImage, PodmanCli};
-use codeb_backends::local_stack::{LocalStack, LocalStackOptions, Part, StopOutcome};
+use codeb_devstack::images::{BusyboxImage, PodmanCli};
+use codeb_devstack::{LocalStack, LocalStackOptions, Part, StopOutcome};
 
 /// Whether the stack's programs are installed; skips loudly, or fails under CI, when not.
 fn programs_installed() -> bool {

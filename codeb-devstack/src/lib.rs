@@ -27,8 +27,10 @@
 //! registry/   config.yml data/      (data kept across restarts)
 //! logs/       podman.log caddy.log powerdns.log registry.log
 //! ```
+#![deny(missing_docs)]
 
 mod api_key;
+mod atomic;
 mod binaries;
 mod config;
 mod daemon;
