@@ -27,6 +27,10 @@
 //! - [`connect`]: the one constructor of a [`codeb::engine::Platform`] from a
 //!   platform file, which every front end uses.
 //!
+//! The local stack that runs these services on loopback for the live tests
+//! and `we local` is not here: it is the crate `codeb-devstack`, which this
+//! crate does not depend on.
+//!
 //! Still to come: the SSH transport (russh), which lets the same backends
 //! reach remote servers.
 #![deny(missing_docs)]
