@@ -26,8 +26,10 @@
 //! - [`ProcLiveness`]: whether a lock holder still runs, from `/proc/<pid>/stat`.
 //! - [`connect`]: the one constructor of a [`codeb::engine::Platform`] from a
 //!   platform file, which every front end uses.
-//! - [`local_stack`]: Podman, Caddy, PowerDNS and a registry on loopback, for
-//!   the live tests and `we local up`.
+//!
+//! The local stack that runs these services on loopback for the live tests
+//! and `we local` is not here: it is the crate `codeb-devstack`, which this
+//! crate does not depend on.
 //!
 //! Still to come: the SSH transport (russh), which lets the same backends
 //! reach remote servers.
@@ -40,7 +42,6 @@ mod http;
 mod http_probe;
 mod keys;
 mod liveness;
-pub mod local_stack;
 mod podman;
 mod port_probe;
 pub mod powerdns;

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use codeb::{Error, ErrorKind, Result};
-use codeb_backends::local_stack::{LOCAL_ZONE, LocalStack, LocalStackOptions, StopOutcome};
+use codeb_devstack::{LOCAL_ZONE, LocalStack, LocalStackOptions, StopOutcome};
 use serde_json::json;
 
 use crate::args::{LocalArgs, LocalCommand};

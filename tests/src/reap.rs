@@ -11,7 +11,7 @@ use std::path::Path;
 
 use codeb::Result;
 use codeb::runtime::{LABEL_MANAGED, LABEL_PROJECT};
-use codeb_backends::local_stack::images::PodmanCli;
+use codeb_devstack::images::PodmanCli;
 
 /// One container as `podman inspect` describes it.
 #[derive(Clone, Debug, PartialEq, Eq)]

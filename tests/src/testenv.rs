@@ -9,8 +9,8 @@ use std::path::Path;
 
 use codeb::Result;
 use codeb::model::ImageRef;
-use codeb_backends::local_stack::images::{BusyboxImage, PodmanCli};
-use codeb_backends::local_stack::{Endpoints, LocalStack, LocalStackOptions};
+use codeb_devstack::images::{BusyboxImage, PodmanCli};
+use codeb_devstack::{Endpoints, LocalStack, LocalStackOptions};
 
 /// The busybox httpd image that serves "v1" at `/` on port 8080.
 pub const IMAGE_V1: &str = "localhost/codeb-test/httpd:v1";
@@ -111,7 +111,7 @@ mod tests {
             caddy_admin: addr(1),
             http: addr(2),
             pdns_api: addr(3),
-            pdns_api_key: codeb_backends::local_stack::ApiKey::generate().unwrap(),
+            pdns_api_key: codeb_devstack::ApiKey::generate().unwrap(),
             pdns_dns: addr(4),
             registry: addr(5),
         };

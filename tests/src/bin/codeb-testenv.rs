@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use codeb::Result;
-use codeb_backends::local_stack::LocalStack;
+use codeb_devstack::LocalStack;
 use codeb_tests::{reap, testenv};
 
 const USAGE: &str = "usage: codeb-testenv <up|env|status|down> <DIR>";

@@ -18,8 +18,9 @@ use std::time::Duration;
 use codeb::ErrorKind;
 use codeb::model::ImageRef;
 use codeb::testkit::Namespace;
-use codeb_backends::local_stack::images::{BusyboxImage, PodmanCli};
-use codeb_backends::local_stack::{LocalStack, LocalStackOptions, Part, StopOutcome};
+use codeb_devstack::images::{BusyboxImage, PodmanCli};
+use codeb_devstack::{LocalStack, LocalStackOptions, Part, StopOutcome};
+use rustix::process::{Pid, Signal, WaitOptions, kill_process, waitpid};
 
 /// Whether the stack's programs are installed; skips loudly, or fails under CI, when not.
 fn programs_installed() -> bool {
@@ -207,10 +208,10 @@ fn status_reports_a_killed_part_as_down_and_down_still_stops_the_rest() {
     let running = Running::up();
     let dir = running.stack.dir().to_owned();
     let registry = running.stack.processes().iter().find(|p| p.part == Part::Registry).unwrap().pid;
-    // SAFETY: signalling a process this test started.
-    assert_eq!(unsafe { libc::kill(registry as libc::pid_t, libc::SIGKILL) }, 0);
+    let registry = Pid::from_raw(registry.try_into().unwrap()).unwrap();
+    kill_process(registry, Signal::KILL).unwrap();
     // Reap it (it is this test's child), so it is gone rather than a zombie.
-    unsafe { libc::waitpid(registry as libc::pid_t, std::ptr::null_mut(), 0) };
+    waitpid(Some(registry), WaitOptions::empty()).unwrap();
 
     let status = LocalStack::status(&dir).unwrap();
     assert!(!status.is_up());

@@ -1,6 +1,13 @@
 //! The local stack: the services codeb drives, started on this machine on
 //! loopback under one data directory, for the live tests and for
-//! `we local up`.
+//! `we local up`; and the busybox images the tests deploy ([`images`]).
+//!
+//! This is a developer's and a test harness's crate, kept out of
+//! `codeb-backends` so the backends ship no process supervision. It depends
+//! on `codeb` only (its errors, image references and the platform file's
+//! shape); `codeb-cli` (`we local`) and `codeb-tests` (`codeb-testenv`) use
+//! it. Like every crate of the workspace it has no `unsafe`: its system calls
+//! (pidfds, signals, poll, waitpid) go through rustix.
 //!
 //! [`LocalStack::up`] starts Podman's API service (on a unix socket, with
 //! runc, rlimits that work here and the stack's registry marked as plain
@@ -27,8 +34,10 @@
 //! registry/   config.yml data/      (data kept across restarts)
 //! logs/       podman.log caddy.log powerdns.log registry.log
 //! ```
+#![deny(missing_docs)]
 
 mod api_key;
+mod atomic;
 mod binaries;
 mod config;
 mod daemon;

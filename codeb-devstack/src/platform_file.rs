@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use codeb::{Error, ErrorKind, Result};
 
-use crate::atomic_file::{Access, replace};
-use crate::local_stack::LocalStack;
+use crate::LocalStack;
+use crate::atomic::replace_owner_only;
 
 /// The zone a local stack's apps are named in.
 pub const LOCAL_ZONE: &str = "codeb.test";
@@ -58,7 +58,7 @@ impl LocalStack {
     pub fn write_platform_file(&self) -> Result<PathBuf> {
         let write = |name: &str, bytes: &[u8]| {
             let target = self.dir().join(name);
-            replace(&target, bytes, Access::OwnerOnly).map_err(|e| {
+            replace_owner_only(&target, bytes).map_err(|e| {
                 Error::new(ErrorKind::Unavailable, format!("cannot write {}", target.display())).with_source(e)
             })?;
             Ok::<_, Error>(target)
@@ -73,7 +73,7 @@ mod tests {
     use codeb::config::PlatformConfig;
 
     use super::*;
-    use crate::local_stack::{ApiKey, Endpoints};
+    use crate::{ApiKey, Endpoints};
 
     #[test]
     fn the_platform_file_parses_and_points_at_the_stack() {

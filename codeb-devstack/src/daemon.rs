@@ -7,15 +7,22 @@
 //! with its start time (in clock ticks since boot, from `/proc/<pid>/stat`)
 //! and its command line, and is signalled only through a pidfd opened while
 //! both still match, so a recycled PID is never signalled.
+//!
+//! The system calls (pidfd_open, pidfd_send_signal, poll, waitpid) go
+//! through rustix's safe wrappers: this crate has no `unsafe` of its own.
 
 use std::ffi::OsString;
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use rustix::event::{PollFd, PollFlags, Timespec};
+use rustix::io::Errno;
+use rustix::process::{Pid, PidfdFlags, Signal, WaitOptions};
 
 /// How long a new process may take to show its command line.
 const EXEC_SETTLE: Duration = Duration::from_secs(2);
@@ -178,7 +185,7 @@ pub(crate) fn identify(pid: u32) -> io::Result<Option<ProcessId>> {
 /// Whether a failed read of `/proc/<pid>/...` means the process is gone
 /// (the directory is absent, or the process was reaped during the read).
 fn vanished(e: &io::Error) -> bool {
-    e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ESRCH)
+    e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(Errno::SRCH.raw_os_error())
 }
 
 /// Whether the recorded process still runs, has exited, or lost its PID to another process.
@@ -196,10 +203,10 @@ pub(crate) fn liveness(recorded: &ProcessId) -> io::Result<Liveness> {
 pub(crate) fn stop(recorded: &ProcessId, grace: Duration, kill_wait: Duration) -> io::Result<StopOutcome> {
     // Open the pidfd first, then check the identity: if it still matches, the
     // pidfd refers to the recorded process, whatever happens to the PID later.
-    let pidfd = match pidfd_open(recorded.pid) {
+    let pidfd = match open_pidfd(recorded.pid) {
         Ok(fd) => fd,
-        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(StopOutcome::AlreadyExited),
-        Err(e) => return Err(e),
+        Err(Errno::SRCH) => return Ok(StopOutcome::AlreadyExited),
+        Err(e) => return Err(e.into()),
     };
     match liveness(recorded)? {
         Liveness::Running => {}
@@ -209,73 +216,61 @@ pub(crate) fn stop(recorded: &ProcessId, grace: Duration, kill_wait: Duration) -
         }
         Liveness::Replaced => return Ok(StopOutcome::PidReused),
     }
-    if !send_signal(&pidfd, libc::SIGTERM)? || wait_exit(&pidfd, grace)? {
+    if !send_signal(&pidfd, Signal::TERM)? || wait_exit(&pidfd, grace)? {
         reap(recorded.pid);
         return Ok(StopOutcome::Stopped { forced: false });
     }
-    if !send_signal(&pidfd, libc::SIGKILL)? || wait_exit(&pidfd, kill_wait)? {
+    if !send_signal(&pidfd, Signal::KILL)? || wait_exit(&pidfd, kill_wait)? {
         reap(recorded.pid);
         return Ok(StopOutcome::Stopped { forced: true });
     }
     Err(io::Error::new(io::ErrorKind::TimedOut, format!("process {} survived SIGKILL for {kill_wait:?}", recorded.pid)))
 }
 
-/// A pidfd for `pid` (Linux 5.3 and later).
-fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
-    let pid = libc::pid_t::try_from(pid).map_err(|_| io::Error::from_raw_os_error(libc::ESRCH))?;
-    // SAFETY: pidfd_open takes a pid and flags and returns a new file descriptor or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let fd = i32::try_from(fd).map_err(|_| io::Error::other("pidfd_open returned an out-of-range descriptor"))?;
-    // SAFETY: `fd` is a descriptor the kernel just opened for us and nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+/// `pid` as the kernel's type; `None` for 0 and for numbers no PID can have.
+fn kernel_pid(pid: u32) -> Option<Pid> {
+    i32::try_from(pid).ok().and_then(Pid::from_raw)
+}
+
+/// A pidfd for `pid` (Linux 5.3 and later); `SRCH` when no process has that PID.
+fn open_pidfd(pid: u32) -> Result<OwnedFd, Errno> {
+    rustix::process::pidfd_open(kernel_pid(pid).ok_or(Errno::SRCH)?, PidfdFlags::empty())
 }
 
 /// Sends `signal` through `pidfd`; `false` when the process had already exited.
-fn send_signal(pidfd: &OwnedFd, signal: libc::c_int) -> io::Result<bool> {
-    // SAFETY: pidfd_send_signal with a valid descriptor, a signal number, no siginfo and no flags.
-    let rc = unsafe {
-        libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), signal, std::ptr::null::<libc::siginfo_t>(), 0)
-    };
-    if rc == 0 {
-        return Ok(true);
+fn send_signal(pidfd: &OwnedFd, signal: Signal) -> io::Result<bool> {
+    match rustix::process::pidfd_send_signal(pidfd, signal) {
+        Ok(()) => Ok(true),
+        Err(Errno::SRCH) => Ok(false),
+        Err(e) => Err(e.into()),
     }
-    let e = io::Error::last_os_error();
-    if e.raw_os_error() == Some(libc::ESRCH) { Ok(false) } else { Err(e) }
 }
 
-/// Waits up to `timeout` for the process behind `pidfd` to exit; `true` when it did.
+/// Waits up to `timeout` for the process behind `pidfd` to exit (its pidfd
+/// becomes readable); `true` when it did.
 fn wait_exit(pidfd: &OwnedFd, timeout: Duration) -> io::Result<bool> {
     let deadline = Instant::now() + timeout;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let millis = libc::c_int::try_from(left.as_micros().div_ceil(1000)).unwrap_or(libc::c_int::MAX);
-        let mut poll = libc::pollfd { fd: pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-        // SAFETY: one valid pollfd for the duration of the call.
-        let rc = unsafe { libc::poll(&mut poll, 1, millis) };
-        match rc {
-            // A signal or a rounding of the timeout may end the wait early: look again until the deadline.
-            0 if Instant::now() >= deadline => return Ok(false),
-            0 => {}
-            n if n > 0 => return Ok(true),
-            _ => {
-                let e = io::Error::last_os_error();
-                if e.kind() != io::ErrorKind::Interrupted {
-                    return Err(e);
-                }
-            }
+        // A wait too long for a timespec is as good as forever.
+        let left = Timespec::try_from(left).unwrap_or(Timespec { tv_sec: i64::MAX, tv_nsec: 0 });
+        let mut fds = [PollFd::new(pidfd, PollFlags::IN)];
+        match rustix::event::poll(&mut fds, Some(&left)) {
+            // A signal may end the wait early: look again until the deadline.
+            Ok(0) if Instant::now() >= deadline => return Ok(false),
+            Ok(0) | Err(Errno::INTR) => {}
+            Ok(_) => return Ok(true),
+            Err(e) => return Err(e.into()),
         }
     }
 }
 
 /// Collects the exit status of `pid` if it is this process's exited child, so
-/// no zombie is left; does nothing for anyone else's process.
+/// no zombie is left; does nothing for anyone else's process (waitpid fails
+/// with `CHILD`) or for a child that still runs (`NOHANG`).
 fn reap(pid: u32) {
-    if let Ok(pid) = libc::pid_t::try_from(pid) {
-        // SAFETY: waitpid with WNOHANG only reaps an exited child of ours; otherwise it fails with ECHILD.
-        unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG) };
+    if let Some(pid) = kernel_pid(pid) {
+        let _ = rustix::process::waitpid(Some(pid), WaitOptions::NOHANG);
     }
 }
 
@@ -359,8 +354,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (_child, id) = sleeper(dir.path());
         assert_eq!(id.cmdline, ["/bin/sleep", "30"]);
-        let pgid = unsafe { libc::getpgid(id.pid as libc::pid_t) };
-        assert_eq!(pgid, id.pid as libc::pid_t, "the daemon leads its own process group");
+        let pid = kernel_pid(id.pid).unwrap();
+        assert_eq!(rustix::process::getpgid(Some(pid)).unwrap(), pid, "the daemon leads its own process group");
         assert_eq!(liveness(&id).unwrap(), Liveness::Running);
         assert_eq!(
             stop(&id, Duration::from_secs(5), Duration::from_secs(5)).unwrap(),

@@ -90,7 +90,7 @@ pub(crate) fn read(dir: &Path) -> Result<Option<StackRecord>, ReadError> {
 pub(crate) fn write(dir: &Path, record: &StackRecord) -> io::Result<()> {
     let mut text = serde_json::to_string_pretty(record).map_err(io::Error::other)?;
     text.push('\n');
-    crate::atomic_file::replace(&dir.join(RECORD_FILE), text.as_bytes(), crate::atomic_file::Access::OwnerOnly)
+    crate::atomic::replace_owner_only(&dir.join(RECORD_FILE), text.as_bytes())
 }
 
 /// Removes the record from `dir` (nothing to do when it is absent).

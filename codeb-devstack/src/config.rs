@@ -1,8 +1,9 @@
 //! The configuration files of the stack's services, as pure functions of
 //! paths, addresses and keys, so each is checked without starting anything.
 //!
-//! Paths come from a data directory that [`super::data_dir`] has checked to be
-//! UTF-8 without control characters, so they fit on one line of any format.
+//! Paths come from a data directory that `existing_dir` (in the crate root)
+//! has checked to be UTF-8 without control characters, so they fit on one
+//! line of any format.
 
 use std::net::SocketAddr;
 use std::path::Path;

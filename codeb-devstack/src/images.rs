@@ -6,7 +6,7 @@
 //! ```no_run
 //! # fn main() -> codeb::Result<()> {
 //! use codeb::model::ImageRef;
-//! use codeb_backends::local_stack::images::{BusyboxImage, PodmanCli};
+//! use codeb_devstack::images::{BusyboxImage, PodmanCli};
 //!
 //! let podman = PodmanCli::new("/tmp/stack/podman.sock".as_ref())?;
 //! let tag = ImageRef::parse("localhost/hello:v1")?;
