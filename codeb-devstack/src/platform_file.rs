@@ -90,10 +90,13 @@ mod tests {
         let stack = LocalStack { dir: dir.path().to_owned(), endpoints, processes: Vec::new() };
         let written = stack.write_platform_file().unwrap();
         let config = PlatformConfig::read(&written).unwrap();
-        assert_eq!(crate::PodmanConfig::from_section(&config.podman).unwrap().socket, dir.path().join("podman.sock"));
-        let caddy = crate::CaddyConfig::from_section(&config.caddy, &config.tls).unwrap();
+        assert_eq!(
+            codeb_backends::PodmanConfig::from_section(&config.podman).unwrap().socket,
+            dir.path().join("podman.sock")
+        );
+        let caddy = codeb_backends::CaddyConfig::from_section(&config.caddy, &config.tls).unwrap();
         assert_eq!(caddy.listen, vec!["127.0.0.1:2101".to_owned()]);
-        let pdns = crate::PowerDnsConfig::from_section(&config.powerdns).unwrap();
+        let pdns = codeb_backends::PowerDnsConfig::from_section(&config.powerdns).unwrap();
         assert_eq!(pdns.api, "http://127.0.0.1:2102", "and its key file was read");
         assert_eq!(config.zone.unwrap().as_str(), LOCAL_ZONE);
         assert_eq!(std::fs::read_to_string(dir.path().join(PDNS_KEY_FILE)).unwrap(), "k3y");
