@@ -12,10 +12,10 @@ use codeb::engine::{
     Settings, release_container,
 };
 use codeb::fake::{AppBehaviour, FakeBackends};
-use codeb::fleet::{Fleet, HostAddresses, Role};
+use codeb::fleet::{Fleet, HostAddresses};
 use codeb::model::{
-    DomainName, EnvKey, EnvValue, EnvVar, Environment, HealthCheck, ImageRef, Port, ProjectName, ReleaseId, ServerName,
-    Service, Step,
+    DomainName, EnvKey, EnvValue, EnvVar, Environment, HealthCheck, ImageRef, Port, ProjectName, ReleaseId, Role,
+    ServerName, Service, Step,
 };
 use codeb::proxy::{Proxy, Upstream};
 use codeb::runtime::{ContainerRuntime, ContainerState};
@@ -871,6 +871,9 @@ async fn an_environment_is_placed_on_an_app_server_and_each_change_names_its_ser
     }
     p.apply(&plan, &DeployOptions::default()).await.unwrap();
     assert_eq!(env_record(&fakes).server, Some(ServerName::parse("app1").unwrap()), "the placement is recorded");
+    let servers = fakes.state.load().unwrap().servers;
+    let app1 = &servers[&ServerName::parse("app1").unwrap()];
+    assert_eq!(app1.roles, [Role::App], "and so is the server it names");
 
     let mut elsewhere = request("v2");
     elsewhere.server = Some(ServerName::parse("edge").unwrap());

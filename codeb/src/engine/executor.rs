@@ -176,6 +176,10 @@ impl<'a> Executor<'a> {
         };
         let ranges = *self.platform.backends.ports.ranges();
         let server = self.host.name.clone();
+        let seen = crate::ssot::ServerRecord {
+            address: self.host.addresses.upstream,
+            roles: self.host.roles.iter().copied().collect(),
+        };
         let (project, env) = (self.project.clone(), self.env.clone());
         let reserve_keys = keys.clone();
         let edit: Edit = Box::new(move |doc: &mut Ssot| {
@@ -185,6 +189,7 @@ impl<'a> Executor<'a> {
             if !reserve_keys.is_empty() {
                 let record = doc.environment_mut(&project, &env);
                 record.server.get_or_insert_with(|| server.clone());
+                doc.servers.insert(server.clone(), seen.clone());
             }
             for key in &reserve_keys {
                 crate::ports::reserve_in(doc, key, &taken, &ranges)

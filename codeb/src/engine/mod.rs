@@ -30,8 +30,8 @@ pub use request::{Accessories, DeployOptions, DeployRequest};
 pub use rollback::{Rollback, RollbackPlan};
 
 use crate::dns::Dns;
-use crate::fleet::{Fleet, Role};
-use crate::model::{Environment, ImageRef, ProjectName, ServerName, Service};
+use crate::fleet::Fleet;
+use crate::model::{Environment, ImageRef, ProjectName, Role, ServerName, Service};
 use crate::ports::PortRegistry;
 use crate::proxy::{Proxy, TlsPolicy};
 use crate::secrets::SecretStore;

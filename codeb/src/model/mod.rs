@@ -14,6 +14,7 @@ pub(crate) mod health;
 mod image;
 mod names;
 mod port;
+mod role;
 mod step;
 mod validation;
 
@@ -24,6 +25,7 @@ pub use health::{HealthCheck, HealthPath};
 pub use image::ImageRef;
 pub use names::{ContainerName, NetworkName, ProjectName, RESERVED_PROJECT_NAMES, ReleaseId, ServerName, VolumeName};
 pub use port::{Port, PortRange, Service};
+pub use role::Role;
 pub use step::Step;
 pub use validation::ValidationError;
 

@@ -79,15 +79,18 @@ impl Ssot {
     }
 }
 
-/// One server codeb deploys to.
+/// One server environments are placed on, as the SSOT last saw it: written
+/// when an environment is first placed there, so every reader of the SSOT
+/// knows the servers its environments name.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ServerRecord {
-    /// The address codeb reaches it at.
+    /// The address the proxy and the health probe reach its releases at.
     pub address: IpAddr,
-    /// What the server is for (`app`, `streaming`, `storage`, `backup`, ...).
+    /// What the server is for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub roles: Vec<String>,
+    pub roles: Vec<crate::model::Role>,
 }
 
 /// One project and its environments.
