@@ -2,17 +2,27 @@
 //!
 //! Every failure (a hostile argument, a missing project, an unhealthy
 //! release, a backend that is down) reaches the client as a *tool error*:
-//! a result with `isError: true` whose structured content carries the
-//! evidence (the SDK error's kind, message, failed step and context), so a
-//! model can read it and decide. Protocol errors are left for what the
-//! protocol itself rejects (an unknown tool, arguments of the wrong JSON type).
+//! a result with `isError: true` whose one text block is the evidence as
+//! JSON (`{"error": {...}}`: the SDK error's kind, message, failed step and
+//! context), so a model can read it and decide. Protocol errors are left for
+//! what the protocol itself rejects (an unknown tool, a malformed request).
+//!
+//! A tool error carries no `structuredContent`. The MCP specification says
+//! of a tool's output schema: "Servers MUST provide structured results that
+//! conform to this schema. Clients SHOULD validate structured results
+//! against this schema." The error object is not the tool's result, so it
+//! would not conform; and clients do validate it (the official TypeScript
+//! SDK checks `structuredContent` even when `isError` is true, and answers
+//! a mismatch with protocol error -32602, hiding the error from the model).
+//! The specification's own example of a tool execution error is a text
+//! block with `isError: true`, which every conforming client shows.
 
 use std::collections::BTreeMap;
 
 use codeb::model::ValidationError;
 use codeb::{Error, ErrorKind};
 use rmcp::handler::server::tool::IntoCallToolResult;
-use rmcp::model::{CallToolResponse, CallToolResult};
+use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock};
 use serde::Serialize;
 
 /// What a message quoting app output is marked with.
@@ -96,9 +106,9 @@ impl From<Error> for ToolFailure {
 
 impl IntoCallToolResult for ToolFailure {
     fn into_call_tool_result(self) -> Result<CallToolResponse, rmcp::ErrorData> {
-        let value = serde_json::to_value(&self)
+        let text = serde_json::to_string(&self)
             .map_err(|e| rmcp::ErrorData::internal_error(format!("cannot serialise a tool error: {e}"), None))?;
-        Ok(CallToolResult::structured_error(value).into())
+        Ok(CallToolResult::error(vec![ContentBlock::text(text)]).into())
     }
 }
 
@@ -116,6 +126,19 @@ mod tests {
         assert_eq!(failure["error"]["step"], "health_check");
         assert_eq!(failure["error"]["context"]["release"], "v2");
         assert_eq!(failure["error"]["notice"], UNTRUSTED_NOTICE);
+    }
+
+    #[test]
+    fn a_tool_error_is_readable_text_without_structured_content() {
+        let failure = ToolFailure::from(Error::not_found("project ghost is not in the SSOT"));
+        let CallToolResponse::Complete(result) = failure.into_call_tool_result().unwrap() else {
+            panic!("a tool error is a result")
+        };
+        assert_eq!(result.is_error, Some(true));
+        assert!(result.structured_content.is_none(), "the error object is not the tool's result");
+        let text = &result.content[0].as_text().unwrap().text;
+        let body: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_eq!(body["error"]["kind"], "not_found");
     }
 
     #[test]

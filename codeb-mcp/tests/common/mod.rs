@@ -133,11 +133,18 @@ impl Harness {
     }
 
     /// Calls a tool that must fail as a tool error; returns its `error` object.
+    ///
+    /// A tool error is one text block holding `{"error": {...}}` and no
+    /// `structuredContent` (which would have to match the tool's output schema).
     pub async fn fails(&self, name: &str, args: Value) -> Value {
         let result =
             self.call(name, args.clone()).await.unwrap_or_else(|e| panic!("{name} {args}: protocol error {e}"));
         assert_eq!(result.is_error, Some(true), "{name} {args} should fail: {result:?}");
-        let value = result.structured_content.unwrap_or_else(|| panic!("{name}: a tool error without structure"));
+        assert!(result.structured_content.is_none(), "{name}: a tool error carries no structuredContent: {result:?}");
+        let text = result.content.first().and_then(|c| c.as_text()).map(|t| t.text.clone());
+        let text = text.unwrap_or_else(|| panic!("{name}: a tool error without text: {result:?}"));
+        let value: Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: the error is JSON ({e}): {text}"));
         value["error"].clone()
     }
 
