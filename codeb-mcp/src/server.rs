@@ -6,6 +6,7 @@ use rmcp::model::{Implementation, ServerCapabilities, ServerConfig, Tool};
 use rmcp::{ServerHandler, tool_handler};
 
 use crate::roots::ProjectRoots;
+use crate::schema;
 
 /// What every client is told at `initialize`: how the tools fit together.
 const INSTRUCTIONS: &str = "codeb deploys containerised apps to your own servers. \
@@ -36,14 +37,20 @@ impl std::fmt::Debug for CodebServer {
 impl CodebServer {
     /// A server over `platform` (from `codeb_backends::connect`, or
     /// `Platform::memory()` to try it out) that may read a project directory
-    /// anywhere; see [`CodebServer::with_project_roots`].
+    /// anywhere; see [`CodebServer::with_project_roots`]. Every tool's
+    /// schemas are made standard JSON Schema here, in one place (`schema`).
     pub fn new(platform: Platform) -> Self {
-        let tool_router = Self::deploy_tools()
+        let mut tool_router = Self::deploy_tools()
             + Self::domain_tools()
             + Self::env_tools()
             + Self::port_tools()
             + Self::status_tools()
             + Self::project_tools();
+        for route in tool_router.map.values_mut() {
+            let tool = &mut route.attr;
+            tool.input_schema = schema::input(&tool.input_schema);
+            tool.output_schema = tool.output_schema.as_deref().map(schema::output);
+        }
         CodebServer { platform, roots: ProjectRoots::any(), tool_router }
     }
 

@@ -126,6 +126,94 @@ async fn every_tool_is_listed_with_a_schema_and_truthful_annotations() {
     }
 }
 
+/// Every subschema of `schema` with its JSON pointer (values of `const`, `enum`, `default` are data, not schemas).
+fn subschemas<'a>(schema: &'a Value, at: String, out: &mut Vec<(String, &'a Value)>) {
+    match schema {
+        Value::Object(map) => {
+            out.push((at.clone(), schema));
+            for (k, v) in map.iter().filter(|(k, _)| !["const", "enum", "default", "examples"].contains(&k.as_str())) {
+                subschemas(v, format!("{at}/{k}"), out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                subschemas(v, format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn types(schema: &Value) -> Vec<&str> {
+    match &schema["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => vec![],
+    }
+}
+
+#[tokio::test]
+async fn every_schema_is_standard_json_schema_with_bounded_integer_arguments() {
+    const STANDARD_FORMATS: [&str; 19] = [
+        "date-time",
+        "date",
+        "time",
+        "duration",
+        "email",
+        "idn-email",
+        "hostname",
+        "idn-hostname",
+        "ipv4",
+        "ipv6",
+        "uri",
+        "uri-reference",
+        "iri",
+        "iri-reference",
+        "uuid",
+        "uri-template",
+        "json-pointer",
+        "relative-json-pointer",
+        "regex",
+    ];
+    let h = Harness::start().await;
+    let mut integer_arguments = 0;
+    for tool in h.tools().await {
+        let input = Value::Object(tool.input_schema.as_ref().clone());
+        let output = Value::Object(tool.output_schema.as_deref().cloned().unwrap_or_default());
+        for (kind, schema) in [("input", &input), ("output", &output)] {
+            let mut nodes = Vec::new();
+            subschemas(schema, String::new(), &mut nodes);
+            for (at, node) in nodes {
+                if let Some(format) = node.get("format").and_then(Value::as_str) {
+                    assert!(STANDARD_FORMATS.contains(&format), "{} {kind}{at}: format {format}", tool.name);
+                }
+                if kind == "input" {
+                    assert!(!types(node).contains(&"null"), "{} {at}: an argument typed null: {node}", tool.name);
+                    if types(node).contains(&"integer") {
+                        assert!(
+                            node["minimum"].is_i64() && node["maximum"].is_i64(),
+                            "{} {at}: bounds: {node}",
+                            tool.name
+                        );
+                        integer_arguments += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(integer_arguments, 2, "tail and wait_seconds");
+    let tools = h.tools().await;
+    let logs = tools.iter().find(|t| t.name == "logs").unwrap();
+    let tail = &logs.input_schema["properties"]["tail"];
+    assert_eq!(
+        (tail["type"].as_str(), tail["minimum"].as_i64(), tail["maximum"].as_i64()),
+        (Some("integer"), Some(1), Some(1000))
+    );
+    let deploy = tools.iter().find(|t| t.name == "deploy").unwrap();
+    let wait = &deploy.input_schema["properties"]["wait_seconds"];
+    assert_eq!((wait["minimum"].as_i64(), wait["maximum"].as_i64()), (Some(0), Some(600)));
+}
+
 #[tokio::test]
 async fn a_project_is_planned_deployed_inspected_and_redeployed() {
     let h = Harness::start().await;

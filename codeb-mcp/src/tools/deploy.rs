@@ -32,8 +32,9 @@ pub struct DeployParams {
     /// Deploy this OCI image reference instead of the one codeb.toml names or builds.
     #[serde(default)]
     pub image: Option<String>,
-    /// Wait up to this many seconds (at most 600) for another deploy of the environment to finish; default: fail at once.
+    /// Wait up to this many seconds (0-600) for another deploy of the environment to finish; default: fail at once.
     #[serde(default)]
+    #[schemars(range(min = 0, max = MAX_WAIT_SECONDS))]
     pub wait_seconds: Option<u64>,
 }
 

@@ -34,6 +34,7 @@ pub struct LogsParams {
     pub env: String,
     /// How many of the last lines (1-1000, default 100).
     #[serde(default)]
+    #[schemars(range(min = 1, max = MAX_TAIL))]
     pub tail: Option<u32>,
 }
 
