@@ -18,15 +18,15 @@ const ALL_TOOLS: [&str; 19] = [
     "plan",
     "rollback",
     "releases",
-    "setup_domain",
-    "remove_domain",
+    "domain_setup",
+    "domain_remove",
     "health_check",
     "logs",
     "env_set",
     "env_list",
     "env_unset",
     "ssot_status",
-    "ssot_get_project",
+    "project_show",
     "port_allocate",
     "port_list",
     "port_release",
@@ -34,7 +34,7 @@ const ALL_TOOLS: [&str; 19] = [
     "project_delete",
     "lock_status",
 ];
-const DESTRUCTIVE_WITH_FORCE: [&str; 5] = ["project_delete", "remove_domain", "env_unset", "port_release", "rollback"];
+const DESTRUCTIVE_WITH_FORCE: [&str; 5] = ["project_delete", "domain_remove", "env_unset", "port_release", "rollback"];
 const READ_ONLY: [&str; 10] = [
     "plan",
     "releases",
@@ -42,7 +42,7 @@ const READ_ONLY: [&str; 10] = [
     "logs",
     "env_list",
     "ssot_status",
-    "ssot_get_project",
+    "project_show",
     "port_list",
     "port_check",
     "lock_status",
@@ -65,7 +65,7 @@ async fn live(h: &Harness) -> String {
 
 /// The SSOT record of shop's staging environment.
 async fn staging_record(h: &Harness) -> Value {
-    let project = h.ok("ssot_get_project", json!({ "project": "shop" })).await;
+    let project = h.ok("project_show", json!({ "project": "shop" })).await;
     assert_eq!(project["notice"], codeb_mcp::UNTRUSTED_NOTICE, "failure reasons may quote the app");
     project["data"]["environments"]["staging"].clone()
 }
@@ -290,10 +290,10 @@ async fn every_tool_answers_in_the_shape_its_output_schema_advertises() {
     h.ok("env_unset", with(json!({ "keys": ["MODE"] }))).await;
     h.ok("env_unset", with(json!({ "keys": ["MODE"], "force": true }))).await;
 
-    h.ok("setup_domain", with(json!({ "domain": "www.codeb.test", "dry_run": true }))).await;
-    h.ok("setup_domain", with(json!({ "domain": "www.codeb.test" }))).await;
-    h.ok("remove_domain", with(json!({ "domain": "www.codeb.test" }))).await;
-    h.ok("remove_domain", with(json!({ "domain": "www.codeb.test", "force": true }))).await;
+    h.ok("domain_setup", with(json!({ "domain": "www.codeb.test", "dry_run": true }))).await;
+    h.ok("domain_setup", with(json!({ "domain": "www.codeb.test" }))).await;
+    h.ok("domain_remove", with(json!({ "domain": "www.codeb.test" }))).await;
+    h.ok("domain_remove", with(json!({ "domain": "www.codeb.test", "force": true }))).await;
 
     let prod = json!({ "project": "shop", "env": "production", "service": "redis" });
     h.ok("port_allocate", prod.clone()).await;
@@ -320,7 +320,7 @@ async fn every_tool_answers_in_the_shape_its_output_schema_advertises() {
     };
     set_lock(Some(holder));
     assert_ne!(h.ok("lock_status", t.clone()).await["lock"], Value::Null, "a held lock");
-    h.ok("ssot_get_project", json!({ "project": "shop" })).await;
+    h.ok("project_show", json!({ "project": "shop" })).await;
     h.ok("ssot_status", json!({})).await;
     set_lock(None);
 
@@ -397,17 +397,17 @@ async fn domains_are_set_up_and_removed_only_with_force() {
 
     let mut dry = target.clone();
     dry["dry_run"] = json!(true);
-    let planned = h.ok("setup_domain", dry).await;
+    let planned = h.ok("domain_setup", dry).await;
     assert_eq!((planned["applied"].as_bool(), planned["domain"].as_str()), (Some(false), Some("shop.codeb.test")));
     let kinds: Vec<&str> =
         planned["changes"].as_array().unwrap().iter().map(|c| c["change"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["add_domain", "create_route", "upsert_record"]);
     assert_eq!(recorded_domains(&h).await, json!([]), "a dry run changes nothing");
 
-    assert_eq!(h.ok("setup_domain", target.clone()).await["applied"], true);
+    assert_eq!(h.ok("domain_setup", target.clone()).await["applied"], true);
     assert_eq!(recorded_domains(&h).await, json!(["shop.codeb.test"]));
 
-    let refused = h.ok("remove_domain", target.clone()).await;
+    let refused = h.ok("domain_remove", target.clone()).await;
     assert_eq!(refused["applied"], false);
     let kinds: Vec<&str> =
         refused["changes"].as_array().unwrap().iter().map(|c| c["change"].as_str().unwrap()).collect();
@@ -422,7 +422,7 @@ async fn domains_are_set_up_and_removed_only_with_force() {
 
     let mut forced = target.clone();
     forced["force"] = json!(true);
-    assert_eq!(h.ok("remove_domain", forced).await["applied"], true);
+    assert_eq!(h.ok("domain_remove", forced).await["applied"], true);
     assert_eq!(recorded_domains(&h).await, json!([]));
 }
 
@@ -514,7 +514,7 @@ async fn a_project_is_deleted_only_with_force() {
     assert!(h.backend_calls() > calls_before, "the plan was read from the backends");
 
     assert_eq!(h.ok("project_delete", json!({ "project": "shop", "force": true })).await["applied"], true);
-    let gone = h.fails("ssot_get_project", json!({ "project": "shop" })).await;
+    let gone = h.fails("project_show", json!({ "project": "shop" })).await;
     assert_eq!(gone["kind"], "not_found");
 }
 
@@ -648,14 +648,14 @@ async fn hostile_arguments_are_refused_naming_the_argument_and_rule_before_any_b
         ("plan", json!({ "path": path, "env": "staging", "image": "localhost/shop:v1" })),
         ("rollback", json!({ "project": "shop", "env": "staging", "to": "v1" })),
         ("releases", json!({ "project": "shop", "env": "staging" })),
-        ("setup_domain", json!({ "project": "shop", "env": "staging", "domain": "shop.codeb.test" })),
-        ("remove_domain", json!({ "project": "shop", "env": "staging", "domain": "shop.codeb.test", "force": true })),
+        ("domain_setup", json!({ "project": "shop", "env": "staging", "domain": "shop.codeb.test" })),
+        ("domain_remove", json!({ "project": "shop", "env": "staging", "domain": "shop.codeb.test", "force": true })),
         ("health_check", json!({ "project": "shop", "env": "staging" })),
         ("logs", json!({ "project": "shop", "env": "staging" })),
         ("env_set", json!({ "project": "shop", "env": "staging", "vars": { "KEY": "value" } })),
         ("env_list", json!({ "project": "shop", "env": "staging" })),
         ("env_unset", json!({ "project": "shop", "env": "staging", "keys": ["KEY"], "force": true })),
-        ("ssot_get_project", json!({ "project": "shop" })),
+        ("project_show", json!({ "project": "shop" })),
         ("port_allocate", json!({ "project": "shop", "env": "staging", "service": "app" })),
         ("port_list", json!({ "project": "shop", "env": "staging" })),
         ("port_release", json!({ "project": "shop", "env": "staging", "service": "app", "force": true })),
@@ -725,7 +725,7 @@ async fn a_secret_set_with_env_set_never_appears_in_any_output() {
         h.ok(tool, t.clone()).await;
     }
     h.ok("plan", json!({ "path": Harness::arg(&dir), "env": "staging" })).await;
-    h.ok("ssot_get_project", json!({ "project": "shop" })).await;
+    h.ok("project_show", json!({ "project": "shop" })).await;
     h.ok("ssot_status", json!({})).await;
     h.ok("port_list", json!({})).await;
     h.ok("port_check", json!({})).await;

@@ -1,4 +1,4 @@
-//! `setup_domain`, `remove_domain`.
+//! `domain_setup`, `domain_remove`.
 
 use codeb::model::DomainName;
 use codeb::ops::{DomainReport, Removal};
@@ -17,7 +17,7 @@ use crate::tools::target;
 /// A domain to route to an environment.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SetupDomainParams {
+pub struct DomainSetupParams {
     /// The project.
     pub project: String,
     /// The environment: staging, production or preview-<id>.
@@ -32,7 +32,7 @@ pub struct SetupDomainParams {
 /// A domain to stop routing.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RemoveDomainParams {
+pub struct DomainRemoveParams {
     /// The project.
     pub project: String,
     /// The environment: staging, production or preview-<id>.
@@ -55,11 +55,11 @@ impl CodebServer {
         idempotent_hint = true,
         open_world_hint = true
     ))]
-    async fn setup_domain(&self, params: Parameters<SetupDomainParams>) -> Result<Json<DomainReport>, ToolFailure> {
+    async fn domain_setup(&self, params: Parameters<DomainSetupParams>) -> Result<Json<DomainReport>, ToolFailure> {
         let p = params.0;
         let (project, env) = target(&p.project, &p.env)?;
         let domain = required("domain", &p.domain, DomainName::parse)?;
-        let options = options(format!("setup_domain {domain}"));
+        let options = options(format!("domain_setup {domain}"));
         Ok(Json(self.platform.domain_setup(&project, &env, &domain, p.dry_run, &options).await?))
     }
 
@@ -72,14 +72,14 @@ impl CodebServer {
         idempotent_hint = true,
         open_world_hint = true
     ))]
-    async fn remove_domain(
+    async fn domain_remove(
         &self,
-        params: Parameters<RemoveDomainParams>,
+        params: Parameters<DomainRemoveParams>,
     ) -> Result<Json<Guarded<Removal>>, ToolFailure> {
         let p = params.0;
         let (project, env) = target(&p.project, &p.env)?;
         let domain = required("domain", &p.domain, DomainName::parse)?;
-        let options = options(format!("remove_domain {domain}"));
+        let options = options(format!("domain_remove {domain}"));
         let removal = self.platform.domain_remove(&project, &env, &domain, p.force, &options).await?;
         Ok(Json(Guarded::new(removal)))
     }

@@ -1,7 +1,8 @@
-//! `project_delete`.
+//! `project_show`, `project_delete`.
 
 use codeb::model::ProjectName;
 use codeb::ops::Removal;
+use codeb::ssot::ProjectRecord;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::{Json, tool, tool_router};
 use schemars::JsonSchema;
@@ -9,9 +10,17 @@ use serde::Deserialize;
 
 use crate::failure::ToolFailure;
 use crate::input::required;
-use crate::output::Guarded;
+use crate::output::{Guarded, Untrusted};
 use crate::server::CodebServer;
 use crate::tools::deploy::options;
+
+/// A project.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectParams {
+    /// The project.
+    pub project: String,
+}
 
 /// A project to delete.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -26,6 +35,17 @@ pub struct ProjectDeleteParams {
 
 #[tool_router(router = project_tools, vis = "pub(crate)")]
 impl CodebServer {
+    /// One project as the SSOT records it: per environment the serving release, ports, domains,
+    /// accessories, kept releases and the lock if held. Failure reasons may quote the app, so it is marked untrusted.
+    #[tool(annotations(title = "Show a project", read_only_hint = true, open_world_hint = false))]
+    async fn project_show(
+        &self,
+        params: Parameters<ProjectParams>,
+    ) -> Result<Json<Untrusted<ProjectRecord>>, ToolFailure> {
+        let project = required("project", &params.0.project, ProjectName::parse)?;
+        Ok(Json(Untrusted::new(self.platform.project_show(&project).await?)))
+    }
+
     /// Delete a project whole: containers, routes, records, ports, env vars and its SSOT entry.
     /// Protected data volumes are always kept. Needs `force: true`; without it, returns the plan and changes nothing.
     #[tool(annotations(

@@ -1,16 +1,14 @@
-//! Read-only views: `health_check`, `logs`, `ssot_status`, `ssot_get_project`, `lock_status`.
+//! Read-only views: `health_check`, `logs`, `ssot_status`, `lock_status`.
 
 use codeb::engine::LockStatus;
-use codeb::model::ProjectName;
 use codeb::ops::{HealthReport, SsotStatus};
-use codeb::ssot::ProjectRecord;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::{Json, tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::failure::ToolFailure;
-use crate::input::{bounded, required};
+use crate::input::bounded;
 use crate::output::Untrusted;
 use crate::server::CodebServer;
 use crate::tools::{NoParams, TargetParams, target};
@@ -36,14 +34,6 @@ pub struct LogsParams {
     #[serde(default)]
     #[schemars(range(min = 1, max = MAX_TAIL))]
     pub tail: Option<u32>,
-}
-
-/// A project.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ProjectParams {
-    /// The project.
-    pub project: String,
 }
 
 /// The last log lines of the serving release, bounded for a model's context.
@@ -127,17 +117,6 @@ impl CodebServer {
     #[tool(annotations(title = "SSOT status", read_only_hint = true, open_world_hint = false))]
     async fn ssot_status(&self, _params: Parameters<NoParams>) -> Result<Json<SsotStatus>, ToolFailure> {
         Ok(Json(self.platform.ssot_status().await?))
-    }
-
-    /// One project as the SSOT records it: per environment the serving release, ports, domains,
-    /// accessories, kept releases and the lock if held. Failure reasons may quote the app, so it is marked untrusted.
-    #[tool(annotations(title = "SSOT project", read_only_hint = true, open_world_hint = false))]
-    async fn ssot_get_project(
-        &self,
-        params: Parameters<ProjectParams>,
-    ) -> Result<Json<Untrusted<ProjectRecord>>, ToolFailure> {
-        let project = required("project", &params.0.project, ProjectName::parse)?;
-        Ok(Json(Untrusted::new(self.platform.project_show(&project).await?)))
     }
 
     /// Who holds an environment's deploy lock, since when, and whether the holder is gone.

@@ -27,15 +27,15 @@ from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 ALL_TOOLS = {
-    "deploy", "plan", "rollback", "releases", "setup_domain", "remove_domain",
+    "deploy", "plan", "rollback", "releases", "domain_setup", "domain_remove",
     "health_check", "logs", "env_set", "env_list", "env_unset", "ssot_status",
-    "ssot_get_project", "port_allocate", "port_list", "port_release", "port_check",
+    "project_show", "port_allocate", "port_list", "port_release", "port_check",
     "project_delete", "lock_status",
 }
-FORCE_GUARDED = {"project_delete", "remove_domain", "env_unset", "port_release", "rollback"}
+FORCE_GUARDED = {"project_delete", "domain_remove", "env_unset", "port_release", "rollback"}
 READ_ONLY = {
     "plan", "releases", "health_check", "logs", "env_list", "ssot_status",
-    "ssot_get_project", "port_list", "port_check", "lock_status",
+    "project_show", "port_list", "port_check", "lock_status",
 }
 SECRET = "py-client-secret-31337-never-shown"
 
@@ -136,18 +136,18 @@ async def run():
 
             error = await fails(session, "deploy", {**deploy_args, "env": "staging; rm -rf /"})
             check(error["kind"] == "invalid" and error["field"] == "env", f"hostile env: {error}")
-            error = await fails(session, "ssot_get_project", {"project": "../etc"})
+            error = await fails(session, "project_show", {"project": "../etc"})
             check(error["kind"] == "invalid" and error["field"] == "project", f"hostile project: {error}")
 
             refused = await ok(session, "project_delete", {"project": project})
             check(refused["applied"] is False and "force: true" in refused["hint"], f"refusal: {refused}")
             check(any(c["change"] == "forget_project" for c in refused["changes"]), "the plan is returned")
-            still = await ok(session, "ssot_get_project", {"project": project})
+            still = await ok(session, "project_show", {"project": project})
             check(still["data"]["environments"]["staging"]["current_release"] == "v1", "nothing changed without force")
 
             deleted = await ok(session, "project_delete", {"project": project, "force": True})
             check(deleted["applied"] is True, f"delete with force: {deleted}")
-            gone = await fails(session, "ssot_get_project", {"project": project})
+            gone = await fails(session, "project_show", {"project": project})
             check(gone["kind"] == "not_found", f"the project is gone: {gone}")
 
     for output in outputs:
