@@ -34,7 +34,8 @@ impl Platform {
     /// The lock must be free or stale (its holder gone); `force` takes it
     /// from a live holder too. Afterwards the recorded current release runs and
     /// every route of the environment points at it; releases still pending
-    /// are removed and recorded as failed.
+    /// are removed and recorded as failed. An environment the SSOT does not
+    /// know is `NotFound`, and nothing is recorded for it.
     pub async fn recover(
         &self,
         project: &ProjectName,
@@ -42,6 +43,8 @@ impl Platform {
         force: bool,
         options: &DeployOptions,
     ) -> Result<RecoverReport> {
+        // Taking the lock would otherwise record an empty environment of a mistyped project.
+        self.existing_environment(project, env).await?;
         let events = Events::new(options.events.clone());
         let mut report = RecoverReport::default();
         if let Some(released) = self.lock_release(project, env, force).await? {
