@@ -45,6 +45,7 @@ impl CodebServer {
             + Self::env_tools()
             + Self::port_tools()
             + Self::status_tools()
+            + Self::lock_tools()
             + Self::project_tools();
         for route in tool_router.map.values_mut() {
             let tool = &mut route.attr;

@@ -38,7 +38,7 @@ fn stdout_carries_only_the_protocol_and_logs_go_to_stderr() {
     assert_eq!(lines[0]["result"]["serverInfo"]["name"], "codeb", "{stdout}");
     let status = lines.iter().find(|m| m["id"] == 2).unwrap_or_else(|| panic!("no answer to the call: {stdout}"));
     assert_eq!(status["result"]["structuredContent"]["revision"], 0);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("serving 19 tools over stdio"), "the log is on stderr");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("serving 23 tools over stdio"), "the log is on stderr");
 }
 
 #[test]

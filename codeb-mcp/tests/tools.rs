@@ -13,10 +13,11 @@ use codeb_mcp::ProjectRoots;
 use common::Harness;
 use serde_json::{Value, json};
 
-const ALL_TOOLS: [&str; 19] = [
+const ALL_TOOLS: [&str; 23] = [
     "deploy",
     "plan",
     "rollback",
+    "recover",
     "releases",
     "domain_setup",
     "domain_remove",
@@ -26,22 +27,30 @@ const ALL_TOOLS: [&str; 19] = [
     "env_list",
     "env_unset",
     "ssot_status",
+    "ssot_diff",
+    "project_list",
     "project_show",
+    "project_delete",
     "port_allocate",
     "port_list",
     "port_release",
     "port_check",
-    "project_delete",
     "lock_status",
+    "lock_release",
 ];
-const DESTRUCTIVE_WITH_FORCE: [&str; 5] = ["project_delete", "domain_remove", "env_unset", "port_release", "rollback"];
-const READ_ONLY: [&str; 10] = [
+/// Tools that take `force`: without it the first five return their plan and change nothing; `recover` and
+/// `lock_release` refuse a lock whose holder still runs.
+const DESTRUCTIVE_WITH_FORCE: [&str; 7] =
+    ["project_delete", "domain_remove", "env_unset", "port_release", "rollback", "recover", "lock_release"];
+const READ_ONLY: [&str; 12] = [
     "plan",
     "releases",
     "health_check",
     "logs",
     "env_list",
     "ssot_status",
+    "ssot_diff",
+    "project_list",
     "project_show",
     "port_list",
     "port_check",
@@ -321,13 +330,19 @@ async fn every_tool_answers_in_the_shape_its_output_schema_advertises() {
     set_lock(Some(holder));
     assert_ne!(h.ok("lock_status", t.clone()).await["lock"], Value::Null, "a held lock");
     h.ok("project_show", json!({ "project": "shop" })).await;
+    h.ok("project_list", json!({})).await;
     h.ok("ssot_status", json!({})).await;
-    set_lock(None);
+    let released = h.ok("lock_release", with(json!({ "force": true }))).await;
+    assert_eq!(released["released"]["holder"]["host"], "build-7", "{released}");
+    h.ok("lock_release", t.clone()).await;
+    h.ok("recover", t.clone()).await;
 
     let serving = ContainerName::parse("codeb-shop-staging-v1").unwrap();
     h.fakes.runtime.crash(&serving, 1).unwrap();
     let check = h.ok("port_check", json!({})).await;
     assert_eq!(check["drift"][0]["drift"], "not_listening", "{check}");
+    let drift = h.ok("ssot_diff", json!({})).await;
+    assert_eq!(drift["items"][0]["drift"], "release_not_running", "{drift}");
 
     h.ok("project_delete", json!({ "project": "shop" })).await;
     h.ok("project_delete", json!({ "project": "shop", "force": true })).await;
@@ -558,6 +573,16 @@ async fn missing_things_and_bad_project_files_are_tool_errors() {
     assert_eq!((error["kind"].as_str(), error["context"]["field"].as_str()), (Some("invalid"), Some("environment")));
     let error = h.fails("rollback", json!({ "project": "ghost", "env": "staging" })).await;
     assert_eq!(error["kind"], "not_found");
+    let error = h.fails("releases", json!({ "project": "ghost", "env": "staging" })).await;
+    assert_eq!(error["kind"], "not_found", "an unknown project has no empty release list: {error}");
+    let error = h.fails("recover", json!({ "project": "ghost", "env": "staging" })).await;
+    assert_eq!(error["kind"], "not_found", "{error}");
+    deploy(&h, &h.project("shop", "localhost/shop:v1", ""), None).await;
+    let error = h.fails("releases", json!({ "project": "shop", "env": "production" })).await;
+    assert_eq!(
+        (error["kind"].as_str(), error["context"]["environment"].as_str()),
+        (Some("not_found"), Some("production"))
+    );
 }
 
 #[tokio::test]
@@ -582,6 +607,77 @@ async fn project_directories_outside_the_roots_are_refused_before_any_backend() 
     assert_eq!(h.backend_calls(), 0, "a refused path reaches no backend");
     let report = deploy(&h, &inside, None).await;
     assert_eq!(report["release"], "v1");
+}
+
+#[tokio::test]
+async fn an_agent_finds_projects_by_name_and_drift_between_the_ssot_and_what_runs() {
+    let h = Harness::start().await;
+    assert_eq!(h.ok("project_list", json!({})).await, json!({ "items": [] }));
+    deploy(&h, &h.project("shop", "localhost/shop:v1", ""), None).await;
+    deploy(&h, &h.project("blog", "localhost/blog:v1", ""), None).await;
+    let listed = h.ok("project_list", json!({})).await;
+    let names: Vec<&str> = listed["items"].as_array().unwrap().iter().map(|p| p["project"].as_str().unwrap()).collect();
+    assert_eq!(names, ["blog", "shop"]);
+    assert_eq!(
+        listed["items"][1]["environments"],
+        json!({ "staging": "v1" }),
+        "each environment with its serving release"
+    );
+
+    assert_eq!(h.ok("ssot_diff", json!({})).await["items"], json!([]), "no drift after clean deploys");
+    let serving = ContainerName::parse("codeb-shop-staging-v1").unwrap();
+    h.fakes.runtime.crash(&serving, 1).unwrap();
+    let drift = h.ok("ssot_diff", json!({})).await;
+    assert_eq!(
+        drift["items"],
+        json!([{ "drift": "release_not_running", "project": "shop", "env": "staging", "release": "v1", "container": "codeb-shop-staging-v1" }])
+    );
+}
+
+#[tokio::test]
+async fn a_stale_lock_is_released_and_recovered_but_a_live_holders_only_with_force() {
+    let h = Harness::start().await;
+    deploy(&h, &h.project("shop", "localhost/shop:v1", ""), None).await;
+    let t = json!({ "project": "shop", "env": "staging" });
+    let (project, env) = (codeb::model::ProjectName::parse("shop").unwrap(), codeb::model::Environment::Staging);
+    let hold = |pid: u32| {
+        let holder: codeb::ssot::DeployLock = serde_json::from_value(json!({
+            "owner": "ci", "host": "localhost", "pid": pid, "started_at": "2026-12-01T06:51:16.5Z", "message": "deploy shop"
+        }))
+        .unwrap();
+        codeb::ssot::StateStore::update(h.fakes.state.as_ref(), &mut |doc| {
+            doc.environment_mut(&project, &env).lock = Some(holder.clone());
+            Ok(())
+        })
+        .unwrap();
+    };
+
+    hold(4242);
+    for tool in ["lock_release", "recover"] {
+        let refused = h.fails(tool, t.clone()).await;
+        assert_eq!(refused["kind"], "forbidden", "{tool}: the holder runs: {refused}");
+        assert!(refused["message"].as_str().unwrap().contains("force"), "{refused}");
+    }
+    assert_ne!(h.ok("lock_status", t.clone()).await["lock"], Value::Null, "still held");
+    let mut forced = t.clone();
+    forced["force"] = json!(true);
+    assert_eq!(h.ok("lock_release", forced).await["released"]["holder"]["pid"], 4242);
+
+    hold(4343);
+    h.fakes.liveness.kill(4343);
+    let released = h.ok("lock_release", t.clone()).await;
+    assert_eq!(
+        (released["released"]["stale"].as_bool(), released["released"]["holder"]["pid"].as_u64()),
+        (Some(true), Some(4343))
+    );
+    assert_eq!(h.ok("lock_release", t.clone()).await, json!({ "released": null }), "nothing left to release");
+
+    hold(4444);
+    h.fakes.liveness.kill(4444);
+    let report = h.ok("recover", t.clone()).await;
+    assert_eq!(report["released_lock"], "ci@localhost (pid 4444)", "{report}");
+    assert_eq!(h.ok("lock_status", t.clone()).await, json!({ "lock": null }));
+    assert_eq!(live(&h).await, "v1", "the recorded release still serves");
 }
 
 #[tokio::test]
@@ -661,6 +757,8 @@ async fn hostile_arguments_are_refused_naming_the_argument_and_rule_before_any_b
         ("port_release", json!({ "project": "shop", "env": "staging", "service": "app", "force": true })),
         ("project_delete", json!({ "project": "shop", "force": true })),
         ("lock_status", json!({ "project": "shop", "env": "staging" })),
+        ("lock_release", json!({ "project": "shop", "env": "staging", "force": true })),
+        ("recover", json!({ "project": "shop", "env": "staging", "force": true })),
     ];
     let kind_of = |arg: &str| match arg {
         "project" => "project",
@@ -721,9 +819,11 @@ async fn a_secret_set_with_env_set_never_appears_in_any_output() {
 
     h.tools().await;
     let t = json!({ "project": "shop", "env": "staging" });
-    for tool in ["releases", "health_check", "logs", "env_list", "lock_status"] {
+    for tool in ["releases", "health_check", "logs", "env_list", "lock_status", "lock_release", "recover"] {
         h.ok(tool, t.clone()).await;
     }
+    h.ok("project_list", json!({})).await;
+    h.ok("ssot_diff", json!({})).await;
     h.ok("plan", json!({ "path": Harness::arg(&dir), "env": "staging" })).await;
     h.ok("project_show", json!({ "project": "shop" })).await;
     h.ok("ssot_status", json!({})).await;

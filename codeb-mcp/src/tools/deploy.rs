@@ -1,8 +1,8 @@
-//! `deploy`, `plan`, `rollback`, `releases`.
+//! `deploy`, `plan`, `rollback`, `recover`, `releases`.
 
 use std::time::Duration;
 
-use codeb::engine::{DeployOptions, DeployReport, Plan, Rollback};
+use codeb::engine::{DeployOptions, DeployReport, Plan, RecoverReport, Rollback};
 use codeb::model::{Environment, ImageRef, ReleaseId};
 use codeb::project::ProjectFile;
 use codeb::ssot::ReleaseRecord;
@@ -63,6 +63,20 @@ pub struct RollbackParams {
     #[serde(default)]
     pub to: Option<String>,
     /// Really roll back. Without it the call returns the plan and changes nothing.
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// Which environment to recover.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecoverParams {
+    /// The project.
+    pub project: String,
+    /// The environment: staging, production or preview-<id>.
+    pub env: String,
+    /// Take the deploy lock even from a holder that still runs (or runs on another host), which may break a
+    /// deploy in progress. Without it a live holder's lock is refused; a stale one is released.
     #[serde(default)]
     pub force: bool,
 }
@@ -138,14 +152,33 @@ impl CodebServer {
         Ok(Json(Guarded::new(rollback)))
     }
 
+    /// Complete or clean up an interrupted deploy (a crash, a killed process): release its stale lock, start the
+    /// recorded current release again if it is not running, point every route back at it, and remove releases
+    /// still pending (recorded failed). A lock whose holder still runs is refused (`forbidden`) unless `force: true`.
+    #[tool(annotations(
+        title = "Recover an environment",
+        read_only_hint = false,
+        destructive_hint = true,
+        idempotent_hint = true,
+        open_world_hint = true
+    ))]
+    async fn recover(&self, params: Parameters<RecoverParams>) -> Result<Json<RecoverReport>, ToolFailure> {
+        let p = params.0;
+        let (project, env) = target(&p.project, &p.env)?;
+        let options = options(format!("recover {project}/{env}"));
+        Ok(Json(self.platform.recover(&project, &env, p.force, &options).await?))
+    }
+
     /// The kept releases of an environment, oldest first: image, configuration and status (`live` serves now;
     /// `failed` names the step and the reason, which may quote the app, so the list is marked untrusted).
+    /// A project or environment the SSOT does not know is `not_found` (see `project_list`).
     #[tool(annotations(title = "List releases", read_only_hint = true, open_world_hint = false))]
     async fn releases(
         &self,
         params: Parameters<TargetParams>,
     ) -> Result<Json<Untrusted<Vec<ReleaseRecord>>>, ToolFailure> {
         let (project, env) = target(&params.0.project, &params.0.env)?;
-        Ok(Json(Untrusted::new(self.platform.releases(&project, &env).await?)))
+        // Not `Platform::releases`, which answers an environment the SSOT does not know with no releases.
+        Ok(Json(Untrusted::new(self.platform.existing_environment(&project, &env).await?.releases)))
     }
 }

@@ -1,7 +1,7 @@
-//! `project_show`, `project_delete`.
+//! `project_list`, `project_show`, `project_delete`.
 
 use codeb::model::ProjectName;
-use codeb::ops::Removal;
+use codeb::ops::{ProjectSummary, Removal};
 use codeb::ssot::ProjectRecord;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::{Json, tool, tool_router};
@@ -10,8 +10,9 @@ use serde::Deserialize;
 
 use crate::failure::ToolFailure;
 use crate::input::required;
-use crate::output::{Guarded, Untrusted};
+use crate::output::{Guarded, Items, Untrusted};
 use crate::server::CodebServer;
+use crate::tools::NoParams;
 use crate::tools::deploy::options;
 
 /// A project.
@@ -35,6 +36,13 @@ pub struct ProjectDeleteParams {
 
 #[tool_router(router = project_tools, vis = "pub(crate)")]
 impl CodebServer {
+    /// Every project the SSOT records, with the release serving each of its environments (`null`: none serves).
+    /// Start here to find project names; `project_show` gives one project whole.
+    #[tool(annotations(title = "List projects", read_only_hint = true, open_world_hint = false))]
+    async fn project_list(&self, _params: Parameters<NoParams>) -> Result<Json<Items<ProjectSummary>>, ToolFailure> {
+        Ok(Json(Items { items: self.platform.project_list().await? }))
+    }
+
     /// One project as the SSOT records it: per environment the serving release, ports, domains,
     /// accessories, kept releases and the lock if held. Failure reasons may quote the app, so it is marked untrusted.
     #[tool(annotations(title = "Show a project", read_only_hint = true, open_world_hint = false))]

@@ -1,7 +1,6 @@
-//! Read-only views: `health_check`, `logs`, `ssot_status`, `lock_status`.
+//! Read-only views: `health_check`, `logs`, `ssot_status`, `ssot_diff`.
 
-use codeb::engine::LockStatus;
-use codeb::ops::{HealthReport, SsotStatus};
+use codeb::ops::{DriftReport, HealthReport, SsotStatus};
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::{Json, tool, tool_router};
 use schemars::JsonSchema;
@@ -48,14 +47,6 @@ pub struct LogTail {
     pub omitted_lines: usize,
     /// The lines, oldest first, each cut at 1000 bytes.
     pub lines: Untrusted<Vec<String>>,
-}
-
-/// An environment's deploy lock as a JSON object (a tool's answer must be
-/// one): the SDK answers `None` when no one holds it.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct LockState {
-    /// The lock and its holder; `null` when no one holds it.
-    pub lock: Option<LockStatus>,
 }
 
 /// Cuts `line` to [`MAX_LINE_BYTES`] at a character boundary.
@@ -119,11 +110,11 @@ impl CodebServer {
         Ok(Json(self.platform.ssot_status().await?))
     }
 
-    /// Who holds an environment's deploy lock, since when, and whether the holder is gone.
-    #[tool(annotations(title = "Lock status", read_only_hint = true, open_world_hint = false))]
-    async fn lock_status(&self, params: Parameters<TargetParams>) -> Result<Json<LockState>, ToolFailure> {
-        let (project, env) = target(&params.0.project, &params.0.env)?;
-        Ok(Json(LockState { lock: self.platform.lock_status(&project, &env).await? }))
+    /// Where what runs differs from what the SSOT records (`we ssot diff`): serving releases that do not run,
+    /// routes that point elsewhere, containers the SSOT does not know, stray releases still running, and port drift.
+    #[tool(annotations(title = "SSOT drift", read_only_hint = true, open_world_hint = true))]
+    async fn ssot_diff(&self, _params: Parameters<NoParams>) -> Result<Json<DriftReport>, ToolFailure> {
+        Ok(Json(self.platform.drift().await?))
     }
 }
 
