@@ -48,8 +48,9 @@ impl Platform {
         let events = Events::new(options.events.clone());
         let mut report = RecoverReport::default();
         if let Some(released) = self.lock_release(project, env, force).await? {
-            report.released_lock =
-                Some(format!("{}@{} (pid {})", released.holder.owner, released.holder.host, released.holder.pid));
+            let holder = format!("{}@{} (pid {})", released.holder.owner, released.holder.host, released.holder.pid);
+            events.note(format!("released the deploy lock of {holder}"));
+            report.released_lock = Some(holder);
         }
         let store = self.backends.state.clone();
         let me = self.settings.identity.clone();
@@ -89,6 +90,7 @@ impl Platform {
                 ReleaseState::Running => Endpoint { host: host.addresses.upstream, port },
                 ReleaseState::Stopped | ReleaseState::Gone => {
                     report.restarted_current = true;
+                    events.note(format!("starting release {} again, which the SSOT records as serving", current.id));
                     host.releases.resume(&release_ref(&current.id), port).await?
                 }
             };
@@ -98,6 +100,7 @@ impl Platform {
                     Some(route) if route.upstreams == upstream => {}
                     Some(_) => {
                         b.proxy.switch_upstreams(host, &upstream).await?;
+                        events.note(format!("pointed the route of {host} back at release {}", current.id));
                         report.repaired_routes.push(host.clone());
                     }
                     None => events.note(format!("{host} has no route; the next deploy creates it")),
@@ -152,6 +155,7 @@ impl Platform {
             .await?;
         for release in &cleaned {
             host.releases.remove(&release_ref(release)).await?;
+            events.note(format!("removed interrupted release {release}, recorded as failed"));
         }
         report.cleaned = cleaned;
         Ok(())
