@@ -27,6 +27,7 @@ pub mod http;
 mod input;
 pub mod launch;
 mod output;
+mod progress;
 mod roots;
 mod schema;
 mod server;

@@ -42,6 +42,54 @@ fn stdout_carries_only_the_protocol_and_logs_go_to_stderr() {
 }
 
 #[test]
+fn progress_goes_only_to_a_request_with_a_progress_token_and_before_its_answer() {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_codeb-mcp"))
+        .arg("--memory")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/hello");
+    let deploy = |id: u32, meta: &str| {
+        format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{{meta}"name":"deploy","arguments":{{"path":{},"env":"staging"}}}}}}"#,
+            serde_json::to_string(example.to_str().unwrap()).unwrap()
+        )
+    };
+    writeln!(stdin, "{INITIALIZE}").unwrap();
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#).unwrap();
+    writeln!(stdin, "{}", deploy(2, "")).unwrap();
+    let mut lines: Vec<Value> = Vec::new();
+    let mut read_until_answer = |id: u32, lines: &mut Vec<Value>| loop {
+        let mut line = String::new();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "the server hung up: {lines:?}");
+        let message: Value = serde_json::from_str(&line).unwrap();
+        lines.push(message.clone());
+        if message["id"] == id {
+            break;
+        }
+    };
+    read_until_answer(2, &mut lines);
+    writeln!(stdin, "{}", deploy(3, r#""_meta":{"progressToken":"p3"},"#)).unwrap();
+    read_until_answer(3, &mut lines);
+    drop(stdin);
+    child.wait().unwrap();
+
+    let progress = |m: &Value| m["method"] == "notifications/progress";
+    let answer_2 = lines.iter().position(|m| m["id"] == 2).unwrap();
+    assert!(!lines[..answer_2].iter().any(progress), "no token, no progress: {lines:#?}");
+    assert_eq!(lines[answer_2]["result"]["structuredContent"]["release"], "v1");
+    let sent: Vec<&Value> = lines[answer_2..].iter().filter(|m| progress(m)).collect();
+    assert!(sent.len() > 5, "{lines:#?}");
+    assert!(sent.iter().all(|m| m["params"]["progressToken"] == "p3"), "{sent:#?}");
+    assert_eq!(lines.last().unwrap()["result"]["structuredContent"]["release"], "v2", "the answer comes last");
+}
+
+#[test]
 fn a_missing_platform_file_is_reported_on_stderr_with_a_failing_exit() {
     let out = Command::new(env!("CARGO_BIN_EXE_codeb-mcp"))
         .args(["--config", "/nonexistent/codeb-mcp-platform.toml"])

@@ -2,18 +2,20 @@
 
 use std::time::Duration;
 
-use codeb::engine::{DeployOptions, DeployReport, Plan, RecoverReport, Rollback};
+use codeb::engine::{DeployReport, Plan, RecoverReport, Rollback};
 use codeb::model::{Environment, ImageRef, ReleaseId};
 use codeb::project::ProjectFile;
 use codeb::ssot::ReleaseRecord;
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::{Json, tool, tool_router};
+use rmcp::service::RequestContext;
+use rmcp::{Json, RoleServer, tool, tool_router};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::failure::ToolFailure;
 use crate::input::{optional, project_dir, required};
 use crate::output::{Guarded, Untrusted};
+use crate::progress::Progress;
 use crate::roots::ProjectRoots;
 use crate::server::CodebServer;
 use crate::tools::{TargetParams, target};
@@ -95,11 +97,6 @@ fn request(
     Ok(file.deploy_request(&env, image)?)
 }
 
-/// Deploy options recorded in the lock as this server's.
-pub(crate) fn options(what: String) -> DeployOptions {
-    DeployOptions { message: Some(format!("mcp {what}")), ..DeployOptions::default() }
-}
-
 #[tool_router(router = deploy_tools, vis = "pub(crate)")]
 impl CodebServer {
     /// Deploy a project directory (its codeb.toml) to an environment: health-gated, zero downtime,
@@ -112,7 +109,11 @@ impl CodebServer {
         idempotent_hint = false,
         open_world_hint = true
     ))]
-    async fn deploy(&self, params: Parameters<DeployParams>) -> Result<Json<DeployReport>, ToolFailure> {
+    async fn deploy(
+        &self,
+        params: Parameters<DeployParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<Json<DeployReport>, ToolFailure> {
         let p = params.0;
         let request = request(&self.roots, &p.path, &p.env, p.image.as_deref())?;
         let wait = match p.wait_seconds {
@@ -121,9 +122,12 @@ impl CodebServer {
             }
             other => other.map(Duration::from_secs),
         };
-        let mut options = options(format!("deploy {}/{}", request.project, request.env));
+        let progress = Progress::start(&context, format!("deploy {}/{}", request.project, request.env));
+        let mut options = progress.options();
         options.wait_for_lock = wait;
-        Ok(Json(self.platform.deploy(&request, &options).await?))
+        let report = self.platform.deploy(&request, &options).await;
+        progress.finish().await;
+        Ok(Json(report?))
     }
 
     /// Dry run of `deploy`: what deploying the project directory to the environment would change
@@ -143,13 +147,18 @@ impl CodebServer {
         idempotent_hint = false,
         open_world_hint = true
     ))]
-    async fn rollback(&self, params: Parameters<RollbackParams>) -> Result<Json<Guarded<Rollback>>, ToolFailure> {
+    async fn rollback(
+        &self,
+        params: Parameters<RollbackParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<Json<Guarded<Rollback>>, ToolFailure> {
         let p = params.0;
         let (project, env) = target(&p.project, &p.env)?;
         let to = optional("to", p.to.as_deref(), ReleaseId::parse)?;
-        let options = options(format!("rollback {project}/{env}"));
-        let rollback = self.platform.rollback_guarded(&project, &env, to.as_ref(), p.force, &options).await?;
-        Ok(Json(Guarded::new(rollback)))
+        let progress = Progress::start(&context, format!("rollback {project}/{env}"));
+        let rollback = self.platform.rollback_guarded(&project, &env, to.as_ref(), p.force, &progress.options()).await;
+        progress.finish().await;
+        Ok(Json(Guarded::new(rollback?)))
     }
 
     /// Complete or clean up an interrupted deploy (a crash, a killed process): release its stale lock, start the
@@ -162,11 +171,17 @@ impl CodebServer {
         idempotent_hint = true,
         open_world_hint = true
     ))]
-    async fn recover(&self, params: Parameters<RecoverParams>) -> Result<Json<RecoverReport>, ToolFailure> {
+    async fn recover(
+        &self,
+        params: Parameters<RecoverParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<Json<RecoverReport>, ToolFailure> {
         let p = params.0;
         let (project, env) = target(&p.project, &p.env)?;
-        let options = options(format!("recover {project}/{env}"));
-        Ok(Json(self.platform.recover(&project, &env, p.force, &options).await?))
+        let progress = Progress::start(&context, format!("recover {project}/{env}"));
+        let report = self.platform.recover(&project, &env, p.force, &progress.options()).await;
+        progress.finish().await;
+        Ok(Json(report?))
     }
 
     /// The kept releases of an environment, oldest first: image, configuration and status (`live` serves now;

@@ -3,15 +3,16 @@
 use codeb::model::DomainName;
 use codeb::ops::{DomainReport, Removal};
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::{Json, tool, tool_router};
+use rmcp::service::RequestContext;
+use rmcp::{Json, RoleServer, tool, tool_router};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::failure::ToolFailure;
 use crate::input::required;
 use crate::output::Guarded;
+use crate::progress::Progress;
 use crate::server::CodebServer;
-use crate::tools::deploy::options;
 use crate::tools::target;
 
 /// A domain to route to an environment.
@@ -55,12 +56,18 @@ impl CodebServer {
         idempotent_hint = true,
         open_world_hint = true
     ))]
-    async fn domain_setup(&self, params: Parameters<DomainSetupParams>) -> Result<Json<DomainReport>, ToolFailure> {
+    async fn domain_setup(
+        &self,
+        params: Parameters<DomainSetupParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<Json<DomainReport>, ToolFailure> {
         let p = params.0;
         let (project, env) = target(&p.project, &p.env)?;
         let domain = required("domain", &p.domain, DomainName::parse)?;
-        let options = options(format!("domain_setup {domain}"));
-        Ok(Json(self.platform.domain_setup(&project, &env, &domain, p.dry_run, &options).await?))
+        let progress = Progress::start(&context, format!("domain_setup {domain}"));
+        let report = self.platform.domain_setup(&project, &env, &domain, p.dry_run, &progress.options()).await;
+        progress.finish().await;
+        Ok(Json(report?))
     }
 
     /// Stop routing a domain to an environment: its route, DNS record and SSOT entry go.
@@ -75,12 +82,14 @@ impl CodebServer {
     async fn domain_remove(
         &self,
         params: Parameters<DomainRemoveParams>,
+        context: RequestContext<RoleServer>,
     ) -> Result<Json<Guarded<Removal>>, ToolFailure> {
         let p = params.0;
         let (project, env) = target(&p.project, &p.env)?;
         let domain = required("domain", &p.domain, DomainName::parse)?;
-        let options = options(format!("domain_remove {domain}"));
-        let removal = self.platform.domain_remove(&project, &env, &domain, p.force, &options).await?;
-        Ok(Json(Guarded::new(removal)))
+        let progress = Progress::start(&context, format!("domain_remove {domain}"));
+        let removal = self.platform.domain_remove(&project, &env, &domain, p.force, &progress.options()).await;
+        progress.finish().await;
+        Ok(Json(Guarded::new(removal?)))
     }
 }

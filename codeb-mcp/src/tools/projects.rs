@@ -4,16 +4,17 @@ use codeb::model::ProjectName;
 use codeb::ops::{ProjectSummary, Removal};
 use codeb::ssot::ProjectRecord;
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::{Json, tool, tool_router};
+use rmcp::service::RequestContext;
+use rmcp::{Json, RoleServer, tool, tool_router};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::failure::ToolFailure;
 use crate::input::required;
 use crate::output::{Guarded, Items, Untrusted};
+use crate::progress::Progress;
 use crate::server::CodebServer;
 use crate::tools::NoParams;
-use crate::tools::deploy::options;
 
 /// A project.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -66,11 +67,13 @@ impl CodebServer {
     async fn project_delete(
         &self,
         params: Parameters<ProjectDeleteParams>,
+        context: RequestContext<RoleServer>,
     ) -> Result<Json<Guarded<Removal>>, ToolFailure> {
         let p = params.0;
         let project = required("project", &p.project, ProjectName::parse)?;
-        let removal =
-            self.platform.project_delete(&project, p.force, &options(format!("project_delete {project}"))).await?;
-        Ok(Json(Guarded::new(removal)))
+        let progress = Progress::start(&context, format!("project_delete {project}"));
+        let removal = self.platform.project_delete(&project, p.force, &progress.options()).await;
+        progress.finish().await;
+        Ok(Json(Guarded::new(removal?)))
     }
 }
