@@ -90,15 +90,44 @@ fn progress_goes_only_to_a_request_with_a_progress_token_and_before_its_answer()
 }
 
 #[test]
-fn a_missing_platform_file_is_reported_on_stderr_with_a_failing_exit() {
-    let out = Command::new(env!("CARGO_BIN_EXE_codeb-mcp"))
+fn without_a_platform_file_the_server_starts_and_every_tool_answers_with_the_hint() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_codeb-mcp"))
         .args(["--config", "/nonexistent/codeb-mcp-platform.toml"])
-        .stdin(Stdio::null())
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
-    assert!(!out.status.success());
-    assert!(out.stdout.is_empty(), "nothing but protocol on stdout");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("codeb-mcp-platform.toml"));
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{INITIALIZE}").unwrap();
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#).unwrap();
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":2,"method":"tools/list"}}"#).unwrap();
+    writeln!(
+        stdin,
+        r#"{{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{{"name":"project_list","arguments":{{}}}}}}"#
+    )
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let answer = |id: u32| lines.iter().find(|m| m["id"] == id).unwrap_or_else(|| panic!("no answer {id}: {stdout}"));
+
+    let instructions = answer(1)["result"]["instructions"].as_str().unwrap();
+    assert!(instructions.contains("has no platform") && instructions.contains("--config PATH"), "{instructions}");
+    assert_eq!(answer(2)["result"]["tools"].as_array().unwrap().len(), 23, "the tools are listed");
+    let result = &answer(3)["result"];
+    assert_eq!(result["isError"], true, "{result}");
+    assert!(result.get("structuredContent").is_none(), "{result}");
+    let error: Value = serde_json::from_str(result["content"][0]["text"].as_str().unwrap()).unwrap();
+    let error = &error["error"];
+    assert_eq!(error["kind"], "not_found", "{error}");
+    assert!(error["message"].as_str().unwrap().contains("/nonexistent/codeb-mcp-platform.toml"), "{error}");
+    assert!(error["hint"].as_str().unwrap().contains("--config PATH"), "{error}");
+    assert!(out.status.success(), "it ends when its client leaves");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no platform") && stderr.contains("codeb-mcp-platform.toml"), "{stderr}");
 }
 
 #[test]

@@ -125,7 +125,7 @@ impl CodebServer {
         let progress = Progress::start(&context, format!("deploy {}/{}", request.project, request.env));
         let mut options = progress.options();
         options.wait_for_lock = wait;
-        let report = self.platform.deploy(&request, &options).await;
+        let report = self.sdk()?.deploy(&request, &options).await;
         progress.finish().await;
         Ok(Json(report?))
     }
@@ -135,7 +135,7 @@ impl CodebServer {
     #[tool(annotations(title = "Plan a deploy", read_only_hint = true, open_world_hint = true))]
     async fn plan(&self, params: Parameters<PlanParams>) -> Result<Json<Plan>, ToolFailure> {
         let p = params.0;
-        Ok(Json(self.platform.plan(&request(&self.roots, &p.path, &p.env, p.image.as_deref())?).await?))
+        Ok(Json(self.sdk()?.plan(&request(&self.roots, &p.path, &p.env, p.image.as_deref())?).await?))
     }
 
     /// Go back to the previous release (or the one named by `to`), health-gated like a deploy.
@@ -156,7 +156,7 @@ impl CodebServer {
         let (project, env) = target(&p.project, &p.env)?;
         let to = optional("to", p.to.as_deref(), ReleaseId::parse)?;
         let progress = Progress::start(&context, format!("rollback {project}/{env}"));
-        let rollback = self.platform.rollback_guarded(&project, &env, to.as_ref(), p.force, &progress.options()).await;
+        let rollback = self.sdk()?.rollback_guarded(&project, &env, to.as_ref(), p.force, &progress.options()).await;
         progress.finish().await;
         Ok(Json(Guarded::new(rollback?)))
     }
@@ -179,7 +179,7 @@ impl CodebServer {
         let p = params.0;
         let (project, env) = target(&p.project, &p.env)?;
         let progress = Progress::start(&context, format!("recover {project}/{env}"));
-        let report = self.platform.recover(&project, &env, p.force, &progress.options()).await;
+        let report = self.sdk()?.recover(&project, &env, p.force, &progress.options()).await;
         progress.finish().await;
         Ok(Json(report?))
     }
@@ -194,6 +194,6 @@ impl CodebServer {
     ) -> Result<Json<Untrusted<Vec<ReleaseRecord>>>, ToolFailure> {
         let (project, env) = target(&params.0.project, &params.0.env)?;
         // Not `Platform::releases`, which answers an environment the SSOT does not know with no releases.
-        Ok(Json(Untrusted::new(self.platform.existing_environment(&project, &env).await?.releases)))
+        Ok(Json(Untrusted::new(self.sdk()?.existing_environment(&project, &env).await?.releases)))
     }
 }

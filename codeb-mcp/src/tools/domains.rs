@@ -65,7 +65,7 @@ impl CodebServer {
         let (project, env) = target(&p.project, &p.env)?;
         let domain = required("domain", &p.domain, DomainName::parse)?;
         let progress = Progress::start(&context, format!("domain_setup {domain}"));
-        let report = self.platform.domain_setup(&project, &env, &domain, p.dry_run, &progress.options()).await;
+        let report = self.sdk()?.domain_setup(&project, &env, &domain, p.dry_run, &progress.options()).await;
         progress.finish().await;
         Ok(Json(report?))
     }
@@ -88,7 +88,7 @@ impl CodebServer {
         let (project, env) = target(&p.project, &p.env)?;
         let domain = required("domain", &p.domain, DomainName::parse)?;
         let progress = Progress::start(&context, format!("domain_remove {domain}"));
-        let removal = self.platform.domain_remove(&project, &env, &domain, p.force, &progress.options()).await;
+        let removal = self.sdk()?.domain_remove(&project, &env, &domain, p.force, &progress.options()).await;
         progress.finish().await;
         Ok(Json(Guarded::new(removal?)))
     }

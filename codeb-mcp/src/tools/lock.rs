@@ -46,7 +46,7 @@ impl CodebServer {
     #[tool(annotations(title = "Lock status", read_only_hint = true, open_world_hint = false))]
     async fn lock_status(&self, params: Parameters<TargetParams>) -> Result<Json<LockState>, ToolFailure> {
         let (project, env) = target(&params.0.project, &params.0.env)?;
-        Ok(Json(LockState { lock: self.platform.lock_status(&project, &env).await? }))
+        Ok(Json(LockState { lock: self.sdk()?.lock_status(&project, &env).await? }))
     }
 
     /// Release an environment's deploy lock whose holder is gone (a crashed or killed deploy), so the next
@@ -62,6 +62,6 @@ impl CodebServer {
     async fn lock_release(&self, params: Parameters<LockReleaseParams>) -> Result<Json<LockReleased>, ToolFailure> {
         let p = params.0;
         let (project, env) = target(&p.project, &p.env)?;
-        Ok(Json(LockReleased { released: self.platform.lock_release(&project, &env, p.force).await? }))
+        Ok(Json(LockReleased { released: self.sdk()?.lock_release(&project, &env, p.force).await? }))
     }
 }

@@ -41,7 +41,7 @@ impl CodebServer {
     /// Start here to find project names; `project_show` gives one project whole.
     #[tool(annotations(title = "List projects", read_only_hint = true, open_world_hint = false))]
     async fn project_list(&self, _params: Parameters<NoParams>) -> Result<Json<Items<ProjectSummary>>, ToolFailure> {
-        Ok(Json(Items { items: self.platform.project_list().await? }))
+        Ok(Json(Items { items: self.sdk()?.project_list().await? }))
     }
 
     /// One project as the SSOT records it: per environment the serving release, ports, domains,
@@ -52,7 +52,7 @@ impl CodebServer {
         params: Parameters<ProjectParams>,
     ) -> Result<Json<Untrusted<ProjectRecord>>, ToolFailure> {
         let project = required("project", &params.0.project, ProjectName::parse)?;
-        Ok(Json(Untrusted::new(self.platform.project_show(&project).await?)))
+        Ok(Json(Untrusted::new(self.sdk()?.project_show(&project).await?)))
     }
 
     /// Delete a project whole: containers, routes, records, ports, env vars and its SSOT entry.
@@ -72,7 +72,7 @@ impl CodebServer {
         let p = params.0;
         let project = required("project", &p.project, ProjectName::parse)?;
         let progress = Progress::start(&context, format!("project_delete {project}"));
-        let removal = self.platform.project_delete(&project, p.force, &progress.options()).await;
+        let removal = self.sdk()?.project_delete(&project, p.force, &progress.options()).await;
         progress.finish().await;
         Ok(Json(Guarded::new(removal?)))
     }

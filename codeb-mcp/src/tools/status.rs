@@ -88,7 +88,7 @@ impl CodebServer {
         params: Parameters<TargetParams>,
     ) -> Result<Json<Untrusted<HealthReport>>, ToolFailure> {
         let (project, env) = target(&params.0.project, &params.0.env)?;
-        Ok(Json(Untrusted::new(self.platform.health_check(&project, &env).await?)))
+        Ok(Json(Untrusted::new(self.sdk()?.health_check(&project, &env).await?)))
     }
 
     /// The last log lines of the release serving an environment (bounded: at most 1000 lines, 64 KiB).
@@ -98,7 +98,7 @@ impl CodebServer {
         let p = params.0;
         let (project, env) = target(&p.project, &p.env)?;
         let tail = bounded("tail", p.tail, DEFAULT_TAIL, MAX_TAIL)?;
-        let lines = self.platform.logs(&project, &env, tail as usize).await?;
+        let lines = self.sdk()?.logs(&project, &env, tail as usize).await?;
         let (lines, omitted_lines) = bounded_tail(lines);
         Ok(Json(LogTail { tail, omitted_lines, lines: Untrusted::new(lines) }))
     }
@@ -107,14 +107,14 @@ impl CodebServer {
     /// serving environments, failed releases and held locks.
     #[tool(annotations(title = "SSOT status", read_only_hint = true, open_world_hint = false))]
     async fn ssot_status(&self, _params: Parameters<NoParams>) -> Result<Json<SsotStatus>, ToolFailure> {
-        Ok(Json(self.platform.ssot_status().await?))
+        Ok(Json(self.sdk()?.ssot_status().await?))
     }
 
     /// Where what runs differs from what the SSOT records (`we ssot diff`): serving releases that do not run,
     /// routes that point elsewhere, containers the SSOT does not know, stray releases still running, and port drift.
     #[tool(annotations(title = "SSOT drift", read_only_hint = true, open_world_hint = true))]
     async fn ssot_diff(&self, _params: Parameters<NoParams>) -> Result<Json<DriftReport>, ToolFailure> {
-        Ok(Json(self.platform.drift().await?))
+        Ok(Json(self.sdk()?.drift().await?))
     }
 }
 
