@@ -98,7 +98,6 @@ impl ToolFailure {
     }
 
     /// The SDK error kind.
-    #[cfg(test)]
     pub fn kind(&self) -> &'static str {
         self.error.kind
     }

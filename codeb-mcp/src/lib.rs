@@ -28,6 +28,7 @@ mod input;
 pub mod launch;
 mod output;
 mod progress;
+mod resources;
 mod roots;
 mod schema;
 mod server;
