@@ -736,6 +736,20 @@ async fn a_misspelt_argument_is_refused_not_ignored() {
     assert_eq!(result.is_error, Some(true), "an unknown argument must not pass: {result:?}");
     let text = result.content[0].as_text().unwrap().text.clone();
     assert!(text.contains("unknown field `forse`"), "{text}");
+
+    // A generic client that sends an integer as a string learns which argument and what it takes.
+    for (tool, args) in [
+        ("logs", json!({ "project": "shop", "env": "staging", "tail": "5" })),
+        ("deploy", json!({ "path": "/srv/shop", "env": "staging", "wait_seconds": "60" })),
+    ] {
+        let result = h.call(tool, args).await.unwrap();
+        assert_eq!(result.is_error, Some(true), "{result:?}");
+        let text = result.content[0].as_text().unwrap().text.clone();
+        assert!(
+            text.contains("must be a JSON integer") && (text.contains("`tail`") || text.contains("`wait_seconds`")),
+            "{text}"
+        );
+    }
 }
 
 /// The hostile values of the core's validation table, per argument kind.

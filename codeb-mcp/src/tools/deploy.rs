@@ -35,9 +35,13 @@ pub struct DeployParams {
     #[serde(default)]
     pub image: Option<String>,
     /// Wait up to this many seconds (0-600) for another deploy of the environment to finish; default: fail at once.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "wait_seconds")]
     #[schemars(range(min = 0, max = MAX_WAIT_SECONDS))]
     pub wait_seconds: Option<u64>,
+}
+
+fn wait_seconds<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    crate::input::integer(deserializer, "wait_seconds", "0-600")
 }
 
 /// A project directory and where a deploy of it would go.

@@ -30,9 +30,13 @@ pub struct LogsParams {
     /// The environment: staging, production or preview-<id>.
     pub env: String,
     /// How many of the last lines (1-1000, default 100).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "tail")]
     #[schemars(range(min = 1, max = MAX_TAIL))]
-    pub tail: Option<u32>,
+    pub tail: Option<u64>,
+}
+
+fn tail<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    crate::input::integer(deserializer, "tail", "1-1000")
 }
 
 /// The last log lines of the serving release, bounded for a model's context.
