@@ -80,13 +80,22 @@ fn stop_signal() -> Result<impl std::future::Future<Output = ()>> {
 }
 
 /// Serves until the client leaves (stdio) or the process is interrupted (HTTP).
+///
+/// A platform that cannot be built (no platform file, a broken one) does not
+/// stop the server: a client that only saw "connection closed" could not
+/// say why. It serves anyway, and every tool answers with the error and how
+/// to give the server a platform (see [`CodebServer::without_platform`]).
 pub async fn serve(options: ServeOptions) -> Result<()> {
     let roots = options.roots()?;
-    let server = CodebServer::new(platform(&options.platform)?).with_project_roots(roots.clone());
-    let source = match &options.platform {
-        PlatformSource::Memory => "in-memory platform".to_owned(),
-        PlatformSource::Config(_) => "platform file".to_owned(),
+    let (server, source) = match (platform(&options.platform), &options.platform) {
+        (Ok(platform), PlatformSource::Memory) => (CodebServer::new(platform), "in-memory platform".to_owned()),
+        (Ok(platform), PlatformSource::Config(_)) => (CodebServer::new(platform), "platform file".to_owned()),
+        (Err(e), _) => {
+            let source = format!("no platform: {e}; every tool answers with this error");
+            (CodebServer::without_platform(e), source)
+        }
     };
+    let server = server.with_project_roots(roots.clone());
     match options.transport {
         Transport::Stdio => {
             eprintln!("codeb-mcp: serving {} tools over stdio ({source})", server.tools().len());

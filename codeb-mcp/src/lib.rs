@@ -2,11 +2,15 @@
 //!
 //! A thin front end on [`codeb`]: each tool validates its arguments through
 //! the SDK's own types, calls one SDK function, and answers with the SDK's
-//! own result type, whose JSON schema (codeb's `schemars` feature) is the
-//! tool's `outputSchema`. Destructive tools change nothing without `force:
-//! true`; failures are tool errors carrying the evidence; secret values are
-//! never shown; app output (logs, health evidence, failure reasons) is
-//! marked untrusted.
+//! own result type, whose JSON schema (codeb's `schemars` feature, made
+//! standard JSON Schema in one place) is the tool's `outputSchema`.
+//! Destructive tools change nothing without `force: true`; failures are tool
+//! errors carrying the evidence as text (never `structuredContent`, which
+//! clients check against the output schema); long calls send progress built
+//! from the engine's events; secret values are never shown; app output
+//! (logs, health evidence, failure reasons) is marked untrusted. The SSOT
+//! is also a resource. A server whose platform cannot be built still
+//! starts, and every tool says why.
 //!
 //! It speaks stdio ([`launch::Transport::Stdio`]) or streamable HTTP behind a
 //! bearer token, Host and Origin checks ([`http`]). Start it with the
@@ -27,7 +31,10 @@ pub mod http;
 mod input;
 pub mod launch;
 mod output;
+mod progress;
+mod resources;
 mod roots;
+mod schema;
 mod server;
 mod tools;
 

@@ -38,19 +38,96 @@ fn stdout_carries_only_the_protocol_and_logs_go_to_stderr() {
     assert_eq!(lines[0]["result"]["serverInfo"]["name"], "codeb", "{stdout}");
     let status = lines.iter().find(|m| m["id"] == 2).unwrap_or_else(|| panic!("no answer to the call: {stdout}"));
     assert_eq!(status["result"]["structuredContent"]["revision"], 0);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("serving 19 tools over stdio"), "the log is on stderr");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("serving 23 tools over stdio"), "the log is on stderr");
 }
 
 #[test]
-fn a_missing_platform_file_is_reported_on_stderr_with_a_failing_exit() {
-    let out = Command::new(env!("CARGO_BIN_EXE_codeb-mcp"))
-        .args(["--config", "/nonexistent/codeb-mcp-platform.toml"])
-        .stdin(Stdio::null())
-        .output()
+fn progress_goes_only_to_a_request_with_a_progress_token_and_before_its_answer() {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_codeb-mcp"))
+        .arg("--memory")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
         .unwrap();
-    assert!(!out.status.success());
-    assert!(out.stdout.is_empty(), "nothing but protocol on stdout");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("codeb-mcp-platform.toml"));
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/hello");
+    let deploy = |id: u32, meta: &str| {
+        format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{{meta}"name":"deploy","arguments":{{"path":{},"env":"staging"}}}}}}"#,
+            serde_json::to_string(example.to_str().unwrap()).unwrap()
+        )
+    };
+    writeln!(stdin, "{INITIALIZE}").unwrap();
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#).unwrap();
+    writeln!(stdin, "{}", deploy(2, "")).unwrap();
+    let mut lines: Vec<Value> = Vec::new();
+    let mut read_until_answer = |id: u32, lines: &mut Vec<Value>| loop {
+        let mut line = String::new();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "the server hung up: {lines:?}");
+        let message: Value = serde_json::from_str(&line).unwrap();
+        lines.push(message.clone());
+        if message["id"] == id {
+            break;
+        }
+    };
+    read_until_answer(2, &mut lines);
+    writeln!(stdin, "{}", deploy(3, r#""_meta":{"progressToken":"p3"},"#)).unwrap();
+    read_until_answer(3, &mut lines);
+    drop(stdin);
+    child.wait().unwrap();
+
+    let progress = |m: &Value| m["method"] == "notifications/progress";
+    let answer_2 = lines.iter().position(|m| m["id"] == 2).unwrap();
+    assert!(!lines[..answer_2].iter().any(progress), "no token, no progress: {lines:#?}");
+    assert_eq!(lines[answer_2]["result"]["structuredContent"]["release"], "v1");
+    let sent: Vec<&Value> = lines[answer_2..].iter().filter(|m| progress(m)).collect();
+    assert!(sent.len() > 5, "{lines:#?}");
+    assert!(sent.iter().all(|m| m["params"]["progressToken"] == "p3"), "{sent:#?}");
+    assert_eq!(lines.last().unwrap()["result"]["structuredContent"]["release"], "v2", "the answer comes last");
+}
+
+#[test]
+fn without_a_platform_file_the_server_starts_and_every_tool_answers_with_the_hint() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_codeb-mcp"))
+        .args(["--config", "/nonexistent/codeb-mcp-platform.toml"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{INITIALIZE}").unwrap();
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#).unwrap();
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":2,"method":"tools/list"}}"#).unwrap();
+    writeln!(
+        stdin,
+        r#"{{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{{"name":"project_list","arguments":{{}}}}}}"#
+    )
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let answer = |id: u32| lines.iter().find(|m| m["id"] == id).unwrap_or_else(|| panic!("no answer {id}: {stdout}"));
+
+    let instructions = answer(1)["result"]["instructions"].as_str().unwrap();
+    assert!(instructions.contains("has no platform") && instructions.contains("--config PATH"), "{instructions}");
+    assert_eq!(answer(2)["result"]["tools"].as_array().unwrap().len(), 23, "the tools are listed");
+    let result = &answer(3)["result"];
+    assert_eq!(result["isError"], true, "{result}");
+    assert!(result.get("structuredContent").is_none(), "{result}");
+    let error: Value = serde_json::from_str(result["content"][0]["text"].as_str().unwrap()).unwrap();
+    let error = &error["error"];
+    assert_eq!(error["kind"], "not_found", "{error}");
+    assert!(error["message"].as_str().unwrap().contains("/nonexistent/codeb-mcp-platform.toml"), "{error}");
+    assert!(error["hint"].as_str().unwrap().contains("--config PATH"), "{error}");
+    assert!(out.status.success(), "it ends when its client leaves");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no platform") && stderr.contains("codeb-mcp-platform.toml"), "{stderr}");
 }
 
 #[test]

@@ -594,6 +594,16 @@ async fn an_interrupted_deploy_is_reported_stale_and_recover_restores_one_live_r
 }
 
 #[tokio::test]
+async fn recovering_an_environment_the_ssot_does_not_know_is_not_found_and_records_nothing() {
+    let fakes = fakes();
+    let p = platform(&fakes, settings());
+    let ghost = ProjectName::parse("ghost").unwrap();
+    let error = p.recover(&ghost, &Environment::Staging, false, &DeployOptions::default()).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::NotFound, "{error}");
+    assert!(p.project_list().await.unwrap().is_empty(), "no empty project was recorded");
+}
+
+#[tokio::test]
 async fn a_live_lock_is_not_released_without_force() {
     let fakes = fakes();
     let p = platform(&fakes, settings());

@@ -1,19 +1,21 @@
-//! `deploy`, `plan`, `rollback`, `releases`.
+//! `deploy`, `plan`, `rollback`, `recover`, `releases`.
 
 use std::time::Duration;
 
-use codeb::engine::{DeployOptions, DeployReport, Plan, Rollback};
+use codeb::engine::{DeployReport, Plan, RecoverReport, Rollback};
 use codeb::model::{Environment, ImageRef, ReleaseId};
 use codeb::project::ProjectFile;
 use codeb::ssot::ReleaseRecord;
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::{Json, tool, tool_router};
+use rmcp::service::RequestContext;
+use rmcp::{Json, RoleServer, tool, tool_router};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::failure::ToolFailure;
 use crate::input::{optional, project_dir, required};
 use crate::output::{Guarded, Untrusted};
+use crate::progress::Progress;
 use crate::roots::ProjectRoots;
 use crate::server::CodebServer;
 use crate::tools::{TargetParams, target};
@@ -32,9 +34,14 @@ pub struct DeployParams {
     /// Deploy this OCI image reference instead of the one codeb.toml names or builds.
     #[serde(default)]
     pub image: Option<String>,
-    /// Wait up to this many seconds (at most 600) for another deploy of the environment to finish; default: fail at once.
-    #[serde(default)]
+    /// Wait up to this many seconds (0-600) for another deploy of the environment to finish; default: fail at once.
+    #[serde(default, deserialize_with = "wait_seconds")]
+    #[schemars(range(min = 0, max = MAX_WAIT_SECONDS))]
     pub wait_seconds: Option<u64>,
+}
+
+fn wait_seconds<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    crate::input::integer(deserializer, "wait_seconds", "0-600")
 }
 
 /// A project directory and where a deploy of it would go.
@@ -66,6 +73,20 @@ pub struct RollbackParams {
     pub force: bool,
 }
 
+/// Which environment to recover.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecoverParams {
+    /// The project.
+    pub project: String,
+    /// The environment: staging, production or preview-<id>.
+    pub env: String,
+    /// Take the deploy lock even from a holder that still runs (or runs on another host), which may break a
+    /// deploy in progress. Without it a live holder's lock is refused; a stale one is released.
+    #[serde(default)]
+    pub force: bool,
+}
+
 /// Reads the project directory (if `roots` admit it) and builds the deploy request, like `we deploy`.
 fn request(
     roots: &ProjectRoots,
@@ -80,11 +101,6 @@ fn request(
     Ok(file.deploy_request(&env, image)?)
 }
 
-/// Deploy options recorded in the lock as this server's.
-pub(crate) fn options(what: String) -> DeployOptions {
-    DeployOptions { message: Some(format!("mcp {what}")), ..DeployOptions::default() }
-}
-
 #[tool_router(router = deploy_tools, vis = "pub(crate)")]
 impl CodebServer {
     /// Deploy a project directory (its codeb.toml) to an environment: health-gated, zero downtime,
@@ -97,7 +113,11 @@ impl CodebServer {
         idempotent_hint = false,
         open_world_hint = true
     ))]
-    async fn deploy(&self, params: Parameters<DeployParams>) -> Result<Json<DeployReport>, ToolFailure> {
+    async fn deploy(
+        &self,
+        params: Parameters<DeployParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<Json<DeployReport>, ToolFailure> {
         let p = params.0;
         let request = request(&self.roots, &p.path, &p.env, p.image.as_deref())?;
         let wait = match p.wait_seconds {
@@ -106,9 +126,12 @@ impl CodebServer {
             }
             other => other.map(Duration::from_secs),
         };
-        let mut options = options(format!("deploy {}/{}", request.project, request.env));
+        let progress = Progress::start(&context, format!("deploy {}/{}", request.project, request.env));
+        let mut options = progress.options();
         options.wait_for_lock = wait;
-        Ok(Json(self.platform.deploy(&request, &options).await?))
+        let report = self.sdk()?.deploy(&request, &options).await;
+        progress.finish().await;
+        Ok(Json(report?))
     }
 
     /// Dry run of `deploy`: what deploying the project directory to the environment would change
@@ -116,7 +139,7 @@ impl CodebServer {
     #[tool(annotations(title = "Plan a deploy", read_only_hint = true, open_world_hint = true))]
     async fn plan(&self, params: Parameters<PlanParams>) -> Result<Json<Plan>, ToolFailure> {
         let p = params.0;
-        Ok(Json(self.platform.plan(&request(&self.roots, &p.path, &p.env, p.image.as_deref())?).await?))
+        Ok(Json(self.sdk()?.plan(&request(&self.roots, &p.path, &p.env, p.image.as_deref())?).await?))
     }
 
     /// Go back to the previous release (or the one named by `to`), health-gated like a deploy.
@@ -128,23 +151,53 @@ impl CodebServer {
         idempotent_hint = false,
         open_world_hint = true
     ))]
-    async fn rollback(&self, params: Parameters<RollbackParams>) -> Result<Json<Guarded<Rollback>>, ToolFailure> {
+    async fn rollback(
+        &self,
+        params: Parameters<RollbackParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<Json<Guarded<Rollback>>, ToolFailure> {
         let p = params.0;
         let (project, env) = target(&p.project, &p.env)?;
         let to = optional("to", p.to.as_deref(), ReleaseId::parse)?;
-        let options = options(format!("rollback {project}/{env}"));
-        let rollback = self.platform.rollback_guarded(&project, &env, to.as_ref(), p.force, &options).await?;
-        Ok(Json(Guarded::new(rollback)))
+        let progress = Progress::start(&context, format!("rollback {project}/{env}"));
+        let rollback = self.sdk()?.rollback_guarded(&project, &env, to.as_ref(), p.force, &progress.options()).await;
+        progress.finish().await;
+        Ok(Json(Guarded::new(rollback?)))
+    }
+
+    /// Complete or clean up an interrupted deploy (a crash, a killed process): release its stale lock, start the
+    /// recorded current release again if it is not running, point every route back at it, and remove releases
+    /// still pending (recorded failed). A lock whose holder still runs is refused (`forbidden`) unless `force: true`.
+    #[tool(annotations(
+        title = "Recover an environment",
+        read_only_hint = false,
+        destructive_hint = true,
+        idempotent_hint = true,
+        open_world_hint = true
+    ))]
+    async fn recover(
+        &self,
+        params: Parameters<RecoverParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<Json<RecoverReport>, ToolFailure> {
+        let p = params.0;
+        let (project, env) = target(&p.project, &p.env)?;
+        let progress = Progress::start(&context, format!("recover {project}/{env}"));
+        let report = self.sdk()?.recover(&project, &env, p.force, &progress.options()).await;
+        progress.finish().await;
+        Ok(Json(report?))
     }
 
     /// The kept releases of an environment, oldest first: image, configuration and status (`live` serves now;
     /// `failed` names the step and the reason, which may quote the app, so the list is marked untrusted).
+    /// A project or environment the SSOT does not know is `not_found` (see `project_list`).
     #[tool(annotations(title = "List releases", read_only_hint = true, open_world_hint = false))]
     async fn releases(
         &self,
         params: Parameters<TargetParams>,
     ) -> Result<Json<Untrusted<Vec<ReleaseRecord>>>, ToolFailure> {
         let (project, env) = target(&params.0.project, &params.0.env)?;
-        Ok(Json(Untrusted::new(self.platform.releases(&project, &env).await?)))
+        // Not `Platform::releases`, which answers an environment the SSOT does not know with no releases.
+        Ok(Json(Untrusted::new(self.sdk()?.existing_environment(&project, &env).await?.releases)))
     }
 }

@@ -1,23 +1,24 @@
-//! `setup_domain`, `remove_domain`.
+//! `domain_setup`, `domain_remove`.
 
 use codeb::model::DomainName;
 use codeb::ops::{DomainReport, Removal};
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::{Json, tool, tool_router};
+use rmcp::service::RequestContext;
+use rmcp::{Json, RoleServer, tool, tool_router};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::failure::ToolFailure;
 use crate::input::required;
 use crate::output::Guarded;
+use crate::progress::Progress;
 use crate::server::CodebServer;
-use crate::tools::deploy::options;
 use crate::tools::target;
 
 /// A domain to route to an environment.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SetupDomainParams {
+pub struct DomainSetupParams {
     /// The project.
     pub project: String,
     /// The environment: staging, production or preview-<id>.
@@ -32,7 +33,7 @@ pub struct SetupDomainParams {
 /// A domain to stop routing.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RemoveDomainParams {
+pub struct DomainRemoveParams {
     /// The project.
     pub project: String,
     /// The environment: staging, production or preview-<id>.
@@ -55,12 +56,18 @@ impl CodebServer {
         idempotent_hint = true,
         open_world_hint = true
     ))]
-    async fn setup_domain(&self, params: Parameters<SetupDomainParams>) -> Result<Json<DomainReport>, ToolFailure> {
+    async fn domain_setup(
+        &self,
+        params: Parameters<DomainSetupParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<Json<DomainReport>, ToolFailure> {
         let p = params.0;
         let (project, env) = target(&p.project, &p.env)?;
         let domain = required("domain", &p.domain, DomainName::parse)?;
-        let options = options(format!("setup_domain {domain}"));
-        Ok(Json(self.platform.domain_setup(&project, &env, &domain, p.dry_run, &options).await?))
+        let progress = Progress::start(&context, format!("domain_setup {domain}"));
+        let report = self.sdk()?.domain_setup(&project, &env, &domain, p.dry_run, &progress.options()).await;
+        progress.finish().await;
+        Ok(Json(report?))
     }
 
     /// Stop routing a domain to an environment: its route, DNS record and SSOT entry go.
@@ -72,15 +79,17 @@ impl CodebServer {
         idempotent_hint = true,
         open_world_hint = true
     ))]
-    async fn remove_domain(
+    async fn domain_remove(
         &self,
-        params: Parameters<RemoveDomainParams>,
+        params: Parameters<DomainRemoveParams>,
+        context: RequestContext<RoleServer>,
     ) -> Result<Json<Guarded<Removal>>, ToolFailure> {
         let p = params.0;
         let (project, env) = target(&p.project, &p.env)?;
         let domain = required("domain", &p.domain, DomainName::parse)?;
-        let options = options(format!("remove_domain {domain}"));
-        let removal = self.platform.domain_remove(&project, &env, &domain, p.force, &options).await?;
-        Ok(Json(Guarded::new(removal)))
+        let progress = Progress::start(&context, format!("domain_remove {domain}"));
+        let removal = self.sdk()?.domain_remove(&project, &env, &domain, p.force, &progress.options()).await;
+        progress.finish().await;
+        Ok(Json(Guarded::new(removal?)))
     }
 }

@@ -91,7 +91,7 @@ impl CodebServer {
                 })
             })
             .collect::<Result<Vec<_>, ToolFailure>>()?;
-        let version = self.platform.env_set(&project, &env, &vars).await?;
+        let version = self.sdk()?.env_set(&project, &env, &vars).await?;
         Ok(Json(EnvListing::new(project, env, version, &vars)))
     }
 
@@ -99,7 +99,7 @@ impl CodebServer {
     #[tool(annotations(title = "List env vars", read_only_hint = true, open_world_hint = false))]
     async fn env_list(&self, params: Parameters<TargetParams>) -> Result<Json<EnvListing>, ToolFailure> {
         let (project, env) = target(&params.0.project, &params.0.env)?;
-        Ok(Json(self.platform.env_listing(&project, &env).await?))
+        Ok(Json(self.sdk()?.env_listing(&project, &env).await?))
     }
 
     /// Remove env vars of an environment. Needs `force: true`; without it, returns the plan and changes nothing.
@@ -117,7 +117,7 @@ impl CodebServer {
             return Err(ToolFailure::bad_argument("keys", "must name at least one variable"));
         }
         let keys = p.keys.iter().map(|k| required("keys", k, EnvKey::parse)).collect::<Result<Vec<_>, _>>()?;
-        let removal = self.platform.env_unset(&project, &env, &keys, p.force).await?;
+        let removal = self.sdk()?.env_unset(&project, &env, &keys, p.force).await?;
         Ok(Json(Guarded::new(removal)))
     }
 }

@@ -1,11 +1,17 @@
-//! The tools, one module per group. Each tool: a params struct of plain
-//! strings, validated through the SDK's types ([`crate::input`]); one SDK
-//! call; its SDK result type as the answer, wrapped only by what is MCP's
-//! own ([`crate::output`]).
+//! The tools, one module per group. Each tool: a params struct (strings
+//! for names and values, validated through the SDK's types in
+//! [`crate::input`]); one SDK call; its SDK result type as the answer,
+//! wrapped only by what is MCP's own ([`crate::output`]).
+//!
+//! A tool is named like the `we` command it mirrors: a top-level command is
+//! one word (`deploy`, `rollback`, `recover`, `releases`, `logs`; `plan` is
+//! `we deploy --dry-run`), a command of a group is `group_action`
+//! (`domain_setup`, `env_set`, `ssot_diff`, `project_list`, `lock_release`).
 
 mod deploy;
 mod domains;
 mod env;
+mod lock;
 mod ports;
 mod projects;
 mod status;

@@ -76,7 +76,7 @@ impl CodebServer {
     async fn port_allocate(&self, params: Parameters<PortParams>) -> Result<Json<PortAllocation>, ToolFailure> {
         let p = params.0;
         let key = key(&p.project, &p.env, p.service.as_deref())?;
-        Ok(Json(self.platform.port_allocation(&key).await?))
+        Ok(Json(self.sdk()?.port_allocation(&key).await?))
     }
 
     /// Recorded port allocations, optionally of one project and/or environment.
@@ -87,7 +87,7 @@ impl CodebServer {
             project: optional("project", p.project.as_deref(), ProjectName::parse)?,
             env: optional("env", p.env.as_deref(), Environment::parse)?,
         };
-        Ok(Json(Items { items: self.platform.port_list(&filter).await? }))
+        Ok(Json(Items { items: self.sdk()?.port_list(&filter).await? }))
     }
 
     /// Free a project environment service's port. Needs `force: true`; without it, returns the plan and changes nothing.
@@ -101,13 +101,13 @@ impl CodebServer {
     async fn port_release(&self, params: Parameters<PortReleaseParams>) -> Result<Json<Guarded<Removal>>, ToolFailure> {
         let p = params.0;
         let key = key(&p.project, &p.env, p.service.as_deref())?;
-        let removal = self.platform.port_release(&key, p.force).await?;
+        let removal = self.sdk()?.port_release(&key, p.force).await?;
         Ok(Json(Guarded::new(removal)))
     }
 
     /// Compare the recorded allocations with the ports that really listen: conflicts and drift.
     #[tool(annotations(title = "Check ports", read_only_hint = true, open_world_hint = true))]
     async fn port_check(&self, _params: Parameters<NoParams>) -> Result<Json<PortReport>, ToolFailure> {
-        Ok(Json(self.platform.port_check().await?))
+        Ok(Json(self.sdk()?.port_check().await?))
     }
 }

@@ -1,16 +1,13 @@
-//! Read-only views: `health_check`, `logs`, `ssot_status`, `ssot_get_project`, `lock_status`.
+//! Read-only views: `health_check`, `logs`, `ssot_status`, `ssot_diff`.
 
-use codeb::engine::LockStatus;
-use codeb::model::ProjectName;
-use codeb::ops::{HealthReport, SsotStatus};
-use codeb::ssot::ProjectRecord;
+use codeb::ops::{DriftReport, HealthReport, SsotStatus};
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::{Json, tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::failure::ToolFailure;
-use crate::input::{bounded, required};
+use crate::input::bounded;
 use crate::output::Untrusted;
 use crate::server::CodebServer;
 use crate::tools::{NoParams, TargetParams, target};
@@ -33,16 +30,13 @@ pub struct LogsParams {
     /// The environment: staging, production or preview-<id>.
     pub env: String,
     /// How many of the last lines (1-1000, default 100).
-    #[serde(default)]
-    pub tail: Option<u32>,
+    #[serde(default, deserialize_with = "tail")]
+    #[schemars(range(min = 1, max = MAX_TAIL))]
+    pub tail: Option<u64>,
 }
 
-/// A project.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ProjectParams {
-    /// The project.
-    pub project: String,
+fn tail<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    crate::input::integer(deserializer, "tail", "1-1000")
 }
 
 /// The last log lines of the serving release, bounded for a model's context.
@@ -57,14 +51,6 @@ pub struct LogTail {
     pub omitted_lines: usize,
     /// The lines, oldest first, each cut at 1000 bytes.
     pub lines: Untrusted<Vec<String>>,
-}
-
-/// An environment's deploy lock as a JSON object (a tool's answer must be
-/// one): the SDK answers `None` when no one holds it.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct LockState {
-    /// The lock and its holder; `null` when no one holds it.
-    pub lock: Option<LockStatus>,
 }
 
 /// Cuts `line` to [`MAX_LINE_BYTES`] at a character boundary.
@@ -106,7 +92,7 @@ impl CodebServer {
         params: Parameters<TargetParams>,
     ) -> Result<Json<Untrusted<HealthReport>>, ToolFailure> {
         let (project, env) = target(&params.0.project, &params.0.env)?;
-        Ok(Json(Untrusted::new(self.platform.health_check(&project, &env).await?)))
+        Ok(Json(Untrusted::new(self.sdk()?.health_check(&project, &env).await?)))
     }
 
     /// The last log lines of the release serving an environment (bounded: at most 1000 lines, 64 KiB).
@@ -116,7 +102,7 @@ impl CodebServer {
         let p = params.0;
         let (project, env) = target(&p.project, &p.env)?;
         let tail = bounded("tail", p.tail, DEFAULT_TAIL, MAX_TAIL)?;
-        let lines = self.platform.logs(&project, &env, tail as usize).await?;
+        let lines = self.sdk()?.logs(&project, &env, tail as usize).await?;
         let (lines, omitted_lines) = bounded_tail(lines);
         Ok(Json(LogTail { tail, omitted_lines, lines: Untrusted::new(lines) }))
     }
@@ -125,25 +111,14 @@ impl CodebServer {
     /// serving environments, failed releases and held locks.
     #[tool(annotations(title = "SSOT status", read_only_hint = true, open_world_hint = false))]
     async fn ssot_status(&self, _params: Parameters<NoParams>) -> Result<Json<SsotStatus>, ToolFailure> {
-        Ok(Json(self.platform.ssot_status().await?))
+        Ok(Json(self.sdk()?.ssot_status().await?))
     }
 
-    /// One project as the SSOT records it: per environment the serving release, ports, domains,
-    /// accessories, kept releases and the lock if held. Failure reasons may quote the app, so it is marked untrusted.
-    #[tool(annotations(title = "SSOT project", read_only_hint = true, open_world_hint = false))]
-    async fn ssot_get_project(
-        &self,
-        params: Parameters<ProjectParams>,
-    ) -> Result<Json<Untrusted<ProjectRecord>>, ToolFailure> {
-        let project = required("project", &params.0.project, ProjectName::parse)?;
-        Ok(Json(Untrusted::new(self.platform.project_show(&project).await?)))
-    }
-
-    /// Who holds an environment's deploy lock, since when, and whether the holder is gone.
-    #[tool(annotations(title = "Lock status", read_only_hint = true, open_world_hint = false))]
-    async fn lock_status(&self, params: Parameters<TargetParams>) -> Result<Json<LockState>, ToolFailure> {
-        let (project, env) = target(&params.0.project, &params.0.env)?;
-        Ok(Json(LockState { lock: self.platform.lock_status(&project, &env).await? }))
+    /// Where what runs differs from what the SSOT records (`we ssot diff`): serving releases that do not run,
+    /// routes that point elsewhere, containers the SSOT does not know, stray releases still running, and port drift.
+    #[tool(annotations(title = "SSOT drift", read_only_hint = true, open_world_hint = true))]
+    async fn ssot_diff(&self, _params: Parameters<NoParams>) -> Result<Json<DriftReport>, ToolFailure> {
+        Ok(Json(self.sdk()?.drift().await?))
     }
 }
 

@@ -15,14 +15,30 @@ use codeb::engine::{Platform, Settings};
 use codeb::fake::FakeBackends;
 use codeb::faults::{DNS_OPS, Faults, HTTP_OPS, PORT_OPS, PROXY_OPS, RUNTIME_OPS, SECRET_OPS, STATE_OPS};
 use codeb_mcp::CodebServer;
-use rmcp::model::{CallToolRequestParams, CallToolResult, Tool};
-use rmcp::service::{RoleClient, RunningService};
-use rmcp::{ServiceError, ServiceExt};
+use rmcp::model::{CallToolRequestParams, CallToolResult, ProgressNotificationParam, Tool};
+use rmcp::service::{NotificationContext, RoleClient, RunningService};
+use rmcp::{ClientHandler, ServiceError, ServiceExt};
 use serde_json::Value;
+
+/// A client that keeps every progress notification it is sent.
+#[derive(Clone, Default)]
+pub struct ProgressRecorder(std::sync::Arc<Mutex<Vec<ProgressNotificationParam>>>);
+
+impl ClientHandler for ProgressRecorder {
+    fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) -> impl Future<Output = ()> + Send + '_ {
+        self.0.lock().unwrap().push(params);
+        std::future::ready(())
+    }
+}
 
 /// A connected client, the fakes behind the server, and every output seen.
 pub struct Harness {
-    pub client: RunningService<RoleClient, ()>,
+    pub client: RunningService<RoleClient, ProgressRecorder>,
+    progress: ProgressRecorder,
     pub fakes: FakeBackends,
     outputs: Mutex<Vec<String>>,
     /// Each tool's advertised output schema, compiled, by tool name.
@@ -80,7 +96,8 @@ impl Harness {
                 let _ = running.waiting().await;
             }
         });
-        let client = ().serve(client_end).await.expect("the client connects");
+        let progress = ProgressRecorder::default();
+        let client = progress.clone().serve(client_end).await.expect("the client connects");
         let tools = client.list_all_tools().await.expect("tools/list");
         let schemas = tools
             .iter()
@@ -90,7 +107,7 @@ impl Harness {
             })
             .collect();
         let validated = Mutex::new(BTreeSet::new());
-        Harness { client, fakes, outputs: Mutex::new(Vec::new()), schemas, validated, dir }
+        Harness { client, progress, fakes, outputs: Mutex::new(Vec::new()), schemas, validated, dir }
     }
 
     /// Every tool as listed.
@@ -113,6 +130,25 @@ impl Harness {
         result
     }
 
+    /// Calls a tool; returns the result and the progress notifications that
+    /// arrived before it. (rmcp's client sends a progress token with every request.)
+    pub async fn call_with_progress(
+        &self,
+        name: &str,
+        args: Value,
+    ) -> (CallToolResult, Vec<ProgressNotificationParam>) {
+        self.progress.0.lock().unwrap().clear();
+        let result = self.call(name, args).await.unwrap_or_else(|e| panic!("{name}: {e}"));
+        let seen = self.progress();
+        self.outputs.lock().unwrap().extend(seen.iter().map(|p| serde_json::to_string(p).unwrap()));
+        (result, seen)
+    }
+
+    /// Every progress notification received so far, of any token.
+    pub fn progress(&self) -> Vec<ProgressNotificationParam> {
+        self.progress.0.lock().unwrap().clone()
+    }
+
     /// Calls a tool that must succeed; returns its structured content, which
     /// must satisfy the tool's output schema.
     pub async fn ok(&self, name: &str, args: Value) -> Value {
@@ -133,11 +169,18 @@ impl Harness {
     }
 
     /// Calls a tool that must fail as a tool error; returns its `error` object.
+    ///
+    /// A tool error is one text block holding `{"error": {...}}` and no
+    /// `structuredContent` (which would have to match the tool's output schema).
     pub async fn fails(&self, name: &str, args: Value) -> Value {
         let result =
             self.call(name, args.clone()).await.unwrap_or_else(|e| panic!("{name} {args}: protocol error {e}"));
         assert_eq!(result.is_error, Some(true), "{name} {args} should fail: {result:?}");
-        let value = result.structured_content.unwrap_or_else(|| panic!("{name}: a tool error without structure"));
+        assert!(result.structured_content.is_none(), "{name}: a tool error carries no structuredContent: {result:?}");
+        let text = result.content.first().and_then(|c| c.as_text()).map(|t| t.text.clone());
+        let text = text.unwrap_or_else(|| panic!("{name}: a tool error without text: {result:?}"));
+        let value: Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: the error is JSON ({e}): {text}"));
         value["error"].clone()
     }
 

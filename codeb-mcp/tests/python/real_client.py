@@ -27,15 +27,17 @@ from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 ALL_TOOLS = {
-    "deploy", "plan", "rollback", "releases", "setup_domain", "remove_domain",
-    "health_check", "logs", "env_set", "env_list", "env_unset", "ssot_status",
-    "ssot_get_project", "port_allocate", "port_list", "port_release", "port_check",
-    "project_delete", "lock_status",
+    "deploy", "plan", "rollback", "recover", "releases", "domain_setup", "domain_remove",
+    "health_check", "logs", "env_set", "env_list", "env_unset", "ssot_status", "ssot_diff",
+    "project_list", "project_show", "project_delete", "port_allocate", "port_list", "port_release",
+    "port_check", "lock_status", "lock_release",
 }
-FORCE_GUARDED = {"project_delete", "remove_domain", "env_unset", "port_release", "rollback"}
+FORCE_GUARDED = {
+    "project_delete", "domain_remove", "env_unset", "port_release", "rollback", "recover", "lock_release",
+}
 READ_ONLY = {
-    "plan", "releases", "health_check", "logs", "env_list", "ssot_status",
-    "ssot_get_project", "port_list", "port_check", "lock_status",
+    "plan", "releases", "health_check", "logs", "env_list", "ssot_status", "ssot_diff",
+    "project_list", "project_show", "port_list", "port_check", "lock_status",
 }
 SECRET = "py-client-secret-31337-never-shown"
 
@@ -122,6 +124,8 @@ async def run():
             report = await ok(session, "deploy", deploy_args)
             check(report["release"] == "v1" and report["project"] == project, f"deploy: {report}")
             check(isinstance(report["port"], int), "deploy names the port")
+            projects = await ok(session, "project_list", {})
+            check(any(p["project"] == project for p in projects["items"]), f"project_list names it: {projects}")
             releases = await ok(session, "releases", target)
             check(live(releases) == ["v1"], f"releases: {releases}")
             health = await ok(session, "health_check", target)
@@ -136,18 +140,20 @@ async def run():
 
             error = await fails(session, "deploy", {**deploy_args, "env": "staging; rm -rf /"})
             check(error["kind"] == "invalid" and error["field"] == "env", f"hostile env: {error}")
-            error = await fails(session, "ssot_get_project", {"project": "../etc"})
+            error = await fails(session, "releases", {"project": "ghost-project", "env": "staging"})
+            check(error["kind"] == "not_found", f"releases of an unknown project: {error}")
+            error = await fails(session, "project_show", {"project": "../etc"})
             check(error["kind"] == "invalid" and error["field"] == "project", f"hostile project: {error}")
 
             refused = await ok(session, "project_delete", {"project": project})
             check(refused["applied"] is False and "force: true" in refused["hint"], f"refusal: {refused}")
             check(any(c["change"] == "forget_project" for c in refused["changes"]), "the plan is returned")
-            still = await ok(session, "ssot_get_project", {"project": project})
+            still = await ok(session, "project_show", {"project": project})
             check(still["data"]["environments"]["staging"]["current_release"] == "v1", "nothing changed without force")
 
             deleted = await ok(session, "project_delete", {"project": project, "force": True})
             check(deleted["applied"] is True, f"delete with force: {deleted}")
-            gone = await fails(session, "ssot_get_project", {"project": project})
+            gone = await fails(session, "project_show", {"project": project})
             check(gone["kind"] == "not_found", f"the project is gone: {gone}")
 
     for output in outputs:

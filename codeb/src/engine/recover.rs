@@ -34,7 +34,8 @@ impl Platform {
     /// The lock must be free or stale (its holder gone); `force` takes it
     /// from a live holder too. Afterwards the recorded current release runs and
     /// every route of the environment points at it; releases still pending
-    /// are removed and recorded as failed.
+    /// are removed and recorded as failed. An environment the SSOT does not
+    /// know is `NotFound`, and nothing is recorded for it.
     pub async fn recover(
         &self,
         project: &ProjectName,
@@ -42,11 +43,14 @@ impl Platform {
         force: bool,
         options: &DeployOptions,
     ) -> Result<RecoverReport> {
+        // Taking the lock would otherwise record an empty environment of a mistyped project.
+        self.existing_environment(project, env).await?;
         let events = Events::new(options.events.clone());
         let mut report = RecoverReport::default();
         if let Some(released) = self.lock_release(project, env, force).await? {
-            report.released_lock =
-                Some(format!("{}@{} (pid {})", released.holder.owner, released.holder.host, released.holder.pid));
+            let holder = format!("{}@{} (pid {})", released.holder.owner, released.holder.host, released.holder.pid);
+            events.note(format!("released the deploy lock of {holder}"));
+            report.released_lock = Some(holder);
         }
         let store = self.backends.state.clone();
         let me = self.settings.identity.clone();
@@ -86,6 +90,7 @@ impl Platform {
                 ReleaseState::Running => Endpoint { host: host.addresses.upstream, port },
                 ReleaseState::Stopped | ReleaseState::Gone => {
                     report.restarted_current = true;
+                    events.note(format!("starting release {} again, which the SSOT records as serving", current.id));
                     host.releases.resume(&release_ref(&current.id), port).await?
                 }
             };
@@ -95,6 +100,7 @@ impl Platform {
                     Some(route) if route.upstreams == upstream => {}
                     Some(_) => {
                         b.proxy.switch_upstreams(host, &upstream).await?;
+                        events.note(format!("pointed the route of {host} back at release {}", current.id));
                         report.repaired_routes.push(host.clone());
                     }
                     None => events.note(format!("{host} has no route; the next deploy creates it")),
@@ -149,6 +155,7 @@ impl Platform {
             .await?;
         for release in &cleaned {
             host.releases.remove(&release_ref(release)).await?;
+            events.note(format!("removed interrupted release {release}, recorded as failed"));
         }
         report.cleaned = cleaned;
         Ok(())
