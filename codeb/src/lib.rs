@@ -42,5 +42,8 @@ pub mod secrets;
 pub mod ssot;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+mod text;
+#[cfg(test)]
+mod text_tests;
 
 pub use error::{Error, ErrorKind, Result};

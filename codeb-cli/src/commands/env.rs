@@ -77,7 +77,7 @@ pub async fn run(cmd: EnvCommand, ctx: &Context) -> Result<u8> {
         }
         EnvCommand::List { scope } => {
             let listing = platform.env_listing(&scope.project, &scope.env).await?;
-            ctx.printer.result(&listing, |_| listing.vars.iter().map(|v| format!("{}={}", v.key, v.value)).collect());
+            ctx.printer.result(&listing, |_| listing.vars.iter().map(ToString::to_string).collect());
             Ok(OK)
         }
         EnvCommand::Get { key, scope } => {

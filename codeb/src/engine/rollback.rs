@@ -63,6 +63,13 @@ pub struct RollbackPlan {
     pub changes: Vec<PlannedChange>,
 }
 
+impl std::fmt::Display for RollbackPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let RollbackPlan { project, env, server, from, to, image, .. } = self;
+        write!(f, "roll back {project}/{env} from {from} to {to} ({image}) on {server}")
+    }
+}
+
 /// A rollback asked for with or without `force`: its plan, and its report once it ran.
 ///
 /// Like every destructive operation, a rollback without `force` changes
