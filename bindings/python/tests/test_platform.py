@@ -244,6 +244,21 @@ def test_recover_after_a_clean_deploy_finds_nothing_to_do(platform: codeb.Platfo
     assert (report.released_lock, report.cleaned, report.restarted_current) == (None, [], False)
 
 
+def test_results_str_is_the_sdks_own_sentence(platform: codeb.Platform, project: pathlib.Path) -> None:
+    report = platform.deploy(project, "staging")
+
+    assert str(report) == (
+        f"shop/staging serves v1 (localhost/shop:v1) on port {report.port} in {report.elapsed_ms} ms\n"
+        "  http://shop.codeb.test/"
+    )
+    assert str(platform.recover("shop", "staging")) == "recovered"
+    assert str(platform.health_check("shop", "staging")).startswith("v1 healthy: ")
+    assert str(platform.port_check()) == "ports: record and reality agree"
+    assert str(platform.ssot_status()).splitlines()[1] == "1 projects, 1 environments, 1 serving"
+    plan = platform.deploy(project, "staging", dry_run=True)
+    assert "record v2 as the serving release in the SSOT" in [str(c) for c in plan.changes]
+
+
 def test_results_are_frozen(platform: codeb.Platform, project: pathlib.Path) -> None:
     report = platform.deploy(project, "staging")
 

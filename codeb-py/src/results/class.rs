@@ -171,6 +171,7 @@ pub(crate) use variant;
 /// result_class! {
 ///     /// The class's doc comment.
 ///     Name => codeb::path::SdkType,
+///     display [__str__],                                                // optional: the SDK type's `Display`
 ///     aliases { attr = "/json/pointer", other = variant "/pointer" },  // optional
 ///     quiet [field, ...],                                               // optional: left out of the repr
 ///     extra { /* more #[pymethods] */ } stubs ["def __str__(self) -> str: ..."], // optional
@@ -180,6 +181,7 @@ macro_rules! result_class {
     (
         $(#[doc = $doc:literal])+
         $name:ident => $sdk:ty
+        $(, display [$display:ident])?
         $(, aliases { $($alias:ident = $($variant:ident)? $pointer:literal),+ $(,)? })?
         $(, quiet [$($quiet:ident),+ $(,)?])?
         $(, extra { $($extra:tt)* } stubs [$($stub:literal),+ $(,)?])?
@@ -203,7 +205,8 @@ macro_rules! result_class {
                 }
             ),+)?];
             const QUIET: &'static [&'static str] = &[$($(stringify!($quiet)),+)?];
-            const STUBS: &'static [&'static str] = &[$($($stub),+)?];
+            const STUBS: &'static [&'static str] =
+                &[$(concat!("def ", stringify!($display), "(self) -> str: ..."),)? $($($stub),+)?];
 
             fn new(json: serde_json::Value) -> Self {
                 $name { json }
@@ -245,6 +248,13 @@ macro_rules! result_class {
             fn __repr__(&self) -> String {
                 <Self as $crate::results::class::ResultClass>::repr_json(&self.json)
             }
+
+            $(
+                /// The SDK's own text of the value (its `Display`): what `we` prints.
+                fn $display(&self, py: Python<'_>) -> PyResult<String> {
+                    $crate::results::class::display::<$sdk>(py, &self.json)
+                }
+            )?
 
             $($($extra)*)?
         }
