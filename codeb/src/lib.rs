@@ -38,6 +38,8 @@ pub mod project;
 pub mod proxy;
 pub mod releases;
 pub mod runtime;
+#[cfg(feature = "schemars")]
+pub mod schema;
 pub mod secrets;
 pub mod ssot;
 #[cfg(feature = "testkit")]

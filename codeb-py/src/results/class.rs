@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 
+use codeb::schema::TypeSchema;
 use pyo3::PyClass;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -71,9 +72,9 @@ pub(crate) trait ResultClass: PyClass<Frozen = True> + Into<PyClassInitializer<S
         <Self::Sdk as schemars::JsonSchema>::schema_name()
     }
 
-    /// The SDK type's root JSON schema.
-    fn schema() -> Value {
-        schemars::SchemaGenerator::default().into_root_schema_for::<Self::Sdk>().to_value()
+    /// The SDK type's JSON schema.
+    fn schema() -> TypeSchema {
+        TypeSchema::of::<Self::Sdk>()
     }
 }
 
@@ -127,7 +128,7 @@ pub(crate) fn install<T: ResultClass>(py: Python<'_>) -> PyResult<()> {
                 let attr = &T::layout()?.attrs[index];
                 Ok(attr.read(args.py(), this.get().json())?.unbind())
             })?;
-        class.setattr(attr.name.as_str(), property.call1((getter, py.None(), py.None(), attr.doc.trim()))?)?;
+        class.setattr(attr.name.as_str(), property.call1((getter, py.None(), py.None(), attr.field.doc.trim()))?)?;
     }
     Ok(())
 }
