@@ -47,13 +47,12 @@ pub fn releases(p: &Printer, list: &[ReleaseRecord]) -> Vec<String> {
         .collect()
 }
 
-/// What a destructive command did or would do.
+/// What a destructive command did, or would do given `--force`.
 pub fn removal(p: &Printer, r: &Removal) -> Vec<String> {
-    let head =
-        if r.applied { p.paint(Tone::Good, "done:") } else { p.paint(Tone::Warn, "would (pass --force to do it):") };
-    let mut lines = vec![head];
-    lines.extend(r.changes.iter().map(|c| format!("  - {c}")));
-    lines
+    if r.applied {
+        return text(p, Tone::Good, r);
+    }
+    vec![p.paint(Tone::Warn, &r.to_string()), p.paint(Tone::Dim, "nothing was changed: pass --force to do it")]
 }
 
 /// A project listing.

@@ -10,7 +10,7 @@ use crate::engine::{Change, DeployEvent, DeployReport, LockStatus, PlannedChange
 use crate::model::{
     ContainerName, DomainName, EnvKey, Environment, ImageRef, Port, ProjectName, ReleaseId, ServerName, Service, Step,
 };
-use crate::ops::{DriftItem, DriftReport, HealthReport, ListedVar, SsotStatus};
+use crate::ops::{DomainReport, DriftItem, DriftReport, HealthReport, ListedVar, Removal, SsotStatus};
 use crate::ports::{PortConflict, PortDrift, PortKey, PortReport};
 use crate::proxy::Upstream;
 use crate::ssot::{DeployLock, ReleaseStatus};
@@ -233,4 +233,23 @@ fn an_event_reads_as_a_line_of_progress() {
 fn a_listed_variable_reads_as_an_assignment_with_a_secret_masked() {
     let listed = |secret| ListedVar { key: EnvKey::parse("TOKEN").unwrap(), value: "********".into(), secret };
     assert_eq!(listed(true).to_string(), "TOKEN=********");
+}
+
+#[test]
+fn a_removal_says_whether_it_was_done_then_lists_each_change() {
+    let change =
+        |name| PlannedChange { server: ServerName::local(), change: Change::RemoveContainer { name: container(name) } };
+    let removal = Removal { changes: vec![change("codeb-shop-staging-v1")], applied: false };
+    assert_eq!(removal.to_string(), "would, given force:\n  - remove container codeb-shop-staging-v1");
+    assert_eq!(Removal { applied: true, ..removal }.to_string(), "done:\n  - remove container codeb-shop-staging-v1");
+}
+
+#[test]
+fn a_domain_setup_says_what_was_routed_or_would_be_then_lists_each_change() {
+    let domain = DomainName::parse("www.codeb.test").unwrap();
+    let change = PlannedChange { server: ServerName::local(), change: Change::CreateRoute { host: domain.clone() } };
+    let report = DomainReport { domain, changes: vec![change], applied: true };
+    assert_eq!(report.to_string(), "routed www.codeb.test\n  + create the route of www.codeb.test");
+    let dry = DomainReport { applied: false, ..report };
+    assert!(dry.to_string().starts_with("would route www.codeb.test (dry run)\n"));
 }

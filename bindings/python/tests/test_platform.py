@@ -107,6 +107,7 @@ def test_env_vars_are_set_listed_and_unset_only_with_force(platform: codeb.Platf
     assert dry.applied is False
     assert kinds(dry.changes) == ["unset_env"]
     assert dry.changes[0].details["keys"] == ["PLAIN"]
+    assert str(dry) == "would, given force:\n  - remove env vars PLAIN of shop/staging"
     assert "PLAIN" in [v.key for v in platform.env_list("shop", "staging").vars]
 
     done = platform.env_unset("shop", "staging", ["PLAIN"], force=True)
@@ -157,6 +158,7 @@ def test_domains_are_set_up_listed_and_removed_only_with_force(platform: codeb.P
 
     done = platform.domain_setup("shop", "staging", "WWW.codeb.test")
     assert (done.domain, done.applied) == ("www.codeb.test", True)
+    assert str(done).startswith("routed www.codeb.test\n  + ")
     assert platform.domain_list("shop", "staging") == ["shop.codeb.test", "www.codeb.test"]
 
     kept = platform.domain_remove("shop", "staging", "www.codeb.test")

@@ -184,12 +184,14 @@ result_class! {
     ///
     /// Without `force=True` nothing changes: `applied` is `False` and `changes`
     /// says what would.
-    Removal => codeb::ops::Removal
+    Removal => codeb::ops::Removal,
+    display [__str__]
 }
 
 result_class! {
     /// What setting up a domain did (or, for a dry run, would do).
-    DomainReport => codeb::ops::DomainReport
+    DomainReport => codeb::ops::DomainReport,
+    display [__str__]
 }
 
 result_class! {

@@ -23,6 +23,17 @@ pub struct DomainReport {
     pub applied: bool,
 }
 
+impl std::fmt::Display for DomainReport {
+    /// What was (or would be) routed, then each change on a line of its own.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.applied {
+            true => write!(f, "routed {}", self.domain)?,
+            false => write!(f, "would route {} (dry run)", self.domain)?,
+        }
+        self.changes.iter().try_for_each(|c| write!(f, "\n  + {c}"))
+    }
+}
+
 impl Platform {
     /// The changes that routing `domain` to the environment would make.
     pub async fn plan_domain_setup(
