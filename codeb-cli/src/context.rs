@@ -49,8 +49,8 @@ impl Context {
             | DeployEvent::ChangeUndone { .. } => sink_bar.println(format!("  {event}")),
             DeployEvent::StepFinished { .. } | DeployEvent::StepFailed { .. } | DeployEvent::ChangeApplied { .. } => {}
         });
-        let options =
-            DeployOptions { events: Some(sink), message: Some(format!("we {message}")), ..DeployOptions::default() };
+        // The lock records what the operation does; its owner names `we`.
+        let options = DeployOptions { events: Some(sink), ..DeployOptions::default() };
         Progress { bar, options }
     }
 }

@@ -99,7 +99,7 @@ def test_a_callable_may_call_back_into_codeb(platform: codeb.Platform, project: 
     platform.deploy(project, "staging", progress=look)
 
     [status] = seen
-    assert isinstance(status, codeb.LockStatus) and status.holder.message == "python deploy shop/staging"
+    assert isinstance(status, codeb.LockStatus) and status.holder.message == "deploy shop/staging"
 
 
 def test_a_blocking_call_releases_the_gil_while_it_runs(

@@ -125,7 +125,7 @@ impl Platform {
             project: project.clone(),
             env: env.clone(),
             me: self.settings.identity.clone(),
-            message: options.message.clone(),
+            message: options.lock_message(|| format!("deploy {project}/{env}")),
             expect_revision,
         };
         run.lock(lock, Some(add_pending(project, env, &host.name, pending)), &plan.changes, options.wait_for_lock)

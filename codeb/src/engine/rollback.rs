@@ -190,7 +190,7 @@ impl Platform {
             project: project.clone(),
             env: env.clone(),
             me: self.settings.identity.clone(),
-            message: options.message.clone(),
+            message: options.lock_message(|| format!("roll back {project}/{env} to {}", plan.to)),
             expect_revision: Some(plan.revision),
         };
         run.lock(lock, None, &plan.changes, options.wait_for_lock).await?;
