@@ -40,23 +40,17 @@ impl Context {
         bar.set_message(message.to_owned());
         let sink_bar = bar.clone();
         let sink: EventSink = std::sync::Arc::new(move |event: &DeployEvent| match event {
+            // The step's name as the spinner's message, a probe in its place; what changed course on a line.
             DeployEvent::StepStarted { step } => sink_bar.set_message(step.to_string()),
-            DeployEvent::HealthProbe { release, attempt, evidence, .. } => {
-                sink_bar.set_message(format!("health of {release}: probe {attempt}: {evidence}"))
-            }
-            DeployEvent::RouteSwitched { host, to } => sink_bar.println(format!(
-                "  routed {host} to {}",
-                to.iter().map(|u| u.to_string()).collect::<Vec<_>>().join(", ")
-            )),
-            DeployEvent::RolledBack { from, to, reason } => {
-                sink_bar.println(format!("  rolled back from {from} to {to}: {reason}"))
-            }
-            DeployEvent::Note { message } => sink_bar.println(format!("  {message}")),
-            DeployEvent::ChangeUndone { change } => sink_bar.println(format!("  undid: {}", change)),
+            DeployEvent::HealthProbe { .. } => sink_bar.set_message(event.to_string()),
+            DeployEvent::RouteSwitched { .. }
+            | DeployEvent::RolledBack { .. }
+            | DeployEvent::Note { .. }
+            | DeployEvent::ChangeUndone { .. } => sink_bar.println(format!("  {event}")),
             DeployEvent::StepFinished { .. } | DeployEvent::StepFailed { .. } | DeployEvent::ChangeApplied { .. } => {}
         });
-        let options =
-            DeployOptions { events: Some(sink), message: Some(format!("we {message}")), ..DeployOptions::default() };
+        // The lock records what the operation does; its owner names `we`.
+        let options = DeployOptions { events: Some(sink), ..DeployOptions::default() };
         Progress { bar, options }
     }
 }

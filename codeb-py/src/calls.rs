@@ -47,7 +47,7 @@ pub(crate) fn deploy(
         if dry_run {
             return Ok(Deployed::Plan(Plan::from(sdk.plan(&request).await?)));
         }
-        let options = events::options(progress, &format!("python deploy {}/{}", request.project, request.env));
+        let options = events::options(progress);
         Ok(Deployed::Report(DeployReport::from(sdk.deploy(&request, &options).await?)))
     })
 }
@@ -56,7 +56,7 @@ pub(crate) fn deploy(
 pub(crate) fn apply(sdk: &Sdk, plan: &Plan, progress: Option<Py<PyAny>>) -> Call<DeployReport> {
     let (sdk, plan) = (sdk.clone(), plan.sdk()?);
     call(async move {
-        let options = events::options(progress, &format!("python apply {}/{}", plan.project, plan.env));
+        let options = events::options(progress);
         Ok(DeployReport::from(sdk.apply(&plan, &options).await?))
     })
 }
@@ -77,7 +77,7 @@ pub(crate) fn rollback(
         if dry_run {
             return Ok(RolledBack::Plan(RollbackPlan::from(sdk.plan_rollback(&project, &env, to.as_ref()).await?)));
         }
-        let options = events::options(progress, &format!("python rollback {project}/{env}"));
+        let options = events::options(progress);
         Ok(RolledBack::Report(DeployReport::from(sdk.rollback(&project, &env, to.as_ref(), &options).await?)))
     })
 }
@@ -93,7 +93,7 @@ pub(crate) fn recover(
     let (project, env) = parse::target(project, env)?;
     let sdk = sdk.clone();
     call(async move {
-        let options = events::options(progress, &format!("python recover {project}/{env}"));
+        let options = events::options(progress);
         Ok(RecoverReport::from(sdk.recover(&project, &env, force, &options).await?))
     })
 }
@@ -111,7 +111,7 @@ pub(crate) fn domain_setup(sdk: &Sdk, project: &str, env: &str, domain: &str, dr
     let domain = parse::domain(domain)?;
     let sdk = sdk.clone();
     call(async move {
-        let options = events::options(None, &format!("python domain setup {project}/{env}"));
+        let options = events::options(None);
         Ok(DomainReport::from(sdk.domain_setup(&project, &env, &domain, dry_run, &options).await?))
     })
 }
@@ -122,7 +122,7 @@ pub(crate) fn domain_remove(sdk: &Sdk, project: &str, env: &str, domain: &str, f
     let domain = parse::domain(domain)?;
     let sdk = sdk.clone();
     call(async move {
-        let options = events::options(None, &format!("python domain remove {project}/{env}"));
+        let options = events::options(None);
         Ok(Removal::from(sdk.domain_remove(&project, &env, &domain, force, &options).await?))
     })
 }
@@ -198,7 +198,7 @@ pub(crate) fn project_delete(sdk: &Sdk, project: &str, force: bool) -> Call<Remo
     let project = parse::project(project)?;
     let sdk = sdk.clone();
     call(async move {
-        let options = events::options(None, &format!("python project delete {project}"));
+        let options = events::options(None);
         Ok(Removal::from(sdk.project_delete(&project, force, &options).await?))
     })
 }

@@ -8,13 +8,14 @@ use pyo3::prelude::*;
 
 use crate::results::DeployEvent;
 
-/// Options whose events go to `progress`, a Python callable taking one `DeployEvent`.
+/// Options whose events go to `progress`, a Python callable taking one `DeployEvent`
+/// (the lock records what the operation does; its owner names Python).
 ///
 /// The callable runs on the thread that drives the operation, with the GIL
 /// taken for the call. An exception it raises cannot stop the operation
 /// half-way: it is reported through `sys.unraisablehook` and the operation
 /// goes on.
-pub(crate) fn options(progress: Option<Py<PyAny>>, message: &str) -> DeployOptions {
+pub(crate) fn options(progress: Option<Py<PyAny>>) -> DeployOptions {
     let events = progress.map(|callback| {
         let sink: EventSink = Arc::new(move |event: &SdkEvent| {
             let event = DeployEvent::from(event);
@@ -26,5 +27,5 @@ pub(crate) fn options(progress: Option<Py<PyAny>>, message: &str) -> DeployOptio
         });
         sink
     });
-    DeployOptions { events, message: Some(message.to_owned()), ..DeployOptions::default() }
+    DeployOptions { events, ..DeployOptions::default() }
 }

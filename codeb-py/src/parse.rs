@@ -5,7 +5,7 @@
 //! (raised as `codeb.errors.InvalidError`, naming the field and the rule).
 
 use codeb::Result;
-use codeb::model::{DomainName, EnvKey, EnvValue, EnvVar, Environment, ImageRef, ProjectName, ReleaseId, Service};
+use codeb::model::{DomainName, EnvKey, EnvVar, Environment, ImageRef, ProjectName, ReleaseId, Service};
 
 /// A project name.
 pub(crate) fn project(s: &str) -> Result<ProjectName> {
@@ -44,7 +44,7 @@ pub(crate) fn keys(keys: &[String]) -> Result<Vec<EnvKey>> {
 
 /// Env vars from `(key, value)` pairs, all plain or all secret. A rejected value is never echoed.
 pub(crate) fn vars(pairs: &[(String, String)], secret: bool) -> Result<Vec<EnvVar>> {
-    pairs.iter().map(|(k, v)| Ok(EnvVar { key: EnvKey::parse(k)?, value: EnvValue::parse(v)?, secret })).collect()
+    pairs.iter().map(|(k, v)| Ok(EnvVar::parse(k, v, secret)?)).collect()
 }
 
 /// A project and an environment, the pair most operations name.

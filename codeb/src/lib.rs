@@ -38,9 +38,14 @@ pub mod project;
 pub mod proxy;
 pub mod releases;
 pub mod runtime;
+#[cfg(feature = "schemars")]
+pub mod schema;
 pub mod secrets;
 pub mod ssot;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+mod text;
+#[cfg(test)]
+mod text_tests;
 
 pub use error::{Error, ErrorKind, Result};

@@ -380,6 +380,7 @@ async fn two_deploys_of_one_environment_never_interleave_but_two_environments_bo
     let locked = results.iter().find_map(|r| r.as_ref().err()).unwrap();
     assert_eq!(locked.kind(), ErrorKind::Locked);
     assert!(locked.to_string().contains("tester@localhost"), "the error names the holder: {locked}");
+    assert!(locked.message().ends_with(": deploy shop/staging"), "and what it is doing, by default: {locked}");
 
     let mut production = request("v1");
     production.env = Environment::Production;

@@ -120,7 +120,7 @@ def test_a_held_lock_is_locked_error_and_releasing_it_is_forbidden_while_its_hol
         assert status is not None
         assert (status.project, status.env, status.stale) == ("shop", "staging", False)
         assert status.holder.pid == os.getpid()
-        assert status.holder.message == "python deploy shop/staging"
+        assert status.holder.message == "deploy shop/staging"
         assert "is locked by" in str(status)
 
         with pytest.raises(errors.LockedError) as locked:

@@ -107,6 +107,7 @@ def test_env_vars_are_set_listed_and_unset_only_with_force(platform: codeb.Platf
     assert dry.applied is False
     assert kinds(dry.changes) == ["unset_env"]
     assert dry.changes[0].details["keys"] == ["PLAIN"]
+    assert str(dry) == "would, given force:\n  - remove env vars PLAIN of shop/staging"
     assert "PLAIN" in [v.key for v in platform.env_list("shop", "staging").vars]
 
     done = platform.env_unset("shop", "staging", ["PLAIN"], force=True)
@@ -157,6 +158,7 @@ def test_domains_are_set_up_listed_and_removed_only_with_force(platform: codeb.P
 
     done = platform.domain_setup("shop", "staging", "WWW.codeb.test")
     assert (done.domain, done.applied) == ("www.codeb.test", True)
+    assert str(done).startswith("routed www.codeb.test\n  + ")
     assert platform.domain_list("shop", "staging") == ["shop.codeb.test", "www.codeb.test"]
 
     kept = platform.domain_remove("shop", "staging", "www.codeb.test")
@@ -242,6 +244,21 @@ def test_recover_after_a_clean_deploy_finds_nothing_to_do(platform: codeb.Platfo
     report = platform.recover("shop", "staging")
 
     assert (report.released_lock, report.cleaned, report.restarted_current) == (None, [], False)
+
+
+def test_results_str_is_the_sdks_own_sentence(platform: codeb.Platform, project: pathlib.Path) -> None:
+    report = platform.deploy(project, "staging")
+
+    assert str(report) == (
+        f"shop/staging serves v1 (localhost/shop:v1) on port {report.port} in {report.elapsed_ms} ms\n"
+        "  http://shop.codeb.test/"
+    )
+    assert str(platform.recover("shop", "staging")) == "recovered"
+    assert str(platform.health_check("shop", "staging")).startswith("v1 healthy: ")
+    assert str(platform.port_check()) == "ports: record and reality agree"
+    assert str(platform.ssot_status()).splitlines()[1] == "1 projects, 1 environments, 1 serving"
+    plan = platform.deploy(project, "staging", dry_run=True)
+    assert "record v2 as the serving release in the SSOT" in [str(c) for c in plan.changes]
 
 
 def test_results_are_frozen(platform: codeb.Platform, project: pathlib.Path) -> None:

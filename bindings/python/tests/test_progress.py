@@ -48,6 +48,7 @@ def test_the_progress_callable_receives_the_deploy_events_in_order(
     upstream = switched.upstreams[0]
     assert (upstream.host, upstream.port) == ("127.0.0.1", switched.to_dict()["to"][0]["port"])
     assert switched.to_dict()["event"] == "route_switched"
+    assert str(switched) == f"routed shop.codeb.test to {upstream}"
     assert repr(events[0]) == "DeployEvent(step_started, step='lock')"
 
 
@@ -98,7 +99,7 @@ def test_a_callable_may_call_back_into_codeb(platform: codeb.Platform, project: 
     platform.deploy(project, "staging", progress=look)
 
     [status] = seen
-    assert isinstance(status, codeb.LockStatus) and status.holder.message == "python deploy shop/staging"
+    assert isinstance(status, codeb.LockStatus) and status.holder.message == "deploy shop/staging"
 
 
 def test_a_blocking_call_releases_the_gil_while_it_runs(

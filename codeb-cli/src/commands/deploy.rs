@@ -9,6 +9,7 @@ use codeb::project::ProjectFile;
 use crate::args::{DeployArgs, RecoverArgs, RollbackArgs, Target};
 use crate::context::Context;
 use crate::exit::OK;
+use crate::printer::Tone;
 use crate::render;
 
 pub async fn deploy(args: DeployArgs, ctx: &Context) -> codeb::Result<u8> {
@@ -21,7 +22,7 @@ pub async fn deploy(args: DeployArgs, ctx: &Context) -> codeb::Result<u8> {
     let platform = ctx.platform().await?;
     if args.dry_run {
         let plan = platform.plan(&request).await?;
-        ctx.printer.result(&plan, |p| render::plan(p, &plan));
+        ctx.printer.result(&plan, |p| render::plan(p, &plan, plan.revision, &plan.changes));
         return Ok(OK);
     }
     let mut progress = ctx.progress(&format!("deploy {}/{}", request.project, request.env));
@@ -29,7 +30,7 @@ pub async fn deploy(args: DeployArgs, ctx: &Context) -> codeb::Result<u8> {
     let report = platform.deploy(&request, &progress.options).await;
     drop(progress);
     let report = report?;
-    ctx.printer.result(&report, |p| render::report(p, &report));
+    ctx.printer.result(&report, |p| render::labelled(p, Tone::Good, "live:", &report));
     Ok(OK)
 }
 
@@ -45,7 +46,7 @@ async fn apply(file: &Path, wait: Option<u64>, ctx: &Context) -> codeb::Result<u
     let report = platform.apply(&plan, &progress.options).await;
     drop(progress);
     let report = report?;
-    ctx.printer.result(&report, |p| render::report(p, &report));
+    ctx.printer.result(&report, |p| render::labelled(p, Tone::Good, "live:", &report));
     Ok(OK)
 }
 
@@ -54,14 +55,14 @@ pub async fn rollback(args: RollbackArgs, ctx: &Context) -> codeb::Result<u8> {
     let Target { project, env } = &args.target;
     if args.dry_run {
         let plan = platform.plan_rollback(project, env, args.to.as_ref()).await?;
-        ctx.printer.result(&plan, |p| render::rollback_plan(p, &plan));
+        ctx.printer.result(&plan, |p| render::plan(p, &plan, plan.revision, &plan.changes));
         return Ok(OK);
     }
     let progress = ctx.progress(&format!("rollback {project}/{env}"));
     let report = platform.rollback(project, env, args.to.as_ref(), &progress.options).await;
     drop(progress);
     let report = report?;
-    ctx.printer.result(&report, |p| render::report(p, &report));
+    ctx.printer.result(&report, |p| render::labelled(p, Tone::Good, "live:", &report));
     Ok(OK)
 }
 
@@ -77,6 +78,6 @@ pub async fn recover(args: RecoverArgs, ctx: &Context) -> codeb::Result<u8> {
     let report = platform.recover(&args.target.project, &args.target.env, args.force, &progress.options).await;
     drop(progress);
     let report = report?;
-    ctx.printer.result(&report, |p| render::recover(p, &report));
+    ctx.printer.result(&report, |p| render::text(p, Tone::Good, &report));
     Ok(OK)
 }

@@ -4,6 +4,7 @@ use crate::args::DomainCommand;
 use crate::commands::applied_code;
 use crate::context::Context;
 use crate::exit::OK;
+use crate::printer::Tone;
 use crate::render;
 
 pub async fn run(cmd: DomainCommand, ctx: &Context) -> codeb::Result<u8> {
@@ -14,17 +15,8 @@ pub async fn run(cmd: DomainCommand, ctx: &Context) -> codeb::Result<u8> {
             let report = platform.domain_setup(&scope.project, &scope.env, &domain, dry_run, &progress.options).await;
             drop(progress);
             let report = report?;
-            ctx.printer.result(&report, |p| {
-                let head = if report.applied { "routed" } else { "would (dry run)" };
-                let mut lines = vec![format!(
-                    "{} {domain} -> {}/{}",
-                    p.paint(crate::printer::Tone::Good, head),
-                    scope.project,
-                    scope.env
-                )];
-                lines.extend(report.changes.iter().map(|c| format!("  + {}", c)));
-                lines
-            });
+            ctx.printer
+                .result(&report, |p| render::text(p, if report.applied { Tone::Good } else { Tone::Warn }, &report));
             Ok(OK)
         }
         DomainCommand::List { scope } => {

@@ -2,7 +2,7 @@
 
 use std::io::{BufRead, IsTerminal};
 
-use codeb::model::{EnvKey, EnvValue, EnvVar};
+use codeb::model::EnvVar;
 use codeb::{Error, Result};
 
 use crate::args::EnvCommand;
@@ -10,14 +10,6 @@ use crate::commands::applied_code;
 use crate::context::Context;
 use crate::exit::OK;
 use crate::render;
-
-/// Parses `KEY=VALUE` into a variable (the value may contain `=`). A text
-/// without `=` may be a secret pasted alone, so the error never echoes it.
-fn assignment(text: &str, secret: bool) -> Result<EnvVar> {
-    let (key, value) =
-        text.split_once('=').ok_or_else(|| Error::invalid("an assignment is KEY=VALUE; this has no `=`"))?;
-    Ok(EnvVar { key: EnvKey::parse(key)?, value: EnvValue::parse(value)?, secret })
-}
 
 /// The variables of `KEY=VALUE` lines, skipping blank lines and `#` comments;
 /// an error names the line, never its value.
@@ -29,7 +21,9 @@ fn assignment_lines(input: impl BufRead, secret: bool) -> Result<Vec<EnvVar>> {
         if text.trim().is_empty() || text.trim_start().starts_with('#') {
             continue;
         }
-        vars.push(assignment(text, secret).map_err(|e| e.with_context("stdin line", index + 1))?);
+        vars.push(
+            EnvVar::parse_assignment(text, secret).map_err(|e| Error::from(e).with_context("stdin line", index + 1))?,
+        );
     }
     Ok(vars)
 }
@@ -38,7 +32,9 @@ fn assignment_lines(input: impl BufRead, secret: bool) -> Result<Vec<EnvVar>> {
 fn assignments_given(assignments: &[String], secret: bool, stdin: bool, ctx: &Context) -> Result<Vec<EnvVar>> {
     let mut vars = Vec::new();
     for (index, text) in assignments.iter().enumerate() {
-        vars.push(assignment(text, secret).map_err(|e| e.with_context("argument", index + 1))?);
+        vars.push(
+            EnvVar::parse_assignment(text, secret).map_err(|e| Error::from(e).with_context("argument", index + 1))?,
+        );
     }
     if stdin {
         let input = std::io::stdin().lock();
@@ -77,7 +73,7 @@ pub async fn run(cmd: EnvCommand, ctx: &Context) -> Result<u8> {
         }
         EnvCommand::List { scope } => {
             let listing = platform.env_listing(&scope.project, &scope.env).await?;
-            ctx.printer.result(&listing, |_| listing.vars.iter().map(|v| format!("{}={}", v.key, v.value)).collect());
+            ctx.printer.result(&listing, |_| listing.vars.iter().map(ToString::to_string).collect());
             Ok(OK)
         }
         EnvCommand::Get { key, scope } => {
@@ -97,17 +93,6 @@ pub async fn run(cmd: EnvCommand, ctx: &Context) -> Result<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn assignments_split_on_the_first_equals_and_never_echo_the_value() {
-        let var = assignment("URL=postgres://a?b=c", true).unwrap();
-        assert_eq!((var.key.as_str(), var.value.expose(), var.secret), ("URL", "postgres://a?b=c", true));
-        let err = assignment("NOEQUALS-hunter2", true).unwrap_err();
-        assert_eq!(err.kind(), codeb::ErrorKind::Invalid);
-        assert!(!err.to_string().contains("hunter2"), "{err}");
-        let bad_key = assignment("BAD KEY=hunter2", true).unwrap_err();
-        assert!(!bad_key.to_string().contains("hunter2"), "{bad_key}");
-    }
 
     #[test]
     fn lines_skip_blanks_and_comments_and_name_a_bad_line_without_its_value() {

@@ -15,9 +15,7 @@ pub async fn run(cmd: LockCommand, ctx: &Context) -> codeb::Result<u8> {
         LockCommand::Release { target, force } => {
             let released = platform.lock_release(&target.project, &target.env, force).await?;
             ctx.printer.result(&released, |_| match &released {
-                Some(s) => {
-                    vec![format!("released the lock of {}@{} (pid {})", s.holder.owner, s.holder.host, s.holder.pid)]
-                }
+                Some(s) => vec![format!("released the lock of {}", s.holder)],
                 None => vec!["the environment was not locked".to_owned()],
             });
         }

@@ -3,6 +3,7 @@
 use crate::args::{HealthCommand, SsotCommand};
 use crate::context::Context;
 use crate::exit::{OK, UNHEALTHY};
+use crate::printer::Tone;
 use crate::render;
 
 pub async fn run(cmd: SsotCommand, ctx: &Context) -> codeb::Result<u8> {
@@ -10,7 +11,7 @@ pub async fn run(cmd: SsotCommand, ctx: &Context) -> codeb::Result<u8> {
     match cmd {
         SsotCommand::Status => {
             let status = platform.ssot_status().await?;
-            ctx.printer.result(&status, |_| render::ssot_status(&status));
+            ctx.printer.result(&status, |_| vec![status.to_string()]);
         }
         SsotCommand::Show { project } => ctx.printer.json_or_pretty(&platform.project_show(&project).await?),
         SsotCommand::Export => ctx.printer.json_or_pretty(&platform.ssot_export().await?),
@@ -25,6 +26,7 @@ pub async fn run(cmd: SsotCommand, ctx: &Context) -> codeb::Result<u8> {
 pub async fn health(cmd: HealthCommand, ctx: &Context) -> codeb::Result<u8> {
     let HealthCommand::Check(target) = cmd;
     let report = ctx.platform().await?.health_check(&target.project, &target.env).await?;
-    ctx.printer.result(&report, |p| render::health(p, &report));
+    ctx.printer
+        .result(&report, |p| render::text(p, if report.verdict.healthy { Tone::Good } else { Tone::Bad }, &report));
     Ok(if report.verdict.healthy { OK } else { UNHEALTHY })
 }

@@ -26,8 +26,11 @@ pub struct Change {
 impl ResultClass for Change {
     type Sdk = codeb::engine::PlannedChange;
     const DOC: &'static str = "One change a deploy, rollback or removal makes (or would make).";
-    const STUBS: &'static [&'static str] =
-        &["@property def kind(self) -> str: ...", "@property def details(self) -> dict[str, Any]: ..."];
+    const STUBS: &'static [&'static str] = &[
+        "@property def kind(self) -> str: ...",
+        "@property def details(self) -> dict[str, Any]: ...",
+        "def __str__(self) -> str: ...",
+    ];
 
     fn new(json: Value) -> Self {
         Change { json }
@@ -85,5 +88,10 @@ impl Change {
 
     fn __repr__(&self) -> String {
         Self::repr_json(&self.json)
+    }
+
+    /// The change as a sentence (the SDK's `Display`): what `we` prints.
+    fn __str__(&self, py: Python<'_>) -> PyResult<String> {
+        super::class::display::<codeb::engine::PlannedChange>(py, &self.json)
     }
 }

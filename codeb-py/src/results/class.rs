@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 
+use codeb::schema::TypeSchema;
 use pyo3::PyClass;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -71,9 +72,9 @@ pub(crate) trait ResultClass: PyClass<Frozen = True> + Into<PyClassInitializer<S
         <Self::Sdk as schemars::JsonSchema>::schema_name()
     }
 
-    /// The SDK type's root JSON schema.
-    fn schema() -> Value {
-        schemars::SchemaGenerator::default().into_root_schema_for::<Self::Sdk>().to_value()
+    /// The SDK type's JSON schema.
+    fn schema() -> TypeSchema {
+        TypeSchema::of::<Self::Sdk>()
     }
 }
 
@@ -127,7 +128,7 @@ pub(crate) fn install<T: ResultClass>(py: Python<'_>) -> PyResult<()> {
                 let attr = &T::layout()?.attrs[index];
                 Ok(attr.read(args.py(), this.get().json())?.unbind())
             })?;
-        class.setattr(attr.name.as_str(), property.call1((getter, py.None(), py.None(), attr.doc.trim()))?)?;
+        class.setattr(attr.name.as_str(), property.call1((getter, py.None(), py.None(), attr.field.doc.trim()))?)?;
     }
     Ok(())
 }
@@ -171,6 +172,7 @@ pub(crate) use variant;
 /// result_class! {
 ///     /// The class's doc comment.
 ///     Name => codeb::path::SdkType,
+///     display [__str__],                                                // optional: the SDK type's `Display`
 ///     aliases { attr = "/json/pointer", other = variant "/pointer" },  // optional
 ///     quiet [field, ...],                                               // optional: left out of the repr
 ///     extra { /* more #[pymethods] */ } stubs ["def __str__(self) -> str: ..."], // optional
@@ -180,6 +182,7 @@ macro_rules! result_class {
     (
         $(#[doc = $doc:literal])+
         $name:ident => $sdk:ty
+        $(, display [$display:ident])?
         $(, aliases { $($alias:ident = $($variant:ident)? $pointer:literal),+ $(,)? })?
         $(, quiet [$($quiet:ident),+ $(,)?])?
         $(, extra { $($extra:tt)* } stubs [$($stub:literal),+ $(,)?])?
@@ -203,7 +206,8 @@ macro_rules! result_class {
                 }
             ),+)?];
             const QUIET: &'static [&'static str] = &[$($(stringify!($quiet)),+)?];
-            const STUBS: &'static [&'static str] = &[$($($stub),+)?];
+            const STUBS: &'static [&'static str] =
+                &[$(concat!("def ", stringify!($display), "(self) -> str: ..."),)? $($($stub),+)?];
 
             fn new(json: serde_json::Value) -> Self {
                 $name { json }
@@ -245,6 +249,13 @@ macro_rules! result_class {
             fn __repr__(&self) -> String {
                 <Self as $crate::results::class::ResultClass>::repr_json(&self.json)
             }
+
+            $(
+                /// The SDK's own text of the value (its `Display`): what `we` prints.
+                fn $display(&self, py: Python<'_>) -> PyResult<String> {
+                    $crate::results::class::display::<$sdk>(py, &self.json)
+                }
+            )?
 
             $($($extra)*)?
         }

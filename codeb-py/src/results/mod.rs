@@ -18,11 +18,12 @@ use codeb::model::ProjectName;
 use pyo3::prelude::*;
 
 pub use change::Change;
-use class::{ClassRef, ResultClass, display, read_back, result_class, sdk};
+use class::{ClassRef, ResultClass, read_back, result_class, sdk};
 
 result_class! {
     /// What a finished deploy or rollback did.
-    DeployReport => codeb::engine::DeployReport
+    DeployReport => codeb::engine::DeployReport,
+    display [__str__]
 }
 
 result_class! {
@@ -31,13 +32,8 @@ result_class! {
     /// Pass it to `apply` to carry it out; that refuses (`ConflictError`) if the
     /// SSOT moved since the plan was made.
     Plan => codeb::engine::Plan,
-    quiet [request],
-    extra {
-        /// The SDK's summary: `deploy IMAGE to PROJECT/ENV as RELEASE on SERVER`.
-        fn __str__(&self, py: Python<'_>) -> PyResult<String> {
-            display::<codeb::engine::Plan>(py, &self.json)
-        }
-    } stubs ["def __str__(self) -> str: ..."]
+    display [__str__],
+    quiet [request]
 }
 
 impl Plan {
@@ -50,6 +46,7 @@ impl Plan {
 result_class! {
     /// What a rollback would do: the result of `rollback(..., dry_run=True)`.
     RollbackPlan => codeb::engine::RollbackPlan,
+    display [__str__],
     aliases { from_release = "/from", to_release = "/to" }
 }
 
@@ -58,6 +55,7 @@ result_class! {
     ///
     /// `kind` says which; the attributes of the other kinds are `None`.
     DeployEvent => codeb::engine::DeployEvent,
+    display [__str__],
     aliases {
         kind = "/event",
         upstreams = route_switched "/to",
@@ -69,12 +67,7 @@ result_class! {
 result_class! {
     /// Where a route sends traffic: `str()` gives `host:port`.
     Upstream => codeb::proxy::Upstream,
-    extra {
-        /// `host:port` (`[v6]:port` for IPv6).
-        fn __str__(&self, py: Python<'_>) -> PyResult<String> {
-            display::<codeb::proxy::Upstream>(py, &self.json)
-        }
-    } stubs ["def __str__(self) -> str: ..."]
+    display [__str__]
 }
 
 result_class! {
@@ -84,13 +77,7 @@ result_class! {
     /// a secret's value never enters Python through a listing, so no `repr`,
     /// `str`, log line or traceback can show it.
     EnvVar => codeb::ops::ListedVar,
-    extra {
-        /// `KEY=value`, the value as listings show it.
-        fn __str__(&self) -> String {
-            let field = |k: &str| self.json.get(k).and_then(serde_json::Value::as_str).unwrap_or_default();
-            format!("{}={}", field("key"), field("value"))
-        }
-    } stubs ["def __str__(self) -> str: ..."]
+    display [__str__]
 }
 
 result_class! {
@@ -107,12 +94,7 @@ result_class! {
 result_class! {
     /// What a port is allocated to: one service of a project environment, or one release's app.
     PortKey => codeb::ports::PortKey,
-    extra {
-        /// `project/env/service[@release]`.
-        fn __str__(&self, py: Python<'_>) -> PyResult<String> {
-            display::<codeb::ports::PortKey>(py, &self.json)
-        }
-    } stubs ["def __str__(self) -> str: ..."]
+    display [__str__]
 }
 
 result_class! {
@@ -126,6 +108,7 @@ result_class! {
     /// `conflicts` (ports claimed twice) and `drift` (record and reality
     /// differ) are dicts in the SDK's serde form, tagged by `conflict` and `drift`.
     PortReport => codeb::ports::PortReport,
+    display [__str__],
     extra {
         /// Whether record and reality agree.
         #[getter]
@@ -186,18 +169,14 @@ result_class! {
 
 result_class! {
     /// Who holds an environment's deploy lock.
-    DeployLock => codeb::ssot::DeployLock
+    DeployLock => codeb::ssot::DeployLock,
+    display [__str__]
 }
 
 result_class! {
     /// A held deploy lock: its holder, and whether the holder is gone.
     LockStatus => codeb::engine::LockStatus,
-    extra {
-        /// The SDK's sentence about the lock (who holds it since when; how to release a stale one).
-        fn __str__(&self, py: Python<'_>) -> PyResult<String> {
-            display::<codeb::engine::LockStatus>(py, &self.json)
-        }
-    } stubs ["def __str__(self) -> str: ..."]
+    display [__str__]
 }
 
 result_class! {
@@ -205,29 +184,34 @@ result_class! {
     ///
     /// Without `force=True` nothing changes: `applied` is `False` and `changes`
     /// says what would.
-    Removal => codeb::ops::Removal
+    Removal => codeb::ops::Removal,
+    display [__str__]
 }
 
 result_class! {
     /// What setting up a domain did (or, for a dry run, would do).
-    DomainReport => codeb::ops::DomainReport
+    DomainReport => codeb::ops::DomainReport,
+    display [__str__]
 }
 
 result_class! {
     /// The health of an environment's serving release, from one probe.
     HealthReport => codeb::ops::HealthReport,
+    display [__str__],
     aliases { healthy = "/verdict/healthy", evidence = "/verdict/evidence" },
     quiet [verdict]
 }
 
 result_class! {
     /// A summary of the SSOT.
-    SsotStatus => codeb::ops::SsotStatus
+    SsotStatus => codeb::ops::SsotStatus,
+    display [__str__]
 }
 
 result_class! {
     /// What a recovery after an interrupted deploy found and did.
-    RecoverReport => codeb::engine::RecoverReport
+    RecoverReport => codeb::engine::RecoverReport,
+    display [__str__]
 }
 
 /// The list of result classes: `register` adds them to the module, and other

@@ -37,6 +37,18 @@ pub struct DeployReport {
     pub elapsed_ms: u64,
 }
 
+impl std::fmt::Display for DeployReport {
+    /// What serves now, then the address of each domain on a line of its own.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{} serves {} ({}) on port {}", self.project, self.env, self.release, self.image, self.port)?;
+        if let Some(previous) = &self.previous {
+            write!(f, ", replacing {previous}")?;
+        }
+        write!(f, " in {} ms", self.elapsed_ms)?;
+        self.domains.iter().try_for_each(|d| write!(f, "\n  http://{d}/"))
+    }
+}
+
 impl Platform {
     /// Plans and deploys `request` in one go.
     ///
@@ -113,7 +125,7 @@ impl Platform {
             project: project.clone(),
             env: env.clone(),
             me: self.settings.identity.clone(),
-            message: options.message.clone(),
+            message: options.lock_message(|| format!("deploy {project}/{env}")),
             expect_revision,
         };
         run.lock(lock, Some(add_pending(project, env, &host.name, pending)), &plan.changes, options.wait_for_lock)

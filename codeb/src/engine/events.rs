@@ -8,7 +8,7 @@ use crate::model::{DomainName, ReleaseId, Step};
 use crate::proxy::Upstream;
 
 /// Something that happened during a deploy, rollback or recovery.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "event")]
 pub enum DeployEvent {
@@ -75,6 +75,25 @@ pub enum DeployEvent {
         /// The message.
         message: String,
     },
+}
+
+impl std::fmt::Display for DeployEvent {
+    /// The event as a line of progress for people.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeployEvent::StepStarted { step } => write!(f, "{step}: started"),
+            DeployEvent::StepFinished { step, elapsed } => write!(f, "{step}: done in {} ms", elapsed.as_millis()),
+            DeployEvent::StepFailed { step, error } => write!(f, "{step}: failed: {error}"),
+            DeployEvent::ChangeApplied { change } => write!(f, "did: {change}"),
+            DeployEvent::ChangeUndone { change } => write!(f, "undid: {change}"),
+            DeployEvent::HealthProbe { release, attempt, evidence, .. } => {
+                write!(f, "health of {release}: probe {attempt}: {evidence}")
+            }
+            DeployEvent::RouteSwitched { host, to } => write!(f, "routed {host} to {}", crate::text::upstreams(to)),
+            DeployEvent::RolledBack { from, to, reason } => write!(f, "rolled back from {from} to {to}: {reason}"),
+            DeployEvent::Note { message } => f.write_str(message),
+        }
+    }
 }
 
 /// Receives events as they happen. It runs on the engine's task: keep it quick.

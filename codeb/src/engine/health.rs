@@ -45,7 +45,7 @@ pub trait HttpProbe: Send + Sync + std::fmt::Debug {
 }
 
 /// The verdict on one probe, with the evidence for people.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct ProbeVerdict {
     /// Whether the probe counts as healthy.

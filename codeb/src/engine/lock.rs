@@ -46,15 +46,7 @@ pub struct LockStatus {
 
 impl fmt::Display for LockStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let h = &self.holder;
-        write!(
-            f,
-            "{}/{} is locked by {}@{} (pid {}) since {}",
-            self.project, self.env, h.owner, h.host, h.pid, h.started_at
-        )?;
-        if let Some(message) = &h.message {
-            write!(f, ": {message}")?;
-        }
+        write!(f, "{}/{} is locked by {}", self.project, self.env, self.holder)?;
         if self.stale {
             f.write_str("; the holder process is gone: release the stale lock, or recover the environment")?;
         }

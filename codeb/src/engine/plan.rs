@@ -14,6 +14,7 @@ use crate::ports::PortKey;
 use crate::proxy::Upstream;
 use crate::secrets::Scope;
 use crate::ssot::{EnvironmentRecord, StateStoreExt};
+use crate::text::{list, upstreams};
 use crate::{Error, ErrorKind, Result};
 
 /// One change a deploy, rollback, domain operation or removal makes.
@@ -216,7 +217,7 @@ impl fmt::Display for Change {
     /// The change as a sentence, for people.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Change::SetEnv { keys } => write!(f, "store env vars {}", names(keys)),
+            Change::SetEnv { keys } => write!(f, "store env vars {}", list(keys)),
             Change::AllocatePort { key, range } => write!(f, "allocate a port for {key} from {range}"),
             Change::CreateNetwork { name } => write!(f, "create network {name}"),
             Change::CreateVolume { name } => write!(f, "create protected volume {name}"),
@@ -249,20 +250,10 @@ impl fmt::Display for Change {
             Change::RemoveVolume { name } => write!(f, "remove volume {name}"),
             Change::KeepVolume { name } => write!(f, "keep protected volume {name}"),
             Change::ReleasePort { key, port } => write!(f, "free port {port} of {key}"),
-            Change::UnsetEnv { project, env, keys } => write!(f, "remove env vars {} of {project}/{env}", names(keys)),
+            Change::UnsetEnv { project, env, keys } => write!(f, "remove env vars {} of {project}/{env}", list(keys)),
             Change::ForgetProject { project } => write!(f, "forget project {project} in the SSOT"),
         }
     }
-}
-
-/// Names joined by commas.
-fn names(keys: &[impl fmt::Display]) -> String {
-    keys.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(", ")
-}
-
-/// Upstreams joined by commas, or "nothing".
-fn upstreams(list: &[Upstream]) -> String {
-    if list.is_empty() { "nothing".to_owned() } else { names(list) }
 }
 
 /// A change and the server it happens on.

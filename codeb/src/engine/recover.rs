@@ -15,7 +15,7 @@ use crate::runtime::StopOptions;
 use crate::ssot::{ReleaseStatus, StateStoreExt};
 
 /// What a recovery found and did.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct RecoverReport {
     /// The stale lock that was released, as `owner@host (pid)`.
@@ -26,6 +26,21 @@ pub struct RecoverReport {
     pub restarted_current: bool,
     /// Hosts whose route was pointed back at the serving release.
     pub repaired_routes: Vec<DomainName>,
+}
+
+impl std::fmt::Display for RecoverReport {
+    /// `recovered`, then each thing it did on a line of its own.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("recovered")?;
+        if let Some(lock) = &self.released_lock {
+            write!(f, "\n  released the stale lock of {lock}")?;
+        }
+        self.cleaned.iter().try_for_each(|id| write!(f, "\n  cleaned up interrupted release {id}"))?;
+        if self.restarted_current {
+            f.write_str("\n  started the serving release again")?;
+        }
+        self.repaired_routes.iter().try_for_each(|h| write!(f, "\n  pointed {h} back at the serving release"))
+    }
 }
 
 impl Platform {
@@ -48,7 +63,7 @@ impl Platform {
         let events = Events::new(options.events.clone());
         let mut report = RecoverReport::default();
         if let Some(released) = self.lock_release(project, env, force).await? {
-            let holder = format!("{}@{} (pid {})", released.holder.owner, released.holder.host, released.holder.pid);
+            let holder = released.holder.who();
             events.note(format!("released the deploy lock of {holder}"));
             report.released_lock = Some(holder);
         }

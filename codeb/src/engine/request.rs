@@ -88,10 +88,19 @@ impl DeployRequest {
 pub struct DeployOptions {
     /// Wait up to this long for another deploy of the environment to finish; fail at once when `None`.
     pub wait_for_lock: Option<Duration>,
-    /// What to record in the lock (shown to whoever finds it held).
+    /// What to record in the lock (shown to whoever finds it held); by default
+    /// the operation says itself (`deploy shop/staging`), the front end being
+    /// in the lock's owner already.
     pub message: Option<String>,
     /// Where progress events go.
     pub events: Option<EventSink>,
+}
+
+impl DeployOptions {
+    /// What the lock records: the message given, else `operation`.
+    pub(crate) fn lock_message(&self, operation: impl FnOnce() -> String) -> Option<String> {
+        Some(self.message.clone().unwrap_or_else(operation))
+    }
 }
 
 impl std::fmt::Debug for DeployOptions {

@@ -63,6 +63,13 @@ pub struct RollbackPlan {
     pub changes: Vec<PlannedChange>,
 }
 
+impl std::fmt::Display for RollbackPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let RollbackPlan { project, env, server, from, to, image, .. } = self;
+        write!(f, "roll back {project}/{env} from {from} to {to} ({image}) on {server}")
+    }
+}
+
 /// A rollback asked for with or without `force`: its plan, and its report once it ran.
 ///
 /// Like every destructive operation, a rollback without `force` changes
@@ -183,7 +190,7 @@ impl Platform {
             project: project.clone(),
             env: env.clone(),
             me: self.settings.identity.clone(),
-            message: options.message.clone(),
+            message: options.lock_message(|| format!("roll back {project}/{env} to {}", plan.to)),
             expect_revision: Some(plan.revision),
         };
         run.lock(lock, None, &plan.changes, options.wait_for_lock).await?;

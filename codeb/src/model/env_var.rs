@@ -97,6 +97,21 @@ pub struct EnvVar {
 }
 
 impl EnvVar {
+    /// A variable from its name and value, both validated. A rejected value is never echoed.
+    pub fn parse(key: &str, value: &str, secret: bool) -> Result<Self, ValidationError> {
+        Ok(EnvVar { key: EnvKey::parse(key)?, value: EnvValue::parse(value)?, secret })
+    }
+
+    /// A variable from `KEY=VALUE`: the value is all after the first `=`, so it
+    /// may hold `=`. A text without `=` may be a secret pasted alone, so that
+    /// rejection never echoes it either.
+    pub fn parse_assignment(text: &str, secret: bool) -> Result<Self, ValidationError> {
+        let Some((key, value)) = text.split_once('=') else {
+            return Err(ValidationError::new("env assignment", text, "is KEY=VALUE; this has no `=`").redacted());
+        };
+        EnvVar::parse(key, value, secret)
+    }
+
     /// A variable that may be shown in listings.
     pub fn plain(key: EnvKey, value: EnvValue) -> Self {
         EnvVar { key, value, secret: false }
@@ -144,6 +159,19 @@ mod tests {
         assert!(!e.to_string().contains("secret"), "{e}");
         assert!(EnvValue::parse(&"x".repeat(MAX_ENV_VALUE_BYTES)).is_ok());
         assert!(EnvValue::parse(&"x".repeat(MAX_ENV_VALUE_BYTES + 1)).is_err());
+    }
+
+    #[test]
+    fn assignments_split_on_the_first_equals_and_never_echo_the_value() {
+        let var = EnvVar::parse_assignment("URL=postgres://a?b=c", true).unwrap();
+        assert_eq!((var.key.as_str(), var.value.expose(), var.secret), ("URL", "postgres://a?b=c", true));
+        let err = EnvVar::parse_assignment("NOEQUALS-hunter2", true).unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        assert_eq!(err.rule(), "is KEY=VALUE; this has no `=`");
+        let bad_key = EnvVar::parse_assignment("BAD KEY=hunter2", true).unwrap_err();
+        assert!(!bad_key.to_string().contains("hunter2"), "{bad_key}");
+        let bad_value = EnvVar::parse("KEY", "hunter2\0", false).unwrap_err();
+        assert!(!bad_value.to_string().contains("hunter2"), "{bad_value}");
     }
 
     #[test]

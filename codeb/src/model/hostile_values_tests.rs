@@ -21,6 +21,9 @@ fn env_key(s: &str) -> Result<(), ValidationError> {
 fn env_value(s: &str) -> Result<(), ValidationError> {
     EnvValue::parse(s).map(drop)
 }
+fn env_assignment(s: &str) -> Result<(), ValidationError> {
+    EnvVar::parse_assignment(s, true).map(drop)
+}
 fn image(s: &str) -> Result<(), ValidationError> {
     ImageRef::parse(s).map(drop)
 }
@@ -83,6 +86,8 @@ fn every_hostile_value_is_refused_with_field_escaped_value_and_rule() {
         ("env key", env_key, "".into()),
         ("env value", env_value, "a\0b".into()),
         ("env value", env_value, overlong_value),
+        ("env assignment", env_assignment, "hunter2-pasted-alone".into()),
+        ("env value", env_assignment, "KEY=a\0b".into()),
         ("image", image, "busybox;id".into()),
         ("image", image, "busybox:$(id)".into()),
         ("image", image, "-busybox".into()),
@@ -113,7 +118,7 @@ fn every_hostile_value_is_refused_with_field_escaped_value_and_rule() {
             !shown.chars().any(|c| c.is_control()),
             "the error for {value:?} contains a raw control character: {shown:?}"
         );
-        if *field == "env value" {
+        if *field == "env value" || *field == "env assignment" {
             assert!(!shown.contains(value.as_str()), "an env value was echoed");
         } else if value.chars().all(|c| (' '..='~').contains(&c)) && value.len() < 80 && !value.contains(['"', '\\']) {
             assert!(shown.contains(value.as_str()), "the error does not name the value {value:?}: {shown}");

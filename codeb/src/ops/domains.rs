@@ -23,6 +23,17 @@ pub struct DomainReport {
     pub applied: bool,
 }
 
+impl std::fmt::Display for DomainReport {
+    /// What was (or would be) routed, then each change on a line of its own.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.applied {
+            true => write!(f, "routed {}", self.domain)?,
+            false => write!(f, "would route {} (dry run)", self.domain)?,
+        }
+        self.changes.iter().try_for_each(|c| write!(f, "\n  + {c}"))
+    }
+}
+
 impl Platform {
     /// The changes that routing `domain` to the environment would make.
     pub async fn plan_domain_setup(
@@ -68,7 +79,7 @@ impl Platform {
     ) -> Result<DomainReport> {
         let changes = self.plan_domain_setup(project, env, domain).await?;
         if !dry_run {
-            self.run_domain_changes(project, env, &changes, options).await?;
+            self.run_domain_changes(project, env, &changes, options, format!("set up domain {domain}")).await?;
         }
         Ok(DomainReport { domain: domain.clone(), changes, applied: !dry_run })
     }
@@ -106,7 +117,7 @@ impl Platform {
         }
         let changes = plan.finish();
         if force {
-            self.run_domain_changes(project, env, &changes, options).await?;
+            self.run_domain_changes(project, env, &changes, options, format!("remove domain {domain}")).await?;
         }
         Ok(Removal { changes, applied: force })
     }
@@ -118,6 +129,7 @@ impl Platform {
         env: &Environment,
         changes: &[PlannedChange],
         options: &DeployOptions,
+        operation: String,
     ) -> Result<()> {
         let record = self.existing_environment(project, env).await?;
         let host = self.backends.fleet.place(record.server.as_ref(), None)?.clone();
@@ -128,7 +140,7 @@ impl Platform {
             project: project.clone(),
             env: env.clone(),
             me: self.settings.identity.clone(),
-            message: options.message.clone(),
+            message: options.lock_message(|| operation),
             expect_revision: None,
         };
         run.lock(lock, None, changes, options.wait_for_lock).await?;

@@ -9,7 +9,7 @@ use crate::proxy::Upstream;
 use crate::runtime::{ContainerState, LABEL_MANAGED, LABEL_PROJECT, LABEL_RELEASE, Labels};
 
 /// One difference between the SSOT and reality.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "drift")]
 pub enum DriftItem {
@@ -46,7 +46,7 @@ pub enum DriftItem {
 }
 
 /// Everything `drift` found.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct DriftReport {
     /// Differences in releases, containers and routes.
@@ -59,6 +59,37 @@ impl DriftReport {
     /// Whether the SSOT and reality agree.
     pub fn is_clean(&self) -> bool {
         self.items.is_empty() && self.ports.is_clean()
+    }
+}
+
+impl std::fmt::Display for DriftItem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DriftItem::ReleaseNotRunning { project, env, release, container } => {
+                write!(f, "{project}/{env}: serving release {release} is not running ({container})")
+            }
+            DriftItem::RouteMismatch { host, expected, actual } => {
+                write!(f, "{host}: routes to {} instead of {expected}", crate::text::upstreams(actual))
+            }
+            DriftItem::UnknownContainer { container } => {
+                write!(f, "{container}: codeb's label, but no project in the SSOT")
+            }
+            DriftItem::StrayRunning { container } => write!(f, "{container}: runs but serves nothing"),
+        }
+    }
+}
+
+impl std::fmt::Display for DriftReport {
+    /// One line per difference (`drift: ...`, then the port check's lines), or that there is none.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.is_clean() {
+            return f.write_str("no drift: the SSOT matches what runs");
+        }
+        let mut lines: Vec<String> = self.items.iter().map(|item| format!("drift: {item}")).collect();
+        if !self.ports.is_clean() {
+            lines.push(self.ports.to_string());
+        }
+        f.write_str(&lines.join("\n"))
     }
 }
 

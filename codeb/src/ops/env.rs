@@ -24,7 +24,7 @@ pub struct EnvListing {
 }
 
 /// One variable of an [`EnvListing`].
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct ListedVar {
     /// The name.
@@ -33,6 +33,13 @@ pub struct ListedVar {
     pub value: String,
     /// Whether it is secret.
     pub secret: bool,
+}
+
+impl std::fmt::Display for ListedVar {
+    /// `KEY=value`, the value as listed (a secret's masked).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}={}", self.key, self.value)
+    }
 }
 
 impl EnvListing {

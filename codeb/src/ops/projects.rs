@@ -24,6 +24,14 @@ pub struct Removal {
     pub applied: bool,
 }
 
+impl std::fmt::Display for Removal {
+    /// `done:` or `would, given force:`, then each change on a line of its own.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.applied { "done:" } else { "would, given force:" })?;
+        self.changes.iter().try_for_each(|c| write!(f, "\n  - {c}"))
+    }
+}
+
 /// One line of a project listing.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]

@@ -1,5 +1,7 @@
 //! Read-only views: the SSOT's status, an environment's health and logs.
 
+use std::fmt;
+
 use crate::engine::naming::release_container;
 use crate::engine::{Platform, ProbeVerdict};
 use crate::model::{Environment, Port, ProjectName, ReleaseId, Service};
@@ -8,7 +10,7 @@ use crate::ssot::{ReleaseStatus, Ssot, StateStoreExt};
 use crate::{Error, Result};
 
 /// A summary of the SSOT.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct SsotStatus {
     /// The document format.
@@ -28,7 +30,7 @@ pub struct SsotStatus {
 }
 
 /// The health of an environment's serving release.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct HealthReport {
     /// The release probed.
@@ -37,6 +39,22 @@ pub struct HealthReport {
     pub port: Port,
     /// The verdict, with the evidence.
     pub verdict: ProbeVerdict,
+}
+
+impl fmt::Display for SsotStatus {
+    /// Three lines: the revision, what is recorded, what needs attention.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "revision {} (schema {})", self.revision, self.schema_version)?;
+        writeln!(f, "{} projects, {} environments, {} serving", self.projects, self.environments, self.serving)?;
+        write!(f, "{} failed releases, {} locked environments", self.failed_releases, self.locked)
+    }
+}
+
+impl fmt::Display for HealthReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verdict = if self.verdict.healthy { "healthy" } else { "unhealthy" };
+        write!(f, "{} {verdict}: {} (port {})", self.release, self.verdict, self.port)
+    }
 }
 
 impl Platform {

@@ -1,7 +1,10 @@
 //! What [`super::PortRegistry::check`] finds.
 
+use std::fmt;
+
 use crate::model::{Port, ServerName};
 use crate::ports::PortKey;
+use crate::text::list;
 
 /// A port that two parties claim: it needs attention before the next deploy.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -72,6 +75,45 @@ pub struct PortReport {
     pub conflicts: Vec<PortConflict>,
     /// Differences between record and reality.
     pub drift: Vec<PortDrift>,
+}
+
+impl fmt::Display for PortConflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PortConflict::RecordedTwice { port, keys } => write!(f, "port {port} is recorded for {}", list(keys)),
+            PortConflict::ForeignListener { server, port, key, listener } => {
+                write!(f, "port {port} of {key} on {server} is held by {listener}")
+            }
+            PortConflict::HeldByOther { server, port, key, holder } => {
+                write!(f, "port {port} of {key} on {server} is held by {holder}")
+            }
+        }
+    }
+}
+
+impl fmt::Display for PortDrift {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PortDrift::NotListening { server, port, key } => {
+                write!(f, "port {port} of {key} on {server}: nothing listens")
+            }
+            PortDrift::Unrecorded { server, port, listener } => {
+                write!(f, "port {port} on {server} listens ({listener}) but is not recorded")
+            }
+        }
+    }
+}
+
+impl fmt::Display for PortReport {
+    /// One line per finding (`conflict: ...`, then `drift: ...`), or that record and reality agree.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_clean() {
+            return f.write_str("ports: record and reality agree");
+        }
+        let conflicts = self.conflicts.iter().map(|c| format!("conflict: {c}"));
+        let lines: Vec<String> = conflicts.chain(self.drift.iter().map(|d| format!("drift: {d}"))).collect();
+        f.write_str(&lines.join("\n"))
+    }
 }
 
 impl PortReport {

@@ -174,6 +174,24 @@ pub struct DeployLock {
     pub message: Option<String>,
 }
 
+impl DeployLock {
+    /// The holder as people name it: `owner@host (pid N)`.
+    pub fn who(&self) -> String {
+        format!("{}@{} (pid {})", self.owner, self.host, self.pid)
+    }
+}
+
+impl std::fmt::Display for DeployLock {
+    /// Who holds it since when, and what for.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} since {}", self.who(), self.started_at)?;
+        match &self.message {
+            Some(message) => write!(f, ": {message}"),
+            None => Ok(()),
+        }
+    }
+}
+
 /// A PostgreSQL or Redis container that belongs to an environment.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
@@ -258,6 +276,17 @@ pub enum ReleaseStatus {
     },
     /// Replaced by a later release.
     Retired,
+}
+
+impl std::fmt::Display for ReleaseStatus {
+    /// The status in a few words (`failed at health_check`); a failure's reason is its own field.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())?;
+        match self {
+            ReleaseStatus::Failed { step, .. } => write!(f, " at {step}"),
+            ReleaseStatus::Pending | ReleaseStatus::Live | ReleaseStatus::Retired => Ok(()),
+        }
+    }
 }
 
 impl ReleaseStatus {
