@@ -98,7 +98,7 @@ pub(crate) struct Executor<'a> {
 }
 
 impl<'a> Executor<'a> {
-    /// An executor for `project`/`env` on `host`, switching from `previous` to `target` if given.
+    /// An executor for `project`/`env` on `host`; [`Executor::switching`] gives it a release to switch to.
     pub(crate) fn new(
         platform: &'a Platform,
         project: ProjectName,
@@ -151,11 +151,12 @@ impl<'a> Executor<'a> {
         wait: Option<std::time::Duration>,
     ) -> Result<()> {
         self.enter(Step::Lock);
-        let result = self.lock_commit(request, also, changes, wait).await;
+        let result = self.reserve_with_lock(request, also, changes, wait).await;
         self.leave(result)
     }
 
-    async fn lock_commit(
+    /// The commit of [`Executor::lock`], without its step events.
+    async fn reserve_with_lock(
         &mut self,
         request: LockRequest,
         also: Option<Edit>,
