@@ -271,6 +271,11 @@ impl LocalStack {
     pub fn up(options: &LocalStackOptions) -> Result<LocalStack> {
         let programs = binaries::resolve_stack(&SearchPath::new(options.search_path.as_deref()))?;
         let layout = Layout::new(prepare_dir(&options.data_dir)?)?;
+        // A stack that runs is a conflict whoever holds the lock: a child some
+        // other thread of this process forks holds a copy of the lock's file
+        // until it execs, so the lock alone can look busy for a moment after
+        // the `up` that took it has finished.
+        refuse_if_running(&layout)?;
         let _lock = layout.lock()?;
         refuse_if_running(&layout)?;
 
