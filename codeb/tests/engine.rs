@@ -923,3 +923,32 @@ async fn container_releases_start_where_the_proxy_reaches_them_and_stop_and_go_i
     driver.remove(&release).await.unwrap();
     driver.stop(&release, StopOptions { grace: Duration::ZERO }).await.unwrap();
 }
+
+#[tokio::test]
+async fn an_edited_saved_plan_is_refused_and_changes_nothing() {
+    let fakes = fakes();
+    let p = platform(&fakes, settings());
+    deploy_ok(&p, "v1").await;
+    let mut other = request("v1");
+    other.project = ProjectName::parse("bank").unwrap();
+    other.domains = vec![DomainName::parse("bank.codeb.test").unwrap()];
+    deploy_ok_with(&p, &other).await;
+    let before = fakes.state.load().unwrap();
+
+    let mut plan = p.plan(&request("v2")).await.unwrap();
+    let control = plan.changes[0].server.clone();
+    let forget = Change::ForgetProject { project: other.project.clone() };
+    plan.changes.push(PlannedChange { server: control, change: forget });
+    let text = plan.to_json().unwrap();
+    let err = p.apply(&codeb::engine::Plan::from_json(&text).unwrap(), &DeployOptions::default()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    assert_eq!(fakes.state.load().unwrap(), before, "nothing was changed, the other project least of all");
+
+    deploy_ok(&p, "v2").await;
+    let planned = p.plan_rollback(&project(), &Environment::Staging, None).await.unwrap();
+    let mut edited = planned.clone();
+    edited.changes.retain(|c| !matches!(c.change, Change::HealthCheck { .. }));
+    let err = p.apply_rollback(&edited, &DeployOptions::default()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "a rollback without its health gate is not what was planned: {err}");
+    assert_eq!(p.apply_rollback(&planned, &DeployOptions::default()).await.unwrap().release, release("v1"));
+}

@@ -73,7 +73,19 @@ impl Platform {
     }
 
     /// Carries out a plan made earlier, refusing if the SSOT moved since (plan again).
+    ///
+    /// A plan runs only if planning its request now gives the same plan: a
+    /// saved plan that was edited (a change added, another project's name put
+    /// in) or that the platform moved away from is refused, changing nothing.
     pub async fn apply(&self, plan: &Plan, options: &DeployOptions) -> Result<DeployReport> {
+        let fresh = self.plan(&plan.request).await?;
+        let same = (&fresh.project, &fresh.env, &fresh.server, fresh.revision, &fresh.release)
+            == (&plan.project, &plan.env, &plan.server, plan.revision, &plan.release)
+            && (&fresh.image, &fresh.previous, &fresh.domains, &fresh.changes)
+                == (&plan.image, &plan.previous, &plan.domains, &plan.changes);
+        if !same {
+            return Err(not_what_planning_gives(fresh.revision, plan.revision));
+        }
         self.run_plan(plan, Some(plan.revision), options).await
     }
 
@@ -191,6 +203,18 @@ impl Platform {
             }
         }
     }
+}
+
+/// A saved plan that planning its request again does not give.
+pub(crate) fn not_what_planning_gives(now: u64, planned: u64) -> Error {
+    let why = if now == planned {
+        "it differs from what planning its request gives now (edited, or the platform changed outside the SSOT)"
+    } else {
+        "the SSOT moved since it was made"
+    };
+    Error::conflict(format!("the plan was not applied: {why}; plan again"))
+        .with_context("revision", now)
+        .with_context("plan_revision", planned)
 }
 
 /// The edit that records a new release as pending, so a crash leaves a trace recovery can act on.

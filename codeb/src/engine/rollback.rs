@@ -157,8 +157,13 @@ impl Platform {
         Ok(Rollback { applied: force, plan, report })
     }
 
-    /// Carries out a rollback plan, refusing if the SSOT moved since it was made.
+    /// Carries out a rollback plan, refusing (changing nothing) unless
+    /// planning the same rollback now gives exactly this plan.
     pub async fn apply_rollback(&self, plan: &RollbackPlan, options: &DeployOptions) -> Result<DeployReport> {
+        let fresh = self.plan_rollback(&plan.project, &plan.env, Some(&plan.to)).await?;
+        if fresh != *plan {
+            return Err(crate::engine::deploy::not_what_planning_gives(fresh.revision, plan.revision));
+        }
         let started = Instant::now();
         let events = Events::new(options.events.clone());
         let (project, env) = (&plan.project, &plan.env);
