@@ -65,7 +65,7 @@ def test_something_missing_is_not_found_error(platform: codeb.Platform) -> None:
     assert "ghost" in raised.value.message
 
 
-def test_a_stale_plan_is_conflict_error_at_the_lock_step(platform: codeb.Platform, project: pathlib.Path) -> None:
+def test_a_stale_plan_is_conflict_error_at_the_plan_step(platform: codeb.Platform, project: pathlib.Path) -> None:
     plan = platform.deploy(project, "staging", dry_run=True)
     platform.deploy(project, "staging")
 
@@ -75,7 +75,7 @@ def test_a_stale_plan_is_conflict_error_at_the_lock_step(platform: codeb.Platfor
         "project": "shop",
         "environment": "staging",
         "server": "local",
-        "step": "lock",
+        "step": "plan",
         "stale_plan": "true",
     }
 

@@ -61,7 +61,7 @@ def test_apply_carries_out_a_plan_and_refuses_one_the_ssot_has_moved_past(
     assert report.release == plan.release == "v1"
     with pytest.raises(errors.ConflictError) as raised:
         platform.apply(plan)
-    assert raised.value.context["step"] == "lock"
+    assert raised.value.context["step"] == "plan"
 
 
 def test_rollback_plans_and_returns_to_the_previous_release(platform: codeb.Platform, project: pathlib.Path) -> None:

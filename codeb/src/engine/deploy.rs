@@ -84,7 +84,10 @@ impl Platform {
             && (&fresh.image, &fresh.previous, &fresh.domains, &fresh.changes)
                 == (&plan.image, &plan.previous, &plan.domains, &plan.changes);
         if !same {
-            return Err(not_what_planning_gives(fresh.revision, plan.revision));
+            return Err(not_what_planning_gives(fresh.revision, plan.revision)
+                .with_context("project", &plan.project)
+                .with_context("environment", &plan.env)
+                .with_context("server", &plan.server));
         }
         self.run_plan(plan, Some(plan.revision), options).await
     }
@@ -205,16 +208,20 @@ impl Platform {
     }
 }
 
-/// A saved plan that planning its request again does not give.
+/// A saved plan that planning its request again does not give: refused at
+/// the `plan` step, before anything is locked or changed.
 pub(crate) fn not_what_planning_gives(now: u64, planned: u64) -> Error {
-    let why = if now == planned {
-        "it differs from what planning its request gives now (edited, or the platform changed outside the SSOT)"
+    let error = if now == planned {
+        Error::conflict(
+            "the plan was not applied: it differs from what planning its request gives now (edited, or the platform changed outside the SSOT); plan again",
+        )
     } else {
-        "the SSOT moved since it was made"
+        Error::conflict(format!(
+            "the plan was not applied: the SSOT moved from revision {planned} to {now} since it was made; plan again"
+        ))
+        .with_context(STALE_PLAN, true)
     };
-    Error::conflict(format!("the plan was not applied: {why}; plan again"))
-        .with_context("revision", now)
-        .with_context("plan_revision", planned)
+    error.with_context("step", Step::Plan)
 }
 
 /// The edit that records a new release as pending, so a crash leaves a trace recovery can act on.

@@ -162,7 +162,10 @@ impl Platform {
     pub async fn apply_rollback(&self, plan: &RollbackPlan, options: &DeployOptions) -> Result<DeployReport> {
         let fresh = self.plan_rollback(&plan.project, &plan.env, Some(&plan.to)).await?;
         if fresh != *plan {
-            return Err(crate::engine::deploy::not_what_planning_gives(fresh.revision, plan.revision));
+            return Err(crate::engine::deploy::not_what_planning_gives(fresh.revision, plan.revision)
+                .with_context("project", &plan.project)
+                .with_context("environment", &plan.env)
+                .with_context("server", &plan.server));
         }
         let started = Instant::now();
         let events = Events::new(options.events.clone());
