@@ -2,10 +2,13 @@
 
 use std::path::PathBuf;
 
-use codeb::engine::{DeployEvent, DeployOptions, EventSink, Platform};
+use std::io::Write;
+
+use codeb::engine::progress::{ProgressFeed, ProgressLine};
+use codeb::engine::{DeployOptions, Platform};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::printer::Printer;
+use crate::printer::{Mode, Printer};
 
 /// The printer and how to reach the platform.
 pub struct Context {
@@ -30,36 +33,51 @@ impl Context {
         codeb_backends::connect_discovered(self.config.as_deref(), "we").map(|(platform, _)| platform)
     }
 
-    /// Options for a long operation: progress on a terminal, fed by the engine's events.
-    pub fn progress(&self, message: &str) -> Progress {
+    /// Shows the progress of a long call on stderr (human output only): on a
+    /// terminal a spinner with the running step, above which finished steps
+    /// stay; otherwise (a CI log, a pipe) one line per step as it happens.
+    /// Pass `options` to the call, then [`Progress::finish`] it.
+    pub fn progress(&self, what: &str) -> Progress {
+        let human = self.printer.mode() == Mode::Human;
         let bar = if self.printer.shows_progress() { ProgressBar::new_spinner() } else { ProgressBar::hidden() };
         if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} [{elapsed}]") {
             bar.set_style(style);
         }
         bar.enable_steady_tick(std::time::Duration::from_millis(100));
-        bar.set_message(message.to_owned());
-        let sink_bar = bar.clone();
-        let sink: EventSink = std::sync::Arc::new(move |event: &DeployEvent| match event {
-            // The step's name as the spinner's message, a probe in its place; what changed course on a line.
-            DeployEvent::StepStarted { step } => sink_bar.set_message(step.to_string()),
-            DeployEvent::HealthProbe { .. } => sink_bar.set_message(event.to_string()),
-            DeployEvent::RouteSwitched { .. }
-            | DeployEvent::RolledBack { .. }
-            | DeployEvent::Note { .. }
-            | DeployEvent::ChangeUndone { .. } => sink_bar.println(format!("  {event}")),
-            DeployEvent::StepFinished { .. } | DeployEvent::StepFailed { .. } | DeployEvent::ChangeApplied { .. } => {}
+        bar.set_message(what.to_owned());
+        let shown = bar.clone();
+        let feed = human.then(|| {
+            ProgressFeed::start(what, move |line: ProgressLine| {
+                if shown.is_hidden() {
+                    let _ = writeln!(std::io::stderr().lock(), "{}", line.message);
+                } else if line.lasting {
+                    shown.println(&line.message);
+                } else {
+                    shown.set_message(line.message);
+                }
+                std::future::ready(true)
+            })
         });
-        // The lock records what the operation does; its owner names `we`.
-        let options = DeployOptions { events: Some(sink), ..DeployOptions::default() };
-        Progress { bar, options }
+        let options = DeployOptions { events: feed.as_ref().map(ProgressFeed::sink), ..DeployOptions::default() };
+        Progress { bar, feed, options }
     }
 }
 
-/// A spinner and the options whose events drive it.
+/// The progress shown for one long call.
 pub struct Progress {
     bar: ProgressBar,
+    feed: Option<ProgressFeed>,
     /// The options to pass to the SDK call.
     pub options: DeployOptions,
+}
+
+impl Progress {
+    /// Prints what is left of the call's progress and clears the spinner.
+    pub async fn finish(mut self) {
+        if let Some(feed) = self.feed.take() {
+            feed.finish().await;
+        }
+    }
 }
 
 impl Drop for Progress {

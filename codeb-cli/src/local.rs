@@ -52,7 +52,7 @@ async fn up(dir: PathBuf, ctx: &Context) -> Result<u8> {
         Ok((stack, platform_file))
     })
     .await;
-    drop(progress);
+    progress.finish().await;
     let (stack, platform_file) = started?;
     let installed = install_default(&platform_file)?;
     let e = stack.endpoints();

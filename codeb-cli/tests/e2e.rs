@@ -316,7 +316,12 @@ fn a_project_lives_its_whole_life_through_we_against_real_services() {
     assert!(vars.iter().any(|v| v["key"] == "DATABASE_URL" && v["value"] == "********"), "{listed}");
     let human = we.run(&["env", "list", "-p", &project, "-e", "staging"]);
     assert!(human.stdout.contains("SECRET_TOKEN=********"), "{}", human.stdout);
-    we.json(&["deploy", &v2, "--env", "staging"], 0);
+    let redeploy = we.run(&["deploy", &v2, "--env", "staging"]);
+    assert_eq!(redeploy.code, 0, "{}", redeploy.stderr);
+    for step in ["started image", "finished health_check", "applied switch_route on local"] {
+        let line = format!("deploy {project}/staging: {step}\n");
+        assert!(redeploy.stderr.contains(&line), "piped, progress is a line per step: {}", redeploy.stderr);
+    }
     let env = client.page(&domain, "/cgi-bin/env");
     assert!(env.contains(&set), "the app sees the secret: {env}");
     let reads: [&[&str]; 11] = [

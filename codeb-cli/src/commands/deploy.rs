@@ -28,7 +28,7 @@ pub async fn deploy(args: DeployArgs, ctx: &Context) -> codeb::Result<u8> {
     let mut progress = ctx.progress(&format!("deploy {}/{}", request.project, request.env));
     progress.options.wait_for_lock = args.wait.map(Duration::from_secs);
     let report = platform.deploy(&request, &progress.options).await;
-    drop(progress);
+    progress.finish().await;
     let report = report?;
     ctx.printer.result(&report, |p| render::labelled(p, Tone::Good, "live:", &report));
     Ok(OK)
@@ -44,7 +44,7 @@ async fn apply(file: &Path, wait: Option<u64>, ctx: &Context) -> codeb::Result<u
     let mut progress = ctx.progress(&format!("apply the plan for {}/{}", plan.project, plan.env));
     progress.options.wait_for_lock = wait.map(Duration::from_secs);
     let report = platform.apply(&plan, &progress.options).await;
-    drop(progress);
+    progress.finish().await;
     let report = report?;
     ctx.printer.result(&report, |p| render::labelled(p, Tone::Good, "live:", &report));
     Ok(OK)
@@ -60,7 +60,7 @@ pub async fn rollback(args: RollbackArgs, ctx: &Context) -> codeb::Result<u8> {
     }
     let progress = ctx.progress(&format!("rollback {project}/{env}"));
     let report = platform.rollback(project, env, args.to.as_ref(), &progress.options).await;
-    drop(progress);
+    progress.finish().await;
     let report = report?;
     ctx.printer.result(&report, |p| render::labelled(p, Tone::Good, "live:", &report));
     Ok(OK)
@@ -76,7 +76,7 @@ pub async fn recover(args: RecoverArgs, ctx: &Context) -> codeb::Result<u8> {
     let platform = ctx.platform().await?;
     let progress = ctx.progress(&format!("recover {}/{}", args.target.project, args.target.env));
     let report = platform.recover(&args.target.project, &args.target.env, args.force, &progress.options).await;
-    drop(progress);
+    progress.finish().await;
     let report = report?;
     ctx.printer.result(&report, |p| render::text(p, Tone::Good, &report));
     Ok(OK)

@@ -13,7 +13,7 @@ pub async fn run(cmd: DomainCommand, ctx: &Context) -> codeb::Result<u8> {
         DomainCommand::Setup { domain, scope, dry_run } => {
             let progress = ctx.progress(&format!("domain setup {domain}"));
             let report = platform.domain_setup(&scope.project, &scope.env, &domain, dry_run, &progress.options).await;
-            drop(progress);
+            progress.finish().await;
             let report = report?;
             ctx.printer
                 .result(&report, |p| render::text(p, if report.applied { Tone::Good } else { Tone::Warn }, &report));
@@ -27,7 +27,7 @@ pub async fn run(cmd: DomainCommand, ctx: &Context) -> codeb::Result<u8> {
         DomainCommand::Remove { domain, scope, force } => {
             let progress = ctx.progress(&format!("domain remove {domain}"));
             let removal = platform.domain_remove(&scope.project, &scope.env, &domain, force, &progress.options).await;
-            drop(progress);
+            progress.finish().await;
             let removal = removal?;
             ctx.printer.result(&removal, |p| render::removal(p, &removal));
             Ok(applied_code(removal.applied))

@@ -20,7 +20,7 @@ pub async fn run(cmd: ProjectCommand, ctx: &Context) -> codeb::Result<u8> {
         ProjectCommand::Delete { project, force, dry_run } => {
             let progress = ctx.progress(&format!("project delete {project}"));
             let removal = platform.project_delete(&project, force && !dry_run, &progress.options).await;
-            drop(progress);
+            progress.finish().await;
             let removal = removal?;
             ctx.printer.result(&removal, |p| render::removal(p, &removal));
             return Ok(applied_code(removal.applied));

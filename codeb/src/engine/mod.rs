@@ -12,6 +12,7 @@ mod health;
 pub(crate) mod lock;
 pub(crate) mod naming;
 pub(crate) mod plan;
+pub mod progress;
 mod recover;
 mod request;
 mod rollback;

@@ -186,6 +186,12 @@ pub enum Change {
 }
 
 impl Change {
+    /// The change's kind as its JSON `change` tag names it (`switch_route`).
+    pub fn kind(&self) -> String {
+        let json = serde_json::to_value(self).ok();
+        json.and_then(|v| v.get("change")?.as_str().map(str::to_owned)).unwrap_or_default()
+    }
+
     /// The step a change belongs to, for progress and for naming what failed.
     pub fn step(&self) -> Step {
         match self {
