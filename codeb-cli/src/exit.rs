@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use codeb::error::ErrorReport;
 use codeb::{Error, ErrorKind};
 use serde_json::json;
 
@@ -57,13 +58,19 @@ pub fn hint(error: &Error) -> Option<&'static str> {
     }
 }
 
+/// The `error` object of `--json`: the SDK's report and the exit code.
+#[derive(serde::Serialize)]
+struct Report {
+    #[serde(flatten)]
+    report: ErrorReport,
+    exit_code: u8,
+}
+
 /// Reports an error (as JSON on stdout with --json, else on stderr) and returns its exit code.
 pub fn report(printer: &Printer, error: &Error) -> ExitCode {
     let code = code(error);
     if printer.mode() == Mode::Json {
-        let context: serde_json::Map<String, serde_json::Value> =
-            error.context().iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect();
-        printer.json(&json!({ "error": { "kind": error.kind(), "message": error.to_string(), "context": context, "exit_code": code } }));
+        printer.json(&json!({ "error": Report { report: ErrorReport::from(error), exit_code: code } }));
     } else {
         eprintln!("{} {error}", printer.paint(Tone::Bad, "error:"));
         if let Some(hint) = hint(error) {

@@ -47,6 +47,7 @@ mod platform_file;
 mod ports;
 mod probe;
 mod record;
+mod report;
 
 use std::ffi::OsString;
 use std::fs::{self, DirBuilder, File, OpenOptions, TryLockError};
@@ -63,6 +64,7 @@ pub use api_key::ApiKey;
 pub use daemon::StopOutcome;
 pub use part::Part;
 pub use platform_file::{LOCAL_ZONE, PDNS_KEY_FILE, PLATFORM_FILE};
+pub use report::{StackStarted, StatusReport, default_dir};
 
 use binaries::{SearchPath, StackPrograms};
 use daemon::{DaemonSpec, Liveness, ProcessId};
@@ -189,7 +191,7 @@ impl Endpoints {
 }
 
 /// One process of a stack.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct StackProcess {
     /// The part it is.
     pub part: Part,
@@ -208,7 +210,7 @@ pub struct LocalStack {
 }
 
 /// What `status` sees of one part.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct PartStatus {
     /// The part.
     pub part: Part,
@@ -241,7 +243,7 @@ impl StackStatus {
 }
 
 /// What `down` did to one part.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct PartStopped {
     /// The part.
     pub part: Part,
@@ -252,9 +254,10 @@ pub struct PartStopped {
 }
 
 /// What `down` did; empty when no stack was recorded in the directory.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct DownReport {
     /// Each recorded part, in the order they were stopped.
+    #[serde(rename = "stopped")]
     pub parts: Vec<PartStopped>,
 }
 

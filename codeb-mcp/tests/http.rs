@@ -103,9 +103,13 @@ async fn a_foreign_origin_gets_403_even_with_the_token() {
 async fn a_host_that_is_not_the_servers_name_is_refused() {
     let server = start().await;
     let port = server.local_addr().port();
-    for host in
-        [format!("evil.example:{port}"), format!("rebind.attacker.test:{port}"), format!("127.0.0.1:{}", port + 1)]
-    {
+    for host in [
+        format!("evil.example:{port}"),
+        format!("rebind.attacker.test:{port}"),
+        format!("127.0.0.1:{}", port + 1),
+        format!("127.0.0.1.evil.example:{port}"),
+        "localhost".to_owned(),
+    ] {
         let response = post(&server, &[bearer(), ("host", host.clone())], &initialize()).await;
         assert_eq!(response.status(), StatusCode::FORBIDDEN, "{host}");
     }

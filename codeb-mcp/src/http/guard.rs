@@ -1,7 +1,9 @@
 //! The middleware in front of the MCP endpoint: a request reaches the MCP
-//! service only if its `Host` is one of the configured names (DNS
-//! rebinding), its `Origin`, when present, is allowed (403 otherwise), and it
-//! carries the bearer token (401 otherwise). Checked in that order.
+//! service only if it carries the bearer token (401 otherwise) and asks for
+//! the MCP path (404 otherwise). The MCP service then checks that the
+//! `Host` is one of the server's names (DNS rebinding) and that an `Origin`,
+//! when present, is allowed (403 otherwise): rmcp's own validation, set up
+//! in [`super::bind`].
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -25,10 +27,6 @@ pub type Body = BoxBody<Bytes, Infallible>;
 /// Who may talk to the endpoint.
 #[derive(Clone, Debug)]
 pub struct Policy {
-    /// Accepted `Host` values: `name:port`, or `name` for any port (lowercase).
-    pub hosts: Vec<String>,
-    /// Accepted `Origin` values (`scheme://host:port`, lowercase); a request without `Origin` passes.
-    pub origins: Vec<String>,
     /// The token every request must carry.
     pub token: BearerToken,
 }
@@ -36,10 +34,6 @@ pub struct Policy {
 /// Why a request was turned away.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Refusal {
-    /// The `Host` is not one of the configured names (403).
-    Host,
-    /// The `Origin` is not allowed (403).
-    Origin,
     /// No valid bearer token (401).
     Token,
     /// Not the MCP endpoint (404).
@@ -50,7 +44,6 @@ impl Refusal {
     /// The HTTP status answered.
     pub fn status(self) -> StatusCode {
         match self {
-            Refusal::Host | Refusal::Origin => StatusCode::FORBIDDEN,
             Refusal::Token => StatusCode::UNAUTHORIZED,
             Refusal::Path => StatusCode::NOT_FOUND,
         }
@@ -58,8 +51,6 @@ impl Refusal {
 
     fn message(self) -> &'static str {
         match self {
-            Refusal::Host => "Forbidden: this Host is not one of the server's names\n",
-            Refusal::Origin => "Forbidden: this Origin is not allowed\n",
             Refusal::Token => "Unauthorized: send Authorization: Bearer <token>\n",
             Refusal::Path => "Not Found: the MCP endpoint is /mcp\n",
         }
@@ -81,20 +72,6 @@ impl Refusal {
 impl Policy {
     /// Checks one request's target and headers.
     pub fn check(&self, uri: &Uri, headers: &HeaderMap) -> Result<(), Refusal> {
-        let host = headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .or_else(|| uri.authority().map(|a| a.as_str()))
-            .ok_or(Refusal::Host)?;
-        if !self.host_allowed(host) {
-            return Err(Refusal::Host);
-        }
-        if let Some(origin) = headers.get(header::ORIGIN) {
-            let origin = origin.to_str().map_err(|_| Refusal::Origin)?.trim_end_matches('/').to_ascii_lowercase();
-            if !self.origins.contains(&origin) {
-                return Err(Refusal::Origin);
-            }
-        }
         let authorized = headers.get_all(header::AUTHORIZATION).iter().any(|v| self.token.accepts(v.as_bytes()));
         if !authorized {
             return Err(Refusal::Token);
@@ -104,25 +81,6 @@ impl Policy {
         }
         Ok(())
     }
-
-    fn host_allowed(&self, host: &str) -> bool {
-        let host = host.to_ascii_lowercase();
-        let name = host_name(&host);
-        self.hosts.iter().any(|allowed| *allowed == host || (!has_port(allowed) && allowed == name))
-    }
-}
-
-/// Whether a `Host` value names a port (`[::1]:80`, `a:80`).
-fn has_port(host: &str) -> bool {
-    if host.starts_with('[') { host.contains("]:") } else { host.contains(':') }
-}
-
-/// The name part of a `Host` value (`[::1]:80` -> `[::1]`, `a:80` -> `a`).
-fn host_name(host: &str) -> &str {
-    if host.starts_with('[') {
-        return host.find(']').map_or(host, |i| &host[..=i]);
-    }
-    host.rsplit_once(':').map_or(host, |(name, _)| name)
 }
 
 /// The MCP service behind the [`Policy`].
@@ -173,11 +131,7 @@ mod tests {
     use super::*;
 
     fn policy() -> Policy {
-        Policy {
-            hosts: vec!["127.0.0.1:8080".into(), "localhost:8080".into(), "mcp.internal".into()],
-            origins: vec!["http://localhost:8080".into()],
-            token: BearerToken::parse(&"k".repeat(40)).unwrap(),
-        }
+        Policy { token: BearerToken::parse(&"k".repeat(40)).unwrap() }
     }
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
@@ -195,40 +149,16 @@ mod tests {
     const AUTH: &str = "Bearer kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk";
 
     #[test]
-    fn a_request_to_a_configured_host_with_the_token_passes() {
-        let p = policy();
-        assert_eq!(p.check(&uri(), &headers(&[("host", "127.0.0.1:8080"), ("authorization", AUTH)])), Ok(()));
-        assert_eq!(p.check(&uri(), &headers(&[("host", "LOCALHOST:8080"), ("authorization", AUTH)])), Ok(()));
-        assert_eq!(p.check(&uri(), &headers(&[("host", "mcp.internal:9"), ("authorization", AUTH)])), Ok(()));
-        let same_origin =
-            headers(&[("host", "localhost:8080"), ("origin", "http://localhost:8080"), ("authorization", AUTH)]);
-        assert_eq!(p.check(&uri(), &same_origin), Ok(()));
+    fn a_request_with_the_token_to_the_mcp_path_passes() {
+        assert_eq!(policy().check(&uri(), &headers(&[("authorization", AUTH)])), Ok(()));
     }
 
     #[test]
-    fn other_hosts_are_refused_before_anything_else() {
+    fn missing_or_wrong_tokens_get_401_with_the_scheme() {
         let p = policy();
-        for host in ["evil.example:8080", "127.0.0.1:8081", "localhost", "127.0.0.1.evil.example:8080"] {
-            assert_eq!(
-                p.check(&uri(), &headers(&[("host", host), ("authorization", AUTH)])),
-                Err(Refusal::Host),
-                "{host}"
-            );
-        }
-        assert_eq!(p.check(&uri(), &headers(&[("authorization", AUTH)])), Err(Refusal::Host));
-    }
-
-    #[test]
-    fn foreign_origins_get_403_and_missing_tokens_401() {
-        let p = policy();
-        let evil = headers(&[("host", "localhost:8080"), ("origin", "http://evil.example"), ("authorization", AUTH)]);
-        assert_eq!(p.check(&uri(), &evil), Err(Refusal::Origin));
-        assert_eq!(Refusal::Origin.status(), StatusCode::FORBIDDEN);
-        let null = headers(&[("host", "localhost:8080"), ("origin", "null"), ("authorization", AUTH)]);
-        assert_eq!(p.check(&uri(), &null), Err(Refusal::Origin));
-        assert_eq!(p.check(&uri(), &headers(&[("host", "localhost:8080")])), Err(Refusal::Token));
-        let wrong = headers(&[("host", "localhost:8080"), ("authorization", "Bearer nope")]);
-        assert_eq!(p.check(&uri(), &wrong), Err(Refusal::Token));
+        assert_eq!(p.check(&uri(), &headers(&[])), Err(Refusal::Token));
+        assert_eq!(p.check(&uri(), &headers(&[("authorization", "Bearer nope")])), Err(Refusal::Token));
+        assert_eq!(p.check(&"/other".parse().unwrap(), &headers(&[])), Err(Refusal::Token), "no path is probed");
         assert_eq!(Refusal::Token.status(), StatusCode::UNAUTHORIZED);
         assert!(Refusal::Token.response().headers().contains_key(header::WWW_AUTHENTICATE));
     }
@@ -236,7 +166,6 @@ mod tests {
     #[test]
     fn only_the_mcp_path_is_served() {
         let p = policy();
-        let ok = headers(&[("host", "localhost:8080"), ("authorization", AUTH)]);
-        assert_eq!(p.check(&"/other".parse().unwrap(), &ok), Err(Refusal::Path));
+        assert_eq!(p.check(&"/other".parse().unwrap(), &headers(&[("authorization", AUTH)])), Err(Refusal::Path));
     }
 }

@@ -103,22 +103,21 @@ pub async fn bind(server: CodebServer, options: HttpOptions) -> Result<HttpServe
         Some(token) => token,
         None => BearerToken::generate()?,
     };
-    let lower = |list: Vec<String>| -> Vec<String> {
-        list.into_iter().map(|s| s.trim_end_matches('/').to_ascii_lowercase()).collect()
-    };
-    let hosts = if options.allowed_hosts.is_empty() { default_hosts(addr) } else { lower(options.allowed_hosts) };
+    let hosts = if options.allowed_hosts.is_empty() { default_hosts(addr) } else { options.allowed_hosts };
     let origins = if options.allowed_origins.is_empty() {
         vec![format!("http://127.0.0.1:{}", addr.port()), format!("http://localhost:{}", addr.port())]
     } else {
-        lower(options.allowed_origins)
+        options.allowed_origins
     };
     let cancel = CancellationToken::new();
     // rmcp's own Host check stays on as a second line behind the guard, with the same names.
     let config = StreamableHttpServerConfig::default()
-        .with_allowed_hosts(hosts.clone())
+        .with_allowed_hosts(hosts)
+        .with_allowed_origins(origins)
+        .enforce_origin_validation()
         .with_cancellation_token(cancel.child_token());
     let mcp = StreamableHttpService::new(move || Ok(server.clone()), Arc::new(LocalSessionManager::default()), config);
-    let guard = Guard::new(mcp, Policy { hosts, origins, token: token.clone() });
+    let guard = Guard::new(mcp, Policy { token: token.clone() });
     let accept_cancel = cancel.clone();
     let task = tokio::spawn(async move {
         loop {

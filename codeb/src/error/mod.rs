@@ -5,8 +5,12 @@
 //! by whichever layer knows it, and optionally the underlying cause. Backends
 //! keep their own private error types and convert at their edge.
 
+mod report;
+
 use std::borrow::Cow;
 use std::fmt;
+
+pub use report::{ErrorReport, UNTRUSTED_NOTICE};
 
 /// Shorthand for results whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
