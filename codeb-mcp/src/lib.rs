@@ -34,7 +34,6 @@ mod output;
 mod progress;
 mod resources;
 mod roots;
-mod schema;
 mod server;
 mod tools;
 

@@ -1,6 +1,9 @@
 //! The MCP server: a [`Platform`] behind a router of tools.
 
+use std::sync::Arc;
+
 use codeb::engine::Platform;
+use codeb::schema::standard;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{
     Implementation, ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams,
@@ -12,7 +15,6 @@ use rmcp::{ErrorData, RoleServer, ServerHandler, tool_handler};
 use crate::failure::ToolFailure;
 use crate::resources;
 use crate::roots::ProjectRoots;
-use crate::schema;
 
 /// What every client is told at `initialize`: how the tools fit together.
 const INSTRUCTIONS: &str = "codeb deploys containerised apps to your own servers. \
@@ -62,7 +64,7 @@ impl CodebServer {
     }
 
     /// The router is built once, here, and every tool's schemas are made
-    /// standard JSON Schema in this one place (`schema`).
+    /// standard JSON Schema in this one place (`codeb::schema::standard`).
     fn over(platform: Result<Platform, ToolFailure>) -> Self {
         let mut tool_router = Self::deploy_tools()
             + Self::domain_tools()
@@ -73,8 +75,8 @@ impl CodebServer {
             + Self::project_tools();
         for route in tool_router.map.values_mut() {
             let tool = &mut route.attr;
-            tool.input_schema = schema::input(&tool.input_schema);
-            tool.output_schema = tool.output_schema.as_deref().map(schema::output);
+            tool.input_schema = Arc::new(standard::input(&tool.input_schema));
+            tool.output_schema = tool.output_schema.as_deref().map(|s| Arc::new(standard::output(s)));
         }
         CodebServer { platform, roots: ProjectRoots::any(), tool_router }
     }

@@ -1,6 +1,6 @@
-//! Every schema the server lists, as standard JSON Schema 2020-12, made so
-//! in one place: [`CodebServer::new`](crate::CodebServer::new) passes each
-//! tool's input and output schema through these transforms.
+//! The SDK's schemas as standard JSON Schema 2020-12, for clients that know
+//! nothing of schemars: the MCP server passes each tool's input and output
+//! schema through [`input`] and [`output`].
 //!
 //! schemars describes Rust's integer widths with `format` values of its own
 //! (`uint16`, `uint64`, `uint`, ...) and `IpAddr` as `format: ip`; JSON Schema
@@ -11,12 +11,12 @@
 //! `null`: `["integer", "null"]` made generic clients send `"5"`, so an
 //! optional argument is typed as what it is when given.
 
-use std::sync::Arc;
-
-use rmcp::model::JsonObject;
 use schemars::Schema;
 use schemars::transform::{RecursiveTransform, Transform};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
+
+/// A JSON object, as a schema is one.
+type JsonObject = Map<String, Value>;
 
 /// The formats JSON Schema 2020-12 defines (its "Vocabularies for Semantic Content With format").
 pub const STANDARD_FORMATS: [&str; 19] = [
@@ -104,18 +104,18 @@ fn not_null(schema: &mut Schema) {
     }
 }
 
-fn apply(schema: &JsonObject, transform: impl Transform) -> Arc<JsonObject> {
+fn apply(schema: &JsonObject, transform: impl Transform) -> JsonObject {
     let mut schema = Schema::from(schema.clone());
     RecursiveTransform(transform).transform(&mut schema);
     match Value::from(schema) {
-        Value::Object(object) => Arc::new(object),
+        Value::Object(object) => object,
         // Transforms keep an object an object; the root of a tool schema is one.
-        _ => Arc::new(JsonObject::new()),
+        _ => JsonObject::new(),
     }
 }
 
 /// A tool's `inputSchema`: standard formats, no `null` arguments.
-pub fn input(schema: &JsonObject) -> Arc<JsonObject> {
+pub fn input(schema: &JsonObject) -> JsonObject {
     apply(schema, |s: &mut Schema| {
         standard_formats(s);
         not_null(s);
@@ -123,7 +123,7 @@ pub fn input(schema: &JsonObject) -> Arc<JsonObject> {
 }
 
 /// A tool's `outputSchema`: standard formats (a `null` in an answer is real and stays).
-pub fn output(schema: &JsonObject) -> Arc<JsonObject> {
+pub fn output(schema: &JsonObject) -> JsonObject {
     apply(schema, standard_formats)
 }
 
@@ -148,7 +148,7 @@ mod tests {
             },
             "$defs": { "Pid": { "type": "integer", "format": "uint32" } }
         }));
-        let out = Value::Object(output(&schema).as_ref().clone());
+        let out = Value::Object(output(&schema));
         assert_eq!(
             out["properties"]["tail"],
             json!({ "type": ["integer", "null"], "minimum": 1, "maximum": 1000, "default": null })
@@ -159,7 +159,7 @@ mod tests {
         assert_eq!(out["properties"]["ratio"], json!({ "type": "number" }));
         assert_eq!(out["$defs"]["Pid"], json!({ "type": "integer", "minimum": 0, "maximum": 4294967295u32 }));
 
-        let input = Value::Object(input(&schema).as_ref().clone());
+        let input = Value::Object(input(&schema));
         assert_eq!(input["properties"]["tail"], json!({ "type": "integer", "minimum": 1, "maximum": 1000 }));
     }
 
@@ -169,7 +169,7 @@ mod tests {
             "type": "object",
             "properties": { "to": { "anyOf": [{ "$ref": "#/$defs/Release" }, { "type": "null" }], "default": null } }
         }));
-        let input = Value::Object(input(&schema).as_ref().clone());
+        let input = Value::Object(input(&schema));
         assert_eq!(input["properties"]["to"], json!({ "$ref": "#/$defs/Release" }));
     }
 }

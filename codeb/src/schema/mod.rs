@@ -17,6 +17,8 @@
 //!   absent optional field reads as null, any other as its type's empty
 //!   value (serde's default: `[]`, `{}`, `false`, `0`, `""`).
 
+pub mod standard;
+
 use serde_json::{Map, Value};
 
 use crate::{Error, Result};
