@@ -8,7 +8,12 @@ use codeb::model::{DomainName, EnvKey, Environment, ImageRef, ProjectName, Relea
 
 /// Deploy containerised apps to your own servers.
 #[derive(Debug, Parser)]
-#[command(name = "we", version, about, propagate_version = true)]
+#[command(
+    name = "we",
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("CODEB_COMMIT"), ", ", env!("CODEB_TARGET"), ")"),
+    about,
+    propagate_version = true
+)]
 pub struct Cli {
     /// The platform file (default: $CODEB_CONFIG, then ~/.config/codeb/platform.toml).
     #[arg(long, global = true, value_name = "PATH")]
@@ -19,6 +24,9 @@ pub struct Cli {
     /// Print no progress and no human output beyond errors.
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// When to colour output: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never.
+    #[arg(long, global = true, value_name = "WHEN", default_value_t = clap::ColorChoice::Auto)]
+    pub color: clap::ColorChoice,
     /// The command.
     #[command(subcommand)]
     pub command: Command,

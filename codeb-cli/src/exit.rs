@@ -12,6 +12,8 @@ use crate::printer::{Mode, Printer, Tone};
 pub const OK: u8 = 0;
 /// Any failure without a code of its own.
 pub const FAILURE: u8 = 1;
+/// `ssot diff` found drift (as `git diff --exit-code` exits 1 on a difference).
+pub const DRIFT: u8 = 1;
 /// A usage error or an invalid value (nothing was changed).
 pub const USAGE: u8 = 2;
 /// Another deploy holds the environment's lock.
@@ -38,24 +40,32 @@ pub fn code(error: &Error) -> u8 {
     }
 }
 
-/// What to do next after an error of this kind.
-pub fn hint(error: &Error) -> Option<&'static str> {
-    match error.kind() {
-        ErrorKind::Locked if error.context_value("stale") == Some("true") => {
-            Some("the holder is gone: `we recover PROJECT --env ENV` cleans up and releases it")
-        }
-        ErrorKind::Locked => Some("wait for the other deploy (`we lock status`), or pass --wait SECONDS"),
-        ErrorKind::Unhealthy => {
-            Some("the old release still serves; see `we logs PROJECT --env ENV` for why the new one failed")
-        }
-        ErrorKind::Conflict => Some("the state changed or a range is full: plan again, or `we port check`"),
-        ErrorKind::Unavailable => {
-            Some("a backend did not answer: `we local status` (local stack) or check the platform file")
-        }
-        ErrorKind::Unauthenticated => Some("check the key files named in the platform file"),
-        ErrorKind::Forbidden => Some("this needs --force"),
-        _ => None,
+/// What to do next about an error: the SDK's own hint when it has one, else
+/// one by kind, naming the project and environment the error is about.
+pub fn hint(error: &Error) -> Option<String> {
+    if let Some(hint) = error.context_value("hint") {
+        return Some(hint.to_owned());
     }
+    let target = match (error.context_value("project"), error.context_value("environment")) {
+        (Some(project), Some(env)) => format!("{project} --env {env}"),
+        _ => "PROJECT --env ENV".to_owned(),
+    };
+    Some(match error.kind() {
+        ErrorKind::Locked if error.context_value("stale") == Some("true") => {
+            format!("the holder is gone: `we recover {target}` cleans up and releases it")
+        }
+        ErrorKind::Locked => format!("wait for the other deploy (`we lock status {target}`), or pass --wait SECONDS"),
+        ErrorKind::Unhealthy => {
+            format!("the old release still serves; see `we logs {target}` for why the new one failed")
+        }
+        ErrorKind::Conflict => "the state changed or a range is full: plan again, or `we port check`".to_owned(),
+        ErrorKind::Unavailable => {
+            "a backend did not answer: `we local status` (local stack) or check the platform file".to_owned()
+        }
+        ErrorKind::Unauthenticated => "check the key files named in the platform file".to_owned(),
+        ErrorKind::Forbidden => "this needs --force".to_owned(),
+        _ => return None,
+    })
 }
 
 /// The `error` object of `--json`: the SDK's report and the exit code.
@@ -66,16 +76,24 @@ struct Report {
     exit_code: u8,
 }
 
-/// Reports an error (as JSON on stdout with --json, else on stderr) and returns its exit code.
+/// Reports an error (as JSON on stdout with --json, else on stderr: the
+/// message, its context, a hint) and returns its exit code.
 pub fn report(printer: &Printer, error: &Error) -> ExitCode {
     let code = code(error);
+    let report = ErrorReport::from(error);
     if printer.mode() == Mode::Json {
-        printer.json(&json!({ "error": Report { report: ErrorReport::from(error), exit_code: code } }));
-    } else {
-        eprintln!("{} {error}", printer.paint(Tone::Bad, "error:"));
-        if let Some(hint) = hint(error) {
-            eprintln!("{} {hint}", printer.paint(Tone::Dim, "hint:"));
-        }
+        printer.json(&json!({ "error": Report { report, exit_code: code } }));
+        return ExitCode::from(code);
+    }
+    let paint = |tone, text: &str| printer.paint(tone, text);
+    anstream::eprintln!("{} {}", paint(Tone::Bad, "error:"), report.message);
+    let context: Vec<String> =
+        report.context.iter().filter(|(k, _)| **k != "hint").map(|(k, v)| format!("{k}={v}")).collect();
+    if !context.is_empty() {
+        anstream::eprintln!("  {}", paint(Tone::Dim, &context.join(", ")));
+    }
+    if let Some(hint) = hint(error) {
+        anstream::eprintln!("{} {hint}", paint(Tone::Dim, "hint:"));
     }
     ExitCode::from(code)
 }
@@ -92,6 +110,21 @@ mod tests {
         assert_eq!(code(&Error::new(ErrorKind::Invalid, "x")), USAGE);
         assert_eq!(code(&Error::new(ErrorKind::Unavailable, "x")), FAILURE);
         let stale = Error::new(ErrorKind::Locked, "x").with_context("stale", true);
-        assert!(hint(&stale).unwrap().contains("recover"));
+        assert!(hint(&stale).unwrap().contains("we recover PROJECT --env ENV"));
+    }
+
+    #[test]
+    fn hints_name_the_project_and_environment_the_error_is_about() {
+        let held = Error::new(ErrorKind::Locked, "x")
+            .with_context("stale", true)
+            .with_context("project", "shop")
+            .with_context("environment", "staging");
+        assert!(hint(&held).unwrap().contains("`we recover shop --env staging`"), "{:?}", hint(&held));
+        let failed = Error::new(ErrorKind::Unhealthy, "x")
+            .with_context("project", "shop")
+            .with_context("environment", "production");
+        assert!(hint(&failed).unwrap().contains("`we logs shop --env production`"));
+        let own = Error::not_found("no platform file").with_context("hint", "run `we local up`");
+        assert_eq!(hint(&own).as_deref(), Some("run `we local up`"), "the SDK's own hint comes first");
     }
 }

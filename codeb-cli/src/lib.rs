@@ -26,7 +26,7 @@ pub fn main() -> ExitCode {
         Err(e) if e.use_stderr() && std::env::args().any(|a| a == "--json") => {
             // Even a usage error is one JSON document on stdout when JSON was asked for.
             let error = codeb::Error::invalid(e.to_string().trim_end().to_owned()).with_context("step", "parse");
-            return exit::report(&Printer::new(Mode::Json), &error);
+            return exit::report(&Printer::new(Mode::Json, clap::ColorChoice::Never), &error);
         }
         Err(e) => {
             let _ = e.print();
@@ -40,7 +40,7 @@ pub fn main() -> ExitCode {
     } else {
         Mode::Human
     };
-    let printer = Printer::new(mode);
+    let printer = Printer::new(mode, cli.color);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {

@@ -1,7 +1,14 @@
 //! The one place output is written: human text (with colour when it helps),
 //! one JSON document with `--json`, nothing but errors with `--quiet`.
+//!
+//! Colour is decided per stream by anstream: with `--color auto` (the
+//! default) a stream gets colour only when it is a terminal, `NO_COLOR` is
+//! unset and `TERM` is not `dumb`; `always` and `never` decide for both.
+//! Text is painted with anstyle and the stream strips what it must not show.
 
 use std::io::{IsTerminal, Write};
+
+use anstyle::{AnsiColor, Style};
 
 use serde::Serialize;
 
@@ -20,7 +27,6 @@ pub enum Mode {
 #[derive(Clone, Debug)]
 pub struct Printer {
     mode: Mode,
-    color: bool,
 }
 
 /// A piece of human output with a tone.
@@ -37,12 +43,15 @@ pub enum Tone {
 }
 
 impl Printer {
-    /// A printer for `mode`; colour only on a terminal and when `NO_COLOR` is unset.
-    pub fn new(mode: Mode) -> Self {
-        let color = mode == Mode::Human
-            && std::io::stdout().is_terminal()
-            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-        Printer { mode, color }
+    /// A printer for `mode`, colouring as `color` says (see the module doc).
+    pub fn new(mode: Mode, color: clap::ColorChoice) -> Self {
+        let choice = match color {
+            clap::ColorChoice::Auto => anstream::ColorChoice::Auto,
+            clap::ColorChoice::Always => anstream::ColorChoice::Always,
+            clap::ColorChoice::Never => anstream::ColorChoice::Never,
+        };
+        choice.write_global();
+        Printer { mode }
     }
 
     /// The mode.
@@ -60,7 +69,7 @@ impl Printer {
         match self.mode {
             Mode::Json => self.json(value),
             Mode::Human => {
-                let mut out = std::io::stdout().lock();
+                let mut out = anstream::stdout().lock();
                 for line in human(self) {
                     let _ = writeln!(out, "{line}");
                 }
@@ -79,7 +88,7 @@ impl Printer {
 
     /// Prints one JSON document on stdout.
     pub fn json<T: Serialize + ?Sized>(&self, value: &T) {
-        let mut out = std::io::stdout().lock();
+        let mut out = anstream::stdout().lock();
         match serde_json::to_string_pretty(value) {
             Ok(text) => {
                 let _ = writeln!(out, "{text}");
@@ -93,35 +102,32 @@ impl Printer {
     /// Prints one JSON line on stdout (for streams such as `logs --follow`).
     pub fn json_line<T: Serialize>(&self, value: &T) {
         if let Ok(text) = serde_json::to_string(value) {
-            let _ = writeln!(std::io::stdout().lock(), "{text}");
+            let _ = writeln!(anstream::stdout().lock(), "{text}");
         }
     }
 
     /// A line of human text on stdout (nothing in JSON or quiet mode).
     pub fn line(&self, text: &str) {
         if self.mode == Mode::Human {
-            let _ = writeln!(std::io::stdout().lock(), "{text}");
+            let _ = writeln!(anstream::stdout().lock(), "{text}");
         }
     }
 
     /// A notice for people on stderr (nothing in JSON or quiet mode).
     pub fn note(&self, text: &str) {
         if self.mode == Mode::Human {
-            let _ = writeln!(std::io::stderr().lock(), "{text}");
+            let _ = writeln!(anstream::stderr().lock(), "{text}");
         }
     }
 
     /// `text` in the colour of `tone`, when colour is on.
     pub fn paint(&self, tone: Tone, text: &str) -> String {
-        if !self.color {
-            return text.to_owned();
-        }
-        let code = match tone {
-            Tone::Good => "32",
-            Tone::Warn => "33",
-            Tone::Bad => "31",
-            Tone::Dim => "2",
+        let style = match tone {
+            Tone::Good => Style::new().fg_color(Some(AnsiColor::Green.into())),
+            Tone::Warn => Style::new().fg_color(Some(AnsiColor::Yellow.into())),
+            Tone::Bad => Style::new().fg_color(Some(AnsiColor::Red.into())),
+            Tone::Dim => Style::new().dimmed(),
         };
-        format!("\x1b[{code}m{text}\x1b[0m")
+        format!("{style}{text}{style:#}")
     }
 }

@@ -31,7 +31,12 @@ fn dead_platform(dir: &std::path::Path) -> String {
 fn version_completions_and_man_page_come_from_the_clap_definitions() {
     let out = we(&["--version"], "/none");
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("we "));
+    let version = String::from_utf8_lossy(&out.stdout);
+    let target = std::env::consts::ARCH;
+    assert!(version.starts_with("we ") && version.contains(target), "names the target: {version}");
+    let commit = Command::new("git").args(["rev-parse", "--short=12", "HEAD"]).output().unwrap();
+    let commit = String::from_utf8_lossy(&commit.stdout);
+    assert!(version.contains(commit.trim()), "names the commit {commit}: {version}");
     let bash = we(&["completions", "bash"], "/none");
     assert!(String::from_utf8_lossy(&bash.stdout).contains("complete -F"), "a bash completion script");
     let man = we(&["man"], "/none");
@@ -60,8 +65,42 @@ fn a_missing_platform_file_is_not_found_with_a_hint() {
     assert!(doc["error"]["context"]["hint"].as_str().unwrap().contains("we local up"), "{doc}");
     let human = we(&["ssot", "status"], "/nonexistent/platform.toml");
     let stderr = String::from_utf8_lossy(&human.stderr);
-    assert!(stderr.starts_with("error: not_found: cannot read the platform file"), "{stderr}");
+    assert!(stderr.starts_with("error: cannot read the platform file"), "one prefix, no kind: {stderr}");
     assert!(human.stdout.is_empty());
+}
+
+#[test]
+fn colour_is_decided_per_stream_and_by_color() {
+    let missing = "/nonexistent/platform.toml";
+    let painted = |out: &Output| String::from_utf8_lossy(&out.stderr).contains('\x1b');
+    assert!(!painted(&we(&["ssot", "status"], missing)), "a piped stderr gets no colour");
+    assert!(painted(&we(&["ssot", "status", "--color", "always"], missing)), "--color always paints");
+    assert!(!painted(&we(&["ssot", "status", "--color", "never"], missing)));
+    let no_color = Command::new(env!("CARGO_BIN_EXE_we"))
+        .args(["ssot", "status", "--color", "auto"])
+        .env("CODEB_CONFIG", missing)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(!painted(&no_color));
+    let bad = we(&["ssot", "status", "--color", "sometimes"], missing);
+    assert_eq!(bad.status.code(), Some(2), "an unknown choice is a usage error");
+}
+
+#[test]
+fn a_reader_that_stops_early_ends_the_output_quietly() {
+    for args in [&["completions", "zsh"][..], &["man"]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_we"))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // like `| head -0`: the pipe's reader is gone
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "we {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(out.stderr.is_empty(), "we {args:?} says nothing: {}", String::from_utf8_lossy(&out.stderr));
+    }
 }
 
 #[test]
@@ -103,7 +142,7 @@ fn a_stopped_stack_still_answers_from_the_ssot_and_names_what_to_check_for_the_r
     let out = we(&["port", "allocate", "-p", "shop", "-e", "staging"], &config);
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.starts_with("error: unavailable:") && stderr.contains("no-such.sock"), "names the socket: {stderr}");
+    assert!(stderr.starts_with("error: ") && stderr.contains("no-such.sock"), "names the socket: {stderr}");
     assert!(stderr.contains("hint: a backend did not answer"), "{stderr}");
 }
 

@@ -252,3 +252,15 @@ async fn a_port_allocation_names_its_key_port_and_server_and_is_made_once() {
     assert_eq!(p.port_allocation(&key).await.unwrap(), first, "asking again returns the same allocation");
     assert_eq!(p.port_allocate(&key).await.unwrap(), first.port);
 }
+
+#[tokio::test]
+async fn the_releases_of_an_unknown_project_or_environment_are_not_found_like_its_logs() {
+    let (_b, p) = setup();
+    let unknown = p.releases(&project(), &env()).await.unwrap_err();
+    assert_eq!(unknown.kind(), ErrorKind::NotFound, "{unknown}");
+    assert_eq!(unknown.context_value("project"), Some(project().as_str()));
+    deploy(&p, false).await;
+    assert_eq!(p.releases(&project(), &env()).await.unwrap().len(), 1);
+    let production = Environment::parse("production").unwrap();
+    assert_eq!(p.releases(&project(), &production).await.unwrap_err().kind(), ErrorKind::NotFound);
+}

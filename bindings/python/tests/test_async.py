@@ -152,7 +152,8 @@ def test_calling_outside_a_running_event_loop_raises_and_starts_nothing(project:
     async def releases() -> list[codeb.Release]:
         return await platform.releases("shop", "staging")
 
-    assert asyncio.run(releases()) == []
+    with pytest.raises(errors.NotFoundError):
+        asyncio.run(releases())  # the refused deploy recorded nothing, and the loop is usable
 
 
 def test_async_platform_is_not_a_coroutine_function_but_returns_awaitables() -> None:

@@ -11,13 +11,25 @@ pub async fn local(cmd: LocalCommand, ctx: &Context) -> codeb::Result<u8> {
 }
 
 pub fn completions(args: CompletionsArgs) -> codeb::Result<u8> {
-    clap_complete::generate(args.shell, &mut Cli::command(), "we", &mut std::io::stdout());
-    Ok(OK)
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut Cli::command(), "we", &mut script);
+    write_out(&script)
 }
 
 pub fn man() -> codeb::Result<u8> {
+    let mut page = Vec::new();
     clap_mangen::Man::new(Cli::command())
-        .render(&mut std::io::stdout())
-        .map_err(|e| codeb::Error::internal("cannot write the man page").with_source(e))?;
-    Ok(OK)
+        .render(&mut page)
+        .map_err(|e| codeb::Error::internal("cannot render the man page").with_source(e))?;
+    write_out(&page)
+}
+
+/// Writes generated text to stdout; a reader that stopped early (`| head`) is not an error.
+fn write_out(bytes: &[u8]) -> codeb::Result<u8> {
+    match std::io::Write::write_all(&mut std::io::stdout().lock(), bytes) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(codeb::Error::internal("cannot write to stdout").with_source(e))
+        }
+        _ => Ok(OK),
+    }
 }

@@ -2,7 +2,7 @@
 
 use crate::args::{HealthCommand, SsotCommand};
 use crate::context::Context;
-use crate::exit::{OK, UNHEALTHY};
+use crate::exit::{DRIFT, OK, UNHEALTHY};
 use crate::printer::Tone;
 use crate::render;
 
@@ -18,6 +18,7 @@ pub async fn run(cmd: SsotCommand, ctx: &Context) -> codeb::Result<u8> {
         SsotCommand::Diff => {
             let report = platform.drift().await?;
             ctx.printer.result(&report, |p| render::drift(p, &report));
+            return Ok(if report.is_clean() { OK } else { DRIFT });
         }
     }
     Ok(OK)

@@ -114,7 +114,9 @@ pub(crate) fn take_in(doc: &mut Ssot, req: &LockRequest, judged: &Option<(Deploy
         };
         return Err(Error::new(ErrorKind::Locked, status.to_string())
             .with_context("holder", format!("{}@{}", holder.owner, holder.host))
-            .with_context("stale", status.stale));
+            .with_context("stale", status.stale)
+            .with_context("project", &req.project)
+            .with_context("environment", &req.env));
     }
     if let Some(expected) = req.expect_revision.filter(|expected| *expected != revision) {
         return Err(Error::conflict(format!(

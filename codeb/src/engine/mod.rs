@@ -36,7 +36,7 @@ use crate::model::{Environment, ImageRef, ProjectName, Role, ServerName, Service
 use crate::ports::PortRegistry;
 use crate::proxy::{Proxy, TlsPolicy};
 use crate::secrets::SecretStore;
-use crate::ssot::{ReleaseRecord, StateStore, StateStoreExt};
+use crate::ssot::{ReleaseRecord, StateStore};
 use crate::{Error, Result};
 
 /// The backends a platform drives, each behind its trait.
@@ -154,13 +154,10 @@ impl Platform {
         Servers { control: name(Role::Control), proxy: name(Role::Proxy), dns: name(Role::Dns) }
     }
 
-    /// The releases of an environment, oldest first.
+    /// The releases of an environment, oldest first; `NotFound` for a project or
+    /// an environment the SSOT does not know.
     pub async fn releases(&self, project: &ProjectName, env: &Environment) -> Result<Vec<ReleaseRecord>> {
-        let (project, env) = (project.clone(), env.clone());
-        self.blocking_state(move |s| {
-            s.view(|doc| Ok(doc.environment(&project, &env).map(|e| e.releases.clone()).unwrap_or_default()))
-        })
-        .await
+        Ok(self.existing_environment(project, env).await?.releases)
     }
 
     /// The deploy lock of an environment, if held.

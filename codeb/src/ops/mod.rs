@@ -25,8 +25,7 @@ use crate::{Error, Result};
 
 impl Platform {
     /// The record of an environment that must exist: `NotFound` for a
-    /// project or an environment the SSOT does not know (where
-    /// [`Platform::releases`] answers an empty list).
+    /// project or an environment the SSOT does not know.
     pub async fn existing_environment(&self, project: &ProjectName, env: &Environment) -> Result<EnvironmentRecord> {
         let (p, e) = (project.clone(), env.clone());
         self.blocking_state(move |s| {
