@@ -28,23 +28,38 @@ pub fn plan(p: &Printer, summary: &impl Display, revision: u64, changes: &[Plann
     lines
 }
 
-/// A release list.
+/// Rows under a header, in aligned columns without borders (cells may be painted).
+fn table<R: IntoIterator<Item = String>>(header: &[&str], rows: impl IntoIterator<Item = R>) -> Vec<String> {
+    let mut table = comfy_table::Table::new();
+    table.load_preset(comfy_table::presets::NOTHING).set_header(header.to_vec());
+    for row in rows {
+        table.add_row(row.into_iter().collect::<Vec<_>>());
+    }
+    table.lines().map(|line| line.trim_end().to_owned()).collect()
+}
+
+/// A release list: a table, then why each failed release failed.
 pub fn releases(p: &Printer, list: &[ReleaseRecord]) -> Vec<String> {
     if list.is_empty() {
         return vec!["no releases".to_owned()];
     }
-    list.iter()
-        .map(|r| {
-            let (tone, reason) = match &r.status {
-                ReleaseStatus::Live => (Tone::Good, String::new()),
-                ReleaseStatus::Retired => (Tone::Dim, String::new()),
-                ReleaseStatus::Pending => (Tone::Warn, String::new()),
-                ReleaseStatus::Failed { reason, .. } => (Tone::Bad, format!("\n      {reason}")),
-            };
-            let status = p.paint(tone, &r.status.to_string());
-            format!("{:<6} {:<24} {}  {}{reason}", r.id, status, r.image, r.created_at.format("%Y-%m-%d %H:%M:%S"))
-        })
-        .collect()
+    let tone = |status: &ReleaseStatus| match status {
+        ReleaseStatus::Live => Tone::Good,
+        ReleaseStatus::Retired => Tone::Dim,
+        ReleaseStatus::Pending => Tone::Warn,
+        ReleaseStatus::Failed { .. } => Tone::Bad,
+    };
+    let rows = list.iter().map(|r| {
+        let created = r.created_at.format("%Y-%m-%d %H:%M:%S").to_string();
+        [r.id.to_string(), p.paint(tone(&r.status), &r.status.to_string()), r.image.to_string(), created]
+    });
+    let mut lines = table(&["RELEASE", "STATUS", "IMAGE", "CREATED"], rows);
+    for r in list {
+        if let ReleaseStatus::Failed { reason, .. } = &r.status {
+            lines.push(format!("{} {reason}", p.paint(Tone::Bad, &format!("{}:", r.id))));
+        }
+    }
+    lines
 }
 
 /// What a destructive command did, or would do given `--force`.
@@ -60,16 +75,12 @@ pub fn projects(list: &[ProjectSummary]) -> Vec<String> {
     if list.is_empty() {
         return vec!["no projects".to_owned()];
     }
-    list.iter()
-        .map(|s| {
-            let envs: Vec<String> = s
-                .environments
-                .iter()
-                .map(|(e, r)| format!("{e}={}", r.as_ref().map_or("-".to_owned(), |r| r.to_string())))
-                .collect();
-            format!("{:<24} {}", s.project, envs.join(" "))
-        })
-        .collect()
+    let rows = list.iter().map(|s| {
+        let serving = |r: &Option<_>| r.as_ref().map_or("-".to_owned(), ToString::to_string);
+        let envs: Vec<String> = s.environments.iter().map(|(e, r)| format!("{e}={}", serving(r))).collect();
+        [s.project.to_string(), envs.join(" ")]
+    });
+    table(&["PROJECT", "SERVING"], rows)
 }
 
 /// Port allocations.
@@ -77,7 +88,10 @@ pub fn ports(list: &[PortAllocation]) -> Vec<String> {
     if list.is_empty() {
         return vec!["no ports allocated".to_owned()];
     }
-    list.iter().map(|a| format!("{:<6} {} ({})", a.port, a.key, a.server)).collect()
+    table(
+        &["PORT", "KEY", "SERVER"],
+        list.iter().map(|a| [a.port.to_string(), a.key.to_string(), a.server.to_string()]),
+    )
 }
 
 /// The tone of a check: good when clean, bad with a port conflict, else a warning.
@@ -104,5 +118,29 @@ pub fn lock(p: &Printer, status: Option<&LockStatus>) -> Vec<String> {
     match status {
         None => vec![p.paint(Tone::Good, "unlocked")],
         Some(s) => labelled(p, if s.stale { Tone::Bad } else { Tone::Warn }, "locked:", s),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::printer::Mode;
+
+    #[test]
+    fn columns_align_whatever_the_widths_and_colours_of_the_cells() {
+        let p = Printer::new(Mode::Human, clap::ColorChoice::Always);
+        let rows = [
+            ["v9".to_owned(), p.paint(Tone::Good, "live"), "a".to_owned()],
+            ["v10".to_owned(), p.paint(Tone::Bad, "failed"), "b".to_owned()],
+        ];
+        let lines = table(&["RELEASE", "STATUS", "IMAGE"], rows);
+        assert!(lines[1].contains('\x1b'), "cells keep their colour: {lines:?}");
+        let plain: Vec<String> = lines.iter().map(|l| anstream::adapter::strip_str(l).to_string()).collect();
+        let column = |row: usize, word: &str| plain[row].find(word).unwrap_or_else(|| panic!("{word} in {plain:?}"));
+        assert_eq!(plain.len(), 3, "a header and a line a row: {plain:?}");
+        assert_eq!(column(1, "live"), column(0, "STATUS"));
+        assert_eq!(column(2, "failed"), column(0, "STATUS"));
+        assert_eq!(column(1, "a"), column(0, "IMAGE"), "colour codes take no width: {plain:?}");
+        assert_eq!(column(2, "b"), column(0, "IMAGE"));
     }
 }
