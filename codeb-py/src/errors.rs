@@ -6,74 +6,94 @@
 //! `project`, `environment`, `step`, `field`, `rule`, ...), and `temporary`
 //! (whether retrying later may help). `str(error)` is the SDK's own text.
 //! The timeout class is `CodebTimeoutError`, so it does not shadow Python's
-//! builtin `TimeoutError`.
+//! builtin `TimeoutError`; it derives from it, as `NotFoundError` derives
+//! from `LookupError`, `InvalidError` from `ValueError` and
+//! `UnavailableError` from `ConnectionError`.
 
 use codeb::ErrorKind;
-use pyo3::exceptions::PyException;
+use pyo3::exceptions::{PyConnectionError, PyException, PyLookupError, PyTimeoutError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyType};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyTuple, PyType};
 use pyo3::{PyTypeInfo, create_exception};
 
 create_exception!(codeb.errors, CodebError, PyException, "The base of every error codeb raises.");
-create_exception!(codeb.errors, NotFoundError, CodebError, "The named thing does not exist.");
-create_exception!(codeb.errors, AlreadyExistsError, CodebError, "The thing to create exists already.");
-create_exception!(codeb.errors, InvalidError, CodebError, "The input breaks a rule; nothing was changed.");
-create_exception!(
-    codeb.errors,
-    ConflictError,
-    CodebError,
-    "The request contradicts the current state (a full port range, a moved revision, ...)."
-);
-create_exception!(codeb.errors, LockedError, CodebError, "Someone else holds the lock this operation needs.");
-create_exception!(
-    codeb.errors,
-    UnavailableError,
-    CodebError,
-    "A backend or service could not be reached or answered with a server error."
-);
-create_exception!(codeb.errors, UnhealthyError, CodebError, "A release did not pass its health check.");
-create_exception!(
-    codeb.errors,
-    ForbiddenError,
-    CodebError,
-    "The operation is refused by policy (protected volume, missing force, ...)."
-);
-create_exception!(
-    codeb.errors,
-    UnauthenticatedError,
-    CodebError,
-    "Credentials or an integrity check failed (wrong key, tampered ciphertext)."
-);
-create_exception!(
-    codeb.errors,
-    CodebTimeoutError,
-    CodebError,
-    "The operation did not finish within its deadline (named so it does not shadow the builtin TimeoutError)."
-);
 create_exception!(codeb.errors, InternalError, CodebError, "A bug or an unexpected answer; retrying will not help.");
 
-/// The exception class of `kind`.
-///
-/// `ErrorKind` is non-exhaustive; a kind added to the SDK later maps to
-/// `InternalError` until it gets its own class, and the Python test that
-/// every kind has a distinct class then fails.
-pub(crate) fn class_of(py: Python<'_>, kind: ErrorKind) -> Bound<'_, PyType> {
-    match kind {
-        ErrorKind::NotFound => NotFoundError::type_object(py),
-        ErrorKind::AlreadyExists => AlreadyExistsError::type_object(py),
-        ErrorKind::Invalid => InvalidError::type_object(py),
-        ErrorKind::Conflict => ConflictError::type_object(py),
-        ErrorKind::Locked => LockedError::type_object(py),
-        ErrorKind::Unavailable => UnavailableError::type_object(py),
-        ErrorKind::Unhealthy => UnhealthyError::type_object(py),
-        ErrorKind::Forbidden => ForbiddenError::type_object(py),
-        ErrorKind::Unauthenticated => UnauthenticatedError::type_object(py),
-        ErrorKind::Timeout => CodebTimeoutError::type_object(py),
-        _ => InternalError::type_object(py),
-    }
+/// Each other kind's class: its name, its doc, and the builtin it also
+/// derives from, so that `except LookupError` catches a missing thing as it
+/// catches a missing key.
+fn declared(py: Python<'_>) -> [(ErrorKind, &'static str, &'static str, Option<Bound<'_, PyType>>); 10] {
+    [
+        (ErrorKind::NotFound, "NotFoundError", "The named thing does not exist.", Some(PyLookupError::type_object(py))),
+        (ErrorKind::AlreadyExists, "AlreadyExistsError", "The thing to create exists already.", None),
+        (
+            ErrorKind::Invalid,
+            "InvalidError",
+            "The input breaks a rule; nothing was changed.",
+            Some(PyValueError::type_object(py)),
+        ),
+        (
+            ErrorKind::Conflict,
+            "ConflictError",
+            "The request contradicts the current state (a full port range, a moved revision, ...).",
+            None,
+        ),
+        (ErrorKind::Locked, "LockedError", "Someone else holds the lock this operation needs.", None),
+        (
+            ErrorKind::Unavailable,
+            "UnavailableError",
+            "A backend or service could not be reached or answered with a server error.",
+            Some(PyConnectionError::type_object(py)),
+        ),
+        (ErrorKind::Unhealthy, "UnhealthyError", "A release did not pass its health check.", None),
+        (
+            ErrorKind::Forbidden,
+            "ForbiddenError",
+            "The operation is refused by policy (protected volume, missing force, ...).",
+            None,
+        ),
+        (
+            ErrorKind::Unauthenticated,
+            "UnauthenticatedError",
+            "Credentials or an integrity check failed (wrong key, tampered ciphertext).",
+            None,
+        ),
+        (
+            ErrorKind::Timeout,
+            "CodebTimeoutError",
+            "The operation did not finish within its deadline (also a builtin TimeoutError).",
+            Some(PyTimeoutError::type_object(py)),
+        ),
+    ]
 }
 
-/// The Python exception of an SDK error, with its kind and context as attributes.
+/// The classes of [`declared`], made once: `type(name, (CodebError[, builtin]), ...)`.
+static CLASSES: PyOnceLock<Vec<(ErrorKind, Py<PyType>)>> = PyOnceLock::new();
+
+fn classes(py: Python<'_>) -> PyResult<&Vec<(ErrorKind, Py<PyType>)>> {
+    CLASSES.get_or_try_init(py, || {
+        declared(py)
+            .into_iter()
+            .map(|(kind, name, doc, builtin)| {
+                let mut bases = vec![CodebError::type_object(py)];
+                bases.extend(builtin);
+                let attrs = PyDict::new(py);
+                attrs.set_item("__doc__", doc)?;
+                attrs.set_item("__module__", "codeb.errors")?;
+                let class = PyType::type_object(py).call1((name, PyTuple::new(py, bases)?, attrs))?;
+                Ok((kind, class.cast_into::<PyType>()?.unbind()))
+            })
+            .collect()
+    })
+}
+
+/// The class raised for `kind` (`InternalError` for a kind of its own).
+pub(crate) fn class_of(py: Python<'_>, kind: ErrorKind) -> Bound<'_, PyType> {
+    let made = classes(py).ok().and_then(|all| all.iter().find(|(k, _)| *k == kind));
+    made.map_or_else(|| InternalError::type_object(py), |(_, class)| class.bind(py).clone())
+}
+
 pub(crate) fn to_py_err(py: Python<'_>, error: codeb::Error) -> PyErr {
     let err = PyErr::from_type(class_of(py, error.kind()), (error.to_string(),));
     if let Err(failed) = annotate(py, &err, &error) {

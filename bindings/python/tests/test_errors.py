@@ -41,6 +41,18 @@ def test_every_error_kind_of_the_sdk_has_its_own_class_under_one_base() -> None:
     assert issubclass(errors.CodebError, Exception)
 
 
+def test_each_class_also_derives_from_the_builtin_an_ordinary_except_names(platform: codeb.Platform) -> None:
+    assert issubclass(errors.NotFoundError, LookupError)
+    assert issubclass(errors.InvalidError, ValueError)
+    assert issubclass(errors.UnavailableError, ConnectionError)
+    assert issubclass(errors.CodebTimeoutError, builtins.TimeoutError)
+    with pytest.raises(LookupError) as missing:
+        platform.releases("ghost", "staging")
+    assert isinstance(missing.value, errors.NotFoundError) and missing.value.kind == "not_found"
+    with pytest.raises(ValueError):
+        platform.releases("Ghost;id", "staging")
+
+
 def test_the_timeout_class_does_not_shadow_the_builtin() -> None:
     assert errors.CodebTimeoutError.__name__ == "CodebTimeoutError"
     assert not hasattr(errors, "TimeoutError")

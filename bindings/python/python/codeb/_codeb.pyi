@@ -25,13 +25,13 @@ class CodebError(Exception):
     context: dict[str, str]
     temporary: bool
 
-class NotFoundError(CodebError):
+class NotFoundError(CodebError, LookupError):
     """The named thing does not exist."""
 
 class AlreadyExistsError(CodebError):
     """The thing to create exists already."""
 
-class InvalidError(CodebError):
+class InvalidError(CodebError, ValueError):
     """The input breaks a rule; nothing was changed."""
 
 class ConflictError(CodebError):
@@ -40,7 +40,7 @@ class ConflictError(CodebError):
 class LockedError(CodebError):
     """Someone else holds the lock this operation needs."""
 
-class UnavailableError(CodebError):
+class UnavailableError(CodebError, ConnectionError):
     """A backend or service could not be reached or answered with a server error."""
 
 class UnhealthyError(CodebError):
@@ -52,8 +52,8 @@ class ForbiddenError(CodebError):
 class UnauthenticatedError(CodebError):
     """Credentials or an integrity check failed (wrong key, tampered ciphertext)."""
 
-class CodebTimeoutError(CodebError):
-    """The operation did not finish within its deadline (not the builtin TimeoutError)."""
+class CodebTimeoutError(CodebError, TimeoutError):
+    """The operation did not finish within its deadline (also a builtin TimeoutError)."""
 
 class InternalError(CodebError):
     """A bug or an unexpected answer; retrying will not help."""
