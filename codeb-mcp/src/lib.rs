@@ -36,6 +36,7 @@ mod resources;
 mod roots;
 mod schema;
 mod server;
+mod stdio;
 mod tools;
 
 pub use args::ServeArgs;

@@ -5,6 +5,7 @@ use crate::engine::{Change, PlannedChange, Platform};
 use crate::model::{EnvKey, EnvVar, Environment, ProjectName};
 use crate::ops::Removal;
 use crate::secrets::{EnvSet, EnvVersion, Scope};
+use crate::ssot::StateStoreExt;
 
 /// Env vars of an environment as every front end shows them: secret values masked.
 ///
@@ -56,8 +57,13 @@ impl EnvListing {
 }
 
 impl Platform {
-    /// Sets env vars (plain or secret) of an environment; the next deploy runs with them.
+    /// Sets env vars (plain or secret) of an environment; the next deploy runs
+    /// with them, and their values win over the project file's `[env]` (the
+    /// SSOT records their names) until [`Platform::env_unset`]. Refused while
+    /// the SSOT cannot be read whole.
     pub async fn env_set(&self, project: &ProjectName, env: &Environment, vars: &[EnvVar]) -> Result<EnvVersion> {
+        let keys: Vec<EnvKey> = vars.iter().map(|v| v.key.clone()).collect();
+        self.edit_overrides(project, env, move |overrides| overrides.extend(keys)).await?;
         self.backends.secrets.set(&Scope::new(project.clone(), env.clone()), vars).await
     }
 
@@ -83,7 +89,8 @@ impl Platform {
             .ok_or_else(|| crate::Error::not_found(format!("{key} is not set on {scope}")))
     }
 
-    /// Removes env vars; without `force` nothing changes and the report says what would.
+    /// Removes env vars; without `force` nothing changes and the report says
+    /// what would. Refused while the SSOT cannot be read whole.
     pub async fn env_unset(
         &self,
         project: &ProjectName,
@@ -91,6 +98,7 @@ impl Platform {
         keys: &[EnvKey],
         force: bool,
     ) -> Result<Removal> {
+        self.check_ssot().await?;
         let scope = Scope::new(project.clone(), env.clone());
         let current = self.backends.secrets.list(&scope).await?;
         let present: Vec<EnvKey> = keys.iter().filter(|k| current.vars.iter().any(|v| &v.key == *k)).cloned().collect();
@@ -101,8 +109,27 @@ impl Platform {
         let change = Change::UnsetEnv { project: project.clone(), env: env.clone(), keys: present.clone() };
         let changes = vec![PlannedChange { server: self.servers().control, change }];
         if force {
+            let gone = present.clone();
+            self.edit_overrides(project, env, move |overrides| overrides.retain(|k| !gone.contains(k))).await?;
             self.backends.secrets.unset(&scope, &present).await?;
         }
         Ok(Removal { changes, applied: force })
+    }
+
+    /// Changes the names of the environment's env vars set with `we env set`, in one SSOT commit.
+    async fn edit_overrides(
+        &self,
+        project: &ProjectName,
+        env: &Environment,
+        edit: impl FnOnce(&mut std::collections::BTreeSet<EnvKey>) + Send + 'static,
+    ) -> Result<()> {
+        let (project, env) = (project.clone(), env.clone());
+        self.blocking_state(move |s| {
+            s.modify(|doc| {
+                edit(&mut doc.environment_mut(&project, &env).env_overrides);
+                Ok(())
+            })
+        })
+        .await
     }
 }
