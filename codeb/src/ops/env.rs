@@ -62,9 +62,12 @@ impl Platform {
     /// SSOT records their names) until [`Platform::env_unset`]. Refused while
     /// the SSOT cannot be read whole.
     pub async fn env_set(&self, project: &ProjectName, env: &Environment, vars: &[EnvVar]) -> Result<EnvVersion> {
+        self.check_ssot().await?;
+        // The value first: an override is recorded only for a value that is stored.
+        let version = self.backends.secrets.set(&Scope::new(project.clone(), env.clone()), vars).await?;
         let keys: Vec<EnvKey> = vars.iter().map(|v| v.key.clone()).collect();
         self.edit_overrides(project, env, move |overrides| overrides.extend(keys)).await?;
-        self.backends.secrets.set(&Scope::new(project.clone(), env.clone()), vars).await
+        Ok(version)
     }
 
     /// The env vars of an environment. Secret values stay masked wherever they are printed;
@@ -109,6 +112,7 @@ impl Platform {
         let change = Change::UnsetEnv { project: project.clone(), env: env.clone(), keys: present.clone() };
         let changes = vec![PlannedChange { server: self.servers().control, change }];
         if force {
+            // The override first: a key whose value goes takes the project file's again.
             let gone = present.clone();
             self.edit_overrides(project, env, move |overrides| overrides.retain(|k| !gone.contains(k))).await?;
             self.backends.secrets.unset(&scope, &present).await?;
