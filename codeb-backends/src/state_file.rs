@@ -210,6 +210,7 @@ mod tests {
             b"",
             b"\xff\xfe not utf-8",
             b"{\"schema_version\": 1, \"revision\": 4, \"projects\": {\"Bad Name\": {}}}",
+            b"{\"schema_version\": 1, \"revision\": 5}",
         ] {
             fs::write(store.path(), corrupt).unwrap();
             let err = store.load().unwrap_err();

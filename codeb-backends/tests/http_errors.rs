@@ -265,6 +265,23 @@ mod powerdns {
     }
 
     #[tokio::test]
+    async fn a_server_that_echoes_the_key_in_any_answer_never_gets_it_into_an_error() {
+        let echo = format!("the key {KEY} is wrong");
+        for (replies, kind) in [
+            (vec![Reply::json(422, json!({ "error": echo }))], ErrorKind::Invalid),
+            (vec![Reply::text(500, &echo); 4], ErrorKind::Unavailable),
+            (vec![Reply::text(302, &echo)], ErrorKind::Internal),
+            (vec![Reply::text(418, &format!("{{\"error\": \"{echo}\"}}"))], ErrorKind::Internal),
+        ] {
+            let server = ScriptedServer::start(replies).await;
+            let err = dns(&server.url()).upsert_records(&zone(), &[a("web.shop.codeb.test")]).await.unwrap_err();
+            assert_eq!(err.kind(), kind, "{err}");
+            assert!(err.to_string().contains("the key ******** is wrong"), "the answer is shown, masked: {err}");
+            assert_no_key(&err);
+        }
+    }
+
+    #[tokio::test]
     async fn the_backend_and_its_config_never_show_the_key() {
         let dns = dns("http://127.0.0.1:1");
         let shown = format!("{dns:?} {:?}", dns.config());

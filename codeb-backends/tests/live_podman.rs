@@ -344,6 +344,27 @@ async fn pulling_a_tag_the_registry_lacks_is_not_found() {
 }
 
 #[tokio::test]
+async fn pulling_from_a_registry_whose_name_does_not_resolve_says_the_registry_cannot_be_reached() {
+    let Some(live) = live().await else { return };
+    let image = ImageRef::parse(&format!("{}.invalid/codeb/httpd:v1", Namespace::random().as_str())).unwrap();
+    let err = live.runtime.ensure_image(&image).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    assert!(err.message().contains("registry"), "the registry is what failed: {err}");
+    assert!(!err.message().contains("does not exist") && !err.message().contains("Podman API"), "{err}");
+}
+
+#[tokio::test]
+async fn pulling_from_a_registry_that_refuses_connections_says_the_registry_cannot_be_reached() {
+    let Some(live) = live().await else { return };
+    let closed = free_port();
+    let image = ImageRef::parse(&format!("127.0.0.1:{closed}/codeb/httpd:v1")).unwrap();
+    let err = live.runtime.ensure_image(&image).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    assert!(err.message().contains("registry"), "the registry is what failed: {err}");
+    assert!(!err.message().contains("Podman API"), "Podman answered; the registry did not: {err}");
+}
+
+#[tokio::test]
 async fn build_image_from_a_context_directory_yields_a_runnable_image() {
     let Some(live) = live().await else { return };
     let ns = Namespace::random();

@@ -23,14 +23,20 @@ use crate::printer::{Mode, Printer};
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) if e.use_stderr() && std::env::args().any(|a| a == "--json") => {
-            // Even a usage error is one JSON document on stdout when JSON was asked for.
-            let error = codeb::Error::invalid(e.to_string().trim_end().to_owned()).with_context("step", "parse");
-            return exit::report(&Printer::new(Mode::Json, clap::ColorChoice::Never), &error);
+        Err(e) if e.use_stderr() => {
+            // clap quotes the arguments it refuses: escape what they hold.
+            let message = codeb::model::escape_controls(e.render().to_string().trim_end());
+            if std::env::args().any(|a| a == "--json") {
+                // Even a usage error is one JSON document on stdout when JSON was asked for.
+                let error = codeb::Error::invalid(message).with_context("step", "parse");
+                return exit::report(&Printer::new(Mode::Json, clap::ColorChoice::Never), &error);
+            }
+            eprintln!("{message}");
+            return ExitCode::from(exit::USAGE);
         }
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { exit::USAGE } else { exit::OK });
+            return ExitCode::from(exit::OK);
         }
     };
     let mode = if cli.json {

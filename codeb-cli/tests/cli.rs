@@ -57,6 +57,23 @@ fn usage_errors_exit_2_and_are_json_when_asked() {
 }
 
 #[test]
+fn a_usage_error_never_echoes_a_raw_control_character() {
+    let hostile = "deploy\u{1b}]0;owned\u{7}\u{1b}[2J\r\u{8}";
+    for args in [vec![hostile], vec!["releases", hostile, "--env", "staging"], vec!["deploy", "--image", hostile]] {
+        let out = we(&args, "/none");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.chars().any(|c| c.is_control() && c != '\n'), "{args:?}: {stderr:?}");
+        assert!(stderr.contains("\\r") || stderr.contains("\\u{1b}"), "shown escaped: {stderr}");
+        let mut json_args = args.clone();
+        json_args.push("--json");
+        let doc = json(&we(&json_args, "/none"));
+        let message = doc["error"]["message"].as_str().unwrap();
+        assert!(!message.chars().any(|c| c.is_control() && c != '\n'), "{message:?}");
+    }
+}
+
+#[test]
 fn a_missing_platform_file_is_not_found_with_a_hint() {
     let out = we(&["ssot", "status", "--json"], "/nonexistent/platform.toml");
     assert_eq!(out.status.code(), Some(4));

@@ -99,8 +99,16 @@ pub async fn serve(options: ServeOptions) -> Result<()> {
     match options.transport {
         Transport::Stdio => {
             eprintln!("codeb-mcp: serving {} tools over stdio ({source})", server.tools().len());
+            // Lines reach rmcp through a pipe that bounds them (see `stdio`).
+            let (lines_in, lines_out) = tokio::io::duplex(64 << 10);
+            let stdin = tokio::io::BufReader::new(tokio::io::stdin());
+            tokio::spawn(async move {
+                if let Err(e) = crate::stdio::bounded_lines(stdin, lines_in).await {
+                    eprintln!("codeb-mcp: cannot read stdin: {e}");
+                }
+            });
             let running = server
-                .serve(rmcp::transport::stdio())
+                .serve((lines_out, tokio::io::stdout()))
                 .await
                 .map_err(|e| Error::new(codeb::ErrorKind::Unavailable, format!("MCP handshake failed: {e}")))?;
             running.waiting().await.map_err(|e| Error::internal(format!("the MCP service stopped: {e}")))?;

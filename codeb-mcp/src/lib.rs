@@ -35,6 +35,7 @@ mod progress;
 mod resources;
 mod roots;
 mod server;
+mod stdio;
 mod tools;
 
 pub use args::ServeArgs;

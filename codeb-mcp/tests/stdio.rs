@@ -8,15 +8,20 @@ use serde_json::Value;
 
 const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"stdio-test","version":"0"}}}"#;
 
-#[test]
-fn stdout_carries_only_the_protocol_and_logs_go_to_stderr() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_codeb-mcp"))
+/// The server on the memory platform over stdio, its stderr going to `stderr`.
+fn memory_server(stderr: Stdio) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_codeb-mcp"))
         .arg("--memory")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(stderr)
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn stdout_carries_only_the_protocol_and_logs_go_to_stderr() {
+    let mut child = memory_server(Stdio::piped());
     let mut stdin = child.stdin.take().unwrap();
     writeln!(stdin, "{INITIALIZE}").unwrap();
     writeln!(stdin, r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#).unwrap();
@@ -42,15 +47,54 @@ fn stdout_carries_only_the_protocol_and_logs_go_to_stderr() {
 }
 
 #[test]
+fn a_message_too_long_to_read_is_answered_with_an_error_and_the_next_one_is_served() {
+    use std::io::{BufRead, BufReader};
+    let mut child = memory_server(Stdio::piped());
+    // A server that never answers must fail the test, not hang it: killed
+    // (still unreaped, so its pid is its own) unless the answers came first.
+    let (answered, watchdog) = std::sync::mpsc::channel::<()>();
+    let pid = child.id().to_string();
+    std::thread::spawn(move || {
+        if watchdog.recv_timeout(std::time::Duration::from_secs(60)).is_err() {
+            let _ = Command::new("kill").arg(&pid).status();
+        }
+    });
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut answer = || {
+        let mut line = String::new();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "the server hung up");
+        serde_json::from_str::<Value>(&line).unwrap()
+    };
+    writeln!(stdin, "{INITIALIZE}").unwrap();
+    assert_eq!(answer()["id"], 1);
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#).unwrap();
+    let huge = format!(
+        r#"{{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{{"name":"ssot_status","arguments":{{"pad":"{}"}}}}}}"#,
+        "x".repeat(20 << 20)
+    );
+    writeln!(stdin, "{huge}").unwrap();
+    let refused = answer();
+    writeln!(
+        stdin,
+        r#"{{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{{"name":"ssot_status","arguments":{{}}}}}}"#
+    )
+    .unwrap();
+    let next = answer();
+    let _ = answered.send(());
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+
+    assert_eq!(refused["error"]["code"], -32600, "an error answers the long message: {refused}");
+    assert_eq!(next["id"], 3, "{next}");
+    assert_eq!(next["result"]["structuredContent"]["revision"], 0);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refused a message longer than 16 MiB"));
+}
+
+#[test]
 fn progress_goes_only_to_a_request_with_a_progress_token_and_before_its_answer() {
     use std::io::{BufRead, BufReader};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_codeb-mcp"))
-        .arg("--memory")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = memory_server(Stdio::null());
     let mut stdin = child.stdin.take().unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/hello");

@@ -585,15 +585,20 @@ async fn missing_things_and_bad_project_files_are_tool_errors() {
     );
 }
 
-#[tokio::test]
-async fn project_directories_outside_the_roots_are_refused_before_any_backend() {
-    // The one root is the directory of project `shop`.
-    let h = Harness::start_with(|server, dir| {
-        let root = dir.join("shop");
+/// A harness whose server reads projects only under `<its dir>/<root>`.
+async fn rooted_at(root: &'static str) -> Harness {
+    Harness::start_with(move |server, dir| {
+        let root = dir.join(root);
         std::fs::create_dir_all(&root).unwrap();
         server.with_project_roots(ProjectRoots::only(&[root]).unwrap())
     })
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn project_directories_outside_the_roots_are_refused_before_any_backend() {
+    // The one root is the directory of project `shop`.
+    let h = rooted_at("shop").await;
     let inside = h.project("shop", "localhost/shop:v1", "");
     let outside = h.project("other", "localhost/other:v1", "");
     let escape = inside.join("../other");
@@ -607,6 +612,42 @@ async fn project_directories_outside_the_roots_are_refused_before_any_backend() 
     assert_eq!(h.backend_calls(), 0, "a refused path reaches no backend");
     let report = deploy(&h, &inside, None).await;
     assert_eq!(report["release"], "v1");
+}
+
+#[tokio::test]
+async fn a_project_file_inside_a_root_cannot_point_outside_it() {
+    let h = rooted_at("root").await;
+    let outside = h.project("other", "localhost/other:v1", "");
+    std::fs::write(outside.join("Containerfile"), "FROM scratch\n").unwrap();
+    let root = outside.parent().unwrap().join("root");
+    let app = |name: &str, build: &str| {
+        let dir = root.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("codeb.toml"), format!("name = \"{name}\"\nport = 8080\n[build]\n{build}\n")).unwrap();
+        dir
+    };
+    let relative = app("relative", "context = \"../../other\"");
+    let absolute = app("absolute", &format!("context = {:?}", outside.to_str().unwrap()));
+    let containerfile = app("containerfile", "context = \".\"");
+    std::os::unix::fs::symlink(outside.join("Containerfile"), containerfile.join("Containerfile")).unwrap();
+    let linked = root.join("linked");
+    std::fs::create_dir_all(&linked).unwrap();
+    std::os::unix::fs::symlink(outside.join("codeb.toml"), linked.join("codeb.toml")).unwrap();
+
+    for (dir, field) in [
+        (&relative, "build.context"),
+        (&absolute, "build.context"),
+        (&containerfile, "build.containerfile"),
+        (&linked, "codeb.toml"),
+    ] {
+        for tool in ["plan", "deploy"] {
+            let error = h.fails(tool, json!({ "path": Harness::arg(dir), "env": "staging" })).await;
+            assert_eq!(error["kind"], "forbidden", "{dir:?}: {error}");
+            assert_eq!(error["context"]["field"], field, "{error}");
+            assert!(error["message"].as_str().unwrap().contains("outside the project roots"), "{error}");
+        }
+    }
+    assert_eq!(h.backend_calls(), 0, "a refused project file reaches no backend");
 }
 
 #[tokio::test]

@@ -36,6 +36,7 @@ pub mod ops;
 pub mod ports;
 pub mod project;
 pub mod proxy;
+pub mod redact;
 pub mod releases;
 pub mod runtime;
 #[cfg(feature = "schemars")]
@@ -47,5 +48,6 @@ pub mod testkit;
 mod text;
 #[cfg(test)]
 mod text_tests;
+pub mod tomlfile;
 
 pub use error::{Error, ErrorKind, Result};

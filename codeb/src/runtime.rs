@@ -6,15 +6,15 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::Result;
 use crate::model::{
     ContainerName, EnvVar, Environment, ImageRef, NetworkName, Port, ProjectName, ReleaseId, Service, VolumeName,
 };
+use crate::{Error, Result};
 
 /// Label every codeb object carries, set to `true`; list and cleanup touch nothing without it.
 pub const LABEL_MANAGED: &str = "io.codeb.managed";
@@ -57,12 +57,58 @@ pub fn managed_labels(
 pub struct BuildSpec {
     /// The build context directory on the runtime's host.
     pub context: PathBuf,
-    /// The Containerfile/Dockerfile, relative to the context (`Containerfile` when `None`).
+    /// The Containerfile/Dockerfile, relative to the context; when `None`, the
+    /// first of [`CONTAINERFILE_NAMES`] the context holds.
     pub containerfile: Option<PathBuf>,
     /// The reference to tag the result with.
     pub tag: ImageRef,
     /// Labels to put on the image.
     pub labels: Labels,
+}
+
+/// The names a build context's Containerfile goes by when none is named, in
+/// the order they are looked for (Podman's and Docker's).
+pub const CONTAINERFILE_NAMES: [&str; 2] = ["Containerfile", "Dockerfile"];
+
+/// The Containerfile of a build in `context`, relative to it: `named`, else the
+/// first of [`CONTAINERFILE_NAMES`] the context holds (else the first, so a
+/// refusal names it).
+pub fn build_containerfile(context: &Path, named: Option<&Path>) -> PathBuf {
+    match named {
+        Some(named) => named.to_owned(),
+        None => CONTAINERFILE_NAMES
+            .iter()
+            .find(|name| context.join(name).is_file())
+            .map_or_else(|| PathBuf::from(CONTAINERFILE_NAMES[0]), PathBuf::from),
+    }
+}
+
+impl BuildSpec {
+    /// Its Containerfile, relative to the context (see [`build_containerfile`]).
+    pub fn containerfile(&self) -> PathBuf {
+        build_containerfile(&self.context, self.containerfile.as_deref())
+    }
+
+    /// Refuses a build whose inputs are not there (the context is not a
+    /// directory, or holds no Containerfile), so a deploy says so before it
+    /// changes anything.
+    pub fn check_inputs(&self) -> Result<()> {
+        if !self.context.is_dir() {
+            return Err(Error::invalid(format!("the build context {} is not a directory", self.context.display()))
+                .with_context("field", "build.context"));
+        }
+        let containerfile = self.containerfile();
+        if !self.context.join(&containerfile).is_file() {
+            let names = if self.containerfile.is_some() {
+                containerfile.display().to_string()
+            } else {
+                CONTAINERFILE_NAMES.join(" or ")
+            };
+            return Err(Error::invalid(format!("the build context {} has no {names}", self.context.display()))
+                .with_context("field", "build.containerfile"));
+        }
+        Ok(())
+    }
 }
 
 /// An image present on the runtime's host.
@@ -286,4 +332,35 @@ pub trait ContainerRuntime: Send + Sync + std::fmt::Debug {
     async fn ensure_network(&self, spec: &NetworkSpec) -> Result<()>;
     /// Removes a network if it exists.
     async fn remove_network(&self, name: &NetworkName) -> Result<()>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(context: &Path, containerfile: Option<&str>) -> BuildSpec {
+        BuildSpec {
+            context: context.to_owned(),
+            containerfile: containerfile.map(PathBuf::from),
+            tag: ImageRef::parse("localhost/shop:v1").unwrap(),
+            labels: Labels::new(),
+        }
+    }
+
+    #[test]
+    fn an_unnamed_containerfile_is_the_containerfile_else_the_dockerfile() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = spec(dir.path(), None).check_inputs().unwrap_err();
+        assert!(err.to_string().contains("has no Containerfile or Dockerfile"), "{err}");
+        assert_eq!(err.context_value("field"), Some("build.containerfile"));
+        std::fs::write(dir.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+        assert_eq!(spec(dir.path(), None).containerfile(), Path::new("Dockerfile"));
+        assert!(spec(dir.path(), None).check_inputs().is_ok());
+        std::fs::write(dir.path().join("Containerfile"), "FROM scratch\n").unwrap();
+        assert_eq!(spec(dir.path(), None).containerfile(), Path::new("Containerfile"));
+        let named = spec(dir.path(), Some("build/App.containerfile")).check_inputs().unwrap_err();
+        assert!(named.to_string().contains("has no build/App.containerfile"), "{named}");
+        let missing = spec(&dir.path().join("nope"), None).check_inputs().unwrap_err();
+        assert_eq!(missing.context_value("field"), Some("build.context"));
+    }
 }

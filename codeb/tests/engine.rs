@@ -17,6 +17,7 @@ use codeb::model::{
     DomainName, EnvKey, EnvValue, EnvVar, Environment, HealthCheck, ImageRef, Port, ProjectName, ReleaseId, Role,
     ServerName, Service, Step,
 };
+use codeb::ports::ListenerOwner;
 use codeb::proxy::{Proxy, Upstream};
 use codeb::runtime::{ContainerRuntime, ContainerState};
 use codeb::secrets::{Scope, SecretStore};
@@ -236,6 +237,27 @@ async fn an_unhealthy_release_fails_with_the_status_and_body_as_evidence() {
 }
 
 #[tokio::test]
+async fn a_secret_the_app_echoes_is_masked_in_the_error_the_events_and_the_failed_release() {
+    let fakes = fakes();
+    let p = platform(&fakes, settings());
+    let scope = Scope::new(project(), Environment::Staging);
+    fakes.secrets.set(&scope, &[var("API_TOKEN", "tok-31337-secret", true), var("MODE", "fast", false)]).await.unwrap();
+    let body = "MODE=fast API_TOKEN=tok-31337-secret \"quoted tok-31337-secret\"".to_owned();
+    fakes.runtime.set_app_behaviour(&image("v1"), AppBehaviour::Serve { status: 503, body });
+    let (sink, seen) = recorder(|_| {});
+
+    let err = p.deploy(&request("v1"), &with_events(sink)).await.unwrap_err();
+
+    let shown = format!("{err} {err:?}");
+    assert!(shown.contains("MODE=fast API_TOKEN=********"), "the evidence stays, masked: {shown}");
+    assert!(!shown.contains("tok-31337"), "{shown}");
+    let events = format!("{:?}", seen.lock().unwrap());
+    assert!(!events.contains("tok-31337"), "{events}");
+    let record = format!("{:?}", fakes.state.load().unwrap());
+    assert!(record.contains("API_TOKEN=********") && !record.contains("tok-31337"), "{record}");
+}
+
+#[tokio::test]
 async fn a_release_that_turns_unhealthy_inside_the_watch_window_is_rolled_back() {
     let fakes = fakes();
     let mut s = settings();
@@ -278,6 +300,63 @@ async fn a_release_that_turns_unhealthy_after_the_watch_window_is_not_rolled_bac
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(routed_port(&fakes).await, Some(v2.port), "no watcher acts after the window");
     assert_eq!(env_record(&fakes).current_release, Some(release("v2")));
+}
+
+#[tokio::test]
+async fn a_port_taken_between_the_probe_and_the_start_is_replaced_by_the_next_free_one() {
+    let fakes = fakes();
+    let p = platform(&fakes, settings());
+    let first = Port::new(3000).unwrap();
+    // Another process binds the reserved port after the lock: the start fails on it once.
+    fakes.runtime.faults().fail_next("start_container", 1, ErrorKind::Conflict);
+    let probe = fakes.ports.probe().clone();
+    let (sink, _) = recorder(move |e| {
+        if let DeployEvent::StepStarted { step: Step::StartRelease } = e {
+            let owner = ListenerOwner::Foreign { description: "a squatter".into() };
+            probe.listen(&ServerName::local(), first, owner);
+        }
+    });
+
+    let report = p.deploy(&request("v1"), &with_events(sink)).await.unwrap();
+
+    assert_eq!(report.port.get(), 3001, "the next free port");
+    assert_eq!(routed_port(&fakes).await, Some(report.port));
+    assert_eq!(env_record(&fakes).ports.get(&Service::App), Some(&report.port), "the SSOT holds the new port");
+    assert!(env_record(&fakes).release_ports.is_empty(), "{:?}", env_record(&fakes));
+}
+
+/// The value of `key` in the environment of the container of release `tag`.
+fn running_value(fakes: &FakeBackends, tag: &str, key: &str) -> String {
+    let name = release_container(&project(), &Environment::Staging, &release(tag)).unwrap();
+    let spec = fakes.runtime.container_spec(&name).unwrap();
+    spec.env.iter().find(|v| v.key.as_str() == key).unwrap().value.expose().to_owned()
+}
+
+#[tokio::test]
+async fn a_value_set_with_env_set_wins_over_the_project_file_and_the_plan_says_so_until_it_is_unset() {
+    let fakes = fakes();
+    let p = platform(&fakes, settings());
+    let from_file = |tag: &str, value: &str| {
+        let mut r = request(tag);
+        r.env_vars = vec![var("GREETING", value, false)];
+        r
+    };
+    p.deploy(&from_file("v1", "hello"), &DeployOptions::default()).await.unwrap();
+    let greeting = EnvKey::parse("GREETING").unwrap();
+    p.env_set(&project(), &Environment::Staging, &[var("GREETING", "hi", false)]).await.unwrap();
+
+    let plan = p.plan(&from_file("v2", "hello")).await.unwrap();
+    let kept = Change::KeepEnv { keys: vec![greeting.clone()] };
+    assert!(plan.changes.iter().any(|c| c.change == kept), "the plan says the file's value is overridden: {plan}");
+    assert!(!plan.changes.iter().any(|c| matches!(c.change, Change::SetEnv { .. })), "{plan}");
+    p.deploy(&from_file("v2", "hello"), &DeployOptions::default()).await.unwrap();
+    assert_eq!(running_value(&fakes, "v2", "GREETING"), "hi", "the value set with env set runs");
+
+    p.env_unset(&project(), &Environment::Staging, std::slice::from_ref(&greeting), true).await.unwrap();
+    p.deploy(&from_file("v3", "hello"), &DeployOptions::default()).await.unwrap();
+    assert_eq!(running_value(&fakes, "v3", "GREETING"), "hello", "once unset, the file's value runs again");
+    p.deploy(&from_file("v1", "bonjour"), &DeployOptions::default()).await.unwrap();
+    assert_eq!(running_value(&fakes, "v4", "GREETING"), "bonjour", "a changed file value runs");
 }
 
 #[tokio::test]
@@ -634,9 +713,11 @@ async fn upstreams_use_the_configured_addresses() {
 async fn a_deploy_with_a_build_builds_the_image_instead_of_pulling_it() {
     let fakes = FakeBackends::new();
     let p = platform(&fakes, settings());
+    let context = tempfile::tempdir().unwrap();
+    std::fs::write(context.path().join("Containerfile"), "FROM scratch\n").unwrap();
     let mut r = request("built");
     r.build = Some(codeb::runtime::BuildSpec {
-        context: "/src/shop".into(),
+        context: context.path().to_owned(),
         containerfile: None,
         tag: image("built"),
         labels: Default::default(),

@@ -7,7 +7,8 @@ use codeb::ErrorKind;
 use codeb::engine::{Change, DeployOptions, DeployRequest, Identity, Platform, Settings, release_container};
 use codeb::fake::FakeBackends;
 use codeb::model::{
-    DomainName, EnvKey, EnvValue, EnvVar, Environment, HealthCheck, ImageRef, Port, ProjectName, ReleaseId, Service,
+    ContainerName, DomainName, EnvKey, EnvValue, EnvVar, Environment, HealthCheck, ImageRef, Port, ProjectName,
+    ReleaseId, Service,
 };
 use codeb::ops::{DriftItem, EnvListing};
 use codeb::ports::{PortDrift, PortKey};
@@ -57,6 +58,25 @@ async fn deploy(p: &Platform, postgres: bool) -> Port {
         ..HealthCheck::default()
     };
     p.deploy(&r, &DeployOptions::default()).await.unwrap().port
+}
+
+/// Creates a container named `name` with `labels` behind codeb's back; returns its name.
+async fn create_labelled(fakes: &FakeBackends, name: &str, labels: codeb::runtime::Labels) -> ContainerName {
+    let name = ContainerName::parse(name).unwrap();
+    let spec = ContainerSpec {
+        name: name.clone(),
+        image: image(),
+        command: None,
+        env: Vec::new(),
+        labels,
+        ports: Vec::new(),
+        volumes: Vec::new(),
+        network: None,
+        resources: Resources::default(),
+        init: true,
+    };
+    fakes.runtime.create_container(&spec).await.unwrap();
+    name
 }
 
 fn none() -> DeployOptions {
@@ -170,6 +190,26 @@ async fn deleting_a_project_needs_force_and_never_removes_a_protected_volume() {
 }
 
 #[tokio::test]
+async fn deleting_a_project_removes_what_the_ssot_records_never_a_container_found_by_its_labels_alone() {
+    let (fakes, p) = setup();
+    deploy(&p, false).await;
+    let labels = managed_labels(&project(), &env(), Service::App, Some(&ReleaseId::parse("v9").unwrap()));
+    let unrecorded = create_labelled(&fakes, "codeb-shop-staging-v9", labels).await;
+
+    let done = p.project_delete(&project(), true, &none()).await.unwrap();
+
+    let removed: Vec<&Change> = done.changes.iter().map(|c| &c.change).collect();
+    assert!(
+        removed.contains(&&Change::RemoveContainer {
+            name: release_container(&project(), &env(), &ReleaseId::parse("v1").unwrap()).unwrap()
+        }),
+        "{removed:?}"
+    );
+    assert!(!removed.contains(&&Change::RemoveContainer { name: unrecorded.clone() }), "{removed:?}");
+    assert!(fakes.runtime.inspect_container(&unrecorded).await.is_ok(), "a container the SSOT does not record stays");
+}
+
+#[tokio::test]
 async fn health_logs_and_ssot_status_describe_the_serving_release() {
     let (fakes, p) = setup();
     deploy(&p, false).await;
@@ -201,19 +241,8 @@ async fn drift_reports_a_dead_release_a_moved_route_and_an_unknown_container() {
     let elsewhere = Upstream { host: [127, 0, 0, 1].into(), port: Port::new(9999).unwrap() };
     fakes.proxy.switch_upstreams(&host("shop.codeb.test"), std::slice::from_ref(&elsewhere)).await.unwrap();
     let stranger = ProjectName::parse("stranger").unwrap();
-    let spec = ContainerSpec {
-        name: codeb::model::ContainerName::parse("codeb-stranger").unwrap(),
-        image: image(),
-        command: None,
-        env: Vec::new(),
-        labels: managed_labels(&stranger, &env(), Service::App, None),
-        ports: Vec::new(),
-        volumes: Vec::new(),
-        network: None,
-        resources: Resources::default(),
-        init: true,
-    };
-    fakes.runtime.create_container(&spec).await.unwrap();
+    let labels = managed_labels(&stranger, &env(), Service::App, None);
+    create_labelled(&fakes, "codeb-stranger", labels).await;
 
     let items = p.drift().await.unwrap().items;
     assert!(items.iter().any(|i| matches!(i, DriftItem::ReleaseNotRunning { container: c, .. } if *c == container)));

@@ -6,12 +6,9 @@
 //! message. Everything here is a pure function of a [`Failure`], so the
 //! mapping is tested without a service.
 
-use std::fmt;
-
+use codeb::error::TextCause;
+use codeb::redact::Redactor;
 use codeb::{Error, ErrorKind};
-
-/// What a masked secret prints as (the same mask `codeb::model::EnvValue` prints).
-pub(crate) const MASK: &str = "********";
 
 /// What the backend was doing when the API failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -149,9 +146,35 @@ pub(crate) fn kind_of(op: Op, failure: &Failure) -> ErrorKind {
     }
 }
 
+/// Words of a failure to reach a registry (Podman answered; the registry did
+/// not): a name that does not resolve ("no such host", which must not read
+/// as "no such image"), a refused or timed-out connection, TLS trouble.
+const REGISTRY_UNREACHABLE: [&str; 10] = [
+    "no such host",
+    "lookup ",
+    "dial tcp",
+    "connection refused",
+    "no route to host",
+    "network is unreachable",
+    "i/o timeout",
+    "http response to https client",
+    "tls: ",
+    "x509: ",
+];
+
+/// Whether a pull or build failed because a registry could not be reached.
+fn registry_unreachable(op: Op, failure: &Failure) -> bool {
+    let message = match failure {
+        Failure::Status { message, .. } | Failure::Stream(message) => message.to_ascii_lowercase(),
+        Failure::Unreachable(_) | Failure::Timeout | Failure::Decode(_) | Failure::Other(_) => return false,
+    };
+    matches!(op, Op::PullImage | Op::BuildImage) && REGISTRY_UNREACHABLE.iter().any(|n| message.contains(n))
+}
+
 fn status_kind(op: Op, code: u16, message: &str) -> ErrorKind {
     let has = |needles: &[&str]| needles.iter().any(|n| message.contains(n));
     match code {
+        _ if matches!(op, Op::PullImage | Op::BuildImage) && has(&REGISTRY_UNREACHABLE) => ErrorKind::Unavailable,
         404 => ErrorKind::NotFound,
         409 if op.creates() => ErrorKind::AlreadyExists,
         409 => ErrorKind::Conflict,
@@ -171,37 +194,16 @@ fn stream_kind(op: Op, message: &str) -> ErrorKind {
     let has = |needles: &[&str]| needles.iter().any(|n| message.contains(n));
     if has(&["unauthorized", "authentication required", "requested access to the resource is denied"]) {
         ErrorKind::Unauthenticated
+    } else if has(&REGISTRY_UNREACHABLE) {
+        ErrorKind::Unavailable
     } else if has(&["manifest unknown", "name unknown"]) || (op == Op::PullImage && has(&["not found", "no such"])) {
         ErrorKind::NotFound
-    } else if has(&["connection refused", "no route to host", "i/o timeout", "http response to https client"]) {
-        ErrorKind::Unavailable
     } else if op == Op::BuildImage {
         // A build step failed (a missing file, a failing command): the context or the Containerfile is at fault.
         ErrorKind::Invalid
     } else {
         ErrorKind::Unavailable
     }
-}
-
-/// The cause attached to every error: the API's own words, with secrets masked.
-#[derive(Debug)]
-struct ApiMessage(String);
-
-impl fmt::Display for ApiMessage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for ApiMessage {}
-
-/// Replaces every occurrence of each secret in `text` with the mask.
-pub(crate) fn redact(text: &str, secrets: &[&str]) -> String {
-    let mut out = text.to_owned();
-    for secret in secrets.iter().filter(|s| !s.is_empty()) {
-        out = out.replace(secret, MASK);
-    }
-    out
 }
 
 /// The `codeb::Error` for `failure` during `op` on the object `name`.
@@ -220,7 +222,13 @@ pub(crate) fn to_error(op: Op, name: &str, failure: &Failure, secrets: &[&str]) 
             format!("cannot {verb} {what}: a host port it publishes is taken")
         }
         ErrorKind::Conflict => format!("cannot {verb} {what}: it is in use or running"),
-        ErrorKind::Unavailable => format!("cannot {verb} {what}: the Podman API is unavailable"),
+        ErrorKind::Unavailable if registry_unreachable(op, failure) => {
+            format!("cannot {verb} {what}: its registry cannot be reached")
+        }
+        ErrorKind::Unavailable if matches!(failure, Failure::Unreachable(_)) => {
+            format!("cannot {verb} {what}: the Podman API is unavailable")
+        }
+        ErrorKind::Unavailable => format!("cannot {verb} {what}: Podman failed"),
         ErrorKind::Timeout => format!("cannot {verb} {what}: the Podman API did not answer in time"),
         _ => format!("cannot {verb} {what}"),
     };
@@ -228,7 +236,8 @@ pub(crate) fn to_error(op: Op, name: &str, failure: &Failure, secrets: &[&str]) 
     if !name.is_empty() {
         error = error.with_context(object.trim_end_matches('s'), name);
     }
-    error.with_source(ApiMessage(redact(failure.text(), secrets)))
+    // The cause is the API's own words, with secrets masked.
+    error.with_source(TextCause(Redactor::new(secrets.iter().copied()).text(failure.text()).into_owned()))
 }
 
 #[cfg(test)]
@@ -308,6 +317,11 @@ mod tests {
             ),
             (Op::PullImage, "dial tcp 127.0.0.1:1: connect: connection refused", ErrorKind::Unavailable),
             (
+                Op::PullImage,
+                "initializing source docker://r.invalid/x:1: pinging container registry r.invalid: Get \"https://r.invalid/v2/\": dial tcp: lookup r.invalid: no such host",
+                ErrorKind::Unavailable,
+            ),
+            (
                 Op::BuildImage,
                 "building at STEP \"RUN false\": while running runtime: exit status 1",
                 ErrorKind::Invalid,
@@ -347,12 +361,24 @@ mod tests {
     }
 
     #[test]
+    fn each_unavailable_error_names_what_failed() {
+        let socket = to_error(Op::PullImage, "r.invalid/x:1", &Failure::Unreachable("refused".into()), &[]);
+        assert!(socket.message().ends_with("the Podman API is unavailable"), "{socket}");
+        let dns = Failure::Stream("dial tcp: lookup r.invalid: no such host".into());
+        let registry = to_error(Op::PullImage, "r.invalid/x:1", &dns, &[]);
+        assert_eq!(registry.kind(), ErrorKind::Unavailable);
+        assert_eq!(registry.message(), "cannot pull image r.invalid/x:1: its registry cannot be reached");
+        let oci = to_error(Op::StartContainer, "c", &status(500, "OCI runtime error"), &[]);
+        assert_eq!(oci.message(), "cannot start container c: Podman failed");
+    }
+
+    #[test]
     fn secrets_in_an_api_message_are_masked() {
         let failure = status(500, "invalid env DATABASE_URL=postgres://u:hunter2@db/x");
         let err = to_error(Op::CreateContainer, "codeb-web", &failure, &["postgres://u:hunter2@db/x"]);
         for text in [err.to_string(), format!("{err:?}")] {
             assert!(!text.contains("hunter2"), "{text}");
-            assert!(text.contains(MASK), "{text}");
+            assert!(text.contains(codeb::model::MASK), "{text}");
         }
     }
 }

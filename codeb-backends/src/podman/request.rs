@@ -4,7 +4,7 @@
 //! [`super::PodmanRuntime`] only sends what these return.
 
 use std::collections::HashMap;
-use std::path::{Component, Path};
+use std::path::Component;
 use std::time::Duration;
 
 use bollard::auth::DockerCredentials;
@@ -19,9 +19,6 @@ use super::config::RegistryLogin;
 use codeb::{Error, Result};
 
 use super::config::Ulimit;
-
-/// The Containerfile a build uses when the spec names none.
-pub(crate) const DEFAULT_CONTAINERFILE: &str = "Containerfile";
 
 /// The key Podman's API uses for a TCP container port (`8080/tcp`).
 pub(crate) fn port_key(port: u16) -> String {
@@ -154,7 +151,7 @@ pub(crate) fn credentials(login: &RegistryLogin) -> DockerCredentials {
 
 /// The Containerfile of `spec` as a path inside the context, refused if it could leave it.
 pub(crate) fn containerfile(spec: &BuildSpec) -> Result<String> {
-    let path = spec.containerfile.as_deref().unwrap_or(Path::new(DEFAULT_CONTAINERFILE));
+    let path = spec.containerfile();
     let inside = !path.as_os_str().is_empty() && path.components().all(|c| matches!(c, Component::Normal(_)));
     let text = path.to_str().filter(|_| inside).ok_or_else(|| {
         Error::invalid(format!("the Containerfile {} must be a relative path inside the context", path.display()))

@@ -1,6 +1,7 @@
 //! The exchange with the PowerDNS HTTP API: one request with the API key,
 //! and what its answer means.
 
+use codeb::redact::Redactor;
 use codeb::{Error, ErrorKind, Result};
 use hyper::Method;
 use hyper::header::{HeaderName, HeaderValue};
@@ -32,6 +33,17 @@ pub(crate) enum Answer {
     Failed(ErrorKind, String),
 }
 
+impl Answer {
+    /// The answer with `redactor`'s values masked in the text a server wrote.
+    fn masked(self, redactor: &Redactor) -> Answer {
+        match self {
+            Answer::Refused(message) => Answer::Refused(redactor.text(&message).into_owned()),
+            Answer::Failed(kind, message) => Answer::Failed(kind, redactor.text(&message).into_owned()),
+            done @ (Answer::Done(_) | Answer::NotFound | Answer::Exists) => done,
+        }
+    }
+}
+
 /// Reads an API answer from its status and body.
 pub(crate) fn classify(status: u16, body: Vec<u8>) -> Answer {
     if (200..300).contains(&status) {
@@ -52,12 +64,15 @@ pub(crate) fn classify(status: u16, body: Vec<u8>) -> Answer {
     }
 }
 
-/// A client of one PowerDNS API, holding the key as a sensitive header value.
+/// A client of one PowerDNS API, holding the key as a sensitive header
+/// value, and masking it in whatever a server answers (one that echoes the
+/// request's headers in an error page would otherwise put it in an error).
 #[derive(Clone)]
 pub(crate) struct Api {
     client: HttpClient,
     base: BaseUrl,
     key: HeaderValue,
+    redactor: Redactor,
 }
 
 impl std::fmt::Debug for Api {
@@ -68,10 +83,10 @@ impl std::fmt::Debug for Api {
 
 impl Api {
     pub(crate) fn new(client: HttpClient, base: BaseUrl, key: &str) -> Result<Self> {
-        let mut key = HeaderValue::from_str(key)
+        let mut header = HeaderValue::from_str(key)
             .map_err(|_| Error::invalid("the API key is not a valid header value").with_context("backend", BACKEND))?;
-        key.set_sensitive(true);
-        Ok(Api { client, base, key })
+        header.set_sensitive(true);
+        Ok(Api { client, base, key: header, redactor: Redactor::new([key]) })
     }
 
     /// Sends one request (`body` as JSON) and reads its answer.
@@ -92,8 +107,8 @@ impl Api {
             match self.send_once(method.clone(), &path, bytes.clone()).await {
                 Ok(Answer::Failed(ErrorKind::Unavailable, _)) if attempt < MAX_RETRIES => {}
                 Err(e) if http::connection_dropped(&e) && attempt < MAX_RETRIES => {}
-                Ok(answer) => return Ok(answer),
-                Err(e) => return Err(e.with_context("backend", BACKEND)),
+                Ok(answer) => return Ok(answer.masked(&self.redactor)),
+                Err(e) => return Err(self.redactor.error(e).with_context("backend", BACKEND)),
             }
             attempt += 1;
             tokio::time::sleep(http::backoff(attempt)).await;

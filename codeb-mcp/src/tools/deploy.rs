@@ -87,7 +87,8 @@ pub struct RecoverParams {
     pub force: bool,
 }
 
-/// Reads the project directory (if `roots` admit it) and builds the deploy request, like `we deploy`.
+/// Reads the project directory (if `roots` admit it, and every path its file names) and builds the deploy
+/// request, like `we deploy`.
 fn request(
     roots: &ProjectRoots,
     path: &str,
@@ -97,7 +98,7 @@ fn request(
     let dir = roots.admit("path", &project_dir("path", path)?)?;
     let env = required("env", env, Environment::parse)?;
     let image = optional("image", image, ImageRef::parse)?;
-    let file = ProjectFile::read(&dir)?;
+    let file = ProjectFile::read_under(&dir, roots.dirs())?;
     Ok(file.deploy_request(&env, image)?)
 }
 

@@ -219,8 +219,7 @@ struct RawRanges {
 impl PlatformConfig {
     /// Parses platform file text; unknown keys are errors naming the key and line.
     pub fn parse(text: &str) -> Result<Self> {
-        let raw: Raw =
-            toml::from_str(text).map_err(|e| Error::invalid(format!("platform file: {}", e.to_string().trim_end())))?;
+        let raw: Raw = crate::tomlfile::parse("platform file", text)?;
         let line = |at: usize| text[..at.min(text.len())].matches('\n').count() + 1;
         let section = |name, spanned: toml::Spanned<toml::Table>| Section {
             name,
@@ -237,12 +236,11 @@ impl PlatformConfig {
 
     /// Reads and parses the platform file at `path`.
     pub fn read(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            let kind =
-                if e.kind() == std::io::ErrorKind::NotFound { ErrorKind::NotFound } else { ErrorKind::Unavailable };
-            Error::new(kind, format!("cannot read the platform file {}", path.display()))
-                .with_source(e)
-                .with_context("hint", "run `we local up` to write one for a local stack, or pass --config")
+        let text = crate::tomlfile::read_capped(path, "the platform file").map_err(|e| match e.kind() {
+            ErrorKind::NotFound | ErrorKind::Unavailable => {
+                e.with_context("hint", "run `we local up` to write one for a local stack, or pass --config")
+            }
+            _ => e,
         })?;
         PlatformConfig::parse(&text).map_err(|e| e.with_context("path", path.display()))
     }

@@ -15,7 +15,7 @@ use crate::engine::events::Events;
 use crate::engine::health::judge;
 use crate::engine::lock::{self, LockRequest};
 use crate::engine::naming::environment_network;
-use crate::engine::{Change, DeployEvent, PlannedChange, Platform, ProbeRequest, ProbeVerdict};
+use crate::engine::{Change, DeployEvent, PlannedChange, Platform, ProbeRequest, ProbeResponse, ProbeVerdict};
 use crate::error::gone_is_done;
 use crate::fleet::Host;
 use crate::model::{
@@ -23,11 +23,15 @@ use crate::model::{
 };
 use crate::ports::PortKey;
 use crate::proxy::{Route, Upstream};
+use crate::redact::Redactor;
 use crate::releases::{Endpoint, ReleaseRef, ReleaseSpec};
 use crate::runtime::{BuildSpec, RemoveVolumeOptions};
 use crate::secrets::Scope;
 use crate::ssot::{ReleaseConfig, ReleaseStatus, Ssot, StateStoreExt};
 use crate::{Error, ErrorKind, Result};
+
+/// How many times a release start moves to another host port when its reserved one was taken meanwhile.
+const PORT_RETRIES: usize = 3;
 
 /// An SSOT edit, run inside one commit; `Fn` so a commit that waits for a lock can run it again.
 pub(crate) type Edit = Box<dyn Fn(&mut Ssot) -> Result<()> + Send + Sync>;
@@ -95,6 +99,8 @@ pub(crate) struct Executor<'a> {
     image_id: Option<String>,
     /// The step running now, and since when.
     step: Option<(Step, Instant)>,
+    /// The environment's secret values, masked in every error, event and record of the run.
+    redactor: Redactor,
 }
 
 impl<'a> Executor<'a> {
@@ -119,6 +125,7 @@ impl<'a> Executor<'a> {
             endpoint: None,
             image_id: None,
             step: None,
+            redactor: Redactor::default(),
         }
     }
 
@@ -151,7 +158,13 @@ impl<'a> Executor<'a> {
         wait: Option<std::time::Duration>,
     ) -> Result<()> {
         self.enter(Step::Lock);
-        let result = self.reserve_with_lock(request, also, changes, wait).await;
+        let result = match self.platform.backends.secrets.list(&self.scope()).await {
+            Ok(set) => {
+                self.redactor = Redactor::of_secrets(&set.vars);
+                self.reserve_with_lock(request, also, changes, wait).await
+            }
+            Err(e) => Err(e),
+        };
         self.leave(result)
     }
 
@@ -258,8 +271,10 @@ impl<'a> Executor<'a> {
         }
     }
 
-    /// Names the failed step, the project and the environment in `e`, and reports it.
+    /// Masks the environment's secrets in `e`, names the failed step, the
+    /// project and the environment in it, and reports it.
     fn failed(&mut self, e: Error) -> Error {
+        let e = self.redactor.error(e);
         let step = self.step.take().map_or(Step::Cleanup, |(s, _)| s);
         let e = if e.context_value("step").is_some() { e } else { e.with_context("step", step) };
         let e = e
@@ -268,6 +283,11 @@ impl<'a> Executor<'a> {
             .with_context("server", &self.host.name);
         self.events.emit(DeployEvent::StepFailed { step, error: e.to_string() });
         e
+    }
+
+    /// Reports a note, the environment's secrets masked.
+    fn note(&self, message: String) {
+        self.events.note(self.redactor.text(&message));
     }
 
     fn release_ref(&self, release: &ReleaseId) -> ReleaseRef {
@@ -356,12 +376,14 @@ impl<'a> Executor<'a> {
                         (set.vars, set.version)
                     }
                 };
+                // A rollback runs with the secrets of its recorded version, which may differ from today's.
+                self.redactor.extend(vars.iter().filter(|v| v.secret).map(|v| v.value.expose()));
                 let target = self.target.as_mut().ok_or_else(|| Error::internal("no target"))?;
                 target.config.env_version = version;
                 let target = target.clone();
                 let network =
                     if target.config.networked { Some(environment_network(&self.project, &self.env)?) } else { None };
-                let spec = ReleaseSpec {
+                let mut spec = ReleaseSpec {
                     release: self.release_ref(release),
                     image: target.image.clone(),
                     command: target.config.command.clone(),
@@ -373,7 +395,7 @@ impl<'a> Executor<'a> {
                 };
                 // Undone even if only the create succeeded: removing what was never made is fine.
                 let undo = Undo::RemoveRelease(spec.release.clone());
-                match self.host.releases.start(&spec).await {
+                match self.start_on_a_free_port(&mut spec, &key).await {
                     Ok(endpoint) => {
                         self.endpoint = Some(endpoint);
                         Ok(Some(undo))
@@ -387,7 +409,7 @@ impl<'a> Executor<'a> {
             Change::HealthCheck { release, .. } => {
                 let endpoint = self.endpoint()?;
                 let check = self.target()?.health.clone();
-                self.platform.wait_healthy(&self.host, release, endpoint, &check, &self.events).await?;
+                self.platform.wait_healthy(&self.host, release, endpoint, &check, &self.events, &self.redactor).await?;
                 Ok(None)
             }
             Change::CreateRoute { host } | Change::SwitchRoute { host, .. } => {
@@ -431,7 +453,7 @@ impl<'a> Executor<'a> {
                 let release = self.release_ref(release);
                 if let Err(e) = self.host.releases.stop(&release, StopOptions { grace: s.stop_grace }).await {
                     // The switch is recorded; a previous release that will not stop serves nobody.
-                    self.events.note(format!("the previous release {} could not be stopped: {e}", release.release));
+                    self.note(format!("the previous release {} could not be stopped: {e}", release.release));
                 }
                 Ok(None)
             }
@@ -475,7 +497,7 @@ impl<'a> Executor<'a> {
                 gone_is_done(host.runtime.remove_volume(name, RemoveVolumeOptions::default()).await)?;
                 Ok(None)
             }
-            Change::KeepVolume { .. } => Ok(None),
+            Change::KeepVolume { .. } | Change::KeepEnv { .. } => Ok(None),
             Change::ForgetProject { project } => {
                 let p = project.clone();
                 self.commit(Box::new(move |doc| {
@@ -486,6 +508,37 @@ impl<'a> Executor<'a> {
                 Ok(None)
             }
         }
+    }
+
+    /// Starts a release. A start that fails while its reserved host port is
+    /// taken (another process bound it after the probe) is tried again on
+    /// the next free port, [`PORT_RETRIES`] times at most.
+    async fn start_on_a_free_port(&mut self, spec: &mut ReleaseSpec, key: &PortKey) -> Result<Endpoint> {
+        for _ in 0..PORT_RETRIES {
+            let error = match self.host.releases.start(spec).await {
+                Ok(endpoint) => return Ok(endpoint),
+                Err(e) => e,
+            };
+            let Ok(taken) = self.host.ports.taken(&self.host.name).await else { return Err(error) };
+            if !taken.contains(&spec.host_port) {
+                return Err(error);
+            }
+            self.host.releases.remove(&spec.release).await?;
+            let (key, ranges, was) = (key.clone(), *self.platform.backends.ports.ranges(), spec.host_port);
+            let moved = key.clone();
+            spec.host_port = self
+                .platform
+                .blocking_state(move |s| {
+                    s.modify(|doc| {
+                        crate::ports::free_in(doc, &moved);
+                        crate::ports::reserve_in(doc, &moved, &taken, &ranges)
+                    })
+                })
+                .await?;
+            self.ports.insert(key, spec.host_port);
+            self.note(format!("host port {was} was taken after it was reserved; starting on {}", spec.host_port));
+        }
+        self.host.releases.start(spec).await
     }
 
     /// The host port reserved for an accessory (with the lock, or by an earlier deploy).
@@ -564,14 +617,18 @@ impl<'a> Executor<'a> {
             match self.undo_one(undo).await {
                 Ok(Some(edit)) => edits.push(edit),
                 Ok(None) => {}
-                Err(e) => self.events.note(format!("cleanup: could not undo {:?}: {e}", planned.change)),
+                Err(e) => self.note(format!("cleanup: could not undo {:?}: {e}", planned.change)),
             }
             self.events.emit(DeployEvent::ChangeUndone { change: planned });
         }
         if let Some(target) = self.target.as_ref().filter(|t| t.new_record) {
             let step = error.context_value("step").and_then(|s| s.parse::<Step>().ok()).unwrap_or(Step::Cleanup);
-            let (project, env, id, reason) =
-                (self.project.clone(), self.env.clone(), target.id.clone(), error.to_string());
+            let (project, env, id, reason) = (
+                self.project.clone(),
+                self.env.clone(),
+                target.id.clone(),
+                self.redactor.text(&error.to_string()).into_owned(),
+            );
             edits.push(Box::new(move |doc| {
                 if let Some(record) = doc.environment_mut(&project, &env).release_mut(&id) {
                     record.status = ReleaseStatus::Failed { step, reason: reason.clone() };
@@ -582,7 +639,7 @@ impl<'a> Executor<'a> {
         }
         edits.extend(also);
         if let Err(e) = self.finish(edits).await {
-            self.events.note(format!("cleanup: could not record the failure: {e}"));
+            self.note(format!("cleanup: could not record the failure: {e}"));
         }
         self.events.emit(DeployEvent::StepFinished { step: Step::Cleanup, elapsed: started.elapsed() });
     }
@@ -642,7 +699,7 @@ impl<'a> Executor<'a> {
             }
             tokio::time::sleep(check.interval.min(end - now)).await;
             attempt += 1;
-            let verdict = self.platform.probe_once(&self.host, endpoint, check).await;
+            let verdict = self.platform.probe_once(&self.host, endpoint, check, &self.redactor).await;
             self.events.emit(DeployEvent::HealthProbe {
                 release: target.id.clone(),
                 attempt,
@@ -665,7 +722,8 @@ impl<'a> Executor<'a> {
     async fn auto_rollback(&self, target: &Target, previous: &Previous, reason: &str) -> Result<()> {
         let b = &self.platform.backends;
         let endpoint = self.host.releases.resume(&self.release_ref(&previous.id), previous.port).await?;
-        self.platform.wait_healthy(&self.host, &previous.id, endpoint, &previous.health, &self.events).await?;
+        let health = &previous.health;
+        self.platform.wait_healthy(&self.host, &previous.id, endpoint, health, &self.events, &self.redactor).await?;
         let upstream = vec![Upstream::from(endpoint)];
         for host in &target.config.domains {
             b.proxy.switch_upstreams(host, &upstream).await?;
@@ -709,13 +767,14 @@ impl Platform {
         endpoint: Endpoint,
         check: &HealthCheck,
         events: &Events,
+        redactor: &Redactor,
     ) -> Result<()> {
         tokio::time::sleep(check.start_period).await;
         let deadline = tokio::time::Instant::now() + check.deadline;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let verdict = self.probe_once(host, endpoint, check).await;
+            let verdict = self.probe_once(host, endpoint, check, redactor).await;
             events.emit(DeployEvent::HealthProbe {
                 release: release.clone(),
                 attempt,
@@ -739,15 +798,27 @@ impl Platform {
         }
     }
 
-    /// One probe of a release's endpoint from its server's side, judged.
-    pub(crate) async fn probe_once(&self, host: &Host, endpoint: Endpoint, check: &HealthCheck) -> ProbeVerdict {
+    /// One probe of a release's endpoint from its server's side, judged on
+    /// what it answered with the secrets of `redactor` masked (an app may echo
+    /// one), so the evidence never holds them.
+    pub(crate) async fn probe_once(
+        &self,
+        host: &Host,
+        endpoint: Endpoint,
+        check: &HealthCheck,
+        redactor: &Redactor,
+    ) -> ProbeVerdict {
         let request =
             ProbeRequest { host: endpoint.host, port: endpoint.port, path: check.path.clone(), timeout: check.timeout };
         let result = match tokio::time::timeout(check.timeout, host.http.get(&request)).await {
             Ok(result) => result,
             Err(_) => Err(Error::new(ErrorKind::Timeout, format!("no response within {:?}", check.timeout))),
         };
-        judge(check, &result)
+        let masked = match result {
+            Ok(response) => Ok(ProbeResponse { body: redactor.text(&response.body).into_owned(), ..response }),
+            Err(e) => Err(redactor.error(e)),
+        };
+        judge(check, &masked)
     }
 }
 

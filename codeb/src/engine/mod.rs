@@ -190,4 +190,12 @@ impl Platform {
             .await
             .map_err(|e| Error::internal("a state store task panicked").with_source(e))?
     }
+
+    /// Refuses to go on while the SSOT cannot be read whole (empty, torn,
+    /// from a newer schema): a write that does not commit to the SSOT itself
+    /// (env vars) checks it first, so nothing is changed on a platform whose
+    /// truth is unknown.
+    pub(crate) async fn check_ssot(&self) -> Result<()> {
+        self.blocking_state(|s| s.load().map(drop)).await
+    }
 }

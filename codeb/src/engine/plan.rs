@@ -34,6 +34,12 @@ pub enum Change {
         /// The variables that change.
         keys: Vec<EnvKey>,
     },
+    /// Keep the values set with `we env set` of variables the project file
+    /// also gives (other values): those win until `we env unset`.
+    KeepEnv {
+        /// The variables whose project-file values are not stored.
+        keys: Vec<EnvKey>,
+    },
     /// Create the network the app and its accessories share.
     CreateNetwork {
         /// The network.
@@ -196,7 +202,7 @@ impl Change {
     pub fn step(&self) -> Step {
         match self {
             Change::AllocatePort { .. } | Change::ReleasePort { .. } => Step::AllocatePorts,
-            Change::SetEnv { .. } | Change::UnsetEnv { .. } => Step::Configure,
+            Change::SetEnv { .. } | Change::KeepEnv { .. } | Change::UnsetEnv { .. } => Step::Configure,
             Change::CreateNetwork { .. } | Change::CreateVolume { .. } | Change::StartAccessory { .. } => {
                 Step::Accessories
             }
@@ -224,6 +230,9 @@ impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Change::SetEnv { keys } => write!(f, "store env vars {}", list(keys)),
+            Change::KeepEnv { keys } => {
+                write!(f, "keep the values of {} set with `we env set` over the project file's", list(keys))
+            }
             Change::AllocatePort { key, range } => write!(f, "allocate a port for {key} from {range}"),
             Change::CreateNetwork { name } => write!(f, "create network {name}"),
             Change::CreateVolume { name } => write!(f, "create protected volume {name}"),
@@ -409,14 +418,18 @@ impl Platform {
 
         let scope = Scope::new(project.clone(), env.clone());
         let current = self.backends.secrets.list(&scope).await?;
-        let keys: Vec<EnvKey> = request
+        let overrides = record.as_ref().map(|r| r.env_overrides.clone()).unwrap_or_default();
+        let (kept, keys): (Vec<EnvKey>, Vec<EnvKey>) = request
             .env_vars
             .iter()
             .filter(|want| !current.vars.iter().any(|have| have == *want))
             .map(|v| v.key.clone())
-            .collect();
+            .partition(|key| overrides.contains(key));
         if !keys.is_empty() {
             plan.push(&control, Change::SetEnv { keys });
+        }
+        if !kept.is_empty() {
+            plan.push(&control, Change::KeepEnv { keys: kept });
         }
 
         self.plan_accessories(request, host, &mut plan).await?;
@@ -503,8 +516,12 @@ impl Platform {
         for service in request.accessories.services() {
             self.port_range(request.env.kind(), service)?;
         }
-        if request.health.min_status > request.health.max_status {
-            return Err(Error::invalid("the health check's status range is empty"));
+        request.health.check()?;
+        if let Some(command) = &request.command {
+            crate::model::check_command(command)?;
+        }
+        if let Some(build) = &request.build {
+            build.check_inputs()?;
         }
         Ok(())
     }

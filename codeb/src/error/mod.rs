@@ -144,6 +144,27 @@ impl Error {
         self.kind.is_temporary()
     }
 
+    /// The same error with `f` applied to its message, each context value and
+    /// the text of its cause (which becomes that text when `f` changes it):
+    /// how [`crate::redact::Redactor`] masks a value wherever it appears.
+    pub(crate) fn map_text(self, f: impl Fn(&str) -> String) -> Self {
+        let source = self.source.map(|source| {
+            let text = source.to_string();
+            let mapped = f(&text);
+            if mapped == text {
+                source
+            } else {
+                Box::new(TextCause(mapped)) as Box<dyn std::error::Error + Send + Sync>
+            }
+        });
+        Error {
+            kind: self.kind,
+            message: f(&self.message),
+            context: self.context.into_iter().map(|(k, v)| (k, f(&v))).collect(),
+            source,
+        }
+    }
+
     /// Shorthand for an [`ErrorKind::NotFound`] error.
     pub fn not_found(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::NotFound, message)
@@ -204,6 +225,19 @@ impl std::error::Error for Error {
         self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
+
+/// A cause known only by its text: a server's own words, or a cause rewritten
+/// (its secrets masked).
+#[derive(Debug)]
+pub struct TextCause(pub String);
+
+impl fmt::Display for TextCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TextCause {}
 
 /// `result`, with "it does not exist" counted as done: removing, stopping or
 /// forgetting something that is already gone succeeds. The one place that says so.

@@ -81,6 +81,31 @@ impl Default for HealthCheck {
     }
 }
 
+impl HealthCheck {
+    /// Refuses a check that cannot judge a release: an empty status range,
+    /// no pause between probes (a busy loop), no time for a probe, or a
+    /// failure threshold of zero (the watch would never count a failure).
+    pub fn check(&self) -> Result<(), ValidationError> {
+        if self.min_status > self.max_status {
+            let range = format!("{}-{}", self.min_status, self.max_status);
+            return Err(ValidationError::new(
+                "healthcheck.status",
+                &range,
+                "is a range whose low end is at most its high end",
+            ));
+        }
+        for (field, value) in [("healthcheck.interval", self.interval), ("healthcheck.timeout", self.timeout)] {
+            if value.is_zero() {
+                return Err(ValidationError::new(field, "0s", "is longer than 0s"));
+            }
+        }
+        if self.failure_threshold == 0 {
+            return Err(ValidationError::new("healthcheck.failure_threshold", "0", "is at least 1"));
+        }
+        Ok(())
+    }
+}
+
 /// Serialises a duration as whole milliseconds.
 pub(crate) mod millis {
     use std::time::Duration;
@@ -97,6 +122,20 @@ pub(crate) mod millis {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_check_that_cannot_judge_is_refused_naming_its_field() {
+        assert!(HealthCheck::default().check().is_ok());
+        let zero = |f: fn(&mut HealthCheck)| {
+            let mut check = HealthCheck::default();
+            f(&mut check);
+            check.check().unwrap_err().field()
+        };
+        assert_eq!(zero(|c| c.interval = Duration::ZERO), "healthcheck.interval");
+        assert_eq!(zero(|c| c.timeout = Duration::ZERO), "healthcheck.timeout");
+        assert_eq!(zero(|c| c.failure_threshold = 0), "healthcheck.failure_threshold");
+        assert_eq!(zero(|c| (c.min_status, c.max_status) = (500, 200)), "healthcheck.status");
+    }
 
     #[test]
     fn health_paths_are_validated() {

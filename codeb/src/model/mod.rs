@@ -7,6 +7,7 @@
 //! the rule it broke. Serde re-validates on load, so a hand-edited state file
 //! cannot smuggle in what the constructors refuse.
 
+mod command;
 mod domain;
 mod env_var;
 mod environment;
@@ -18,8 +19,9 @@ mod role;
 mod step;
 mod validation;
 
+pub use command::check_command;
 pub use domain::DomainName;
-pub use env_var::{EnvKey, EnvValue, EnvVar};
+pub use env_var::{EnvKey, EnvValue, EnvVar, MASK};
 pub use environment::{Environment, EnvironmentKind, PreviewId};
 pub use health::{HealthCheck, HealthPath};
 pub use image::ImageRef;
@@ -27,7 +29,7 @@ pub use names::{ContainerName, NetworkName, ProjectName, RESERVED_PROJECT_NAMES,
 pub use port::{Port, PortRange, Service};
 pub use role::Role;
 pub use step::Step;
-pub use validation::ValidationError;
+pub use validation::{ValidationError, escape_controls};
 
 /// Implements `Display`, `FromStr`, `AsRef<str>`, `TryFrom<String>`, `From<T> for String`
 /// and re-validating serde for a `struct T(String)` newtype whose `parse` validates.

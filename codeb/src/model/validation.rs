@@ -67,6 +67,18 @@ impl From<ValidationError> for Error {
     }
 }
 
+/// `text` with every control character but the newline escaped (`\u{1b}`),
+/// so text that carries someone's input (a parser's message, a rejected
+/// argument) cannot move the cursor, retitle a terminal or forge a line
+/// ending when printed.
+pub fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\n' { out.extend(c.escape_default()) } else { out.push(c) }
+    }
+    out
+}
+
 /// Escapes a value for display: printable ASCII stays, everything else becomes
 /// a Rust-style escape, and long values are cut with a marker.
 fn escape(value: &str) -> String {

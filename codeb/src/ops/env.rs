@@ -5,6 +5,7 @@ use crate::engine::{Change, PlannedChange, Platform};
 use crate::model::{EnvKey, EnvVar, Environment, ProjectName};
 use crate::ops::Removal;
 use crate::secrets::{EnvSet, EnvVersion, Scope};
+use crate::ssot::StateStoreExt;
 
 /// Env vars of an environment as every front end shows them: secret values masked.
 ///
@@ -56,9 +57,17 @@ impl EnvListing {
 }
 
 impl Platform {
-    /// Sets env vars (plain or secret) of an environment; the next deploy runs with them.
+    /// Sets env vars (plain or secret) of an environment; the next deploy runs
+    /// with them, and their values win over the project file's `[env]` (the
+    /// SSOT records their names) until [`Platform::env_unset`]. Refused while
+    /// the SSOT cannot be read whole.
     pub async fn env_set(&self, project: &ProjectName, env: &Environment, vars: &[EnvVar]) -> Result<EnvVersion> {
-        self.backends.secrets.set(&Scope::new(project.clone(), env.clone()), vars).await
+        self.check_ssot().await?;
+        // The value first: an override is recorded only for a value that is stored.
+        let version = self.backends.secrets.set(&Scope::new(project.clone(), env.clone()), vars).await?;
+        let keys: Vec<EnvKey> = vars.iter().map(|v| v.key.clone()).collect();
+        self.edit_overrides(project, env, move |overrides| overrides.extend(keys)).await?;
+        Ok(version)
     }
 
     /// The env vars of an environment. Secret values stay masked wherever they are printed;
@@ -83,7 +92,8 @@ impl Platform {
             .ok_or_else(|| crate::Error::not_found(format!("{key} is not set on {scope}")))
     }
 
-    /// Removes env vars; without `force` nothing changes and the report says what would.
+    /// Removes env vars; without `force` nothing changes and the report says
+    /// what would. Refused while the SSOT cannot be read whole.
     pub async fn env_unset(
         &self,
         project: &ProjectName,
@@ -91,6 +101,7 @@ impl Platform {
         keys: &[EnvKey],
         force: bool,
     ) -> Result<Removal> {
+        self.check_ssot().await?;
         let scope = Scope::new(project.clone(), env.clone());
         let current = self.backends.secrets.list(&scope).await?;
         let present: Vec<EnvKey> = keys.iter().filter(|k| current.vars.iter().any(|v| &v.key == *k)).cloned().collect();
@@ -101,8 +112,28 @@ impl Platform {
         let change = Change::UnsetEnv { project: project.clone(), env: env.clone(), keys: present.clone() };
         let changes = vec![PlannedChange { server: self.servers().control, change }];
         if force {
+            // The override first: a key whose value goes takes the project file's again.
+            let gone = present.clone();
+            self.edit_overrides(project, env, move |overrides| overrides.retain(|k| !gone.contains(k))).await?;
             self.backends.secrets.unset(&scope, &present).await?;
         }
         Ok(Removal { changes, applied: force })
+    }
+
+    /// Changes the names of the environment's env vars set with `we env set`, in one SSOT commit.
+    async fn edit_overrides(
+        &self,
+        project: &ProjectName,
+        env: &Environment,
+        edit: impl FnOnce(&mut std::collections::BTreeSet<EnvKey>) + Send + 'static,
+    ) -> Result<()> {
+        let (project, env) = (project.clone(), env.clone());
+        self.blocking_state(move |s| {
+            s.modify(|doc| {
+                edit(&mut doc.environment_mut(&project, &env).env_overrides);
+                Ok(())
+            })
+        })
+        .await
     }
 }

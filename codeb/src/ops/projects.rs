@@ -1,13 +1,13 @@
 //! Projects: listing, showing and deleting them whole.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::engine::executor::{Edit, Executor};
 use crate::engine::lock::{self, LockRequest};
-use crate::engine::naming::environment_network;
+use crate::engine::naming::{accessory_container, accessory_volume, environment_network, release_container};
 use crate::engine::plan::Planner;
 use crate::engine::{Change, DeployOptions, PlannedChange, Platform};
-use crate::model::{Environment, ProjectName, ReleaseId};
+use crate::model::{ContainerName, Environment, ProjectName, ReleaseId, ServerName, Service, VolumeName};
 use crate::ports::PortFilter;
 use crate::runtime::{LABEL_MANAGED, LABEL_PROJECT, Labels};
 use crate::secrets::Scope;
@@ -85,9 +85,12 @@ impl Platform {
         let mut labels = Labels::new();
         labels.insert(LABEL_MANAGED.to_owned(), "true".to_owned());
         labels.insert(LABEL_PROJECT.to_owned(), project.to_string());
+        let recorded = Recorded::of(self, project, &record)?;
         for host in b.fleet.hosts() {
             for container in host.runtime.list_containers(&labels).await? {
-                plan.push(&host.name, Change::RemoveContainer { name: container.name });
+                if recorded.containers.contains(&(host.name.clone(), container.name.clone())) {
+                    plan.push(&host.name, Change::RemoveContainer { name: container.name });
+                }
             }
         }
         for (env, env_record) in &record.environments {
@@ -114,6 +117,9 @@ impl Platform {
         }
         for host in b.fleet.hosts() {
             for volume in host.runtime.list_volumes(&labels).await? {
+                if !recorded.volumes.contains(&(host.name.clone(), volume.name.clone())) {
+                    continue;
+                }
                 if volume.is_protected() {
                     plan.push(&host.name, Change::KeepVolume { name: volume.name });
                 } else {
@@ -163,5 +169,35 @@ impl Platform {
             return Err(e);
         }
         Ok(Removal { changes, applied: true })
+    }
+}
+
+/// The runtime objects the SSOT records for one project, each with the server
+/// it is on: a removal acts on these, never on what merely carries the
+/// project's labels (a label is anyone's to set, and an SSOT read wrong must
+/// not turn a live project into a stranger's leftovers).
+struct Recorded {
+    /// The containers of every recorded release and accessory.
+    containers: BTreeSet<(ServerName, ContainerName)>,
+    /// The data volumes of every recorded accessory.
+    volumes: BTreeSet<(ServerName, VolumeName)>,
+}
+
+impl Recorded {
+    /// What `record`, the SSOT record of `project`, holds.
+    fn of(platform: &Platform, project: &ProjectName, record: &ProjectRecord) -> Result<Self> {
+        let mut recorded = Recorded { containers: BTreeSet::new(), volumes: BTreeSet::new() };
+        for (env, env_record) in &record.environments {
+            let server = platform.backends.fleet.place(env_record.server.as_ref(), None)?.name.clone();
+            for release in &env_record.releases {
+                recorded.containers.insert((server.clone(), release_container(project, env, &release.id)?));
+            }
+            // An accessory is recorded by the port it holds.
+            for service in env_record.ports.keys().filter(|s| **s != Service::App) {
+                recorded.containers.insert((server.clone(), accessory_container(project, env, *service)?));
+                recorded.volumes.insert((server.clone(), accessory_volume(project, env, *service)?));
+            }
+        }
+        Ok(recorded)
     }
 }

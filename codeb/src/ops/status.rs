@@ -86,7 +86,8 @@ impl Platform {
         self.blocking_state(|s| s.load()).await
     }
 
-    /// Probes the release serving an environment once, with its own health check.
+    /// Probes the release serving an environment once, with its own health
+    /// check; the evidence never holds a secret value of the environment.
     pub async fn health_check(&self, project: &ProjectName, env: &Environment) -> Result<HealthReport> {
         let record = self.existing_environment(project, env).await?;
         let current =
@@ -95,7 +96,8 @@ impl Platform {
         let check = current.config.health.clone().unwrap_or_default();
         let host = self.backends.fleet.place(record.server.as_ref(), None)?;
         let endpoint = crate::releases::Endpoint { host: host.addresses.upstream, port };
-        let verdict = self.probe_once(host, endpoint, &check).await;
+        let redactor = crate::redact::Redactor::of_secrets(&self.env_list(project, env).await?.vars);
+        let verdict = self.probe_once(host, endpoint, &check, &redactor).await;
         Ok(HealthReport { release: current.id.clone(), port, verdict })
     }
 

@@ -43,9 +43,9 @@ use std::path::{Path, PathBuf};
 
 use crate::engine::{Accessories, DeployRequest};
 use crate::model::{DomainName, EnvKey, EnvValue, EnvVar, Environment, ImageRef, Port, ProjectName, ValidationError};
-use crate::model::{HealthCheck, HealthPath};
+use crate::model::{HealthCheck, HealthPath, check_command};
 use crate::project::units::{parse_duration, parse_size};
-use crate::runtime::{BuildSpec, Resources};
+use crate::runtime::{BuildSpec, Resources, build_containerfile};
 use crate::{Error, Result};
 
 /// The parsed and validated project file.
@@ -156,28 +156,31 @@ pub const PROJECT_FILE: &str = "codeb.toml";
 impl ProjectFile {
     /// Parses project file text. Syntax errors and unknown keys name the line.
     pub fn parse(text: &str) -> Result<Self> {
-        let raw: Raw = toml::from_str(text)
-            .map_err(|e| Error::invalid(format!("{PROJECT_FILE}: {}", e.to_string().trim_end())))?;
+        let raw: Raw = crate::tomlfile::parse(PROJECT_FILE, text)?;
         raw.validate().map_err(|e| Error::from(e).with_context("file", PROJECT_FILE))
     }
 
     /// Reads and parses `codeb.toml` in `dir`.
     pub fn read(dir: &Path) -> Result<Self> {
+        ProjectFile::read_under(dir, &[])
+    }
+
+    /// Reads and parses `codeb.toml` in `dir`, refusing (`Forbidden`) a file
+    /// that would make codeb read outside `roots`: the file itself, the
+    /// build context or its Containerfile resolving (symlinks and `..`
+    /// followed) outside every root. No roots: anywhere.
+    pub fn read_under(dir: &Path, roots: &[PathBuf]) -> Result<Self> {
         let path = dir.join(PROJECT_FILE);
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            let kind = if e.kind() == std::io::ErrorKind::NotFound {
-                crate::ErrorKind::NotFound
-            } else {
-                crate::ErrorKind::Unavailable
-            };
-            Error::new(kind, format!("cannot read {}", path.display())).with_source(e)
-        })?;
-        ProjectFile::parse(&text).map(|mut file| {
-            if let Some(build) = &mut file.build {
-                build.context = dir.join(&build.context);
-            }
-            file
-        })
+        confine(roots, PROJECT_FILE, &path)?;
+        let text = crate::tomlfile::read_capped(&path, "the project file")?;
+        let mut file = ProjectFile::parse(&text)?;
+        if let Some(build) = &mut file.build {
+            build.context = dir.join(&build.context);
+            confine(roots, "build.context", &build.context)?;
+            let containerfile = build.context.join(build_containerfile(&build.context, build.containerfile.as_deref()));
+            confine(roots, "build.containerfile", &containerfile)?;
+        }
+        Ok(file)
     }
 
     /// The deploy of this project to `env`. `image` overrides the file's (a
@@ -221,6 +224,20 @@ impl ProjectFile {
     }
 }
 
+/// Refuses `path` (the project file's `field`) when it resolves outside every
+/// one of `roots` (none: anywhere). A path that does not resolve reads
+/// nothing, so it is left to whoever reads it to say it is missing.
+fn confine(roots: &[PathBuf], field: &'static str, path: &Path) -> Result<()> {
+    let Ok(resolved) = path.canonicalize() else { return Ok(()) };
+    let inside = |root: &PathBuf| root.canonicalize().is_ok_and(|root| resolved.starts_with(root));
+    if roots.is_empty() || roots.iter().any(inside) {
+        return Ok(());
+    }
+    let what = if field == PROJECT_FILE { field.to_owned() } else { format!("{field} in {PROJECT_FILE}") };
+    Err(Error::new(crate::ErrorKind::Forbidden, format!("{what} resolves outside the project roots"))
+        .with_context("field", field))
+}
+
 impl Raw {
     fn validate(self) -> Result<ProjectFile, ValidationError> {
         let name = ProjectName::parse(&self.name)?;
@@ -233,6 +250,9 @@ impl Raw {
             .iter()
             .map(|(k, v)| Ok(EnvVar::plain(EnvKey::parse(k)?, EnvValue::parse(v)?)))
             .collect::<Result<Vec<_>, ValidationError>>()?;
+        if let Some(command) = &self.command {
+            check_command(command)?;
+        }
         let mut domains = BTreeMap::new();
         for (env_name, section) in self.environments {
             let env = Environment::parse(&env_name)?;
@@ -281,8 +301,9 @@ impl RawHealth {
             }
         }
         if let Some(n) = self.failure_threshold {
-            check.failure_threshold = n.max(1);
+            check.failure_threshold = n;
         }
+        check.check()?;
         Ok(check)
     }
 }
@@ -365,6 +386,49 @@ domains = ["pr1.shop.codeb.test"]
     }
 
     #[test]
+    fn every_path_of_a_project_file_stays_under_the_roots_once_resolved() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (root, outside) = (tmp.path().join("root"), tmp.path().join("outside"));
+        for dir in [&root, &outside] {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        std::fs::write(outside.join("Containerfile"), "FROM scratch\n").unwrap();
+        std::fs::write(outside.join(PROJECT_FILE), "name = \"x\"\nimage = \"a:1\"\nport = 80\n").unwrap();
+        let app = |name: &str, build: &str| {
+            let dir = root.join(name);
+            std::fs::create_dir_all(&dir).unwrap();
+            let text = format!("name = \"{name}\"\nport = 8080\n[build]\n{build}\n");
+            std::fs::write(dir.join(PROJECT_FILE), text).unwrap();
+            dir
+        };
+        let inside = app("inside", "context = \".\"");
+        std::fs::write(inside.join("Containerfile"), "FROM scratch\n").unwrap();
+        let relative = app("relative", "context = \"../../outside\"");
+        let absolute = app("absolute", &format!("context = {:?}", outside.to_str().unwrap()));
+        let named = app("named", "containerfile = \"../../outside/Containerfile\"");
+        let linked_containerfile = app("linked-containerfile", "");
+        std::os::unix::fs::symlink(outside.join("Containerfile"), linked_containerfile.join("Dockerfile")).unwrap();
+        let linked_file = root.join("linked-file");
+        std::fs::create_dir_all(&linked_file).unwrap();
+        std::os::unix::fs::symlink(outside.join(PROJECT_FILE), linked_file.join(PROJECT_FILE)).unwrap();
+        let roots = [root.clone()];
+
+        assert!(ProjectFile::read_under(&inside, &roots).is_ok());
+        for (dir, field) in [
+            (&relative, "build.context"),
+            (&absolute, "build.context"),
+            (&named, "build.containerfile"),
+            (&linked_containerfile, "build.containerfile"),
+            (&linked_file, PROJECT_FILE),
+        ] {
+            let err = ProjectFile::read_under(dir, &roots).unwrap_err();
+            assert_eq!(err.kind(), crate::ErrorKind::Forbidden, "{dir:?}: {err}");
+            assert_eq!(err.context_value("field"), Some(field), "{dir:?}: {err}");
+            assert!(ProjectFile::read(dir).is_ok(), "without roots a project file reads anywhere: {dir:?}");
+        }
+    }
+
+    #[test]
     fn hostile_values_are_refused_with_the_field() {
         for (text, field) in [
             ("name = \"shop; rm -rf /\"\nimage = \"a:1\"\nport = 80", "project name"),
@@ -375,6 +439,13 @@ domains = ["pr1.shop.codeb.test"]
             ("name = \"shop\"\nimage = \"a:1\"\nport = 80\n[environments.staging]\ndomains=[\"a b.com\"]", "domain"),
             ("name = \"shop\"\nimage = \"a:1\"\nport = 80\n[healthcheck]\ninterval = \"soon\"", "healthcheck.interval"),
             ("name = \"shop\"\nport = 80", "image"),
+            ("name = \"shop\"\nimage = \"a:1\"\nport = 80\n[healthcheck]\ninterval = \"0s\"", "healthcheck.interval"),
+            (
+                "name = \"shop\"\nimage = \"a:1\"\nport = 80\n[healthcheck]\nfailure_threshold = 0",
+                "healthcheck.failure_threshold",
+            ),
+            ("name = \"shop\"\nimage = \"a:1\"\nport = 80\ncommand = [\"sh\", \"a\\u0000b\"]", "command"),
+            ("name = \"shop\"\nimage = \"a:1\"\nport = 80\ncommand = []", "command"),
         ] {
             let err = ProjectFile::parse(text).unwrap_err();
             assert_eq!(err.kind(), crate::ErrorKind::Invalid);

@@ -1,13 +1,13 @@
 //! The SSOT document and its records.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
 
 use crate::model::{
-    ContainerName, DomainName, Environment, HealthCheck, ImageRef, Port, ProjectName, ReleaseId, ServerName, Service,
-    Step, VolumeName,
+    ContainerName, DomainName, EnvKey, Environment, HealthCheck, ImageRef, Port, ProjectName, ReleaseId, ServerName,
+    Service, Step, VolumeName,
 };
 use crate::runtime::Resources;
 use crate::secrets::EnvVersion;
@@ -25,11 +25,11 @@ pub struct Ssot {
     pub schema_version: u32,
     /// Bumped by one on every committed change; 0 for a document never written.
     pub revision: u64,
-    /// The servers codeb deploys to.
-    #[serde(default)]
+    /// The servers codeb deploys to. Required, like `projects`: every document
+    /// codeb writes holds both, so one without them is not whole and is
+    /// refused, never read as an empty platform.
     pub servers: BTreeMap<ServerName, ServerRecord>,
     /// The projects, by name.
-    #[serde(default)]
     pub projects: BTreeMap<ProjectName, ProjectRecord>,
 }
 
@@ -40,7 +40,8 @@ impl Default for Ssot {
 }
 
 impl Ssot {
-    /// Parses a document, refusing malformed JSON, invalid values and unknown fields.
+    /// Parses a document, refusing malformed JSON, invalid values, unknown
+    /// fields and a missing top-level collection.
     ///
     /// A document from a newer schema is parsed only as far as its version:
     /// the error is `Conflict`, so callers never mistake it for an empty SSOT.
@@ -132,6 +133,10 @@ pub struct EnvironmentRecord {
     /// The release that serves traffic.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_release: Option<ReleaseId>,
+    /// The env vars set with `we env set`: their values win over the project
+    /// file's `[env]` until `we env unset` (names only, never values).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub env_overrides: BTreeSet<EnvKey>,
 }
 
 impl EnvironmentRecord {
@@ -355,5 +360,19 @@ mod tests {
         assert_eq!(Ssot::from_json(bad_name).unwrap_err().kind(), crate::ErrorKind::Invalid);
         let unknown = r#"{"schema_version":1,"revision":1,"extra":1}"#;
         assert!(Ssot::from_json(unknown).is_err());
+    }
+
+    #[test]
+    fn a_document_missing_a_top_level_collection_is_refused_like_a_torn_one() {
+        for partial in [
+            r#"{"schema_version":1,"revision":5}"#,
+            r#"{"schema_version":1,"revision":5,"servers":{}}"#,
+            r#"{"schema_version":1,"revision":5,"projects":{}}"#,
+        ] {
+            let err = Ssot::from_json(partial).unwrap_err();
+            assert_eq!(err.kind(), crate::ErrorKind::Invalid, "{partial}: {err}");
+        }
+        let whole = r#"{"schema_version":1,"revision":5,"servers":{},"projects":{}}"#;
+        assert_eq!(Ssot::from_json(whole).unwrap().revision, 5);
     }
 }

@@ -597,6 +597,11 @@ class EnvironmentRecord:
     def domains(self) -> list[str]:
         """The domains routed to the app."""
     @property
+    def env_overrides(self) -> list[str]:
+        """The env vars set with `we env set`: their values win over the project
+        file's `[env]` until `we env unset` (names only, never values).
+        """
+    @property
     def lock(self) -> DeployLock | None:
         """The deploy lock, while a deploy, rollback or recovery runs."""
     @property
