@@ -228,7 +228,11 @@ mod tests {
             parts: vec![PartStopped { part: Part::Podman, pid: 7, outcome: StopOutcome::Stopped { forced: true } }],
         };
         assert_eq!(report.to_string(), "podman (pid 7) killed (it ignored SIGTERM)");
-        assert_eq!(serde_json::to_value(&report).unwrap()["parts"][0]["outcome"], "killed");
+        assert_eq!(
+            serde_json::to_value(&report).unwrap()["stopped"][0]["outcome"],
+            "killed",
+            "the shape `we local down --json` prints"
+        );
         assert_eq!(DownReport::default().to_string(), "no local stack was running there");
     }
 }
