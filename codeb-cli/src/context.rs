@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use std::io::Write;
 
-use codeb::engine::progress::{ProgressFeed, ProgressLine};
+use codeb::engine::progress::{LineKind, ProgressFeed, ProgressLine};
 use codeb::engine::{DeployOptions, Platform};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -35,7 +35,8 @@ impl Context {
 
     /// Shows the progress of a long call on stderr (human output only): on a
     /// terminal a spinner with the running step, above which finished steps
-    /// stay; otherwise (a CI log, a pipe) one line per step as it happens.
+    /// stay; otherwise (a CI log, a pipe) one line per step and change as it
+    /// happens, health probes left out.
     /// Pass `options` to the call, then [`Progress::finish`] it.
     pub fn progress(&self, what: &str) -> Progress {
         let human = self.printer.mode() == Mode::Human;
@@ -48,12 +49,13 @@ impl Context {
         let shown = bar.clone();
         let feed = human.then(|| {
             ProgressFeed::start(what, move |line: ProgressLine| {
-                if shown.is_hidden() {
-                    let _ = writeln!(std::io::stderr().lock(), "{}", line.message);
-                } else if line.lasting {
-                    shown.println(&line.message);
-                } else {
-                    shown.set_message(line.message);
+                match (shown.is_hidden(), line.kind) {
+                    (true, LineKind::Probe) => {}
+                    (true, _) => {
+                        let _ = writeln!(std::io::stderr().lock(), "{}", line.message);
+                    }
+                    (false, LineKind::Record) => shown.println(&line.message),
+                    (false, _) => shown.set_message(line.message),
                 }
                 std::future::ready(true)
             })

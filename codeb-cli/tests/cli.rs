@@ -186,3 +186,21 @@ fn we_mcp_serve_answers_the_mcp_handshake_on_stdio() {
     assert_eq!(first["result"]["serverInfo"]["name"], "codeb", "{stdout}");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn local_status_before_any_up_says_so_without_an_error_line() {
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_we"))
+        .args(["local", "status"])
+        .env("HOME", home.path())
+        .env_remove("XDG_DATA_HOME")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "not up");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("no local stack in") && stdout.contains("we local up"), "{stdout}");
+    assert!(stderr.is_empty(), "the normal flow prints no error line: {stderr}");
+    let quiet =
+        Command::new(env!("CARGO_BIN_EXE_we")).args(["local", "status", "--quiet"]).env("HOME", home.path()).output();
+    assert!(quiet.unwrap().stderr.is_empty());
+}

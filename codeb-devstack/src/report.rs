@@ -148,9 +148,14 @@ pub struct StatusReport {
 }
 
 impl LocalStack {
-    /// [`LocalStack::status`], with the endpoints of the recorded stack.
+    /// [`LocalStack::status`], with the endpoints of the recorded stack; a
+    /// directory with no stack (not even created yet) is a report of no parts,
+    /// not an error: "is it up?" has an answer.
     pub fn report(dir: impl AsRef<Path>) -> Result<StatusReport> {
-        let StackStatus { dir, parts } = LocalStack::status(&dir)?;
+        let StackStatus { dir, parts } = match LocalStack::status(&dir) {
+            Err(e) if e.kind() == ErrorKind::NotFound => StackStatus { dir: dir.as_ref().to_owned(), parts: vec![] },
+            other => other?,
+        };
         let endpoints = LocalStack::open(&dir).ok().map(|s| s.endpoints().clone());
         Ok(StatusReport {
             up: !parts.is_empty() && parts.iter().all(|p| p.running && p.answering),

@@ -28,11 +28,23 @@ pub struct ProgressLine {
     pub count: u32,
     /// `what: summary`, for example `deploy shop/staging: finished image (2100 ms)`.
     pub message: String,
-    /// Whether the line records something that happened (a step finished, a
-    /// change made or undone), as opposed to a status that the next line
-    /// replaces (a step started, a health probe, a heartbeat). A terminal
-    /// keeps the first kind on screen and shows the second beside a spinner.
-    pub lasting: bool,
+    /// What the line says.
+    pub kind: LineKind,
+}
+
+/// What a [`ProgressLine`] says, so a display can choose what to keep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LineKind {
+    /// Something happened that stays true: a step finished or failed, a
+    /// change was made or undone, a route switched. A terminal keeps these
+    /// on screen.
+    Record,
+    /// A step started: the status until the next line.
+    Started,
+    /// One health probe's verdict (several a second while a release is watched).
+    Probe,
+    /// Nothing happened for [`HEARTBEAT`]: which step still runs.
+    Heartbeat,
 }
 
 impl DeployEvent {
@@ -55,10 +67,13 @@ impl DeployEvent {
         }
     }
 
-    /// Whether [`summary`](Self::summary) records something that happened
-    /// (see [`ProgressLine::lasting`]).
-    fn is_lasting(&self) -> bool {
-        !matches!(self, DeployEvent::StepStarted { .. } | DeployEvent::HealthProbe { .. })
+    /// What its [`summary`](Self::summary) line says.
+    fn line_kind(&self) -> LineKind {
+        match self {
+            DeployEvent::StepStarted { .. } => LineKind::Started,
+            DeployEvent::HealthProbe { .. } => LineKind::Probe,
+            _ => LineKind::Record,
+        }
     }
 }
 
@@ -140,9 +155,9 @@ async fn forward<F, Fut>(
     Fut: Future<Output = bool>,
 {
     let mut count = 0u32;
-    let mut line = |message: String, lasting: bool| {
+    let mut line = |message: String, kind: LineKind| {
         count += 1;
-        send(ProgressLine { count, message: format!("{what}: {message}"), lasting })
+        send(ProgressLine { count, message: format!("{what}: {message}"), kind })
     };
     let mut running: Option<(Step, Instant)> = None;
     let mut last = Instant::now();
@@ -158,7 +173,7 @@ async fn forward<F, Fut>(
                         || "still running".to_owned(),
                         |(step, since)| format!("still in {step} ({} s)", since.elapsed().as_secs()),
                     );
-                    if !line(status, false).await {
+                    if !line(status, LineKind::Heartbeat).await {
                         return;
                     }
                     last = Instant::now();
@@ -172,13 +187,13 @@ async fn forward<F, Fut>(
             DeployEvent::StepFinished { .. } | DeployEvent::StepFailed { .. } => running = None,
             _ => {}
         }
-        if !line(event.summary(), event.is_lasting()).await {
+        if !line(event.summary(), event.line_kind()).await {
             return;
         }
         last = Instant::now();
     }
     while let Ok(event) = events.try_recv() {
-        if !line(event.summary(), event.is_lasting()).await {
+        if !line(event.summary(), event.line_kind()).await {
             return;
         }
     }
@@ -206,14 +221,14 @@ mod tests {
         feed.finish().await;
 
         let seen = seen.lock().unwrap().clone();
-        let lines: Vec<(u32, &str, bool)> = seen.iter().map(|l| (l.count, l.message.as_str(), l.lasting)).collect();
+        let lines: Vec<(u32, &str, LineKind)> = seen.iter().map(|l| (l.count, l.message.as_str(), l.kind)).collect();
         assert_eq!(
             lines,
             [
-                (1, "deploy shop/staging: started image", false),
-                (2, "deploy shop/staging: still in image (10 s)", false),
-                (3, "deploy shop/staging: still in image (20 s)", false),
-                (4, "deploy shop/staging: finished image (20000 ms)", true),
+                (1, "deploy shop/staging: started image", LineKind::Started),
+                (2, "deploy shop/staging: still in image (10 s)", LineKind::Heartbeat),
+                (3, "deploy shop/staging: still in image (20 s)", LineKind::Heartbeat),
+                (4, "deploy shop/staging: finished image (20000 ms)", LineKind::Record),
             ]
         );
     }
