@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use codeb::engine::Platform as Sdk;
 use pyo3::IntoPyObjectExt;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::PyMapping;
 
 use crate::calls;
 use crate::connect;
@@ -42,23 +42,24 @@ where
 
 /// `(key, value)` pairs of a dict of env vars. A value that is not a `str`
 /// of valid UTF-8 is refused by key, never echoed (it may be a secret).
-fn pairs(vars: &Bound<'_, PyDict>) -> PyResult<Vec<(String, String)>> {
+/// The pairs of any mapping of str to str (`dict`, `os.environ`, a `MappingProxyType`).
+fn pairs(vars: &Bound<'_, PyAny>) -> PyResult<Vec<(String, String)>> {
     let py = vars.py();
-    vars.iter()
-        .map(|(k, v)| {
-            let key: String = k.extract()?;
-            let value: String = v.extract().map_err(|_| {
-                to_py_err(
-                    py,
-                    codeb::Error::invalid("an env value must be a str of valid UTF-8").with_context("key", &key),
-                )
-            })?;
-            Ok((key, value))
-        })
-        .collect()
+    let mapping = vars.cast::<PyMapping>().map_err(|_| {
+        to_py_err(py, codeb::Error::invalid("vars must be a mapping of str to str").with_context("field", "vars"))
+    })?;
+    let mut pairs = Vec::new();
+    for item in mapping.items()?.iter() {
+        let (k, v): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item.extract()?;
+        let key: String = k.extract()?;
+        let value: String = v.extract().map_err(|_| {
+            to_py_err(py, codeb::Error::invalid("an env value must be a str of valid UTF-8").with_context("key", &key))
+        })?;
+        pairs.push((key, value));
+    }
+    Ok(pairs)
 }
 
-/// Where a platform came from, for its `repr`.
 fn describe(path: &std::path::Path) -> String {
     format!("config={}", crate::convert::quote(&path.display().to_string()))
 }
@@ -165,7 +166,7 @@ macro_rules! platform_class {
             /// Sets env vars (`{KEY: value}`), all plain or all `secret`; the next deploy uses them.
             /// Returns the new env version (int).
             #[pyo3(signature = (project, env, vars, secret=false))]
-            fn env_set(&self, py: Python<'_>, project: &str, env: &str, vars: &Bound<'_, PyDict>, secret: bool) -> PyResult<Py<PyAny>> {
+            fn env_set(&self, py: Python<'_>, project: &str, env: &str, vars: &Bound<'_, PyAny>, secret: bool) -> PyResult<Py<PyAny>> {
                 let pairs = pairs(vars)?;
                 $run(py, calls::env_set(&self.inner, project, env, &pairs, secret))
             }

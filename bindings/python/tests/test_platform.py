@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import collections
 import datetime
 import pathlib
+import types
 
 import pytest
 
@@ -195,6 +197,17 @@ def test_health_check_probes_the_serving_release(platform: codeb.Platform, proje
 
     assert (health.release, health.port, health.healthy) == ("v1", report.port, True)
     assert "200" in health.evidence
+
+
+def test_env_calls_take_any_mapping_and_sequence(platform: codeb.Platform) -> None:
+    platform.env_set("shop", "staging", types.MappingProxyType({"A": "1", "B": "2"}))
+    environ_like = collections.ChainMap({"C": "3"})
+    platform.env_set("shop", "staging", environ_like)
+    assert [v.key for v in platform.env_list("shop", "staging").vars] == ["A", "B", "C"]
+    assert platform.env_unset("shop", "staging", ("A", "B"), force=True).applied is True
+    assert [v.key for v in platform.env_list("shop", "staging").vars] == ["C"]
+    with pytest.raises(errors.InvalidError):
+        platform.env_set("shop", "staging", [("A", "1")])  # type: ignore[arg-type]
 
 
 def test_ssot_views_describe_projects_environments_and_releases(
