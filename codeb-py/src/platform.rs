@@ -6,6 +6,7 @@
 //! differ only in how a call runs (`runtime::block` or `runtime::awaitable`).
 
 use std::path::PathBuf;
+use std::sync::{PoisonError, RwLock};
 
 use codeb::engine::Platform as Sdk;
 use pyo3::IntoPyObjectExt;
@@ -60,6 +61,30 @@ fn pairs(vars: &Bound<'_, PyAny>) -> PyResult<Vec<(String, String)>> {
     Ok(pairs)
 }
 
+/// A platform until `close()`: each call takes its own handle, so closing
+/// waits for no one and a call in flight finishes.
+struct Open(RwLock<Option<Sdk>>);
+
+impl Open {
+    fn new(sdk: Sdk) -> Self {
+        Open(RwLock::new(Some(sdk)))
+    }
+
+    /// The platform, or `InvalidError` once closed.
+    fn get(&self, py: Python<'_>) -> PyResult<Sdk> {
+        let open = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        open.clone().ok_or_else(|| to_py_err(py, codeb::Error::invalid("this platform is closed")))
+    }
+
+    fn close(&self) {
+        self.0.write().unwrap_or_else(PoisonError::into_inner).take();
+    }
+
+    fn is_closed(&self) -> bool {
+        self.0.read().unwrap_or_else(PoisonError::into_inner).is_none()
+    }
+}
+
 fn describe(path: &std::path::Path) -> String {
     format!("config={}", crate::convert::quote(&path.display().to_string()))
 }
@@ -69,7 +94,7 @@ macro_rules! platform_class {
         $(#[$doc])*
         #[pyclass(frozen, module = "codeb")]
         pub struct $class {
-            inner: Sdk,
+            inner: Open,
             origin: String,
         }
 
@@ -81,14 +106,14 @@ macro_rules! platform_class {
             #[pyo3(signature = (path=None))]
             fn from_config(py: Python<'_>, path: Option<PathBuf>) -> PyResult<Self> {
                 let (inner, path) = connect::from_config(py, path)?;
-                Ok($class { inner, origin: describe(&path) })
+                Ok($class { inner: Open::new(inner), origin: describe(&path) })
             }
 
             /// A whole platform in memory, on the SDK's fakes: every image pulls, releases answer
             /// healthy, nothing leaves the process. For scripts' own tests.
             #[staticmethod]
             fn memory() -> PyResult<Self> {
-                Ok($class { inner: connect::memory()?, origin: "memory".to_owned() })
+                Ok($class { inner: Open::new(connect::memory()?), origin: "memory".to_owned() })
             }
 
             /// Deploys the project in directory `path` (its `codeb.toml`) to `env`: a `DeployReport`.
@@ -104,13 +129,13 @@ macro_rules! platform_class {
                 dry_run: bool,
                 progress: Option<Py<PyAny>>,
             ) -> PyResult<Py<PyAny>> {
-                $run(py, calls::deploy(&self.inner, path, env, image, dry_run, progress))
+                $run(py, calls::deploy(&self.inner.get(py)?, path, env, image, dry_run, progress))
             }
 
             /// Carries out a `Plan` from a dry run; `ConflictError` if the SSOT moved since (plan again).
             #[pyo3(signature = (plan, progress=None))]
             fn apply(&self, py: Python<'_>, plan: PyRef<'_, Plan>, progress: Option<Py<PyAny>>) -> PyResult<Py<PyAny>> {
-                $run(py, calls::apply(&self.inner, &plan, progress))
+                $run(py, calls::apply(&self.inner.get(py)?, &plan, progress))
             }
 
             /// Rolls `project`'s `env` back to release `to`, or to the previous one: a `DeployReport`.
@@ -125,7 +150,7 @@ macro_rules! platform_class {
                 dry_run: bool,
                 progress: Option<Py<PyAny>>,
             ) -> PyResult<Py<PyAny>> {
-                $run(py, calls::rollback(&self.inner, project, env, to, dry_run, progress))
+                $run(py, calls::rollback(&self.inner.get(py)?, project, env, to, dry_run, progress))
             }
 
             /// Completes or cleans up an interrupted deploy; `force` takes the lock from a live holder.
@@ -138,29 +163,29 @@ macro_rules! platform_class {
                 force: bool,
                 progress: Option<Py<PyAny>>,
             ) -> PyResult<Py<PyAny>> {
-                $run(py, calls::recover(&self.inner, project, env, force, progress))
+                $run(py, calls::recover(&self.inner.get(py)?, project, env, force, progress))
             }
 
             /// The releases of an environment, oldest first: a list of `Release`.
             fn releases(&self, py: Python<'_>, project: &str, env: &str) -> PyResult<Py<PyAny>> {
-                $run(py, calls::releases(&self.inner, project, env))
+                $run(py, calls::releases(&self.inner.get(py)?, project, env))
             }
 
             /// Routes `domain` to the environment (route, DNS record, SSOT): a `DomainReport`.
             #[pyo3(signature = (project, env, domain, dry_run=false))]
             fn domain_setup(&self, py: Python<'_>, project: &str, env: &str, domain: &str, dry_run: bool) -> PyResult<Py<PyAny>> {
-                $run(py, calls::domain_setup(&self.inner, project, env, domain, dry_run))
+                $run(py, calls::domain_setup(&self.inner.get(py)?, project, env, domain, dry_run))
             }
 
             /// Stops routing `domain` to the environment: a `Removal`, applied only with `force=True`.
             #[pyo3(signature = (project, env, domain, force=false))]
             fn domain_remove(&self, py: Python<'_>, project: &str, env: &str, domain: &str, force: bool) -> PyResult<Py<PyAny>> {
-                $run(py, calls::domain_remove(&self.inner, project, env, domain, force))
+                $run(py, calls::domain_remove(&self.inner.get(py)?, project, env, domain, force))
             }
 
             /// The domains set up on an environment: a list of str.
             fn domain_list(&self, py: Python<'_>, project: &str, env: &str) -> PyResult<Py<PyAny>> {
-                $run(py, calls::domain_list(&self.inner, project, env))
+                $run(py, calls::domain_list(&self.inner.get(py)?, project, env))
             }
 
             /// Sets env vars (`{KEY: value}`), all plain or all `secret`; the next deploy uses them.
@@ -168,90 +193,107 @@ macro_rules! platform_class {
             #[pyo3(signature = (project, env, vars, secret=false))]
             fn env_set(&self, py: Python<'_>, project: &str, env: &str, vars: &Bound<'_, PyAny>, secret: bool) -> PyResult<Py<PyAny>> {
                 let pairs = pairs(vars)?;
-                $run(py, calls::env_set(&self.inner, project, env, &pairs, secret))
+                $run(py, calls::env_set(&self.inner.get(py)?, project, env, &pairs, secret))
             }
 
             /// The env vars of an environment: an `EnvSet` whose secret values are masked.
             fn env_list(&self, py: Python<'_>, project: &str, env: &str) -> PyResult<Py<PyAny>> {
-                $run(py, calls::env_list(&self.inner, project, env))
+                $run(py, calls::env_list(&self.inner.get(py)?, project, env))
             }
 
             /// Removes env vars: a `Removal`, applied only with `force=True`.
             #[pyo3(signature = (project, env, keys, force=false))]
             fn env_unset(&self, py: Python<'_>, project: &str, env: &str, keys: Vec<String>, force: bool) -> PyResult<Py<PyAny>> {
-                $run(py, calls::env_unset(&self.inner, project, env, &keys, force))
+                $run(py, calls::env_unset(&self.inner.get(py)?, project, env, &keys, force))
             }
 
             /// Probes the release serving an environment once: a `HealthReport`.
             fn health_check(&self, py: Python<'_>, project: &str, env: &str) -> PyResult<Py<PyAny>> {
-                $run(py, calls::health_check(&self.inner, project, env))
+                $run(py, calls::health_check(&self.inner.get(py)?, project, env))
             }
 
             /// The last `tail` log lines of the serving release: the app's own output, untrusted.
             #[pyo3(signature = (project, env, tail=100))]
             fn logs(&self, py: Python<'_>, project: &str, env: &str, tail: usize) -> PyResult<Py<PyAny>> {
-                $run(py, calls::logs(&self.inner, project, env, tail))
+                $run(py, calls::logs(&self.inner.get(py)?, project, env, tail))
             }
 
             /// A summary of the SSOT: an `SsotStatus`.
             fn ssot_status(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-                $run(py, calls::ssot_status(&self.inner))
+                $run(py, calls::ssot_status(&self.inner.get(py)?))
             }
 
             /// The SSOT record of one project: a `ProjectRecord`.
             fn ssot_project(&self, py: Python<'_>, project: &str) -> PyResult<Py<PyAny>> {
-                $run(py, calls::ssot_project(&self.inner, project))
+                $run(py, calls::ssot_project(&self.inner.get(py)?, project))
             }
 
             /// Every project with the release serving each environment: a list of `ProjectSummary`.
             fn project_list(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-                $run(py, calls::project_list(&self.inner))
+                $run(py, calls::project_list(&self.inner.get(py)?))
             }
 
             /// Deletes a project whole: a `Removal`, applied only with `force=True`.
             /// Protected volumes survive even then.
             #[pyo3(signature = (project, force=false))]
             fn project_delete(&self, py: Python<'_>, project: &str, force: bool) -> PyResult<Py<PyAny>> {
-                $run(py, calls::project_delete(&self.inner, project, force))
+                $run(py, calls::project_delete(&self.inner.get(py)?, project, force))
             }
 
             /// The port of a service (`app`, `postgres`, `redis`), allocated now if it has none: an int.
             #[pyo3(signature = (project, env, service="app"))]
             fn port_allocate(&self, py: Python<'_>, project: &str, env: &str, service: &str) -> PyResult<Py<PyAny>> {
-                $run(py, calls::port_allocate(&self.inner, project, env, service))
+                $run(py, calls::port_allocate(&self.inner.get(py)?, project, env, service))
             }
 
             /// The port allocations, of one project and/or environment or all: a list of `PortAllocation`.
             #[pyo3(signature = (project=None, env=None))]
             fn port_list(&self, py: Python<'_>, project: Option<&str>, env: Option<&str>) -> PyResult<Py<PyAny>> {
-                $run(py, calls::port_list(&self.inner, project, env))
+                $run(py, calls::port_list(&self.inner.get(py)?, project, env))
             }
 
             /// Frees a service's port: a `Removal`, applied only with `force=True`.
             #[pyo3(signature = (project, env, service="app", force=false))]
             fn port_release(&self, py: Python<'_>, project: &str, env: &str, service: &str, force: bool) -> PyResult<Py<PyAny>> {
-                $run(py, calls::port_release(&self.inner, project, env, service, force))
+                $run(py, calls::port_release(&self.inner.get(py)?, project, env, service, force))
             }
 
             /// Compares the recorded ports with what listens: a `PortReport`.
             fn port_check(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-                $run(py, calls::port_check(&self.inner))
+                $run(py, calls::port_check(&self.inner.get(py)?))
             }
 
             /// The deploy lock of an environment: a `LockStatus`, or None when free.
             fn lock_status(&self, py: Python<'_>, project: &str, env: &str) -> PyResult<Py<PyAny>> {
-                $run(py, calls::lock_status(&self.inner, project, env))
+                $run(py, calls::lock_status(&self.inner.get(py)?, project, env))
             }
 
             /// Releases a lock whose holder is gone (any lock, with `force=True`): what was released,
             /// or None. A live holder's lock without force is `ForbiddenError`.
             #[pyo3(signature = (project, env, force=false))]
             fn lock_release(&self, py: Python<'_>, project: &str, env: &str, force: bool) -> PyResult<Py<PyAny>> {
-                $run(py, calls::lock_release(&self.inner, project, env, force))
+                $run(py, calls::lock_release(&self.inner.get(py)?, project, env, force))
+            }
+
+            /// Lets go of the platform's backends once the calls in flight finish; any later
+            /// call raises `InvalidError` (a `ValueError`). Closing again does nothing.
+            fn close(&self) {
+                self.inner.close();
+            }
+
+            fn __enter__(this: Py<Self>) -> Py<Self> {
+                this
+            }
+
+            /// Closes the platform; an exception from the `with` block goes on.
+            fn __exit__(&self, _kind: Py<PyAny>, _error: Py<PyAny>, _traceback: Py<PyAny>) -> bool {
+                self.inner.close();
+                false
             }
 
             fn __repr__(&self) -> String {
-                format!("{}({})", stringify!($class), self.origin)
+                let closed = if self.inner.is_closed() { ", closed" } else { "" };
+                format!("{}({}{closed})", stringify!($class), self.origin)
             }
         }
     };

@@ -342,3 +342,15 @@ def test_results_compare_and_hash_by_value(platform: codeb.Platform, project: pa
     assert platform.ssot_project("shop") == platform.ssot_project("shop")
     assert platform.port_list() == platform.port_list()
     assert first[0] != first[0].to_dict(), "a result equals results, not its dict"
+
+
+def test_a_platform_is_a_context_manager_and_refuses_calls_once_closed(project: pathlib.Path) -> None:
+    with codeb.Platform.memory() as platform:
+        assert platform.deploy(project, "staging").release == "v1"
+        assert "closed" not in repr(platform)
+    assert "closed" in repr(platform)
+    with pytest.raises(errors.InvalidError, match="closed"):
+        platform.releases("shop", "staging")
+    platform.close()  # again: nothing happens
+    with pytest.raises(KeyError), codeb.Platform.memory():
+        raise KeyError("the with block's error goes on")

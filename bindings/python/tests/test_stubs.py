@@ -25,7 +25,9 @@ PACKAGE = pathlib.Path(codeb.__file__).parent
 STUB = ast.parse((PACKAGE / "_codeb.pyi").read_text())
 
 # Dunder methods a class may define for itself; pyo3 adds others (__new__, __doc__, ...).
-OWN_DUNDERS = {"__repr__", "__str__", "__len__", "__iter__", "__eq__", "__hash__", "__bool__", "__contains__"}
+OWN_DUNDERS = {
+    "__repr__", "__str__", "__len__", "__iter__", "__eq__", "__hash__", "__bool__", "__contains__", "__enter__", "__exit__"
+}
 
 
 def stub_classes() -> dict[str, ast.ClassDef]:

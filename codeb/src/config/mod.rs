@@ -237,9 +237,10 @@ impl PlatformConfig {
     /// Reads and parses the platform file at `path`.
     pub fn read(path: &Path) -> Result<Self> {
         let text = crate::tomlfile::read_capped(path, "the platform file").map_err(|e| match e.kind() {
-            ErrorKind::NotFound | ErrorKind::Unavailable => {
-                e.with_context("hint", "run `we local up` to write one for a local stack, or pass --config")
-            }
+            ErrorKind::NotFound | ErrorKind::Unavailable => e.with_context(
+                "hint",
+                "name the platform file or set CODEB_CONFIG; `we local up` writes one for a local stack",
+            ),
             _ => e,
         })?;
         PlatformConfig::parse(&text).map_err(|e| e.with_context("path", path.display()))
@@ -255,7 +256,7 @@ impl PlatformConfig {
             return Ok(PathBuf::from(path));
         }
         default_path().ok_or_else(|| {
-            Error::not_found("no platform file: pass --config, set CODEB_CONFIG, or set HOME/XDG_CONFIG_HOME")
+            Error::not_found("no platform file: name one, set CODEB_CONFIG, or set HOME/XDG_CONFIG_HOME")
         })
     }
 }

@@ -20,7 +20,9 @@ fn choose_target<'a>(record: &'a EnvironmentRecord, to: Option<&ReleaseId>) -> R
     let current = record.current_release.as_ref();
     let target = match to {
         Some(id) => record.release(id).ok_or_else(|| {
-            Error::not_found(format!("release {id} does not exist (any more); `we releases` lists the kept ones"))
+            Error::not_found(format!(
+                "release {id} does not exist (any more); the environment's releases list the kept ones"
+            ))
         })?,
         None => record
             .releases
