@@ -11,11 +11,12 @@ use std::sync::{PoisonError, RwLock};
 use codeb::engine::Platform as Sdk;
 use pyo3::IntoPyObjectExt;
 use pyo3::prelude::*;
-use pyo3::types::PyMapping;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyCFunction, PyMapping};
 
 use crate::calls;
 use crate::connect;
-use crate::errors::to_py_err;
+use crate::errors::{InternalError, IntoPyResult, to_py_err};
 use crate::results::Plan;
 use crate::runtime::{awaitable, block};
 
@@ -30,7 +31,8 @@ where
     block(py, call)?.into_py_any(py)
 }
 
-/// Starts a call and returns an asyncio awaitable of its Python value.
+/// A coroutine that starts the call when it is first awaited (bad input is
+/// refused at once, before any coroutine exists) and returns its Python value.
 fn run_async<T>(
     py: Python<'_>,
     call: codeb::Result<impl Future<Output = codeb::Result<T>> + Send + 'static>,
@@ -38,7 +40,24 @@ fn run_async<T>(
 where
     T: for<'a> IntoPyObject<'a> + Send + 'static,
 {
-    Ok(awaitable(py, call)?.unbind())
+    let pending = std::sync::Mutex::new(Some(call.py_err(py)?));
+    let start = PyCFunction::new_closure(py, None, None, move |args, _| -> PyResult<Py<PyAny>> {
+        let taken = pending.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let future = taken.ok_or_else(|| InternalError::new_err("a codeb coroutine was awaited twice"))?;
+        Ok(awaitable(args.py(), Ok(future))?.unbind())
+    })?;
+    Ok(lazily(py)?.call1((start,))?.unbind())
+}
+
+/// `async def lazily(start): return await start()`, made once.
+fn lazily(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    static LAZILY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let code = c"async def lazily(start):\n    return await start()\n";
+    LAZILY
+        .get_or_try_init(py, || {
+            Ok(PyModule::from_code(py, code, c"codeb_lazily.py", c"codeb._lazily")?.getattr("lazily")?.unbind())
+        })
+        .map(|f| f.bind(py))
 }
 
 /// `(key, value)` pairs of a dict of env vars. A value that is not a `str`
@@ -311,7 +330,7 @@ platform_class!(
 
 platform_class!(
     /// The async twin of `Platform`: the same methods with the same parameters,
-    /// each returning an awaitable for asyncio.
+    /// each returning a coroutine that starts the call when first awaited.
     ///
     /// The calls run on codeb's own runtime threads, never on the event loop.
     /// Cancelling an awaitable stops the waiting, not the operation: a deploy

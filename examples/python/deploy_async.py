@@ -4,7 +4,7 @@
     python examples/python/deploy_async.py examples/hello --env staging
     python examples/python/deploy_async.py examples/hello --env staging --memory
 
-Every AsyncPlatform method returns an asyncio future, and the work runs on
+Every AsyncPlatform method returns a coroutine, and the work runs on
 codeb's own threads, so the event loop stays free. Progress events arrive on
 one of those threads: this script hands them to the loop with
 `call_soon_threadsafe` and prints them from a task.

@@ -25,11 +25,11 @@ def test_the_twin_has_exactly_the_methods_and_signatures_of_platform() -> None:
     assert methods(codeb.AsyncPlatform) == methods(codeb.Platform)
 
 
-def test_async_methods_return_futures_whose_results_match_the_blocking_ones(project: pathlib.Path) -> None:
+def test_async_methods_return_coroutines_whose_results_match_the_blocking_ones(project: pathlib.Path) -> None:
     async def scenario() -> None:
         platform = codeb.AsyncPlatform.memory()
         pending = platform.deploy(project, "staging", dry_run=True)
-        assert isinstance(pending, asyncio.Future)
+        assert inspect.iscoroutine(pending)
         plan = await pending
         assert isinstance(plan, codeb.Plan) and plan.release == "v1"
 
@@ -75,7 +75,7 @@ def test_sdk_errors_are_raised_by_the_await_and_bad_input_at_the_call(project: p
     async def scenario() -> None:
         platform = codeb.AsyncPlatform.memory()
         with pytest.raises(errors.InvalidError):
-            platform.releases("Bad Name", "staging")
+            platform.releases("Bad Name", "staging")  # type: ignore[unused-coroutine]
         pending = platform.health_check("ghost", "staging")
         with pytest.raises(errors.NotFoundError) as raised:
             await pending
@@ -91,7 +91,7 @@ def test_the_event_loop_keeps_running_while_a_deploy_is_awaited(unhealthy_projec
         platform = codeb.AsyncPlatform.memory()
         ticks = 0
         started = time.monotonic()
-        deploy = platform.deploy(unhealthy_project, "staging")
+        deploy = asyncio.create_task(platform.deploy(unhealthy_project, "staging"))
         while not deploy.done():
             await asyncio.sleep(0.01)
             ticks += 1
@@ -143,17 +143,31 @@ def test_cancelling_the_await_does_not_abandon_the_deploy(project: pathlib.Path)
     asyncio.run(scenario())
 
 
-def test_calling_outside_a_running_event_loop_raises_and_starts_nothing(project: pathlib.Path) -> None:
+def test_a_coroutine_starts_nothing_until_awaited_even_outside_an_event_loop(project: pathlib.Path) -> None:
     platform = codeb.AsyncPlatform.memory()
 
-    with pytest.raises(RuntimeError):
-        platform.deploy(project, "staging")
+    never = platform.deploy(project, "staging")
+    never.close()  # dropped unawaited: the deploy never starts
 
     async def releases() -> list[codeb.Release]:
         return await platform.releases("shop", "staging")
 
     with pytest.raises(errors.NotFoundError):
-        asyncio.run(releases())  # the refused deploy recorded nothing, and the loop is usable
+        asyncio.run(releases())  # nothing was recorded, and the loop is usable
+
+
+def test_calls_work_as_task_group_tasks(project: pathlib.Path) -> None:
+    async def scenario() -> tuple[codeb.DeployReport, list[codeb.ProjectSummary]]:
+        platform = codeb.AsyncPlatform.memory()
+        async with asyncio.TaskGroup() as group:
+            deploy = group.create_task(platform.deploy(project, "staging"))
+        async with asyncio.TaskGroup() as group:
+            listing = group.create_task(platform.project_list())
+        return deploy.result(), listing.result()
+
+    report, listing = asyncio.run(scenario())
+    assert report.release == "v1"
+    assert [p.project for p in listing] == ["shop"]
 
 
 def test_async_platform_is_not_a_coroutine_function_but_returns_awaitables() -> None:
