@@ -74,8 +74,8 @@ pub enum Command {
     Mcp(McpCommand),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
-    /// Print the man page (roff).
-    Man,
+    /// Print the man page of `we` or of a command (roff), or write them all with --dir.
+    Man(ManArgs),
 }
 
 /// A project and one of its environments.
@@ -365,6 +365,16 @@ pub struct LogsArgs {
 pub enum McpCommand {
     /// Serve codeb's tools to an MCP client (stdio by default; --http for streamable HTTP).
     Serve(codeb_mcp::ServeArgs),
+}
+
+/// `we man`
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The command whose page to print (`deploy`, `env set`); default: `we` itself.
+    pub command: Vec<String>,
+    /// Write every page (we.1, we-deploy.1, we-env-set.1, ...) into this directory instead.
+    #[arg(long, value_name = "DIR", conflicts_with = "command")]
+    pub dir: Option<PathBuf>,
 }
 
 /// `we completions`

@@ -27,6 +27,18 @@ pub const REFUSED: u8 = 6;
 /// The state moved or a resource is exhausted (plan again, free ports).
 pub const CONFLICT: u8 = 7;
 
+/// Every exit code with its meaning, as the man pages' EXIT STATUS lists them.
+pub const EXIT_CODES: [(u8, &str); 8] = [
+    (OK, "Success."),
+    (FAILURE, "A failure without a code of its own (a backend did not answer, ...); ssot diff found drift."),
+    (USAGE, "A usage error or an invalid value; nothing was changed."),
+    (LOCKED, "Another deploy holds the environment's lock."),
+    (NOT_FOUND, "The named project, environment, release or file does not exist."),
+    (UNHEALTHY, "A release did not become or stay healthy; the old one still serves."),
+    (REFUSED, "A destructive command without --force (nothing was changed), or refused by policy."),
+    (CONFLICT, "The state moved under a plan, a port range is full, or a rollback's image tag was moved."),
+];
+
 /// The exit code of an error.
 pub fn code(error: &Error) -> u8 {
     match error.kind() {

@@ -8,6 +8,7 @@ mod commands;
 mod context;
 pub mod exit;
 mod local;
+mod man;
 pub mod printer;
 mod render;
 

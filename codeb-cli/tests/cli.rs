@@ -204,3 +204,29 @@ fn local_status_before_any_up_says_so_without_an_error_line() {
         Command::new(env!("CARGO_BIN_EXE_we")).args(["local", "status", "--quiet"]).env("HOME", home.path()).output();
     assert!(quiet.unwrap().stderr.is_empty());
 }
+
+#[test]
+fn every_command_has_a_man_page_with_exit_status_environment_and_files_and_every_reference_exists() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = we(&["man", "--dir", dir.path().to_str().unwrap()], "/none");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let pages: Vec<String> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    for page in ["we.1", "we-deploy.1", "we-env-set.1", "we-local-up.1", "we-ssot-diff.1"] {
+        assert!(pages.iter().any(|p| p == page), "{page} in {pages:?}");
+    }
+    for page in &pages {
+        let text = std::fs::read_to_string(dir.path().join(page)).unwrap();
+        for section in [".SH \"EXIT STATUS\"", ".SH \"ENVIRONMENT\"", ".SH \"FILES\""] {
+            assert!(text.contains(section), "{page} has {section}");
+        }
+        // clap_mangen names subcommand pages as `we\-deploy(1)`: each must exist.
+        for reference in text.split("we\\-").skip(1).filter_map(|rest| rest.split_once("(1)")).map(|(name, _)| name) {
+            let file = format!("we-{}.1", reference.replace("\\-", "-"));
+            assert!(pages.contains(&file), "{page} points at {file}, which exists");
+        }
+    }
+    let deploy = we(&["man", "deploy"], "/none");
+    assert!(String::from_utf8_lossy(&deploy.stdout).contains(".TH we-deploy"), "one command's page on stdout");
+    assert_eq!(we(&["man", "no-such-command"], "/none").status.code(), Some(4));
+}

@@ -2,7 +2,7 @@
 
 use clap::CommandFactory;
 
-use crate::args::{Cli, CompletionsArgs, LocalCommand};
+use crate::args::{Cli, CompletionsArgs, LocalCommand, ManArgs};
 use crate::context::Context;
 use crate::exit::OK;
 
@@ -16,12 +16,15 @@ pub fn completions(args: CompletionsArgs) -> codeb::Result<u8> {
     write_out(&script)
 }
 
-pub fn man() -> codeb::Result<u8> {
-    let mut page = Vec::new();
-    clap_mangen::Man::new(Cli::command())
-        .render(&mut page)
-        .map_err(|e| codeb::Error::internal("cannot render the man page").with_source(e))?;
-    write_out(&page)
+pub fn man(args: ManArgs, ctx: &Context) -> codeb::Result<u8> {
+    match args.dir {
+        Some(dir) => {
+            let written = crate::man::write_all(&dir)?;
+            ctx.printer.result(&written, |_| vec![format!("wrote {} pages into {}", written.len(), dir.display())]);
+            Ok(OK)
+        }
+        None => write_out(&crate::man::page(&args.command)?),
+    }
 }
 
 /// Writes generated text to stdout; a reader that stopped early (`| head`) is not an error.

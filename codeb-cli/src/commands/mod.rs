@@ -33,7 +33,7 @@ pub async fn run(command: Command, ctx: &Context) -> codeb::Result<u8> {
         Command::Logs(args) => logs::run(args, ctx).await,
         Command::Mcp(cmd) => mcp::run(cmd, ctx).await,
         Command::Completions(args) => meta::completions(args),
-        Command::Man => meta::man(),
+        Command::Man(args) => meta::man(args, ctx),
     }
 }
 
