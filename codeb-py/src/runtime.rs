@@ -11,6 +11,7 @@
 use std::cell::OnceCell;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -24,8 +25,44 @@ use crate::errors::{InternalError, IntoPyResult, to_py_err};
 /// The runtime of the process whose id is recorded with it.
 static CURRENT: Mutex<Option<(u32, Arc<Runtime>)>> = Mutex::new(None);
 
-/// How long interpreter exit waits for running calls, then for the worker threads.
+/// How long interpreter exit waits for the worker threads once no call runs.
 const EXIT_WAIT: Duration = Duration::from_secs(5);
+
+/// The longest interpreter exit waits for calls in flight (a deploy's deadlines bound it well below).
+const CALLS_WAIT: Duration = Duration::from_secs(15 * 60);
+
+/// How many SDK calls are running, blocking or awaited.
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts one call in flight for as long as it lives.
+struct InFlight;
+
+impl InFlight {
+    fn start() -> Self {
+        IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
+        InFlight
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Waits until no call is in flight: an interpreter that exits in the middle
+/// of a deploy lets it finish or clean up and release its lock, never cuts it off.
+fn wait_for_calls() {
+    let deadline = Instant::now() + CALLS_WAIT;
+    let mut said = false;
+    while IN_FLIGHT.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+        if !said {
+            eprintln!("codeb: waiting for the calls in flight to finish or clean up before exit");
+            said = true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
 
 /// This process's runtime, built on first use (and again after a fork or after [`_drain`]).
 pub(crate) fn runtime() -> PyResult<Arc<Runtime>> {
@@ -52,7 +89,9 @@ pub(crate) fn runtime() -> PyResult<Arc<Runtime>> {
 
 /// Shuts this process's runtime down at interpreter exit (registered with
 /// `atexit` by the package), with the GIL released: it waits until no call
-/// runs (at most five seconds), then joins the worker threads.
+/// is in flight (a deploy finishes or cleans up and releases its lock; at
+/// most [`CALLS_WAIT`]), then until no task runs (at most five seconds), then
+/// joins the worker threads.
 ///
 /// A worker still dropping an awaitable's task, and the Python objects it
 /// holds, while the interpreter finalizes would touch a dying interpreter
@@ -73,6 +112,7 @@ pub(crate) fn _drain(py: Python<'_>) {
     };
     let Some(runtime) = taken else { return };
     py.detach(|| {
+        wait_for_calls();
         let deadline = Instant::now() + EXIT_WAIT;
         while runtime.metrics().num_alive_tasks() > 0 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(1));
@@ -98,6 +138,7 @@ where
 {
     let future = call.py_err(py)?;
     let runtime = runtime()?;
+    let _counted = InFlight::start();
     let result = py.detach(|| {
         if Handle::try_current().is_ok() {
             std::thread::scope(|scope| match scope.spawn(|| runtime.block_on(future)).join() {
@@ -126,7 +167,11 @@ where
     let runtime = runtime()?;
     // pyo3-async-runtimes spawns its helper tasks through `CodebRuntime`, onto the entered runtime.
     let _context = runtime.enter();
-    let task = runtime.spawn(future);
+    let counted = InFlight::start();
+    let task = runtime.spawn(async move {
+        let _counted = counted;
+        future.await
+    });
     generic::future_into_py_with_locals::<CodebRuntime, _, T>(py, locals, async move {
         match task.await {
             Ok(Ok(value)) => Ok(value),

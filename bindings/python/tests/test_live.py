@@ -12,6 +12,7 @@ import pathlib
 import secrets
 import shutil
 import subprocess
+import sys
 import urllib.request
 
 import pytest
@@ -110,3 +111,62 @@ def test_a_deploy_from_python_serves_through_caddy_and_powerdns(stack: dict[str,
     assert {"remove_container", "remove_route", "forget_project"} <= {c.kind for c in removal.changes}
     assert get(stack["CODEB_TEST_CADDY_HTTP"], domain)[1] == "", "Caddy has no route for the host any more"
     assert SECRET not in "".join(repr(e) for e in events)
+
+
+EXIT_MID_DEPLOY = """
+import sys, threading, time
+import codeb
+
+platform = codeb.Platform.from_config(sys.argv[1])
+
+def deploy() -> None:
+    try:
+        platform.deploy(sys.argv[2], "staging", image=sys.argv[3])
+    except codeb.errors.CodebError:
+        pass
+
+threading.Thread(target=deploy, daemon=True).start()
+time.sleep(1.5)
+print("exiting in the middle of the deploy", flush=True)
+sys.exit(0)
+"""
+
+
+def test_an_interpreter_that_exits_mid_deploy_lets_it_clean_up_and_leaves_no_lock(
+    stack: dict[str, str], tmp_path: pathlib.Path
+) -> None:
+    ns = "py" + secrets.token_hex(4)
+    project = f"{ns}-exit"
+    key = tmp_path / "pdns.key"
+    key.write_text(stack["CODEB_TEST_PDNS_API_KEY"])
+    config = platform_toml(
+        tmp_path / "platform",
+        podman_socket=stack["CODEB_TEST_PODMAN_SOCKET"],
+        caddy_admin=stack["CODEB_TEST_CADDY_ADMIN"],
+        caddy_listen=stack["CODEB_TEST_CADDY_HTTP"],
+        pdns_api=stack["CODEB_TEST_PDNS_API"],
+        pdns_key_line=f'api_key_file = "{key}"',
+        zone=f"{ns}.codeb.test",
+        deploy='[deploy]\ndrain_grace = "0s"\nstop_grace = "5s"\nwatch_window = "1s"\n',
+    )
+    # It never answers with this body, so the deploy runs until its 4 s deadline, then undoes itself.
+    app = write_project(
+        tmp_path / "app", name=project, domains=(f"exit.{ns}.codeb.test",), health_body="never", deadline="4s", env={}
+    )
+    script = tmp_path / "exit_mid_deploy.py"
+    script.write_text(EXIT_MID_DEPLOY)
+    run = subprocess.run(
+        [sys.executable, str(script), str(config), str(app), stack["CODEB_TEST_IMAGE_V1"]],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    platform = codeb.Platform.from_config(config)
+    try:
+        assert run.returncode == 0, run.stderr
+        assert "exiting in the middle of the deploy" in run.stdout
+        assert "waiting for the calls in flight" in run.stderr, "the exit waited for the deploy"
+        assert platform.lock_status(project, "staging") is None, "no stale lock after the interpreter left"
+        assert [r.status for r in platform.releases(project, "staging")] == ["failed"], "it ran to its end"
+    finally:
+        platform.project_delete(project, force=True)
