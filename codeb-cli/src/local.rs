@@ -3,16 +3,13 @@
 use std::path::{Path, PathBuf};
 
 use codeb::{Error, ErrorKind, Result};
-use codeb_devstack::{LOCAL_ZONE, LocalStack, LocalStackOptions, StopOutcome};
+use codeb_devstack::{LOCAL_ZONE, LocalStack, LocalStackOptions, MARKER, StopOutcome};
 use serde_json::json;
 
 use crate::args::{LocalArgs, LocalCommand};
 use crate::context::Context;
 use crate::exit::{FAILURE, OK};
 use crate::printer::Tone;
-
-/// The first line of a platform file `we local up` wrote; it may replace only such a file.
-const MARKER: &str = "# Written by `we local up`";
 
 /// `~/.local/share/codeb/local` (or under `$XDG_DATA_HOME`).
 fn default_dir() -> Result<PathBuf> {
