@@ -108,7 +108,11 @@ impl DebianRootfs {
         let search = SearchPath::new(None);
         let debootstrap = search.require(binaries::DEBOOTSTRAP)?;
         let tar = search.require(binaries::TAR)?;
-        DirBuilder::new().recursive(true).mode(0o755).create(&self.cache).map_err(|e| io_error("create", &self.cache, e))?;
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(&self.cache)
+            .map_err(|e| io_error("create", &self.cache, e))?;
         let suffix = random_hex(6).map_err(|e| io_error("name a build directory in", &self.cache, e))?;
         let build = self.cache.join(format!("build-{suffix}"));
         let made = self.make(&debootstrap, &tar, &build, &tarball);
