@@ -66,6 +66,7 @@ fn spec(image: &ImageRef, name: ContainerName, port: Port) -> ContainerSpec {
         network: None,
         resources: Resources::default(),
         init: true,
+        secret_files: Vec::new(),
     }
 }
 

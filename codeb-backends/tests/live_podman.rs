@@ -70,6 +70,7 @@ fn spec(live: &Live, ns: &Namespace, suffix: &str, host_port: Port) -> Container
         network: None,
         resources: Resources::default(),
         init: true,
+        secret_files: Vec::new(),
     }
 }
 
@@ -102,6 +103,7 @@ async fn the_runtime_conformance_suite_passes_against_podman() {
         image: live.image.clone(),
         command: None,
         container_port: Port::new(8080).unwrap(),
+        succeeding_command: vec!["/bin/busybox".to_owned(), "true".to_owned()],
         free_port: Box::new(free_port),
     };
     codeb::testkit::runtime::run(&live.runtime, &suite, &Namespace::random()).await;

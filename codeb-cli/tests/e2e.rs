@@ -29,7 +29,6 @@ struct Stack {
     podman_socket: String,
     caddy_http: String,
     pdns_dns: String,
-    image: String,
 }
 
 fn stack() -> Option<Stack> {
@@ -37,7 +36,6 @@ fn stack() -> Option<Stack> {
         podman_socket: live_env("CODEB_TEST_PODMAN_SOCKET")?,
         caddy_http: live_env("CODEB_TEST_CADDY_HTTP")?,
         pdns_dns: live_env("CODEB_TEST_PDNS_DNS")?,
-        image: live_env("CODEB_TEST_IMAGE_V1")?,
     })
 }
 
@@ -241,9 +239,8 @@ fn a_project_lives_its_whole_life_through_we_against_real_services() {
     let zone = format!("{}.codeb.test", ns.as_str());
     let project = format!("{}-hello", ns.as_str());
     let domain = format!("hello.{zone}");
-    let deploy =
-        format!("drain_grace = \"500ms\"\nstop_grace = \"5s\"\nwatch_window = \"2s\"\npostgres_image = {:?}", s.image);
-    let config = live_platform_file(tmp.path(), &zone, &deploy).expect("the stack was found above");
+    let deploy = "drain_grace = \"500ms\"\nstop_grace = \"5s\"\nwatch_window = \"2s\"";
+    let config = live_platform_file(tmp.path(), &zone, deploy).expect("the stack was found above");
     let mut we = We { config, home: tmp.path().join("home"), outputs: Vec::new() };
     let client = Client::new(&s.caddy_http);
     let apps = tmp.path().join("apps");

@@ -39,6 +39,11 @@ pub(crate) const DOCKER_REGISTRY: Needed = Needed { name: "docker-registry", pac
 /// The statically linked busybox that test and example images are made of.
 pub(crate) const BUSYBOX_STATIC: Needed = Needed { name: "/bin/busybox", package: "busybox-static" };
 
+/// debootstrap, which makes the Debian root filesystem of the PostgreSQL and Redis test images.
+pub(crate) const DEBOOTSTRAP: Needed = Needed { name: "debootstrap", package: "debootstrap" };
+/// tar, which packs that root filesystem for `podman import`.
+pub(crate) const TAR: Needed = Needed { name: "tar", package: "tar" };
+
 /// Everything [`resolve_stack`] checks, in the order its error lists what is missing.
 pub(crate) const STACK_NEEDS: [Needed; 7] =
     [PODMAN, RUNC, CADDY, PDNS_SERVER, PDNS_SQLITE_SCHEMA, SQLITE3, DOCKER_REGISTRY];
@@ -46,7 +51,7 @@ pub(crate) const STACK_NEEDS: [Needed; 7] =
 /// The Debian package that provides `name` (a program or file the stack or its images need).
 #[cfg(test)]
 fn package_for(name: &str) -> Option<&'static str> {
-    STACK_NEEDS.iter().chain([&BUSYBOX_STATIC]).find(|n| n.name == name).map(|n| n.package)
+    STACK_NEEDS.iter().chain([&BUSYBOX_STATIC, &DEBOOTSTRAP, &TAR]).find(|n| n.name == name).map(|n| n.package)
 }
 
 /// The directories programs are looked up in.
@@ -147,6 +152,8 @@ mod tests {
             ("sqlite3", "sqlite3"),
             ("docker-registry", "docker-registry"),
             ("/bin/busybox", "busybox-static"),
+            ("debootstrap", "debootstrap"),
+            ("tar", "tar"),
         ];
         for (name, package) in expected {
             assert_eq!(package_for(name), Some(package), "{name}");

@@ -24,6 +24,8 @@ use std::process::{Command, Stdio};
 use codeb::model::ImageRef;
 use codeb::{Error, ErrorKind, Result};
 
+pub mod debian;
+
 use super::api_key::random_hex;
 use super::binaries::{self, SearchPath};
 
@@ -218,23 +220,38 @@ impl PodmanCli {
     /// Runs `podman --url <url> <args>` and returns what it printed on
     /// stdout; a failure is `Unavailable` with the end of its output.
     pub fn run<S: AsRef<OsStr>>(&self, args: &[S]) -> Result<String> {
-        let output = Command::new(&self.program)
-            .arg("--url")
-            .arg(&self.url)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| io_error("run", &self.program, e))?;
-        if output.status.success() {
-            return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
-        }
-        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-        let lines: Vec<&str> = text.lines().collect();
-        let tail = lines[lines.len().saturating_sub(OUTPUT_TAIL_LINES)..].join("\n");
-        let command = args.first().map(|a| a.as_ref().to_string_lossy().into_owned()).unwrap_or_default();
-        Err(Error::new(ErrorKind::Unavailable, format!("`podman {command}` failed ({}):\n{tail}", output.status))
-            .with_context("backend", "podman"))
+        let mut command = Command::new(&self.program);
+        command.arg("--url").arg(&self.url).args(args);
+        let name = args.first().map(|a| format!("podman {}", a.as_ref().to_string_lossy())).unwrap_or_default();
+        run_command(command, &name).map_err(|e| e.with_context("backend", "podman"))
     }
+
+    /// Whether the service holds an image tagged `tag`.
+    pub fn has_image(&self, tag: &ImageRef) -> Result<bool> {
+        Ok(!self.run(&["images", "--quiet", tag.as_str()])?.trim().is_empty())
+    }
+
+    /// Imports the root filesystem in the tar file `tarball` as the image `tag`.
+    pub fn import(&self, tarball: &Path, tag: &ImageRef) -> Result<()> {
+        self.run::<&OsStr>(&["import".as_ref(), tarball.as_os_str(), tag.as_str().as_ref()])
+            .map(drop)
+            .map_err(|e| e.with_context("image", tag))
+    }
+}
+
+/// Runs `command` (stdin from `/dev/null`) and returns what it printed on
+/// stdout; a failure is `Unavailable`, naming the command as `name` and
+/// quoting the end of its output.
+pub(crate) fn run_command(mut command: Command, name: &str) -> Result<String> {
+    let program = PathBuf::from(command.get_program());
+    let output = command.stdin(Stdio::null()).output().map_err(|e| io_error("run", &program, e))?;
+    if output.status.success() {
+        return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
+    }
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let lines: Vec<&str> = text.lines().collect();
+    let tail = lines[lines.len().saturating_sub(OUTPUT_TAIL_LINES)..].join("\n");
+    Err(Error::new(ErrorKind::Unavailable, format!("`{name}` failed ({}):\n{tail}", output.status)))
 }
 
 /// The static busybox binary, or an error naming busybox-static when it is

@@ -63,7 +63,7 @@ use codeb::{Error, ErrorKind, Result};
 pub use api_key::ApiKey;
 pub use daemon::StopOutcome;
 pub use part::Part;
-pub use platform_file::{LOCAL_ZONE, PDNS_KEY_FILE, PLATFORM_FILE};
+pub use platform_file::{AccessoryImages, LOCAL_ZONE, MARKER, PDNS_KEY_FILE, PLATFORM_FILE};
 pub use report::{StackStarted, StatusReport, default_dir};
 
 use binaries::{SearchPath, StackPrograms};

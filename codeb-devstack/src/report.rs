@@ -8,12 +8,7 @@ use std::path::{Path, PathBuf};
 use codeb::{Error, ErrorKind, Result};
 use serde::Serialize;
 
-use crate::{DownReport, LOCAL_ZONE, LocalStack, LocalStackOptions, StackProcess, StackStatus, StopOutcome};
-
-/// The first line of a platform file that `up` also installed as the
-/// default: such a file may be replaced by the next `up`; any other is the
-/// user's and is left alone.
-const INSTALLED_MARKER: &str = "# Written by `we local up`";
+use crate::{DownReport, LOCAL_ZONE, LocalStack, LocalStackOptions, MARKER, StackProcess, StackStatus, StopOutcome};
 
 /// The data directory of the local stack when none is given:
 /// `$XDG_DATA_HOME/codeb/local`, else `~/.local/share/codeb/local`.
@@ -77,7 +72,7 @@ impl LocalStack {
 fn install_default(platform_file: &Path) -> Result<Option<PathBuf>> {
     let Some(target) = codeb::config::default_path() else { return Ok(None) };
     if let Ok(existing) = std::fs::read_to_string(&target)
-        && !existing.starts_with(INSTALLED_MARKER)
+        && !existing.starts_with(MARKER)
     {
         return Ok(None);
     }

@@ -149,6 +149,7 @@ impl ReleaseDriver for ContainerReleases {
             network: spec.network.clone(),
             resources: spec.resources,
             init: true,
+            secret_files: Vec::new(),
         };
         self.runtime.create_container(&container).await?;
         self.runtime.start_container(&name).await?;

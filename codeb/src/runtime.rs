@@ -12,7 +12,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::model::{
-    ContainerName, EnvVar, Environment, ImageRef, NetworkName, Port, ProjectName, ReleaseId, Service, VolumeName,
+    ContainerName, EnvKey, EnvValue, EnvVar, Environment, ImageRef, NetworkName, Port, ProjectName, ReleaseId, Service,
+    VolumeName,
 };
 use crate::{Error, Result};
 
@@ -173,6 +174,28 @@ pub struct ContainerSpec {
     pub resources: Resources,
     /// Run a minimal init as PID 1 so stop signals reach the app.
     pub init: bool,
+    /// Files under [`SECRETS_DIR`] holding secret values: delivered so that
+    /// inspecting the container shows their names, never their values.
+    pub secret_files: Vec<SecretFile>,
+}
+
+/// Where a container's [`SecretFile`]s appear.
+pub const SECRETS_DIR: &str = "/run/secrets";
+
+/// A file holding a secret value inside a container, at `SECRETS_DIR/<name>`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SecretFile {
+    /// The file's name (a valid env key, so a plain file name).
+    pub name: EnvKey,
+    /// Its contents.
+    pub value: EnvValue,
+}
+
+impl SecretFile {
+    /// The file's path inside the container.
+    pub fn path(&self) -> String {
+        format!("{SECRETS_DIR}/{}", self.name)
+    }
 }
 
 /// The state of a container.
@@ -220,6 +243,16 @@ impl Default for LogOptions {
     fn default() -> Self {
         LogOptions { tail: 100 }
     }
+}
+
+/// A command to run inside a running container ([`ContainerRuntime::exec`]),
+/// such as a readiness probe (`pg_isready`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExecSpec {
+    /// The command, as argv (no shell).
+    pub argv: Vec<String>,
+    /// Variables set for the command only (a password a client reads from its environment).
+    pub env: Vec<EnvVar>,
 }
 
 /// Everything needed to create a volume.
@@ -297,7 +330,7 @@ pub type LabelFilter = Labels;
 /// unique; creating an existing name is `AlreadyExists`; acting on a missing
 /// one is `NotFound`; stopping a stopped container and removing a removed
 /// network are no-ops; removing a volume labelled protected without `force`
-/// is `Forbidden`.
+/// is `Forbidden`; a command runs only in a running container.
 #[async_trait]
 pub trait ContainerRuntime: Send + Sync + std::fmt::Debug {
     /// Makes sure the image is present, pulling it if it is not (with the
@@ -322,6 +355,9 @@ pub trait ContainerRuntime: Send + Sync + std::fmt::Debug {
     async fn list_containers(&self, filter: &LabelFilter) -> Result<Vec<ContainerInfo>>;
     /// The last log lines of a container, oldest first.
     async fn logs(&self, name: &ContainerName, options: LogOptions) -> Result<Vec<String>>;
+    /// Runs a command in a running container, waits until it ends and
+    /// returns its exit code; `Conflict` when the container does not run.
+    async fn exec(&self, name: &ContainerName, spec: &ExecSpec) -> Result<i64>;
     /// Creates a volume; an existing one with the same name is `AlreadyExists`.
     async fn create_volume(&self, spec: &VolumeSpec) -> Result<VolumeInfo>;
     /// Lists the volumes that carry every label of `filter`.

@@ -153,7 +153,7 @@ fn the_ssot_status_reads_as_three_lines() {
 #[test]
 fn a_health_report_gives_the_verdict_with_its_evidence() {
     let verdict = ProbeVerdict { healthy: false, evidence: "status 500".into() };
-    let report = HealthReport { release: release("v2"), port: port(3001), verdict };
+    let report = HealthReport { release: release("v2"), port: port(3001), verdict, accessories: Vec::new() };
     assert_eq!(report.to_string(), "v2 unhealthy: status 500 (port 3001)");
 }
 
@@ -187,6 +187,12 @@ fn a_drift_report_has_a_line_per_difference_then_the_ports_or_says_it_is_clean()
                 actual: Vec::new(),
             },
             DriftItem::StrayRunning { container: container("codeb-shop-staging-v1") },
+            DriftItem::AccessoryNotRunning {
+                project: shop(),
+                env: Environment::Staging,
+                service: Service::Postgres,
+                container: container("codeb-shop-staging-postgres"),
+            },
         ],
         ports: PortReport {
             conflicts: Vec::new(),
@@ -197,6 +203,7 @@ fn a_drift_report_has_a_line_per_difference_then_the_ports_or_says_it_is_clean()
         report.to_string(),
         "drift: shop.codeb.test: routes to nothing instead of 127.0.0.1:3001\n\
          drift: codeb-shop-staging-v1: runs but serves nothing\n\
+         drift: shop/staging: postgres is not running (codeb-shop-staging-postgres)\n\
          drift: port 3001 of shop/staging/app on local: nothing listens"
     );
 }

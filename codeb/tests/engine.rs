@@ -9,14 +9,15 @@ use std::time::Duration;
 use codeb::dns::Dns;
 use codeb::engine::{
     Change, DeployEvent, DeployOptions, DeployReport, DeployRequest, EventSink, Identity, PlannedChange, Platform,
-    Settings, release_container,
+    Settings, accessory_container, release_container,
 };
 use codeb::fake::{AppBehaviour, FakeBackends};
 use codeb::fleet::{Fleet, HostAddresses};
 use codeb::model::{
-    DomainName, EnvKey, EnvValue, EnvVar, Environment, HealthCheck, ImageRef, Port, ProjectName, ReleaseId, Role,
-    ServerName, Service, Step,
+    ContainerName, DomainName, EnvKey, EnvValue, EnvVar, Environment, HealthCheck, ImageRef, Port, ProjectName,
+    ReleaseId, Role, ServerName, Service, Step,
 };
+use codeb::ops::DriftItem;
 use codeb::ports::ListenerOwner;
 use codeb::proxy::{Proxy, Upstream};
 use codeb::runtime::{ContainerRuntime, ContainerState};
@@ -521,28 +522,108 @@ async fn a_plan_changes_nothing_and_is_refused_once_the_ssot_moved() {
 }
 
 #[tokio::test]
+async fn the_app_starts_only_once_its_database_and_cache_answer() {
+    let fakes = fakes();
+    let p = platform(&fakes, settings());
+    let r = with_accessories("v1", &fakes, &p);
+    fakes.runtime.faults().fail_next("exec", 1, ErrorKind::Unavailable);
+
+    let err = p.deploy(&r, &DeployOptions::default()).await.unwrap_err();
+    assert_eq!(err.context_value("step"), Some("accessories"), "{err}");
+    assert_eq!(state_of(&fakes, "v1").await, None, "no release starts while a readiness probe fails");
+
+    deploy_ok_with(&p, &r).await;
+    let postgres = accessory_container(&project(), &Environment::Staging, Service::Postgres).unwrap();
+    let probe = fakes.runtime.execs(&postgres).pop().expect("PostgreSQL was probed");
+    assert_eq!(probe.argv[..4], ["pg_isready", "-q", "-h", "127.0.0.1"], "over TCP, as the app connects");
+    let redis = accessory_container(&project(), &Environment::Staging, Service::Redis).unwrap();
+    let probe = fakes.runtime.execs(&redis).pop().expect("Redis was probed");
+    assert_eq!(probe.argv.last().map(String::as_str), Some("ping"));
+    assert!(probe.env.iter().all(|v| v.secret), "the password reaches redis-cli as a secret");
+}
+
+#[tokio::test]
+async fn an_accessorys_password_reaches_its_container_only_as_a_secret_file() {
+    let fakes = fakes();
+    let p = platform(&fakes, settings());
+    let r = with_accessories("v1", &fakes, &p);
+    deploy_ok_with(&p, &r).await;
+    for (service, key) in [(Service::Postgres, "POSTGRES_PASSWORD"), (Service::Redis, "REDIS_PASSWORD")] {
+        let password = p.env_get(&project(), &Environment::Staging, &EnvKey::parse(key).unwrap()).await.unwrap();
+        let container = accessory_container(&project(), &Environment::Staging, service).unwrap();
+        let spec = fakes.runtime.container_spec(&container).unwrap();
+        let shown = format!("{:?} {:?}", spec.env.iter().map(|v| v.value.expose()).collect::<Vec<_>>(), spec.command);
+        assert!(!shown.contains(password.value.expose()), "{service}: its env and command hold no password: {shown}");
+        assert!(
+            spec.secret_files.iter().any(|f| f.value.expose().contains(password.value.expose())),
+            "{service}: its password is in a secret file"
+        );
+    }
+}
+
+/// A platform on `fakes` with v1 deployed beside PostgreSQL, and PostgreSQL's container.
+async fn deployed_with_postgres(fakes: &FakeBackends) -> (Platform, ContainerName) {
+    let p = platform(fakes, settings());
+    let mut r = with_accessories("v1", fakes, &p);
+    r.accessories.redis = false;
+    deploy_ok_with(&p, &r).await;
+    (p, accessory_container(&project(), &Environment::Staging, Service::Postgres).unwrap())
+}
+
+#[tokio::test]
+async fn a_dead_database_makes_the_environment_unhealthy_and_is_drift() {
+    let fakes = fakes();
+    let (p, postgres) = deployed_with_postgres(&fakes).await;
+    assert!(p.health_check(&project(), &Environment::Staging).await.unwrap().verdict.healthy);
+    assert!(p.drift().await.unwrap().items.is_empty());
+
+    fakes.runtime.crash(&postgres, 2).unwrap();
+
+    let health = p.health_check(&project(), &Environment::Staging).await.unwrap();
+    assert!(!health.verdict.healthy, "{health:?}");
+    assert!(health.verdict.evidence.contains("exited with code 2"), "{health:?}");
+    assert!(!health.accessories[0].healthy);
+    let drift = p.drift().await.unwrap();
+    assert!(
+        drift
+            .items
+            .iter()
+            .any(|i| matches!(i, DriftItem::AccessoryNotRunning { container, .. } if *container == postgres)),
+        "{drift}"
+    );
+}
+
+#[tokio::test]
+async fn a_database_that_runs_but_does_not_answer_is_unhealthy() {
+    let fakes = fakes();
+    let (p, postgres) = deployed_with_postgres(&fakes).await;
+    fakes.runtime.set_exec_code(&postgres, 2);
+
+    let health = p.health_check(&project(), &Environment::Staging).await.unwrap();
+    assert!(!health.verdict.healthy, "{health:?}");
+    assert!(health.verdict.evidence.contains("does not answer"), "{health:?}");
+}
+
+#[tokio::test]
 async fn accessories_get_protected_data_ports_and_injected_urls() {
     let fakes = fakes();
     let p = platform(&fakes, settings());
-    for image in [&p.settings().postgres_image, &p.settings().redis_image] {
-        fakes.runtime.add_registry_image(image);
-    }
-    let mut r = request("v1");
-    r.accessories.postgres = true;
-    r.accessories.redis = true;
+    let r = with_accessories("v1", &fakes, &p);
     deploy_ok_with(&p, &r).await;
     let env = env_record(&fakes);
     assert_eq!(env.ports.get(&Service::Postgres).map(|p| p.get()), Some(15432));
     assert_eq!(env.ports.get(&Service::Redis).map(|p| p.get()), Some(16379));
     let volumes = fakes.runtime.list_volumes(&Default::default()).await.unwrap();
     assert!(volumes.iter().any(|v| v.name.as_str() == "codeb-shop-staging-postgres-data" && v.is_protected()));
+    assert!(volumes.iter().any(|v| v.name.as_str() == "codeb-shop-staging-redis-data" && v.is_protected()));
     let app = fakes
         .runtime
         .container_spec(&release_container(&project(), &Environment::Staging, &release("v1")).unwrap())
         .unwrap();
     let url = app.env.iter().find(|v| v.key.as_str() == "DATABASE_URL").unwrap();
     assert!(url.secret && url.value.expose().starts_with("postgres://postgres:"));
-    assert!(app.env.iter().any(|v| v.key.as_str() == "REDIS_URL"));
+    let redis = app.env.iter().find(|v| v.key.as_str() == "REDIS_URL").unwrap();
+    assert!(redis.secret && redis.value.expose().starts_with("redis://:"), "Redis has a password");
     assert!(app.network.is_some(), "the app joins its accessories' network");
 
     let mut preview = request("v1");

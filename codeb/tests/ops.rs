@@ -74,6 +74,7 @@ async fn create_labelled(fakes: &FakeBackends, name: &str, labels: codeb::runtim
         network: None,
         resources: Resources::default(),
         init: true,
+        secret_files: Vec::new(),
     };
     fakes.runtime.create_container(&spec).await.unwrap();
     name
@@ -186,7 +187,24 @@ async fn deleting_a_project_needs_force_and_never_removes_a_protected_volume() {
     assert!(volumes[0].is_protected());
     assert!(p.project_list().await.unwrap().is_empty());
     assert!(fakes.state.load().unwrap().projects.is_empty(), "the SSOT forgets the project and its ports");
-    assert!(p.env_list(&project(), &env()).await.unwrap().vars.is_empty(), "its env vars are gone");
+    let mut left: Vec<String> =
+        p.env_list(&project(), &env()).await.unwrap().vars.iter().map(|v| v.key.to_string()).collect();
+    left.sort();
+    assert_eq!(left, ["DATABASE_URL", "POSTGRES_PASSWORD"], "only the credentials of the kept volume are left");
+}
+
+#[tokio::test]
+async fn a_project_deployed_again_after_its_deletion_gets_the_credentials_of_its_kept_volume() {
+    let (_fakes, p) = setup();
+    deploy(&p, true).await;
+    let url = EnvKey::parse("DATABASE_URL").unwrap();
+    let before = p.env_get(&project(), &env(), &url).await.unwrap();
+
+    p.project_delete(&project(), true, &none()).await.unwrap();
+    deploy(&p, true).await;
+
+    let after = p.env_get(&project(), &env(), &url).await.unwrap();
+    assert_eq!(after.value.expose(), before.value.expose(), "the URL still holds the password the data was made with");
 }
 
 #[tokio::test]

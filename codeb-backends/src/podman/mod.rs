@@ -7,6 +7,7 @@
 mod config;
 mod context;
 mod error;
+mod libpod;
 mod logs;
 mod raw;
 mod request;
@@ -16,17 +17,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use base64::Engine as _;
 use bollard::container::LogOutput;
-use bollard::models::{ContainerInspectResponse, ContainerSummary, NetworkCreateRequest, VolumeCreateRequest};
+use bollard::models::{
+    ContainerInspectResponse, ContainerSummary, NetworkCreateRequest, SecretSpec, VolumeCreateRequest,
+};
 use bollard::query_parameters::{
-    CreateContainerOptions, ListContainersOptions, ListVolumesOptions, RemoveContainerOptions,
+    CreateContainerOptions, ListContainersOptions, ListSecretsOptions, ListVolumesOptions, RemoveContainerOptions,
     RemoveVolumeOptions as ApiRemoveVolume,
 };
 use bollard::{BollardRequest, Docker};
 use codeb::model::{ContainerName, ImageRef, NetworkName, VolumeName};
 use codeb::runtime::{
-    BuildSpec, ContainerInfo, ContainerRuntime, ContainerSpec, ImageInfo, LabelFilter, LogOptions, NetworkSpec,
-    RemoveContainerOptions as RemoveOptions, RemoveVolumeOptions, StopOptions, VolumeInfo, VolumeSpec,
+    BuildSpec, ContainerInfo, ContainerRuntime, ContainerSpec, ExecSpec, ImageInfo, LabelFilter, LogOptions,
+    NetworkSpec, RemoveContainerOptions as RemoveOptions, RemoveVolumeOptions, StopOptions, VolumeInfo, VolumeSpec,
 };
 use codeb::{Error, ErrorKind, Result};
 use futures_util::StreamExt;
@@ -39,6 +43,8 @@ use crate::transport::{Endpoint, Transport};
 
 /// The Docker-compatible API version used for the raw fallback reads (Podman accepts any).
 const RAW_API_PREFIX: &str = "/v1.41";
+/// The prefix of Podman's own API, for what the compatible one lacks (secret files).
+const LIBPOD_API_PREFIX: &str = "/v4.0.0/libpod";
 
 /// A [`ContainerRuntime`] backed by one Podman API service on a unix socket,
 /// reached through the transport of its server.
@@ -71,6 +77,15 @@ const RAW_API_PREFIX: &str = "/v1.41";
 /// - The OCI runtime and default rlimits come from the service's
 ///   `containers.conf`; the backend sends [`PodmanConfig::ulimits`] with every
 ///   container so creation does not depend on that file.
+/// - The compatible create ignores secrets, and a secret given as an env
+///   var is plain in Podman 4.3's inspect and the OCI config: a container
+///   with secret files ([`ContainerSpec::secret_files`]) is created through
+///   Podman's own create, each file a Podman secret named
+///   `<container>.<file>` (removed with the container), which inspect names
+///   but never shows.
+/// - A detached exec session stays "running" in inspect after its command
+///   ended: [`ContainerRuntime::exec`] starts the session attached and reads
+///   until it ends.
 /// - Pulling from a plain-HTTP registry needs that registry marked
 ///   `insecure = true` in the `registries.conf` the service was started with
 ///   (`CONTAINERS_REGISTRIES_CONF`): the compatible pull endpoint has no
@@ -206,6 +221,59 @@ impl PodmanRuntime {
         serde_json::from_value(value).map_err(|e| Failure::Decode(e.to_string()))
     }
 
+    /// Creates a container with secret files: each value as a Podman secret
+    /// (one left by an earlier container of that name is replaced), then the
+    /// container through Podman's own create, which mounts them.
+    async fn create_with_secrets(&self, spec: &ContainerSpec) -> Result<String> {
+        let secrets = request::secrets_of(spec);
+        let fail = |op: Op, failure: Failure| to_error(op, spec.name.as_str(), &failure, &secrets);
+        self.remove_secrets_of(&spec.name).await?;
+        for file in &spec.secret_files {
+            let secret = SecretSpec {
+                name: Some(libpod::secret_name(spec.name.as_str(), file)),
+                labels: Some(spec.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+                // The compatible API takes a secret's data base64-encoded.
+                data: Some(base64::engine::general_purpose::STANDARD.encode(file.value.expose())),
+                ..Default::default()
+            };
+            self.docker.create_secret(secret).await.map_err(|e| fail(Op::CreateSecret, e.into()))?;
+        }
+        let body = libpod::create_body(spec, &self.config.ulimits)?;
+        let endpoint = Endpoint::Unix(self.config.socket.clone());
+        let created = raw::post_json(
+            self.transport.as_ref(),
+            &endpoint,
+            &format!("{LIBPOD_API_PREFIX}/containers/create"),
+            &body,
+            self.config.timeout,
+        )
+        .await
+        .map_err(|failure| fail(Op::CreateContainer, failure))?;
+        created
+            .get("Id")
+            .and_then(|id| id.as_str())
+            .map(ToOwned::to_owned)
+            .ok_or_else(|| fail(Op::CreateContainer, Failure::Decode("the create answer has no Id".to_owned())))
+    }
+
+    /// Removes the Podman secrets of the container `name`'s secret files
+    /// (through Podman's own API: Podman 4.3's compatible one cannot delete one).
+    async fn remove_secrets_of(&self, name: &ContainerName) -> Result<()> {
+        let fail = |failure: Failure| self.fail(Op::RemoveSecret, name.as_str(), failure);
+        let all = self.docker.list_secrets(None::<ListSecretsOptions>).await.map_err(|e| fail(e.into()))?;
+        let endpoint = Endpoint::Unix(self.config.socket.clone());
+        for secret in all {
+            let secret_name = secret.spec.and_then(|s| s.name).unwrap_or_default();
+            let Some(id) = secret.id.filter(|_| libpod::is_secret_of(&secret_name, name.as_str())) else { continue };
+            let path = format!("{LIBPOD_API_PREFIX}/secrets/{id}");
+            match raw::delete(self.transport.as_ref(), &endpoint, &path, self.config.timeout).await {
+                Err(failure) if !failure.is_not_found() => return Err(fail(failure)),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     async fn image_id(&self, image: &ImageRef) -> Result<Option<String>> {
         match self.docker.inspect_image(image.as_str()).await.map_err(Failure::from) {
             Ok(inspect) => Ok(Some(inspect.id.unwrap_or_default())),
@@ -293,6 +361,9 @@ impl ContainerRuntime for PodmanRuntime {
     }
 
     async fn create_container(&self, spec: &ContainerSpec) -> Result<String> {
+        if !spec.secret_files.is_empty() {
+            return self.create_with_secrets(spec).await;
+        }
         let body = request::create_body(spec, &self.config.ulimits)?;
         let options = CreateContainerOptions { name: Some(spec.name.to_string()), ..Default::default() };
         match self.docker.create_container(Some(options), body).await {
@@ -321,7 +392,10 @@ impl ContainerRuntime for PodmanRuntime {
     }
 
     async fn remove_container(&self, name: &ContainerName, options: RemoveOptions) -> Result<()> {
-        self.remove(name, options.force).await.map_err(|failure| self.fail(Op::RemoveContainer, name.as_str(), failure))
+        self.remove(name, options.force)
+            .await
+            .map_err(|failure| self.fail(Op::RemoveContainer, name.as_str(), failure))?;
+        self.remove_secrets_of(name).await
     }
 
     async fn inspect_container(&self, name: &ContainerName) -> Result<ContainerInfo> {
@@ -357,6 +431,25 @@ impl ContainerRuntime for PodmanRuntime {
             }
         }
         Ok(lines.finish())
+    }
+
+    async fn exec(&self, name: &ContainerName, spec: &ExecSpec) -> Result<i64> {
+        let secrets: Vec<&str> = spec.env.iter().map(|var| var.value.expose()).collect();
+        let fail = |e: Failure| to_error(Op::Exec, name.as_str(), &e, &secrets);
+        let session =
+            self.docker.create_exec(name.as_str(), request::exec_options(spec)).await.map_err(|e| fail(e.into()))?;
+        // Started attached: the answer streams until the command ends (its output is not read).
+        let endpoint = Endpoint::Unix(self.config.socket.clone());
+        let path = format!("{RAW_API_PREFIX}/exec/{}/start", session.id);
+        let started =
+            raw::post_until_closed(self.transport.as_ref(), &endpoint, &path, request::EXEC_START, self.config.timeout)
+                .await
+                .map_err(fail)?;
+        if !(200..300).contains(&started) {
+            return Err(fail(Failure::Status { code: started, message: "the exec session did not start".to_owned() }));
+        }
+        let state = self.docker.inspect_exec(&session.id).await.map_err(|e| fail(e.into()))?;
+        state.exit_code.ok_or_else(|| fail(Failure::Decode("the ended exec session has no exit code".to_owned())))
     }
 
     async fn create_volume(&self, spec: &VolumeSpec) -> Result<VolumeInfo> {
@@ -598,6 +691,7 @@ mod tests {
             network: None,
             resources: Default::default(),
             init: true,
+            secret_files: Vec::new(),
         };
         let err = runtime.create_container(&spec).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
@@ -642,7 +736,11 @@ mod tests {
             let socket = dir.path().join("api.sock");
             let deletes = Arc::new(Mutex::new(0));
             let count = Arc::clone(&deletes);
-            scripted_api(&socket, move |_| {
+            scripted_api(&socket, move |line| {
+                if line.contains("/secrets") {
+                    // A removal also removes the container's secrets: it has none.
+                    return (200, "[]".to_owned());
+                }
                 let mut n = count.lock().unwrap();
                 *n += 1;
                 if *n == 1 { (500, ORPHAN_STOP.to_owned()) } else { (204, String::new()) }

@@ -25,9 +25,47 @@ pub(crate) async fn get_json(
     path: &str,
     timeout: Duration,
 ) -> Result<serde_json::Value, Failure> {
+    let answer = exchange(transport, endpoint, &request(path), timeout).await?;
+    parse_answer(&answer)
+}
+
+/// `POST path` with the JSON `body` on the API at `endpoint`, returning the JSON body of a 2xx answer.
+pub(crate) async fn post_json(
+    transport: &dyn Transport,
+    endpoint: &Endpoint,
+    path: &str,
+    body: &serde_json::Value,
+    timeout: Duration,
+) -> Result<serde_json::Value, Failure> {
+    let answer = exchange(transport, endpoint, &post(path, &body.to_string()), timeout).await?;
+    parse_answer(&answer)
+}
+
+/// `DELETE path` on the API at `endpoint`; a non-2xx answer is a [`Failure::Status`].
+pub(crate) async fn delete(
+    transport: &dyn Transport,
+    endpoint: &Endpoint,
+    path: &str,
+    timeout: Duration,
+) -> Result<(), Failure> {
+    let request = format!("DELETE {path} HTTP/1.0\r\nHost: podman\r\n\r\n");
+    let answer = exchange(transport, endpoint, &request, timeout).await?;
+    if (200..300).contains(&status_of(&answer)?) {
+        return Ok(());
+    }
+    parse_answer(&answer).map(drop)
+}
+
+/// Sends `request` and reads the whole answer, until the server closes the connection.
+async fn exchange(
+    transport: &dyn Transport,
+    endpoint: &Endpoint,
+    request: &str,
+    timeout: Duration,
+) -> Result<Vec<u8>, Failure> {
     let exchange = async {
         let mut stream = transport.connect(endpoint).await.map_err(|e| Failure::Unreachable(message_with_cause(&e)))?;
-        stream.write_all(request(path).as_bytes()).await.map_err(|e| Failure::Unreachable(e.to_string()))?;
+        stream.write_all(request.as_bytes()).await.map_err(|e| Failure::Unreachable(e.to_string()))?;
         let mut answer = Vec::new();
         (&mut stream)
             .take(MAX_ANSWER_BYTES as u64 + 1)
@@ -37,9 +75,44 @@ pub(crate) async fn get_json(
         if answer.len() > MAX_ANSWER_BYTES {
             return Err(Failure::Decode("the answer is too large".to_owned()));
         }
-        parse_answer(&answer)
+        Ok(answer)
     };
     tokio::time::timeout(timeout, exchange).await.map_err(|_| Failure::Timeout)?
+}
+
+/// `POST path` with the JSON `body` on the API at `endpoint`, reading the
+/// answer until the server closes the connection (its body discarded), and
+/// returning the status: how an exec session is started attached, so the
+/// call ends when the command does (a detached session stays "running" in
+/// Podman 4.3's inspect after its command ended).
+pub(crate) async fn post_until_closed(
+    transport: &dyn Transport,
+    endpoint: &Endpoint,
+    path: &str,
+    body: &str,
+    timeout: Duration,
+) -> Result<u16, Failure> {
+    let answer = exchange(transport, endpoint, &post(path, body), timeout).await?;
+    status_of(&answer)
+}
+
+/// The request bytes for `POST path` with a JSON `body`.
+fn post(path: &str, body: &str) -> String {
+    format!(
+        "POST {path} HTTP/1.0\r\nHost: podman\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// The status code of an HTTP/1.x answer.
+fn status_of(answer: &[u8]) -> Result<u16, Failure> {
+    let end = answer.iter().position(|b| *b == b'\n').unwrap_or(answer.len());
+    let status_line = String::from_utf8_lossy(&answer[..end]).trim_end().to_owned();
+    status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse::<u16>().ok())
+        .ok_or_else(|| Failure::Decode(format!("the status line {status_line:?} has no status")))
 }
 
 /// The request bytes for `GET path`.
@@ -55,12 +128,7 @@ fn parse_answer(answer: &[u8]) -> Result<serde_json::Value, Failure> {
         .ok_or_else(|| Failure::Decode("the answer has no end of headers".to_owned()))?;
     let head = std::str::from_utf8(&answer[..split]).map_err(|e| Failure::Decode(e.to_string()))?;
     let body = &answer[split + 4..];
-    let status_line = head.lines().next().unwrap_or_default();
-    let code = status_line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse::<u16>().ok())
-        .ok_or_else(|| Failure::Decode(format!("the status line {status_line:?} has no status")))?;
+    let code = status_of(answer)?;
     if head.lines().any(|line| {
         line.split_once(':').is_some_and(|(name, value)| {
             name.trim().eq_ignore_ascii_case("transfer-encoding") && value.trim().eq_ignore_ascii_case("chunked")

@@ -8,12 +8,13 @@ use std::path::Component;
 use std::time::Duration;
 
 use bollard::auth::DockerCredentials;
+use bollard::exec::CreateExecOptions;
 use bollard::models::{
     ContainerCreateBody, HostConfig, Mount, MountType, PortBinding as ApiPortBinding, ResourcesUlimits,
 };
 use bollard::query_parameters::{BuildImageOptions, CreateImageOptions, LogsOptions, StopContainerOptions};
 use codeb::model::ImageRef;
-use codeb::runtime::{BuildSpec, ContainerSpec, LABEL_MANAGED, LabelFilter};
+use codeb::runtime::{BuildSpec, ContainerSpec, ExecSpec, LABEL_MANAGED, LabelFilter, VolumeMount};
 
 use super::config::RegistryLogin;
 use codeb::{Error, Result};
@@ -46,15 +47,10 @@ pub(crate) fn create_body(spec: &ContainerSpec, ulimits: &[Ulimit]) -> Result<Co
 
     let mut mounts = Vec::with_capacity(spec.volumes.len());
     for mount in &spec.volumes {
-        if !mount.target.starts_with('/') || mount.target.contains('\0') {
-            return Err(Error::invalid(format!("volume {} must be mounted at an absolute path", mount.volume))
-                .with_context("backend", "podman")
-                .with_context("container", &spec.name));
-        }
         mounts.push(Mount {
             typ: Some(MountType::VOLUME),
             source: Some(mount.volume.to_string()),
-            target: Some(mount.target.clone()),
+            target: Some(mount_target(spec, mount)?),
             ..Default::default()
         });
     }
@@ -100,9 +96,37 @@ pub(crate) fn create_body(spec: &ContainerSpec, ulimits: &[Ulimit]) -> Result<Co
     })
 }
 
-/// The env values of `spec`, to be masked in any error about its create request.
+/// The request that creates the exec session of `spec`: its argv and env,
+/// its output attached (the session ends with the command; the exit code is
+/// read afterwards).
+pub(crate) fn exec_options(spec: &ExecSpec) -> CreateExecOptions<String> {
+    CreateExecOptions {
+        cmd: Some(spec.argv.clone()),
+        env: (!spec.env.is_empty())
+            .then(|| spec.env.iter().map(|var| format!("{}={}", var.key, var.value.expose())).collect()),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        ..Default::default()
+    }
+}
+
+/// The body that starts an exec session attached, without a terminal.
+pub(crate) const EXEC_START: &str = r#"{"Detach":false,"Tty":false}"#;
+
+/// Where `mount` goes in the container of `spec`: an absolute path, else `Invalid`.
+pub(crate) fn mount_target(spec: &ContainerSpec, mount: &VolumeMount) -> Result<String> {
+    if !mount.target.starts_with('/') || mount.target.contains('\0') {
+        return Err(Error::invalid(format!("volume {} must be mounted at an absolute path", mount.volume))
+            .with_context("backend", "podman")
+            .with_context("container", &spec.name));
+    }
+    Ok(mount.target.clone())
+}
+
+/// The env values and secret files of `spec`, to be masked in any error about its create request.
 pub(crate) fn secrets_of(spec: &ContainerSpec) -> Vec<&str> {
-    spec.env.iter().map(|var| var.value.expose()).filter(|v| !v.is_empty()).collect()
+    let files = spec.secret_files.iter().map(|file| file.value.expose());
+    spec.env.iter().map(|var| var.value.expose()).chain(files).filter(|v| !v.is_empty()).collect()
 }
 
 /// The API's label filter for `filter`, always narrowed to codeb's own objects.
@@ -209,6 +233,7 @@ mod tests {
             network: None,
             resources: Resources::default(),
             init: false,
+            secret_files: Vec::new(),
         }
     }
 

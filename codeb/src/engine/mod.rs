@@ -4,7 +4,7 @@
 //! The engine talks only to the backend traits, so everything here runs on
 //! the in-memory fakes as well as on Podman, Caddy and PowerDNS.
 
-mod accessories;
+pub(crate) mod accessories;
 mod deploy;
 mod events;
 pub(crate) mod executor;

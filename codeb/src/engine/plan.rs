@@ -551,12 +551,10 @@ impl Platform {
         plan.push(server, Change::CreateNetwork { name: network });
         for service in wanted {
             let container = accessory_container(project, env, service)?;
-            if service == Service::Postgres {
-                let volume = accessory_volume(project, env, service)?;
-                let labels = crate::runtime::managed_labels(project, env, service, None);
-                if !host.runtime.list_volumes(&labels).await?.iter().any(|v| v.name == volume) {
-                    plan.push(server, Change::CreateVolume { name: volume });
-                }
+            let volume = accessory_volume(project, env, service)?;
+            let labels = crate::runtime::managed_labels(project, env, service, None);
+            if !host.runtime.list_volumes(&labels).await?.iter().any(|v| v.name == volume) {
+                plan.push(server, Change::CreateVolume { name: volume });
             }
             let running = match host.runtime.inspect_container(&container).await {
                 Ok(info) => info.state == crate::runtime::ContainerState::Running,

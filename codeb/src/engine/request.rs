@@ -12,7 +12,7 @@ use crate::runtime::{BuildSpec, Resources};
 pub struct Accessories {
     /// A PostgreSQL container with a protected volume; its URL is injected as `DATABASE_URL`.
     pub postgres: bool,
-    /// A Redis container; its URL is injected as `REDIS_URL`.
+    /// A Redis container with a password and its data on a protected volume; its URL is injected as `REDIS_URL`.
     pub redis: bool,
 }
 

@@ -7,8 +7,8 @@ use async_trait::async_trait;
 
 use crate::model::{ContainerName, ImageRef, NetworkName, VolumeName};
 use crate::runtime::{
-    BuildSpec, ContainerInfo, ContainerRuntime, ContainerSpec, ContainerState, ImageInfo, LabelFilter, Labels,
-    LogOptions, NetworkSpec, RemoveContainerOptions, RemoveVolumeOptions, StopOptions, VolumeInfo, VolumeSpec,
+    BuildSpec, ContainerInfo, ContainerRuntime, ContainerSpec, ContainerState, ExecSpec, ImageInfo, LabelFilter,
+    Labels, LogOptions, NetworkSpec, RemoveContainerOptions, RemoveVolumeOptions, StopOptions, VolumeInfo, VolumeSpec,
 };
 use crate::{Error, ErrorKind, Result};
 
@@ -47,6 +47,10 @@ struct State {
     containers: BTreeMap<ContainerName, FakeContainer>,
     volumes: BTreeMap<VolumeName, VolumeInfo>,
     networks: BTreeMap<NetworkName, Labels>,
+    /// The exit code of commands run in a container, by name (0 when absent).
+    exec_codes: BTreeMap<ContainerName, i64>,
+    /// Every command run in a container, in order, by name.
+    execs: BTreeMap<ContainerName, Vec<ExecSpec>>,
     next_id: u64,
 }
 
@@ -102,6 +106,17 @@ impl FakeRuntime {
         let container = state.containers.get_mut(name).ok_or_else(|| missing("container", name))?;
         container.info.state = ContainerState::Exited { code: Some(code) };
         Ok(())
+    }
+
+    /// Makes every command run in the container `name` exit with `code` (by
+    /// default 0), as a readiness probe of a server that never becomes ready would.
+    pub fn set_exec_code(&self, name: &ContainerName, code: i64) {
+        self.state().exec_codes.insert(name.clone(), code);
+    }
+
+    /// The commands run in the container `name` so far, oldest first.
+    pub fn execs(&self, name: &ContainerName) -> Vec<ExecSpec> {
+        self.state().execs.get(name).cloned().unwrap_or_default()
     }
 
     /// Sets how containers of `image` answer HTTP (by default: 200 with the body `ok from <image>`).
@@ -252,6 +267,16 @@ impl ContainerRuntime for FakeRuntime {
         Ok(logs[logs.len().saturating_sub(options.tail)..].to_vec())
     }
 
+    async fn exec(&self, name: &ContainerName, spec: &ExecSpec) -> Result<i64> {
+        let mut state = self.state();
+        let container = state.containers.get(name).ok_or_else(|| missing("container", name))?;
+        if container.info.state != ContainerState::Running {
+            return Err(Error::conflict(format!("container {name} does not run, so nothing can run in it")));
+        }
+        state.execs.entry(name.clone()).or_default().push(spec.clone());
+        Ok(state.exec_codes.get(name).copied().unwrap_or(0))
+    }
+
     async fn create_volume(&self, spec: &VolumeSpec) -> Result<VolumeInfo> {
         let mut state = self.state();
         if state.volumes.contains_key(&spec.name) {
@@ -314,6 +339,7 @@ mod tests {
             network: None,
             resources: Resources::default(),
             init: false,
+            secret_files: Vec::new(),
         }
     }
 

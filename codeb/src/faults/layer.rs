@@ -16,8 +16,8 @@ use crate::model::{ContainerName, DomainName, EnvKey, EnvVar, ImageRef, NetworkN
 use crate::ports::{Listener, PortAllocation, PortFilter, PortKey, PortProbe, PortRanges, PortRegistry, PortReport};
 use crate::proxy::{Proxy, Route, Upstream};
 use crate::runtime::{
-    BuildSpec, ContainerInfo, ContainerRuntime, ContainerSpec, ImageInfo, LabelFilter, LogOptions, NetworkSpec,
-    RemoveContainerOptions, RemoveVolumeOptions, StopOptions, VolumeInfo, VolumeSpec,
+    BuildSpec, ContainerInfo, ContainerRuntime, ContainerSpec, ExecSpec, ImageInfo, LabelFilter, LogOptions,
+    NetworkSpec, RemoveContainerOptions, RemoveVolumeOptions, StopOptions, VolumeInfo, VolumeSpec,
 };
 use crate::secrets::{EnvSet, EnvVersion, Scope, SecretStore};
 use crate::ssot::{Commit, Ssot, StateStore};
@@ -33,6 +33,7 @@ pub const RUNTIME_OPS: &[&str] = &[
     "inspect_container",
     "list_containers",
     "logs",
+    "exec",
     "create_volume",
     "list_volumes",
     "remove_volume",
@@ -132,6 +133,11 @@ impl<T: ContainerRuntime + ?Sized> ContainerRuntime for Faulty<T> {
     async fn logs(&self, name: &ContainerName, options: LogOptions) -> Result<Vec<String>> {
         self.faults.enter("logs").await?;
         self.inner.logs(name, options).await
+    }
+
+    async fn exec(&self, name: &ContainerName, spec: &ExecSpec) -> Result<i64> {
+        self.faults.enter("exec").await?;
+        self.inner.exec(name, spec).await
     }
 
     async fn create_volume(&self, spec: &VolumeSpec) -> Result<VolumeInfo> {

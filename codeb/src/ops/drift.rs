@@ -2,8 +2,8 @@
 
 use crate::Result;
 use crate::engine::Platform;
-use crate::engine::naming::release_container;
-use crate::model::{ContainerName, DomainName, Environment, ProjectName, ReleaseId, Service};
+use crate::engine::naming::{accessory_container, release_container};
+use crate::model::{ContainerName, DomainName, Environment, ProjectName, ReleaseId, ServerName, Service};
 use crate::ports::PortReport;
 use crate::proxy::Upstream;
 use crate::runtime::{ContainerState, LABEL_MANAGED, LABEL_PROJECT, LABEL_RELEASE, Labels};
@@ -21,6 +21,17 @@ pub enum DriftItem {
         env: Environment,
         /// The release.
         release: ReleaseId,
+        /// Its container.
+        container: ContainerName,
+    },
+    /// An accessory the serving release was deployed with (PostgreSQL, Redis) is missing or not running.
+    AccessoryNotRunning {
+        /// The project.
+        project: ProjectName,
+        /// The environment.
+        env: Environment,
+        /// Which accessory.
+        service: Service,
         /// Its container.
         container: ContainerName,
     },
@@ -68,6 +79,9 @@ impl std::fmt::Display for DriftItem {
             DriftItem::ReleaseNotRunning { project, env, release, container } => {
                 write!(f, "{project}/{env}: serving release {release} is not running ({container})")
             }
+            DriftItem::AccessoryNotRunning { project, env, service, container } => {
+                write!(f, "{project}/{env}: {service} is not running ({container})")
+            }
             DriftItem::RouteMismatch { host, expected, actual } => {
                 write!(f, "{host}: routes to {} instead of {expected}", crate::text::upstreams(actual))
             }
@@ -107,18 +121,30 @@ impl Platform {
                 containers.push((host.name.clone(), container));
             }
         }
+        let runs = |server: &ServerName, name: &ContainerName| {
+            containers.iter().any(|(on, c)| on == server && c.name == *name && c.state == ContainerState::Running)
+        };
         for (project, record) in &doc.projects {
             for (env, env_record) in &record.environments {
+                let host = b.fleet.place(env_record.server.as_ref(), None)?;
                 let (Some(current), Some(port)) = (&env_record.current_release, env_record.ports.get(&Service::App))
                 else {
                     continue;
                 };
-                let host = b.fleet.place(env_record.server.as_ref(), None)?;
+                let accessories = env_record.current().map(|r| r.config.ports.clone()).unwrap_or_default();
+                for service in accessories.into_keys().filter(|s| *s != Service::App) {
+                    let container = accessory_container(project, env, service)?;
+                    if !runs(&host.name, &container) {
+                        items.push(DriftItem::AccessoryNotRunning {
+                            project: project.clone(),
+                            env: env.clone(),
+                            service,
+                            container,
+                        });
+                    }
+                }
                 let container = release_container(project, env, current)?;
-                let running = containers
-                    .iter()
-                    .any(|(on, c)| *on == host.name && c.name == container && c.state == ContainerState::Running);
-                if !running {
+                if !runs(&host.name, &container) {
                     items.push(DriftItem::ReleaseNotRunning {
                         project: project.clone(),
                         env: env.clone(),

@@ -16,7 +16,7 @@ pub use domains::DomainReport;
 pub use drift::{DriftItem, DriftReport};
 pub use env::{EnvListing, ListedVar};
 pub use projects::{ProjectSummary, Removal};
-pub use status::{HealthReport, SsotStatus};
+pub use status::{AccessoryHealth, HealthReport, SsotStatus};
 
 use crate::engine::Platform;
 use crate::model::{Environment, ProjectName};

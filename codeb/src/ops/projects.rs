@@ -2,14 +2,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::engine::accessories::Kind;
 use crate::engine::executor::{Edit, Executor};
 use crate::engine::lock::{self, LockRequest};
 use crate::engine::naming::{accessory_container, accessory_volume, environment_network, release_container};
 use crate::engine::plan::Planner;
 use crate::engine::{Change, DeployOptions, PlannedChange, Platform};
-use crate::model::{ContainerName, Environment, ProjectName, ReleaseId, ServerName, Service, VolumeName};
+use crate::model::{ContainerName, EnvKey, Environment, ProjectName, ReleaseId, ServerName, Service, VolumeName};
 use crate::ports::PortFilter;
-use crate::runtime::{LABEL_MANAGED, LABEL_PROJECT, Labels};
+use crate::runtime::{LABEL_MANAGED, LABEL_PROJECT, Labels, VolumeInfo};
 use crate::secrets::Scope;
 use crate::ssot::{ProjectRecord, StateStoreExt};
 use crate::{Error, Result};
@@ -40,6 +41,22 @@ pub struct ProjectSummary {
     pub project: ProjectName,
     /// Each environment with the release that serves it (`None` when nothing serves).
     pub environments: BTreeMap<Environment, Option<ReleaseId>>,
+}
+
+/// The credential secrets of `env`'s accessories whose protected volume is among `volumes`.
+fn kept_credentials(
+    project: &ProjectName,
+    env: &Environment,
+    volumes: &[(ServerName, VolumeInfo)],
+) -> Result<Vec<&'static str>> {
+    let mut kept = Vec::new();
+    for service in [Service::Postgres, Service::Redis] {
+        let name = accessory_volume(project, env, service)?;
+        if volumes.iter().any(|(_, v)| v.name == name && v.is_protected()) {
+            kept.extend(Kind::of(service)?.credential_keys());
+        }
+    }
+    Ok(kept)
 }
 
 impl Platform {
@@ -76,7 +93,9 @@ impl Platform {
     }
 
     /// What deleting a project would remove: its containers, routes, records,
-    /// ports, env vars and SSOT entry. Protected volumes are always kept.
+    /// ports, env vars and SSOT entry. Protected volumes are always kept, and
+    /// with each the credentials of its accessory (its password and URL), so
+    /// the project deployed again opens its data.
     pub async fn plan_project_delete(&self, project: &ProjectName) -> Result<Vec<PlannedChange>> {
         let record = self.project_show(project).await?;
         let b = &self.backends;
@@ -93,6 +112,12 @@ impl Platform {
                 }
             }
         }
+        let mut volumes: Vec<(ServerName, VolumeInfo)> = Vec::new();
+        for host in b.fleet.hosts() {
+            let mine = host.runtime.list_volumes(&labels).await?.into_iter();
+            let mine = mine.filter(|v| recorded.volumes.contains(&(host.name.clone(), v.name.clone())));
+            volumes.extend(mine.map(|v| (host.name.clone(), v)));
+        }
         for (env, env_record) in &record.environments {
             for domain in &env_record.domains {
                 if b.proxy.get_route(domain).await?.is_some() {
@@ -102,9 +127,11 @@ impl Platform {
                     plan.push(&servers.dns, Change::DeleteRecord { zone: zone.clone(), name: domain.clone() });
                 }
             }
+            let kept = kept_credentials(project, env, &volumes)?;
             let vars = b.secrets.list(&Scope::new(project.clone(), env.clone())).await?;
-            if !vars.vars.is_empty() {
-                let keys = vars.vars.into_iter().map(|v| v.key).collect();
+            let keys: Vec<EnvKey> =
+                vars.vars.into_iter().map(|v| v.key).filter(|k| !kept.contains(&k.as_str())).collect();
+            if !keys.is_empty() {
                 plan.push(&servers.control, Change::UnsetEnv { project: project.clone(), env: env.clone(), keys });
             }
         }
@@ -115,16 +142,11 @@ impl Platform {
             let host = b.fleet.place(env_record.server.as_ref(), None)?;
             plan.push(&host.name, Change::RemoveNetwork { name: environment_network(project, env)? });
         }
-        for host in b.fleet.hosts() {
-            for volume in host.runtime.list_volumes(&labels).await? {
-                if !recorded.volumes.contains(&(host.name.clone(), volume.name.clone())) {
-                    continue;
-                }
-                if volume.is_protected() {
-                    plan.push(&host.name, Change::KeepVolume { name: volume.name });
-                } else {
-                    plan.push(&host.name, Change::RemoveVolume { name: volume.name });
-                }
+        for (server, volume) in volumes {
+            if volume.is_protected() {
+                plan.push(&server, Change::KeepVolume { name: volume.name });
+            } else {
+                plan.push(&server, Change::RemoveVolume { name: volume.name });
             }
         }
         plan.push(&servers.control, Change::ForgetProject { project: project.clone() });

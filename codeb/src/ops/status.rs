@@ -2,9 +2,10 @@
 
 use std::fmt;
 
-use crate::engine::naming::release_container;
+use crate::engine::accessories::Readiness;
+use crate::engine::naming::{accessory_container, release_container};
 use crate::engine::{Platform, ProbeVerdict};
-use crate::model::{Environment, Port, ProjectName, ReleaseId, Service};
+use crate::model::{ContainerName, Environment, Port, ProjectName, ReleaseId, Service};
 use crate::runtime::LogOptions;
 use crate::ssot::{ReleaseStatus, Ssot, StateStoreExt};
 use crate::{Error, Result};
@@ -29,7 +30,7 @@ pub struct SsotStatus {
     pub locked: usize,
 }
 
-/// The health of an environment's serving release.
+/// The health of an environment: its serving release and its accessories.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct HealthReport {
@@ -37,8 +38,26 @@ pub struct HealthReport {
     pub release: ReleaseId,
     /// The port it serves on.
     pub port: Port,
-    /// The verdict, with the evidence.
+    /// The verdict on the environment, with the evidence: healthy only when
+    /// the release answers healthy and every accessory answers.
     pub verdict: ProbeVerdict,
+    /// Each accessory the serving release was deployed with (PostgreSQL, Redis) and whether it answers.
+    #[serde(default)]
+    pub accessories: Vec<AccessoryHealth>,
+}
+
+/// Whether one accessory of an environment answers its clients.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct AccessoryHealth {
+    /// Which accessory.
+    pub service: Service,
+    /// Its container.
+    pub container: ContainerName,
+    /// Whether it answers (`pg_isready`, an authenticated Redis `PING`).
+    pub healthy: bool,
+    /// What was seen.
+    pub evidence: String,
 }
 
 impl fmt::Display for SsotStatus {
@@ -97,8 +116,27 @@ impl Platform {
         let host = self.backends.fleet.place(record.server.as_ref(), None)?;
         let endpoint = crate::releases::Endpoint { host: host.addresses.upstream, port };
         let redactor = crate::redact::Redactor::of_secrets(&self.env_list(project, env).await?.vars);
-        let verdict = self.probe_once(host, endpoint, &check, &redactor).await;
-        Ok(HealthReport { release: current.id.clone(), port, verdict })
+        let mut verdict = self.probe_once(host, endpoint, &check, &redactor).await;
+        let mut accessories = Vec::new();
+        for service in current.config.ports.keys().copied().filter(|s| *s != Service::App) {
+            let container = accessory_container(project, env, service)?;
+            let readiness = self.accessory_readiness(host, project, env, service).await?;
+            let healthy = readiness == Readiness::Ready;
+            accessories.push(AccessoryHealth {
+                service,
+                evidence: readiness.describe(service, &container),
+                container,
+                healthy,
+            });
+        }
+        let down: Vec<&str> = accessories.iter().filter(|a| !a.healthy).map(|a| a.evidence.as_str()).collect();
+        if !down.is_empty() {
+            verdict = ProbeVerdict {
+                healthy: false,
+                evidence: format!("{}; the app: {}", down.join("; "), verdict.evidence),
+            };
+        }
+        Ok(HealthReport { release: current.id.clone(), port, verdict, accessories })
     }
 
     /// The last `tail` log lines of the release serving an environment.

@@ -338,6 +338,7 @@ mod tests {
             network: None,
             resources: Resources::default(),
             init: true,
+            secret_files: Vec::new(),
         };
         runtime.create_container(&spec).await.unwrap();
         runtime.start_container(&spec.name).await.unwrap();

@@ -112,14 +112,18 @@ pub fn live_env(var: &str) -> Option<String> {
 /// Writes a platform file for the live test stack (from the `CODEB_TEST_*`
 /// variables) into `dir`, with its own SSOT, secrets and PowerDNS key file
 /// there, records in `zone`, and `deploy` as the body of its `[deploy]`
-/// section (timings, accessory images). `None` when the stack is not there
-/// (see [`live_env`]: a failure under `CI=true`).
+/// section (timings) after the accessory images: the harness's PostgreSQL
+/// and Redis images (`CODEB_TEST_POSTGRES_IMAGE`, `CODEB_TEST_REDIS_IMAGE`).
+/// `None` when the stack is not there (see [`live_env`]: a failure under
+/// `CI=true`).
 pub fn live_platform_file(dir: &std::path::Path, zone: &str, deploy: &str) -> Option<std::path::PathBuf> {
     let socket = live_env("CODEB_TEST_PODMAN_SOCKET")?;
     let admin = live_env("CODEB_TEST_CADDY_ADMIN")?;
     let listen = live_env("CODEB_TEST_CADDY_HTTP")?;
     let api = live_env("CODEB_TEST_PDNS_API")?;
     let key = live_env("CODEB_TEST_PDNS_API_KEY")?;
+    let postgres = live_env("CODEB_TEST_POSTGRES_IMAGE")?;
+    let redis = live_env("CODEB_TEST_REDIS_IMAGE")?;
     let write = |path: std::path::PathBuf, text: &str| {
         std::fs::write(&path, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
         path
@@ -129,7 +133,8 @@ pub fn live_platform_file(dir: &std::path::Path, zone: &str, deploy: &str) -> Op
     let text = format!(
         "[state]\npath = {state}\n[secrets]\ndir = {secrets}\nkey_file = {secret_key}\n\
          [podman]\nsocket = {socket:?}\n[caddy]\nadmin = {admin:?}\nlisten = [{listen:?}]\ntls = \"off\"\n\
-         [powerdns]\napi = {api:?}\napi_key_file = {key_file}\nzone = {zone:?}\n[deploy]\n{deploy}\n",
+         [powerdns]\napi = {api:?}\napi_key_file = {key_file}\nzone = {zone:?}\n\
+         [deploy]\npostgres_image = {postgres:?}\nredis_image = {redis:?}\n{deploy}\n",
         state = quoted(dir.join("ssot.json")),
         secrets = quoted(dir.join("secrets")),
         secret_key = quoted(dir.join("secret.key")),

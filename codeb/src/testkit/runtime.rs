@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::ErrorKind;
 use crate::model::{ContainerName, Environment, ImageRef, Port, Service};
 use crate::runtime::{
-    ContainerRuntime, ContainerSpec, ContainerState, LABEL_PROTECTED, LogOptions, NetworkSpec, PortBinding,
+    ContainerRuntime, ContainerSpec, ContainerState, ExecSpec, LABEL_PROTECTED, LogOptions, NetworkSpec, PortBinding,
     RemoveVolumeOptions, Resources, VolumeSpec, managed_labels,
 };
 
@@ -21,6 +21,8 @@ pub struct RuntimeSuite {
     pub command: Option<Vec<String>>,
     /// The port the command listens on inside the container.
     pub container_port: Port,
+    /// A command (argv) that exits 0 inside a running container of the image.
+    pub succeeding_command: Vec<String>,
     /// Hands out a host port that is free right now.
     pub free_port: Box<dyn Fn() -> Port + Send + Sync>,
 }
@@ -51,6 +53,7 @@ fn spec(suite: &RuntimeSuite, ns: &Namespace, name: ContainerName, host_port: Po
         network: None,
         resources: Resources::default(),
         init: true,
+        secret_files: Vec::new(),
     }
 }
 
@@ -82,11 +85,14 @@ pub async fn a_container_goes_through_its_lifecycle(rt: &dyn ContainerRuntime, s
     assert!(not_listed.iter().all(|c| c.name != name), "a label filter must exclude other projects");
     let logs = ok("logs", rt.logs(&name, LogOptions { tail: 5 }).await);
     assert!(logs.len() <= 5, "logs must respect the tail");
+    let exec = ExecSpec { argv: suite.succeeding_command.clone(), env: Vec::new() };
+    assert_eq!(ok("exec", rt.exec(&name, &exec).await), 0, "a command that succeeds must exit 0");
 
     ok("stop_container", rt.stop_container(&name, StopOptions { grace: Duration::from_secs(5) }).await);
     let stopped = ok("inspect stopped", rt.inspect_container(&name).await).state;
     assert!(matches!(stopped, ContainerState::Exited { .. }), "a stopped container must be exited, was {stopped:?}");
     ok("stop a stopped container", rt.stop_container(&name, StopOptions { grace: Duration::from_secs(5) }).await);
+    expect_kind("exec in a stopped container", rt.exec(&name, &exec).await, ErrorKind::Conflict);
 
     ok("remove_container", rt.remove_container(&name, RemoveContainerOptions::default()).await);
     expect_kind("inspect removed", rt.inspect_container(&name).await, ErrorKind::NotFound);
@@ -97,6 +103,7 @@ pub async fn a_container_goes_through_its_lifecycle(rt: &dyn ContainerRuntime, s
     );
     expect_kind("start removed", rt.start_container(&name).await, ErrorKind::NotFound);
     expect_kind("logs of removed", rt.logs(&name, LogOptions::default()).await, ErrorKind::NotFound);
+    expect_kind("exec in removed", rt.exec(&name, &exec).await, ErrorKind::NotFound);
 }
 
 /// Removing a running container needs force.

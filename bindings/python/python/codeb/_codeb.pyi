@@ -516,13 +516,18 @@ class HealthReport:
         """The port it serves on."""
     @property
     def verdict(self) -> dict[str, Any]:
-        """The verdict, with the evidence."""
+        """The verdict on the environment, with the evidence: healthy only when
+        the release answers healthy and every accessory answers.
+        """
     @property
     def healthy(self) -> bool:
         """Whether the probe counts as healthy."""
     @property
     def evidence(self) -> str:
         """What was seen: the status and a body excerpt, or the error."""
+    @property
+    def accessories(self) -> list[dict[str, Any]]:
+        """Each accessory the serving release was deployed with (PostgreSQL, Redis) and whether it answers."""
     def __str__(self) -> str: ...
     def to_dict(self) -> dict[str, Any]: ...
     def __repr__(self) -> str: ...
