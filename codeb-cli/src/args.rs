@@ -171,6 +171,9 @@ pub enum DomainCommand {
         /// Print the plan and change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Move the domain here when another environment owns it.
+        #[arg(long)]
+        force: bool,
     },
     /// List an environment's domains.
     List {

@@ -39,9 +39,17 @@ const ALL_TOOLS: [&str; 23] = [
     "lock_release",
 ];
 /// Tools that take `force`: without it the first five return their plan and change nothing; `recover` and
-/// `lock_release` refuse a lock whose holder still runs.
-const DESTRUCTIVE_WITH_FORCE: [&str; 7] =
-    ["project_delete", "domain_remove", "env_unset", "port_release", "rollback", "recover", "lock_release"];
+/// `lock_release` refuse a lock whose holder still runs; `domain_setup` refuses another environment's domain.
+const DESTRUCTIVE_WITH_FORCE: [&str; 8] = [
+    "project_delete",
+    "domain_remove",
+    "env_unset",
+    "port_release",
+    "rollback",
+    "recover",
+    "lock_release",
+    "domain_setup",
+];
 const READ_ONLY: [&str; 12] = [
     "plan",
     "releases",
@@ -439,6 +447,28 @@ async fn domains_are_set_up_and_removed_only_with_force() {
     forced["force"] = json!(true);
     assert_eq!(h.ok("domain_remove", forced).await["applied"], true);
     assert_eq!(recorded_domains(&h).await, json!([]));
+}
+
+#[tokio::test]
+async fn another_projects_domain_is_a_conflict_naming_its_owner_and_moves_only_with_force() {
+    let h = Harness::start().await;
+    deploy(&h, &h.project("shop", "localhost/shop:v1", ""), None).await;
+    deploy(&h, &h.project("blog", "localhost/shop:v1", ""), None).await;
+    h.ok("domain_setup", json!({ "project": "shop", "env": "staging", "domain": "shop.codeb.test" })).await;
+    let take = json!({ "project": "blog", "env": "staging", "domain": "SHOP.codeb.test." });
+
+    let refused = h.fails("domain_setup", take.clone()).await;
+    assert_eq!(
+        (refused["kind"].as_str(), refused["context"]["owner"].as_str()),
+        (Some("conflict"), Some("shop/staging"))
+    );
+    assert_eq!(recorded_domains(&h).await, json!(["shop.codeb.test"]), "the owner keeps it");
+
+    let mut forced = take;
+    forced["force"] = json!(true);
+    let moved = h.ok("domain_setup", forced).await;
+    assert_eq!(moved["taken_from"], json!({ "project": "shop", "env": "staging" }));
+    assert_eq!(recorded_domains(&h).await, json!([]), "the owner no longer has it");
 }
 
 #[tokio::test]

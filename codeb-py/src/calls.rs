@@ -105,14 +105,21 @@ pub(crate) fn releases(sdk: &Sdk, project: &str, env: &str) -> Call<Vec<Release>
     call(async move { Ok(sdk.releases(&project, &env).await?.iter().map(Release::from).collect()) })
 }
 
-/// `domain_setup`: routes a domain to an environment (or says what that would change).
-pub(crate) fn domain_setup(sdk: &Sdk, project: &str, env: &str, domain: &str, dry_run: bool) -> Call<DomainReport> {
+/// `domain_setup`: routes a domain to an environment (or says what that would change); `force` moves another's.
+pub(crate) fn domain_setup(
+    sdk: &Sdk,
+    project: &str,
+    env: &str,
+    domain: &str,
+    dry_run: bool,
+    force: bool,
+) -> Call<DomainReport> {
     let (project, env) = parse::target(project, env)?;
     let domain = parse::domain(domain)?;
     let sdk = sdk.clone();
     call(async move {
         let options = events::options(None);
-        Ok(DomainReport::from(sdk.domain_setup(&project, &env, &domain, dry_run, &options).await?))
+        Ok(DomainReport::from(sdk.domain_setup(&project, &env, &domain, dry_run, force, &options).await?))
     })
 }
 

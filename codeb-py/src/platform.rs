@@ -145,10 +145,11 @@ macro_rules! platform_class {
                 $run(py, calls::releases(&self.inner, project, env))
             }
 
-            /// Routes `domain` to the environment (route, DNS record, SSOT): a `DomainReport`.
-            #[pyo3(signature = (project, env, domain, dry_run=false))]
-            fn domain_setup(&self, py: Python<'_>, project: &str, env: &str, domain: &str, dry_run: bool) -> PyResult<Py<PyAny>> {
-                $run(py, calls::domain_setup(&self.inner, project, env, domain, dry_run))
+            /// Routes `domain` to the environment (route, DNS record, SSOT): a `DomainReport`;
+            /// `force=True` moves a domain another environment owns.
+            #[pyo3(signature = (project, env, domain, dry_run=false, force=false))]
+            fn domain_setup(&self, py: Python<'_>, project: &str, env: &str, domain: &str, dry_run: bool, force: bool) -> PyResult<Py<PyAny>> {
+                $run(py, calls::domain_setup(&self.inner, project, env, domain, dry_run, force))
             }
 
             /// Stops routing `domain` to the environment: a `Removal`, applied only with `force=True`.

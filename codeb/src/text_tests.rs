@@ -248,8 +248,21 @@ fn a_removal_says_whether_it_was_done_then_lists_each_change() {
 fn a_domain_setup_says_what_was_routed_or_would_be_then_lists_each_change() {
     let domain = DomainName::parse("www.codeb.test").unwrap();
     let change = PlannedChange { server: ServerName::local(), change: Change::CreateRoute { host: domain.clone() } };
-    let report = DomainReport { domain, changes: vec![change], applied: true };
+    let report = DomainReport { domain, changes: vec![change], applied: true, taken_from: None };
     assert_eq!(report.to_string(), "routed www.codeb.test\n  + create the route of www.codeb.test");
     let dry = DomainReport { applied: false, ..report };
     assert!(dry.to_string().starts_with("would route www.codeb.test (dry run)\n"));
+}
+
+#[test]
+fn a_forced_domain_setup_says_whose_the_domain_was() {
+    let domain = DomainName::parse("www.codeb.test").unwrap();
+    let from = crate::ssot::DomainOwner::new(&ProjectName::parse("blog").unwrap(), &Environment::Production);
+    let change = Change::TakeDomain { domain: domain.clone(), from: from.clone() };
+    let change = PlannedChange { server: ServerName::local(), change };
+    let report = DomainReport { domain, changes: vec![change], applied: true, taken_from: Some(from) };
+    assert_eq!(
+        report.to_string(),
+        "routed www.codeb.test, taken from blog/production\n  + move www.codeb.test from blog/production to the environment in the SSOT"
+    );
 }

@@ -468,6 +468,7 @@ async fn accessories_get_protected_data_ports_and_injected_urls() {
 
     let mut preview = request("v1");
     preview.env = Environment::preview("pr1").unwrap();
+    preview.domains.clear();
     preview.accessories.postgres = true;
     let before = fakes.state.load().unwrap().revision;
     let err = p.deploy(&preview, &DeployOptions::default()).await.unwrap_err();
@@ -760,9 +761,9 @@ async fn domain_setup_and_removal_run_their_plans_and_a_failed_setup_leaves_noth
     let p = platform(&fakes, settings());
     deploy_ok(&p, "v1").await;
     let extra = DomainName::parse("www.codeb.test").unwrap();
-    let planned = p.plan_domain_setup(&project(), &Environment::Staging, &extra).await.unwrap();
+    let planned = p.plan_domain_setup(&project(), &Environment::Staging, &extra, false).await.unwrap();
     let (sink, seen) = recorder(|_| {});
-    p.domain_setup(&project(), &Environment::Staging, &extra, false, &with_events(sink)).await.unwrap();
+    p.domain_setup(&project(), &Environment::Staging, &extra, false, false, &with_events(sink)).await.unwrap();
     assert_eq!(applied_and_undone(&seen).0, planned);
 
     let none = DeployOptions::default();
@@ -772,7 +773,7 @@ async fn domain_setup_and_removal_run_their_plans_and_a_failed_setup_leaves_noth
     assert_eq!(applied_and_undone(&seen).0, planned);
 
     fakes.dns.faults().fail_next("upsert_records", 1, ErrorKind::Unavailable);
-    let err = p.domain_setup(&project(), &Environment::Staging, &extra, false, &DeployOptions::default()).await;
+    let err = p.domain_setup(&project(), &Environment::Staging, &extra, false, false, &DeployOptions::default()).await;
     assert_eq!(err.unwrap_err().kind(), ErrorKind::Unavailable);
     assert!(fakes.proxy.get_route(&extra).await.unwrap().is_none(), "the route is undone");
     assert!(!env_record(&fakes).domains.contains(&extra), "the SSOT entry is undone");
@@ -795,6 +796,7 @@ async fn project_delete_runs_its_plan_and_takes_every_environments_lock() {
     let holder = tokio::spawn(async move {
         let mut r = request("v2");
         r.env = Environment::Production;
+        r.domains = vec![DomainName::parse("shop-prod.codeb.test").unwrap()];
         p2.deploy(&r, &DeployOptions::default()).await
     });
     tokio::time::sleep(Duration::from_millis(50)).await;

@@ -68,13 +68,13 @@ async fn a_domain_set_up_routes_to_the_serving_release_and_stays_for_later_deplo
     let (fakes, p) = setup();
     let port = deploy(&p, false).await;
     let extra = host("www.codeb.test");
-    let dry = p.domain_setup(&project(), &env(), &extra, true, &none()).await.unwrap();
+    let dry = p.domain_setup(&project(), &env(), &extra, true, false, &none()).await.unwrap();
     assert!(!dry.applied);
     let kinds: Vec<&str> = dry.changes.iter().map(|c| c.change.step().as_str()).collect();
     assert_eq!(kinds, ["record", "switch_route", "dns"], "{:?}", dry.changes);
     assert!(fakes.proxy.get_route(&extra).await.unwrap().is_none(), "a dry run changes nothing");
 
-    p.domain_setup(&project(), &env(), &extra, false, &none()).await.unwrap();
+    p.domain_setup(&project(), &env(), &extra, false, false, &none()).await.unwrap();
     let route = fakes.proxy.get_route(&extra).await.unwrap().unwrap();
     assert_eq!(route.upstreams[0].port, port);
     assert!(p.domain_list(&project(), &env()).await.unwrap().contains(&extra));
@@ -94,7 +94,8 @@ async fn a_domain_set_up_routes_to_the_serving_release_and_stays_for_later_deplo
     assert!(p.domain_remove(&project(), &env(), &extra, true, &none()).await.unwrap().applied);
     assert!(fakes.proxy.get_route(&extra).await.unwrap().is_none());
     assert!(!p.domain_list(&project(), &env()).await.unwrap().contains(&extra));
-    let err = p.domain_setup(&ProjectName::parse("ghost").unwrap(), &env(), &extra, false, &none()).await.unwrap_err();
+    let err =
+        p.domain_setup(&ProjectName::parse("ghost").unwrap(), &env(), &extra, false, false, &none()).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
 }
 
@@ -251,4 +252,86 @@ async fn a_port_allocation_names_its_key_port_and_server_and_is_made_once() {
     assert!((25432..=25499).contains(&first.port.get()), "{first:?}");
     assert_eq!(p.port_allocation(&key).await.unwrap(), first, "asking again returns the same allocation");
     assert_eq!(p.port_allocate(&key).await.unwrap(), first.port);
+}
+
+/// Deploys `name` to staging with `domains`, serving `localhost/shop:v1`.
+async fn deploy_other(p: &Platform, name: &str, domains: &[&str]) -> codeb::Result<codeb::engine::DeployReport> {
+    let mut r = DeployRequest::new(ProjectName::parse(name).unwrap(), env(), image(), Port::new(8080).unwrap());
+    r.domains = domains.iter().map(|d| host(d)).collect();
+    r.health =
+        HealthCheck { interval: Duration::from_millis(5), deadline: Duration::from_millis(100), ..Default::default() };
+    p.deploy(&r, &none()).await
+}
+
+#[tokio::test]
+async fn a_deploy_cannot_take_another_projects_domain_in_any_spelling() {
+    let (fakes, p) = setup();
+    let owner_port = deploy(&p, false).await;
+
+    let err = deploy_other(&p, "taker", &["SHOP.codeb.test."]).await.unwrap_err();
+
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    assert_eq!(err.context_value("owner"), Some("shop/staging"), "the error names the owner: {err}");
+    let route = fakes.proxy.get_route(&host("shop.codeb.test")).await.unwrap().unwrap();
+    assert_eq!(route.upstreams[0].port, owner_port, "the owner's route is untouched");
+    assert!(p.releases(&ProjectName::parse("taker").unwrap(), &env()).await.unwrap().is_empty(), "nothing ran");
+}
+
+#[tokio::test]
+async fn removing_or_deleting_a_non_owner_leaves_the_owners_route_and_record() {
+    let (fakes, p) = setup();
+    let owner_port = deploy(&p, false).await;
+    deploy_other(&p, "taker", &["taker.codeb.test"]).await.unwrap();
+    let (taker, owned) = (ProjectName::parse("taker").unwrap(), host("shop.codeb.test"));
+
+    let err = p.domain_remove(&taker, &env(), &owned, true, &none()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    assert_eq!(err.context_value("owner"), Some("shop/staging"), "{err}");
+    p.project_delete(&taker, true, &none()).await.unwrap();
+
+    let route = fakes.proxy.get_route(&owned).await.unwrap().unwrap();
+    assert_eq!(route.upstreams[0].port, owner_port, "the owner's route stays");
+    let records = codeb::dns::Dns::list_records(fakes.dns.as_ref(), &host("codeb.test")).await.unwrap();
+    assert!(records.iter().any(|r| r.name == owned), "the owner's record stays: {records:?}");
+    assert!(fakes.proxy.get_route(&host("taker.codeb.test")).await.unwrap().is_none(), "the taker's own route went");
+}
+
+#[tokio::test]
+async fn a_domain_setup_refuses_another_owners_domain_and_moves_it_only_with_force() {
+    let (fakes, p) = setup();
+    let owner_port = deploy(&p, false).await;
+    let taker_port = deploy_other(&p, "taker", &["taker.codeb.test"]).await.unwrap().port;
+    let (taker, owned) = (ProjectName::parse("taker").unwrap(), host("shop.codeb.test"));
+
+    let err = p.domain_setup(&taker, &env(), &host("Shop.CODEB.test."), false, false, &none()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    assert_eq!(err.context_value("owner"), Some("shop/staging"), "{err}");
+    assert_eq!(fakes.proxy.get_route(&owned).await.unwrap().unwrap().upstreams[0].port, owner_port);
+
+    let moved = p.domain_setup(&taker, &env(), &owned, false, true, &none()).await.unwrap();
+
+    assert_eq!(moved.taken_from.as_ref().map(|o| o.to_string()).as_deref(), Some("shop/staging"));
+    assert!(moved.to_string().contains("taken from shop/staging"), "{moved}");
+    assert_eq!(fakes.proxy.get_route(&owned).await.unwrap().unwrap().upstreams[0].port, taker_port);
+    assert!(!p.domain_list(&project(), &env()).await.unwrap().contains(&owned), "the owner no longer lists it");
+    assert!(p.domain_list(&taker, &env()).await.unwrap().contains(&owned));
+    let state = fakes.state.load().unwrap();
+    assert!(state.projects.values().flat_map(|p| p.environments.values()).all(|e| e.lock.is_none()), "both unlocked");
+    let err = deploy_other(&p, "shop", &["shop.codeb.test"]).await.unwrap_err();
+    assert_eq!(err.context_value("owner"), Some("taker/staging"), "the old owner cannot take it back unasked: {err}");
+    assert_eq!(fakes.proxy.get_route(&owned).await.unwrap().unwrap().upstreams[0].port, taker_port);
+}
+
+#[tokio::test]
+async fn a_domain_removal_that_fails_at_dns_puts_the_route_back() {
+    let (fakes, p) = setup();
+    let port = deploy(&p, false).await;
+    let owned = host("shop.codeb.test");
+    fakes.dns.faults().fail_next("delete_records", 1, ErrorKind::Unavailable);
+
+    let err = p.domain_remove(&project(), &env(), &owned, true, &none()).await.unwrap_err();
+
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    assert_eq!(fakes.proxy.get_route(&owned).await.unwrap().unwrap().upstreams[0].port, port, "the route is back");
+    assert!(p.domain_list(&project(), &env()).await.unwrap().contains(&owned), "the SSOT still records it");
 }

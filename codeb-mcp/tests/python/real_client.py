@@ -34,6 +34,7 @@ ALL_TOOLS = {
 }
 FORCE_GUARDED = {
     "project_delete", "domain_remove", "env_unset", "port_release", "rollback", "recover", "lock_release",
+    "domain_setup",
 }
 READ_ONLY = {
     "plan", "releases", "health_check", "logs", "env_list", "ssot_status", "ssot_diff",

@@ -46,6 +46,7 @@ const READ_ONLY = new Set([
 ]);
 const FORCE_GUARDED = new Set([
   "rollback", "recover", "domain_remove", "env_unset", "project_delete", "port_release", "lock_release",
+  "domain_setup",
 ]);
 // The formats JSON Schema 2020-12 defines; anything else makes generic clients warn.
 const STANDARD_FORMATS = new Set([

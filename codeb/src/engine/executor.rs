@@ -26,7 +26,7 @@ use crate::proxy::{Route, Upstream};
 use crate::releases::{Endpoint, ReleaseRef, ReleaseSpec};
 use crate::runtime::{BuildSpec, RemoveVolumeOptions};
 use crate::secrets::Scope;
-use crate::ssot::{ReleaseConfig, ReleaseStatus, Ssot, StateStoreExt};
+use crate::ssot::{DomainOwner, ReleaseConfig, ReleaseStatus, Ssot, StateStoreExt};
 use crate::{Error, ErrorKind, Result};
 
 /// An SSOT edit, run inside one commit; `Fn` so a commit that waits for a lock can run it again.
@@ -74,6 +74,10 @@ enum Undo {
     RestoreRecord { zone: DomainName, name: DomainName, previous: Option<RecordSet> },
     /// Forget a domain this run recorded (an SSOT edit in the failure commit).
     ForgetDomain(DomainName),
+    /// Give a domain this run took back to its owner (an SSOT edit in the failure commit).
+    GiveBackDomain { domain: DomainName, to: DomainOwner },
+    /// Create a route this run removed again, as it was.
+    RecreateRoute(Route),
 }
 
 /// One run of changes against one environment.
@@ -404,21 +408,26 @@ impl<'a> Executor<'a> {
                 Ok(Some(Undo::RestoreRoute { host: host.clone(), previous }))
             }
             Change::RemoveRoute { host } => {
+                let previous = b.proxy.get_route(host).await?;
                 gone_is_done(b.proxy.remove_route(host).await)?;
-                Ok(None)
+                Ok(previous.map(Undo::RecreateRoute))
             }
             Change::UpsertRecord { zone, name, ip } => {
                 b.dns.ensure_zone(zone).await?;
-                let existing = b.dns.list_records(zone).await?;
-                let previous = existing.into_iter().find(|e| e.name == *name && e.data.record_type() == RecordType::A);
+                let previous = a_record(b.dns.as_ref(), zone, name).await?;
                 b.dns
                     .upsert_records(zone, &[RecordSet { name: name.clone(), ttl: 60, data: RecordData::A(vec![*ip]) }])
                     .await?;
                 Ok(Some(Undo::RestoreRecord { zone: zone.clone(), name: name.clone(), previous }))
             }
             Change::DeleteRecord { zone, name } => {
+                let previous = a_record(b.dns.as_ref(), zone, name).await?;
                 gone_is_done(b.dns.delete_records(zone, &[(name.clone(), RecordType::A)]).await)?;
-                Ok(None)
+                Ok(previous.map(|set| Undo::RestoreRecord {
+                    zone: zone.clone(),
+                    name: name.clone(),
+                    previous: Some(set),
+                }))
             }
             Change::RecordRelease { .. } => {
                 self.record_switch().await?;
@@ -442,6 +451,7 @@ impl<'a> Executor<'a> {
             Change::AddDomain { domain } => {
                 let (p, e, d) = (self.project.clone(), self.env.clone(), domain.clone());
                 self.commit(Box::new(move |doc| {
+                    doc.check_domains_free(&p, &e, std::slice::from_ref(&d))?;
                     let record = doc.environment_mut(&p, &e);
                     if !record.domains.contains(&d) {
                         record.domains.push(d.clone());
@@ -450,6 +460,19 @@ impl<'a> Executor<'a> {
                 }))
                 .await?;
                 Ok(Some(Undo::ForgetDomain(domain.clone())))
+            }
+            Change::TakeDomain { domain, from } => {
+                let (p, e, d, owner) = (self.project.clone(), self.env.clone(), domain.clone(), from.clone());
+                self.commit(Box::new(move |doc| {
+                    if doc.domain_owner(&d).as_ref() != Some(&owner) {
+                        return Err(Error::conflict(format!("{d} no longer belongs to {owner}; plan the move again")));
+                    }
+                    doc.environment_mut(&owner.project, &owner.env).domains.retain(|x| *x != d);
+                    doc.environment_mut(&p, &e).domains.push(d.clone());
+                    Ok(())
+                }))
+                .await?;
+                Ok(Some(Undo::GiveBackDomain { domain: domain.clone(), to: from.clone() }))
             }
             Change::ForgetDomain { domain } => {
                 let (p, e, d) = (self.project.clone(), self.env.clone(), domain.clone());
@@ -522,6 +545,7 @@ impl<'a> Executor<'a> {
             (self.project.clone(), self.env.clone(), self.previous.clone(), self.image_id.clone());
         self.commit(Box::new(move |doc| {
             let now = chrono::Utc::now();
+            doc.check_domains_free(&project, &env, &target.config.domains)?;
             let record = doc.environment_mut(&project, &env);
             record.release_ports.remove(&target.id);
             record.ports.insert(Service::App, endpoint.port);
@@ -626,6 +650,15 @@ impl<'a> Executor<'a> {
                     Ok(())
                 })))
             }
+            Undo::GiveBackDomain { domain, to } => {
+                let (p, e) = (self.project.clone(), self.env.clone());
+                Ok(Some(Box::new(move |doc| {
+                    doc.environment_mut(&p, &e).domains.retain(|x| *x != domain);
+                    doc.environment_mut(&to.project, &to.env).domains.push(domain.clone());
+                    Ok(())
+                })))
+            }
+            Undo::RecreateRoute(route) => b.proxy.upsert_route(&route).await.map(|()| None),
         }
     }
 
@@ -749,6 +782,15 @@ impl Platform {
         };
         judge(check, &result)
     }
+}
+
+/// The A record set of `name` in `zone`, if there is one (none when the zone is missing).
+async fn a_record(dns: &dyn crate::dns::Dns, zone: &DomainName, name: &DomainName) -> Result<Option<RecordSet>> {
+    let sets = match dns.list_records(zone).await {
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        sets => sets?,
+    };
+    Ok(sets.into_iter().find(|set| set.name == *name && set.data.record_type() == RecordType::A))
 }
 
 /// A restored release's tag now names other content than the release ran
