@@ -38,6 +38,8 @@ pub enum Command {
     Releases(Target),
     /// Complete or clean up an interrupted deploy.
     Recover(RecoverArgs),
+    /// Recover every environment: serving releases, routes and DNS records as the SSOT records them.
+    Reconcile,
     /// Route domains to an environment.
     #[command(subcommand)]
     Domain(DomainCommand),

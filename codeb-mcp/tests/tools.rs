@@ -13,11 +13,12 @@ use codeb_mcp::ProjectRoots;
 use common::Harness;
 use serde_json::{Value, json};
 
-const ALL_TOOLS: [&str; 23] = [
+const ALL_TOOLS: [&str; 24] = [
     "deploy",
     "plan",
     "rollback",
     "recover",
+    "reconcile",
     "releases",
     "domain_setup",
     "domain_remove",
@@ -322,6 +323,7 @@ async fn every_tool_answers_in_the_shape_its_output_schema_advertises() {
 
     h.ok("rollback", t.clone()).await;
     h.ok("rollback", with(json!({ "force": true }))).await;
+    h.ok("reconcile", json!({})).await;
 
     let holder: codeb::ssot::DeployLock = serde_json::from_value(json!({
         "owner": "ci", "host": "build-7", "pid": 4242, "started_at": "2026-12-01T06:51:16.5Z", "message": "deploy shop"

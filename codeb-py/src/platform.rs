@@ -140,6 +140,12 @@ macro_rules! platform_class {
                 $run(py, calls::recover(&self.inner, project, env, force, progress))
             }
 
+            /// Recovers every environment the SSOT records (serving releases, routes, DNS records): a `ReconcileReport`.
+            #[pyo3(signature = (progress=None))]
+            fn reconcile(&self, py: Python<'_>, progress: Option<Py<PyAny>>) -> PyResult<Py<PyAny>> {
+                $run(py, calls::reconcile(&self.inner, progress))
+            }
+
             /// The releases of an environment, oldest first: a list of `Release`.
             fn releases(&self, py: Python<'_>, project: &str, env: &str) -> PyResult<Py<PyAny>> {
                 $run(py, calls::releases(&self.inner, project, env))

@@ -29,6 +29,9 @@ use crate::secrets::Scope;
 use crate::ssot::{DomainOwner, ReleaseConfig, ReleaseStatus, Ssot, StateStoreExt};
 use crate::{Error, ErrorKind, Result};
 
+/// The TTL of the A records codeb makes, in seconds: short, so a move to another server is seen soon.
+pub(crate) const RECORD_TTL: u32 = 60;
+
 /// An SSOT edit, run inside one commit; `Fn` so a commit that waits for a lock can run it again.
 pub(crate) type Edit = Box<dyn Fn(&mut Ssot) -> Result<()> + Send + Sync>;
 
@@ -415,9 +418,8 @@ impl<'a> Executor<'a> {
             Change::UpsertRecord { zone, name, ip } => {
                 b.dns.ensure_zone(zone).await?;
                 let previous = a_record(b.dns.as_ref(), zone, name).await?;
-                b.dns
-                    .upsert_records(zone, &[RecordSet { name: name.clone(), ttl: 60, data: RecordData::A(vec![*ip]) }])
-                    .await?;
+                let set = RecordSet { name: name.clone(), ttl: RECORD_TTL, data: RecordData::A(vec![*ip]) };
+                b.dns.upsert_records(zone, &[set]).await?;
                 Ok(Some(Undo::RestoreRecord { zone: zone.clone(), name: name.clone(), previous }))
             }
             Change::DeleteRecord { zone, name } => {
@@ -785,7 +787,11 @@ impl Platform {
 }
 
 /// The A record set of `name` in `zone`, if there is one (none when the zone is missing).
-async fn a_record(dns: &dyn crate::dns::Dns, zone: &DomainName, name: &DomainName) -> Result<Option<RecordSet>> {
+pub(crate) async fn a_record(
+    dns: &dyn crate::dns::Dns,
+    zone: &DomainName,
+    name: &DomainName,
+) -> Result<Option<RecordSet>> {
     let sets = match dns.list_records(zone).await {
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
         sets => sets?,
@@ -795,7 +801,7 @@ async fn a_record(dns: &dyn crate::dns::Dns, zone: &DomainName, name: &DomainNam
 
 /// A restored release's tag now names other content than the release ran
 /// (rebuilt, or re-pushed and pulled): running it would not restore the release.
-fn moved_tag(image: &ImageRef, release: &ReleaseId, ran: &str, now: &str) -> Error {
+pub(crate) fn moved_tag(image: &ImageRef, release: &ReleaseId, ran: &str, now: &str) -> Error {
     Error::conflict(format!(
         "image {image} now names image {}, but release {release} ran {}; the tag was moved, so rolling back would run other code: deploy the old image by digest instead",
         short_id(now),

@@ -230,6 +230,7 @@ impl Platform {
             previous: Some(previous.id),
             domains: restore.config.domains,
             elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            recovered: None,
         })
     }
 }

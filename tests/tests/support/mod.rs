@@ -1,6 +1,8 @@
 //! What the SDK-level live tests share: a platform built by
 //! `codeb_backends::connect` from a platform file for the live stack (real
 //! Podman, Caddy and PowerDNS), in a fresh namespace and zone.
+// Each test binary that includes this module uses a part of it.
+#![allow(dead_code)]
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -102,4 +104,27 @@ impl Live {
 pub fn connect(config: &std::path::Path) -> Platform {
     let config = PlatformConfig::read(config).unwrap();
     codeb_backends::connect(&config, "live-test").unwrap()
+}
+
+/// The podman CLI against the live stack's service: what codeb left, seen independently of codeb.
+pub fn podman(args: &[&str]) -> String {
+    let socket = live_env("CODEB_TEST_PODMAN_SOCKET").unwrap();
+    let out =
+        std::process::Command::new("podman").arg("--url").arg(format!("unix://{socket}")).args(args).output().unwrap();
+    assert!(out.status.success(), "podman {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// What the live Caddy answers to `GET /` for `host`: the status line's code and the body.
+pub fn get_through_caddy(host: &DomainName) -> (u16, String) {
+    use std::io::{Read, Write};
+    let caddy = live_env("CODEB_TEST_CADDY_HTTP").unwrap();
+    let mut stream = std::net::TcpStream::connect(&caddy).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(stream, "GET / HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let code = answer.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (code, body)
 }

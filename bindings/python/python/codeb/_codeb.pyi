@@ -180,6 +180,9 @@ class DeployReport:
     @property
     def previous(self) -> str | None:
         """The release it replaced."""
+    @property
+    def recovered(self) -> RecoverReport | None:
+        """What recovering first did, when an interrupted deploy's holder was gone (see [`Platform::deploy`])."""
     def __str__(self) -> str: ...
     def to_dict(self) -> dict[str, Any]: ...
     def __repr__(self) -> str: ...
@@ -576,11 +579,48 @@ class RecoverReport:
         """Whether the serving release's container had to be started again."""
     @property
     def repaired_routes(self) -> list[str]:
-        """Hosts whose route was pointed back at the serving release."""
+        """Hosts whose route was pointed back at the serving release (or created again)."""
     @property
     def released_lock(self) -> str | None:
         """The stale lock that was released, as `owner@host (pid)`."""
+    @property
+    def repaired_records(self) -> list[str]:
+        """Names whose DNS record was made again or pointed back at the serving server."""
     def __str__(self) -> str: ...
+    def to_dict(self) -> dict[str, Any]: ...
+    def __repr__(self) -> str: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class ReconcileReport:
+    """What reconciling the whole platform did, environment by environment."""
+
+    @property
+    def environments(self) -> list[Reconciled]:
+        """Each environment, in the SSOT's order."""
+    def __str__(self) -> str: ...
+    def to_dict(self) -> dict[str, Any]: ...
+    def __repr__(self) -> str: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class Reconciled:
+    """One environment of a reconcile: its recovery's report, or why it could not run."""
+
+    @property
+    def project(self) -> str:
+        """The project."""
+    @property
+    def env(self) -> str:
+        """The environment."""
+    @property
+    def error(self) -> str | None:
+        """Why it did not (a live deploy holds its lock, a backend failed)."""
+    @property
+    def report(self) -> RecoverReport | None:
+        """What its recovery found and did, when it ran."""
     def to_dict(self) -> dict[str, Any]: ...
     def __repr__(self) -> str: ...
     def __eq__(self, other: object) -> bool: ...
@@ -719,6 +759,7 @@ class Platform:
     def recover(
         self, project: str, env: str, force: bool = False, progress: _Progress | None = None
     ) -> RecoverReport: ...
+    def reconcile(self, progress: _Progress | None = None) -> ReconcileReport: ...
     def releases(self, project: str, env: str) -> list[Release]: ...
     def domain_setup(
         self, project: str, env: str, domain: str, dry_run: bool = False, force: bool = False
@@ -810,6 +851,7 @@ class AsyncPlatform:
     def recover(
         self, project: str, env: str, force: bool = False, progress: _Progress | None = None
     ) -> asyncio.Future[RecoverReport]: ...
+    def reconcile(self, progress: _Progress | None = None) -> asyncio.Future[ReconcileReport]: ...
     def releases(self, project: str, env: str) -> asyncio.Future[list[Release]]: ...
     def domain_setup(
         self, project: str, env: str, domain: str, dry_run: bool = False, force: bool = False
