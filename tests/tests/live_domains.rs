@@ -59,3 +59,19 @@ async fn a_domain_setup_with_dns_failing_leaves_no_route_and_no_ssot_entry() {
     assert!(!live.platform.domain_list(&project, &STAGING).await.unwrap().contains(&extra), "so is the SSOT entry");
     live.clean_up(&[&project]).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_zone_is_created_with_an_soa_and_ns_records_of_its_own_name_servers() {
+    let Some(live) = Live::start() else { return };
+    let project = live.project("zone");
+    live.deploy(&live.request(&project, &[live.host("app")])).await.unwrap();
+    let zone = live.zone.to_fqdn();
+
+    let soa = support::dig(&live.zone, "SOA");
+    let mut ns: Vec<String> = support::dig(&live.zone, "NS").lines().map(str::to_owned).collect();
+    ns.sort();
+
+    assert!(soa.starts_with(&format!("ns1.{zone} hostmaster.{zone} ")), "{soa}");
+    assert_eq!(ns, [format!("ns1.{zone}"), format!("ns2.{zone}")]);
+    live.clean_up(&[&project]).await;
+}

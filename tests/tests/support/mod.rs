@@ -128,3 +128,14 @@ pub fn get_through_caddy(host: &DomainName) -> (u16, String) {
     let body = answer.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
     (code, body)
 }
+
+/// What the live PowerDNS answers for `name`'s records of `kind`, one a line (`dig +short`).
+pub fn dig(name: &DomainName, kind: &str) -> String {
+    let server = live_env("CODEB_TEST_PDNS_DNS").unwrap();
+    let (ip, port) = server.rsplit_once(':').unwrap();
+    let out = std::process::Command::new("dig")
+        .args([&format!("@{ip}"), "-p", port, name.as_str(), kind, "+short"])
+        .output()
+        .expect("dnsutils provides dig");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
