@@ -88,16 +88,20 @@ async fn up(dir: PathBuf, ctx: &Context) -> Result<u8> {
 }
 
 /// Copies the stack's platform file to the default config path, unless a file
-/// that `we local up` did not write is already there. Returns where it went.
+/// that `we local up` did not write is already there (one it wrote keeps the
+/// keys added to it since). Returns where it went.
 fn install_default(platform_file: &Path) -> Result<Option<PathBuf>> {
     let Some(target) = codeb::config::default_path() else { return Ok(None) };
-    if let Ok(existing) = std::fs::read_to_string(&target)
-        && !existing.starts_with(MARKER)
-    {
+    let existing = std::fs::read_to_string(&target).ok();
+    if existing.as_ref().is_some_and(|e| !e.starts_with(MARKER)) {
         return Ok(None);
     }
     let text = std::fs::read_to_string(platform_file)
         .map_err(|e| Error::new(ErrorKind::Unavailable, "cannot read the platform file just written").with_source(e))?;
+    let text = match existing {
+        Some(existing) => codeb_devstack::with_stack_keys_of(&existing, &text)?,
+        None => text,
+    };
     let write = || -> std::io::Result<()> {
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent)?;
