@@ -235,6 +235,19 @@ async fn an_unhealthy_release_fails_with_the_status_and_body_as_evidence() {
     assert_eq!(routed_port(&fakes).await, None, "a failed first deploy creates no route");
 }
 
+/// Events that crash release v2 at its second health probe (the first of the watch window).
+fn crash_v2_on_its_second_probe(fakes: &FakeBackends) -> (EventSink, Arc<Mutex<Vec<DeployEvent>>>) {
+    let trigger = fakes.clone();
+    recorder(move |e| {
+        if let DeployEvent::HealthProbe { release, attempt: 2, .. } = e
+            && release.as_str() == "v2"
+        {
+            let name = release_container(&project(), &Environment::Staging, release).unwrap();
+            let _ = trigger.runtime.crash(&name, 137);
+        }
+    })
+}
+
 #[tokio::test]
 async fn a_release_that_turns_unhealthy_inside_the_watch_window_is_rolled_back() {
     let fakes = fakes();
@@ -242,15 +255,7 @@ async fn a_release_that_turns_unhealthy_inside_the_watch_window_is_rolled_back()
     s.watch_window = Duration::from_millis(300);
     let p = platform(&fakes, s);
     let v1 = deploy_ok(&p, "v1").await;
-    let trigger = fakes.clone();
-    let (sink, seen) = recorder(move |e| {
-        if let DeployEvent::HealthProbe { release, attempt: 2, .. } = e
-            && release.as_str() == "v2"
-        {
-            let name = release_container(&project(), &Environment::Staging, release).unwrap();
-            let _ = trigger.runtime.crash(&name, 137);
-        }
-    });
+    let (sink, seen) = crash_v2_on_its_second_probe(&fakes);
     let err = p.deploy(&request("v2"), &with_events(sink)).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unhealthy);
     assert_eq!(err.context_value("step"), Some("watch"));
@@ -263,6 +268,24 @@ async fn a_release_that_turns_unhealthy_inside_the_watch_window_is_rolled_back()
     assert_eq!(env.ports.get(&Service::App), Some(&v1.port));
     assert!(matches!(&env.release(&release("v2")).unwrap().status, ReleaseStatus::Failed { step: Step::Watch, .. }));
     assert!(seen.lock().unwrap().iter().any(|e| matches!(e, DeployEvent::RolledBack { .. })));
+}
+
+#[tokio::test]
+async fn a_watch_rollback_makes_the_previous_release_again_when_its_container_is_gone() {
+    let fakes = fakes();
+    let mut s = settings();
+    s.watch_window = Duration::from_millis(300);
+    let p = platform(&fakes, s);
+    let v1 = deploy_ok(&p, "v1").await;
+    let v1_container = release_container(&project(), &Environment::Staging, &release("v1")).unwrap();
+    fakes.runtime.remove_container(&v1_container, codeb::runtime::RemoveContainerOptions::FORCE).await.unwrap();
+    let (sink, _) = crash_v2_on_its_second_probe(&fakes);
+
+    let err = p.deploy(&request("v2"), &with_events(sink)).await.unwrap_err();
+
+    assert!(err.to_string().contains("rolled back to v1"), "{err}");
+    assert_eq!(state_of(&fakes, "v1").await, Some(ContainerState::Running), "v1 was made again");
+    assert_eq!(routed_port(&fakes).await, Some(v1.port));
 }
 
 #[tokio::test]

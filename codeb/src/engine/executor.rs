@@ -699,7 +699,14 @@ impl<'a> Executor<'a> {
     /// Brings the previous release back: start, health-gate, route back, record, remove the new one.
     async fn auto_rollback(&self, target: &Target, previous: &Previous, reason: &str) -> Result<()> {
         let b = &self.platform.backends;
-        let endpoint = self.host.releases.resume(&self.release_ref(&previous.id), previous.port).await?;
+        let record = self.platform.snapshot_environment(&self.project, &self.env).await?;
+        let recorded = record
+            .release(&previous.id)
+            .ok_or_else(|| Error::internal(format!("release {} vanished from the SSOT", previous.id)))?;
+        let (endpoint, _) = self
+            .platform
+            .run_again(&self.host, &self.project, &self.env, recorded, previous.port, &self.events)
+            .await?;
         self.platform.wait_healthy(&self.host, &previous.id, endpoint, &previous.health, &self.events).await?;
         let upstream = vec![Upstream::from(endpoint)];
         for host in &target.config.domains {

@@ -187,20 +187,8 @@ impl Platform {
             |release: &ReleaseId| ReleaseRef { project: project.clone(), env: env.clone(), release: release.clone() };
 
         if let (Some(current), Some(port)) = (&current, serving) {
-            let endpoint = match host.releases.state(&release_ref(&current.id)).await? {
-                ReleaseState::Running => Endpoint { host: host.addresses.upstream, port },
-                ReleaseState::Stopped => {
-                    report.restarted_current = true;
-                    events.note(format!("starting release {} again, which the SSOT records as serving", current.id));
-                    host.releases.resume(&release_ref(&current.id), port).await?
-                }
-                ReleaseState::Gone => {
-                    report.restarted_current = true;
-                    events.note(format!("recreating release {}, which the SSOT records as serving", current.id));
-                    let spec = self.recorded_release(host, project, env, current, port).await?;
-                    host.releases.start(&spec).await?
-                }
-            };
+            let (endpoint, restarted) = self.run_again(host, project, env, current, port, events).await?;
+            report.restarted_current = restarted;
             self.repair_domains(&record.domains, host, endpoint, report, events).await?;
         }
 
@@ -255,6 +243,33 @@ impl Platform {
         }
         report.cleaned = cleaned;
         Ok(())
+    }
+
+    /// Makes `release` run at `port` on `host` as the SSOT records it: as it
+    /// is when it runs, started again when it stopped, made again from its
+    /// record when its container is gone. Says whether it had to act.
+    pub(crate) async fn run_again(
+        &self,
+        host: &Host,
+        project: &ProjectName,
+        env: &Environment,
+        release: &ReleaseRecord,
+        port: Port,
+        events: &Events,
+    ) -> Result<(Endpoint, bool)> {
+        let which = ReleaseRef { project: project.clone(), env: env.clone(), release: release.id.clone() };
+        match host.releases.state(&which).await? {
+            ReleaseState::Running => Ok((Endpoint { host: host.addresses.upstream, port }, false)),
+            ReleaseState::Stopped => {
+                events.note(format!("starting release {} again", release.id));
+                Ok((host.releases.resume(&which, port).await?, true))
+            }
+            ReleaseState::Gone => {
+                events.note(format!("making release {} again from its record: its container is gone", release.id));
+                let spec = self.recorded_release(host, project, env, release, port).await?;
+                Ok((host.releases.start(&spec).await?, true))
+            }
+        }
     }
 
     /// The spec that runs `release` again as it was recorded: its image
