@@ -335,3 +335,28 @@ async fn a_domain_removal_that_fails_at_dns_puts_the_route_back() {
     assert_eq!(fakes.proxy.get_route(&owned).await.unwrap().unwrap().upstreams[0].port, port, "the route is back");
     assert!(p.domain_list(&project(), &env()).await.unwrap().contains(&owned), "the SSOT still records it");
 }
+
+#[tokio::test]
+async fn removing_a_domain_or_project_leaves_a_domain_an_older_ssot_also_records_for_another_project() {
+    let (fakes, p) = setup();
+    let owner_port = deploy(&p, false).await;
+    deploy_other(&p, "taker", &["taker.codeb.test"]).await.unwrap();
+    let (taker, owned) = (ProjectName::parse("taker").unwrap(), host("shop.codeb.test"));
+    // Written before a domain had one owner: both record it.
+    let record_it_for_the_taker_too = || {
+        fakes.state.update(&mut |doc| {
+            doc.environment_mut(&taker, &env()).domains.push(owned.clone());
+            Ok(())
+        })
+    };
+    record_it_for_the_taker_too().unwrap();
+
+    let removed = p.domain_remove(&taker, &env(), &owned, true, &none()).await.unwrap();
+    assert!(matches!(removed.changes.as_slice(), [c] if matches!(c.change, Change::ForgetDomain { .. })), "{removed}");
+    record_it_for_the_taker_too().unwrap();
+    p.project_delete(&taker, true, &none()).await.unwrap();
+
+    assert_eq!(fakes.proxy.get_route(&owned).await.unwrap().unwrap().upstreams[0].port, owner_port);
+    let records = codeb::dns::Dns::list_records(fakes.dns.as_ref(), &host("codeb.test")).await.unwrap();
+    assert!(records.iter().any(|r| r.name == owned), "the owner's record stays: {records:?}");
+}

@@ -142,10 +142,14 @@ impl Platform {
         }
         let servers = self.servers();
         let mut plan = Planner::new();
-        if self.backends.proxy.get_route(domain).await?.is_some() {
+        // A document from before domains had one owner may record it elsewhere too: then only the entry goes.
+        let me = DomainOwner::new(project, env);
+        let d = domain.clone();
+        let shared = self.blocking_state(move |s| s.view(|doc| Ok(doc.domain_owners(&d).any(|o| o != me)))).await?;
+        if !shared && self.backends.proxy.get_route(domain).await?.is_some() {
             plan.push(&servers.proxy, Change::RemoveRoute { host: domain.clone() });
         }
-        if let Some(zone) = self.settings.zone.as_ref().filter(|z| domain.is_within(z)) {
+        if let Some(zone) = self.settings.zone.as_ref().filter(|z| !shared && domain.is_within(z)) {
             plan.push(&servers.dns, Change::DeleteRecord { zone: zone.clone(), name: domain.clone() });
         }
         plan.push(&servers.control, Change::ForgetDomain { domain: domain.clone() });

@@ -37,12 +37,23 @@ impl std::fmt::Display for DomainOwner {
 impl Ssot {
     /// The environment that `domain` belongs to, if any records it.
     pub fn domain_owner(&self, domain: &DomainName) -> Option<DomainOwner> {
-        self.projects.iter().find_map(|(project, p)| {
+        self.domain_owners(domain).next()
+    }
+
+    /// Every environment that records `domain`: one at most, but a document
+    /// written before domains were owned may hold more.
+    pub fn domain_owners<'a>(&'a self, domain: &'a DomainName) -> impl Iterator<Item = DomainOwner> + 'a {
+        self.projects.iter().flat_map(move |(project, p)| {
             p.environments
                 .iter()
-                .find(|(_, e)| e.domains.contains(domain))
-                .map(|(env, _)| DomainOwner::new(project, env))
+                .filter(move |(_, e)| e.domains.contains(domain))
+                .map(move |(env, _)| DomainOwner::new(project, env))
         })
+    }
+
+    /// Whether an environment of another project than `project` records `domain` too.
+    pub fn domain_shared_beyond(&self, project: &ProjectName, domain: &DomainName) -> bool {
+        self.domain_owners(domain).any(|owner| owner.project != *project)
     }
 
     /// Refuses, as `Conflict` naming the owner, any of `domains` that another
