@@ -191,6 +191,20 @@ def test_another_projects_domain_is_refused_naming_its_owner_and_moved_only_with
     assert platform.domain_list("blog", "staging") == ["shop.codeb.test"]
 
 
+def test_reconcile_recovers_every_environment_and_says_what_it_did(
+    platform: codeb.Platform, project: pathlib.Path
+) -> None:
+    platform.deploy(project, "staging")
+
+    report = platform.reconcile()
+
+    assert isinstance(report, codeb.ReconcileReport)
+    [shop] = report.environments
+    assert (shop.project, shop.env, shop.error) == ("shop", "staging", None)
+    assert isinstance(shop.report, codeb.RecoverReport)
+    assert str(report).startswith("reconciled 1 environments\nshop/staging: recovered")
+
+
 def test_deleting_a_project_needs_force(platform: codeb.Platform, project: pathlib.Path) -> None:
     platform.deploy(project, "staging")
 
