@@ -323,6 +323,27 @@ async fn a_domain_setup_refuses_another_owners_domain_and_moves_it_only_with_for
 }
 
 #[tokio::test]
+async fn a_domain_moved_to_an_environment_where_nothing_serves_no_longer_leads_to_its_old_owner() {
+    let (fakes, p) = setup();
+    deploy(&p, false).await;
+    let owned = host("shop.codeb.test");
+    // Production is recorded, and nothing serves there.
+    fakes
+        .state
+        .update(&mut |doc| {
+            doc.environment_mut(&project(), &Environment::Production);
+            Ok(())
+        })
+        .unwrap();
+
+    let moved = p.domain_setup(&project(), &Environment::Production, &owned, false, true, &none()).await.unwrap();
+
+    assert!(moved.changes.iter().any(|c| c.change == Change::RemoveRoute { host: owned.clone() }), "{moved}");
+    assert!(fakes.proxy.get_route(&owned).await.unwrap().is_none(), "the old owner's release is not served under it");
+    assert!(p.domain_list(&project(), &Environment::Production).await.unwrap().contains(&owned));
+}
+
+#[tokio::test]
 async fn a_domain_removal_that_fails_at_dns_puts_the_route_back() {
     let (fakes, p) = setup();
     let port = deploy(&p, false).await;

@@ -55,26 +55,30 @@ impl Platform {
         let record = self.existing_environment(project, env).await?;
         let host = self.backends.fleet.place(record.server.as_ref(), None)?;
         let mut plan = Planner::new();
-        let control = &self.servers().control;
+        let servers = self.servers();
+        let mut moved = false;
         match self.domain_owner(domain).await? {
             Some(owner) if owner == DomainOwner::new(project, env) => {}
             Some(owner) if !force => return Err(crate::ssot::taken(domain, &owner)),
-            Some(owner) => plan.push(control, Change::TakeDomain { domain: domain.clone(), from: owner }),
-            None => plan.push(control, Change::AddDomain { domain: domain.clone() }),
-        }
-        if let Some(endpoint) = serving(&record, host) {
-            let servers = self.servers();
-            match self.backends.proxy.get_route(domain).await? {
-                Some(route) if route.upstreams == [endpoint.into()] => {}
-                Some(route) => {
-                    plan.push(&servers.proxy, Change::SwitchRoute { host: domain.clone(), from: route.upstreams })
-                }
-                None => plan.push(&servers.proxy, Change::CreateRoute { host: domain.clone() }),
+            Some(owner) => {
+                moved = true;
+                plan.push(&servers.control, Change::TakeDomain { domain: domain.clone(), from: owner })
             }
+            None => plan.push(&servers.control, Change::AddDomain { domain: domain.clone() }),
+        }
+        match (serving(&record, host), self.backends.proxy.get_route(domain).await?) {
+            (Some(endpoint), Some(route)) if route.upstreams == [endpoint.into()] => {}
+            (Some(_), Some(route)) => {
+                plan.push(&servers.proxy, Change::SwitchRoute { host: domain.clone(), from: route.upstreams })
+            }
+            (Some(_), None) => plan.push(&servers.proxy, Change::CreateRoute { host: domain.clone() }),
+            // A moved domain no longer leads to its old owner, even before anything serves here.
+            (None, Some(_)) if moved => plan.push(&servers.proxy, Change::RemoveRoute { host: domain.clone() }),
+            (None, _) => {}
         }
         if let Some(zone) = self.settings.zone.as_ref().filter(|z| domain.is_within(z)) {
             let ip = host.addresses.public_ipv4;
-            plan.push(&self.servers().dns, Change::UpsertRecord { zone: zone.clone(), name: domain.clone(), ip });
+            plan.push(&servers.dns, Change::UpsertRecord { zone: zone.clone(), name: domain.clone(), ip });
         }
         Ok(plan.finish())
     }
