@@ -46,6 +46,8 @@ pub enum Command {
     Releases(Target),
     /// Complete or clean up an interrupted deploy.
     Recover(RecoverArgs),
+    /// Recover every environment: serving releases, routes and DNS records as the SSOT records them.
+    Reconcile,
     /// Route domains to an environment.
     #[command(subcommand)]
     Domain(DomainCommand),
@@ -179,6 +181,9 @@ pub enum DomainCommand {
         /// Print the plan and change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Move the domain here when another environment owns it.
+        #[arg(long)]
+        force: bool,
     },
     /// List an environment's domains.
     List {

@@ -63,7 +63,9 @@ use codeb::{Error, ErrorKind, Result};
 pub use api_key::ApiKey;
 pub use daemon::StopOutcome;
 pub use part::Part;
-pub use platform_file::{AccessoryImages, LOCAL_ZONE, MARKER, PDNS_KEY_FILE, PLATFORM_FILE};
+pub use platform_file::{
+    AccessoryImages, LOCAL_ZONE, MARKER, PDNS_KEY_FILE, PLATFORM_FILE, STACK_KEYS, with_stack_keys_of,
+};
 pub use report::{StackStarted, StatusReport, default_dir};
 
 use binaries::{SearchPath, StackPrograms};
@@ -282,7 +284,8 @@ impl LocalStack {
         let _lock = layout.lock()?;
         refuse_if_running(&layout)?;
 
-        let ports = ports::pick().map_err(|e| io_error("cannot find free loopback ports", &layout.dir, e))?;
+        let ports =
+            ports::pick_in(&layout.dir).map_err(|e| io_error("cannot find free loopback ports", &layout.dir, e))?;
         let key = ApiKey::generate().map_err(|e| io_error("cannot generate the PowerDNS API key", &layout.dir, e))?;
         let endpoints = Endpoints {
             podman_socket: layout.podman_socket(),
@@ -325,6 +328,11 @@ impl LocalStack {
         if let Err(e) = record::write(&layout.dir, &record) {
             stop_started(&started);
             return Err(io_error("cannot write the stack record", &layout.dir.join(record::RECORD_FILE), e));
+        }
+        if let Err(e) = ports::remember(&layout.dir, &ports) {
+            stop_started(&started);
+            let _ = record::remove(&layout.dir);
+            return Err(io_error("cannot remember the stack's ports", &layout.dir.join(ports::PORTS_FILE), e));
         }
         if let Err(e) = wait_until_answering(&mut started, &endpoints, options.start_timeout) {
             stop_started(&started);

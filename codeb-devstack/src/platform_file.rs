@@ -105,9 +105,13 @@ impl LocalStack {
     }
 
     /// Writes the platform file and the PowerDNS key file (0600) into the data
-    /// directory and returns the platform file's path. The accessory images
-    /// set in a platform file `we local up` wrote before (the stack's own, or
-    /// the default one) are kept.
+    /// directory and returns the platform file's path.
+    ///
+    /// A platform file an earlier `up` wrote keeps everything the user put in
+    /// it: only the stack's own keys (its files and endpoints, [`STACK_KEYS`])
+    /// are set to this stack's values, line by line, and a file whose values
+    /// are already these is left untouched. A new file keeps the accessory
+    /// images set in the default platform file an earlier `up` wrote.
     pub fn write_platform_file(&self) -> Result<PathBuf> {
         let previous: Vec<PathBuf> =
             [Some(self.dir().join(PLATFORM_FILE)), codeb::config::default_path()].into_iter().flatten().collect();
@@ -120,8 +124,79 @@ impl LocalStack {
             Ok::<_, Error>(target)
         };
         write(PDNS_KEY_FILE, self.endpoints().pdns_api_key.expose().as_bytes())?;
-        write(PLATFORM_FILE, self.platform_file(&images)?.as_bytes())
+        let target = self.dir().join(PLATFORM_FILE);
+        let fresh = self.platform_file(&images)?;
+        match std::fs::read_to_string(&target) {
+            Ok(existing) => {
+                let kept =
+                    with_stack_keys_of(&existing, &fresh).map_err(|e| e.with_context("path", target.display()))?;
+                match kept == existing {
+                    true => Ok(target),
+                    false => write(PLATFORM_FILE, kept.as_bytes()),
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => write(PLATFORM_FILE, fresh.as_bytes()),
+            Err(e) => {
+                Err(Error::new(ErrorKind::Unavailable, format!("cannot read {}", target.display())).with_source(e))
+            }
+        }
     }
+}
+
+/// The keys of the platform file that are the stack's own, `(section, key)`:
+/// its files and endpoints, which every `up` sets to the stack it started.
+pub const STACK_KEYS: &[(&str, &str)] = &[
+    ("state", "path"),
+    ("secrets", "dir"),
+    ("secrets", "key_file"),
+    ("podman", "socket"),
+    ("caddy", "admin"),
+    ("caddy", "listen"),
+    ("powerdns", "api"),
+    ("powerdns", "api_key_file"),
+];
+
+/// `existing` with each line of a [`STACK_KEYS`] key replaced by its line in
+/// `fresh`; every other line (the user's keys and comments) as it was. A file
+/// that lacks one of those keys is refused, naming it.
+pub fn with_stack_keys_of(existing: &str, fresh: &str) -> Result<String> {
+    let has = |section: &str, key: &str| keyed_lines(existing).any(|((s, k), _)| s == section && k == key);
+    if let Some((section, key)) = STACK_KEYS.iter().find(|(s, k)| !has(s, k)) {
+        return Err(Error::invalid(format!(
+            "the platform file has no {section}.{key}, which the local stack sets: add it back, or remove the file to have a new one written"
+        )));
+    }
+    let fresh_lines: Vec<((String, String), &str)> = keyed_lines(fresh).filter(|(k, _)| is_stack_key(k)).collect();
+    let mut out = String::with_capacity(existing.len());
+    for (key, line) in keyed_or_plain_lines(existing) {
+        let fresh_line = key.as_ref().and_then(|k| fresh_lines.iter().find(|(f, _)| f == k)).map(|(_, l)| *l);
+        out.push_str(fresh_line.unwrap_or(line));
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+fn is_stack_key((section, key): &(String, String)) -> bool {
+    STACK_KEYS.iter().any(|(s, k)| s == section && k == key)
+}
+
+/// Each line of `text`, with `(section, key)` when it sets a bare key.
+fn keyed_or_plain_lines(text: &str) -> impl Iterator<Item = (Option<(String, String)>, &str)> {
+    let mut section = String::new();
+    text.lines().map(move |line| {
+        let trimmed = line.trim();
+        if let Some(name) = trimmed.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+            section = name.trim().to_owned();
+            return (None, line);
+        }
+        let key = trimmed.split_once('=').map(|(k, _)| k.trim()).filter(|k| !k.is_empty() && !k.starts_with('#'));
+        (key.map(|k| (section.clone(), k.to_owned())), line)
+    })
+}
+
+/// The lines of `text` that set a bare key, with their `(section, key)`.
+fn keyed_lines(text: &str) -> impl Iterator<Item = ((String, String), &str)> {
+    keyed_or_plain_lines(text).filter_map(|(key, line)| key.map(|k| (k, line)))
 }
 
 #[cfg(test)]
@@ -180,5 +255,27 @@ mod tests {
         let config = PlatformConfig::read(&written).unwrap();
         assert_eq!(config.postgres_image.unwrap().as_str(), "localhost/mine/postgres:15");
         assert_eq!(config.redis_image.unwrap().as_str(), "localhost/mine/redis:7");
+    }
+
+    #[test]
+    fn a_rewrite_sets_only_the_stacks_own_keys_and_keeps_the_users_lines() {
+        let fresh = "[caddy]\nadmin = \"http://127.0.0.1:2\"\nlisten = [\"127.0.0.1:3\"]\ntls = \"off\"\n";
+        let mut mine = String::from(
+            "# mine\n[caddy]\nadmin = \"http://127.0.0.1:1\"\nlisten = [\"127.0.0.1:4\"]\ntls = \"internal\"\n",
+        );
+        for (section, key) in STACK_KEYS.iter().filter(|(s, _)| *s != "caddy") {
+            mine.push_str(&format!("[{section}]\n{key} = \"/old\"\n"));
+        }
+
+        let kept = with_stack_keys_of(&mine, fresh).unwrap();
+
+        assert!(
+            kept.starts_with(
+                "# mine\n[caddy]\nadmin = \"http://127.0.0.1:2\"\nlisten = [\"127.0.0.1:3\"]\ntls = \"internal\"\n"
+            ),
+            "{kept}"
+        );
+        let err = with_stack_keys_of("[caddy]\ntls = \"off\"\n", fresh).unwrap_err();
+        assert!(err.to_string().contains("state.path"), "{err}");
     }
 }

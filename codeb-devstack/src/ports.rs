@@ -1,4 +1,6 @@
-//! Free loopback ports for the stack's listeners, chosen by the kernel.
+//! Free loopback ports for the stack's listeners, chosen by the kernel, and
+//! kept in `<dir>/ports.json` so the next `up` in the directory comes back on
+//! the same ones (and its platform file stays true) while they are free.
 //!
 //! Each port is held open until all are chosen, so they differ from each
 //! other; they are released just before the services start, which leaves a
@@ -7,12 +9,19 @@
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
+use std::path::Path;
+
+use crate::atomic::replace_owner_only;
+
+/// The file in the data directory that remembers the stack's ports.
+pub(crate) const PORTS_FILE: &str = "ports.json";
 
 /// How many times to look for a port that is free for both TCP and UDP.
 const DNS_PORT_ATTEMPTS: usize = 50;
 
 /// The loopback ports of one stack.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct StackPorts {
     /// Caddy's admin API.
     pub caddy_admin: SocketAddr,
@@ -27,7 +36,7 @@ pub(crate) struct StackPorts {
 }
 
 /// Picks five distinct free loopback ports, the DNS one free for UDP too.
-pub(crate) fn pick() -> io::Result<StackPorts> {
+fn pick() -> io::Result<StackPorts> {
     let mut held: Vec<TcpListener> = Vec::new();
     let mut tcp = || -> io::Result<SocketAddr> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
@@ -53,6 +62,27 @@ pub(crate) fn pick() -> io::Result<StackPorts> {
     Ok(StackPorts { caddy_admin, http, pdns_dns, pdns_api, registry })
 }
 
+/// The ports the last stack in `dir` used, if they are all free again; else new ones.
+pub(crate) fn pick_in(dir: &Path) -> io::Result<StackPorts> {
+    let remembered = std::fs::read(dir.join(PORTS_FILE)).ok().and_then(|b| serde_json::from_slice(&b).ok());
+    match remembered {
+        Some(ports) if all_free(&ports) => Ok(ports),
+        _ => pick(),
+    }
+}
+
+/// Remembers `ports` as the ports of the stack in `dir`.
+pub(crate) fn remember(dir: &Path, ports: &StackPorts) -> io::Result<()> {
+    replace_owner_only(&dir.join(PORTS_FILE), &serde_json::to_vec_pretty(ports).map_err(io::Error::other)?)
+}
+
+/// Whether every port can be bound now (the DNS one for UDP too).
+fn all_free(ports: &StackPorts) -> bool {
+    let tcp = [ports.caddy_admin, ports.http, ports.pdns_api, ports.registry, ports.pdns_dns];
+    let held: io::Result<Vec<TcpListener>> = tcp.iter().map(TcpListener::bind).collect();
+    held.is_ok() && UdpSocket::bind(ports.pdns_dns).is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,5 +98,15 @@ mod tests {
             TcpListener::bind(addr).unwrap();
         }
         UdpSocket::bind(ports.pdns_dns).unwrap();
+    }
+
+    #[test]
+    fn remembered_ports_come_back_while_free_and_new_ones_replace_a_taken_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = pick_in(dir.path()).unwrap();
+        remember(dir.path(), &first).unwrap();
+        assert_eq!(pick_in(dir.path()).unwrap(), first);
+        let _taken = TcpListener::bind(first.http).unwrap();
+        assert_ne!(pick_in(dir.path()).unwrap().http, first.http);
     }
 }

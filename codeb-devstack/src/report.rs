@@ -68,21 +68,26 @@ impl LocalStack {
     }
 }
 
-/// Copies the platform file to the default path, unless a file there is not one `up` wrote.
+/// Copies the platform file to the default path, unless a file there is not
+/// one `up` wrote; one it wrote keeps the keys the user added to it since
+/// (only the stack's own keys are set, [`crate::with_stack_keys_of`]).
 fn install_default(platform_file: &Path) -> Result<Option<PathBuf>> {
     let Some(target) = codeb::config::default_path() else { return Ok(None) };
-    if let Ok(existing) = std::fs::read_to_string(&target)
-        && !existing.starts_with(MARKER)
-    {
+    let existing = std::fs::read_to_string(&target).ok();
+    if existing.as_ref().is_some_and(|e| !e.starts_with(MARKER)) {
         return Ok(None);
     }
-    let text = std::fs::read(platform_file)
+    let text = std::fs::read_to_string(platform_file)
         .map_err(|e| Error::new(ErrorKind::Unavailable, "cannot read the platform file just written").with_source(e))?;
+    let text = match existing {
+        Some(existing) => crate::with_stack_keys_of(&existing, &text)?,
+        None => text,
+    };
     let write = || -> std::io::Result<()> {
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        crate::atomic::replace_owner_only(&target, &text)
+        crate::atomic::replace_owner_only(&target, text.as_bytes())
     };
     write()
         .map_err(|e| Error::new(ErrorKind::Unavailable, format!("cannot write {}", target.display())).with_source(e))?;

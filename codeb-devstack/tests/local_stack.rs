@@ -185,6 +185,33 @@ fn up_starts_every_part_answering_and_down_stops_exactly_its_processes() {
 }
 
 #[test]
+fn down_and_up_again_keep_the_ports_and_the_keys_a_user_added_to_the_platform_file() {
+    if !programs_installed() {
+        return;
+    }
+    let running = Running::up();
+    let dir = running.stack.dir().to_owned();
+    let before = running.stack.endpoints().clone();
+    let platform_file = running.stack.write_platform_file().unwrap();
+    let edited = std::fs::read_to_string(&platform_file)
+        .unwrap()
+        .replace("[deploy]\n", "# my own settings\n[deploy]\nkeep_releases = 9\n");
+    std::fs::write(&platform_file, &edited).unwrap();
+    LocalStack::down(&dir).unwrap();
+
+    let again = LocalStack::up(&LocalStackOptions::new(&dir)).unwrap_or_else(|e| panic!("up again failed: {e}"));
+    let after = again.endpoints().clone();
+    let rewritten = again.write_platform_file().unwrap();
+    let text = std::fs::read_to_string(&rewritten).unwrap();
+    LocalStack::down(&dir).unwrap();
+
+    let ports = |e: &codeb_devstack::Endpoints| [e.caddy_admin, e.http, e.pdns_api, e.pdns_dns, e.registry];
+    assert_eq!(ports(&after), ports(&before), "the stack comes back on the ports it had");
+    assert!(text.contains("keep_releases = 9"), "the user's key survives: {text}");
+    assert_eq!(text, edited, "with the same endpoints, the file is left as the user wrote it");
+}
+
+#[test]
 fn a_second_up_into_a_running_stack_is_refused_and_leaves_it_running() {
     if !programs_installed() {
         return;

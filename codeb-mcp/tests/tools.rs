@@ -13,11 +13,12 @@ use codeb_mcp::ProjectRoots;
 use common::Harness;
 use serde_json::{Value, json};
 
-const ALL_TOOLS: [&str; 23] = [
+const ALL_TOOLS: [&str; 24] = [
     "deploy",
     "plan",
     "rollback",
     "recover",
+    "reconcile",
     "releases",
     "domain_setup",
     "domain_remove",
@@ -39,9 +40,17 @@ const ALL_TOOLS: [&str; 23] = [
     "lock_release",
 ];
 /// Tools that take `force`: without it the first five return their plan and change nothing; `recover` and
-/// `lock_release` refuse a lock whose holder still runs.
-const DESTRUCTIVE_WITH_FORCE: [&str; 7] =
-    ["project_delete", "domain_remove", "env_unset", "port_release", "rollback", "recover", "lock_release"];
+/// `lock_release` refuse a lock whose holder still runs; `domain_setup` refuses another environment's domain.
+const DESTRUCTIVE_WITH_FORCE: [&str; 8] = [
+    "project_delete",
+    "domain_remove",
+    "env_unset",
+    "port_release",
+    "rollback",
+    "recover",
+    "lock_release",
+    "domain_setup",
+];
 const READ_ONLY: [&str; 12] = [
     "plan",
     "releases",
@@ -314,6 +323,7 @@ async fn every_tool_answers_in_the_shape_its_output_schema_advertises() {
 
     h.ok("rollback", t.clone()).await;
     h.ok("rollback", with(json!({ "force": true }))).await;
+    h.ok("reconcile", json!({})).await;
 
     let holder: codeb::ssot::DeployLock = serde_json::from_value(json!({
         "owner": "ci", "host": "build-7", "pid": 4242, "started_at": "2026-12-01T06:51:16.5Z", "message": "deploy shop"
@@ -439,6 +449,28 @@ async fn domains_are_set_up_and_removed_only_with_force() {
     forced["force"] = json!(true);
     assert_eq!(h.ok("domain_remove", forced).await["applied"], true);
     assert_eq!(recorded_domains(&h).await, json!([]));
+}
+
+#[tokio::test]
+async fn another_projects_domain_is_a_conflict_naming_its_owner_and_moves_only_with_force() {
+    let h = Harness::start().await;
+    deploy(&h, &h.project("shop", "localhost/shop:v1", ""), None).await;
+    deploy(&h, &h.project("blog", "localhost/shop:v1", ""), None).await;
+    h.ok("domain_setup", json!({ "project": "shop", "env": "staging", "domain": "shop.codeb.test" })).await;
+    let take = json!({ "project": "blog", "env": "staging", "domain": "SHOP.codeb.test." });
+
+    let refused = h.fails("domain_setup", take.clone()).await;
+    assert_eq!(
+        (refused["kind"].as_str(), refused["context"]["owner"].as_str()),
+        (Some("conflict"), Some("shop/staging"))
+    );
+    assert_eq!(recorded_domains(&h).await, json!(["shop.codeb.test"]), "the owner keeps it");
+
+    let mut forced = take;
+    forced["force"] = json!(true);
+    let moved = h.ok("domain_setup", forced).await;
+    assert_eq!(moved["taken_from"], json!({ "project": "shop", "env": "staging" }));
+    assert_eq!(recorded_domains(&h).await, json!([]), "the owner no longer has it");
 }
 
 #[tokio::test]

@@ -19,7 +19,8 @@ use crate::events;
 use crate::parse;
 use crate::results::{
     DeployReport, Deployed, DomainReport, EnvSet, HealthReport, LockStatus, NamedProject, Plan, PortAllocation,
-    PortReport, ProjectRecord, ProjectSummary, RecoverReport, Release, Removal, RollbackPlan, RolledBack, SsotStatus,
+    PortReport, ProjectRecord, ProjectSummary, ReconcileReport, RecoverReport, Release, Removal, RollbackPlan,
+    RolledBack, SsotStatus,
 };
 
 /// A validated call: the future that makes it, or the input's rejection.
@@ -105,14 +106,27 @@ pub(crate) fn releases(sdk: &Sdk, project: &str, env: &str) -> Call<Vec<Release>
     call(async move { Ok(sdk.releases(&project, &env).await?.iter().map(Release::from).collect()) })
 }
 
-/// `domain_setup`: routes a domain to an environment (or says what that would change).
-pub(crate) fn domain_setup(sdk: &Sdk, project: &str, env: &str, domain: &str, dry_run: bool) -> Call<DomainReport> {
+/// `reconcile`: recovers every environment the SSOT records.
+pub(crate) fn reconcile(sdk: &Sdk, progress: Option<Py<PyAny>>) -> Call<ReconcileReport> {
+    let sdk = sdk.clone();
+    call(async move { Ok(ReconcileReport::from(sdk.reconcile(&events::options(progress)).await?)) })
+}
+
+/// `domain_setup`: routes a domain to an environment (or says what that would change); `force` moves another's.
+pub(crate) fn domain_setup(
+    sdk: &Sdk,
+    project: &str,
+    env: &str,
+    domain: &str,
+    dry_run: bool,
+    force: bool,
+) -> Call<DomainReport> {
     let (project, env) = parse::target(project, env)?;
     let domain = parse::domain(domain)?;
     let sdk = sdk.clone();
     call(async move {
         let options = events::options(None);
-        Ok(DomainReport::from(sdk.domain_setup(&project, &env, &domain, dry_run, &options).await?))
+        Ok(DomainReport::from(sdk.domain_setup(&project, &env, &domain, dry_run, force, &options).await?))
     })
 }
 

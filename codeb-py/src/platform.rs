@@ -185,15 +185,22 @@ macro_rules! platform_class {
                 $run(py, calls::recover(&self.inner.get(py)?, project, env, force, progress))
             }
 
+            /// Recovers every environment the SSOT records (serving releases, routes, DNS records): a `ReconcileReport`.
+            #[pyo3(signature = (progress=None))]
+            fn reconcile(&self, py: Python<'_>, progress: Option<Py<PyAny>>) -> PyResult<Py<PyAny>> {
+                $run(py, calls::reconcile(&self.inner.get(py)?, progress))
+            }
+
             /// The releases of an environment, oldest first: a list of `Release`.
             fn releases(&self, py: Python<'_>, project: &str, env: &str) -> PyResult<Py<PyAny>> {
                 $run(py, calls::releases(&self.inner.get(py)?, project, env))
             }
 
-            /// Routes `domain` to the environment (route, DNS record, SSOT): a `DomainReport`.
-            #[pyo3(signature = (project, env, domain, dry_run=false))]
-            fn domain_setup(&self, py: Python<'_>, project: &str, env: &str, domain: &str, dry_run: bool) -> PyResult<Py<PyAny>> {
-                $run(py, calls::domain_setup(&self.inner.get(py)?, project, env, domain, dry_run))
+            /// Routes `domain` to the environment (route, DNS record, SSOT): a `DomainReport`;
+            /// `force=True` moves a domain another environment owns.
+            #[pyo3(signature = (project, env, domain, dry_run=false, force=false))]
+            fn domain_setup(&self, py: Python<'_>, project: &str, env: &str, domain: &str, dry_run: bool, force: bool) -> PyResult<Py<PyAny>> {
+                $run(py, calls::domain_setup(&self.inner.get(py)?, project, env, domain, dry_run, force))
             }
 
             /// Stops routing `domain` to the environment: a `Removal`, applied only with `force=True`.

@@ -6,7 +6,10 @@ use std::time::Duration;
 use chrono::TimeZone;
 
 use crate::engine::ProbeVerdict;
-use crate::engine::{Change, DeployEvent, DeployReport, LockStatus, PlannedChange, RecoverReport, RollbackPlan};
+use crate::engine::{
+    Change, DeployEvent, DeployReport, LockStatus, PlannedChange, ReconcileReport, Reconciled, RecoverReport,
+    RollbackPlan,
+};
 use crate::model::{
     ContainerName, DomainName, EnvKey, Environment, ImageRef, Port, ProjectName, ReleaseId, ServerName, Service, Step,
 };
@@ -70,6 +73,7 @@ fn a_deploy_report_says_what_serves_what_it_replaced_and_where_each_domain_answe
         previous: None,
         domains: Vec::new(),
         elapsed_ms: 120,
+        recovered: None,
     };
     assert_eq!(report.to_string(), "shop/staging serves v2 (localhost/shop:v2) on port 3001 in 120 ms");
     report.previous = Some(release("v1"));
@@ -78,6 +82,8 @@ fn a_deploy_report_says_what_serves_what_it_replaced_and_where_each_domain_answe
         report.to_string(),
         "shop/staging serves v2 (localhost/shop:v2) on port 3001, replacing v1 in 120 ms\n  http://shop.codeb.test/"
     );
+    report.recovered = Some(RecoverReport::default());
+    assert!(report.to_string().contains("in 120 ms, after recovering from an interrupted deploy\n"), "{report}");
 }
 
 #[test]
@@ -103,12 +109,29 @@ fn a_recovery_lists_each_thing_it_did_under_one_headline() {
         cleaned: vec![release("v3")],
         restarted_current: true,
         repaired_routes: vec![DomainName::parse("shop.codeb.test").unwrap()],
+        repaired_records: vec![DomainName::parse("shop.codeb.test").unwrap()],
     };
     assert_eq!(
         report.to_string(),
         "recovered\n  released the stale lock of ci@build-1 (pid 42)\n  cleaned up interrupted release v3\n  \
-         started the serving release again\n  pointed shop.codeb.test back at the serving release"
+         started the serving release again\n  pointed shop.codeb.test back at the serving release\n  \
+         made the DNS record of shop.codeb.test again"
     );
+}
+
+#[test]
+fn a_reconcile_names_each_environment_with_what_it_did_or_why_it_failed() {
+    let env = |name: &str, report, error: Option<&str>| Reconciled {
+        project: ProjectName::parse(name).unwrap(),
+        env: Environment::Staging,
+        report,
+        error: error.map(str::to_owned),
+    };
+    let report = ReconcileReport {
+        environments: vec![env("shop", Some(RecoverReport::default()), None), env("blog", None, Some("locked"))],
+    };
+    assert_eq!(report.to_string(), "reconciled 2 environments\nshop/staging: recovered\nblog/staging: failed: locked");
+    assert!(!report.is_complete());
 }
 
 #[test]
@@ -255,8 +278,21 @@ fn a_removal_says_whether_it_was_done_then_lists_each_change() {
 fn a_domain_setup_says_what_was_routed_or_would_be_then_lists_each_change() {
     let domain = DomainName::parse("www.codeb.test").unwrap();
     let change = PlannedChange { server: ServerName::local(), change: Change::CreateRoute { host: domain.clone() } };
-    let report = DomainReport { domain, changes: vec![change], applied: true };
+    let report = DomainReport { domain, changes: vec![change], applied: true, taken_from: None };
     assert_eq!(report.to_string(), "routed www.codeb.test\n  + create the route of www.codeb.test");
     let dry = DomainReport { applied: false, ..report };
     assert!(dry.to_string().starts_with("would route www.codeb.test (dry run)\n"));
+}
+
+#[test]
+fn a_forced_domain_setup_says_whose_the_domain_was() {
+    let domain = DomainName::parse("www.codeb.test").unwrap();
+    let from = crate::ssot::DomainOwner::new(&ProjectName::parse("blog").unwrap(), &Environment::Production);
+    let change = Change::TakeDomain { domain: domain.clone(), from: from.clone() };
+    let change = PlannedChange { server: ServerName::local(), change };
+    let report = DomainReport { domain, changes: vec![change], applied: true, taken_from: Some(from) };
+    assert_eq!(
+        report.to_string(),
+        "routed www.codeb.test, taken from blog/production\n  + move www.codeb.test from blog/production to the environment in the SSOT"
+    );
 }

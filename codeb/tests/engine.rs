@@ -237,6 +237,19 @@ async fn an_unhealthy_release_fails_with_the_status_and_body_as_evidence() {
     assert_eq!(routed_port(&fakes).await, None, "a failed first deploy creates no route");
 }
 
+/// Events that crash release v2 at its second health probe (the first of the watch window).
+fn crash_v2_on_its_second_probe(fakes: &FakeBackends) -> (EventSink, Arc<Mutex<Vec<DeployEvent>>>) {
+    let trigger = fakes.clone();
+    recorder(move |e| {
+        if let DeployEvent::HealthProbe { release, attempt: 2, .. } = e
+            && release.as_str() == "v2"
+        {
+            let name = release_container(&project(), &Environment::Staging, release).unwrap();
+            let _ = trigger.runtime.crash(&name, 137);
+        }
+    })
+}
+
 #[tokio::test]
 async fn a_secret_the_app_echoes_is_masked_in_the_error_the_events_and_the_failed_release() {
     let fakes = fakes();
@@ -265,15 +278,7 @@ async fn a_release_that_turns_unhealthy_inside_the_watch_window_is_rolled_back()
     s.watch_window = Duration::from_millis(300);
     let p = platform(&fakes, s);
     let v1 = deploy_ok(&p, "v1").await;
-    let trigger = fakes.clone();
-    let (sink, seen) = recorder(move |e| {
-        if let DeployEvent::HealthProbe { release, attempt: 2, .. } = e
-            && release.as_str() == "v2"
-        {
-            let name = release_container(&project(), &Environment::Staging, release).unwrap();
-            let _ = trigger.runtime.crash(&name, 137);
-        }
-    });
+    let (sink, seen) = crash_v2_on_its_second_probe(&fakes);
     let err = p.deploy(&request("v2"), &with_events(sink)).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unhealthy);
     assert_eq!(err.context_value("step"), Some("watch"));
@@ -286,6 +291,24 @@ async fn a_release_that_turns_unhealthy_inside_the_watch_window_is_rolled_back()
     assert_eq!(env.ports.get(&Service::App), Some(&v1.port));
     assert!(matches!(&env.release(&release("v2")).unwrap().status, ReleaseStatus::Failed { step: Step::Watch, .. }));
     assert!(seen.lock().unwrap().iter().any(|e| matches!(e, DeployEvent::RolledBack { .. })));
+}
+
+#[tokio::test]
+async fn a_watch_rollback_makes_the_previous_release_again_when_its_container_is_gone() {
+    let fakes = fakes();
+    let mut s = settings();
+    s.watch_window = Duration::from_millis(300);
+    let p = platform(&fakes, s);
+    let v1 = deploy_ok(&p, "v1").await;
+    let v1_container = release_container(&project(), &Environment::Staging, &release("v1")).unwrap();
+    fakes.runtime.remove_container(&v1_container, codeb::runtime::RemoveContainerOptions::FORCE).await.unwrap();
+    let (sink, _) = crash_v2_on_its_second_probe(&fakes);
+
+    let err = p.deploy(&request("v2"), &with_events(sink)).await.unwrap_err();
+
+    assert!(err.to_string().contains("rolled back to v1"), "{err}");
+    assert_eq!(state_of(&fakes, "v1").await, Some(ContainerState::Running), "v1 was made again");
+    assert_eq!(routed_port(&fakes).await, Some(v1.port));
 }
 
 #[tokio::test]
@@ -628,6 +651,7 @@ async fn accessories_get_protected_data_ports_and_injected_urls() {
 
     let mut preview = request("v1");
     preview.env = Environment::preview("pr1").unwrap();
+    preview.domains.clear();
     preview.accessories.postgres = true;
     let before = fakes.state.load().unwrap().revision;
     let err = p.deploy(&preview, &DeployOptions::default()).await.unwrap_err();
@@ -723,10 +747,8 @@ async fn an_interrupted_deploy_is_reported_stale_and_recover_restores_one_live_r
         let v1 = deploy_ok(&p, "v1").await;
         crash_during(&p, &fakes, step).await.unwrap();
 
-        let locked = p.deploy(&request("v3"), &DeployOptions::default()).await.unwrap_err();
-        assert_eq!(locked.kind(), ErrorKind::Locked, "{step}");
-        assert!(locked.to_string().contains("holder process is gone"), "{step}: {locked}");
-        assert!(p.lock_status(&project(), &Environment::Staging).await.unwrap().unwrap().stale, "{step}");
+        let status = p.lock_status(&project(), &Environment::Staging).await.unwrap().unwrap();
+        assert!(status.stale && status.to_string().contains("holder process is gone"), "{step}: {status}");
 
         let mut fresh = settings();
         fresh.identity.pid = FAKE_PID + 1;
@@ -922,9 +944,9 @@ async fn domain_setup_and_removal_run_their_plans_and_a_failed_setup_leaves_noth
     let p = platform(&fakes, settings());
     deploy_ok(&p, "v1").await;
     let extra = DomainName::parse("www.codeb.test").unwrap();
-    let planned = p.plan_domain_setup(&project(), &Environment::Staging, &extra).await.unwrap();
+    let planned = p.plan_domain_setup(&project(), &Environment::Staging, &extra, false).await.unwrap();
     let (sink, seen) = recorder(|_| {});
-    p.domain_setup(&project(), &Environment::Staging, &extra, false, &with_events(sink)).await.unwrap();
+    p.domain_setup(&project(), &Environment::Staging, &extra, false, false, &with_events(sink)).await.unwrap();
     assert_eq!(applied_and_undone(&seen).0, planned);
 
     let none = DeployOptions::default();
@@ -934,11 +956,20 @@ async fn domain_setup_and_removal_run_their_plans_and_a_failed_setup_leaves_noth
     assert_eq!(applied_and_undone(&seen).0, planned);
 
     fakes.dns.faults().fail_next("upsert_records", 1, ErrorKind::Unavailable);
-    let err = p.domain_setup(&project(), &Environment::Staging, &extra, false, &DeployOptions::default()).await;
+    let err = p.domain_setup(&project(), &Environment::Staging, &extra, false, false, &DeployOptions::default()).await;
     assert_eq!(err.unwrap_err().kind(), ErrorKind::Unavailable);
     assert!(fakes.proxy.get_route(&extra).await.unwrap().is_none(), "the route is undone");
     assert!(!env_record(&fakes).domains.contains(&extra), "the SSOT entry is undone");
     assert!(env_record(&fakes).lock.is_none());
+}
+
+/// Deploys v1 to production, routed at shop-prod.codeb.test.
+async fn deploy_production(p: &Platform) -> (DeployRequest, DeployReport) {
+    let mut production = request("v1");
+    production.env = Environment::Production;
+    production.domains = vec![DomainName::parse("shop-prod.codeb.test").unwrap()];
+    let report = deploy_ok_with(p, &production).await;
+    (production, report)
 }
 
 #[tokio::test]
@@ -946,10 +977,7 @@ async fn project_delete_runs_its_plan_and_takes_every_environments_lock() {
     let fakes = fakes();
     let p = platform(&fakes, settings());
     deploy_ok(&p, "v1").await;
-    let mut production = request("v1");
-    production.env = Environment::Production;
-    production.domains = vec![DomainName::parse("shop-prod.codeb.test").unwrap()];
-    deploy_ok_with(&p, &production).await;
+    deploy_production(&p).await;
 
     // A deploy holds production's lock: the delete is refused and changes nothing.
     fakes.runtime.faults().add_latency("start_container", Duration::from_millis(200));
@@ -957,6 +985,7 @@ async fn project_delete_runs_its_plan_and_takes_every_environments_lock() {
     let holder = tokio::spawn(async move {
         let mut r = request("v2");
         r.env = Environment::Production;
+        r.domains = vec![DomainName::parse("shop-prod.codeb.test").unwrap()];
         p2.deploy(&r, &DeployOptions::default()).await
     });
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -1113,4 +1142,97 @@ async fn an_edited_saved_plan_is_refused_and_changes_nothing() {
     let err = p.apply_rollback(&edited, &DeployOptions::default()).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Conflict, "a rollback without its health gate is not what was planned: {err}");
     assert_eq!(p.apply_rollback(&planned, &DeployOptions::default()).await.unwrap().release, release("v1"));
+}
+
+#[tokio::test]
+async fn a_serving_release_removed_out_of_band_is_recreated_by_recover_and_does_not_wedge_the_next_deploy() {
+    let fakes = fakes();
+    let p = platform(&fakes, settings());
+    deploy_ok(&p, "v1").await;
+    let v1 = release_container(&project(), &Environment::Staging, &release("v1")).unwrap();
+    fakes.runtime.remove_container(&v1, codeb::runtime::RemoveContainerOptions::FORCE).await.unwrap();
+
+    let report = p.recover(&project(), &Environment::Staging, false, &DeployOptions::default()).await.unwrap();
+
+    assert!(report.restarted_current, "{report:?}");
+    assert_eq!(state_of(&fakes, "v1").await, Some(ContainerState::Running), "v1 runs again");
+    assert_eq!(routed_port(&fakes).await, Some(env_record(&fakes).ports[&Service::App]));
+    fakes.runtime.remove_container(&v1, codeb::runtime::RemoveContainerOptions::FORCE).await.unwrap();
+    let v2 = p.deploy(&request("v2"), &DeployOptions::default()).await.unwrap();
+    assert_eq!(routed_port(&fakes).await, Some(v2.port), "a previous release already gone counts as stopped");
+    assert_eq!(state_of(&fakes, "v2").await, Some(ContainerState::Running));
+}
+
+#[tokio::test]
+async fn recover_restores_a_route_and_a_record_that_are_gone() {
+    let fakes = fakes();
+    let p = platform(&fakes, settings());
+    let v1 = deploy_ok(&p, "v1").await;
+    let zone = DomainName::parse("codeb.test").unwrap();
+    fakes.proxy.remove_route(&domain()).await.unwrap();
+    fakes.dns.delete_records(&zone, &[(domain(), codeb::dns::RecordType::A)]).await.unwrap();
+
+    let report = p.recover(&project(), &Environment::Staging, false, &DeployOptions::default()).await.unwrap();
+
+    assert_eq!((report.repaired_routes.clone(), report.repaired_records.clone()), (vec![domain()], vec![domain()]));
+    assert_eq!(routed_port(&fakes).await, Some(v1.port), "the route is back");
+    assert!(fakes.dns.list_records(&zone).await.unwrap().iter().any(|r| r.name == domain()), "the record is back");
+    let again = p.recover(&project(), &Environment::Staging, false, &DeployOptions::default()).await.unwrap();
+    assert!(again.repaired_routes.is_empty() && again.repaired_records.is_empty(), "nothing left to repair");
+}
+
+#[tokio::test]
+async fn reconcile_restores_what_the_ssot_says_should_exist_across_the_platform() {
+    let fakes = fakes();
+    let p = platform(&fakes, settings());
+    deploy_ok(&p, "v1").await;
+    let (production, prod) = deploy_production(&p).await;
+    for route in fakes.proxy.list_routes().await.unwrap() {
+        fakes.proxy.remove_route(&route.host).await.unwrap();
+    }
+
+    let report = p.reconcile(&DeployOptions::default()).await.unwrap();
+
+    assert_eq!(report.environments.len(), 2, "{report:?}");
+    assert!(report.environments.iter().all(|e| e.error.is_none() && e.report.is_some()), "{report:?}");
+    assert!(routed_port(&fakes).await.is_some());
+    let prod_route = fakes.proxy.get_route(&production.domains[0]).await.unwrap().unwrap();
+    assert_eq!(prod_route.upstreams[0].port, prod.port);
+}
+
+#[tokio::test]
+async fn a_deploy_after_its_lock_holder_died_on_this_host_recovers_first_and_proceeds() {
+    for step in [Step::StartRelease, Step::SwitchRoute, Step::StopPrevious] {
+        let fakes = fakes();
+        let p = platform(&fakes, settings());
+        deploy_ok(&p, "v1").await;
+        crash_during(&p, &fakes, step).await.unwrap();
+        let mut fresh = settings();
+        fresh.identity.pid = FAKE_PID + 1;
+        let p = platform(&fakes, fresh);
+
+        let v3 = p.deploy(&request("v3"), &DeployOptions::default()).await.unwrap();
+
+        let recovered = v3.recovered.as_ref().unwrap_or_else(|| panic!("{step}: the deploy says it recovered"));
+        assert!(recovered.released_lock.is_some(), "{step}");
+        let env = env_record(&fakes);
+        assert_eq!(env.current_release, Some(v3.release.clone()), "{step}");
+        assert!(env.release_ports.is_empty() && env.lock.is_none(), "{step}: nothing of the dead deploy is left");
+        assert!(env.releases.iter().all(|r| r.status != ReleaseStatus::Pending), "{step}");
+        assert_eq!(routed_port(&fakes).await, Some(v3.port), "{step}");
+    }
+}
+
+#[tokio::test]
+async fn a_deploy_never_takes_a_lock_whose_holder_may_be_alive() {
+    let fakes = fakes();
+    let p = platform(&fakes, settings());
+    deploy_ok(&p, "v1").await;
+    crash_during(&p, &fakes, Step::HealthCheck).await.unwrap();
+    let mut elsewhere = settings();
+    elsewhere.identity = Identity { owner: "tester".into(), host: "other-host".into(), pid: FAKE_PID + 1 };
+
+    let err = platform(&fakes, elsewhere).deploy(&request("v3"), &DeployOptions::default()).await.unwrap_err();
+
+    assert_eq!(err.kind(), ErrorKind::Locked, "a holder on another host cannot be proven gone: {err}");
 }

@@ -89,13 +89,13 @@ async fn a_domain_set_up_routes_to_the_serving_release_and_stays_for_later_deplo
     let (fakes, p) = setup();
     let port = deploy(&p, false).await;
     let extra = host("www.codeb.test");
-    let dry = p.domain_setup(&project(), &env(), &extra, true, &none()).await.unwrap();
+    let dry = p.domain_setup(&project(), &env(), &extra, true, false, &none()).await.unwrap();
     assert!(!dry.applied);
     let kinds: Vec<&str> = dry.changes.iter().map(|c| c.change.step().as_str()).collect();
     assert_eq!(kinds, ["record", "switch_route", "dns"], "{:?}", dry.changes);
     assert!(fakes.proxy.get_route(&extra).await.unwrap().is_none(), "a dry run changes nothing");
 
-    p.domain_setup(&project(), &env(), &extra, false, &none()).await.unwrap();
+    p.domain_setup(&project(), &env(), &extra, false, false, &none()).await.unwrap();
     let route = fakes.proxy.get_route(&extra).await.unwrap().unwrap();
     assert_eq!(route.upstreams[0].port, port);
     assert!(p.domain_list(&project(), &env()).await.unwrap().contains(&extra));
@@ -115,7 +115,8 @@ async fn a_domain_set_up_routes_to_the_serving_release_and_stays_for_later_deplo
     assert!(p.domain_remove(&project(), &env(), &extra, true, &none()).await.unwrap().applied);
     assert!(fakes.proxy.get_route(&extra).await.unwrap().is_none());
     assert!(!p.domain_list(&project(), &env()).await.unwrap().contains(&extra));
-    let err = p.domain_setup(&ProjectName::parse("ghost").unwrap(), &env(), &extra, false, &none()).await.unwrap_err();
+    let err =
+        p.domain_setup(&ProjectName::parse("ghost").unwrap(), &env(), &extra, false, false, &none()).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
 }
 
@@ -310,4 +311,133 @@ async fn the_releases_of_an_unknown_project_or_environment_are_not_found_like_it
     assert_eq!(p.releases(&project(), &env()).await.unwrap().len(), 1);
     let production = Environment::parse("production").unwrap();
     assert_eq!(p.releases(&project(), &production).await.unwrap_err().kind(), ErrorKind::NotFound);
+}
+
+/// Deploys `name` to staging with `domains`, serving `localhost/shop:v1`.
+async fn deploy_other(p: &Platform, name: &str, domains: &[&str]) -> codeb::Result<codeb::engine::DeployReport> {
+    let mut r = DeployRequest::new(ProjectName::parse(name).unwrap(), env(), image(), Port::new(8080).unwrap());
+    r.domains = domains.iter().map(|d| host(d)).collect();
+    r.health =
+        HealthCheck { interval: Duration::from_millis(5), deadline: Duration::from_millis(100), ..Default::default() };
+    p.deploy(&r, &none()).await
+}
+
+#[tokio::test]
+async fn a_deploy_cannot_take_another_projects_domain_in_any_spelling() {
+    let (fakes, p) = setup();
+    let owner_port = deploy(&p, false).await;
+
+    let err = deploy_other(&p, "taker", &["SHOP.codeb.test."]).await.unwrap_err();
+
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    assert_eq!(err.context_value("owner"), Some("shop/staging"), "the error names the owner: {err}");
+    let route = fakes.proxy.get_route(&host("shop.codeb.test")).await.unwrap().unwrap();
+    assert_eq!(route.upstreams[0].port, owner_port, "the owner's route is untouched");
+    let taker = p.releases(&ProjectName::parse("taker").unwrap(), &env()).await;
+    assert!(taker.map_or_else(|e| e.kind() == ErrorKind::NotFound, |r| r.is_empty()), "nothing ran");
+}
+
+#[tokio::test]
+async fn removing_or_deleting_a_non_owner_leaves_the_owners_route_and_record() {
+    let (fakes, p) = setup();
+    let owner_port = deploy(&p, false).await;
+    deploy_other(&p, "taker", &["taker.codeb.test"]).await.unwrap();
+    let (taker, owned) = (ProjectName::parse("taker").unwrap(), host("shop.codeb.test"));
+
+    let err = p.domain_remove(&taker, &env(), &owned, true, &none()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    assert_eq!(err.context_value("owner"), Some("shop/staging"), "{err}");
+    p.project_delete(&taker, true, &none()).await.unwrap();
+
+    let route = fakes.proxy.get_route(&owned).await.unwrap().unwrap();
+    assert_eq!(route.upstreams[0].port, owner_port, "the owner's route stays");
+    let records = codeb::dns::Dns::list_records(fakes.dns.as_ref(), &host("codeb.test")).await.unwrap();
+    assert!(records.iter().any(|r| r.name == owned), "the owner's record stays: {records:?}");
+    assert!(fakes.proxy.get_route(&host("taker.codeb.test")).await.unwrap().is_none(), "the taker's own route went");
+}
+
+#[tokio::test]
+async fn a_domain_setup_refuses_another_owners_domain_and_moves_it_only_with_force() {
+    let (fakes, p) = setup();
+    let owner_port = deploy(&p, false).await;
+    let taker_port = deploy_other(&p, "taker", &["taker.codeb.test"]).await.unwrap().port;
+    let (taker, owned) = (ProjectName::parse("taker").unwrap(), host("shop.codeb.test"));
+
+    let err = p.domain_setup(&taker, &env(), &host("Shop.CODEB.test."), false, false, &none()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    assert_eq!(err.context_value("owner"), Some("shop/staging"), "{err}");
+    assert_eq!(fakes.proxy.get_route(&owned).await.unwrap().unwrap().upstreams[0].port, owner_port);
+
+    let moved = p.domain_setup(&taker, &env(), &owned, false, true, &none()).await.unwrap();
+
+    assert_eq!(moved.taken_from.as_ref().map(|o| o.to_string()).as_deref(), Some("shop/staging"));
+    assert!(moved.to_string().contains("taken from shop/staging"), "{moved}");
+    assert_eq!(fakes.proxy.get_route(&owned).await.unwrap().unwrap().upstreams[0].port, taker_port);
+    assert!(!p.domain_list(&project(), &env()).await.unwrap().contains(&owned), "the owner no longer lists it");
+    assert!(p.domain_list(&taker, &env()).await.unwrap().contains(&owned));
+    let state = fakes.state.load().unwrap();
+    assert!(state.projects.values().flat_map(|p| p.environments.values()).all(|e| e.lock.is_none()), "both unlocked");
+    let err = deploy_other(&p, "shop", &["shop.codeb.test"]).await.unwrap_err();
+    assert_eq!(err.context_value("owner"), Some("taker/staging"), "the old owner cannot take it back unasked: {err}");
+    assert_eq!(fakes.proxy.get_route(&owned).await.unwrap().unwrap().upstreams[0].port, taker_port);
+}
+
+#[tokio::test]
+async fn a_domain_moved_to_an_environment_where_nothing_serves_no_longer_leads_to_its_old_owner() {
+    let (fakes, p) = setup();
+    deploy(&p, false).await;
+    let owned = host("shop.codeb.test");
+    // Production is recorded, and nothing serves there.
+    fakes
+        .state
+        .update(&mut |doc| {
+            doc.environment_mut(&project(), &Environment::Production);
+            Ok(())
+        })
+        .unwrap();
+
+    let moved = p.domain_setup(&project(), &Environment::Production, &owned, false, true, &none()).await.unwrap();
+
+    assert!(moved.changes.iter().any(|c| c.change == Change::RemoveRoute { host: owned.clone() }), "{moved}");
+    assert!(fakes.proxy.get_route(&owned).await.unwrap().is_none(), "the old owner's release is not served under it");
+    assert!(p.domain_list(&project(), &Environment::Production).await.unwrap().contains(&owned));
+}
+
+#[tokio::test]
+async fn a_domain_removal_that_fails_at_dns_puts_the_route_back() {
+    let (fakes, p) = setup();
+    let port = deploy(&p, false).await;
+    let owned = host("shop.codeb.test");
+    fakes.dns.faults().fail_next("delete_records", 1, ErrorKind::Unavailable);
+
+    let err = p.domain_remove(&project(), &env(), &owned, true, &none()).await.unwrap_err();
+
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    assert_eq!(fakes.proxy.get_route(&owned).await.unwrap().unwrap().upstreams[0].port, port, "the route is back");
+    assert!(p.domain_list(&project(), &env()).await.unwrap().contains(&owned), "the SSOT still records it");
+}
+
+#[tokio::test]
+async fn removing_a_domain_or_project_leaves_a_domain_an_older_ssot_also_records_for_another_project() {
+    let (fakes, p) = setup();
+    let owner_port = deploy(&p, false).await;
+    deploy_other(&p, "taker", &["taker.codeb.test"]).await.unwrap();
+    let (taker, owned) = (ProjectName::parse("taker").unwrap(), host("shop.codeb.test"));
+    // Written before a domain had one owner: both record it.
+    let record_it_for_the_taker_too = || {
+        fakes.state.update(&mut |doc| {
+            doc.environment_mut(&taker, &env()).domains.push(owned.clone());
+            Ok(())
+        })
+    };
+    record_it_for_the_taker_too().unwrap();
+
+    let removed = p.domain_remove(&taker, &env(), &owned, true, &none()).await.unwrap();
+    assert!(matches!(removed.changes.as_slice(), [c] if matches!(c.change, Change::ForgetDomain { .. })), "{removed}");
+    record_it_for_the_taker_too().unwrap();
+    p.project_delete(&taker, true, &none()).await.unwrap();
+
+    assert_eq!(fakes.proxy.get_route(&owned).await.unwrap().unwrap().upstreams[0].port, owner_port);
+    let records = codeb::dns::Dns::list_records(fakes.dns.as_ref(), &host("codeb.test")).await.unwrap();
+    assert!(records.iter().any(|r| r.name == owned), "the owner's record stays: {records:?}");
 }

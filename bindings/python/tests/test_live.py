@@ -61,7 +61,7 @@ def dig(server: str, name: str) -> str:
 
 
 def test_a_deploy_from_python_serves_through_caddy_and_powerdns(stack: dict[str, str], tmp_path: pathlib.Path) -> None:
-    ns = "py" + secrets.token_hex(4)
+    ns = "t" + secrets.token_hex(4)  # a test namespace: codeb-testenv reaps what a killed run leaves
     zone = f"{ns}.codeb.test"
     project, domain = f"{ns}-hello", f"hello.{zone}"
     key = tmp_path / "pdns.key"
@@ -135,7 +135,7 @@ sys.exit(0)
 def test_an_interpreter_that_exits_mid_deploy_lets_it_clean_up_and_leaves_no_lock(
     stack: dict[str, str], tmp_path: pathlib.Path
 ) -> None:
-    ns = "py" + secrets.token_hex(4)
+    ns = "t" + secrets.token_hex(4)  # a test namespace: codeb-testenv reaps what a killed run leaves
     project = f"{ns}-exit"
     key = tmp_path / "pdns.key"
     key.write_text(stack["CODEB_TEST_PDNS_API_KEY"])

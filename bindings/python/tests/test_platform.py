@@ -11,6 +11,7 @@ import pytest
 
 import codeb
 from codeb import errors
+from conftest import write_project
 
 
 def kinds(changes: list[codeb.Change]) -> list[str]:
@@ -172,6 +173,39 @@ def test_domains_are_set_up_listed_and_removed_only_with_force(platform: codeb.P
     assert removed.applied is True
     assert kinds(removed.changes) == ["remove_route", "delete_record", "forget_domain"]
     assert platform.domain_list("shop", "staging") == ["shop.codeb.test"]
+
+
+def test_another_projects_domain_is_refused_naming_its_owner_and_moved_only_with_force(
+    platform: codeb.Platform, project: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    platform.deploy(project, "staging")
+    taker = write_project(tmp_path / "blog", name="blog", domains=("SHOP.codeb.test.",))
+
+    with pytest.raises(errors.ConflictError) as refused:
+        platform.deploy(taker, "staging")
+    assert refused.value.context["owner"] == "shop/staging"
+    platform.deploy(write_project(tmp_path / "blog", name="blog", domains=()), "staging")
+    with pytest.raises(errors.ConflictError):
+        platform.domain_setup("blog", "staging", "Shop.codeb.test")
+
+    moved = platform.domain_setup("blog", "staging", "shop.codeb.test", force=True)
+    assert moved.taken_from == {"project": "shop", "env": "staging"}
+    assert platform.domain_list("shop", "staging") == []
+    assert platform.domain_list("blog", "staging") == ["shop.codeb.test"]
+
+
+def test_reconcile_recovers_every_environment_and_says_what_it_did(
+    platform: codeb.Platform, project: pathlib.Path
+) -> None:
+    platform.deploy(project, "staging")
+
+    report = platform.reconcile()
+
+    assert isinstance(report, codeb.ReconcileReport)
+    [shop] = report.environments
+    assert (shop.project, shop.env, shop.error) == ("shop", "staging", None)
+    assert isinstance(shop.report, codeb.RecoverReport)
+    assert str(report).startswith("reconciled 1 environments\nshop/staging: recovered")
 
 
 def test_deleting_a_project_needs_force(platform: codeb.Platform, project: pathlib.Path) -> None:

@@ -133,7 +133,7 @@ def test_a_hostile_input_is_refused_before_any_backend_is_touched(
 
 
 def test_every_platform_method_that_takes_strings_is_covered() -> None:
-    takes_no_string = {"from_config", "memory", "apply", "ssot_status", "project_list", "port_check", "close"}
+    takes_no_string = {"from_config", "memory", "apply", "ssot_status", "project_list", "port_check", "close", "reconcile"}
     methods = {name for name in vars(codeb.Platform) if not name.startswith("_")}
     assert methods - takes_no_string == set(CASES)
 

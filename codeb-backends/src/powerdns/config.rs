@@ -32,9 +32,12 @@ pub struct PowerDnsConfig {
     api_key: String,
     /// The server id in API paths (`localhost` unless PowerDNS is told otherwise).
     pub server_id: String,
-    /// The NS records of zones codeb creates; may be empty (PowerDNS 4.7 then
-    /// creates the zone with its SOA only, and still answers for it).
+    /// The NS records of zones codeb creates, the first also the SOA's
+    /// primary; when empty, `ns1` and `ns2` of each zone (`ns1.<zone>`, as the seed's `ns1.one-q.xyz`).
     pub nameservers: Vec<DomainName>,
+    /// The SOA contact of zones codeb creates (`hostmaster.example.com` for
+    /// `hostmaster@example.com`); when unset, `hostmaster.<zone>`.
+    pub hostmaster: Option<DomainName>,
     /// The TTL of those NS records, in seconds.
     pub default_ttl: u32,
     /// How long one API request may take.
@@ -48,15 +51,37 @@ struct RawPowerDns {
     api: String,
     api_key_file: Option<std::path::PathBuf>,
     api_key_env: Option<String>,
+    #[serde(default)]
+    nameservers: Vec<String>,
+    hostmaster: Option<String>,
 }
 
 impl PowerDnsConfig {
     /// The configuration of the platform file's `[powerdns]` section (`api`,
-    /// and `api_key_file` or `api_key_env`, whose key is read now).
+    /// and `api_key_file` or `api_key_env`, whose key is read now; optional
+    /// `nameservers` and `hostmaster` of the zones it creates).
     pub fn from_section(section: &Section) -> Result<Self> {
         let raw: RawPowerDns = section.parse()?;
         let source = KeySource::from_keys("powerdns.api_key", raw.api_key_file, raw.api_key_env)?;
-        Ok(PowerDnsConfig::new(raw.api, read_key("PowerDNS API key", &source)?))
+        let nameservers = raw.nameservers.iter().map(|ns| DomainName::parse(ns)).collect::<Result<Vec<_>, _>>()?;
+        let hostmaster = raw.hostmaster.as_deref().map(DomainName::parse).transpose()?;
+        let config = PowerDnsConfig::new(raw.api, read_key("PowerDNS API key", &source)?).with_nameservers(nameservers);
+        Ok(PowerDnsConfig { hostmaster, ..config })
+    }
+
+    /// The name servers and SOA contact a new `zone` gets: the configured
+    /// ones, else `ns1.<zone>`, `ns2.<zone>` and `hostmaster.<zone>`.
+    pub fn authority(&self, zone: &DomainName) -> Result<(Vec<DomainName>, DomainName)> {
+        let own = |label: &str| DomainName::parse(&format!("{label}.{zone}"));
+        let nameservers = match self.nameservers.is_empty() {
+            true => vec![own("ns1")?, own("ns2")?],
+            false => self.nameservers.clone(),
+        };
+        let hostmaster = match &self.hostmaster {
+            Some(hostmaster) => hostmaster.clone(),
+            None => own("hostmaster")?,
+        };
+        Ok((nameservers, hostmaster))
     }
 
     /// A configuration for the API at `api` with `api_key`, server id
@@ -67,6 +92,7 @@ impl PowerDnsConfig {
             api_key: api_key.into(),
             server_id: DEFAULT_SERVER_ID.to_owned(),
             nameservers: Vec::new(),
+            hostmaster: None,
             default_ttl: DEFAULT_TTL,
             timeout: DEFAULT_TIMEOUT,
         }
@@ -128,6 +154,7 @@ impl fmt::Debug for PowerDnsConfig {
             .field("api_key", &"<redacted>")
             .field("server_id", &self.server_id)
             .field("nameservers", &self.nameservers)
+            .field("hostmaster", &self.hostmaster)
             .field("default_ttl", &self.default_ttl)
             .field("timeout", &self.timeout)
             .finish()
@@ -161,6 +188,36 @@ mod tests {
         assert_eq!(config.nameservers, [ns]);
         assert_eq!(config.timeout, Duration::from_secs(1));
         config.check().unwrap();
+    }
+
+    /// The `[powerdns]` section of a platform file whose key file holds `KEY`, with `extra` lines.
+    fn from_platform_file(extra: &str) -> Result<PowerDnsConfig> {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("pdns.key");
+        std::fs::write(&key, KEY).unwrap();
+        let text = format!(
+            "[state]\npath = \"/s\"\n[secrets]\ndir = \"/d\"\nkey_env = \"K\"\n[podman]\nsocket = \"/p\"\n\
+             [caddy]\nadmin = \"http://127.0.0.1:1\"\nlisten = []\n\
+             [powerdns]\napi = \"http://127.0.0.1:2\"\napi_key_file = {:?}\n{extra}\n",
+            key.display().to_string()
+        );
+        PowerDnsConfig::from_section(&codeb::config::PlatformConfig::parse(&text)?.powerdns)
+    }
+
+    #[test]
+    fn a_zone_is_served_by_the_configured_name_servers_or_by_ns1_and_ns2_of_its_own() {
+        let zone = DomainName::parse("one-q.xyz").unwrap();
+        let names = |list: &[&str]| list.iter().map(|n| DomainName::parse(n).unwrap()).collect::<Vec<_>>();
+        let (ns, contact) = from_platform_file("").unwrap().authority(&zone).unwrap();
+        assert_eq!((ns, contact.as_str()), (names(&["ns1.one-q.xyz", "ns2.one-q.xyz"]), "hostmaster.one-q.xyz"));
+
+        let configured = from_platform_file(
+            "nameservers = [\"NS1.Example.NET.\", \"ns2.example.net\"]\nhostmaster = \"ops.example.net\"",
+        );
+        let (ns, contact) = configured.unwrap().authority(&zone).unwrap();
+        assert_eq!((ns, contact.as_str()), (names(&["ns1.example.net", "ns2.example.net"]), "ops.example.net"));
+        let bad = from_platform_file("nameservers = [\"not a name\"]").unwrap_err();
+        assert_eq!(bad.kind(), ErrorKind::Invalid, "{bad}");
     }
 
     #[test]

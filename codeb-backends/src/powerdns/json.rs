@@ -19,20 +19,18 @@ pub fn zone_path(server_id: &str, zone: &DomainName) -> String {
     format!("{}/{}", zones_path(server_id), zone.to_fqdn())
 }
 
-/// The body that creates `zone` as a Native zone, with an NS set when
-/// `nameservers` is not empty.
-pub fn new_zone(zone: &DomainName, nameservers: &[DomainName], ns_ttl: u32) -> Value {
-    let rrsets: Vec<Value> = if nameservers.is_empty() {
-        Vec::new()
-    } else {
-        vec![json!({
-            "name": zone.to_fqdn(),
-            "type": "NS",
-            "ttl": ns_ttl,
-            "records": nameservers.iter().map(|ns| record(ns.to_fqdn())).collect::<Vec<_>>(),
-        })]
-    };
-    json!({ "name": zone.to_fqdn(), "kind": "Native", "nameservers": [], "rrsets": rrsets })
+/// The SOA timers of a new zone: refresh, retry, expire and the negative-answer TTL, in seconds (RFC 1912's advice).
+const SOA_TIMERS: &str = "10800 3600 604800 3600";
+
+/// The body that creates `zone` as a Native zone, authoritative by its own
+/// SOA (primary: the first of `nameservers`; contact: `hostmaster`) and NS
+/// set, never PowerDNS's placeholder SOA. `nameservers` must not be empty.
+pub fn new_zone(zone: &DomainName, nameservers: &[DomainName], hostmaster: &DomainName, ttl: u32) -> Value {
+    let primary = nameservers.first().map(DomainName::to_fqdn).unwrap_or_default();
+    let soa = format!("{primary} {} 1 {SOA_TIMERS}", hostmaster.to_fqdn());
+    let rrset = |kind: &str, records: Vec<Value>| json!({ "name": zone.to_fqdn(), "type": kind, "ttl": ttl, "records": records });
+    let ns = nameservers.iter().map(|ns| record(ns.to_fqdn())).collect();
+    json!({ "name": zone.to_fqdn(), "kind": "Native", "nameservers": [], "rrsets": [rrset("SOA", vec![record(soa)]), rrset("NS", ns)] })
 }
 
 fn record(content: String) -> Value {
@@ -222,15 +220,23 @@ mod tests {
     }
 
     #[test]
-    fn a_new_zone_is_native_with_its_ns_set() {
+    fn a_new_zone_is_native_with_its_own_soa_and_ns_set() {
         let zone = name("shop.example");
+        let ns = [name("ns1.example.net"), name("ns2.example.net")];
         assert_eq!(
-            new_zone(&zone, &[name("ns1.example.net"), name("ns2.example.net")], 3600),
+            new_zone(&zone, &ns, &name("hostmaster.example.net"), 3600),
             json!({
                 "name": "shop.example.",
                 "kind": "Native",
                 "nameservers": [],
                 "rrsets": [{
+                    "name": "shop.example.",
+                    "type": "SOA",
+                    "ttl": 3600,
+                    "records": [
+                        {"content": "ns1.example.net. hostmaster.example.net. 1 10800 3600 604800 3600", "disabled": false}
+                    ]
+                }, {
                     "name": "shop.example.",
                     "type": "NS",
                     "ttl": 3600,
@@ -241,7 +247,6 @@ mod tests {
                 }]
             })
         );
-        assert_eq!(new_zone(&zone, &[], 3600)["rrsets"], json!([]));
     }
 
     #[test]

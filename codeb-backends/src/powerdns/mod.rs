@@ -1,6 +1,8 @@
 //! [`Dns`] over the PowerDNS Authoritative HTTP API.
 //!
-//! Zones are created on demand as Native zones. Every batch of record changes
+//! Zones are created on demand as Native zones with their own SOA and NS set
+//! (the platform file's `nameservers` and `hostmaster`, else `ns1`/`ns2` and
+//! `hostmaster` of the zone itself). Every batch of record changes
 //! is one PATCH of the zone, which PowerDNS applies all or nothing: an upsert
 //! replaces each named set (`changetype: REPLACE`), a delete removes them
 //! (`DELETE`). Sets are checked with [`RecordSet::validate`] before anything
@@ -102,7 +104,8 @@ fn answer_error(answer: Answer, zone: &DomainName) -> Error {
 #[async_trait]
 impl Dns for PowerDns {
     async fn ensure_zone(&self, zone: &DomainName) -> Result<()> {
-        let body = json::new_zone(zone, &self.config.nameservers, self.config.default_ttl);
+        let (nameservers, hostmaster) = self.config.authority(zone).map_err(|e| e.with_context("backend", BACKEND))?;
+        let body = json::new_zone(zone, &nameservers, &hostmaster, self.config.default_ttl);
         let path = json::zones_path(&self.config.server_id);
         match self.api.send(Method::POST, &path, Some(&body)).await.map_err(|e| e.with_context("zone", zone))? {
             Answer::Done(_) | Answer::Exists => Ok(()),

@@ -8,7 +8,7 @@ use codeb::project::ProjectFile;
 
 use crate::args::{DeployArgs, RecoverArgs, RollbackArgs, Target};
 use crate::context::Context;
-use crate::exit::OK;
+use crate::exit::{FAILURE, OK};
 use crate::printer::Tone;
 use crate::render;
 
@@ -80,4 +80,15 @@ pub async fn recover(args: RecoverArgs, ctx: &Context) -> codeb::Result<u8> {
     let report = report?;
     ctx.printer.result(&report, |p| render::text(p, Tone::Good, &report));
     Ok(OK)
+}
+
+pub async fn reconcile(ctx: &Context) -> codeb::Result<u8> {
+    let platform = ctx.platform().await?;
+    let progress = ctx.progress("reconcile");
+    let report = platform.reconcile(&progress.options).await;
+    progress.finish().await;
+    let report = report?;
+    let (tone, code) = if report.is_complete() { (Tone::Good, OK) } else { (Tone::Warn, FAILURE) };
+    ctx.printer.result(&report, |p| render::text(p, tone, &report));
+    Ok(code)
 }

@@ -10,9 +10,10 @@ use crate::render;
 pub async fn run(cmd: DomainCommand, ctx: &Context) -> codeb::Result<u8> {
     let platform = ctx.platform().await?;
     match cmd {
-        DomainCommand::Setup { domain, scope, dry_run } => {
+        DomainCommand::Setup { domain, scope, dry_run, force } => {
             let progress = ctx.progress(&format!("domain setup {domain}"));
-            let report = platform.domain_setup(&scope.project, &scope.env, &domain, dry_run, &progress.options).await;
+            let (project, env) = (&scope.project, &scope.env);
+            let report = platform.domain_setup(project, env, &domain, dry_run, force, &progress.options).await;
             progress.finish().await;
             let report = report?;
             ctx.printer

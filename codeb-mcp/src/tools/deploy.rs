@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use codeb::engine::{DeployReport, Plan, RecoverReport, Rollback};
+use codeb::engine::{DeployReport, Plan, ReconcileReport, RecoverReport, Rollback};
 use codeb::model::{Environment, ImageRef, ReleaseId};
 use codeb::project::ProjectFile;
 use codeb::ssot::ReleaseRecord;
@@ -18,7 +18,7 @@ use crate::output::{Guarded, Untrusted};
 use crate::progress::Progress;
 use crate::roots::ProjectRoots;
 use crate::server::CodebServer;
-use crate::tools::{TargetParams, target};
+use crate::tools::{NoParams, TargetParams, target};
 
 /// Longest wait for another deploy's lock, in seconds.
 const MAX_WAIT_SECONDS: u64 = 600;
@@ -185,6 +185,27 @@ impl CodebServer {
         let (project, env) = target(&p.project, &p.env)?;
         let progress = Progress::start(&context, format!("recover {project}/{env}"));
         let report = self.sdk()?.recover(&project, &env, p.force, &progress.options()).await;
+        progress.finish().await;
+        Ok(Json(report?))
+    }
+
+    /// Recover every environment the SSOT records (as `recover` without force does, one at a time): after a proxy or
+    /// server restart, each serving release runs again and every route and DNS record of its domains is made again.
+    /// An environment that cannot be recovered (a live deploy holds it) is reported with its error; the rest still are.
+    #[tool(annotations(
+        title = "Reconcile the platform",
+        read_only_hint = false,
+        destructive_hint = false,
+        idempotent_hint = true,
+        open_world_hint = true
+    ))]
+    async fn reconcile(
+        &self,
+        _params: Parameters<NoParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<Json<ReconcileReport>, ToolFailure> {
+        let progress = Progress::start(&context, "reconcile".to_owned());
+        let report = self.sdk()?.reconcile(&progress.options()).await;
         progress.finish().await;
         Ok(Json(report?))
     }

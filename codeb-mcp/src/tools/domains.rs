@@ -28,6 +28,9 @@ pub struct DomainSetupParams {
     /// Only return what would change.
     #[serde(default)]
     pub dry_run: bool,
+    /// Move the domain here when another environment owns it (without it, that is a conflict naming the owner).
+    #[serde(default)]
+    pub force: bool,
 }
 
 /// A domain to stop routing.
@@ -65,7 +68,7 @@ impl CodebServer {
         let (project, env) = target(&p.project, &p.env)?;
         let domain = required("domain", &p.domain, DomainName::parse)?;
         let progress = Progress::start(&context, format!("domain_setup {domain}"));
-        let report = self.sdk()?.domain_setup(&project, &env, &domain, p.dry_run, &progress.options()).await;
+        let report = self.sdk()?.domain_setup(&project, &env, &domain, p.dry_run, p.force, &progress.options()).await;
         progress.finish().await;
         Ok(Json(report?))
     }

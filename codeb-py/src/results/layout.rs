@@ -274,7 +274,7 @@ mod tests {
         let names: Vec<&str> = layout.attrs.iter().map(|a| a.name.as_str()).collect();
         assert_eq!(
             names,
-            ["project", "env", "server", "release", "image", "port", "domains", "elapsed_ms", "previous"]
+            ["project", "env", "server", "release", "image", "port", "domains", "elapsed_ms", "previous", "recovered"]
         );
         assert_eq!(attr(&layout, "release").field.doc, "The release that serves now.");
     }

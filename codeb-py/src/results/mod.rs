@@ -214,6 +214,17 @@ result_class! {
     display [__str__]
 }
 
+result_class! {
+    /// What reconciling the whole platform did, environment by environment.
+    ReconcileReport => codeb::engine::ReconcileReport,
+    display [__str__]
+}
+
+result_class! {
+    /// One environment of a reconcile: its recovery's report, or why it could not run.
+    Reconciled => codeb::engine::Reconciled
+}
+
 /// The list of result classes: `register` adds them to the module, and other
 /// classes' attributes holding their SDK types become them (`class_of`).
 macro_rules! classes {
@@ -265,6 +276,8 @@ classes![
     HealthReport,
     SsotStatus,
     RecoverReport,
+    ReconcileReport,
+    Reconciled,
     EnvironmentRecord,
     ProjectRecord,
     ProjectSummary,

@@ -7,7 +7,7 @@ use std::time::Instant;
 use crate::engine::events::Events;
 use crate::engine::executor::{Edit, Executor, Previous, Target};
 use crate::engine::lock::{LockRequest, STALE_PLAN};
-use crate::engine::{DeployOptions, Plan, Platform};
+use crate::engine::{DeployOptions, Plan, Platform, RecoverReport};
 use crate::fleet::Host;
 use crate::model::{DomainName, Environment, ImageRef, Port, ProjectName, ReleaseId, ServerName, Service, Step};
 use crate::ssot::{EnvironmentRecord, ReleaseConfig, ReleaseRecord, ReleaseStatus, Ssot, StateStoreExt};
@@ -35,6 +35,9 @@ pub struct DeployReport {
     pub domains: Vec<DomainName>,
     /// How long the deploy took, in milliseconds.
     pub elapsed_ms: u64,
+    /// What recovering first did, when an interrupted deploy's holder was gone (see [`Platform::deploy`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovered: Option<RecoverReport>,
 }
 
 impl std::fmt::Display for DeployReport {
@@ -45,6 +48,9 @@ impl std::fmt::Display for DeployReport {
             write!(f, ", replacing {previous}")?;
         }
         write!(f, " in {} ms", self.elapsed_ms)?;
+        if self.recovered.is_some() {
+            f.write_str(", after recovering from an interrupted deploy")?;
+        }
         self.domains.iter().try_for_each(|d| write!(f, "\n  http://{d}/"))
     }
 }
@@ -55,19 +61,28 @@ impl Platform {
     /// The plan runs only if the SSOT is still at the revision it was made
     /// at; when another change landed in between (another deploy finished
     /// while this one waited for the lock), the request is planned again.
+    ///
+    /// When the lock is held by a deploy whose process is provably gone (on
+    /// this host, and not running), the environment is recovered first, as
+    /// [`Platform::recover`] without `force` does, and the report says so; a
+    /// holder that may be alive (or runs elsewhere) is `Locked`, as always.
     pub async fn deploy(
         &self,
         request: &crate::engine::DeployRequest,
         options: &DeployOptions,
     ) -> Result<DeployReport> {
         const MAX_PLANS: usize = 20;
-        let mut planned = 0;
+        let (mut planned, mut recovered) = (0, None);
         loop {
             let plan = self.plan(request).await.map_err(|e| e.with_context("step", Step::Plan))?;
             planned += 1;
             match self.run_plan(&plan, Some(plan.revision), options).await {
                 Err(e) if e.context_value(STALE_PLAN) == Some("true") && planned < MAX_PLANS => {}
-                other => return other,
+                Err(e) if is_stale_lock(&e) && recovered.is_none() => {
+                    recovered = Some(self.recover(&request.project, &request.env, false, options).await?);
+                }
+                Ok(report) => return Ok(DeployReport { recovered, ..report }),
+                Err(e) => return Err(e),
             }
         }
     }
@@ -163,6 +178,7 @@ impl Platform {
             previous: previous.map(|p| p.id),
             domains: plan.domains.clone(),
             elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            recovered: None,
         })
     }
 
@@ -206,6 +222,11 @@ impl Platform {
             }
         }
     }
+}
+
+/// Whether `e` is a lock held by a process that is gone.
+fn is_stale_lock(e: &Error) -> bool {
+    e.kind() == ErrorKind::Locked && e.context_value("stale") == Some("true")
 }
 
 /// A saved plan that planning its request again does not give: refused at

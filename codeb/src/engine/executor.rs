@@ -27,11 +27,14 @@ use crate::redact::Redactor;
 use crate::releases::{Endpoint, ReleaseRef, ReleaseSpec};
 use crate::runtime::{BuildSpec, RemoveVolumeOptions};
 use crate::secrets::Scope;
-use crate::ssot::{ReleaseConfig, ReleaseStatus, Ssot, StateStoreExt};
+use crate::ssot::{DomainOwner, ReleaseConfig, ReleaseStatus, Ssot, StateStoreExt};
 use crate::{Error, ErrorKind, Result};
 
 /// How many times a release start moves to another host port when its reserved one was taken meanwhile.
 const PORT_RETRIES: usize = 3;
+
+/// The TTL of the A records codeb makes, in seconds: short, so a move to another server is seen soon.
+pub(crate) const RECORD_TTL: u32 = 60;
 
 /// An SSOT edit, run inside one commit; `Fn` so a commit that waits for a lock can run it again.
 pub(crate) type Edit = Box<dyn Fn(&mut Ssot) -> Result<()> + Send + Sync>;
@@ -78,6 +81,10 @@ enum Undo {
     RestoreRecord { zone: DomainName, name: DomainName, previous: Option<RecordSet> },
     /// Forget a domain this run recorded (an SSOT edit in the failure commit).
     ForgetDomain(DomainName),
+    /// Give a domain this run took back to its owner (an SSOT edit in the failure commit).
+    GiveBackDomain { domain: DomainName, to: DomainOwner },
+    /// Create a route this run removed again, as it was.
+    RecreateRoute(Route),
 }
 
 /// One run of changes against one environment.
@@ -426,21 +433,25 @@ impl<'a> Executor<'a> {
                 Ok(Some(Undo::RestoreRoute { host: host.clone(), previous }))
             }
             Change::RemoveRoute { host } => {
+                let previous = b.proxy.get_route(host).await?;
                 gone_is_done(b.proxy.remove_route(host).await)?;
-                Ok(None)
+                Ok(previous.map(Undo::RecreateRoute))
             }
             Change::UpsertRecord { zone, name, ip } => {
                 b.dns.ensure_zone(zone).await?;
-                let existing = b.dns.list_records(zone).await?;
-                let previous = existing.into_iter().find(|e| e.name == *name && e.data.record_type() == RecordType::A);
-                b.dns
-                    .upsert_records(zone, &[RecordSet { name: name.clone(), ttl: 60, data: RecordData::A(vec![*ip]) }])
-                    .await?;
+                let previous = a_record(b.dns.as_ref(), zone, name).await?;
+                let set = RecordSet { name: name.clone(), ttl: RECORD_TTL, data: RecordData::A(vec![*ip]) };
+                b.dns.upsert_records(zone, &[set]).await?;
                 Ok(Some(Undo::RestoreRecord { zone: zone.clone(), name: name.clone(), previous }))
             }
             Change::DeleteRecord { zone, name } => {
+                let previous = a_record(b.dns.as_ref(), zone, name).await?;
                 gone_is_done(b.dns.delete_records(zone, &[(name.clone(), RecordType::A)]).await)?;
-                Ok(None)
+                Ok(previous.map(|set| Undo::RestoreRecord {
+                    zone: zone.clone(),
+                    name: name.clone(),
+                    previous: Some(set),
+                }))
             }
             Change::RecordRelease { .. } => {
                 self.record_switch().await?;
@@ -464,6 +475,7 @@ impl<'a> Executor<'a> {
             Change::AddDomain { domain } => {
                 let (p, e, d) = (self.project.clone(), self.env.clone(), domain.clone());
                 self.commit(Box::new(move |doc| {
+                    doc.check_domains_free(&p, &e, std::slice::from_ref(&d))?;
                     let record = doc.environment_mut(&p, &e);
                     if !record.domains.contains(&d) {
                         record.domains.push(d.clone());
@@ -472,6 +484,19 @@ impl<'a> Executor<'a> {
                 }))
                 .await?;
                 Ok(Some(Undo::ForgetDomain(domain.clone())))
+            }
+            Change::TakeDomain { domain, from } => {
+                let (p, e, d, owner) = (self.project.clone(), self.env.clone(), domain.clone(), from.clone());
+                self.commit(Box::new(move |doc| {
+                    if doc.domain_owner(&d).as_ref() != Some(&owner) {
+                        return Err(Error::conflict(format!("{d} no longer belongs to {owner}; plan the move again")));
+                    }
+                    doc.environment_mut(&owner.project, &owner.env).domains.retain(|x| *x != d);
+                    doc.environment_mut(&p, &e).domains.push(d.clone());
+                    Ok(())
+                }))
+                .await?;
+                Ok(Some(Undo::GiveBackDomain { domain: domain.clone(), to: from.clone() }))
             }
             Change::ForgetDomain { domain } => {
                 let (p, e, d) = (self.project.clone(), self.env.clone(), domain.clone());
@@ -575,6 +600,7 @@ impl<'a> Executor<'a> {
             (self.project.clone(), self.env.clone(), self.previous.clone(), self.image_id.clone());
         self.commit(Box::new(move |doc| {
             let now = chrono::Utc::now();
+            doc.check_domains_free(&project, &env, &target.config.domains)?;
             let record = doc.environment_mut(&project, &env);
             record.release_ports.remove(&target.id);
             record.ports.insert(Service::App, endpoint.port);
@@ -683,6 +709,15 @@ impl<'a> Executor<'a> {
                     Ok(())
                 })))
             }
+            Undo::GiveBackDomain { domain, to } => {
+                let (p, e) = (self.project.clone(), self.env.clone());
+                Ok(Some(Box::new(move |doc| {
+                    doc.environment_mut(&p, &e).domains.retain(|x| *x != domain);
+                    doc.environment_mut(&to.project, &to.env).domains.push(domain.clone());
+                    Ok(())
+                })))
+            }
+            Undo::RecreateRoute(route) => b.proxy.upsert_route(&route).await.map(|()| None),
         }
     }
 
@@ -721,9 +756,17 @@ impl<'a> Executor<'a> {
     /// Brings the previous release back: start, health-gate, route back, record, remove the new one.
     async fn auto_rollback(&self, target: &Target, previous: &Previous, reason: &str) -> Result<()> {
         let b = &self.platform.backends;
-        let endpoint = self.host.releases.resume(&self.release_ref(&previous.id), previous.port).await?;
-        let health = &previous.health;
-        self.platform.wait_healthy(&self.host, &previous.id, endpoint, health, &self.events, &self.redactor).await?;
+        let record = self.platform.snapshot_environment(&self.project, &self.env).await?;
+        let recorded = record
+            .release(&previous.id)
+            .ok_or_else(|| Error::internal(format!("release {} vanished from the SSOT", previous.id)))?;
+        let (endpoint, _) = self
+            .platform
+            .run_again(&self.host, &self.project, &self.env, recorded, previous.port, &self.events)
+            .await?;
+        self.platform
+            .wait_healthy(&self.host, &previous.id, endpoint, &previous.health, &self.events, &self.redactor)
+            .await?;
         let upstream = vec![Upstream::from(endpoint)];
         for host in &target.config.domains {
             b.proxy.switch_upstreams(host, &upstream).await?;
@@ -822,9 +865,22 @@ impl Platform {
     }
 }
 
+/// The A record set of `name` in `zone`, if there is one (none when the zone is missing).
+pub(crate) async fn a_record(
+    dns: &dyn crate::dns::Dns,
+    zone: &DomainName,
+    name: &DomainName,
+) -> Result<Option<RecordSet>> {
+    let sets = match dns.list_records(zone).await {
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        sets => sets?,
+    };
+    Ok(sets.into_iter().find(|set| set.name == *name && set.data.record_type() == RecordType::A))
+}
+
 /// A restored release's tag now names other content than the release ran
 /// (rebuilt, or re-pushed and pulled): running it would not restore the release.
-fn moved_tag(image: &ImageRef, release: &ReleaseId, ran: &str, now: &str) -> Error {
+pub(crate) fn moved_tag(image: &ImageRef, release: &ReleaseId, ran: &str, now: &str) -> Error {
     Error::conflict(format!(
         "image {image} now names image {}, but release {release} ran {}; the tag was moved, so rolling back would run other code: deploy the old image by digest instead",
         short_id(now),

@@ -26,7 +26,7 @@ pub use health::{BODY_EXCERPT_BYTES, HttpProbe, ProbeRequest, ProbeResponse, Pro
 pub use lock::{Identity, Liveness, LockStatus};
 pub use naming::{accessory_container, accessory_volume, environment_network, release_container};
 pub use plan::{Change, Plan, PlannedChange};
-pub use recover::RecoverReport;
+pub use recover::{ReconcileReport, Reconciled, RecoverReport};
 pub use request::{Accessories, DeployOptions, DeployRequest};
 pub use rollback::{Rollback, RollbackPlan};
 

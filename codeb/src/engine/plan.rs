@@ -13,7 +13,7 @@ use crate::model::{
 use crate::ports::PortKey;
 use crate::proxy::Upstream;
 use crate::secrets::Scope;
-use crate::ssot::{EnvironmentRecord, StateStoreExt};
+use crate::ssot::{DomainOwner, EnvironmentRecord, StateStoreExt};
 use crate::text::{list, upstreams};
 use crate::{Error, ErrorKind, Result};
 
@@ -131,6 +131,13 @@ pub enum Change {
         /// The domain.
         domain: DomainName,
     },
+    /// Move a domain another environment owns to this one in the SSOT (a forced domain setup).
+    TakeDomain {
+        /// The domain.
+        domain: DomainName,
+        /// The environment it belonged to.
+        from: DomainOwner,
+    },
     /// Forget a domain of the environment in the SSOT.
     ForgetDomain {
         /// The domain.
@@ -213,6 +220,7 @@ impl Change {
             Change::UpsertRecord { .. } | Change::DeleteRecord { .. } => Step::Dns,
             Change::RecordRelease { .. }
             | Change::AddDomain { .. }
+            | Change::TakeDomain { .. }
             | Change::ForgetDomain { .. }
             | Change::ForgetProject { .. } => Step::Record,
             Change::StopRelease { .. } => Step::StopPrevious,
@@ -250,6 +258,9 @@ impl fmt::Display for Change {
             }
             Change::RecordRelease { release } => write!(f, "record {release} as the serving release in the SSOT"),
             Change::AddDomain { domain } => write!(f, "record {domain} as the environment's domain in the SSOT"),
+            Change::TakeDomain { domain, from } => {
+                write!(f, "move {domain} from {from} to the environment in the SSOT")
+            }
             Change::ForgetDomain { domain } => write!(f, "forget {domain} in the SSOT"),
             Change::CreateRoute { host } => write!(f, "create the route of {host}"),
             Change::SwitchRoute { host, from } => write!(f, "switch the route of {host} from {}", upstreams(from)),
@@ -385,9 +396,14 @@ impl Platform {
     pub async fn plan(&self, request: &DeployRequest) -> Result<Plan> {
         let (project, env) = (request.project.clone(), request.env.clone());
         let (revision, record) = {
-            let (project, env) = (project.clone(), env.clone());
-            self.blocking_state(move |s| s.view(|doc| Ok((doc.revision, doc.environment(&project, &env).cloned()))))
-                .await?
+            let (project, env, domains) = (project.clone(), env.clone(), request.domains.clone());
+            self.blocking_state(move |s| {
+                s.view(|doc| {
+                    doc.check_domains_free(&project, &env, &domains)?;
+                    Ok((doc.revision, doc.environment(&project, &env).cloned()))
+                })
+            })
+            .await?
         };
         self.check_request(request)?;
         let host =

@@ -2,17 +2,21 @@
 //! environment is brought back to its last recorded release, and whatever the
 //! interrupted deploy left behind is cleaned up.
 
-use crate::Result;
+use crate::dns::{RecordData, RecordSet};
 use crate::engine::events::Events;
-use crate::engine::executor::Edit;
+use crate::engine::executor::{Edit, RECORD_TTL, a_record, moved_tag};
 use crate::engine::lock::{self, LockRequest};
+use crate::engine::naming::environment_network;
 use crate::engine::{DeployOptions, Platform};
-use crate::model::{DomainName, Environment, ProjectName, ReleaseId, Service, Step};
+use crate::fleet::Host;
+use crate::model::{DomainName, Environment, Port, ProjectName, ReleaseId, Service, Step};
 use crate::ports::PortKey;
-use crate::proxy::Upstream;
-use crate::releases::{Endpoint, ReleaseRef, ReleaseState};
+use crate::proxy::{Route, Upstream};
+use crate::releases::{Endpoint, ReleaseRef, ReleaseSpec, ReleaseState};
 use crate::runtime::StopOptions;
-use crate::ssot::{ReleaseStatus, StateStoreExt};
+use crate::secrets::Scope;
+use crate::ssot::{ReleaseRecord, ReleaseStatus, StateStoreExt};
+use crate::{Error, Result};
 
 /// What a recovery found and did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -24,8 +28,11 @@ pub struct RecoverReport {
     pub cleaned: Vec<ReleaseId>,
     /// Whether the serving release's container had to be started again.
     pub restarted_current: bool,
-    /// Hosts whose route was pointed back at the serving release.
+    /// Hosts whose route was pointed back at the serving release (or created again).
     pub repaired_routes: Vec<DomainName>,
+    /// Names whose DNS record was made again or pointed back at the serving server.
+    #[serde(default)]
+    pub repaired_records: Vec<DomainName>,
 }
 
 impl std::fmt::Display for RecoverReport {
@@ -39,17 +46,96 @@ impl std::fmt::Display for RecoverReport {
         if self.restarted_current {
             f.write_str("\n  started the serving release again")?;
         }
-        self.repaired_routes.iter().try_for_each(|h| write!(f, "\n  pointed {h} back at the serving release"))
+        self.repaired_routes.iter().try_for_each(|h| write!(f, "\n  pointed {h} back at the serving release"))?;
+        self.repaired_records.iter().try_for_each(|h| write!(f, "\n  made the DNS record of {h} again"))
+    }
+}
+
+/// What reconciling the whole platform did: one recovery per environment the SSOT records.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct ReconcileReport {
+    /// Each environment, in the SSOT's order.
+    pub environments: Vec<Reconciled>,
+}
+
+/// One environment of a reconcile: what its recovery did, or why it could not run.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct Reconciled {
+    /// The project.
+    pub project: ProjectName,
+    /// The environment.
+    pub env: Environment,
+    /// What its recovery found and did, when it ran.
+    pub report: Option<RecoverReport>,
+    /// Why it did not (a live deploy holds its lock, a backend failed).
+    pub error: Option<String>,
+}
+
+impl ReconcileReport {
+    /// Whether every environment was reconciled.
+    pub fn is_complete(&self) -> bool {
+        self.environments.iter().all(|e| e.error.is_none())
+    }
+}
+
+impl std::fmt::Display for ReconcileReport {
+    /// `reconciled N environments`, then each with what it did or why it failed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "reconciled {} environments", self.environments.len())?;
+        for e in &self.environments {
+            match (&e.report, &e.error) {
+                (_, Some(error)) => write!(f, "\n{}/{}: failed: {error}", e.project, e.env)?,
+                (Some(report), None) => {
+                    write!(f, "\n{}/{}: {}", e.project, e.env, report.to_string().replace('\n', "\n  "))?
+                }
+                (None, None) => write!(f, "\n{}/{}", e.project, e.env)?,
+            }
+        }
+        Ok(())
     }
 }
 
 impl Platform {
+    /// Brings the whole platform back to what the SSOT says should exist:
+    /// [`Platform::recover`] (without `force`) on every environment, so each
+    /// serving release runs and every route and DNS record of its domains is
+    /// there (after a proxy restart lost its routes, say). An environment
+    /// that cannot be reconciled (a live deploy holds it) is reported, and the
+    /// others still are.
+    pub async fn reconcile(&self, options: &DeployOptions) -> Result<ReconcileReport> {
+        let environments = self
+            .blocking_state(|s| {
+                s.view(|doc| {
+                    Ok(doc
+                        .projects
+                        .iter()
+                        .flat_map(|(p, r)| r.environments.keys().map(move |e| (p.clone(), e.clone())))
+                        .collect::<Vec<_>>())
+                })
+            })
+            .await?;
+        let mut report = ReconcileReport::default();
+        for (project, env) in environments {
+            let outcome = self.recover(&project, &env, false, options).await;
+            let (report_of, error) = match outcome {
+                Ok(done) => (Some(done), None),
+                Err(e) => (None, Some(e.to_string())),
+            };
+            report.environments.push(Reconciled { project, env, report: report_of, error });
+        }
+        Ok(report)
+    }
+
     /// Completes or cleans up an interrupted deploy of an environment.
     ///
     /// The lock must be free or stale (its holder gone); `force` takes it
-    /// from a live holder too. Afterwards the recorded current release runs and
-    /// every route of the environment points at it; releases still pending
-    /// are removed and recorded as failed. An environment the SSOT does not
+    /// from a live holder too. Afterwards the recorded current release runs
+    /// (started again, or made again from its record when its container is
+    /// gone), every one of the environment's own domains is routed to it
+    /// (a route that is gone is created again) and named in DNS; releases
+    /// still pending are removed and recorded as failed. An environment the SSOT does not
     /// know is `NotFound`, and nothing is recorded for it.
     pub async fn recover(
         &self,
@@ -101,26 +187,9 @@ impl Platform {
             |release: &ReleaseId| ReleaseRef { project: project.clone(), env: env.clone(), release: release.clone() };
 
         if let (Some(current), Some(port)) = (&current, serving) {
-            let endpoint = match host.releases.state(&release_ref(&current.id)).await? {
-                ReleaseState::Running => Endpoint { host: host.addresses.upstream, port },
-                ReleaseState::Stopped | ReleaseState::Gone => {
-                    report.restarted_current = true;
-                    events.note(format!("starting release {} again, which the SSOT records as serving", current.id));
-                    host.releases.resume(&release_ref(&current.id), port).await?
-                }
-            };
-            let upstream = vec![Upstream::from(endpoint)];
-            for host in &current.config.domains {
-                match b.proxy.get_route(host).await? {
-                    Some(route) if route.upstreams == upstream => {}
-                    Some(_) => {
-                        b.proxy.switch_upstreams(host, &upstream).await?;
-                        events.note(format!("pointed the route of {host} back at release {}", current.id));
-                        report.repaired_routes.push(host.clone());
-                    }
-                    None => events.note(format!("{host} has no route; the next deploy creates it")),
-                }
-            }
+            let (endpoint, restarted) = self.run_again(host, project, env, current, port, events).await?;
+            report.restarted_current = restarted;
+            self.repair_domains(&record.domains, host, endpoint, report, events).await?;
         }
 
         for (release, port) in record.release_ports.clone() {
@@ -173,6 +242,106 @@ impl Platform {
             events.note(format!("removed interrupted release {release}, recorded as failed"));
         }
         report.cleaned = cleaned;
+        Ok(())
+    }
+
+    /// Makes `release` run at `port` on `host` as the SSOT records it: as it
+    /// is when it runs, started again when it stopped, made again from its
+    /// record when its container is gone. Says whether it had to act.
+    pub(crate) async fn run_again(
+        &self,
+        host: &Host,
+        project: &ProjectName,
+        env: &Environment,
+        release: &ReleaseRecord,
+        port: Port,
+        events: &Events,
+    ) -> Result<(Endpoint, bool)> {
+        let which = ReleaseRef { project: project.clone(), env: env.clone(), release: release.id.clone() };
+        match host.releases.state(&which).await? {
+            ReleaseState::Running => Ok((Endpoint { host: host.addresses.upstream, port }, false)),
+            ReleaseState::Stopped => {
+                events.note(format!("starting release {} again", release.id));
+                Ok((host.releases.resume(&which, port).await?, true))
+            }
+            ReleaseState::Gone => {
+                events.note(format!("making release {} again from its record: its container is gone", release.id));
+                let spec = self.recorded_release(host, project, env, release, port).await?;
+                Ok((host.releases.start(&spec).await?, true))
+            }
+        }
+    }
+
+    /// The spec that runs `release` again as it was recorded: its image
+    /// (refused if the tag now names other content), command, variables at
+    /// its env version, ports, network and limits.
+    async fn recorded_release(
+        &self,
+        host: &Host,
+        project: &ProjectName,
+        env: &Environment,
+        release: &ReleaseRecord,
+        host_port: Port,
+    ) -> Result<ReleaseSpec> {
+        let info = host.runtime.ensure_image(&release.image).await?;
+        if let Some(ran) = release.image_digest.as_ref().filter(|ran| **ran != info.id) {
+            return Err(moved_tag(&release.image, &release.id, ran, &info.id));
+        }
+        let config = &release.config;
+        let container_port = config.container_port.ok_or_else(|| {
+            Error::invalid(format!("release {} has no recorded container port; deploy it again", release.id))
+        })?;
+        let vars = self.backends.secrets.list_at(&Scope::new(project.clone(), env.clone()), config.env_version).await?;
+        Ok(ReleaseSpec {
+            release: ReleaseRef { project: project.clone(), env: env.clone(), release: release.id.clone() },
+            image: release.image.clone(),
+            command: config.command.clone(),
+            env: vars.vars,
+            container_port,
+            host_port,
+            network: if config.networked { Some(environment_network(project, env)?) } else { None },
+            resources: config.resources,
+        })
+    }
+
+    /// Points every route of the environment's own domains at `endpoint`
+    /// (creating one that is gone) and makes their records in the managed zone.
+    async fn repair_domains(
+        &self,
+        domains: &[DomainName],
+        host: &Host,
+        endpoint: Endpoint,
+        report: &mut RecoverReport,
+        events: &Events,
+    ) -> Result<()> {
+        let b = &self.backends;
+        let upstream = vec![Upstream::from(endpoint)];
+        for domain in domains {
+            match b.proxy.get_route(domain).await? {
+                Some(route) if route.upstreams == upstream => continue,
+                Some(_) => b.proxy.switch_upstreams(domain, &upstream).await?,
+                None => {
+                    let route =
+                        Route { host: domain.clone(), upstreams: upstream.clone(), tls: self.settings.tls.clone() };
+                    b.proxy.upsert_route(&route).await?
+                }
+            }
+            events.note(format!("pointed the route of {domain} back at the serving release"));
+            report.repaired_routes.push(domain.clone());
+        }
+        let Some(zone) = &self.settings.zone else { return Ok(()) };
+        let ip = host.addresses.public_ipv4;
+        let wanted = RecordData::A(vec![ip]);
+        for domain in domains.iter().filter(|d| d.is_within(zone)) {
+            if a_record(b.dns.as_ref(), zone, domain).await?.is_some_and(|set| set.data == wanted) {
+                continue;
+            }
+            b.dns.ensure_zone(zone).await?;
+            let set = RecordSet { name: domain.clone(), ttl: RECORD_TTL, data: wanted.clone() };
+            b.dns.upsert_records(zone, std::slice::from_ref(&set)).await?;
+            events.note(format!("pointed {domain} at {ip} again"));
+            report.repaired_records.push(domain.clone());
+        }
         Ok(())
     }
 }

@@ -12,7 +12,7 @@ use crate::engine::{Change, DeployOptions, DeployReport, PlannedChange, Platform
 use crate::model::{Environment, ProjectName, ReleaseId};
 use crate::ports::PortKey;
 use crate::secrets::Scope;
-use crate::ssot::{EnvironmentRecord, ReleaseRecord, ReleaseStatus, StateStoreExt};
+use crate::ssot::{EnvironmentRecord, ReleaseConfig, ReleaseRecord, ReleaseStatus, StateStoreExt};
 use crate::{Error, Result};
 
 /// Picks the release to go back to: the named one, or the latest retired one.
@@ -41,6 +41,12 @@ fn choose_target<'a>(record: &'a EnvironmentRecord, to: Option<&ReleaseId>) -> R
         )));
     }
     Ok(target)
+}
+
+/// The domains of `target` that the environment still owns: one moved to
+/// another environment since is not routed back.
+fn still_owned(target: &ReleaseRecord, record: &EnvironmentRecord) -> Vec<crate::model::DomainName> {
+    target.config.domains.iter().filter(|d| record.domains.contains(d)).cloned().collect()
 }
 
 /// What a rollback would do.
@@ -116,7 +122,7 @@ impl Platform {
         let health = target.config.health.clone().unwrap_or_default();
         let (path, deadline_ms) = (health.path.to_string(), millis(health.deadline));
         plan.push(&server, Change::HealthCheck { release: target.id.clone(), path, deadline_ms });
-        self.plan_routes(&target.config.domains, host, &mut plan).await?;
+        self.plan_routes(&still_owned(target, &record), host, &mut plan).await?;
         plan.push(&control, Change::RecordRelease { release: target.id.clone() });
         let container = release_container(project, env, &current.id)?;
         plan.push(&server, Change::StopRelease { release: current.id.clone(), container });
@@ -185,7 +191,7 @@ impl Platform {
         let restore = Target {
             id: target.id.clone(),
             image: target.image.clone(),
-            config: target.config.clone(),
+            config: ReleaseConfig { domains: still_owned(target, &record), ..target.config.clone() },
             container_port,
             health: target.config.health.clone().unwrap_or_default(),
             vars: Some(vars.vars),
@@ -226,6 +232,7 @@ impl Platform {
             previous: Some(previous.id),
             domains: restore.config.domains,
             elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            recovered: None,
         })
     }
 }

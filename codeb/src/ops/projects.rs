@@ -8,7 +8,9 @@ use crate::engine::lock::{self, LockRequest};
 use crate::engine::naming::{accessory_container, accessory_volume, environment_network, release_container};
 use crate::engine::plan::Planner;
 use crate::engine::{Change, DeployOptions, PlannedChange, Platform};
-use crate::model::{ContainerName, EnvKey, Environment, ProjectName, ReleaseId, ServerName, Service, VolumeName};
+use crate::model::{
+    ContainerName, DomainName, EnvKey, Environment, ProjectName, ReleaseId, ServerName, Service, VolumeName,
+};
 use crate::ports::PortFilter;
 use crate::runtime::{LABEL_MANAGED, LABEL_PROJECT, Labels, VolumeInfo};
 use crate::secrets::Scope;
@@ -95,9 +97,23 @@ impl Platform {
     /// What deleting a project would remove: its containers, routes, records,
     /// ports, env vars and SSOT entry. Protected volumes are always kept, and
     /// with each the credentials of its accessory (its password and URL), so
-    /// the project deployed again opens its data.
+    /// the project deployed again opens its data; so is the route and record
+    /// of a domain another project records too.
     pub async fn plan_project_delete(&self, project: &ProjectName) -> Result<Vec<PlannedChange>> {
         let record = self.project_show(project).await?;
+        let p = project.clone();
+        let shared: Vec<DomainName> = self
+            .blocking_state(move |s| {
+                s.view(|doc| {
+                    let own = doc.projects.get(&p).into_iter().flat_map(|r| r.environments.values());
+                    Ok(own
+                        .flat_map(|e| e.domains.iter())
+                        .filter(|d| doc.domain_shared_beyond(&p, d))
+                        .cloned()
+                        .collect())
+                })
+            })
+            .await?;
         let b = &self.backends;
         let servers = self.servers();
         let mut plan = Planner::new();
@@ -119,7 +135,7 @@ impl Platform {
             volumes.extend(mine.map(|v| (host.name.clone(), v)));
         }
         for (env, env_record) in &record.environments {
-            for domain in &env_record.domains {
+            for domain in env_record.domains.iter().filter(|d| !shared.contains(d)) {
                 if b.proxy.get_route(domain).await?.is_some() {
                     plan.push(&servers.proxy, Change::RemoveRoute { host: domain.clone() });
                 }

@@ -384,7 +384,7 @@ mod tests {
         let names: Vec<&str> = record.fields.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(
             names,
-            ["project", "env", "server", "release", "image", "port", "domains", "elapsed_ms", "previous"]
+            ["project", "env", "server", "release", "image", "port", "domains", "elapsed_ms", "previous", "recovered"]
         );
         assert_eq!(field(&record, "release").doc, "The release that serves now.");
         assert_eq!(field(&record, "release").pointer, "/release");

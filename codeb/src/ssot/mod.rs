@@ -7,6 +7,7 @@
 //! under the store's lock that bumps [`Ssot::revision`] by exactly one.
 
 mod document;
+mod domains;
 mod memory;
 mod store;
 
@@ -14,5 +15,7 @@ pub use document::{
     AccessoryRecord, DeployLock, EnvironmentRecord, ProjectRecord, ReleaseConfig, ReleaseRecord, ReleaseStatus,
     SCHEMA_VERSION, ServerRecord, Ssot,
 };
+pub use domains::DomainOwner;
+pub(crate) use domains::taken;
 pub use memory::MemoryStateStore;
 pub use store::{Commit, StateStore, StateStoreExt};
