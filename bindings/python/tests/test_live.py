@@ -44,6 +44,22 @@ def stack() -> dict[str, str]:
     return {name: os.environ[name] for name in VARIABLES}
 
 
+def live_platform(stack: dict[str, str], tmp_path: pathlib.Path, zone: str) -> pathlib.Path:
+    """A platform file in `tmp_path` for the live stack, its names under `zone`."""
+    key = tmp_path / "pdns.key"
+    key.write_text(stack["CODEB_TEST_PDNS_API_KEY"])
+    return platform_toml(
+        tmp_path / "platform",
+        podman_socket=stack["CODEB_TEST_PODMAN_SOCKET"],
+        caddy_admin=stack["CODEB_TEST_CADDY_ADMIN"],
+        caddy_listen=stack["CODEB_TEST_CADDY_HTTP"],
+        pdns_api=stack["CODEB_TEST_PDNS_API"],
+        pdns_key_line=f'api_key_file = "{key}"',
+        zone=zone,
+        deploy='[deploy]\ndrain_grace = "0s"\nstop_grace = "5s"\nwatch_window = "1s"\n',
+    )
+
+
 def get(caddy: str, host: str) -> tuple[int, str]:
     """GETs `/` through Caddy with `host` as the Host header, bypassing any proxy."""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -64,18 +80,7 @@ def test_a_deploy_from_python_serves_through_caddy_and_powerdns(stack: dict[str,
     ns = "t" + secrets.token_hex(4)  # a test namespace: codeb-testenv reaps what a killed run leaves
     zone = f"{ns}.codeb.test"
     project, domain = f"{ns}-hello", f"hello.{zone}"
-    key = tmp_path / "pdns.key"
-    key.write_text(stack["CODEB_TEST_PDNS_API_KEY"])
-    config = platform_toml(
-        tmp_path / "platform",
-        podman_socket=stack["CODEB_TEST_PODMAN_SOCKET"],
-        caddy_admin=stack["CODEB_TEST_CADDY_ADMIN"],
-        caddy_listen=stack["CODEB_TEST_CADDY_HTTP"],
-        pdns_api=stack["CODEB_TEST_PDNS_API"],
-        pdns_key_line=f'api_key_file = "{key}"',
-        zone=zone,
-        deploy='[deploy]\ndrain_grace = "0s"\nstop_grace = "5s"\nwatch_window = "1s"\n',
-    )
+    config = live_platform(stack, tmp_path, zone)
     app = write_project(
         tmp_path / "app",
         name=project,
@@ -137,18 +142,7 @@ def test_an_interpreter_that_exits_mid_deploy_lets_it_clean_up_and_leaves_no_loc
 ) -> None:
     ns = "t" + secrets.token_hex(4)  # a test namespace: codeb-testenv reaps what a killed run leaves
     project = f"{ns}-exit"
-    key = tmp_path / "pdns.key"
-    key.write_text(stack["CODEB_TEST_PDNS_API_KEY"])
-    config = platform_toml(
-        tmp_path / "platform",
-        podman_socket=stack["CODEB_TEST_PODMAN_SOCKET"],
-        caddy_admin=stack["CODEB_TEST_CADDY_ADMIN"],
-        caddy_listen=stack["CODEB_TEST_CADDY_HTTP"],
-        pdns_api=stack["CODEB_TEST_PDNS_API"],
-        pdns_key_line=f'api_key_file = "{key}"',
-        zone=f"{ns}.codeb.test",
-        deploy='[deploy]\ndrain_grace = "0s"\nstop_grace = "5s"\nwatch_window = "1s"\n',
-    )
+    config = live_platform(stack, tmp_path, f"{ns}.codeb.test")
     # It never answers with this body, so the deploy runs until its 4 s deadline, then undoes itself.
     app = write_project(
         tmp_path / "app", name=project, domains=(f"exit.{ns}.codeb.test",), health_body="never", deadline="4s", env={}
