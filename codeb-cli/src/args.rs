@@ -80,25 +80,26 @@ pub enum Command {
     Man(ManArgs),
 }
 
-/// A project and one of its environments.
+/// A project and one of its environments, named the same way by every command.
 #[derive(Debug, Args)]
 pub struct Target {
-    /// The project.
+    /// The project (default: the `name` of ./codeb.toml).
+    #[arg(long, short, default_value = project_here(), required = project_here().is_none())]
     pub project: ProjectName,
     /// The environment: staging, production or preview-<id>.
     #[arg(long, short)]
     pub env: Environment,
 }
 
-/// A project and environment given as options (for commands whose argument is something else).
-#[derive(Debug, Args)]
-pub struct Scope {
-    /// The project.
-    #[arg(long, short)]
-    pub project: ProjectName,
-    /// The environment: staging, production or preview-<id>.
-    #[arg(long, short)]
-    pub env: Environment,
+/// The project of the directory `we` runs in: the `name` of its codeb.toml,
+/// read once; `None` (so `--project` is required) when there is none.
+fn project_here() -> Option<&'static str> {
+    static HERE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let name = HERE.get_or_init(|| {
+        let dir = std::env::current_dir().ok()?;
+        codeb::project::ProjectFile::read(&dir).ok().map(|file| file.name.to_string())
+    });
+    name.as_deref()
 }
 
 /// `we local ...`
@@ -177,7 +178,7 @@ pub enum DomainCommand {
         domain: DomainName,
         /// Which project environment.
         #[command(flatten)]
-        scope: Scope,
+        scope: Target,
         /// Print the plan and change nothing.
         #[arg(long)]
         dry_run: bool,
@@ -189,7 +190,7 @@ pub enum DomainCommand {
     List {
         /// Which project environment.
         #[command(flatten)]
-        scope: Scope,
+        scope: Target,
     },
     /// Stop routing a domain (needs --force).
     Remove {
@@ -197,7 +198,7 @@ pub enum DomainCommand {
         domain: DomainName,
         /// Which project environment.
         #[command(flatten)]
-        scope: Scope,
+        scope: Target,
         /// Really remove it; without this, print what would be removed.
         #[arg(long)]
         force: bool,
@@ -214,7 +215,7 @@ pub enum EnvCommand {
         assignments: Vec<String>,
         /// Which project environment.
         #[command(flatten)]
-        scope: Scope,
+        scope: Target,
         /// Mark them secret: never shown except by `we env get`.
         #[arg(long)]
         secret: bool,
@@ -228,7 +229,7 @@ pub enum EnvCommand {
     List {
         /// Which project environment.
         #[command(flatten)]
-        scope: Scope,
+        scope: Target,
     },
     /// Print one variable's value, secret or not.
     Get {
@@ -236,7 +237,7 @@ pub enum EnvCommand {
         key: EnvKey,
         /// Which project environment.
         #[command(flatten)]
-        scope: Scope,
+        scope: Target,
     },
     /// Remove variables (needs --force).
     Unset {
@@ -245,7 +246,7 @@ pub enum EnvCommand {
         keys: Vec<EnvKey>,
         /// Which project environment.
         #[command(flatten)]
-        scope: Scope,
+        scope: Target,
         /// Really remove them; without this, print what would be removed.
         #[arg(long)]
         force: bool,
@@ -282,7 +283,7 @@ pub enum PortCommand {
     Allocate {
         /// Which project environment.
         #[command(flatten)]
-        scope: Scope,
+        scope: Target,
         /// The service.
         #[arg(long, default_value = "app")]
         service: Service,
@@ -300,7 +301,7 @@ pub enum PortCommand {
     Release {
         /// Which project environment.
         #[command(flatten)]
-        scope: Scope,
+        scope: Target,
         /// The service.
         #[arg(long, default_value = "app")]
         service: Service,
@@ -403,15 +404,31 @@ mod tests {
     #[test]
     fn hostile_arguments_are_refused_at_parse_time() {
         for args in [
-            vec!["we", "rollback", "shop;id", "--env", "staging"],
-            vec!["we", "releases", "shop", "--env", "prod"],
+            vec!["we", "rollback", "-p", "shop;id", "--env", "staging"],
+            vec!["we", "releases", "-p", "shop", "--env", "prod"],
             vec!["we", "domain", "setup", "a b.com", "-p", "shop", "-e", "staging"],
             vec!["we", "env", "get", "A-B", "-p", "shop", "-e", "staging"],
             vec!["we", "deploy", "--env", "staging", "--image", "$(id)"],
-            vec!["we", "logs", "../etc", "--env", "staging"],
+            vec!["we", "logs", "--project", "../etc", "--env", "staging"],
         ] {
             let err = Cli::try_parse_from(&args).unwrap_err();
             assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn every_command_names_its_project_with_p() {
+        for args in [
+            vec!["we", "releases", "-p", "shop", "-e", "staging"],
+            vec!["we", "rollback", "-p", "shop", "-e", "staging"],
+            vec!["we", "logs", "-p", "shop", "-e", "staging"],
+            vec!["we", "health", "check", "-p", "shop", "-e", "staging"],
+            vec!["we", "lock", "status", "-p", "shop", "-e", "staging"],
+            vec!["we", "recover", "-p", "shop", "-e", "staging"],
+            vec!["we", "env", "list", "-p", "shop", "-e", "staging"],
+            vec!["we", "domain", "list", "-p", "shop", "-e", "staging"],
+        ] {
+            assert!(Cli::try_parse_from(&args).is_ok(), "{args:?}");
         }
     }
 

@@ -59,8 +59,8 @@ pub fn hint(error: &Error) -> Option<String> {
         return Some(hint.to_owned());
     }
     let target = match (error.context_value("project"), error.context_value("environment")) {
-        (Some(project), Some(env)) => format!("{project} --env {env}"),
-        _ => "PROJECT --env ENV".to_owned(),
+        (Some(project), Some(env)) => format!("-p {project} --env {env}"),
+        _ => "-p PROJECT --env ENV".to_owned(),
     };
     Some(match error.kind() {
         ErrorKind::Locked if error.context_value("stale") == Some("true") => {
@@ -122,7 +122,7 @@ mod tests {
         assert_eq!(code(&Error::new(ErrorKind::Invalid, "x")), USAGE);
         assert_eq!(code(&Error::new(ErrorKind::Unavailable, "x")), FAILURE);
         let stale = Error::new(ErrorKind::Locked, "x").with_context("stale", true);
-        assert!(hint(&stale).unwrap().contains("we recover PROJECT --env ENV"));
+        assert!(hint(&stale).unwrap().contains("we recover -p PROJECT --env ENV"));
     }
 
     #[test]
@@ -131,11 +131,11 @@ mod tests {
             .with_context("stale", true)
             .with_context("project", "shop")
             .with_context("environment", "staging");
-        assert!(hint(&held).unwrap().contains("`we recover shop --env staging`"), "{:?}", hint(&held));
+        assert!(hint(&held).unwrap().contains("`we recover -p shop --env staging`"), "{:?}", hint(&held));
         let failed = Error::new(ErrorKind::Unhealthy, "x")
             .with_context("project", "shop")
             .with_context("environment", "production");
-        assert!(hint(&failed).unwrap().contains("`we logs shop --env production`"));
+        assert!(hint(&failed).unwrap().contains("`we logs -p shop --env production`"));
         let own = Error::not_found("no platform file").with_context("hint", "run `we local up`");
         assert_eq!(hint(&own).as_deref(), Some("run `we local up`"), "the SDK's own hint comes first");
     }

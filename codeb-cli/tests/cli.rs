@@ -46,10 +46,10 @@ fn version_completions_and_man_page_come_from_the_clap_definitions() {
 
 #[test]
 fn usage_errors_exit_2_and_are_json_when_asked() {
-    let out = we(&["releases", "Shop;id", "--env", "staging"], "/none");
+    let out = we(&["releases", "-p", "Shop;id", "--env", "staging"], "/none");
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty(), "human usage errors go to stderr");
-    let out = we(&["releases", "Shop;id", "--env", "staging", "--json"], "/none");
+    let out = we(&["releases", "-p", "Shop;id", "--env", "staging", "--json"], "/none");
     assert_eq!(out.status.code(), Some(2));
     let doc = json(&out);
     assert_eq!(doc["error"]["kind"], "invalid");
@@ -59,7 +59,8 @@ fn usage_errors_exit_2_and_are_json_when_asked() {
 #[test]
 fn a_usage_error_never_echoes_a_raw_control_character() {
     let hostile = "deploy\u{1b}]0;owned\u{7}\u{1b}[2J\r\u{8}";
-    for args in [vec![hostile], vec!["releases", hostile, "--env", "staging"], vec!["deploy", "--image", hostile]] {
+    for args in [vec![hostile], vec!["releases", "-p", hostile, "--env", "staging"], vec!["deploy", "--image", hostile]]
+    {
         let out = we(&args, "/none");
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -229,4 +230,30 @@ fn every_command_has_a_man_page_with_exit_status_environment_and_files_and_every
     let deploy = we(&["man", "deploy"], "/none");
     assert!(String::from_utf8_lossy(&deploy.stdout).contains(".TH we-deploy"), "one command's page on stdout");
     assert_eq!(we(&["man", "no-such-command"], "/none").status.code(), Some(4));
+}
+
+#[test]
+fn the_project_is_the_one_of_the_codeb_toml_here_unless_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let in_dir = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_we"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("CODEB_CONFIG", "/nonexistent/platform.toml")
+            .output()
+            .unwrap()
+    };
+    let without = in_dir(&["releases", "--env", "staging"]);
+    assert_eq!(without.status.code(), Some(2), "no codeb.toml here: --project is required");
+    assert!(
+        String::from_utf8_lossy(&without.stderr).contains("--project"),
+        "{}",
+        String::from_utf8_lossy(&without.stderr)
+    );
+    std::fs::write(dir.path().join("codeb.toml"), "name = \"inferred\"\nimage = \"localhost/x:1\"\nport = 80\n")
+        .unwrap();
+    let help = String::from_utf8_lossy(&in_dir(&["releases", "--help"]).stdout).into_owned();
+    assert!(help.contains("[default: inferred]"), "{help}");
+    let inferred = in_dir(&["releases", "--env", "staging", "--json"]);
+    assert_eq!(inferred.status.code(), Some(4), "it reached the platform file, past the arguments");
 }

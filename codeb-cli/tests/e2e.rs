@@ -290,14 +290,14 @@ fn a_project_lives_its_whole_life_through_we_against_real_services() {
         "the evidence is in the error: {error}"
     );
     assert_eq!(client.page(&domain, "/"), "hello v2\n");
-    let releases = we.json(&["releases", &project, "--env", "staging"], 0);
+    let releases = we.json(&["releases", "-p", &project, "--env", "staging"], 0);
     let statuses: Vec<&str> =
         releases.as_array().unwrap().iter().map(|r| r["status"]["status"].as_str().unwrap()).collect();
     assert_eq!(statuses, ["retired", "live", "failed"]);
 
     // 4. Roll back to v1: v1 serves with v1's env vars.
-    we.json(&["rollback", &project, "--env", "staging", "--to", "v1", "--dry-run"], 0);
-    let report = we.json(&["rollback", &project, "--env", "staging", "--to", "v1"], 0);
+    we.json(&["rollback", "-p", &project, "--env", "staging", "--to", "v1", "--dry-run"], 0);
+    let report = we.json(&["rollback", "-p", &project, "--env", "staging", "--to", "v1"], 0);
     assert_eq!(report["release"], "v1");
     assert_eq!(client.page(&domain, "/"), "hello v1\n");
     let env = client.page(&domain, "/cgi-bin/env");
@@ -329,9 +329,9 @@ fn a_project_lives_its_whole_life_through_we_against_real_services() {
         &["port", "list"],
         &["port", "check"],
         &["project", "list"],
-        &["lock", "status", &project, "--env", "staging"],
-        &["health", "check", &project, "--env", "staging"],
-        &["logs", &project, "--env", "staging", "--tail", "20"],
+        &["lock", "status", "-p", &project, "--env", "staging"],
+        &["health", "check", "-p", &project, "--env", "staging"],
+        &["logs", "-p", &project, "--env", "staging", "--tail", "20"],
         &["domain", "list", "-p", &project, "-e", "staging"],
     ];
     for args in reads {
