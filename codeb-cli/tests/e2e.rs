@@ -315,8 +315,8 @@ fn a_project_lives_its_whole_life_through_we_against_real_services() {
     assert!(human.stdout.contains("SECRET_TOKEN=********"), "{}", human.stdout);
     let redeploy = we.run(&["deploy", &v2, "--env", "staging"]);
     assert_eq!(redeploy.code, 0, "{}", redeploy.stderr);
-    for step in ["started image", "finished health_check", "applied switch_route on local"] {
-        let line = format!("deploy {project}/staging: {step}\n");
+    for step in ["started image\n", "finished health_check (", "applied switch_route on local\n"] {
+        let line = format!("\ndeploy {project}/staging: {step}");
         assert!(redeploy.stderr.contains(&line), "piped, progress is a line per step: {}", redeploy.stderr);
     }
     let env = client.page(&domain, "/cgi-bin/env");
