@@ -152,13 +152,15 @@ impl LocalStack {
     /// directory with no stack (not even created yet) is a report of no parts,
     /// not an error: "is it up?" has an answer.
     pub fn report(dir: impl AsRef<Path>) -> Result<StatusReport> {
-        let StackStatus { dir, parts } = match LocalStack::status(&dir) {
+        let status = match LocalStack::status(&dir) {
             Err(e) if e.kind() == ErrorKind::NotFound => StackStatus { dir: dir.as_ref().to_owned(), parts: vec![] },
             other => other?,
         };
+        let up = !status.parts.is_empty() && status.is_up();
+        let StackStatus { dir, parts } = status;
         let endpoints = LocalStack::open(&dir).ok().map(|s| s.endpoints().clone());
         Ok(StatusReport {
-            up: !parts.is_empty() && parts.iter().all(|p| p.running && p.answering),
+            up,
             http: endpoints.as_ref().map(|e| e.http.to_string()),
             dns: endpoints.as_ref().map(|e| e.pdns_dns.to_string()),
             zone: LOCAL_ZONE,

@@ -8,10 +8,10 @@ use serde_json::Value;
 
 const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"stdio-test","version":"0"}}}"#;
 
-/// The server on the memory platform over stdio, its stderr going to `stderr`.
-fn memory_server(stderr: Stdio) -> std::process::Child {
+/// The server over stdio with `args`, its stderr going to `stderr`.
+fn server(args: &[&str], stderr: Stdio) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_codeb-mcp"))
-        .arg("--memory")
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(stderr)
@@ -19,26 +19,37 @@ fn memory_server(stderr: Stdio) -> std::process::Child {
         .unwrap()
 }
 
-#[test]
-fn stdout_carries_only_the_protocol_and_logs_go_to_stderr() {
-    let mut child = memory_server(Stdio::piped());
+/// The server on the memory platform over stdio, its stderr going to `stderr`.
+fn memory_server(stderr: Stdio) -> std::process::Child {
+    server(&["--memory"], stderr)
+}
+
+/// Initialises, sends `requests`, then hangs up as a client that is done
+/// would; returns the server's exit and every line it wrote to stdout, each
+/// of which must be JSON.
+fn converse(mut child: std::process::Child, requests: &[&str]) -> (std::process::Output, Vec<Value>) {
     let mut stdin = child.stdin.take().unwrap();
     writeln!(stdin, "{INITIALIZE}").unwrap();
     writeln!(stdin, r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#).unwrap();
-    writeln!(
-        stdin,
-        r#"{{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{{"name":"ssot_status","arguments":{{}}}}}}"#
-    )
-    .unwrap();
-    // Give the server the requests, then hang up: it must answer both and exit.
+    for request in requests {
+        writeln!(stdin, "{request}").unwrap();
+    }
+    // Give the server the requests, then hang up: it must answer them all and exit.
     std::thread::sleep(std::time::Duration::from_millis(500));
     drop(stdin);
     let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let lines: Vec<Value> = stdout
+    let lines = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("a non-protocol line on stdout ({e}): {l:?}")))
         .collect();
+    (out, lines)
+}
+
+#[test]
+fn stdout_carries_only_the_protocol_and_logs_go_to_stderr() {
+    let status = r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"ssot_status","arguments":{}}}"#;
+    let (out, lines) = converse(memory_server(Stdio::piped()), &[status]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(lines.iter().all(|m| m["jsonrpc"] == "2.0"), "{stdout}");
     assert_eq!(lines[0]["result"]["serverInfo"]["name"], "codeb", "{stdout}");
     let status = lines.iter().find(|m| m["id"] == 2).unwrap_or_else(|| panic!("no answer to the call: {stdout}"));
@@ -135,27 +146,11 @@ fn progress_goes_only_to_a_request_with_a_progress_token_and_before_its_answer()
 
 #[test]
 fn without_a_platform_file_the_server_starts_and_every_tool_answers_with_the_hint() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_codeb-mcp"))
-        .args(["--config", "/nonexistent/codeb-mcp-platform.toml"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    writeln!(stdin, "{INITIALIZE}").unwrap();
-    writeln!(stdin, r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#).unwrap();
-    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":2,"method":"tools/list"}}"#).unwrap();
-    writeln!(
-        stdin,
-        r#"{{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{{"name":"project_list","arguments":{{}}}}}}"#
-    )
-    .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    drop(stdin);
-    let out = child.wait_with_output().unwrap();
+    let list = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#;
+    let call = r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"project_list","arguments":{}}}"#;
+    let child = server(&["--config", "/nonexistent/codeb-mcp-platform.toml"], Stdio::piped());
+    let (out, lines) = converse(child, &[list, call]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let lines: Vec<Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let answer = |id: u32| lines.iter().find(|m| m["id"] == id).unwrap_or_else(|| panic!("no answer {id}: {stdout}"));
 
     let instructions = answer(1)["result"]["instructions"].as_str().unwrap();
