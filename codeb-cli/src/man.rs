@@ -34,7 +34,8 @@ fn command_at(path: &[String]) -> Result<clap::Command> {
     cmd.build();
     for name in path {
         let next = cmd.find_subcommand(name).cloned();
-        cmd = next.ok_or_else(|| Error::not_found(format!("`we {}` is not a command", path.join(" "))))?;
+        let named = codeb::model::escape_controls(&path.join(" "));
+        cmd = next.ok_or_else(|| Error::not_found(format!("`we {named}` is not a command")))?;
     }
     Ok(cmd)
 }

@@ -230,6 +230,8 @@ fn every_command_has_a_man_page_with_exit_status_environment_and_files_and_every
     let deploy = we(&["man", "deploy"], "/none");
     assert!(String::from_utf8_lossy(&deploy.stdout).contains(".TH we-deploy"), "one command's page on stdout");
     assert_eq!(we(&["man", "no-such-command"], "/none").status.code(), Some(4));
+    let hostile = we(&["man", "x\u{1b}[2J"], "/none");
+    assert!(!String::from_utf8_lossy(&hostile.stderr).contains('\u{1b}'), "a refused name is echoed escaped");
 }
 
 #[test]
