@@ -12,7 +12,7 @@ use codeb::model::ServerName;
 use codeb::ports::{PortProbe, RuntimeAttributedProbe, SsotPortRegistry};
 use codeb::releases::ContainerReleases;
 
-use crate::transport::{LocalTransport, Transport};
+use crate::transport::{LocalTransport, Traced, Transport};
 use crate::{
     CaddyConfig, CaddyProxy, FileSecretStore, FileStateStore, PodmanConfig, PodmanRuntime, PowerDns, PowerDnsConfig,
     ProcLiveness, ProcPortProbe, SecretFileConfig, TransportHttpProbe,
@@ -21,13 +21,14 @@ use crate::{
 /// Builds the platform a platform file describes, acting as `owner` (recorded in deploy locks).
 ///
 /// Every backend reaches its service through one [`LocalTransport`]: the
-/// platform is the machine codeb runs on. Nothing is sent to any service yet
+/// platform is the machine codeb runs on. Its exchanges are recorded as
+/// `tracing` events (see [`crate::transport::trace`]). Nothing is sent to any service yet
 /// and none needs to run: the key files are read, and each backend connects
 /// on first use, so commands that read only the SSOT work while the stack is
 /// down (a call that needs a stopped service is `Unavailable`, naming its
 /// socket or address).
 pub fn connect(config: &PlatformConfig, owner: &str) -> Result<Platform> {
-    let local: Arc<dyn Transport> = Arc::new(LocalTransport::new());
+    let local: Arc<dyn Transport> = Arc::new(Traced::new(Arc::new(LocalTransport::new())));
     let runtime = Arc::new(PodmanRuntime::connect(Arc::clone(&local), PodmanConfig::from_section(&config.podman)?)?);
     let caddy = CaddyConfig::from_section(&config.caddy, &config.tls)?;
     let dns = PowerDns::new(Arc::clone(&local), PowerDnsConfig::from_section(&config.powerdns)?)?;

@@ -24,6 +24,10 @@ pub struct Cli {
     /// Print no progress and no human output beyond errors.
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// Trace what codeb asks of each server on stderr: -v each API call,
+    /// program and file write; -vv also every file read. Never a body or a value.
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     /// When to colour output: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never.
     #[arg(long, global = true, value_name = "WHEN", default_value_t = clap::ColorChoice::Auto)]
     pub color: clap::ColorChoice,

@@ -48,6 +48,7 @@ pub fn main() -> ExitCode {
         Mode::Human
     };
     let printer = Printer::new(mode, cli.color);
+    trace_backends(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -59,4 +60,21 @@ pub fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => exit::report(&printer, &e),
     }
+}
+
+/// With `-v`, writes codeb's backend events (see
+/// [`codeb_backends::transport::trace`]) to stderr, coloured as the printer
+/// decided for it; the libraries' own events stay off, as they may show
+/// bodies that carry secrets.
+fn trace_backends(verbosity: u8) {
+    use tracing_subscriber::layer::SubscriberExt;
+    let level = match verbosity {
+        0 => return,
+        1 => tracing::Level::DEBUG,
+        _ => tracing::Level::TRACE,
+    };
+    let only_codeb =
+        tracing_subscriber::filter::Targets::new().with_target(codeb_backends::transport::trace::TARGET, level);
+    let to_stderr = tracing_subscriber::fmt::layer().with_writer(anstream::stderr).with_target(false);
+    let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry().with(to_stderr).with(only_codeb));
 }

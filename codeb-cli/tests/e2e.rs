@@ -313,8 +313,16 @@ fn a_project_lives_its_whole_life_through_we_against_real_services() {
     assert!(vars.iter().any(|v| v["key"] == "DATABASE_URL" && v["value"] == "********"), "{listed}");
     let human = we.run(&["env", "list", "-p", &project, "-e", "staging"]);
     assert!(human.stdout.contains("SECRET_TOKEN=********"), "{}", human.stdout);
-    let redeploy = we.run(&["deploy", &v2, "--env", "staging"]);
+    let redeploy = we.run(&["deploy", &v2, "--env", "staging", "-v"]);
     assert_eq!(redeploy.code, 0, "{}", redeploy.stderr);
+    for call in ["POST /build?", "POST /containers/create?", "PATCH /api/v1/servers/localhost/zones/"] {
+        assert!(
+            redeploy.stderr.contains(call),
+            "-v traces each backend call, {call:?} among them: {}",
+            redeploy.stderr
+        );
+    }
+    assert!(redeploy.stderr.contains("STEP 1/"), "-v shows the build's output: {}", redeploy.stderr);
     for step in ["started image\n", "finished health_check (", "applied switch_route on local\n"] {
         let line = format!("\ndeploy {project}/staging: {step}");
         assert!(redeploy.stderr.contains(&line), "piped, progress is a line per step: {}", redeploy.stderr);
@@ -378,5 +386,7 @@ fn a_project_lives_its_whole_life_through_we_against_real_services() {
     podman(&s, &["volume", "rm", &volumes]);
     let networks = podman(&s, &["network", "ls", "--format", "{{.Name}}"]);
     assert!(!networks.lines().any(|n| n == format!("codeb-{project}-staging")), "the network is gone: {networks}");
+    let images = podman(&s, &["images", "--filter", &label, "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert_eq!(images, "", "no image built for the project is left");
     assert!(we.json(&["project", "list"], 0).as_array().unwrap().is_empty());
 }

@@ -330,7 +330,8 @@ pub type LabelFilter = Labels;
 /// unique; creating an existing name is `AlreadyExists`; acting on a missing
 /// one is `NotFound`; stopping a stopped container and removing a removed
 /// network are no-ops; removing a volume labelled protected without `force`
-/// is `Forbidden`; a command runs only in a running container.
+/// is `Forbidden`; removing an image a container uses is `Conflict`; a
+/// command runs only in a running container.
 #[async_trait]
 pub trait ContainerRuntime: Send + Sync + std::fmt::Debug {
     /// Makes sure the image is present, pulling it if it is not (with the
@@ -341,6 +342,11 @@ pub trait ContainerRuntime: Send + Sync + std::fmt::Debug {
     async fn ensure_image(&self, image: &ImageRef) -> Result<ImageInfo>;
     /// Builds an image from a context directory and tags it.
     async fn build_image(&self, spec: &BuildSpec) -> Result<ImageInfo>;
+    /// Lists the images that carry every label of `filter`, one per tag.
+    async fn list_images(&self, filter: &LabelFilter) -> Result<Vec<ImageInfo>>;
+    /// Removes an image's tag, and the image once no tag is left; `NotFound`
+    /// when there is no such tag, `Conflict` when a container uses the image.
+    async fn remove_image(&self, image: &ImageRef) -> Result<()>;
     /// Creates a container (not started) and returns its id.
     async fn create_container(&self, spec: &ContainerSpec) -> Result<String>;
     /// Starts a created or stopped container.

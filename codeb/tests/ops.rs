@@ -229,6 +229,33 @@ async fn deleting_a_project_removes_what_the_ssot_records_never_a_container_foun
 }
 
 #[tokio::test]
+async fn deleting_a_project_removes_the_images_built_for_it_and_no_other_projects_image() {
+    let (fakes, p) = setup();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("Containerfile"), "FROM scratch\n").unwrap();
+    std::fs::write(dir.path().join("codeb.toml"), "name = \"shop\"\nport = 8080\n[build]\ncontext = \".\"\n").unwrap();
+    let mut request = codeb::project::ProjectFile::read(dir.path()).unwrap().deploy_request(&env(), None).unwrap();
+    request.health.deadline = Duration::from_millis(100);
+    let built = p.deploy(&request, &none()).await.unwrap().image;
+    // Another project's build that claims to be shop's by its labels alone.
+    let claimed = ImageRef::parse("localhost/evil:build-1").unwrap();
+    let labels = managed_labels(&project(), &env(), Service::App, None);
+    let spec =
+        codeb::runtime::BuildSpec { context: dir.path().to_owned(), containerfile: None, tag: claimed.clone(), labels };
+    fakes.runtime.build_image(&spec).await.unwrap();
+
+    let plan = p.project_delete(&project(), false, &none()).await.unwrap();
+    let removed: Vec<&Change> = plan.changes.iter().map(|c| &c.change).collect();
+    assert!(removed.contains(&&Change::RemoveImage { image: built.clone() }), "{removed:?}");
+    assert!(!removed.iter().any(|c| **c == Change::RemoveImage { image: claimed.clone() }), "{removed:?}");
+    p.project_delete(&project(), true, &none()).await.unwrap();
+
+    let left: Vec<ImageRef> =
+        fakes.runtime.list_images(&Default::default()).await.unwrap().into_iter().map(|i| i.reference).collect();
+    assert_eq!(left, [claimed], "the built image is gone; the other project's stays");
+}
+
+#[tokio::test]
 async fn health_logs_and_ssot_status_describe_the_serving_release() {
     let (fakes, p) = setup();
     deploy(&p, false).await;

@@ -4,6 +4,7 @@
 //! by [`response`]; this module only sends. See [`PodmanRuntime`] for how it
 //! copes with what Podman does differently from Docker.
 
+mod build_output;
 mod config;
 mod context;
 mod error;
@@ -23,8 +24,8 @@ use bollard::models::{
     ContainerInspectResponse, ContainerSummary, NetworkCreateRequest, SecretSpec, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
-    CreateContainerOptions, ListContainersOptions, ListSecretsOptions, ListVolumesOptions, RemoveContainerOptions,
-    RemoveVolumeOptions as ApiRemoveVolume,
+    CreateContainerOptions, ListContainersOptions, ListImagesOptions, ListSecretsOptions, ListVolumesOptions,
+    RemoveContainerOptions, RemoveImageOptions as ApiRemoveImage, RemoveVolumeOptions as ApiRemoveVolume,
 };
 use bollard::{BollardRequest, Docker};
 use codeb::model::{ContainerName, ImageRef, NetworkName, VolumeName};
@@ -35,11 +36,12 @@ use codeb::runtime::{
 use codeb::{Error, ErrorKind, Result};
 use futures_util::StreamExt;
 
+use build_output::BuildOutput;
 pub use config::{PodmanConfig, RegistryLogin, Ulimit};
 use error::{Failure, Op, to_error};
 
 use crate::transport::http::{Connections, Connector, client_failure, hyper_client};
-use crate::transport::{Endpoint, Transport};
+use crate::transport::{Endpoint, Transport, trace};
 
 /// The Docker-compatible API version used for the raw fallback reads (Podman accepts any).
 const RAW_API_PREFIX: &str = "/v1.41";
@@ -297,15 +299,18 @@ impl PodmanRuntime {
 fn client(transport: Arc<dyn Transport>, config: &PodmanConfig) -> Result<Docker> {
     let endpoint = Endpoint::Unix(config.socket.clone());
     // Like bollard's own unix client: a fresh connection per request.
+    let server = transport.server().clone();
     let client = hyper_client(Connector::new(transport, endpoint.clone()), Connections::FreshEachTime);
     let send = move |request: BollardRequest| {
-        let (client, endpoint) = (client.clone(), endpoint.clone());
+        let (client, endpoint, server) = (client.clone(), endpoint.clone(), server.clone());
+        let request_line =
+            format!("{} {}", request.method(), request.uri().path_and_query().map_or("/", |p| p.as_str()));
         async move {
-            client.request(request).await.map_err(|e| {
-                // bollard keeps only the error's text: say which socket and why, not just hyper's category.
-                let (_, message) = client_failure(&e, &endpoint);
-                bollard::errors::Error::IOError { err: std::io::Error::other(message) }
-            })
+            let started = Instant::now();
+            let result = client.request(request).await.map_err(|e| client_failure(&e, &endpoint).1);
+            trace::http(&server, &endpoint, &request_line, started, result.as_ref().map(|r| r.status().as_u16()));
+            // bollard keeps only the error's text: say which socket and why, not just hyper's category.
+            result.map_err(|message| bollard::errors::Error::IOError { err: std::io::Error::other(message) })
         }
     };
     let timeout = config.timeout.as_secs().max(1);
@@ -354,10 +359,38 @@ impl ContainerRuntime for PodmanRuntime {
             })??;
         let body = bollard::body_full(bytes::Bytes::from(archive));
         let mut progress = self.docker.build_image(options, None, Some(body));
+        let mut output = BuildOutput::default();
         while let Some(step) = progress.next().await {
-            step.map_err(|e| self.fail(Op::BuildImage, spec.tag.as_str(), e))?;
+            match step {
+                Ok(info) => output.add(&spec.tag, info.stream.as_deref().unwrap_or_default()),
+                Err(e) => return Err(output.attach(self.fail(Op::BuildImage, spec.tag.as_str(), e))),
+            }
         }
         self.present_image(&spec.tag, Op::BuildImage).await
+    }
+
+    async fn list_images(&self, filter: &LabelFilter) -> Result<Vec<ImageInfo>> {
+        // Podman 4.3 lists no image for two label filters that both hold: ask
+        // for codeb's images and select by the other labels here.
+        let managed = request::label_filters(&LabelFilter::new());
+        let options = ListImagesOptions { filters: Some(managed), ..Default::default() };
+        let images = self.docker.list_images(Some(options)).await.map_err(|e| self.fail(Op::ListImages, "", e))?;
+        let listed = images.into_iter().filter(|i| request::is_listed(&i.labels.clone().into_iter().collect(), filter));
+        let tagged = listed.flat_map(|image| image.repo_tags.into_iter().map(move |tag| (tag, image.id.clone())));
+        tagged
+            .filter(|(tag, _)| tag != "<none>:<none>")
+            .map(|(tag, id)| Ok(ImageInfo { reference: response::image_of(&tag)?, id }))
+            .collect()
+    }
+
+    async fn remove_image(&self, image: &ImageRef) -> Result<()> {
+        // Never the API's force, which would untag an image a container still runs.
+        let options = ApiRemoveImage { force: false, noprune: false, ..Default::default() };
+        self.docker
+            .remove_image(image.as_str(), Some(options), None)
+            .await
+            .map(drop)
+            .map_err(|e| self.fail(Op::RemoveImage, image.as_str(), e))
     }
 
     async fn create_container(&self, spec: &ContainerSpec) -> Result<String> {

@@ -8,12 +8,12 @@
 //! bollard's own models. HTTP/1.0 keeps the exchange trivial: the server
 //! sends one un-chunked body and closes the connection.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::error::Failure;
-use crate::transport::{Endpoint, Transport, message_with_cause};
+use crate::transport::{Endpoint, Transport, message_with_cause, trace};
 
 /// Largest answer read (a list of many containers is a few hundred KiB).
 const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
@@ -77,7 +77,16 @@ async fn exchange(
         }
         Ok(answer)
     };
-    tokio::time::timeout(timeout, exchange).await.map_err(|_| Failure::Timeout)?
+    let started = Instant::now();
+    let result = tokio::time::timeout(timeout, exchange).await.unwrap_or(Err(Failure::Timeout));
+    let request_line = request.lines().next().unwrap_or_default().trim_end_matches(" HTTP/1.0");
+    let outcome = match &result {
+        Ok(answer) => status_of(answer).map_err(|_| "an answer without a status"),
+        Err(Failure::Timeout) => Err("no answer in time"),
+        Err(_) => Err("the socket could not be used"),
+    };
+    trace::http(transport.server(), endpoint, request_line, started, outcome);
+    result
 }
 
 /// `POST path` with the JSON `body` on the API at `endpoint`, reading the

@@ -76,7 +76,7 @@ fn name_of(name: &str) -> Result<ContainerName> {
     ContainerName::parse(name.trim_start_matches('/')).map_err(|e| unexpected("a container name", e))
 }
 
-fn image_of(image: &str) -> Result<ImageRef> {
+pub(crate) fn image_of(image: &str) -> Result<ImageRef> {
     ImageRef::parse(image).map_err(|e| unexpected("an image reference", e))
 }
 

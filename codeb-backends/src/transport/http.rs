@@ -10,7 +10,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use codeb::model::ServerName;
@@ -23,7 +23,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::{Connected, Connection};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 
-use super::{Endpoint, Stream, Transport, root_cause};
+use super::{Endpoint, Stream, Transport, root_cause, trace};
 
 /// Whether a client keeps idle connections for the next request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -192,6 +192,7 @@ impl HttpClient {
                 .with_context("path", request.path.escape_debug())
                 .with_source(e)
         })?;
+        let request_line = format!("{} {}", request.method, request.path);
         let mut outgoing = hyper::Request::new(Full::new(request.body));
         *outgoing.method_mut() = request.method;
         *outgoing.uri_mut() = uri;
@@ -208,9 +209,13 @@ impl HttpClient {
             })?;
             Ok(Response { status: parts.status.as_u16(), headers: parts.headers, body })
         };
-        tokio::time::timeout(self.timeout, work).await.map_err(|_| {
-            self.error(ErrorKind::Timeout, format!("no answer from {} within {:?}", self.endpoint, self.timeout))
-        })?
+        let started = Instant::now();
+        let result = tokio::time::timeout(self.timeout, work).await.unwrap_or_else(|_| {
+            Err(self.error(ErrorKind::Timeout, format!("no answer from {} within {:?}", self.endpoint, self.timeout)))
+        });
+        let outcome = result.as_ref().map(|response| response.status).map_err(Error::kind);
+        trace::http(&self.server, &self.endpoint, &request_line, started, outcome);
+        result
     }
 
     fn error(&self, kind: ErrorKind, message: String) -> Error {

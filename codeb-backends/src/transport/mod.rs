@@ -21,6 +21,7 @@
 
 pub(crate) mod http;
 mod local;
+pub mod trace;
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -34,6 +35,7 @@ use codeb::{Error, Result};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 pub use self::local::LocalTransport;
+pub(crate) use self::trace::Traced;
 
 /// Reaches one server: connects to its endpoints, runs its programs, reads and
 /// writes its files.

@@ -522,6 +522,11 @@ impl<'a> Executor<'a> {
                 gone_is_done(host.runtime.remove_volume(name, RemoveVolumeOptions::default()).await)?;
                 Ok(None)
             }
+            Change::RemoveImage { image } => match self.host_of(planned)?.runtime.remove_image(image).await {
+                // Another project's container runs it (deployed with --image): it stays for that one.
+                Err(e) if e.kind() == ErrorKind::Conflict => Ok(None),
+                other => gone_is_done(other).map(|()| None),
+            },
             Change::KeepVolume { .. } | Change::KeepEnv { .. } => Ok(None),
             Change::ForgetProject { project } => {
                 let p = project.clone();

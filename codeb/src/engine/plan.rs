@@ -170,6 +170,11 @@ pub enum Change {
         /// The volume.
         name: VolumeName,
     },
+    /// Remove an image codeb built for the project.
+    RemoveImage {
+        /// The image's tag.
+        image: ImageRef,
+    },
     /// Keep a protected volume: nothing but naming it with force removes it.
     KeepVolume {
         /// The volume.
@@ -228,6 +233,7 @@ impl Change {
             Change::RemoveContainer { .. }
             | Change::RemoveNetwork { .. }
             | Change::RemoveVolume { .. }
+            | Change::RemoveImage { .. }
             | Change::KeepVolume { .. } => Step::Remove,
         }
     }
@@ -274,6 +280,7 @@ impl fmt::Display for Change {
             Change::RemoveContainer { name } => write!(f, "remove container {name}"),
             Change::RemoveNetwork { name } => write!(f, "remove network {name}"),
             Change::RemoveVolume { name } => write!(f, "remove volume {name}"),
+            Change::RemoveImage { image } => write!(f, "remove built image {image}"),
             Change::KeepVolume { name } => write!(f, "keep protected volume {name}"),
             Change::ReleasePort { key, port } => write!(f, "free port {port} of {key}"),
             Change::UnsetEnv { project, env, keys } => write!(f, "remove env vars {} of {project}/{env}", list(keys)),

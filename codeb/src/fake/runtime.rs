@@ -44,6 +44,8 @@ struct State {
     any_image: bool,
     behaviours: BTreeMap<String, AppBehaviour>,
     images: BTreeMap<String, ImageInfo>,
+    /// The labels of built images, by tag.
+    image_labels: BTreeMap<String, Labels>,
     containers: BTreeMap<ContainerName, FakeContainer>,
     volumes: BTreeMap<VolumeName, VolumeInfo>,
     networks: BTreeMap<NetworkName, Labels>,
@@ -181,7 +183,27 @@ impl ContainerRuntime for FakeRuntime {
         let mut state = self.state();
         let info = ImageInfo { reference: spec.tag.clone(), id: state.fresh_id() };
         state.images.insert(spec.tag.to_string(), info.clone());
+        state.image_labels.insert(spec.tag.to_string(), spec.labels.clone());
         Ok(info)
+    }
+
+    async fn list_images(&self, filter: &LabelFilter) -> Result<Vec<ImageInfo>> {
+        let state = self.state();
+        let labelled = |tag: &String| state.image_labels.get(tag).is_some_and(|labels| matches(labels, filter));
+        Ok(state.images.iter().filter(|(tag, _)| labelled(tag)).map(|(_, info)| info.clone()).collect())
+    }
+
+    async fn remove_image(&self, image: &ImageRef) -> Result<()> {
+        let mut state = self.state();
+        if !state.images.contains_key(image.as_str()) {
+            return Err(missing("image", image));
+        }
+        if let Some(user) = state.containers.values().find(|c| c.info.image == *image) {
+            return Err(Error::conflict(format!("image {image} is used by container {}", user.info.name)));
+        }
+        state.images.remove(image.as_str());
+        state.image_labels.remove(image.as_str());
+        Ok(())
     }
 
     async fn create_container(&self, spec: &ContainerSpec) -> Result<String> {

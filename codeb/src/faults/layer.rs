@@ -26,6 +26,8 @@ use crate::ssot::{Commit, Ssot, StateStore};
 pub const RUNTIME_OPS: &[&str] = &[
     "ensure_image",
     "build_image",
+    "list_images",
+    "remove_image",
     "create_container",
     "start_container",
     "stop_container",
@@ -98,6 +100,16 @@ impl<T: ContainerRuntime + ?Sized> ContainerRuntime for Faulty<T> {
     async fn build_image(&self, spec: &BuildSpec) -> Result<ImageInfo> {
         self.faults.enter("build_image").await?;
         self.inner.build_image(spec).await
+    }
+
+    async fn list_images(&self, filter: &LabelFilter) -> Result<Vec<ImageInfo>> {
+        self.faults.enter("list_images").await?;
+        self.inner.list_images(filter).await
+    }
+
+    async fn remove_image(&self, image: &ImageRef) -> Result<()> {
+        self.faults.enter("remove_image").await?;
+        self.inner.remove_image(image).await
     }
 
     async fn create_container(&self, spec: &ContainerSpec) -> Result<String> {

@@ -94,8 +94,8 @@ impl Platform {
         .await
     }
 
-    /// What deleting a project would remove: its containers, routes, records,
-    /// ports, env vars and SSOT entry. Protected volumes are always kept, and
+    /// What deleting a project would remove: its containers, built images,
+    /// routes, records, ports, env vars and SSOT entry. Protected volumes are always kept, and
     /// with each the credentials of its accessory (its password and URL), so
     /// the project deployed again opens its data; so is the route and record
     /// of a domain another project records too.
@@ -157,6 +157,14 @@ impl Platform {
         for (env, env_record) in &record.environments {
             let host = b.fleet.place(env_record.server.as_ref(), None)?;
             plan.push(&host.name, Change::RemoveNetwork { name: environment_network(project, env)? });
+        }
+        // A built image is the project's when codeb tagged it with the project's name and labelled it so.
+        for host in b.fleet.hosts() {
+            for image in host.runtime.list_images(&labels).await? {
+                if image.reference.registry() == Some("localhost") && image.reference.repository() == project.as_str() {
+                    plan.push(&host.name, Change::RemoveImage { image: image.reference });
+                }
+            }
         }
         for (server, volume) in volumes {
             if volume.is_protected() {

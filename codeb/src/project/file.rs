@@ -42,10 +42,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::engine::{Accessories, DeployRequest};
-use crate::model::{DomainName, EnvKey, EnvValue, EnvVar, Environment, ImageRef, Port, ProjectName, ValidationError};
+use crate::model::{
+    DomainName, EnvKey, EnvValue, EnvVar, Environment, ImageRef, Port, ProjectName, Service, ValidationError,
+};
 use crate::model::{HealthCheck, HealthPath, check_command};
 use crate::project::units::{parse_duration, parse_size};
-use crate::runtime::{BuildSpec, Resources, build_containerfile};
+use crate::runtime::{BuildSpec, Resources, build_containerfile, managed_labels};
 use crate::{Error, Result};
 
 /// The parsed and validated project file.
@@ -196,7 +198,7 @@ impl ProjectFile {
                 getrandom::fill(&mut salt).map_err(|e| Error::internal(format!("no random bytes: {e}")))?;
                 let tag =
                     ImageRef::parse(&format!("localhost/{}:build-{stamp}-{:02x}{:02x}", self.name, salt[0], salt[1]))?;
-                let spec = self.build_spec(tag.clone()).ok_or_else(|| {
+                let spec = self.build_spec(env, tag.clone()).ok_or_else(|| {
                     Error::invalid(format!("{PROJECT_FILE} names no image and has no [build] section"))
                 })?;
                 (tag, Some(spec))
@@ -213,13 +215,15 @@ impl ProjectFile {
         Ok(request)
     }
 
-    /// What building this project's image as `tag` takes, if it has a `[build]` section.
-    pub fn build_spec(&self, tag: ImageRef) -> Option<BuildSpec> {
+    /// What building this project's image for `env` as `tag` takes, if it
+    /// has a `[build]` section. The image is labelled as the project's app,
+    /// so deleting the project finds it.
+    pub fn build_spec(&self, env: &Environment, tag: ImageRef) -> Option<BuildSpec> {
         self.build.as_ref().map(|b| BuildSpec {
             context: b.context.clone(),
             containerfile: b.containerfile.clone(),
             tag,
-            labels: Default::default(),
+            labels: managed_labels(&self.name, env, Service::App, None),
         })
     }
 }

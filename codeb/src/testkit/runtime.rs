@@ -7,8 +7,8 @@ use std::time::Duration;
 use crate::ErrorKind;
 use crate::model::{ContainerName, Environment, ImageRef, Port, Service};
 use crate::runtime::{
-    ContainerRuntime, ContainerSpec, ContainerState, ExecSpec, LABEL_PROTECTED, LogOptions, NetworkSpec, PortBinding,
-    RemoveVolumeOptions, Resources, VolumeSpec, managed_labels,
+    BuildSpec, ContainerRuntime, ContainerSpec, ContainerState, ExecSpec, LABEL_PROTECTED, LogOptions, NetworkSpec,
+    PortBinding, RemoveVolumeOptions, Resources, VolumeSpec, managed_labels,
 };
 
 use super::{Namespace, expect_kind, ok};
@@ -30,6 +30,7 @@ pub struct RuntimeSuite {
 /// Runs every check; objects are named inside `ns` and removed afterwards.
 pub async fn run(rt: &dyn ContainerRuntime, suite: &RuntimeSuite, ns: &Namespace) {
     images_are_ensured_idempotently(rt, suite).await;
+    a_built_image_is_listed_by_its_labels_and_removed_once_unused(rt, suite, ns).await;
     a_container_goes_through_its_lifecycle(rt, suite, ns).await;
     a_running_container_is_removed_only_with_force(rt, suite, ns).await;
     two_running_containers_cannot_publish_one_host_port(rt, suite, ns).await;
@@ -62,6 +63,38 @@ pub async fn images_are_ensured_idempotently(rt: &dyn ContainerRuntime, suite: &
     let first = ok("ensure_image", rt.ensure_image(&suite.image).await);
     let second = ok("ensure_image again", rt.ensure_image(&suite.image).await);
     assert_eq!(first.id, second.id, "ensuring an image twice must name the same image");
+}
+
+/// A built image is listed by its labels (and not by another project's), a
+/// container using it keeps it, and once unused it is removed, once.
+pub async fn a_built_image_is_listed_by_its_labels_and_removed_once_unused(
+    rt: &dyn ContainerRuntime,
+    suite: &RuntimeSuite,
+    ns: &Namespace,
+) {
+    let context = std::env::temp_dir().join(format!("codeb-conformance-{}", ns.as_str()));
+    std::fs::create_dir_all(&context).expect("a temporary build context");
+    std::fs::write(context.join("Containerfile"), format!("FROM {}\n", suite.image)).expect("its Containerfile");
+    let project = ns.project("img");
+    let tag = ImageRef::parse(&format!("localhost/{project}:build-1")).expect("a valid tag");
+    let labels = managed_labels(&project, &Environment::Staging, Service::App, None);
+    let build = BuildSpec { context: context.clone(), containerfile: None, tag: tag.clone(), labels: labels.clone() };
+    ok("build_image", rt.build_image(&build).await);
+    let _ = std::fs::remove_dir_all(&context);
+    let listed = ok("list_images", rt.list_images(&labels).await);
+    assert!(listed.iter().any(|i| i.reference == tag), "a built image must be listed by its labels: {listed:?}");
+    let other = managed_labels(&ns.project("other"), &Environment::Staging, Service::App, None);
+    let not_listed = ok("list_images other", rt.list_images(&other).await);
+    assert!(not_listed.iter().all(|i| i.reference != tag), "a label filter must exclude other projects");
+
+    let user = ContainerSpec { image: tag.clone(), ..spec(suite, ns, ns.container("img-user"), (suite.free_port)()) };
+    ok("create a container of the image", rt.create_container(&user).await);
+    expect_kind("remove an image in use", rt.remove_image(&tag).await, ErrorKind::Conflict);
+    ok("cleanup", rt.remove_container(&user.name, RemoveContainerOptions::FORCE).await);
+    ok("remove_image", rt.remove_image(&tag).await);
+    let listed = ok("list_images after", rt.list_images(&labels).await);
+    assert!(listed.iter().all(|i| i.reference != tag), "a removed image must not be listed");
+    expect_kind("remove a removed image", rt.remove_image(&tag).await, ErrorKind::NotFound);
 }
 
 /// Create, start, list, stop and remove a container; each step is visible and errors are typed.
