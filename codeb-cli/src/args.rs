@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use clap_complete::engine::ArgValueCompleter;
 use codeb::model::{DomainName, EnvKey, Environment, ImageRef, ProjectName, ReleaseId, Service};
 
 /// Deploy containerised apps to your own servers.
@@ -88,10 +89,10 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct Target {
     /// The project (default: the `name` of ./codeb.toml).
-    #[arg(long, short, default_value = project_here(), required = project_here().is_none())]
+    #[arg(long, short, default_value = project_here(), required = project_here().is_none(), add = projects())]
     pub project: ProjectName,
     /// The environment: staging, production or preview-<id>.
-    #[arg(long, short)]
+    #[arg(long, short, add = environments())]
     pub env: Environment,
 }
 
@@ -104,6 +105,16 @@ fn project_here() -> Option<&'static str> {
         codeb::project::ProjectFile::read(&dir).ok().map(|file| file.name.to_string())
     });
     name.as_deref()
+}
+
+/// Completes a project name from the SSOT.
+fn projects() -> ArgValueCompleter {
+    ArgValueCompleter::new(crate::complete::projects)
+}
+
+/// Completes an environment name from the SSOT's projects.
+fn environments() -> ArgValueCompleter {
+    ArgValueCompleter::new(crate::complete::environments)
 }
 
 /// `we local ...`
@@ -132,7 +143,7 @@ pub struct DeployArgs {
     #[arg(default_value = ".")]
     pub path: PathBuf,
     /// The environment: staging, production or preview-<id>.
-    #[arg(long, short, required_unless_present = "plan")]
+    #[arg(long, short, required_unless_present = "plan", add = environments())]
     pub env: Option<Environment>,
     /// Deploy this image instead of the one codeb.toml names or builds.
     #[arg(long)]
@@ -272,6 +283,7 @@ pub enum SsotCommand {
     /// One project's record.
     Show {
         /// The project.
+        #[arg(add = projects())]
         project: ProjectName,
     },
     /// The whole document as JSON.
@@ -295,10 +307,10 @@ pub enum PortCommand {
     /// List allocations.
     List {
         /// Only this project's.
-        #[arg(long, short)]
+        #[arg(long, short, add = projects())]
         project: Option<ProjectName>,
         /// Only this environment's.
-        #[arg(long, short)]
+        #[arg(long, short, add = environments())]
         env: Option<Environment>,
     },
     /// Free a port (needs --force).
@@ -325,11 +337,13 @@ pub enum ProjectCommand {
     /// One project's record.
     Show {
         /// The project.
+        #[arg(add = projects())]
         project: ProjectName,
     },
     /// Delete a project whole (needs --force; protected volumes survive).
     Delete {
         /// The project.
+        #[arg(add = projects())]
         project: ProjectName,
         /// Really delete it; without this, print what would be deleted.
         #[arg(long)]

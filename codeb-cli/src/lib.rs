@@ -5,6 +5,7 @@
 
 pub mod args;
 mod commands;
+mod complete;
 mod context;
 pub mod exit;
 mod local;
@@ -22,6 +23,7 @@ use crate::printer::{Mode, Printer};
 
 /// Parses the command line, runs the command, prints, and returns the exit code.
 pub fn main() -> ExitCode {
+    complete::answer_if_asked();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if e.use_stderr() => {

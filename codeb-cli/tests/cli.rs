@@ -38,7 +38,8 @@ fn version_completions_and_man_page_come_from_the_clap_definitions() {
     let commit = String::from_utf8_lossy(&commit.stdout);
     assert!(version.contains(commit.trim()), "names the commit {commit}: {version}");
     let bash = we(&["completions", "bash"], "/none");
-    assert!(String::from_utf8_lossy(&bash.stdout).contains("complete -F"), "a bash completion script");
+    let script = String::from_utf8_lossy(&bash.stdout);
+    assert!(script.contains("COMPLETE=\"bash\"") && script.contains("-F _clap_complete_we we"), "{script}");
     let man = we(&["man"], "/none");
     let page = String::from_utf8_lossy(&man.stdout);
     assert!(page.starts_with(".ie") || page.contains(".TH we"), "a roff page: {}", &page[..page.len().min(80)]);

@@ -1,8 +1,6 @@
 //! `we local ...`, `we completions`, `we man`.
 
-use clap::CommandFactory;
-
-use crate::args::{Cli, CompletionsArgs, LocalCommand, ManArgs};
+use crate::args::{CompletionsArgs, LocalCommand, ManArgs};
 use crate::context::Context;
 use crate::exit::OK;
 
@@ -11,9 +9,7 @@ pub async fn local(cmd: LocalCommand, ctx: &Context) -> codeb::Result<u8> {
 }
 
 pub fn completions(args: CompletionsArgs) -> codeb::Result<u8> {
-    let mut script = Vec::new();
-    clap_complete::generate(args.shell, &mut Cli::command(), "we", &mut script);
-    write_out(&script)
+    write_out(&crate::complete::script(args.shell)?)
 }
 
 pub fn man(args: ManArgs, ctx: &Context) -> codeb::Result<u8> {
