@@ -21,6 +21,7 @@
 
 pub(crate) mod http;
 mod local;
+pub mod ssh;
 pub mod trace;
 
 use std::error::Error as StdError;

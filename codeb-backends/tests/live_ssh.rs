@@ -1,0 +1,225 @@
+//! The SSH transport against a real OpenSSH server on loopback: what it
+//! runs, reads, writes and forwards, and what it refuses.
+
+mod support;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use codeb::ErrorKind;
+use codeb::dns::Dns;
+use codeb::model::ServerName;
+use codeb::proxy::Proxy;
+use codeb::runtime::ContainerRuntime;
+use codeb_backends::transport::ssh::{KnownHosts, SshConfig, SshTarget, SshTransport, fingerprint};
+use codeb_backends::transport::{Command, Endpoint, Transport};
+use codeb_backends::{CaddyConfig, CaddyProxy, PodmanConfig, PodmanRuntime, PowerDns, PowerDnsConfig};
+use russh::keys::PublicKey;
+use support::sshd::{Sshd, keygen};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn public_key(openssh: &str) -> PublicKey {
+    PublicKey::from_openssh(openssh.trim()).unwrap()
+}
+
+/// A transport to `sshd` logging in with `key`, trusting what `known_hosts` pins.
+fn transport(sshd: &Sshd, key: &Path, known_hosts: KnownHosts) -> SshTransport {
+    let target = SshTarget::parse(&sshd.target).unwrap();
+    let mut config = SshConfig::new(target, key, known_hosts);
+    config.connect_timeout = Duration::from_secs(5);
+    SshTransport::new(ServerName::parse("app1").unwrap(), config).unwrap()
+}
+
+/// A transport to `sshd` with its host key pinned.
+fn pinned(sshd: &Sshd) -> SshTransport {
+    let known_hosts = KnownHosts::new(sshd.dir.path().join("codeb_known_hosts"));
+    known_hosts.pin(&SshTarget::parse(&sshd.target).unwrap(), &public_key(&sshd.host_key())).unwrap();
+    transport(sshd, &sshd.client_key(), known_hosts)
+}
+
+fn argv(args: &[&str]) -> Command {
+    Command::new(args[0]).args(args[1..].iter().copied())
+}
+
+#[tokio::test]
+async fn a_program_runs_from_its_argv_with_its_input_and_its_exit_status() {
+    let Some(sshd) = Sshd::start() else { return };
+    let ssh = pinned(&sshd);
+    let hostile = ["a b", "it's", "$(touch /tmp/codeb-ssh-owned)", "`id`", "*", ";", ""];
+    let mut args = vec!["printf", "%s|"];
+    args.extend(hostile);
+    let out = ssh.run(&argv(&args)).await.unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "a b|it's|$(touch /tmp/codeb-ssh-owned)|`id`|*|;||");
+    assert!(!Path::new("/tmp/codeb-ssh-owned").exists(), "an argument never runs as a command");
+
+    let cat = ssh.run(&Command::new("cat").with_stdin(b"secret on stdin\n".to_vec())).await.unwrap();
+    assert_eq!((cat.status, cat.stdout.as_slice()), (Some(0), b"secret on stdin\n".as_slice()));
+    let failed = ssh.run(&argv(&["sh", "-c", "echo oops >&2; exit 3"])).await.unwrap();
+    assert_eq!((failed.status, failed.stderr.as_slice()), (Some(3), b"oops\n".as_slice()));
+    let missing = ssh.run(&Command::new("no-such-program-here")).await.unwrap_err();
+    assert_eq!(missing.kind(), ErrorKind::NotFound, "{missing}");
+    let slow = ssh.run(&argv(&["sleep", "5"]).with_timeout(Duration::from_millis(300))).await.unwrap_err();
+    assert_eq!(slow.kind(), ErrorKind::Timeout, "{slow}");
+    assert_eq!(slow.context_value("server"), Some("app1"));
+}
+
+#[tokio::test]
+async fn files_are_read_and_replaced_with_their_mode_and_missing_ones_are_not_found() {
+    let Some(sshd) = Sshd::start() else { return };
+    let ssh = pinned(&sshd);
+    let file = sshd.dir.path().join("state dir's file.json");
+    ssh.write_file(&file, b"{\"revision\":1}", 0o640).await.unwrap();
+    ssh.write_file(&file, b"{\"revision\":2}", 0o640).await.unwrap();
+    assert_eq!(ssh.read_file(&file).await.unwrap(), b"{\"revision\":2}");
+    let mode = ssh.run(&argv(&["stat", "-c", "%a", &file.display().to_string()])).await.unwrap();
+    assert_eq!(String::from_utf8_lossy(&mode.stdout).trim(), "640");
+    let leftovers: Vec<_> = std::fs::read_dir(sshd.dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.contains("codeb-tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "no temporary file is left: {leftovers:?}");
+
+    let absent = ssh.read_file(&sshd.dir.path().join("absent")).await.unwrap_err();
+    assert_eq!(absent.kind(), ErrorKind::NotFound, "{absent}");
+    let no_dir = ssh.write_file(&sshd.dir.path().join("no/such/dir"), b"x", 0o600).await.unwrap_err();
+    assert_eq!(no_dir.kind(), ErrorKind::NotFound, "{no_dir}");
+}
+
+#[tokio::test]
+async fn streams_reach_the_servers_unix_sockets_and_tcp_ports() {
+    let Some(sshd) = Sshd::start() else { return };
+    let ssh = pinned(&sshd);
+    let socket = sshd.dir.path().join("api.sock");
+    let unix = tokio::net::UnixListener::bind(&socket).unwrap();
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = tcp.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut conn, _) = unix.accept().await.unwrap();
+        conn.write_all(b"unix says hi").await.unwrap();
+    });
+    tokio::spawn(async move {
+        let (mut conn, _) = tcp.accept().await.unwrap();
+        let mut word = [0u8; 4];
+        conn.read_exact(&mut word).await.unwrap();
+        conn.write_all(&word).await.unwrap();
+    });
+    let mut stream = ssh.connect(&Endpoint::Unix(socket)).await.unwrap();
+    let mut said = String::new();
+    stream.read_to_string(&mut said).await.unwrap();
+    assert_eq!(said, "unix says hi");
+    let mut stream = ssh.connect(&Endpoint::Tcp(address)).await.unwrap();
+    stream.write_all(b"ping").await.unwrap();
+    let mut echo = [0u8; 4];
+    stream.read_exact(&mut echo).await.unwrap();
+    assert_eq!(&echo, b"ping");
+    let refused = ssh.connect(&Endpoint::Tcp("127.0.0.1:1".parse().unwrap())).await.map(drop).unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::Unavailable, "{refused}");
+}
+
+#[tokio::test]
+async fn twenty_concurrent_calls_share_one_session_under_sshds_session_limit() {
+    let Some(sshd) = Sshd::start() else { return };
+    let ssh = Arc::new(pinned(&sshd));
+    // sshd allows 10 channels a session: more at once would be refused (with
+    // `max_channels = 20` this test fails with "Failed to open channel").
+    let calls = (0..20).map(|i| {
+        let ssh = Arc::clone(&ssh);
+        tokio::spawn(async move { ssh.run(&argv(&["sh", "-c", &format!("sleep 0.2; echo {i}")])).await })
+    });
+    // Spawned all at once, before any is awaited.
+    let calls: Vec<_> = calls.collect();
+    for (i, call) in calls.into_iter().enumerate() {
+        let out = call.await.unwrap().unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), i.to_string());
+    }
+}
+
+#[tokio::test]
+async fn a_dropped_session_is_opened_again_on_the_next_call() {
+    let Some(sshd) = Sshd::start() else { return };
+    let ssh = pinned(&sshd);
+    assert!(ssh.run(&Command::new("true")).await.unwrap().success());
+    // End the session from the server's side: the shell's parent is the session's sshd.
+    let _ = ssh.run(&argv(&["sh", "-c", "kill -9 $PPID"])).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let again = ssh.run(&argv(&["echo", "back"])).await.unwrap();
+    assert_eq!(String::from_utf8_lossy(&again.stdout), "back\n");
+}
+
+#[tokio::test]
+async fn an_unknown_or_changed_host_key_is_refused_naming_the_fingerprints() {
+    let Some(sshd) = Sshd::start() else { return };
+    let target = SshTarget::parse(&sshd.target).unwrap();
+    let empty = KnownHosts::new(sshd.dir.path().join("empty_known_hosts"));
+    let unknown = transport(&sshd, &sshd.client_key(), empty).run(&Command::new("true")).await.unwrap_err();
+    assert_eq!(unknown.kind(), ErrorKind::Forbidden, "{unknown}");
+    assert!(unknown.message().contains("is not pinned"), "{unknown}");
+
+    keygen(&sshd.dir.path().join("impostor"));
+    let impostor = public_key(&std::fs::read_to_string(sshd.dir.path().join("impostor.pub")).unwrap());
+    let wrong = KnownHosts::new(sshd.dir.path().join("wrong_known_hosts"));
+    wrong.pin(&target, &impostor).unwrap();
+    let changed = transport(&sshd, &sshd.client_key(), wrong).run(&Command::new("true")).await.unwrap_err();
+    assert_eq!(changed.kind(), ErrorKind::Forbidden, "{changed}");
+    let offered = fingerprint(&public_key(&sshd.host_key()));
+    for named in [fingerprint(&impostor), offered] {
+        assert!(changed.message().contains(&named), "names {named}: {changed}");
+    }
+}
+
+#[tokio::test]
+async fn a_hashed_known_hosts_entry_pins_the_key() {
+    let Some(sshd) = Sshd::start() else { return };
+    // ssh-keygen -H hashes the host names of an OpenSSH known_hosts file.
+    let file = sshd.dir.path().join("hashed_known_hosts");
+    let port = SshTarget::parse(&sshd.target).unwrap().port();
+    std::fs::write(&file, format!("[127.0.0.1]:{port} {}", sshd.host_key())).unwrap();
+    let hashed = std::process::Command::new("ssh-keygen").arg("-H").arg("-f").arg(&file).output().unwrap();
+    assert!(hashed.status.success(), "{}", String::from_utf8_lossy(&hashed.stderr));
+    assert!(std::fs::read_to_string(&file).unwrap().starts_with("|1|"), "the entry is hashed");
+    let ssh = transport(&sshd, &sshd.client_key(), KnownHosts::new(&file));
+    assert!(ssh.run(&Command::new("true")).await.unwrap().success());
+}
+
+#[tokio::test]
+async fn a_key_the_server_does_not_accept_is_unauthenticated() {
+    let Some(sshd) = Sshd::start() else { return };
+    keygen(&sshd.dir.path().join("stranger"));
+    let known_hosts = KnownHosts::new(sshd.dir.path().join("codeb_known_hosts"));
+    known_hosts.pin(&SshTarget::parse(&sshd.target).unwrap(), &public_key(&sshd.host_key())).unwrap();
+    let ssh = transport(&sshd, &sshd.dir.path().join("stranger"), known_hosts);
+    let refused = ssh.run(&Command::new("true")).await.unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::Unauthenticated, "{refused}");
+    let missing = SshTransport::new(
+        ServerName::parse("app1").unwrap(),
+        SshConfig::new(SshTarget::parse(&sshd.target).unwrap(), "/no/such/key", KnownHosts::new("/dev/null")),
+    )
+    .unwrap_err();
+    assert_eq!(missing.kind(), ErrorKind::NotFound, "{missing}");
+}
+
+#[tokio::test]
+async fn podman_caddy_and_powerdns_answer_through_the_ssh_transport() {
+    let (Some(socket), Some(admin), Some(api), Some(key)) = (
+        codeb::testkit::live_env("CODEB_TEST_PODMAN_SOCKET"),
+        codeb::testkit::live_env("CODEB_TEST_CADDY_ADMIN"),
+        codeb::testkit::live_env("CODEB_TEST_PDNS_API"),
+        codeb::testkit::live_env("CODEB_TEST_PDNS_API_KEY"),
+    ) else {
+        return;
+    };
+    let Some(sshd) = Sshd::start() else { return };
+    let ssh: Arc<dyn Transport> = Arc::new(pinned(&sshd));
+    let podman = PodmanRuntime::connect(Arc::clone(&ssh), PodmanConfig::new(&socket)).unwrap();
+    let listed = podman.list_containers(&Default::default()).await.unwrap();
+    assert!(listed.iter().all(|c| c.labels.contains_key(codeb::runtime::LABEL_MANAGED)), "{listed:?}");
+    let caddy = CaddyProxy::new(Arc::clone(&ssh), CaddyConfig::new(&admin).with_automatic_https(false)).unwrap();
+    caddy.list_routes().await.unwrap();
+    let dns = PowerDns::new(Arc::clone(&ssh), PowerDnsConfig::new(&api, &key)).unwrap();
+    // A zone no test made: PowerDNS's answer (404) came back through the session.
+    let zone = codeb::testkit::Namespace::random().zone();
+    let absent = dns.list_records(&zone).await.unwrap_err();
+    assert_eq!(absent.kind(), ErrorKind::NotFound, "{absent}");
+}
