@@ -4,14 +4,15 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use codeb::Result;
 use codeb::config::PlatformConfig;
 use codeb::engine::{Backends, Platform};
-use codeb::fleet::{Fleet, Host};
-use codeb::model::ServerName;
+use codeb::fleet::{Fleet, Host, HostAddresses};
+use codeb::model::{Role, ServerName};
 use codeb::ports::{PortProbe, RuntimeAttributedProbe, SsotPortRegistry};
 use codeb::releases::ContainerReleases;
+use codeb::{Error, Result};
 
+use crate::transport::ssh::{KnownHosts, SshConfig, SshTarget, SshTransport};
 use crate::transport::{LocalTransport, Traced, Transport};
 use crate::{
     CaddyConfig, CaddyProxy, FileSecretStore, FileStateStore, PodmanConfig, PodmanRuntime, PowerDns, PowerDnsConfig,
@@ -20,37 +21,35 @@ use crate::{
 
 /// Builds the platform a platform file describes, acting as `owner` (recorded in deploy locks).
 ///
-/// Every backend reaches its service through one [`LocalTransport`]: the
-/// platform is the machine codeb runs on. Its exchanges are recorded as
-/// `tracing` events (see [`crate::transport::trace`]). Nothing is sent to any service yet
-/// and none needs to run: the key files are read, and each backend connects
-/// on first use, so commands that read only the SSOT work while the stack is
-/// down (a call that needs a stopped service is `Unavailable`, naming its
-/// socket or address).
+/// With no `[servers.NAME]` listed, every backend reaches its service through
+/// one [`LocalTransport`]: the platform is the machine codeb runs on. With
+/// servers, each is reached through its own [`SshTransport`]: its Podman,
+/// port table and health probe; Caddy through the first server with the
+/// proxy role, PowerDNS through the first with the dns role. Every
+/// transport's exchanges are recorded as `tracing` events (see
+/// [`crate::transport::trace`]).
+///
+/// Nothing is sent to any service yet and none needs to run: the key files
+/// are read, and each backend connects on first use, so commands that read
+/// only the SSOT work while the services are down (a call that needs one is
+/// `Unavailable`, naming its socket, address or server).
 pub fn connect(config: &PlatformConfig, owner: &str) -> Result<Platform> {
     let local: Arc<dyn Transport> = Arc::new(Traced::new(Arc::new(LocalTransport::new())));
-    let runtime = Arc::new(PodmanRuntime::connect(Arc::clone(&local), PodmanConfig::from_section(&config.podman)?)?);
+    let podman = PodmanConfig::from_section(&config.podman)?;
+    let Servers { fleet, proxy, dns } = if config.servers.is_empty() {
+        let host = host(ServerName::local(), config.local_addresses(), Arc::clone(&local), podman)?;
+        Servers { fleet: Fleet::single(host), proxy: Arc::clone(&local), dns: Arc::clone(&local) }
+    } else {
+        ssh_fleet(config, podman)?
+    };
     let caddy = CaddyConfig::from_section(&config.caddy, &config.tls)?;
-    let dns = PowerDns::new(Arc::clone(&local), PowerDnsConfig::from_section(&config.powerdns)?)?;
     let secrets = FileSecretStore::open(SecretFileConfig::new(&config.secrets_dir, config.secret_key.clone()))?;
     let state = Arc::new(FileStateStore::new(&config.state_path));
-    let probe: Arc<dyn PortProbe> =
-        Arc::new(RuntimeAttributedProbe::new(Arc::new(ProcPortProbe::new(Arc::clone(&local))), runtime.clone()));
-    let ports = SsotPortRegistry::new(state.clone(), probe.clone(), config.ports)?;
-    let addresses = config.local_addresses();
-    let host = Host {
-        name: ServerName::local(),
-        roles: Default::default(),
-        addresses,
-        releases: Arc::new(ContainerReleases::new(runtime.clone(), addresses.bind, addresses.upstream)),
-        runtime,
-        ports: probe,
-        http: Arc::new(TransportHttpProbe::new(Arc::clone(&local))),
-    };
+    let ports = SsotPortRegistry::new(state.clone(), Arc::new(fleet.clone()), config.ports)?;
     let backends = Backends {
-        fleet: Fleet::single(host),
-        proxy: Arc::new(CaddyProxy::new(Arc::clone(&local), caddy)?),
-        dns: Arc::new(dns),
+        fleet,
+        proxy: Arc::new(CaddyProxy::new(proxy, caddy)?),
+        dns: Arc::new(PowerDns::new(dns, PowerDnsConfig::from_section(&config.powerdns)?)?),
         secrets: Arc::new(secrets),
         ports: Arc::new(ports),
         state,
@@ -58,6 +57,87 @@ pub fn connect(config: &PlatformConfig, owner: &str) -> Result<Platform> {
         liveness: Arc::new(ProcLiveness::new(local)),
     };
     Ok(Platform::new(backends, config.settings(owner, &hostname())))
+}
+
+/// One server and the backends that reach it through `transport`.
+fn host(
+    name: ServerName,
+    addresses: HostAddresses,
+    transport: Arc<dyn Transport>,
+    podman: PodmanConfig,
+) -> Result<Host> {
+    let runtime = Arc::new(PodmanRuntime::connect(Arc::clone(&transport), podman)?);
+    let probe: Arc<dyn PortProbe> =
+        Arc::new(RuntimeAttributedProbe::new(Arc::new(ProcPortProbe::new(Arc::clone(&transport))), runtime.clone()));
+    Ok(Host {
+        name,
+        roles: Default::default(),
+        addresses,
+        releases: Arc::new(ContainerReleases::new(runtime.clone(), addresses.bind, addresses.upstream)),
+        runtime,
+        ports: probe,
+        http: Arc::new(TransportHttpProbe::new(transport)),
+    })
+}
+
+/// How a `[servers.NAME]` section says the server is reached.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Reach {
+    /// `user@host[:port]`.
+    ssh: String,
+    /// The private key to log in with; a leading `~/` is the home directory.
+    identity: PathBuf,
+    /// Podman's socket on the server, when not `[podman] socket`.
+    podman_socket: Option<PathBuf>,
+}
+
+/// The fleet, and the transports that reach the proxy's and DNS's servers.
+struct Servers {
+    fleet: Fleet,
+    proxy: Arc<dyn Transport>,
+    dns: Arc<dyn Transport>,
+}
+
+/// The listed servers, each over SSH.
+fn ssh_fleet(config: &PlatformConfig, podman: PodmanConfig) -> Result<Servers> {
+    let known_hosts = config
+        .known_hosts
+        .clone()
+        .or_else(codeb::config::default_known_hosts)
+        .ok_or_else(|| Error::not_found("no known_hosts file for the servers: set [ssh] known_hosts, or HOME"))?;
+    let mut hosts = Vec::new();
+    let mut transports = Vec::new();
+    for server in &config.servers {
+        let reach: Reach = server.reach.parse()?;
+        let target = SshTarget::parse(&reach.ssh).map_err(|e| e.with_context("section", server.reach.name()))?;
+        let ssh = SshConfig::new(target, home_relative(&reach.identity), KnownHosts::new(&known_hosts));
+        let transport: Arc<dyn Transport> =
+            Arc::new(Traced::new(Arc::new(SshTransport::new(server.name.clone(), ssh)?)));
+        let mut podman = podman.clone();
+        if let Some(socket) = reach.podman_socket {
+            podman.socket = socket;
+        }
+        let mut host = host(server.name.clone(), server.addresses, Arc::clone(&transport), podman)?;
+        host.roles = server.roles.clone();
+        transports.push((server.roles.clone(), transport));
+        hosts.push(host);
+    }
+    let with_role = |role: Role| {
+        transports.iter().find(|(roles, _)| roles.contains(&role)).map(|(_, t)| Arc::clone(t)).ok_or_else(|| {
+            Error::invalid(format!("platform file: no server has the {role} role")).with_context("field", "roles")
+        })
+    };
+    let (proxy, dns) = (with_role(Role::Proxy)?, with_role(Role::Dns)?);
+    Ok(Servers { fleet: Fleet::new(hosts)?, proxy, dns })
+}
+
+/// `path` with a leading `~/` read as the home directory.
+fn home_relative(path: &Path) -> PathBuf {
+    match (path.strip_prefix("~"), std::env::var_os("HOME")) {
+        (Ok(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => path.to_owned(),
+    }
 }
 
 /// Finds the platform file the way every front end does (`explicit`, else

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use codeb::ErrorKind;
 use codeb::dns::Dns;
-use codeb::model::ServerName;
+use codeb::engine::{DeployOptions, DeployRequest};
+use codeb::model::{Environment, HealthCheck, Port, ServerName};
 use codeb::proxy::Proxy;
 use codeb::runtime::ContainerRuntime;
 use codeb_backends::transport::ssh::{KnownHosts, SshConfig, SshTarget, SshTransport, fingerprint};
@@ -222,4 +223,68 @@ async fn podman_caddy_and_powerdns_answer_through_the_ssh_transport() {
     let zone = codeb::testkit::Namespace::random().zone();
     let absent = dns.list_records(&zone).await.unwrap_err();
     assert_eq!(absent.kind(), ErrorKind::NotFound, "{absent}");
+}
+
+/// What Caddy's plain-HTTP listener answers for `host`.
+async fn page(caddy_http: &str, host: &str) -> String {
+    let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(5)).build().unwrap();
+    let response = client.get(format!("http://{caddy_http}/")).header("Host", host).send().await.unwrap();
+    response.text().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_platform_whose_server_is_reached_over_ssh_deploys_switches_and_deletes_a_project() {
+    let (Some(v1), Some(v2), Some(caddy_http)) = (
+        codeb::testkit::live_env("CODEB_TEST_IMAGE_V1"),
+        codeb::testkit::live_env("CODEB_TEST_IMAGE_V2"),
+        codeb::testkit::live_env("CODEB_TEST_CADDY_HTTP"),
+    ) else {
+        return;
+    };
+    let Some(sshd) = Sshd::start() else { return };
+    let (ns, tmp) = (codeb::testkit::Namespace::random(), tempfile::tempdir().unwrap());
+    let timings = "drain_grace = \"0s\"\nstop_grace = \"2s\"\nwatch_window = \"0s\"";
+    let file = codeb::testkit::live_platform_file(tmp.path(), ns.zone().as_str(), timings).expect("the stack runs");
+    let known_hosts = KnownHosts::new(tmp.path().join("known_hosts"));
+    known_hosts.pin(&SshTarget::parse(&sshd.target).unwrap(), &public_key(&sshd.host_key())).unwrap();
+    let servers = format!(
+        "[ssh]\nknown_hosts = {:?}\n[servers.app1]\nroles = [\"app\", \"proxy\", \"dns\"]\nssh = {:?}\nidentity = {:?}\n",
+        known_hosts.path().display().to_string(),
+        sshd.target,
+        sshd.client_key().display().to_string(),
+    );
+    let text = std::fs::read_to_string(&file).unwrap() + &servers;
+    let config = codeb::config::PlatformConfig::parse(&text).unwrap();
+    let p = codeb_backends::connect(&config, "live-ssh").unwrap();
+    let project = ns.project("ssh");
+    let host = ns.host("web");
+    let deploy = |image: &str| {
+        let image = codeb::model::ImageRef::parse(image).unwrap();
+        let mut r = DeployRequest::new(project.clone(), Environment::Staging, image, Port::new(8080).unwrap());
+        r.domains = vec![host.clone()];
+        r.health = HealthCheck {
+            interval: Duration::from_millis(50),
+            deadline: Duration::from_secs(10),
+            ..Default::default()
+        };
+        r
+    };
+
+    let first = p.deploy(&deploy(&v1), &DeployOptions::default()).await.unwrap();
+    assert_eq!(page(&caddy_http, host.as_str()).await, "v1", "Caddy, configured over SSH, routes to the release");
+    let record = p.project_show(&project).await.unwrap();
+    assert_eq!(record.environments[&Environment::Staging].server, Some(ServerName::parse("app1").unwrap()));
+    let second = p.deploy(&deploy(&v2), &DeployOptions::default()).await.unwrap();
+    assert_ne!(first.release, second.release);
+    assert_eq!(page(&caddy_http, host.as_str()).await, "v2");
+
+    let removed = p.project_delete(&project, true, &DeployOptions::default()).await.unwrap();
+    assert!(removed.applied);
+    let label = codeb::runtime::managed_labels(&project, &Environment::Staging, codeb::model::Service::App, None);
+    let local = PodmanRuntime::connect(
+        Arc::new(codeb_backends::transport::LocalTransport::new()),
+        PodmanConfig::new(codeb::testkit::live_env("CODEB_TEST_PODMAN_SOCKET").unwrap()),
+    )
+    .unwrap();
+    assert!(local.list_containers(&label).await.unwrap().is_empty(), "the project's containers are gone");
 }

@@ -132,6 +132,18 @@ impl Fleet {
     }
 }
 
+/// The fleet's port tables: each server's own probe answers for it.
+#[async_trait::async_trait]
+impl PortProbe for Fleet {
+    async fn listeners(&self, server: &ServerName) -> Result<Vec<crate::ports::Listener>> {
+        self.host(server)?.ports.listeners(server).await
+    }
+
+    async fn taken(&self, server: &ServerName) -> Result<BTreeSet<crate::model::Port>> {
+        self.host(server)?.ports.taken(server).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,6 +154,28 @@ mod tests {
         host.name = ServerName::parse(name).unwrap();
         host.roles = roles.iter().copied().collect();
         host
+    }
+
+    #[tokio::test]
+    async fn each_server_s_ports_are_answered_by_its_own_probe() {
+        use crate::fake::FakePortProbe;
+        use crate::ports::ListenerOwner;
+        let (app, store) = (ServerName::parse("app").unwrap(), ServerName::parse("store").unwrap());
+        let fleet = Fleet::new([&app, &store].map(|name| {
+            let probe = Arc::new(FakePortProbe::new());
+            let port = crate::model::Port::new(if *name == app { 3000 } else { 9000 }).unwrap();
+            probe.listen(name, port, ListenerOwner::Foreign { description: "sshd".into() });
+            Host { ports: probe, ..host(name.as_str(), &[Role::App]) }
+        }))
+        .unwrap();
+        let ports = |server| {
+            let fleet = fleet.clone();
+            async move { fleet.taken(&server).await.unwrap().into_iter().map(|p| p.get()).collect::<Vec<_>>() }
+        };
+        assert_eq!(ports(app).await, [3000]);
+        assert_eq!(ports(store).await, [9000]);
+        let unknown = fleet.taken(&ServerName::parse("gone").unwrap()).await.unwrap_err();
+        assert_eq!(unknown.kind(), ErrorKind::NotFound);
     }
 
     #[test]

@@ -44,11 +44,12 @@
 //! staging = { app = "3000-3499", postgres = "15432-15499", redis = "16379-16399" }
 //! ```
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::model::{DomainName, ImageRef, PortRange, ValidationError};
+use crate::model::{DomainName, ImageRef, PortRange, Role, ServerName, ValidationError};
 use crate::ports::{PortRanges, ServiceRanges};
 use crate::project::parse_duration;
 use crate::proxy::TlsPolicy;
@@ -96,6 +97,62 @@ pub struct PlatformConfig {
     pub redis_image: Option<ImageRef>,
     /// Port ranges.
     pub ports: PortRanges,
+    /// The servers of the fleet (`[servers.NAME]`); none: the local machine is the one server.
+    pub servers: Vec<ServerConfig>,
+    /// codeb's file of pinned SSH host keys (`[ssh] known_hosts`); none: [`default_known_hosts`].
+    pub known_hosts: Option<PathBuf>,
+}
+
+/// One server of the fleet, as its `[servers.NAME]` section describes it.
+///
+/// ```toml
+/// [servers.app1]
+/// roles = ["app", "proxy", "dns"]
+/// public_ipv4 = "203.0.113.10"                 # bind_address, upstream_host: as in [network]
+/// ssh = "deploy@203.0.113.10:22"               # for the SSH transport, with:
+/// identity = "~/.ssh/codeb_ed25519"
+/// podman_socket = "/run/user/1000/podman/podman.sock"   # default: [podman] socket
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServerConfig {
+    /// Its name.
+    pub name: ServerName,
+    /// What it is for.
+    pub roles: BTreeSet<Role>,
+    /// Its addresses; what it does not give comes from `[network]`.
+    pub addresses: crate::fleet::HostAddresses,
+    /// The rest of its section (how to reach it), for the transport to parse.
+    pub reach: Section,
+}
+
+impl ServerConfig {
+    fn from_section(name: &str, mut section: Section, network: crate::fleet::HostAddresses) -> Result<Self> {
+        let section_name = section.name.clone();
+        let named = |e: Error| e.with_context("section", &section_name);
+        let name = ServerName::parse(name).map_err(|e| named(e.into()))?;
+        let roles: Vec<String> = section.take_as("roles")?.unwrap_or_default();
+        let roles = roles.iter().map(|r| r.parse::<Role>()).collect::<Result<BTreeSet<_>>>().map_err(named)?;
+        if roles.is_empty() {
+            return Err(Error::invalid(format!(
+                "platform file, [{}] (line {}): roles lists none of {}",
+                section.name,
+                section.line,
+                Role::ALL.map(Role::as_str).join(", ")
+            ))
+            .with_context("field", "roles"));
+        }
+        let addresses = crate::fleet::HostAddresses {
+            bind: section.take_as("bind_address")?.unwrap_or(network.bind),
+            upstream: section.take_as("upstream_host")?.unwrap_or(network.upstream),
+            public_ipv4: section.take_as("public_ipv4")?.unwrap_or(network.public_ipv4),
+        };
+        Ok(ServerConfig { name, roles, addresses, reach: section })
+    }
+}
+
+/// `$XDG_CONFIG_HOME/codeb/known_hosts`, falling back to `$HOME/.config/codeb/known_hosts`.
+pub fn default_known_hosts() -> Option<PathBuf> {
+    default_path().map(|p| p.with_file_name("known_hosts"))
 }
 
 /// One section of the platform file that a backend parses: its keys as
@@ -103,15 +160,15 @@ pub struct PlatformConfig {
 /// names both.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Section {
-    name: &'static str,
+    name: String,
     line: usize,
     table: toml::Table,
 }
 
 impl Section {
-    /// The section's name (`podman`, `caddy`, `powerdns`).
+    /// The section's name (`podman`, `caddy`, `powerdns`, `servers.app1`).
     pub fn name(&self) -> &str {
-        self.name
+        &self.name
     }
 
     /// The section as the backend's own type; unknown keys and bad values
@@ -119,7 +176,7 @@ impl Section {
     pub fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
         T::deserialize(toml::Value::Table(self.table.clone())).map_err(|e| {
             Error::invalid(format!("platform file, [{}] (line {}): {}", self.name, self.line, e.to_string().trim_end()))
-                .with_context("section", self.name)
+                .with_context("section", &self.name)
         })
     }
 
@@ -130,16 +187,17 @@ impl Section {
 
     /// Takes `key` out as a string, or refuses another type.
     fn take_str(&mut self, key: &'static str) -> Result<Option<String>> {
-        match self.take(key) {
-            None => Ok(None),
-            Some(toml::Value::String(s)) => Ok(Some(s)),
-            Some(other) => Err(Error::invalid(format!(
-                "platform file, [{}] (line {}): {key} must be a string, not {}",
-                self.name,
-                self.line,
-                other.type_str()
-            ))),
-        }
+        self.take_as(key)
+    }
+
+    /// Takes `key` out as a `T`, or refuses another type, naming the section and its line.
+    fn take_as<T: serde::de::DeserializeOwned>(&mut self, key: &'static str) -> Result<Option<T>> {
+        let Some(value) = self.take(key) else { return Ok(None) };
+        T::deserialize(value).map(Some).map_err(|e| {
+            Error::invalid(format!("platform file, [{}] (line {}): {key}: {}", self.name, self.line, e.message()))
+                .with_context("section", &self.name)
+                .with_context("field", key)
+        })
     }
 }
 
@@ -165,6 +223,16 @@ struct Raw {
     #[serde(default)]
     deploy: RawDeploy,
     ports: Option<RawPorts>,
+    #[serde(default)]
+    ssh: RawSsh,
+    #[serde(default)]
+    servers: BTreeMap<String, toml::Spanned<toml::Table>>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawSsh {
+    known_hosts: Option<PathBuf>,
 }
 
 #[derive(serde::Deserialize)]
@@ -221,8 +289,8 @@ impl PlatformConfig {
     pub fn parse(text: &str) -> Result<Self> {
         let raw: Raw = crate::tomlfile::parse("platform file", text)?;
         let line = |at: usize| text[..at.min(text.len())].matches('\n').count() + 1;
-        let section = |name, spanned: toml::Spanned<toml::Table>| Section {
-            name,
+        let section = |name: &str, spanned: toml::Spanned<toml::Table>| Section {
+            name: name.to_owned(),
             line: line(spanned.span().start),
             table: spanned.into_inner(),
         };
@@ -231,7 +299,10 @@ impl PlatformConfig {
             section("caddy", raw.caddy.clone()),
             section("powerdns", raw.powerdns.clone()),
         ];
-        raw.validate(sections)
+        let servers =
+            raw.servers.iter().map(|(name, table)| (name.clone(), section(&format!("servers.{name}"), table.clone())));
+        let servers = servers.collect();
+        raw.validate(sections, servers)
     }
 
     /// Reads and parses the platform file at `path`.
@@ -296,7 +367,11 @@ fn ranges(raw: &RawRanges) -> Result<ServiceRanges, ValidationError> {
 }
 
 impl Raw {
-    fn validate(self, [podman, mut caddy, mut powerdns]: [Section; 3]) -> Result<PlatformConfig> {
+    fn validate(
+        self,
+        [podman, mut caddy, mut powerdns]: [Section; 3],
+        servers: Vec<(String, Section)>,
+    ) -> Result<PlatformConfig> {
         let tls_word = caddy.take_str("tls")?;
         let acme_email = caddy.take_str("acme_email")?;
         let zone = powerdns.take_str("zone")?;
@@ -319,7 +394,18 @@ impl Raw {
         };
         ports.validate()?;
         let localhost = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let network = crate::fleet::HostAddresses {
+            bind: self.network.bind_address.unwrap_or(localhost),
+            upstream: self.network.upstream_host.unwrap_or(localhost),
+            public_ipv4: self.network.public_ipv4.unwrap_or(Ipv4Addr::LOCALHOST),
+        };
+        let servers = servers
+            .into_iter()
+            .map(|(name, section)| ServerConfig::from_section(&name, section, network))
+            .collect::<Result<Vec<_>>>()?;
         Ok(PlatformConfig {
+            servers,
+            known_hosts: self.ssh.known_hosts,
             state_path: self.state.path,
             secrets_dir: self.secrets.dir,
             secret_key: KeySource::from_keys("secrets.key", self.secrets.key_file, self.secrets.key_env)?,
@@ -328,9 +414,9 @@ impl Raw {
             powerdns,
             tls,
             zone: zone.as_deref().map(DomainName::parse).transpose()?,
-            bind_address: self.network.bind_address.unwrap_or(localhost),
-            upstream_host: self.network.upstream_host.unwrap_or(localhost),
-            public_ipv4: self.network.public_ipv4.unwrap_or(Ipv4Addr::LOCALHOST),
+            bind_address: network.bind,
+            upstream_host: network.upstream,
+            public_ipv4: network.public_ipv4,
             keep_releases: self.deploy.keep_releases.unwrap_or(5).max(1),
             drain_grace: duration("deploy.drain_grace", &self.deploy.drain_grace, Duration::from_secs(10))?,
             stop_grace: duration("deploy.stop_grace", &self.deploy.stop_grace, Duration::from_secs(10))?,
@@ -436,6 +522,52 @@ zone = "codeb.test"
         let typo = MINIMAL.replace("listen = [", "lisen = [");
         let err = PlatformConfig::parse(&typo).unwrap().caddy.parse::<Caddy>().unwrap_err().to_string();
         assert!(err.contains("[caddy] (line 9)") && err.contains("lisen"), "{err}");
+    }
+
+    #[test]
+    fn servers_list_their_roles_and_addresses_and_keep_how_to_reach_them_for_the_transport() {
+        let text = format!(
+            "{MINIMAL}\n[network]\npublic_ipv4 = \"198.51.100.1\"\n[ssh]\nknown_hosts = \"/etc/codeb/known_hosts\"\n\
+             [servers.app1]\nroles = [\"app\", \"proxy\", \"dns\"]\npublic_ipv4 = \"203.0.113.10\"\n\
+             ssh = \"deploy@203.0.113.10\"\nidentity = \"/keys/id\"\n\
+             [servers.store]\nroles = [\"storage\"]\nssh = \"deploy@203.0.113.11\"\nidentity = \"/keys/id\"\n"
+        );
+        let c = PlatformConfig::parse(&text).unwrap();
+        assert_eq!(c.known_hosts, Some(PathBuf::from("/etc/codeb/known_hosts")));
+        let names: Vec<&str> = c.servers.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["app1", "store"]);
+        let app1 = &c.servers[0];
+        assert_eq!(app1.roles, [Role::App, Role::Proxy, Role::Dns].into_iter().collect());
+        assert_eq!(app1.addresses.public_ipv4, Ipv4Addr::new(203, 0, 113, 10));
+        assert_eq!(c.servers[1].addresses.public_ipv4, Ipv4Addr::new(198, 51, 100, 1), "[network] fills the rest");
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Reach {
+            ssh: String,
+            identity: PathBuf,
+        }
+        assert!(app1.reach.parse::<Reach>().is_ok(), "the transport sees only its keys");
+        assert_eq!(app1.reach.name(), "servers.app1");
+        assert!(PlatformConfig::parse(MINIMAL).unwrap().servers.is_empty(), "no servers: the local machine");
+    }
+
+    #[test]
+    fn a_server_with_a_bad_name_role_or_address_is_refused_naming_its_section() {
+        let server = |body: &str| format!("{MINIMAL}\n[servers.app1]\n{body}\n");
+        let role = PlatformConfig::parse(&server("roles = [\"ap\"]")).unwrap_err();
+        assert!(role.to_string().contains("unknown server role"), "{role}");
+        assert_eq!(role.context_value("section"), Some("servers.app1"));
+        let none = PlatformConfig::parse(&server("roles = []")).unwrap_err();
+        assert_eq!(none.context_value("field"), Some("roles"), "{none}");
+        let address = PlatformConfig::parse(&server("roles = [\"app\"]\npublic_ipv4 = \"somewhere\"")).unwrap_err();
+        assert_eq!(address.context_value("field"), Some("public_ipv4"), "{address}");
+        assert!(address.to_string().contains("line"), "{address}");
+        let name = format!("{MINIMAL}\n[servers.\"-oProxyCommand=x\"]\nroles = [\"app\"]\n");
+        assert_eq!(
+            PlatformConfig::parse(&name).unwrap_err().context_value("section"),
+            Some("servers.-oProxyCommand=x")
+        );
     }
 
     #[test]
