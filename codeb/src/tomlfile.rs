@@ -15,18 +15,26 @@ pub const MAX_TOML_BYTES: u64 = 1 << 20;
 /// when it is over [`MAX_TOML_BYTES`] (no more than one byte past the cap is
 /// read) or not UTF-8.
 pub fn read_capped(path: &Path, what: &str) -> Result<String> {
-    let shown = path.display();
+    let shown = format!("{what} {}", path.display());
     let failed = |e: std::io::Error| {
         let kind = if e.kind() == std::io::ErrorKind::NotFound { ErrorKind::NotFound } else { ErrorKind::Unavailable };
-        Error::new(kind, format!("cannot read {what} {shown}")).with_source(e)
+        Error::new(kind, format!("cannot read {shown}")).with_source(e)
     };
+    let file = std::fs::File::open(path).map_err(failed)?;
+    capped_text(file, &shown, failed)
+}
+
+/// The text of `input`, which people call `shown` (`standard input`): refused
+/// when it is over [`MAX_TOML_BYTES`] (no more than one byte past the cap is
+/// read) or not UTF-8; `failed` says what a read error means.
+pub(crate) fn capped_text(input: impl Read, shown: &str, failed: impl Fn(std::io::Error) -> Error) -> Result<String> {
     let mut bytes = Vec::new();
-    std::fs::File::open(path).and_then(|f| f.take(MAX_TOML_BYTES + 1).read_to_end(&mut bytes)).map_err(failed)?;
+    input.take(MAX_TOML_BYTES + 1).read_to_end(&mut bytes).map_err(failed)?;
     if bytes.len() as u64 > MAX_TOML_BYTES {
         let cap = MAX_TOML_BYTES >> 10;
-        return Err(Error::invalid(format!("{what} {shown} is larger than {cap} KiB, more than any codeb file")));
+        return Err(Error::invalid(format!("{shown} is larger than {cap} KiB, more than any codeb file")));
     }
-    String::from_utf8(bytes).map_err(|_| Error::invalid(format!("{what} {shown} is not UTF-8 text")))
+    String::from_utf8(bytes).map_err(|_| Error::invalid(format!("{shown} is not UTF-8 text")))
 }
 
 /// Parses `text`, the TOML file people call `name`: a syntax error or an
