@@ -5,7 +5,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use crate::model::escape_controls;
+use crate::model::{ValidationError, escape_controls};
 use crate::{Error, ErrorKind, Result};
 
 /// The largest TOML file codeb reads: far above any real project or platform file.
@@ -44,15 +44,35 @@ pub fn parse<T: serde::de::DeserializeOwned>(name: &str, text: &str) -> Result<T
     toml::from_str(text).map_err(|e| {
         let place = match e.span() {
             Some(span) => {
-                let before = &text[..span.start.min(text.len())];
-                let line = before.matches('\n').count() + 1;
-                let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                let (line, column) = line_and_column(text, span.start);
                 format!("line {line}, column {column}")
             }
             None => "the file".to_owned(),
         };
         Error::invalid(format!("{name}: {place}: {}", printable(e.message().trim_end())))
     })
+}
+
+/// A value of `text`, the TOML file people call `name`, written at `span`
+/// and refused for breaking a rule: the error names its line (context
+/// `line`), the field, the rule and, when the rejection has one, the hint.
+pub(crate) fn refused_at(name: &str, text: &str, span: std::ops::Range<usize>, e: ValidationError) -> Error {
+    let (line, _) = line_and_column(text, span.start);
+    let message = format!("{name}: line {line}: {e}");
+    let error = Error::from(e);
+    let mut refused = Error::invalid(message);
+    for (key, value) in error.context() {
+        refused = refused.with_context(key, value);
+    }
+    refused.with_context("line", line)
+}
+
+/// The line and column (both from 1, the column in characters) of byte `offset` of `text`.
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset.min(text.len())).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
 }
 
 /// `text` with its control characters (newlines too) escaped, cut after [`MAX_MESSAGE_CHARS`].
