@@ -29,7 +29,7 @@ const MIN_MEMORY_BYTES: u64 = 6 << 20;
 /// A value as written in codeb.toml, with where it was written.
 #[derive(serde::Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(transparent)]
-pub(super) struct At<T>(Spanned<T>);
+struct At<T>(Spanned<T>);
 
 impl<T> At<T> {
     fn get(&self) -> &T {
@@ -300,7 +300,8 @@ impl RawHealth {
                 "healthcheck.interval" => self.interval.as_ref().map(At::span),
                 "healthcheck.timeout" => self.timeout.as_ref().map(At::span),
                 "healthcheck.failure_threshold" => self.failure_threshold.as_ref().map(At::span),
-                _ => self.status.as_ref().map(At::span),
+                "healthcheck.status" => self.status.as_ref().map(At::span),
+                _ => None,
             };
             match written {
                 Some(span) => crate::tomlfile::refused_at(PROJECT_FILE, file.text, span, e),
