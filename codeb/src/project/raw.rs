@@ -520,6 +520,16 @@ mod tests {
     }
 
     #[test]
+    fn a_deeply_nested_loose_value_is_refused_briefly() {
+        for key in ["[env]\nX", "[resources]\nmemory", "[healthcheck]\ninterval"] {
+            let deep = format!("{HEAD}{key} = {}1{}\n", "[".repeat(100_000), "]".repeat(100_000));
+            let err = ProjectFile::parse(&deep).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Invalid, "{key}");
+            assert!(err.to_string().len() < 400, "{key}: {err}");
+        }
+    }
+
+    #[test]
     fn a_refused_env_value_is_never_quoted() {
         let err = ProjectFile::parse(&format!("{HEAD}[env]\nTOKEN = \"hunter2\\u0000\"\n")).unwrap_err();
         assert_eq!(err.context_value("line"), Some("5"), "{err}");
