@@ -8,7 +8,7 @@ use std::path::Path;
 use crate::model::{ValidationError, escape_controls};
 use crate::{Error, ErrorKind, Result};
 
-/// The largest TOML file codeb reads: far above any real project or platform file.
+/// The largest TOML file (or `.env` text) codeb reads: far above any real one.
 pub const MAX_TOML_BYTES: u64 = 1 << 20;
 
 /// The text of `what` (`the project file`), the TOML file at `path`; refused
