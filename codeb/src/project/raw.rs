@@ -100,7 +100,7 @@ pub(super) struct Raw {
 /// How to build the app's image.
 #[derive(serde::Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
-#[cfg_attr(feature = "schemars", schemars(rename = "Build"))]
+#[cfg_attr(feature = "schemars", schemars(inline))]
 #[serde(deny_unknown_fields)]
 struct RawBuild {
     /// The build context, relative to codeb.toml's directory.
@@ -128,24 +128,36 @@ struct RawHealth {
     /// A text the answer's body must hold.
     body: Option<String>,
     /// Time between probes (default 1s).
-    #[serde(default)]
-    #[cfg_attr(feature = "schemars", schemars(schema_with = "schemas::duration"))]
-    interval: Option<At<Value>>,
+    interval: Option<WrittenDuration>,
     /// How long one probe may take (default 5s).
-    #[serde(default)]
-    #[cfg_attr(feature = "schemars", schemars(schema_with = "schemas::duration"))]
-    timeout: Option<At<Value>>,
+    timeout: Option<WrittenDuration>,
     /// How long failures do not count after the start (default 0s).
-    #[serde(default)]
-    #[cfg_attr(feature = "schemars", schemars(schema_with = "schemas::duration"))]
-    start_period: Option<At<Value>>,
+    start_period: Option<WrittenDuration>,
     /// How long a new release may take to become healthy (default 30s).
-    #[serde(default)]
-    #[cfg_attr(feature = "schemars", schemars(schema_with = "schemas::duration"))]
-    deadline: Option<At<Value>>,
+    deadline: Option<WrittenDuration>,
     /// Failed probes in a row that roll a release back (default 3).
     #[cfg_attr(feature = "schemars", schemars(range(min = 1)))]
     failure_threshold: Option<At<u32>>,
+}
+
+/// A duration as written: whole seconds, or a string such as `1m30s`.
+#[derive(serde::Deserialize)]
+#[serde(transparent)]
+struct WrittenDuration(At<Value>);
+
+#[cfg(feature = "schemars")]
+impl schemars::JsonSchema for WrittenDuration {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemas::duration(generator)
+    }
 }
 
 /// The accessories the app needs.
@@ -288,7 +300,7 @@ impl RawHealth {
             ("healthcheck.start_period", &self.start_period, &mut check.start_period),
             ("healthcheck.deadline", &self.deadline, &mut check.deadline),
         ] {
-            if let Some(value) = value {
+            if let Some(WrittenDuration(value)) = value {
                 *slot = file.at(value, |v| duration(field, v))?;
             }
         }
@@ -297,8 +309,8 @@ impl RawHealth {
         }
         check.check().map_err(|e| {
             let written = match e.field() {
-                "healthcheck.interval" => self.interval.as_ref().map(At::span),
-                "healthcheck.timeout" => self.timeout.as_ref().map(At::span),
+                "healthcheck.interval" => self.interval.as_ref().map(|d| d.0.span()),
+                "healthcheck.timeout" => self.timeout.as_ref().map(|d| d.0.span()),
                 "healthcheck.failure_threshold" => self.failure_threshold.as_ref().map(At::span),
                 "healthcheck.status" => self.status.as_ref().map(At::span),
                 _ => None,
