@@ -234,9 +234,9 @@ pub enum EnvCommand {
         /// Mark them secret: never shown except by `we env get`.
         #[arg(long)]
         secret: bool,
-        /// Also read KEY=VALUE lines from standard input (blank lines and `#`
-        /// comments skipped; the value is the rest of the line, as is), so a
-        /// secret never appears in the process list or the shell's history.
+        /// Also read a .env file from standard input (`export`, quotes,
+        /// comments; `$VAR` kept as written, never expanded), so a secret
+        /// never appears in the process list or the shell's history.
         #[arg(long)]
         stdin: bool,
     },

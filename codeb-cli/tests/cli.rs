@@ -140,12 +140,12 @@ fn bad_env_assignments_are_refused_before_any_backend_is_reached() {
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    std::io::Write::write_all(&mut stdin, b"# comment\nGOOD=1\ns3cret-without-a-key\n").unwrap();
+    std::io::Write::write_all(&mut stdin, b"# comment\nexport GOOD=\"1\"\ns3cret-without-a-key\n").unwrap();
     drop(stdin);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let doc = json(&out);
-    assert_eq!(doc["error"]["context"]["stdin line"], "3", "the bad line is named by number: {doc}");
+    assert_eq!(doc["error"]["context"]["line"], "3", "the bad line is named by number: {doc}");
     assert!(!String::from_utf8_lossy(&out.stdout).contains("s3cret"), "a refused line is never echoed");
 }
 

@@ -305,7 +305,7 @@ fn a_project_lives_its_whole_life_through_we_against_real_services() {
 
     // 5. A secret: the app sees it, listings mask it, no output shows it.
     let set = format!("SECRET_TOKEN={SECRET}");
-    let input = format!("# given on stdin, never on the command line\n{set}\n");
+    let input = format!("# given on stdin, as a .env file says it\nexport SECRET_TOKEN=\"{SECRET}\" # quoted\n");
     we.json_with_input(&["env", "set", "--stdin", "--secret", "-p", &project, "-e", "staging"], &input, 0);
     let listed = we.json(&["env", "list", "-p", &project, "-e", "staging"], 0);
     let vars = listed["vars"].as_array().unwrap();

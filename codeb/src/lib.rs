@@ -27,6 +27,7 @@
 pub mod config;
 pub mod dns;
 pub mod engine;
+pub mod envfile;
 pub mod error;
 pub mod fake;
 pub mod faults;

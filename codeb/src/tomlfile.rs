@@ -5,28 +5,36 @@
 use std::io::Read;
 use std::path::Path;
 
-use crate::model::escape_controls;
+use crate::model::{ValidationError, escape_controls};
 use crate::{Error, ErrorKind, Result};
 
-/// The largest TOML file codeb reads: far above any real project or platform file.
+/// The largest TOML file (or `.env` text) codeb reads: far above any real one.
 pub const MAX_TOML_BYTES: u64 = 1 << 20;
 
 /// The text of `what` (`the project file`), the TOML file at `path`; refused
 /// when it is over [`MAX_TOML_BYTES`] (no more than one byte past the cap is
 /// read) or not UTF-8.
 pub fn read_capped(path: &Path, what: &str) -> Result<String> {
-    let shown = path.display();
+    let shown = format!("{what} {}", path.display());
     let failed = |e: std::io::Error| {
         let kind = if e.kind() == std::io::ErrorKind::NotFound { ErrorKind::NotFound } else { ErrorKind::Unavailable };
-        Error::new(kind, format!("cannot read {what} {shown}")).with_source(e)
+        Error::new(kind, format!("cannot read {shown}")).with_source(e)
     };
+    let file = std::fs::File::open(path).map_err(failed)?;
+    capped_text(file, &shown, failed)
+}
+
+/// The text of `input`, which people call `shown` (`standard input`): refused
+/// when it is over [`MAX_TOML_BYTES`] (no more than one byte past the cap is
+/// read) or not UTF-8; `failed` says what a read error means.
+pub(crate) fn capped_text(input: impl Read, shown: &str, failed: impl Fn(std::io::Error) -> Error) -> Result<String> {
     let mut bytes = Vec::new();
-    std::fs::File::open(path).and_then(|f| f.take(MAX_TOML_BYTES + 1).read_to_end(&mut bytes)).map_err(failed)?;
+    input.take(MAX_TOML_BYTES + 1).read_to_end(&mut bytes).map_err(failed)?;
     if bytes.len() as u64 > MAX_TOML_BYTES {
         let cap = MAX_TOML_BYTES >> 10;
-        return Err(Error::invalid(format!("{what} {shown} is larger than {cap} KiB, more than any codeb file")));
+        return Err(Error::invalid(format!("{shown} is larger than {cap} KiB, more than any codeb file")));
     }
-    String::from_utf8(bytes).map_err(|_| Error::invalid(format!("{what} {shown} is not UTF-8 text")))
+    String::from_utf8(bytes).map_err(|_| Error::invalid(format!("{shown} is not UTF-8 text")))
 }
 
 /// Parses `text`, the TOML file people call `name`: a syntax error or an
@@ -36,15 +44,35 @@ pub fn parse<T: serde::de::DeserializeOwned>(name: &str, text: &str) -> Result<T
     toml::from_str(text).map_err(|e| {
         let place = match e.span() {
             Some(span) => {
-                let before = &text[..span.start.min(text.len())];
-                let line = before.matches('\n').count() + 1;
-                let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                let (line, column) = line_and_column(text, span.start);
                 format!("line {line}, column {column}")
             }
             None => "the file".to_owned(),
         };
         Error::invalid(format!("{name}: {place}: {}", printable(e.message().trim_end())))
     })
+}
+
+/// A value of `text`, the TOML file people call `name`, written at `span`
+/// and refused for breaking a rule: the error names its line (context
+/// `line`), the field, the rule and, when the rejection has one, the hint.
+pub(crate) fn refused_at(name: &str, text: &str, span: std::ops::Range<usize>, e: ValidationError) -> Error {
+    let (line, _) = line_and_column(text, span.start);
+    let message = format!("{name}: line {line}: {e}");
+    let error = Error::from(e);
+    let mut refused = Error::invalid(message);
+    for (key, value) in error.context() {
+        refused = refused.with_context(key, value);
+    }
+    refused.with_context("line", line)
+}
+
+/// The line and column (both from 1, the column in characters) of byte `offset` of `text`.
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset.min(text.len())).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
 }
 
 /// `text` with its control characters (newlines too) escaped, cut after [`MAX_MESSAGE_CHARS`].

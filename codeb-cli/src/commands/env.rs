@@ -1,6 +1,6 @@
 //! `we env ...`
 
-use std::io::{BufRead, IsTerminal};
+use std::io::IsTerminal;
 
 use codeb::model::EnvVar;
 use codeb::{Error, Result};
@@ -10,23 +10,6 @@ use crate::commands::applied_code;
 use crate::context::Context;
 use crate::exit::OK;
 use crate::render;
-
-/// The variables of `KEY=VALUE` lines, skipping blank lines and `#` comments;
-/// an error names the line, never its value.
-fn assignment_lines(input: impl BufRead, secret: bool) -> Result<Vec<EnvVar>> {
-    let mut vars = Vec::new();
-    for (index, line) in input.lines().enumerate() {
-        let line = line.map_err(|e| Error::invalid("standard input is not UTF-8 text").with_source(e))?;
-        let text = line.strip_suffix('\r').unwrap_or(&line);
-        if text.trim().is_empty() || text.trim_start().starts_with('#') {
-            continue;
-        }
-        vars.push(
-            EnvVar::parse_assignment(text, secret).map_err(|e| Error::from(e).with_context("stdin line", index + 1))?,
-        );
-    }
-    Ok(vars)
-}
 
 /// Every variable `we env set` was given, validated before anything is reached.
 fn assignments_given(assignments: &[String], secret: bool, stdin: bool, ctx: &Context) -> Result<Vec<EnvVar>> {
@@ -41,7 +24,7 @@ fn assignments_given(assignments: &[String], secret: bool, stdin: bool, ctx: &Co
         if input.is_terminal() {
             ctx.printer.note("reading KEY=VALUE lines from the terminal; end with Ctrl-D");
         }
-        vars.extend(assignment_lines(input, secret)?);
+        vars.extend(codeb::envfile::read("standard input", input, secret)?);
     }
     if vars.is_empty() {
         return Err(Error::invalid("nothing to set: standard input had no KEY=VALUE line"));
@@ -87,24 +70,5 @@ pub async fn run(cmd: EnvCommand, ctx: &Context) -> Result<u8> {
             ctx.printer.result(&removal, |p| render::removal(p, &removal));
             Ok(applied_code(removal.applied))
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lines_skip_blanks_and_comments_and_name_a_bad_line_without_its_value() {
-        let input = "# the database\nDATABASE_URL=postgres://u:p@db/app\n\n  \nTOKEN=a=b\r\n";
-        let vars = assignment_lines(input.as_bytes(), true).unwrap();
-        let pairs: Vec<(&str, &str)> = vars.iter().map(|v| (v.key.as_str(), v.value.expose())).collect();
-        assert_eq!(pairs, [("DATABASE_URL", "postgres://u:p@db/app"), ("TOKEN", "a=b")]);
-        assert!(vars.iter().all(|v| v.secret));
-
-        let err = assignment_lines("OK=1\nhunter2\n".as_bytes(), true).unwrap_err();
-        assert_eq!(err.context_value("stdin line"), Some("2"), "{err}");
-        let err = assignment_lines("OK=1\nBAD KEY=hunter2\n".as_bytes(), true).unwrap_err();
-        assert!(!err.to_string().contains("hunter2"), "{err}");
     }
 }

@@ -14,6 +14,7 @@ pub struct ValidationError {
     field: &'static str,
     value: String,
     rule: String,
+    hint: Option<String>,
 }
 
 impl ValidationError {
@@ -22,7 +23,13 @@ impl ValidationError {
     /// The value is escaped (control characters, quotes, non-ASCII) and cut to
     /// a short excerpt, so the error is safe to print anywhere.
     pub fn new(field: &'static str, value: &str, rule: impl Into<String>) -> Self {
-        ValidationError { field, value: escape(value), rule: rule.into() }
+        ValidationError { field, value: escape(value), rule: rule.into(), hint: None }
+    }
+
+    /// The same rejection saying what to write instead (`write interval = "30s"`).
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
     }
 
     /// Which field was rejected (`project`, `domain`, `env key`, ...).
@@ -38,6 +45,11 @@ impl ValidationError {
     /// The rule the value broke, in words.
     pub fn rule(&self) -> &str {
         &self.rule
+    }
+
+    /// What to write instead, when the rejected value plainly meant something.
+    pub fn hint(&self) -> Option<&str> {
+        self.hint.as_deref()
     }
 
     /// A copy that hides the value, for fields whose content is secret.
@@ -63,7 +75,12 @@ impl std::error::Error for ValidationError {}
 
 impl From<ValidationError> for Error {
     fn from(e: ValidationError) -> Self {
-        Error::new(ErrorKind::Invalid, e.to_string()).with_context("field", e.field).with_context("rule", &e.rule)
+        let error =
+            Error::new(ErrorKind::Invalid, e.to_string()).with_context("field", e.field).with_context("rule", &e.rule);
+        match e.hint {
+            Some(hint) => error.with_context("hint", hint),
+            None => error,
+        }
     }
 }
 

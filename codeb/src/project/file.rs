@@ -29,24 +29,22 @@
 //! redis = false
 //!
 //! [resources]
-//! memory = "512M"
+//! memory = "512M"                    # or "512MB", "512MiB", "1.5G": powers of 1024
 //! cpus = 1.5
 //!
 //! [environments.staging]
 //! domains = ["shop-staging.codeb.test"]
 //! ```
 //!
-//! Unknown keys are errors that name the key and its line.
+//! Unknown keys are errors that name the key and its line; so is every
+//! refused value, with what to write when its meaning is plain (see `raw`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::engine::{Accessories, DeployRequest};
-use crate::model::{
-    DomainName, EnvKey, EnvValue, EnvVar, Environment, ImageRef, Port, ProjectName, Service, ValidationError,
-};
-use crate::model::{HealthCheck, HealthPath, check_command};
-use crate::project::units::{parse_duration, parse_size};
+use crate::model::{DomainName, EnvVar, Environment, HealthCheck, ImageRef, Port, ProjectName, Service};
+use crate::project::raw::Raw;
 use crate::runtime::{BuildSpec, Resources, build_containerfile, managed_labels};
 use crate::{Error, Result};
 
@@ -84,82 +82,28 @@ pub struct BuildSection {
     pub containerfile: Option<PathBuf>,
 }
 
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Raw {
-    name: String,
-    image: Option<String>,
-    build: Option<RawBuild>,
-    port: u16,
-    command: Option<Vec<String>>,
-    #[serde(default)]
-    healthcheck: RawHealth,
-    #[serde(default)]
-    env: BTreeMap<String, String>,
-    #[serde(default)]
-    accessories: RawAccessories,
-    #[serde(default)]
-    resources: RawResources,
-    #[serde(default)]
-    environments: BTreeMap<String, RawEnvironment>,
-}
-
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawBuild {
-    #[serde(default = "dot")]
-    context: PathBuf,
-    containerfile: Option<PathBuf>,
-}
-
-fn dot() -> PathBuf {
-    PathBuf::from(".")
-}
-
-#[derive(serde::Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawHealth {
-    path: Option<String>,
-    status: Option<String>,
-    body: Option<String>,
-    interval: Option<String>,
-    timeout: Option<String>,
-    start_period: Option<String>,
-    deadline: Option<String>,
-    failure_threshold: Option<u32>,
-}
-
-#[derive(serde::Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawAccessories {
-    #[serde(default)]
-    postgres: bool,
-    #[serde(default)]
-    redis: bool,
-}
-
-#[derive(serde::Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawResources {
-    memory: Option<String>,
-    cpus: Option<f64>,
-}
-
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawEnvironment {
-    #[serde(default)]
-    domains: Vec<String>,
-}
-
 /// The file name codeb looks for in a project directory.
 pub const PROJECT_FILE: &str = "codeb.toml";
 
 impl ProjectFile {
-    /// Parses project file text. Syntax errors and unknown keys name the line.
+    /// Parses project file text. Syntax errors, unknown keys and refused
+    /// values name their line (context `line`), a refused value its field
+    /// and, when its meaning is plain, a `hint` with what to write.
     pub fn parse(text: &str) -> Result<Self> {
         let raw: Raw = crate::tomlfile::parse(PROJECT_FILE, text)?;
-        raw.validate().map_err(|e| Error::from(e).with_context("file", PROJECT_FILE))
+        raw.validate(text).map_err(|e| e.with_context("file", PROJECT_FILE))
+    }
+
+    /// The JSON schema (draft-07, which editors' TOML tools read) of what
+    /// `codeb.toml` may hold, from the very types [`ProjectFile::parse`]
+    /// reads, made standard (no `null`: TOML has none; no schemars formats):
+    /// `docs/codeb.schema.json` is this, and a test keeps it so.
+    #[cfg(feature = "schemars")]
+    pub fn json_schema() -> serde_json::Value {
+        let generator = schemars::generate::SchemaSettings::draft07().into_generator();
+        let schema = generator.into_root_schema_for::<Raw>();
+        let object = schema.as_object().cloned().unwrap_or_default();
+        serde_json::Value::Object(crate::schema::standard::input(&object))
     }
 
     /// Reads and parses `codeb.toml` in `dir`.
@@ -240,90 +184,6 @@ fn confine(roots: &[PathBuf], field: &'static str, path: &Path) -> Result<()> {
     let what = if field == PROJECT_FILE { field.to_owned() } else { format!("{field} in {PROJECT_FILE}") };
     Err(Error::new(crate::ErrorKind::Forbidden, format!("{what} resolves outside the project roots"))
         .with_context("field", field))
-}
-
-impl Raw {
-    fn validate(self) -> Result<ProjectFile, ValidationError> {
-        let name = ProjectName::parse(&self.name)?;
-        let image = self.image.as_deref().map(ImageRef::parse).transpose()?;
-        if image.is_none() && self.build.is_none() {
-            return Err(ValidationError::new("image", "", "give an image or a [build] section"));
-        }
-        let env = self
-            .env
-            .iter()
-            .map(|(k, v)| Ok(EnvVar::plain(EnvKey::parse(k)?, EnvValue::parse(v)?)))
-            .collect::<Result<Vec<_>, ValidationError>>()?;
-        if let Some(command) = &self.command {
-            check_command(command)?;
-        }
-        let mut domains = BTreeMap::new();
-        for (env_name, section) in self.environments {
-            let env = Environment::parse(&env_name)?;
-            let list = section.domains.iter().map(|d| DomainName::parse(d)).collect::<Result<Vec<_>, _>>()?;
-            domains.insert(env, list);
-        }
-        Ok(ProjectFile {
-            name,
-            image,
-            build: self.build.map(|b| BuildSection { context: b.context, containerfile: b.containerfile }),
-            port: Port::new(self.port)?,
-            command: self.command,
-            health: self.healthcheck.validate()?,
-            env,
-            accessories: Accessories { postgres: self.accessories.postgres, redis: self.accessories.redis },
-            resources: self.resources.validate()?,
-            domains,
-        })
-    }
-}
-
-impl RawHealth {
-    fn validate(self) -> Result<HealthCheck, ValidationError> {
-        let mut check = HealthCheck::default();
-        if let Some(path) = &self.path {
-            check.path = HealthPath::parse(path)?;
-        }
-        if let Some(status) = &self.status {
-            let rule = "is a status or a range like 200-399";
-            let (min, max) = status.split_once('-').unwrap_or((status, status));
-            let parse = |s: &str| s.trim().parse::<u16>().ok().filter(|n| (100..=599).contains(n));
-            match (parse(min), parse(max)) {
-                (Some(min), Some(max)) if min <= max => (check.min_status, check.max_status) = (min, max),
-                _ => return Err(ValidationError::new("healthcheck.status", status, rule)),
-            }
-        }
-        check.body_contains = self.body;
-        for (field, value, slot) in [
-            ("healthcheck.interval", &self.interval, &mut check.interval),
-            ("healthcheck.timeout", &self.timeout, &mut check.timeout),
-            ("healthcheck.start_period", &self.start_period, &mut check.start_period),
-            ("healthcheck.deadline", &self.deadline, &mut check.deadline),
-        ] {
-            if let Some(value) = value {
-                *slot = parse_duration(field, value)?;
-            }
-        }
-        if let Some(n) = self.failure_threshold {
-            check.failure_threshold = n;
-        }
-        check.check()?;
-        Ok(check)
-    }
-}
-
-impl RawResources {
-    fn validate(self) -> Result<Resources, ValidationError> {
-        let memory_bytes = self.memory.as_deref().map(|m| parse_size("resources.memory", m)).transpose()?;
-        let cpu_millis = match self.cpus {
-            None => None,
-            Some(c) if c > 0.0 && c <= 1024.0 => Some((c * 1000.0).round() as u32),
-            Some(c) => {
-                return Err(ValidationError::new("resources.cpus", &c.to_string(), "is a number of CPUs above 0"));
-            }
-        };
-        Ok(Resources { memory_bytes, cpu_millis })
-    }
 }
 
 #[cfg(test)]

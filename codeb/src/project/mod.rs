@@ -3,6 +3,7 @@
 
 mod analysis;
 mod file;
+mod raw;
 mod units;
 
 pub use analysis::{Analysis, Framework, ProjectFiles, analyze};
