@@ -16,7 +16,7 @@ use crate::transport::ssh::{KnownHosts, SshConfig, SshTarget, SshTransport};
 use crate::transport::{LocalTransport, Traced, Transport};
 use crate::{
     CaddyConfig, CaddyProxy, FileSecretStore, FileStateStore, PodmanConfig, PodmanRuntime, PowerDns, PowerDnsConfig,
-    ProcLiveness, ProcPortProbe, SecretFileConfig, TransportHttpProbe,
+    ProcLiveness, ProcPortProbe, SecretFileConfig, TransportDoctor, TransportHttpProbe,
 };
 
 /// Builds the platform a platform file describes, acting as `owner` (recorded in deploy locks).
@@ -37,7 +37,7 @@ pub fn connect(config: &PlatformConfig, owner: &str) -> Result<Platform> {
     let local: Arc<dyn Transport> = Arc::new(Traced::new(Arc::new(LocalTransport::new())));
     let podman = PodmanConfig::from_section(&config.podman)?;
     let Servers { fleet, proxy, dns } = if config.servers.is_empty() {
-        let host = host(ServerName::local(), config.local_addresses(), Arc::clone(&local), podman)?;
+        let host = host(ServerName::local(), config.local_addresses(), Arc::clone(&local), "local".to_owned(), podman)?;
         Servers { fleet: Fleet::single(host), proxy: Arc::clone(&local), dns: Arc::clone(&local) }
     } else {
         ssh_fleet(config, podman)?
@@ -59,14 +59,16 @@ pub fn connect(config: &PlatformConfig, owner: &str) -> Result<Platform> {
     Ok(Platform::new(backends, config.settings(owner, &hostname())))
 }
 
-/// One server and the backends that reach it through `transport`.
+/// One server and the backends that reach it through `transport` (`reach` says how, for people).
 fn host(
     name: ServerName,
     addresses: HostAddresses,
     transport: Arc<dyn Transport>,
+    reach: String,
     podman: PodmanConfig,
 ) -> Result<Host> {
     let runtime = Arc::new(PodmanRuntime::connect(Arc::clone(&transport), podman)?);
+    let doctor = Arc::new(TransportDoctor::new(Arc::clone(&transport), runtime.clone(), reach));
     let probe: Arc<dyn PortProbe> =
         Arc::new(RuntimeAttributedProbe::new(Arc::new(ProcPortProbe::new(Arc::clone(&transport))), runtime.clone()));
     Ok(Host {
@@ -77,6 +79,7 @@ fn host(
         runtime,
         ports: probe,
         http: Arc::new(TransportHttpProbe::new(transport)),
+        doctor,
     })
 }
 
@@ -111,6 +114,7 @@ fn ssh_fleet(config: &PlatformConfig, podman: PodmanConfig) -> Result<Servers> {
     for server in &config.servers {
         let reach: Reach = server.reach.parse()?;
         let target = SshTarget::parse(&reach.ssh).map_err(|e| e.with_context("section", server.reach.name()))?;
+        let described = format!("ssh {target}");
         let ssh = SshConfig::new(target, home_relative(&reach.identity), KnownHosts::new(&known_hosts));
         let transport: Arc<dyn Transport> =
             Arc::new(Traced::new(Arc::new(SshTransport::new(server.name.clone(), ssh)?)));
@@ -118,7 +122,7 @@ fn ssh_fleet(config: &PlatformConfig, podman: PodmanConfig) -> Result<Servers> {
         if let Some(socket) = reach.podman_socket {
             podman.socket = socket;
         }
-        let mut host = host(server.name.clone(), server.addresses, Arc::clone(&transport), podman)?;
+        let mut host = host(server.name.clone(), server.addresses, Arc::clone(&transport), described, podman)?;
         host.roles = server.roles.clone();
         transports.push((server.roles.clone(), transport));
         hosts.push(host);

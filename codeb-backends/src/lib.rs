@@ -38,6 +38,7 @@
 mod atomic_file;
 pub mod caddy;
 mod connect;
+mod doctor;
 mod http;
 mod http_probe;
 mod keys;
@@ -51,6 +52,7 @@ pub mod transport;
 
 pub use caddy::{CaddyConfig, CaddyProxy};
 pub use connect::{connect, connect_discovered, owner};
+pub use doctor::TransportDoctor;
 pub use http_probe::TransportHttpProbe;
 pub use liveness::ProcLiveness;
 pub use podman::{PodmanConfig, PodmanRuntime, RegistryLogin, Ulimit};

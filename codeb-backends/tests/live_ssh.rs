@@ -256,6 +256,14 @@ async fn a_platform_whose_server_is_reached_over_ssh_deploys_switches_and_delete
     let text = std::fs::read_to_string(&file).unwrap() + &servers;
     let config = codeb::config::PlatformConfig::parse(&text).unwrap();
     let p = codeb_backends::connect(&config, "live-ssh").unwrap();
+    let report = p.server_check(None).await.unwrap();
+    assert_eq!(report[0].reach, format!("ssh {}", SshTarget::parse(&sshd.target).unwrap()));
+    // (ports are left out: other tests' listeners come and go beside this one.)
+    for check in report[0].checks.iter().filter(|c| c.check != "ports") {
+        assert!(check.ok, "the doctor asks the server over SSH: {check}");
+    }
+    let names: Vec<&str> = report[0].checks.iter().map(|c| c.check.as_str()).collect();
+    assert_eq!(names, ["login", "engine", "disk", "clock", "ports", "proxy", "dns"]);
     let project = ns.project("ssh");
     let host = ns.host("web");
     let deploy = |image: &str| {

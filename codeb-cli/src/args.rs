@@ -74,6 +74,9 @@ pub enum Command {
     /// Deploy locks.
     #[command(subcommand)]
     Lock(LockCommand),
+    /// The servers of the fleet.
+    #[command(subcommand)]
+    Server(ServerCommand),
     /// The last log lines of the release serving an environment.
     Logs(LogsArgs),
     /// The MCP server, for AI agents.
@@ -399,6 +402,18 @@ pub struct ManArgs {
     /// Write every page (we.1, we-deploy.1, we-env-set.1, ...) into this directory instead.
     #[arg(long, value_name = "DIR", conflicts_with = "command")]
     pub dir: Option<PathBuf>,
+}
+
+/// `we server ...`
+#[derive(Debug, Subcommand)]
+pub enum ServerCommand {
+    /// List the servers: their roles, how they are reached, the environments on each.
+    List,
+    /// Check servers as a doctor would: login, Podman, disk, clock, ports, the proxy and DNS APIs (exit 1 on a failure).
+    Check {
+        /// Only this server.
+        server: Option<codeb::model::ServerName>,
+    },
 }
 
 /// `we completions`

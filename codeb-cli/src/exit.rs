@@ -30,7 +30,10 @@ pub const CONFLICT: u8 = 7;
 /// Every exit code with its meaning, as the man pages' EXIT STATUS lists them.
 pub const EXIT_CODES: [(u8, &str); 8] = [
     (OK, "Success."),
-    (FAILURE, "A failure without a code of its own (a backend did not answer, ...); ssot diff found drift."),
+    (
+        FAILURE,
+        "A failure without a code of its own (a backend did not answer, ...); ssot diff found drift; server check found a failing check.",
+    ),
     (USAGE, "A usage error or an invalid value; nothing was changed."),
     (LOCKED, "Another deploy holds the environment's lock."),
     (NOT_FOUND, "The named project, environment, release or file does not exist."),

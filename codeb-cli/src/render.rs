@@ -4,7 +4,7 @@
 use std::fmt::Display;
 
 use codeb::engine::{LockStatus, PlannedChange};
-use codeb::ops::{DriftReport, ProjectSummary, Removal};
+use codeb::ops::{DriftReport, ProjectSummary, Removal, ServerCheck, ServerSummary};
 use codeb::ports::{PortAllocation, PortReport};
 use codeb::ssot::{ReleaseRecord, ReleaseStatus};
 
@@ -119,6 +119,29 @@ pub fn lock(p: &Printer, status: Option<&LockStatus>) -> Vec<String> {
         None => vec![p.paint(Tone::Good, "unlocked")],
         Some(s) => labelled(p, if s.stale { Tone::Bad } else { Tone::Warn }, "locked:", s),
     }
+}
+
+/// The servers of the fleet.
+pub fn servers(list: &[ServerSummary]) -> Vec<String> {
+    let rows = list.iter().map(|s| {
+        let roles: Vec<&str> = s.roles.iter().map(|r| r.as_str()).collect();
+        let envs = if s.environments.is_empty() { "-".to_owned() } else { s.environments.join(", ") };
+        [s.server.to_string(), roles.join(","), s.reach.clone(), s.addresses.public_ipv4.to_string(), envs]
+    });
+    table(&["SERVER", "ROLES", "REACHED BY", "PUBLIC IPV4", "ENVIRONMENTS"], rows)
+}
+
+/// A doctor's reports: each server, then each of its checks.
+pub fn server_checks(p: &Printer, reports: &[ServerCheck]) -> Vec<String> {
+    let mut lines = Vec::new();
+    for report in reports {
+        let (tone, verdict) = if report.ok { (Tone::Good, "ok") } else { (Tone::Bad, "failing") };
+        lines.push(format!("{} {} ({})", p.paint(tone, &format!("{verdict}:")), report.server, report.reach));
+        for check in &report.checks {
+            lines.push(format!("  {}", p.paint(if check.ok { Tone::Dim } else { Tone::Bad }, &check.to_string())));
+        }
+    }
+    lines
 }
 
 #[cfg(test)]

@@ -166,6 +166,27 @@ fn a_stopped_stack_still_answers_from_the_ssot_and_names_what_to_check_for_the_r
 }
 
 #[test]
+fn server_check_exits_1_naming_the_check_that_fails_and_server_list_needs_no_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dead_platform(dir.path());
+    let list = we(&["server", "list", "--json"], &config);
+    assert_eq!(list.status.code(), Some(0), "{}", String::from_utf8_lossy(&list.stderr));
+    let servers = json(&list);
+    assert_eq!((servers[0]["server"].as_str(), servers[0]["reach"].as_str()), (Some("local"), Some("local")));
+    let check = we(&["server", "check", "--json"], &config);
+    assert_eq!(check.status.code(), Some(1), "a failing check exits 1");
+    let report = json(&check);
+    let checks = report[0]["checks"].as_array().unwrap();
+    assert_eq!(checks[0]["check"], "login");
+    assert_eq!(checks[0]["ok"], true, "this machine runs programs: {report}");
+    let engine = checks.iter().find(|c| c["check"] == "engine").unwrap();
+    assert_eq!(engine["ok"], false);
+    assert!(engine["detail"].as_str().unwrap().contains("no-such.sock"), "names the socket: {engine}");
+    let human = String::from_utf8_lossy(&we(&["server", "check"], &config).stdout).into_owned();
+    assert!(human.starts_with("failing: local (local)") && human.contains("FAIL engine: "), "{human}");
+}
+
+#[test]
 fn we_mcp_serve_answers_the_mcp_handshake_on_stdio() {
     use std::io::Write;
     let mut child = Command::new(env!("CARGO_BIN_EXE_we"))

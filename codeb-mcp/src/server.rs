@@ -72,7 +72,8 @@ impl CodebServer {
             + Self::port_tools()
             + Self::status_tools()
             + Self::lock_tools()
-            + Self::project_tools();
+            + Self::project_tools()
+            + Self::server_tools();
         for route in tool_router.map.values_mut() {
             let tool = &mut route.attr;
             tool.input_schema = Arc::new(standard::input(&tool.input_schema));

@@ -13,7 +13,7 @@ use codeb_mcp::ProjectRoots;
 use common::Harness;
 use serde_json::{Value, json};
 
-const ALL_TOOLS: [&str; 24] = [
+const ALL_TOOLS: [&str; 26] = [
     "deploy",
     "plan",
     "rollback",
@@ -38,6 +38,8 @@ const ALL_TOOLS: [&str; 24] = [
     "port_check",
     "lock_status",
     "lock_release",
+    "server_list",
+    "server_check",
 ];
 /// Tools that take `force`: without it the first five return their plan and change nothing; `recover` and
 /// `lock_release` refuse a lock whose holder still runs; `domain_setup` refuses another environment's domain.
@@ -51,7 +53,7 @@ const DESTRUCTIVE_WITH_FORCE: [&str; 8] = [
     "lock_release",
     "domain_setup",
 ];
-const READ_ONLY: [&str; 12] = [
+const READ_ONLY: [&str; 14] = [
     "plan",
     "releases",
     "health_check",
@@ -64,6 +66,8 @@ const READ_ONLY: [&str; 12] = [
     "port_list",
     "port_check",
     "lock_status",
+    "server_list",
+    "server_check",
 ];
 
 /// The releases of shop/staging as `(id, status)`, oldest first.
@@ -356,6 +360,12 @@ async fn every_tool_answers_in_the_shape_its_output_schema_advertises() {
 
     h.ok("project_delete", json!({ "project": "shop" })).await;
     h.ok("project_delete", json!({ "project": "shop", "force": true })).await;
+
+    let servers = h.ok("server_list", json!({})).await;
+    assert_eq!(servers["items"][0]["server"], "local", "{servers}");
+    let checked = h.ok("server_check", json!({ "server": "local" })).await;
+    assert_eq!(checked["items"][0]["ok"], true, "{checked}");
+    h.fails("server_check", json!({ "server": "nowhere" })).await;
 
     let every: std::collections::BTreeSet<String> = ALL_TOOLS.iter().map(|t| t.to_string()).collect();
     assert_eq!(h.validated(), every, "every tool's success output was checked against its schema");

@@ -20,7 +20,7 @@ use crate::parse;
 use crate::results::{
     DeployReport, Deployed, DomainReport, EnvSet, HealthReport, LockStatus, NamedProject, Plan, PortAllocation,
     PortReport, ProjectRecord, ProjectSummary, ReconcileReport, RecoverReport, Release, Removal, RollbackPlan,
-    RolledBack, SsotStatus,
+    RolledBack, ServerCheck, ServerSummary, SsotStatus,
 };
 
 /// A validated call: the future that makes it, or the input's rejection.
@@ -205,6 +205,19 @@ pub(crate) fn ssot_project(sdk: &Sdk, project: &str) -> Call<ProjectRecord> {
 pub(crate) fn project_list(sdk: &Sdk) -> Call<Vec<ProjectSummary>> {
     let sdk = sdk.clone();
     call(async move { Ok(sdk.project_list().await?.iter().map(ProjectSummary::from).collect()) })
+}
+
+/// `server_list`: every server of the fleet.
+pub(crate) fn server_list(sdk: &Sdk) -> Call<Vec<ServerSummary>> {
+    let sdk = sdk.clone();
+    call(async move { Ok(sdk.server_list().await?.iter().map(ServerSummary::from).collect()) })
+}
+
+/// `server_check`: a doctor's report on one server, or on every one.
+pub(crate) fn server_check(sdk: &Sdk, server: Option<&str>) -> Call<Vec<ServerCheck>> {
+    let server = server.map(parse::server).transpose()?;
+    let sdk = sdk.clone();
+    call(async move { Ok(sdk.server_check(server.as_ref()).await?.iter().map(ServerCheck::from).collect()) })
 }
 
 /// `project_delete`: deletes a project whole; only with `force`. Protected volumes stay.

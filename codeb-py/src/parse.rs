@@ -5,7 +5,7 @@
 //! (raised as `codeb.errors.InvalidError`, naming the field and the rule).
 
 use codeb::Result;
-use codeb::model::{DomainName, EnvKey, EnvVar, Environment, ImageRef, ProjectName, ReleaseId, Service};
+use codeb::model::{DomainName, EnvKey, EnvVar, Environment, ImageRef, ProjectName, ReleaseId, ServerName, Service};
 
 /// A project name.
 pub(crate) fn project(s: &str) -> Result<ProjectName> {
@@ -30,6 +30,11 @@ pub(crate) fn release(s: Option<&str>) -> Result<Option<ReleaseId>> {
 /// A domain name.
 pub(crate) fn domain(s: &str) -> Result<DomainName> {
     Ok(DomainName::parse(s)?)
+}
+
+/// A server name of the fleet.
+pub(crate) fn server(s: &str) -> Result<ServerName> {
+    Ok(ServerName::parse(s)?)
 }
 
 /// A service: `app`, `postgres` or `redis`.

@@ -259,6 +259,18 @@ macro_rules! platform_class {
                 $run(py, calls::project_list(&self.inner.get(py)?))
             }
 
+            /// Every server of the fleet: a list of `ServerSummary`.
+            fn server_list(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+                $run(py, calls::server_list(&self.inner.get(py)?))
+            }
+
+            /// A doctor's check of `server`, or of every server: a list of `ServerCheck`
+            /// (a failing check is `ok=False` with its detail, not an exception).
+            #[pyo3(signature = (server=None))]
+            fn server_check(&self, py: Python<'_>, server: Option<&str>) -> PyResult<Py<PyAny>> {
+                $run(py, calls::server_check(&self.inner.get(py)?, server))
+            }
+
             /// Deletes a project whole: a `Removal`, applied only with `force=True`.
             /// Protected volumes survive even then.
             #[pyo3(signature = (project, force=false))]

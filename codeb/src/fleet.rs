@@ -17,6 +17,7 @@ use crate::{Error, ErrorKind, Result};
 
 /// The addresses of one server, as the engine uses them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct HostAddresses {
     /// Where release and accessory ports are published on the server.
     pub bind: IpAddr,
@@ -54,6 +55,24 @@ pub struct Host {
     pub ports: Arc<dyn PortProbe>,
     /// The health probe, run from the server's side.
     pub http: Arc<dyn HttpProbe>,
+    /// What `server check` asks the server itself.
+    pub doctor: Arc<dyn ServerDoctor>,
+}
+
+/// What `server check` asks a server itself: whether codeb can log in, its
+/// container engine, its free disk and its clock.
+#[async_trait::async_trait]
+pub trait ServerDoctor: Send + Sync + std::fmt::Debug {
+    /// How the server is reached, for people: `local`, `ssh deploy@203.0.113.10:22`.
+    fn reach(&self) -> String;
+    /// Logs in and runs nothing (over SSH: the host key is the pinned one and the key is accepted).
+    async fn login(&self) -> Result<()>;
+    /// The container engine and its API version (`Podman Engine 4.3.1, API 1.41`).
+    async fn engine(&self) -> Result<String>;
+    /// Where containers are stored and how many bytes are free there.
+    async fn disk_free(&self) -> Result<(String, u64)>;
+    /// The server's clock, now.
+    async fn clock(&self) -> Result<chrono::DateTime<chrono::Utc>>;
 }
 
 impl Host {

@@ -468,3 +468,53 @@ async fn removing_a_domain_or_project_leaves_a_domain_an_older_ssot_also_records
     let records = codeb::dns::Dns::list_records(fakes.dns.as_ref(), &host("codeb.test")).await.unwrap();
     assert!(records.iter().any(|r| r.name == owned), "the owner's record stays: {records:?}");
 }
+
+#[tokio::test]
+async fn the_server_list_names_each_server_its_roles_and_the_environments_on_it() {
+    let (_fakes, p) = setup();
+    deploy(&p, false).await;
+    let servers = p.server_list().await.unwrap();
+    assert_eq!(servers.len(), 1);
+    assert_eq!(servers[0].server, codeb::model::ServerName::local());
+    assert_eq!(servers[0].roles.len(), codeb::model::Role::ALL.len(), "the one server holds every role");
+    assert_eq!(servers[0].reach, "memory");
+    assert_eq!(servers[0].environments, ["shop/staging"]);
+}
+
+#[tokio::test]
+async fn a_server_check_passes_on_a_healthy_server_and_names_each_failure() {
+    let (fakes, p) = setup();
+    let report = p.server_check(None).await.unwrap();
+    let checks: Vec<(&str, bool)> = report[0].checks.iter().map(|c| (c.check.as_str(), c.ok)).collect();
+    assert_eq!(
+        checks,
+        [
+            ("login", true),
+            ("engine", true),
+            ("disk", true),
+            ("clock", true),
+            ("ports", true),
+            ("proxy", true),
+            ("dns", true)
+        ]
+    );
+    assert!(report[0].ok);
+
+    fakes.doctor.set_clock_skew(-90);
+    let squatter = Port::new(3001).unwrap();
+    let owner = codeb::ports::ListenerOwner::Foreign { description: "nginx".into() };
+    fakes.ports.probe().listen(&codeb::model::ServerName::local(), squatter, owner);
+    let report = p.server_check(Some(&codeb::model::ServerName::local())).await.unwrap();
+    assert!(!report[0].ok);
+    let failed: Vec<String> = report[0].checks.iter().filter(|c| !c.ok).map(ToString::to_string).collect();
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert!(failed[0].starts_with("FAIL clock: -90 s"), "{failed:?}");
+    assert!(failed[1].contains("3001 (nginx)"), "{failed:?}");
+
+    fakes.doctor.refuse_logins();
+    let report = p.server_check(None).await.unwrap();
+    assert_eq!(report[0].checks.len(), 1, "nothing else is asked of a server codeb cannot log in to");
+    assert!(report[0].checks[0].detail.contains("refused the key"), "{:?}", report[0].checks);
+    let unknown = p.server_check(Some(&codeb::model::ServerName::parse("nowhere").unwrap())).await.unwrap_err();
+    assert_eq!(unknown.kind(), ErrorKind::NotFound);
+}

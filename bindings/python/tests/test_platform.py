@@ -388,3 +388,18 @@ def test_a_platform_is_a_context_manager_and_refuses_calls_once_closed(project: 
     platform.close()  # again: nothing happens
     with pytest.raises(KeyError), codeb.Platform.memory():
         raise KeyError("the with block's error goes on")
+
+
+def test_the_servers_are_listed_and_checked_as_results(platform: codeb.Platform, project: pathlib.Path) -> None:
+    platform.deploy(project, "staging")
+    (server,) = platform.server_list()
+    assert isinstance(server, codeb.ServerSummary)
+    assert (server.server, server.reach, server.environments) == ("local", "memory", ["shop/staging"])
+    assert "app" in server.roles
+    (report,) = platform.server_check()
+    assert isinstance(report, codeb.ServerCheck) and report.ok is True
+    assert all(isinstance(check, codeb.CheckResult) and check.ok for check in report.checks)
+    assert [check.check for check in report.checks][:2] == ["login", "engine"]
+    assert platform.server_check("local") == [report]
+    with pytest.raises(errors.NotFoundError):
+        platform.server_check("nowhere")

@@ -30,7 +30,13 @@ HOSTILE_RELEASES = ["", "V1", "v1;rm", "../v1"]
 Call = Callable[..., Any]  # (platform, project_dir) -> result; hostile ones bind their value as a default
 
 
+HOSTILE_SERVERS = ["-oProxyCommand=touch /tmp/x", "app 1", "app;id", "../app", "", "a" * 64, "app\x1b[2J"]
+
 CASES: dict[str, tuple[Call, list[Call]]] = {
+    "server_check": (
+        lambda p, d: p.server_check("nowhere"),
+        [lambda p, d, x=x: p.server_check(x) for x in HOSTILE_SERVERS],
+    ),
     "deploy": (
         lambda p, d: p.deploy(d, "staging"),
         [lambda p, d, e=e: p.deploy(d, e) for e in HOSTILE_ENVS]
@@ -133,7 +139,17 @@ def test_a_hostile_input_is_refused_before_any_backend_is_touched(
 
 
 def test_every_platform_method_that_takes_strings_is_covered() -> None:
-    takes_no_string = {"from_config", "memory", "apply", "ssot_status", "project_list", "port_check", "close", "reconcile"}
+    takes_no_string = {
+        "from_config",
+        "memory",
+        "apply",
+        "ssot_status",
+        "project_list",
+        "server_list",
+        "port_check",
+        "close",
+        "reconcile",
+    }
     methods = {name for name in vars(codeb.Platform) if not name.startswith("_")}
     assert methods - takes_no_string == set(CASES)
 

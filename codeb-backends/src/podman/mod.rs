@@ -159,6 +159,19 @@ impl PodmanRuntime {
         self.docker.ping().await.map(drop).map_err(|e| self.fail(Op::Ping, "", e))
     }
 
+    /// The engine and API versions the service reports (`Podman Engine 4.3.1, API 1.41`).
+    pub async fn engine_version(&self) -> Result<String> {
+        let version = self.docker.version().await.map_err(|e| self.fail(Op::Ping, "", e))?;
+        let engine = version.components.iter().flatten().next().map_or("Podman".to_owned(), |c| c.name.clone());
+        Ok(format!("{engine} {}, API {}", version.version.unwrap_or_default(), version.api_version.unwrap_or_default()))
+    }
+
+    /// Where the service keeps images and containers (its storage's graph root).
+    pub async fn storage_root(&self) -> Result<std::path::PathBuf> {
+        let info = self.docker.info().await.map_err(|e| self.fail(Op::Ping, "", e))?;
+        Ok(std::path::PathBuf::from(info.docker_root_dir.unwrap_or_else(|| "/".to_owned())))
+    }
+
     /// The configuration this runtime was built with.
     pub fn config(&self) -> &PodmanConfig {
         &self.config

@@ -9,6 +9,7 @@ mod mcp;
 mod meta;
 mod ports;
 mod project;
+mod servers;
 mod ssot;
 
 use crate::args::Command;
@@ -29,6 +30,7 @@ pub async fn run(command: Command, ctx: &Context) -> codeb::Result<u8> {
         Command::Health(cmd) => ssot::health(cmd, ctx).await,
         Command::Ssot(cmd) => ssot::run(cmd, ctx).await,
         Command::Port(cmd) => ports::run(cmd, ctx).await,
+        Command::Server(cmd) => servers::run(cmd, ctx).await,
         Command::Project(cmd) => project::run(cmd, ctx).await,
         Command::Lock(cmd) => lock::run(cmd, ctx).await,
         Command::Logs(args) => logs::run(args, ctx).await,

@@ -14,6 +14,7 @@ mod env;
 mod lock;
 mod ports;
 mod projects;
+mod servers;
 mod status;
 
 use codeb::model::{Environment, ProjectName};

@@ -30,7 +30,7 @@ ALL_TOOLS = {
     "deploy", "plan", "rollback", "recover", "reconcile", "releases", "domain_setup", "domain_remove",
     "health_check", "logs", "env_set", "env_list", "env_unset", "ssot_status", "ssot_diff",
     "project_list", "project_show", "project_delete", "port_allocate", "port_list", "port_release",
-    "port_check", "lock_status", "lock_release",
+    "port_check", "lock_status", "lock_release", "server_list", "server_check",
 }
 FORCE_GUARDED = {
     "project_delete", "domain_remove", "env_unset", "port_release", "rollback", "recover", "lock_release",
@@ -38,7 +38,7 @@ FORCE_GUARDED = {
 }
 READ_ONLY = {
     "plan", "releases", "health_check", "logs", "env_list", "ssot_status", "ssot_diff",
-    "project_list", "project_show", "port_list", "port_check", "lock_status",
+    "project_list", "project_show", "port_list", "port_check", "lock_status", "server_list", "server_check",
 }
 SECRET = "py-client-secret-31337-never-shown"
 

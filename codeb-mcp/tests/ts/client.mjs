@@ -39,10 +39,11 @@ const ALL_TOOLS = [
   "domain_setup", "domain_remove", "env_set", "env_list", "env_unset",
   "ssot_status", "ssot_diff", "project_list", "project_show", "project_delete",
   "port_allocate", "port_list", "port_release", "port_check", "lock_status", "lock_release",
+  "server_list", "server_check",
 ].sort();
 const READ_ONLY = new Set([
   "plan", "releases", "logs", "health_check", "env_list", "ssot_status", "ssot_diff",
-  "project_list", "project_show", "port_list", "port_check", "lock_status",
+  "project_list", "project_show", "port_list", "port_check", "lock_status", "server_list", "server_check",
 ]);
 const FORCE_GUARDED = new Set([
   "rollback", "recover", "domain_remove", "env_unset", "project_delete", "port_release", "lock_release",

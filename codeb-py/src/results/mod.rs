@@ -151,6 +151,22 @@ result_class! {
 }
 
 result_class! {
+    /// One server of the fleet: its roles, how codeb reaches it, its addresses
+    /// and the environments (`project/env`) on it.
+    ServerSummary => codeb::ops::ServerSummary
+}
+
+result_class! {
+    /// A doctor's report on one server: `ok` when every check passed.
+    ServerCheck => codeb::ops::ServerCheck
+}
+
+result_class! {
+    /// One check of a server (`login`, `engine`, `disk`, `clock`, `ports`, `proxy`, `dns`) and what it found.
+    CheckResult => codeb::ops::CheckResult
+}
+
+result_class! {
     /// One recorded release of an environment.
     ///
     /// `status` is `pending`, `live`, `failed` or `retired`; a failed release
@@ -281,6 +297,9 @@ classes![
     EnvironmentRecord,
     ProjectRecord,
     ProjectSummary,
+    ServerSummary,
+    ServerCheck,
+    CheckResult,
 ];
 
 /// A deploy's outcome: the plan of a dry run, or the report.

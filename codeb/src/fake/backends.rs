@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use super::{FakeDns, FakeHttpProbe, FakeLiveness, FakePortRegistry, FakeProxy, FakeRuntime, FakeSecretStore};
+use super::{
+    FakeDns, FakeDoctor, FakeHttpProbe, FakeLiveness, FakePortRegistry, FakeProxy, FakeRuntime, FakeSecretStore,
+};
 use crate::engine::{Backends, Platform, Settings};
 use crate::faults::{DNS_OPS, Faulty, HTTP_OPS, PORT_OPS, PROXY_OPS, RUNTIME_OPS, SECRET_OPS, STATE_OPS};
 use crate::fleet::{Fleet, Host, HostAddresses};
@@ -31,6 +33,8 @@ pub struct FakeBackends {
     pub http: Arc<Faulty<FakeHttpProbe>>,
     /// The process table.
     pub liveness: Arc<FakeLiveness>,
+    /// What the local host answers `server check`.
+    pub doctor: Arc<FakeDoctor>,
 }
 
 impl Default for FakeBackends {
@@ -48,6 +52,7 @@ impl Default for FakeBackends {
             ports: Arc::new(Faulty::new("fake-ports", PORT_OPS, Arc::new(registry))),
             state,
             liveness: Arc::new(FakeLiveness::new()),
+            doctor: Arc::new(FakeDoctor::new()),
         }
     }
 }
@@ -69,6 +74,7 @@ impl FakeBackends {
             releases: Arc::new(ContainerReleases::new(self.runtime.clone(), addresses.bind, addresses.upstream)),
             ports: self.ports.attributed_probe(),
             http: self.http.clone(),
+            doctor: self.doctor.clone(),
         }
     }
 

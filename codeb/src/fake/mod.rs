@@ -5,6 +5,7 @@
 
 mod backends;
 mod dns;
+mod doctor;
 mod http;
 mod liveness;
 mod ports;
@@ -15,6 +16,7 @@ mod secrets;
 pub use crate::ssot::MemoryStateStore;
 pub use backends::FakeBackends;
 pub use dns::FakeDns;
+pub use doctor::FakeDoctor;
 pub use http::FakeHttpProbe;
 pub use liveness::FakeLiveness;
 pub use ports::{FakePortProbe, FakePortRegistry};

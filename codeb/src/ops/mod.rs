@@ -10,12 +10,14 @@ mod drift;
 mod env;
 mod ports;
 mod projects;
+mod servers;
 mod status;
 
 pub use domains::DomainReport;
 pub use drift::{DriftItem, DriftReport};
 pub use env::{EnvListing, ListedVar};
 pub use projects::{ProjectSummary, Removal};
+pub use servers::{CheckResult, MAX_CLOCK_SKEW_SECONDS, MIN_FREE_DISK, ServerCheck, ServerSummary};
 pub use status::{AccessoryHealth, HealthReport, SsotStatus};
 
 use crate::engine::Platform;

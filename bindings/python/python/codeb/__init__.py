@@ -21,6 +21,7 @@ from codeb import _codeb as _codeb_native
 from codeb._codeb import (
     AsyncPlatform,
     Change,
+    CheckResult,
     DeployEvent,
     DeployLock,
     DeployReport,
@@ -43,6 +44,8 @@ from codeb._codeb import (
     Release,
     Removal,
     RollbackPlan,
+    ServerCheck,
+    ServerSummary,
     SsotStatus,
     Upstream,
     __version__,
@@ -51,6 +54,7 @@ from codeb._codeb import (
 __all__ = [
     "AsyncPlatform",
     "Change",
+    "CheckResult",
     "DeployEvent",
     "DeployLock",
     "DeployReport",
@@ -73,6 +77,8 @@ __all__ = [
     "Release",
     "Removal",
     "RollbackPlan",
+    "ServerCheck",
+    "ServerSummary",
     "SsotStatus",
     "Upstream",
     "__version__",
