@@ -47,6 +47,7 @@ mod podman;
 mod port_probe;
 pub mod powerdns;
 mod secret_file;
+pub mod servers;
 mod state_file;
 pub mod transport;
 

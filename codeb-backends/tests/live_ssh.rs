@@ -296,3 +296,69 @@ async fn a_platform_whose_server_is_reached_over_ssh_deploys_switches_and_delete
     .unwrap();
     assert!(local.list_containers(&label).await.unwrap().is_empty(), "the project's containers are gone");
 }
+
+#[tokio::test]
+async fn a_server_is_added_only_with_its_key_pinned_as_the_user_says_and_removed_again() {
+    use codeb_backends::servers::{NewServer, Pinning, add_server, remove_server};
+    let Some(sshd) = Sshd::start() else { return };
+    let dir = sshd.dir.path();
+    let file = codeb::testkit::offline_platform_file(dir, &dir.join("no-such.sock"));
+    let known_hosts = dir.join("codeb_known_hosts");
+    let kept = format!("# the team's platform: keep this comment\n{}", std::fs::read_to_string(&file).unwrap());
+    std::fs::write(&file, format!("{kept}[ssh]\nknown_hosts = {:?}\n", known_hosts.display().to_string())).unwrap();
+    let before = std::fs::read_to_string(&file).unwrap();
+    let target = SshTarget::parse(&sshd.target).unwrap();
+    use codeb::model::Role;
+    let new = |name: &str, identity: &Path| NewServer {
+        name: ServerName::parse(name).unwrap(),
+        target: target.clone(),
+        roles: [Role::App, Role::Proxy, Role::Dns].into_iter().collect(),
+        identity: identity.to_owned(),
+        public_ipv4: None,
+        podman_socket: None,
+    };
+    let offered = fingerprint(&public_key(&sshd.host_key()));
+
+    let wrong = add_server(&file, &new("app1", &sshd.client_key()), Pinning::Fingerprint("SHA256:not-it".into()))
+        .await
+        .unwrap_err();
+    assert_eq!(wrong.kind(), ErrorKind::Forbidden, "{wrong}");
+    assert!(wrong.message().contains(&offered) && wrong.message().contains("SHA256:not-it"), "{wrong}");
+    let declined = add_server(&file, &new("app1", &sshd.client_key()), Pinning::Ask(&|_| false)).await.unwrap_err();
+    assert_eq!(declined.kind(), ErrorKind::Forbidden, "{declined}");
+    keygen(&dir.join("stranger"));
+    let stranger = add_server(&file, &new("app2", &dir.join("stranger")), Pinning::AcceptNew).await.unwrap_err();
+    assert_eq!(stranger.kind(), ErrorKind::Unauthenticated, "{stranger}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), before, "nothing is written before a pinned login works");
+    assert!(!known_hosts.exists(), "and nothing is pinned");
+
+    let mut app_only = new("app1", &sshd.client_key());
+    app_only.roles = [Role::App].into_iter().collect();
+    let unserved = add_server(&file, &app_only, Pinning::AcceptNew).await.unwrap_err();
+    assert!(unserved.to_string().contains("proxy role"), "a fleet without a proxy is refused: {unserved}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), before);
+    assert!(!known_hosts.exists(), "nothing is pinned for a refused edit");
+
+    let asked = std::sync::Mutex::new(String::new());
+    let confirm = |shown: &str| {
+        *asked.lock().unwrap() = shown.to_owned();
+        true
+    };
+    let added = add_server(&file, &new("app1", &sshd.client_key()), Pinning::Ask(&confirm)).await.unwrap();
+    assert_eq!(*asked.lock().unwrap(), offered, "the user is shown the offered key's fingerprint");
+    assert!(added.newly_pinned);
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.starts_with("# the team's platform: keep this comment\n"), "{text}");
+    let config = codeb::config::PlatformConfig::parse(&text).unwrap();
+    assert_eq!(config.servers.len(), 1);
+    assert_eq!(config.servers[0].name.as_str(), "app1");
+    let check = KnownHosts::new(&known_hosts).check(&target, &public_key(&sshd.host_key())).unwrap();
+    assert_eq!(check, codeb_backends::transport::ssh::HostKeyCheck::Pinned);
+    let twice = add_server(&file, &new("app1", &sshd.client_key()), Pinning::AcceptNew).await.unwrap_err();
+    assert_eq!(twice.kind(), ErrorKind::AlreadyExists, "{twice}");
+
+    remove_server(&file, &ServerName::parse("app1").unwrap()).await.unwrap();
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), before, "the file is as it was, comment and all");
+    let gone = remove_server(&file, &ServerName::parse("app1").unwrap()).await.unwrap_err();
+    assert_eq!(gone.kind(), ErrorKind::NotFound, "{gone}");
+}

@@ -414,6 +414,41 @@ pub enum ServerCommand {
         /// Only this server.
         server: Option<codeb::model::ServerName>,
     },
+    /// Add a server reached over SSH, pinning its host key only as you say (--fingerprint, a yes on a terminal, or --accept-new).
+    Add(ServerAddArgs),
+    /// Remove a server from the platform file (refused while environments run on it; its pinned key stays).
+    Remove {
+        /// The server.
+        server: codeb::model::ServerName,
+    },
+}
+
+/// `we server add`
+#[derive(Debug, Args)]
+pub struct ServerAddArgs {
+    /// Its name in the fleet (a DNS label: app1, storage).
+    pub server: codeb::model::ServerName,
+    /// Where to log in: user@host[:port].
+    #[arg(long, value_name = "USER@HOST[:PORT]", value_parser = codeb_backends::transport::ssh::SshTarget::parse)]
+    pub ssh: codeb_backends::transport::ssh::SshTarget,
+    /// What it is for: app, proxy, dns, control, storage, backup, streaming, build (repeat it).
+    #[arg(long = "role", required = true, value_name = "ROLE")]
+    pub roles: Vec<codeb::model::Role>,
+    /// The private key to log in with.
+    #[arg(long, value_name = "PATH")]
+    pub identity: PathBuf,
+    /// Pin the host key only if it has this fingerprint (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the server).
+    #[arg(long, value_name = "SHA256:...", conflicts_with = "accept_new")]
+    pub fingerprint: Option<String>,
+    /// Pin whatever host key the server offers now (for scripts that checked it another way).
+    #[arg(long)]
+    pub accept_new: bool,
+    /// The address its domains' DNS records point at (default: [network] public_ipv4).
+    #[arg(long, value_name = "IPV4")]
+    pub public_ipv4: Option<std::net::Ipv4Addr>,
+    /// Podman's socket on the server (default: [podman] socket).
+    #[arg(long, value_name = "PATH")]
+    pub podman_socket: Option<PathBuf>,
 }
 
 /// `we completions`

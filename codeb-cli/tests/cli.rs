@@ -187,6 +187,29 @@ fn server_check_exits_1_naming_the_check_that_fails_and_server_list_needs_no_ser
 }
 
 #[test]
+fn server_add_without_a_way_to_trust_the_key_or_with_a_hostile_target_is_refused_before_connecting() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dead_platform(dir.path());
+    let before = std::fs::read_to_string(&config).unwrap();
+    // Nothing listens on port 9: a connection attempt would be `unavailable` (exit 1), not a usage error.
+    let base = ["server", "add", "app1", "--ssh", "deploy@127.0.0.1:9", "--role", "app", "--identity", "/none", "--json"];
+    let untrusted = we(&base, &config);
+    assert_eq!(untrusted.status.code(), Some(2), "{}", String::from_utf8_lossy(&untrusted.stdout));
+    let doc = json(&untrusted);
+    assert!(doc["error"]["hint"].as_str().unwrap().contains("--fingerprint SHA256:"), "{doc}");
+    for hostile in ["-oProxyCommand=touch /tmp/x@host", "deploy@host with space", "deploy@host:70000"] {
+        // `--ssh=VALUE`, so even a value that looks like a flag reaches the target's parser.
+        let ssh = format!("--ssh={hostile}");
+        let mut args: Vec<&str> = base.iter().copied().filter(|a| *a != "--ssh" && *a != "deploy@127.0.0.1:9").collect();
+        args.extend([ssh.as_str(), "--accept-new"]);
+        let out = we(&args, &config);
+        assert_eq!(out.status.code(), Some(2), "{hostile}: {}", String::from_utf8_lossy(&out.stdout));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("ssh target"), "{hostile}");
+    }
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), before, "the platform file is untouched");
+}
+
+#[test]
 fn we_mcp_serve_answers_the_mcp_handshake_on_stdio() {
     use std::io::Write;
     let mut child = Command::new(env!("CARGO_BIN_EXE_we"))

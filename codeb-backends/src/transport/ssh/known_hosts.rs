@@ -55,7 +55,8 @@ impl KnownHosts {
             .map_err(|e| self.unreadable(e))?;
         let same_type: Vec<&PublicKey> =
             pinned.iter().map(|(_, k)| k).filter(|k| k.algorithm() == key.algorithm()).collect();
-        Ok(if same_type.contains(&key) {
+        // The key itself, never its comment: the same key may be written with and without one.
+        Ok(if same_type.iter().any(|k| k.key_data() == key.key_data()) {
             HostKeyCheck::Pinned
         } else if let Some(other) = same_type.first() {
             HostKeyCheck::Changed { pinned: fingerprint(other) }

@@ -34,7 +34,7 @@ use async_trait::async_trait;
 use codeb::model::ServerName;
 use codeb::{Error, ErrorKind, Result};
 use russh::client::{self, Handle, Msg};
-use russh::keys::{PrivateKey, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
+use russh::keys::{PrivateKey, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
 use russh::{Channel, ChannelMsg, ChannelStream, Sig};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -337,6 +337,42 @@ impl Transport for SshTransport {
             return Err(self.file_failure("write", path, &output));
         }
         Ok(())
+    }
+}
+
+/// The host key `target` offers, read by starting a connection and ending
+/// it at the key check: nothing is authenticated and no key is trusted.
+/// `Unavailable` when the server cannot be reached, `Timeout` past `timeout`.
+pub async fn scan_host_key(target: &SshTarget, timeout: Duration) -> Result<PublicKey> {
+    let offered = Arc::new(Mutex::new(None));
+    let scanner = Scanner { offered: Arc::clone(&offered) };
+    let config = Arc::new(client::Config { nodelay: true, ..Default::default() });
+    let refuse = |kind: ErrorKind, message: String| Error::new(kind, message).with_context("ssh", target);
+    let connecting = client::connect(config, (target.host(), target.port()), scanner);
+    let ended = tokio::time::timeout(timeout, connecting)
+        .await
+        .map_err(|_| refuse(ErrorKind::Timeout, format!("no SSH answer from {target} within {timeout:?}")))?;
+    let key = offered.lock().ok().and_then(|mut k| k.take());
+    match (key, ended) {
+        (Some(key), _) => Ok(key),
+        (None, Err(e)) => Err(refuse(ErrorKind::Unavailable, format!("cannot reach {target}: {e}")).with_source(e)),
+        (None, Ok(_)) => Err(refuse(ErrorKind::Internal, format!("{target} offered no host key"))),
+    }
+}
+
+/// Keeps the host key a server offers and ends the connection there.
+struct Scanner {
+    offered: Arc<Mutex<Option<PublicKey>>>,
+}
+
+impl client::Handler for Scanner {
+    type Error = russh::Error;
+
+    async fn check_server_key(&mut self, offered: &PublicKeyOrCertificate) -> std::result::Result<bool, Self::Error> {
+        if let (PublicKeyOrCertificate::PublicKey { key, .. }, Ok(mut kept)) = (offered, self.offered.lock()) {
+            *kept = Some(key.clone());
+        }
+        Ok(false)
     }
 }
 
