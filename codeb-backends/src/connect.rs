@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use codeb::config::PlatformConfig;
+use codeb::config::{PlatformConfig, ServerConfig};
 use codeb::engine::{Backends, Platform};
 use codeb::fleet::{Fleet, Host, HostAddresses};
 use codeb::model::{Role, ServerName};
@@ -93,6 +93,43 @@ struct Reach {
     identity: PathBuf,
     /// Podman's socket on the server, when not `[podman] socket`.
     podman_socket: Option<PathBuf>,
+    /// The login's authorized_keys file on the server, when not `~/.ssh/authorized_keys`.
+    authorized_keys: Option<PathBuf>,
+}
+
+/// One listed server as codeb reaches it.
+pub(crate) struct ServerAccess {
+    /// Its SSH transport.
+    pub(crate) ssh: Arc<SshTransport>,
+    /// The key codeb logs in with.
+    pub(crate) identity: PathBuf,
+    /// Its Podman socket, when its section names one.
+    pub(crate) podman_socket: Option<PathBuf>,
+    /// Its authorized_keys file, when its section names one.
+    pub(crate) authorized_keys: Option<PathBuf>,
+}
+
+/// How codeb reaches `server` of `config`.
+pub(crate) fn server_access(config: &PlatformConfig, server: &ServerConfig) -> Result<ServerAccess> {
+    let reach: Reach = server.reach.parse()?;
+    let target = SshTarget::parse(&reach.ssh).map_err(|e| e.with_context("section", server.reach.name()))?;
+    let identity = home_relative(&reach.identity);
+    let ssh = SshConfig::new(target, &identity, KnownHosts::new(known_hosts_path(config)?));
+    Ok(ServerAccess {
+        ssh: Arc::new(SshTransport::new(server.name.clone(), ssh)?),
+        identity,
+        podman_socket: reach.podman_socket,
+        authorized_keys: reach.authorized_keys,
+    })
+}
+
+/// The known_hosts file the platform file names, or the default one.
+pub(crate) fn known_hosts_path(config: &PlatformConfig) -> Result<PathBuf> {
+    config
+        .known_hosts
+        .clone()
+        .or_else(codeb::config::default_known_hosts)
+        .ok_or_else(|| Error::not_found("no known_hosts file for the servers: set [ssh] known_hosts, or HOME"))
 }
 
 /// The fleet, and the transports that reach the proxy's and DNS's servers.
@@ -104,22 +141,14 @@ struct Servers {
 
 /// The listed servers, each over SSH.
 fn ssh_fleet(config: &PlatformConfig, podman: PodmanConfig) -> Result<Servers> {
-    let known_hosts = config
-        .known_hosts
-        .clone()
-        .or_else(codeb::config::default_known_hosts)
-        .ok_or_else(|| Error::not_found("no known_hosts file for the servers: set [ssh] known_hosts, or HOME"))?;
     let mut hosts = Vec::new();
     let mut transports = Vec::new();
     for server in &config.servers {
-        let reach: Reach = server.reach.parse()?;
-        let target = SshTarget::parse(&reach.ssh).map_err(|e| e.with_context("section", server.reach.name()))?;
-        let described = format!("ssh {target}");
-        let ssh = SshConfig::new(target, home_relative(&reach.identity), KnownHosts::new(&known_hosts));
-        let transport: Arc<dyn Transport> =
-            Arc::new(Traced::new(Arc::new(SshTransport::new(server.name.clone(), ssh)?)));
+        let access = server_access(config, server)?;
+        let described = format!("ssh {}", access.ssh.target());
+        let transport: Arc<dyn Transport> = Arc::new(Traced::new(access.ssh));
         let mut podman = podman.clone();
-        if let Some(socket) = reach.podman_socket {
+        if let Some(socket) = access.podman_socket {
             podman.socket = socket;
         }
         let mut host = host(server.name.clone(), server.addresses, Arc::clone(&transport), described, podman)?;

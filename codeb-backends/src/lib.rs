@@ -48,6 +48,7 @@ mod port_probe;
 pub mod powerdns;
 mod secret_file;
 pub mod servers;
+pub mod ssh_keys;
 mod state_file;
 pub mod transport;
 

@@ -91,7 +91,7 @@ pub async fn add_server(platform_file: &Path, new: &NewServer, pinning: Pinning<
         servers.insert(new.name.as_str(), toml_edit::Item::Table(section(new)));
         Ok(())
     })?;
-    let known_hosts = KnownHosts::new(known_hosts_path(&config)?);
+    let known_hosts = KnownHosts::new(crate::connect::known_hosts_path(&config)?);
     // A known_hosts of the offered key alone, to log in with before anything is pinned.
     let trial_dir =
         tempfile::tempdir().map_err(|e| Error::internal("cannot make a temporary directory").with_source(e))?;
@@ -163,15 +163,6 @@ pub async fn remove_server(platform_file: &Path, name: &ServerName) -> Result<Se
     })?;
     replace(platform_file, &edited)?;
     Ok(ServerRemoved { server: name.clone() })
-}
-
-/// The known_hosts file the platform file names, or the default one.
-fn known_hosts_path(config: &PlatformConfig) -> Result<PathBuf> {
-    config
-        .known_hosts
-        .clone()
-        .or_else(codeb::config::default_known_hosts)
-        .ok_or_else(|| Error::not_found("no known_hosts file: set [ssh] known_hosts, or HOME"))
 }
 
 fn implicit_table() -> toml_edit::Item {

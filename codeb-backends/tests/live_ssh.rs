@@ -362,3 +362,53 @@ async fn a_server_is_added_only_with_its_key_pinned_as_the_user_says_and_removed
     let gone = remove_server(&file, &ServerName::parse("app1").unwrap()).await.unwrap_err();
     assert_eq!(gone.kind(), ErrorKind::NotFound, "{gone}");
 }
+
+#[tokio::test]
+async fn authorized_keys_are_listed_added_once_and_codebs_own_key_removed_only_after_another_logs_in() {
+    use codeb_backends::ssh_keys::{add_key, list_keys, remove_key};
+    let Some(sshd) = Sshd::start() else { return };
+    let dir = sshd.dir.path();
+    let known_hosts = KnownHosts::new(dir.join("codeb_known_hosts"));
+    let target = SshTarget::parse(&sshd.target).unwrap();
+    known_hosts.pin(&target, &public_key(&sshd.host_key())).unwrap();
+    let file = codeb::testkit::offline_platform_file(dir, &dir.join("no-such.sock"));
+    let servers = format!(
+        "[ssh]\nknown_hosts = {:?}\n[servers.app1]\nroles = [\"app\", \"proxy\", \"dns\"]\nssh = {:?}\nidentity = {:?}\nauthorized_keys = {:?}\n",
+        known_hosts.path().display().to_string(),
+        sshd.target,
+        sshd.client_key().display().to_string(),
+        dir.join("authorized_keys").display().to_string(),
+    );
+    let config = codeb::config::PlatformConfig::parse(&(std::fs::read_to_string(&file).unwrap() + &servers)).unwrap();
+    let app1 = ServerName::parse("app1").unwrap();
+    let listed = list_keys(&config, &app1).await.unwrap();
+    assert_eq!(listed.keys.len(), 1);
+    assert!(listed.keys[0].codeb_logs_in_with_it);
+    let own = listed.keys[0].fingerprint.clone();
+
+    let before = std::fs::read_to_string(dir.join("authorized_keys")).unwrap();
+    let client_pub = std::fs::read_to_string(dir.join("client.pub")).unwrap();
+    let hostile = format!("command=\"touch /tmp/codeb-owned\" {client_pub}");
+    assert_eq!(add_key(&config, &app1, &hostile).await.unwrap_err().kind(), ErrorKind::Invalid);
+    assert_eq!(std::fs::read_to_string(dir.join("authorized_keys")).unwrap(), before, "nothing written");
+    keygen(&dir.join("second"));
+    let second_pub = std::fs::read_to_string(dir.join("second.pub")).unwrap();
+    let added = add_key(&config, &app1, &second_pub).await.unwrap();
+    assert!(!added.codeb_logs_in_with_it);
+    let again = add_key(&config, &app1, &second_pub).await.unwrap_err();
+    assert_eq!(again.kind(), ErrorKind::AlreadyExists, "{again}");
+    assert_eq!(list_keys(&config, &app1).await.unwrap().keys.len(), 2);
+
+    let unproven = remove_key(&config, &app1, &own, None).await.unwrap_err();
+    assert_eq!(unproven.kind(), ErrorKind::Forbidden, "{unproven}");
+    keygen(&dir.join("stranger"));
+    let stranger = remove_key(&config, &app1, &own, Some(&dir.join("stranger"))).await.unwrap_err();
+    assert_eq!(stranger.kind(), ErrorKind::Forbidden, "a key the server does not authorize proves nothing: {stranger}");
+    assert_eq!(list_keys(&config, &app1).await.unwrap().keys.len(), 2, "nothing removed yet");
+    remove_key(&config, &app1, &own, Some(&dir.join("second"))).await.unwrap();
+
+    let left = list_keys(&config, &app1).await;
+    assert_eq!(left.unwrap_err().kind(), ErrorKind::Unauthenticated, "codeb's old key no longer logs in");
+    let second = transport(&sshd, &dir.join("second"), known_hosts.clone());
+    assert!(second.run(&Command::new("true")).await.unwrap().success(), "the proven key does");
+}

@@ -77,6 +77,9 @@ pub enum Command {
     /// The servers of the fleet.
     #[command(subcommand)]
     Server(ServerCommand),
+    /// SSH access to the servers.
+    #[command(subcommand)]
+    Ssh(SshCommand),
     /// The last log lines of the release serving an environment.
     Logs(LogsArgs),
     /// The MCP server, for AI agents.
@@ -420,6 +423,43 @@ pub enum ServerCommand {
     Remove {
         /// The server.
         server: codeb::model::ServerName,
+    },
+}
+
+/// `we ssh ...`
+#[derive(Debug, Subcommand)]
+pub enum SshCommand {
+    /// The keys that may log in to a server as codeb's login (its authorized_keys).
+    #[command(subcommand)]
+    Key(SshKeyCommand),
+}
+
+/// `we ssh key ...`
+#[derive(Debug, Subcommand)]
+pub enum SshKeyCommand {
+    /// List the keys with their fingerprints and comments.
+    List {
+        /// The server.
+        server: codeb::model::ServerName,
+    },
+    /// Authorize one OpenSSH public key (a .pub file's line; no options such as command=).
+    Add {
+        /// The server.
+        server: codeb::model::ServerName,
+        /// The public key file.
+        #[arg(long, value_name = "PATH")]
+        file: PathBuf,
+    },
+    /// Remove a key by its fingerprint (codeb's own only with --proven-by).
+    Remove {
+        /// The server.
+        server: codeb::model::ServerName,
+        /// The key's fingerprint, as `we ssh key list` shows it.
+        #[arg(value_name = "SHA256:...")]
+        fingerprint: String,
+        /// The private key of another authorized key, which must log in before codeb's own is removed.
+        #[arg(long, value_name = "PATH")]
+        proven_by: Option<PathBuf>,
     },
 }
 

@@ -131,6 +131,19 @@ pub fn servers(list: &[ServerSummary]) -> Vec<String> {
     table(&["SERVER", "ROLES", "REACHED BY", "PUBLIC IPV4", "ENVIRONMENTS"], rows)
 }
 
+/// The authorized keys of a server.
+pub fn authorized_keys(listed: &codeb_backends::ssh_keys::AuthorizedKeys) -> Vec<String> {
+    let rows = listed.keys.iter().map(|k| {
+        let codeb = if k.codeb_logs_in_with_it { "codeb logs in with it" } else { "" };
+        [k.fingerprint.clone(), k.algorithm.clone(), k.comment.clone(), codeb.to_owned()]
+    });
+    let mut lines = table(&["FINGERPRINT", "TYPE", "COMMENT", ""], rows);
+    if listed.other_lines > 0 {
+        lines.push(format!("and {} line(s) with options, kept as they are", listed.other_lines));
+    }
+    lines
+}
+
 /// A doctor's reports: each server, then each of its checks.
 pub fn server_checks(p: &Printer, reports: &[ServerCheck]) -> Vec<String> {
     let mut lines = Vec::new();

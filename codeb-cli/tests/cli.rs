@@ -192,7 +192,8 @@ fn server_add_without_a_way_to_trust_the_key_or_with_a_hostile_target_is_refused
     let config = dead_platform(dir.path());
     let before = std::fs::read_to_string(&config).unwrap();
     // Nothing listens on port 9: a connection attempt would be `unavailable` (exit 1), not a usage error.
-    let base = ["server", "add", "app1", "--ssh", "deploy@127.0.0.1:9", "--role", "app", "--identity", "/none", "--json"];
+    let base =
+        ["server", "add", "app1", "--ssh", "deploy@127.0.0.1:9", "--role", "app", "--identity", "/none", "--json"];
     let untrusted = we(&base, &config);
     assert_eq!(untrusted.status.code(), Some(2), "{}", String::from_utf8_lossy(&untrusted.stdout));
     let doc = json(&untrusted);
@@ -200,13 +201,30 @@ fn server_add_without_a_way_to_trust_the_key_or_with_a_hostile_target_is_refused
     for hostile in ["-oProxyCommand=touch /tmp/x@host", "deploy@host with space", "deploy@host:70000"] {
         // `--ssh=VALUE`, so even a value that looks like a flag reaches the target's parser.
         let ssh = format!("--ssh={hostile}");
-        let mut args: Vec<&str> = base.iter().copied().filter(|a| *a != "--ssh" && *a != "deploy@127.0.0.1:9").collect();
+        let mut args: Vec<&str> =
+            base.iter().copied().filter(|a| *a != "--ssh" && *a != "deploy@127.0.0.1:9").collect();
         args.extend([ssh.as_str(), "--accept-new"]);
         let out = we(&args, &config);
         assert_eq!(out.status.code(), Some(2), "{hostile}: {}", String::from_utf8_lossy(&out.stdout));
         assert!(String::from_utf8_lossy(&out.stdout).contains("ssh target"), "{hostile}");
     }
     assert_eq!(std::fs::read_to_string(&config).unwrap(), before, "the platform file is untouched");
+}
+
+#[test]
+fn ssh_key_add_refuses_a_key_with_options_or_a_private_key_before_connecting() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dead_platform(dir.path());
+    let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHf0tQeyZ3eB4uKH0mO3Uy1a4F8OaVAqmm/3e2PtZ3Xm ops@laptop";
+    for hostile in [format!("command=\"id\" {key}"), "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n".to_owned()] {
+        let file = dir.path().join("hostile.pub");
+        std::fs::write(&file, &hostile).unwrap();
+        let out = we(&["ssh", "key", "add", "app1", "--file", file.to_str().unwrap(), "--json"], &config);
+        assert_eq!(out.status.code(), Some(2), "{hostile}: {}", String::from_utf8_lossy(&out.stdout));
+        assert_eq!(json(&out)["error"]["field"], "key");
+    }
+    let unknown = we(&["ssh", "key", "list", "app1", "--json"], &config);
+    assert_eq!(unknown.status.code(), Some(4), "a server the platform file does not list is not found");
 }
 
 #[test]

@@ -31,6 +31,7 @@ pub async fn run(command: Command, ctx: &Context) -> codeb::Result<u8> {
         Command::Ssot(cmd) => ssot::run(cmd, ctx).await,
         Command::Port(cmd) => ports::run(cmd, ctx).await,
         Command::Server(cmd) => servers::run(cmd, ctx).await,
+        Command::Ssh(crate::args::SshCommand::Key(cmd)) => servers::keys(cmd, ctx).await,
         Command::Project(cmd) => project::run(cmd, ctx).await,
         Command::Lock(cmd) => lock::run(cmd, ctx).await,
         Command::Logs(args) => logs::run(args, ctx).await,

@@ -3,8 +3,9 @@
 use std::io::IsTerminal;
 
 use codeb_backends::servers::{NewServer, Pinning};
+use codeb_backends::ssh_keys;
 
-use crate::args::{ServerAddArgs, ServerCommand};
+use crate::args::{ServerAddArgs, ServerCommand, SshKeyCommand};
 use crate::context::Context;
 use crate::exit::{FAILURE, OK};
 use crate::render;
@@ -29,6 +30,32 @@ pub async fn run(cmd: ServerCommand, ctx: &Context) -> codeb::Result<u8> {
             Ok(OK)
         }
     }
+}
+
+/// `we ssh key ...`: the authorized_keys of a server's login.
+pub async fn keys(cmd: SshKeyCommand, ctx: &Context) -> codeb::Result<u8> {
+    let file = codeb::config::PlatformConfig::discover(ctx.explicit_config().as_deref())?;
+    let config = codeb::config::PlatformConfig::read(&file)?;
+    match cmd {
+        SshKeyCommand::List { server } => {
+            let listed = ssh_keys::list_keys(&config, &server).await?;
+            ctx.printer.result(&listed, |_| render::authorized_keys(&listed));
+        }
+        SshKeyCommand::Add { server, file } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| codeb::Error::not_found(format!("cannot read {}", file.display())).with_source(e))?;
+            let added = ssh_keys::add_key(&config, &server, &text).await?;
+            ctx.printer
+                .result(&added, |_| vec![format!("authorized {} ({}) on {server}", added.fingerprint, added.comment)]);
+        }
+        SshKeyCommand::Remove { server, fingerprint, proven_by } => {
+            let removed = ssh_keys::remove_key(&config, &server, &fingerprint, proven_by.as_deref()).await?;
+            ctx.printer.result(&removed, |_| {
+                vec![format!("removed {} ({}) from {server}", removed.fingerprint, removed.comment)]
+            });
+        }
+    }
+    Ok(OK)
 }
 
 /// `we server add`: the pinning the flags ask for, or a question on a

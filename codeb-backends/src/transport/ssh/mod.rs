@@ -108,6 +108,16 @@ impl SshTransport {
         Ok(SshTransport { server, config, key: Arc::new(key), session: tokio::sync::Mutex::new(None), channels })
     }
 
+    /// Where it logs in.
+    pub fn target(&self) -> &SshTarget {
+        &self.config.target
+    }
+
+    /// The host keys it trusts.
+    pub fn known_hosts(&self) -> &KnownHosts {
+        &self.config.known_hosts
+    }
+
     /// The live session, connecting (once at a time) when there is none or it dropped.
     async fn session(&self) -> Result<Arc<Handle<Verifier>>> {
         let mut session = self.session.lock().await;
