@@ -106,7 +106,7 @@ async fn cli(
     assert!(status.success(), "podman run failed: {status}");
     first_ok(client, port).await;
     let took = started.elapsed();
-    runtime.remove_container(&ContainerName::parse(&name).unwrap(), true).await.unwrap();
+    runtime.remove_container(&ContainerName::parse(&name).unwrap(), RemoveContainerOptions::FORCE).await.unwrap();
     took
 }
 

@@ -84,6 +84,8 @@ async fn files_are_read_and_replaced_with_their_mode_and_missing_ones_are_not_fo
 
     let absent = ssh.read_file(&sshd.dir.path().join("absent")).await.unwrap_err();
     assert_eq!(absent.kind(), ErrorKind::NotFound, "{absent}");
+    let table = ssh.read_file(Path::new("/proc/net/tcp")).await.unwrap();
+    assert!(String::from_utf8_lossy(&table).starts_with("  sl  local_address"), "a /proc table reads whole over SFTP");
     let no_dir = ssh.write_file(&sshd.dir.path().join("no/such/dir"), b"x", 0o600).await.unwrap_err();
     assert_eq!(no_dir.kind(), ErrorKind::NotFound, "{no_dir}");
 }
@@ -411,4 +413,16 @@ async fn authorized_keys_are_listed_added_once_and_codebs_own_key_removed_only_a
     assert_eq!(left.unwrap_err().kind(), ErrorKind::Unauthenticated, "codeb's old key no longer logs in");
     let second = transport(&sshd, &dir.join("second"), known_hosts.clone());
     assert!(second.run(&Command::new("true")).await.unwrap().success(), "the proven key does");
+}
+
+#[tokio::test]
+async fn a_server_without_an_sftp_subsystem_is_read_with_cat_alike() {
+    let Some(sshd) = Sshd::without_sftp() else { return };
+    let ssh = pinned(&sshd);
+    let file = sshd.dir.path().join("state.json");
+    std::fs::write(&file, b"{\"revision\":7}").unwrap();
+    assert_eq!(ssh.read_file(&file).await.unwrap(), b"{\"revision\":7}");
+    let absent = ssh.read_file(&sshd.dir.path().join("absent")).await.unwrap_err();
+    assert_eq!(absent.kind(), ErrorKind::NotFound, "{absent}");
+    assert!(!ssh.read_file(Path::new("/proc/net/tcp")).await.unwrap().is_empty(), "a /proc table reads whole");
 }

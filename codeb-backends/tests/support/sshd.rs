@@ -18,8 +18,18 @@ pub struct Sshd {
 }
 
 impl Sshd {
-    /// Starts one; `None` (said loudly) when sshd is missing, which under `CI=true` is a failure instead.
+    /// Starts one with an SFTP subsystem, as Debian's sshd has; `None`
+    /// (said loudly) when sshd is missing, which under `CI=true` is a failure instead.
     pub fn start() -> Option<Sshd> {
+        Sshd::start_with(true)
+    }
+
+    /// Starts one without an SFTP subsystem.
+    pub fn without_sftp() -> Option<Sshd> {
+        Sshd::start_with(false)
+    }
+
+    fn start_with(sftp: bool) -> Option<Sshd> {
         if !Path::new(SSHD).exists() {
             assert!(
                 std::env::var("CI").as_deref() != Ok("true"),
@@ -41,7 +51,8 @@ impl Sshd {
                 "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_ed25519\nAuthorizedKeysFile {d}/authorized_keys\n\
                  PidFile {d}/sshd.pid\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n\
                  StrictModes no\nPermitRootLogin prohibit-password\nAllowTcpForwarding yes\n\
-                 AllowStreamLocalForwarding yes\nMaxSessions 10\nLogLevel ERROR\n"
+                 AllowStreamLocalForwarding yes\nMaxSessions 10\nLogLevel ERROR\n{sftp}",
+                sftp = if sftp { "Subsystem sftp internal-sftp\n" } else { "" },
             ),
         )
         .unwrap();

@@ -8,9 +8,11 @@
 //!   dials it (`direct-tcpip`, the admin APIs on its loopback, a release);
 //! - [`Transport::run`] execs an argv, each argument quoted as one literal
 //!   word for the server's shell ([`argv`]); input goes over the channel;
-//! - files are read with `cat` and replaced by a fixed script that writes a
-//!   temporary file beside the target, syncs it and renames it over the
-//!   target, the path and mode passed as its arguments, never spliced in.
+//! - files are read through the server's SFTP subsystem, one channel kept
+//!   open per session (with `cat` where the server has none: a shell per
+//!   read, and a login shell's rc files cost time), and replaced by a fixed
+//!   script that writes a temporary file beside the target, syncs it and
+//!   renames it over the target, the path and mode passed as its arguments.
 //!
 //! The server's host key must be the one pinned in codeb's known_hosts
 //! ([`KnownHosts`]); an unknown or changed key ends the connection before
@@ -36,6 +38,7 @@ use codeb::{Error, ErrorKind, Result};
 use russh::client::{self, Handle, Msg};
 use russh::keys::{PrivateKey, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
 use russh::{Channel, ChannelMsg, ChannelStream, Sig};
+use russh_sftp::client::SftpSession;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -82,6 +85,17 @@ pub struct SshTransport {
     key: Arc<PrivateKey>,
     session: tokio::sync::Mutex<Option<Arc<Handle<Verifier>>>>,
     channels: Arc<Semaphore>,
+    files: tokio::sync::Mutex<Files>,
+}
+
+/// How the files of the current session are read.
+enum Files {
+    /// Not asked yet on this session.
+    Unknown,
+    /// Through the server's SFTP subsystem: one channel kept open, on the session it belongs to.
+    Sftp { session: Arc<Handle<Verifier>>, sftp: Arc<SftpSession>, _permit: OwnedSemaphorePermit },
+    /// The server has no SFTP subsystem: `cat` is run for each read.
+    Cat { session: Arc<Handle<Verifier>> },
 }
 
 impl fmt::Debug for SshTransport {
@@ -105,7 +119,8 @@ impl SshTransport {
                 .with_source(e)
         })?;
         let channels = Arc::new(Semaphore::new(config.max_channels.max(1)));
-        Ok(SshTransport { server, config, key: Arc::new(key), session: tokio::sync::Mutex::new(None), channels })
+        let (session, files) = (tokio::sync::Mutex::new(None), tokio::sync::Mutex::new(Files::Unknown));
+        Ok(SshTransport { server, config, key: Arc::new(key), session, channels, files })
     }
 
     /// Where it logs in.
@@ -186,6 +201,47 @@ impl SshTransport {
             self.error(ErrorKind::Unavailable, format!("{} refused to open {what}: {e}", self.config.target))
         })?;
         Ok((channel, permit))
+    }
+
+    /// The SFTP session of the live session, opened on first use (and again
+    /// after a reconnect); `None` when the server offers no SFTP subsystem.
+    async fn sftp(&self) -> Result<Option<Arc<SftpSession>>> {
+        let session = self.session().await?;
+        let mut files = self.files.lock().await;
+        match &*files {
+            Files::Sftp { session: on, sftp, .. } if Arc::ptr_eq(on, &session) => return Ok(Some(Arc::clone(sftp))),
+            Files::Cat { session: on } if Arc::ptr_eq(on, &session) => return Ok(None),
+            _ => {}
+        }
+        let (channel, permit) =
+            self.channel("an SFTP channel", |h| async move { h.channel_open_session().await }).await?;
+        let subsystem = channel.request_subsystem(true, "sftp").await.map_err(|e| self.lost(e));
+        let opened = match subsystem {
+            Ok(()) => SftpSession::new(channel.into_stream()).await.ok(),
+            Err(_) => None,
+        };
+        *files = match opened {
+            Some(sftp) => Files::Sftp { session, sftp: Arc::new(sftp), _permit: permit },
+            None => Files::Cat { session },
+        };
+        Ok(match &*files {
+            Files::Sftp { sftp, .. } => Some(Arc::clone(sftp)),
+            Files::Unknown | Files::Cat { .. } => None,
+        })
+    }
+
+    /// The error for a failed SFTP read of `path`.
+    fn sftp_failure(&self, path: &Path, e: russh_sftp::client::error::Error) -> Error {
+        use russh_sftp::protocol::StatusCode;
+        let kind = match &e {
+            russh_sftp::client::error::Error::Status(status) => match status.status_code {
+                StatusCode::NoSuchFile => ErrorKind::NotFound,
+                StatusCode::PermissionDenied => ErrorKind::Forbidden,
+                _ => ErrorKind::Unavailable,
+            },
+            _ => ErrorKind::Unavailable,
+        };
+        self.error(kind, format!("cannot read {}: {e}", path.display())).with_context("path", path.display())
     }
 
     /// Runs `argv` with `input` and collects what it leaves, within `timeout`.
@@ -332,6 +388,14 @@ impl Transport for SshTransport {
     }
 
     async fn read_file(&self, path: &Path) -> Result<Vec<u8>> {
+        // SFTP asks no shell: a read is one request on a channel kept open.
+        if let Some(sftp) = self.sftp().await? {
+            let read = tokio::time::timeout(Command::DEFAULT_TIMEOUT, sftp.read(path.display().to_string())).await;
+            return match read {
+                Ok(read) => read.map_err(|e| self.sftp_failure(path, e)),
+                Err(_) => Err(self.error(ErrorKind::Timeout, format!("no answer to reading {}", path.display()))),
+            };
+        }
         let argv = ["cat".to_owned(), "--".to_owned(), path.display().to_string()];
         let output = self.exec(&argv, None, Command::DEFAULT_TIMEOUT).await?;
         if !output.success() {
