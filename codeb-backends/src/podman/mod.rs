@@ -6,6 +6,7 @@
 
 mod config;
 mod context;
+mod envexec;
 mod error;
 mod libpod;
 mod logs;
@@ -24,7 +25,7 @@ use bollard::models::{
 };
 use bollard::query_parameters::{
     CreateContainerOptions, ListContainersOptions, ListSecretsOptions, ListVolumesOptions, RemoveContainerOptions,
-    RemoveVolumeOptions as ApiRemoveVolume,
+    RemoveVolumeOptions as ApiRemoveVolume, UploadToContainerOptionsBuilder,
 };
 use bollard::{BollardRequest, Docker};
 use codeb::model::{ContainerName, ImageRef, NetworkName, VolumeName};
@@ -221,24 +222,47 @@ impl PodmanRuntime {
         serde_json::from_value(value).map_err(|e| Failure::Decode(e.to_string()))
     }
 
-    /// Creates a container with secret files: each value as a Podman secret
-    /// (one left by an earlier container of that name is replaced), then the
-    /// container through Podman's own create, which mounts them.
+    /// Creates a container with secret files or variables, all or nothing:
+    /// what a failure leaves of it (its secrets, the container) is removed,
+    /// unless the name was taken.
     async fn create_with_secrets(&self, spec: &ContainerSpec) -> Result<String> {
+        let created = self.create_secret_holder(spec).await;
+        if let Err(e) = &created
+            && e.kind() != ErrorKind::AlreadyExists
+        {
+            let _ = self.remove(&spec.name, true).await;
+            let _ = self.remove_secrets_of(&spec.name).await;
+        }
+        created
+    }
+
+    /// Each secret as a Podman secret (one left by an earlier container of
+    /// that name is replaced), then the container through Podman's own
+    /// create, which mounts them; with secret variables it runs
+    /// `codeb-envexec` (copied in before it starts) ahead of its image's
+    /// entrypoint and command.
+    async fn create_secret_holder(&self, spec: &ContainerSpec) -> Result<String> {
         let secrets = request::secrets_of(spec);
         let fail = |op: Op, failure: Failure| to_error(op, spec.name.as_str(), &failure, &secrets);
+        let launch = match envexec::secret_vars(spec).next() {
+            Some(_) => {
+                let (entrypoint, cmd) = self.image_command(&spec.image).await?;
+                envexec::launch(spec, &entrypoint, &cmd)?
+            }
+            None => None,
+        };
         self.remove_secrets_of(&spec.name).await?;
-        for file in &spec.secret_files {
+        for mount in libpod::secret_mounts(spec) {
             let secret = SecretSpec {
-                name: Some(libpod::secret_name(spec.name.as_str(), file)),
+                name: Some(mount.name),
                 labels: Some(spec.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
                 // The compatible API takes a secret's data base64-encoded.
-                data: Some(base64::engine::general_purpose::STANDARD.encode(file.value.expose())),
+                data: Some(base64::engine::general_purpose::STANDARD.encode(mount.value.expose())),
                 ..Default::default()
             };
             self.docker.create_secret(secret).await.map_err(|e| fail(Op::CreateSecret, e.into()))?;
         }
-        let body = libpod::create_body(spec, &self.config.ulimits)?;
+        let body = libpod::create_body(spec, &self.config.ulimits, launch.as_ref())?;
         let endpoint = Endpoint::Unix(self.config.socket.clone());
         let created = raw::post_json(
             self.transport.as_ref(),
@@ -249,11 +273,31 @@ impl PodmanRuntime {
         )
         .await
         .map_err(|failure| fail(Op::CreateContainer, failure))?;
-        created
+        let id = created
             .get("Id")
             .and_then(|id| id.as_str())
             .map(ToOwned::to_owned)
-            .ok_or_else(|| fail(Op::CreateContainer, Failure::Decode("the create answer has no Id".to_owned())))
+            .ok_or_else(|| fail(Op::CreateContainer, Failure::Decode("the create answer has no Id".to_owned())))?;
+        if launch.is_some() {
+            let options = UploadToContainerOptionsBuilder::new().path("/").build();
+            let archive = bollard::body_full(bytes::Bytes::from(envexec::archive()?));
+            self.docker
+                .upload_to_container(spec.name.as_str(), Some(options), archive)
+                .await
+                .map_err(|e| fail(Op::CopyEnvexec, e.into()))?;
+        }
+        Ok(id)
+    }
+
+    /// The entrypoint and command the image `image` runs by default (empty when it names none).
+    async fn image_command(&self, image: &ImageRef) -> Result<(Vec<String>, Vec<String>)> {
+        let inspect = self
+            .docker
+            .inspect_image(image.as_str())
+            .await
+            .map_err(|e| self.fail(Op::InspectImage, image.as_str(), e))?;
+        let config = inspect.config.unwrap_or_default();
+        Ok((config.entrypoint.unwrap_or_default(), config.cmd.unwrap_or_default()))
     }
 
     /// Removes the Podman secrets of the container `name`'s secret files
@@ -361,7 +405,7 @@ impl ContainerRuntime for PodmanRuntime {
     }
 
     async fn create_container(&self, spec: &ContainerSpec) -> Result<String> {
-        if !spec.secret_files.is_empty() {
+        if !spec.secret_files.is_empty() || envexec::secret_vars(spec).next().is_some() {
             return self.create_with_secrets(spec).await;
         }
         let body = request::create_body(spec, &self.config.ulimits)?;
@@ -681,7 +725,7 @@ mod tests {
             name: ContainerName::parse("codeb-shop-web").unwrap(),
             image: ImageRef::parse("localhost/shop:v1").unwrap(),
             command: None,
-            env: vec![codeb::model::EnvVar::secret(
+            env: vec![codeb::model::EnvVar::plain(
                 codeb::model::EnvKey::parse("API_TOKEN").unwrap(),
                 EnvValue::parse("hunter2-value").unwrap(),
             )],
