@@ -222,28 +222,16 @@ impl PodmanRuntime {
         serde_json::from_value(value).map_err(|e| Failure::Decode(e.to_string()))
     }
 
-    /// Creates a container with secret files or variables, all or nothing:
-    /// what a failure leaves of it (its secrets, the container) is removed,
-    /// unless the name was taken.
+    /// Creates a container with secret files or variables: each secret as a
+    /// Podman secret (one left by an earlier container of that name is
+    /// replaced), then the container through Podman's own create, which
+    /// mounts them; with secret variables it runs `codeb-envexec` (copied in
+    /// before it starts) ahead of its image's entrypoint and command.
+    ///
+    /// All or nothing: a failure removes the secrets it made and, when the
+    /// program could not be copied in, the container; a taken name is left
+    /// as it is.
     async fn create_with_secrets(&self, spec: &ContainerSpec) -> Result<String> {
-        let created = self.create_secret_holder(spec).await;
-        if let Err(e) = &created
-            && e.kind() != ErrorKind::AlreadyExists
-        {
-            let _ = self.remove(&spec.name, true).await;
-            let _ = self.remove_secrets_of(&spec.name).await;
-        }
-        created
-    }
-
-    /// Each secret as a Podman secret (one left by an earlier container of
-    /// that name is replaced), then the container through Podman's own
-    /// create, which mounts them; with secret variables it runs
-    /// `codeb-envexec` (copied in before it starts) ahead of its image's
-    /// entrypoint and command.
-    async fn create_secret_holder(&self, spec: &ContainerSpec) -> Result<String> {
-        let secrets = request::secrets_of(spec);
-        let fail = |op: Op, failure: Failure| to_error(op, spec.name.as_str(), &failure, &secrets);
         let launch = match envexec::secret_vars(spec).next() {
             Some(_) => {
                 let (entrypoint, cmd) = self.image_command(&spec.image).await?;
@@ -251,6 +239,31 @@ impl PodmanRuntime {
             }
             None => None,
         };
+        let body = libpod::create_body(spec, &self.config.ulimits, launch.as_ref())?;
+        let created = self.create_secrets_and_container(spec, &body).await;
+        let copied = match (&created, &launch) {
+            (Ok(_), Some(_)) => self.copy_envexec(spec).await,
+            _ => Ok(()),
+        };
+        match (created, copied) {
+            (Ok(id), Ok(())) => Ok(id),
+            (Err(e), _) if e.kind() == ErrorKind::AlreadyExists => Err(e),
+            (Err(e), _) => {
+                let _ = self.remove_secrets_of(&spec.name).await;
+                Err(e)
+            }
+            (Ok(_), Err(e)) => {
+                let _ = self.remove(&spec.name, true).await;
+                let _ = self.remove_secrets_of(&spec.name).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// The Podman secrets of `spec`, then its container from the libpod create `body`.
+    async fn create_secrets_and_container(&self, spec: &ContainerSpec, body: &serde_json::Value) -> Result<String> {
+        let secrets = request::secrets_of(spec);
+        let fail = |op: Op, failure: Failure| to_error(op, spec.name.as_str(), &failure, &secrets);
         self.remove_secrets_of(&spec.name).await?;
         for mount in libpod::secret_mounts(spec) {
             let secret = SecretSpec {
@@ -262,31 +275,31 @@ impl PodmanRuntime {
             };
             self.docker.create_secret(secret).await.map_err(|e| fail(Op::CreateSecret, e.into()))?;
         }
-        let body = libpod::create_body(spec, &self.config.ulimits, launch.as_ref())?;
         let endpoint = Endpoint::Unix(self.config.socket.clone());
         let created = raw::post_json(
             self.transport.as_ref(),
             &endpoint,
             &format!("{LIBPOD_API_PREFIX}/containers/create"),
-            &body,
+            body,
             self.config.timeout,
         )
         .await
         .map_err(|failure| fail(Op::CreateContainer, failure))?;
-        let id = created
+        created
             .get("Id")
             .and_then(|id| id.as_str())
             .map(ToOwned::to_owned)
-            .ok_or_else(|| fail(Op::CreateContainer, Failure::Decode("the create answer has no Id".to_owned())))?;
-        if launch.is_some() {
-            let options = UploadToContainerOptionsBuilder::new().path("/").build();
-            let archive = bollard::body_full(bytes::Bytes::from(envexec::archive()?));
-            self.docker
-                .upload_to_container(spec.name.as_str(), Some(options), archive)
-                .await
-                .map_err(|e| fail(Op::CopyEnvexec, e.into()))?;
-        }
-        Ok(id)
+            .ok_or_else(|| fail(Op::CreateContainer, Failure::Decode("the create answer has no Id".to_owned())))
+    }
+
+    /// Copies `codeb-envexec` into the created container of `spec`.
+    async fn copy_envexec(&self, spec: &ContainerSpec) -> Result<()> {
+        let options = UploadToContainerOptionsBuilder::new().path("/").build();
+        let archive = bollard::body_full(bytes::Bytes::from(envexec::archive()?));
+        self.docker
+            .upload_to_container(spec.name.as_str(), Some(options), archive)
+            .await
+            .map_err(|e| self.fail(Op::CopyEnvexec, spec.name.as_str(), e))
     }
 
     /// The entrypoint and command the image `image` runs by default (empty when it names none).
@@ -713,6 +726,24 @@ mod tests {
         }
     }
 
+    /// The container `codeb-shop-web` of `localhost/shop:v1` with the variable
+    /// `API_TOKEN=hunter2-value`, `secret` or not.
+    fn web_with_api_token(secret: bool) -> ContainerSpec {
+        ContainerSpec {
+            name: ContainerName::parse("codeb-shop-web").unwrap(),
+            image: ImageRef::parse("localhost/shop:v1").unwrap(),
+            command: None,
+            env: vec![codeb::model::EnvVar::parse("API_TOKEN", "hunter2-value", secret).unwrap()],
+            labels: Default::default(),
+            ports: Vec::new(),
+            volumes: Vec::new(),
+            network: None,
+            resources: Default::default(),
+            init: true,
+            secret_files: Vec::new(),
+        }
+    }
+
     #[tokio::test]
     async fn a_create_error_that_echoes_an_env_value_is_masked() {
         let dir = tempfile::tempdir().unwrap();
@@ -721,22 +752,7 @@ mod tests {
             (500, "{\"message\":\"invalid environment entry API_TOKEN=hunter2-value\",\"response\":500}".to_owned())
         });
         let runtime = PodmanRuntime::connect(local(), PodmanConfig::new(&socket)).unwrap();
-        let spec = ContainerSpec {
-            name: ContainerName::parse("codeb-shop-web").unwrap(),
-            image: ImageRef::parse("localhost/shop:v1").unwrap(),
-            command: None,
-            env: vec![codeb::model::EnvVar::plain(
-                codeb::model::EnvKey::parse("API_TOKEN").unwrap(),
-                EnvValue::parse("hunter2-value").unwrap(),
-            )],
-            labels: Default::default(),
-            ports: Vec::new(),
-            volumes: Vec::new(),
-            network: None,
-            resources: Default::default(),
-            init: true,
-            secret_files: Vec::new(),
-        };
+        let spec = web_with_api_token(false);
         let err = runtime.create_container(&spec).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
         assert_eq!(err.context_value("container"), Some("codeb-shop-web"));
@@ -744,6 +760,33 @@ mod tests {
             assert!(!text.contains("hunter2"), "{text}");
             assert!(text.contains("API_TOKEN="), "the rest of the message is kept: {text}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_container_codeb_envexec_cannot_be_copied_into_is_removed_with_its_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("api.sock");
+        let seen = scripted_api(&socket, |line| match line {
+            l if l.contains("/images/") => (200, r#"{"Id":"sha256:1","Config":{"Cmd":["httpd"]}}"#.to_owned()),
+            l if l.starts_with("GET ") && l.contains("/secrets") => {
+                (200, r#"[{"ID":"s1","Spec":{"Name":"codeb-shop-web.env.API_TOKEN"}}]"#.to_owned())
+            }
+            l if l.contains("/secrets/create") => (201, r#"{"ID":"s1"}"#.to_owned()),
+            l if l.contains("/libpod/containers/create") => (201, r#"{"Id":"c1"}"#.to_owned()),
+            l if l.contains("/archive") => (500, r#"{"message":"no space left on device"}"#.to_owned()),
+            _ => (204, String::new()),
+        });
+        let runtime = PodmanRuntime::connect(local(), PodmanConfig::new(&socket)).unwrap();
+        let err = runtime.create_container(&web_with_api_token(true)).await.unwrap_err();
+        assert!(err.to_string().contains("copy codeb-envexec into container codeb-shop-web"), "{err}");
+        let lines: Vec<String> = seen.lock().unwrap().iter().map(|s| s.line.clone()).collect();
+        let copy = lines.iter().position(|l| l.contains("/archive")).expect("the copy was tried");
+        let after = &lines[copy..];
+        assert!(
+            after.iter().any(|l| l.starts_with("DELETE ") && l.contains("/containers/codeb-shop-web")),
+            "{lines:?}"
+        );
+        assert!(after.iter().any(|l| l.starts_with("DELETE ") && l.contains("/libpod/secrets/s1")), "{lines:?}");
     }
 
     #[test]
