@@ -80,10 +80,12 @@ const LIBPOD_API_PREFIX: &str = "/v4.0.0/libpod";
 ///   container so creation does not depend on that file.
 /// - The compatible create ignores secrets, and a secret given as an env
 ///   var is plain in Podman 4.3's inspect and the OCI config: a container
-///   with secret files ([`ContainerSpec::secret_files`]) is created through
-///   Podman's own create, each file a Podman secret named
-///   `<container>.<file>` (removed with the container), which inspect names
-///   but never shows.
+///   with secret files ([`ContainerSpec::secret_files`]) or secret variables
+///   is created through Podman's own create, each value a Podman secret file
+///   (`<container>.<file>`, `<container>.env.<VAR>`; removed with the
+///   container), which inspect names but never shows. Secret variables are
+///   set from their files by `codeb-envexec`, copied into the container
+///   before it starts and run ahead of the image's entrypoint and command.
 /// - A detached exec session stays "running" in inspect after its command
 ///   ended: [`ContainerRuntime::exec`] starts the session attached and reads
 ///   until it ends.
