@@ -105,6 +105,9 @@ async fn the_runtime_conformance_suite_passes_against_podman() {
         container_port: Port::new(8080).unwrap(),
         succeeding_command: vec!["/bin/busybox".to_owned(), "true".to_owned()],
         free_port: Box::new(free_port),
+        print_env: Some(
+            ["/bin/busybox", "sh", "-c", "/bin/busybox env; exec /bin/busybox sleep 600"].map(String::from).to_vec(),
+        ),
     };
     codeb::testkit::runtime::run(&live.runtime, &suite, &Namespace::random()).await;
 }
@@ -148,19 +151,48 @@ async fn env_resources_ulimits_and_init_reach_the_container() {
     let Some(live) = live().await else { return };
     let ns = Namespace::random();
     let mut spec = spec(&live, &ns, "cfg", free_port());
-    spec.env = vec![EnvVar::secret(EnvKey::parse("API_TOKEN").unwrap(), EnvValue::parse("s3cr3t value").unwrap())];
+    spec.env = vec![EnvVar::plain(EnvKey::parse("MODE").unwrap(), EnvValue::parse("fast mode").unwrap())];
     spec.resources = Resources { memory_bytes: Some(64 * 1024 * 1024), cpu_millis: Some(500) };
     live.runtime.create_container(&spec).await.unwrap();
     let inspect = live.raw.inspect_container(spec.name.as_str(), None).await.unwrap();
     remove_quietly(&live, &spec.name).await;
     let env = inspect.config.unwrap().env.unwrap_or_default();
-    assert!(env.contains(&"API_TOKEN=s3cr3t value".to_owned()), "{} env entries", env.len());
+    assert!(env.contains(&"MODE=fast mode".to_owned()), "{env:?}");
     let host = inspect.host_config.unwrap();
     assert_eq!(host.memory, Some(64 * 1024 * 1024));
     assert_eq!(host.nano_cpus, Some(500_000_000));
     assert_eq!(host.init, Some(true));
     let ulimits: Vec<_> = host.ulimits.unwrap_or_default().into_iter().filter_map(|u| u.name).collect();
     assert!(ulimits.iter().any(|n| n.eq_ignore_ascii_case("rlimit_nofile") || n == "nofile"), "{ulimits:?}");
+}
+
+#[tokio::test]
+async fn a_secret_variable_reaches_the_app_but_no_inspection_and_its_podman_secret_goes_with_the_container() {
+    let Some(live) = live().await else { return };
+    let ns = Namespace::random();
+    let port = free_port();
+    let mut spec = spec(&live, &ns, "secret", port);
+    let token = format!("tok-{}", ns.as_str());
+    spec.env = vec![EnvVar::secret(EnvKey::parse("API_TOKEN").unwrap(), EnvValue::parse(&token).unwrap())];
+    let serve = "echo \"$API_TOKEN\" > /www/token && exec /bin/busybox httpd -f -p 8080 -h /www";
+    spec.command = Some(["/bin/busybox", "sh", "-c", serve].map(String::from).to_vec());
+    live.runtime.create_container(&spec).await.unwrap();
+    live.runtime.start_container(&spec.name).await.unwrap();
+    let seen = first_ok(port, "/token").await;
+    let inspect = serde_json::to_string(&live.raw.inspect_container(spec.name.as_str(), None).await.unwrap()).unwrap();
+    let id = podman_cli(&["inspect", "--format", "{{.Id}}", spec.name.as_str()]);
+    let root = podman_cli(&["info", "--format", "{{.Store.GraphRoot}}"]);
+    let oci = std::fs::read_to_string(format!("{root}/overlay-containers/{id}/userdata/config.json")).unwrap();
+    let secrets_while_there = podman_cli(&["secret", "ls", "--format", "{{.Name}}"]);
+    live.runtime.remove_container(&spec.name, RemoveOptions::FORCE).await.unwrap();
+    let secrets_after = podman_cli(&["secret", "ls", "--format", "{{.Name}}"]);
+    assert_eq!(seen.trim(), token, "the app has the variable");
+    assert!(inspect.contains("API_TOKEN") && oci.contains("ociVersion"), "both were read and name the variable");
+    assert!(!inspect.contains(&token), "the inspect shows no value");
+    assert!(!oci.contains(&token), "the OCI config shows no value");
+    let own = format!("{}.env.API_TOKEN", spec.name);
+    assert!(secrets_while_there.lines().any(|name| name == own), "its Podman secret: {secrets_while_there}");
+    assert!(!secrets_after.lines().any(|name| name.starts_with(spec.name.as_str())), "gone: {secrets_after}");
 }
 
 #[tokio::test]

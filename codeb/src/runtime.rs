@@ -160,7 +160,12 @@ pub struct ContainerSpec {
     pub image: ImageRef,
     /// The command to run instead of the image's default, as argv.
     pub command: Option<Vec<String>>,
-    /// Environment variables.
+    /// Environment variables. One marked secret reaches the container's
+    /// process like any other, but inspecting the container shows at most
+    /// its name, never its value (the Podman backend delivers it as a secret
+    /// file that `codeb-envexec` sets as the variable before the image's
+    /// entrypoint runs, so a command run with [`ContainerRuntime::exec`]
+    /// does not get it).
     pub env: Vec<EnvVar>,
     /// Labels; codeb's own come from [`managed_labels`].
     pub labels: Labels,

@@ -23,6 +23,7 @@ async fn fake_runtime_conforms() {
         container_port: Port::new(8080).unwrap(),
         succeeding_command: vec!["/bin/busybox".to_owned(), "true".to_owned()],
         free_port: Box::new(move || Port::new(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)).unwrap()),
+        print_env: None,
     };
     testkit::runtime::run(&runtime, &suite, &Namespace::random()).await;
 }

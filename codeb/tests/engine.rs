@@ -584,6 +584,23 @@ async fn an_accessorys_password_reaches_its_container_only_as_a_secret_file() {
     }
 }
 
+#[tokio::test]
+async fn the_apps_container_gets_every_secret_of_its_environment_marked_secret_and_plain_values_plain() {
+    let fakes = fakes();
+    let p = platform(&fakes, settings());
+    p.env_set(&project(), &Environment::Staging, &[var("API_TOKEN", "t0ken", true)]).await.unwrap();
+    let r = with_accessories("v1", &fakes, &p);
+    let report = deploy_ok_with(&p, &r).await;
+    let app = release_container(&project(), &Environment::Staging, &report.release).unwrap();
+    let spec = fakes.runtime.container_spec(&app).unwrap();
+    let marked = |key: &str| spec.env.iter().find(|v| v.key.as_str() == key).map(|v| v.secret);
+    // The runtime keeps a variable marked secret out of what inspecting the container shows.
+    for key in ["API_TOKEN", "DATABASE_URL", "REDIS_URL", "POSTGRES_PASSWORD", "REDIS_PASSWORD"] {
+        assert_eq!(marked(key), Some(true), "{key} reaches the app as a secret");
+    }
+    assert_eq!(marked("GREETING"), Some(false), "a plain value stays plain");
+}
+
 /// A platform on `fakes` with v1 deployed beside PostgreSQL, and PostgreSQL's container.
 async fn deployed_with_postgres(fakes: &FakeBackends) -> (Platform, ContainerName) {
     let p = platform(fakes, settings());

@@ -3,14 +3,17 @@
 //! `CODEB_TEST_REDIS_IMAGE`) on the live Podman, through the SDK with the real
 //! backends: what the app logs in with stays valid as long as the data does,
 //! the app starts only once its database answers, a dead database is seen,
-//! and no inspect of a database's container shows its password.
+//! and no inspect of a database's or an app's container shows a secret.
 
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use codeb::engine::Platform;
-use codeb::engine::{DeployOptions, DeployRequest, accessory_container, accessory_volume};
-use codeb::model::{ContainerName, EnvKey, Environment, HealthCheck, ImageRef, Port, ProjectName, Service};
+use codeb::engine::{DeployOptions, DeployRequest, accessory_container, accessory_volume, release_container};
+use codeb::model::{
+    ContainerName, EnvKey, EnvValue, EnvVar, Environment, HealthCheck, ImageRef, Port, ProjectName, Service,
+};
+use codeb::runtime::BuildSpec;
 use codeb::testkit::{Namespace, live_env, live_platform_file};
 
 /// Held by each test while it runs: every test has its own SSOT, so two
@@ -101,6 +104,50 @@ impl Live {
         out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "1"
     }
 
+    /// What `podman inspect` and the OCI config of `container` show.
+    fn inspection(&self, container: &ContainerName) -> Inspection {
+        let root = self.podman(&["info", "--format", "{{.Store.GraphRoot}}"]);
+        let root = String::from_utf8_lossy(&root.stdout).trim().to_owned();
+        let inspect = String::from_utf8_lossy(&self.podman(&["inspect", container.as_str()]).stdout).into_owned();
+        let id = self.podman(&["inspect", "--format", "{{.Id}}", container.as_str()]);
+        let id = String::from_utf8_lossy(&id.stdout).trim().to_owned();
+        let config = format!("{root}/overlay-containers/{id}/userdata/config.json");
+        let oci = std::fs::read_to_string(&config).unwrap_or_else(|e| format!("unreadable {config}: {e}"));
+        Inspection { container: container.clone(), inspect, oci }
+    }
+
+    /// A staging deploy of `project` with PostgreSQL and Redis, of an image
+    /// built from the v1 image (the build context is the directory returned)
+    /// whose own entrypoint runs httpd, and whose `/cgi-bin/env` answers
+    /// `DATABASE_URL`, `REDIS_URL`, `API_TOKEN` and `GREETING` as the app sees them.
+    fn env_echo_request(&self, project: &ProjectName) -> (tempfile::TempDir, DeployRequest) {
+        let context = tempfile::tempdir().unwrap();
+        let script = "#!/bin/sh\necho Content-Type: text/plain\necho\n\
+                      echo \"DATABASE_URL=$DATABASE_URL\"\necho \"REDIS_URL=$REDIS_URL\"\n\
+                      echo \"API_TOKEN=$API_TOKEN\"\necho \"GREETING=$GREETING\"\n";
+        let cgi = context.path().join("env");
+        std::fs::write(&cgi, script).unwrap();
+        std::fs::set_permissions(&cgi, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let containerfile = format!(
+            "FROM {}\nCOPY env /www/cgi-bin/env\n\
+             ENTRYPOINT [\"/bin/busybox\", \"httpd\"]\nCMD [\"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n",
+            self.image
+        );
+        std::fs::write(context.path().join("Containerfile"), containerfile).unwrap();
+        let image = ImageRef::parse(&format!("localhost/codeb-test-{}/env-echo:v1", self.ns.as_str())).unwrap();
+        let mut request = DeployRequest::new(project.clone(), Environment::Staging, image.clone(), port(8080));
+        request.build = Some(BuildSpec {
+            context: context.path().to_owned(),
+            containerfile: None,
+            tag: image,
+            labels: Default::default(),
+        });
+        request.accessories.postgres = true;
+        request.accessories.redis = true;
+        request.health = HealthCheck { interval: Duration::from_millis(200), ..HealthCheck::default() };
+        (context, request)
+    }
+
     /// Deletes the project and its protected volumes, whatever is left of them.
     async fn remove(&self, project: &ProjectName) {
         let _ = self.platform.project_delete(project, true, &DeployOptions::default()).await;
@@ -109,6 +156,34 @@ impl Live {
             let _ = self.podman(&["volume", "rm", "-f", volume.as_str()]);
         }
     }
+}
+
+/// What inspecting one container shows: `podman inspect` and its OCI config.
+struct Inspection {
+    container: ContainerName,
+    inspect: String,
+    oci: String,
+}
+
+impl Inspection {
+    /// Asserts that both were read and that neither holds any of `secrets`.
+    fn assert_shows_none_of(&self, secrets: &[String]) {
+        let container = &self.container;
+        assert!(self.inspect.contains(container.as_str()), "the inspect of {container} was read: {}", self.inspect);
+        assert!(self.oci.contains("\"ociVersion\""), "the OCI config of {container} was read: {}", self.oci);
+        for (n, secret) in secrets.iter().enumerate() {
+            assert!(!secret.is_empty(), "secret {n} is known");
+            assert!(!self.inspect.contains(secret.as_str()), "{container}'s inspect shows secret {n}");
+            assert!(!self.oci.contains(secret.as_str()), "{container}'s OCI config shows secret {n}");
+        }
+    }
+}
+
+/// The body `curl` gets from `http://127.0.0.1:<port><path>`, empty on a failure.
+fn curl(port: Port, path: &str) -> String {
+    let url = format!("http://127.0.0.1:{port}{path}");
+    let out = Command::new("curl").args(["-sS", "--max-time", "10", &url]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn port(n: u16) -> Port {
@@ -206,28 +281,47 @@ async fn no_inspect_of_a_database_container_shows_its_password() {
     let redis = accessory_container(&project, &Environment::Staging, Service::Redis).unwrap();
     live.deploy(&project, true, true).await.unwrap();
     let passwords = [live.var(&project, "POSTGRES_PASSWORD").await, live.var(&project, "REDIS_PASSWORD").await];
-    let root = live.podman(&["info", "--format", "{{.Store.GraphRoot}}"]);
-    let root = String::from_utf8_lossy(&root.stdout).trim().to_owned();
-    let mut seen = Vec::new();
-    for container in [&postgres, &redis] {
-        let inspect = live.podman(&["inspect", container.as_str()]);
-        let text = String::from_utf8_lossy(&inspect.stdout).into_owned();
-        let id = live.podman(&["inspect", "--format", "{{.Id}}", container.as_str()]);
-        let id = String::from_utf8_lossy(&id.stdout).trim().to_owned();
-        let config = format!("{root}/overlay-containers/{id}/userdata/config.json");
-        let oci = std::fs::read_to_string(&config).unwrap_or_else(|e| format!("unreadable {config}: {e}"));
-        seen.push((container.clone(), text, oci));
-    }
+    let seen = [live.inspection(&postgres), live.inspection(&redis)];
     let url = live.var(&project, "DATABASE_URL").await;
     let accepted = live.postgres_accepts(&postgres, project.as_str(), url_password(&url));
     live.remove(&project).await;
-    for (container, inspect, oci) in seen {
-        assert!(inspect.contains(container.as_str()), "the inspect was read: {inspect}");
-        assert!(oci.contains("\"ociVersion\""), "the OCI config was read: {oci}");
-        for password in &passwords {
-            assert!(!inspect.contains(password.as_str()), "{container}'s inspect shows a password");
-            assert!(!oci.contains(password.as_str()), "{container}'s OCI config shows a password");
-        }
+    for inspection in seen {
+        inspection.assert_shows_none_of(&passwords);
     }
     assert!(accepted, "PostgreSQL was initialised with the password its secret file holds");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_inspect_of_an_app_container_shows_a_secret_yet_the_app_has_every_one_in_its_environment() {
+    let Some(live) = live() else { return };
+    let project = live.ns.project("envs");
+    let token = format!("tok-{}", live.ns.as_str());
+    let set = [
+        EnvVar::secret(EnvKey::parse("API_TOKEN").unwrap(), EnvValue::parse(&token).unwrap()),
+        EnvVar::plain(EnvKey::parse("GREETING").unwrap(), EnvValue::parse("hello-plain").unwrap()),
+    ];
+    live.platform.env_set(&project, &Environment::Staging, &set).await.unwrap();
+    let (context, request) = live.env_echo_request(&project);
+    let deployed = live.platform.deploy(&request, &DeployOptions::default()).await;
+    let mut secrets = vec![token];
+    for key in ["DATABASE_URL", "REDIS_URL", "POSTGRES_PASSWORD", "REDIS_PASSWORD"] {
+        secrets.push(live.var(&project, key).await);
+    }
+    let (inspection, answer) = match &deployed {
+        Ok(report) => {
+            let app = release_container(&project, &Environment::Staging, &report.release).unwrap();
+            (Some(live.inspection(&app)), curl(report.port, "/cgi-bin/env"))
+        }
+        Err(_) => (None, String::new()),
+    };
+    live.remove(&project).await;
+    let _ = live.podman(&["rmi", request.image.as_str()]);
+    drop(context);
+    deployed.unwrap();
+    inspection.unwrap().assert_shows_none_of(&secrets);
+    let expected = format!(
+        "DATABASE_URL={}\nREDIS_URL={}\nAPI_TOKEN={}\nGREETING=hello-plain\n",
+        secrets[1], secrets[2], secrets[0]
+    );
+    assert!(answer == expected, "the app sees every variable, secret or not (answer of {} bytes)", answer.len());
 }

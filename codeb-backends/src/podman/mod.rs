@@ -7,6 +7,7 @@
 mod build_output;
 mod config;
 mod context;
+mod envexec;
 mod error;
 mod libpod;
 mod logs;
@@ -26,6 +27,7 @@ use bollard::models::{
 use bollard::query_parameters::{
     CreateContainerOptions, ListContainersOptions, ListImagesOptions, ListSecretsOptions, ListVolumesOptions,
     RemoveContainerOptions, RemoveImageOptions as ApiRemoveImage, RemoveVolumeOptions as ApiRemoveVolume,
+    UploadToContainerOptionsBuilder,
 };
 use bollard::{BollardRequest, Docker};
 use codeb::model::{ContainerName, ImageRef, NetworkName, VolumeName};
@@ -81,10 +83,12 @@ const LIBPOD_API_PREFIX: &str = "/v4.0.0/libpod";
 ///   container so creation does not depend on that file.
 /// - The compatible create ignores secrets, and a secret given as an env
 ///   var is plain in Podman 4.3's inspect and the OCI config: a container
-///   with secret files ([`ContainerSpec::secret_files`]) is created through
-///   Podman's own create, each file a Podman secret named
-///   `<container>.<file>` (removed with the container), which inspect names
-///   but never shows.
+///   with secret files ([`ContainerSpec::secret_files`]) or secret variables
+///   is created through Podman's own create, each value a Podman secret file
+///   (`<container>.<file>`, `<container>.env.<VAR>`; removed with the
+///   container), which inspect names but never shows. Secret variables are
+///   set from their files by `codeb-envexec`, copied into the container
+///   before it starts and run ahead of the image's entrypoint and command.
 /// - A detached exec session stays "running" in inspect after its command
 ///   ended: [`ContainerRuntime::exec`] starts the session attached and reads
 ///   until it ends.
@@ -236,30 +240,65 @@ impl PodmanRuntime {
         serde_json::from_value(value).map_err(|e| Failure::Decode(e.to_string()))
     }
 
-    /// Creates a container with secret files: each value as a Podman secret
-    /// (one left by an earlier container of that name is replaced), then the
-    /// container through Podman's own create, which mounts them.
+    /// Creates a container with secret files or variables: each secret as a
+    /// Podman secret (one left by an earlier container of that name is
+    /// replaced), then the container through Podman's own create, which
+    /// mounts them; with secret variables it runs `codeb-envexec` (copied in
+    /// before it starts) ahead of its image's entrypoint and command.
+    ///
+    /// All or nothing: a failure removes the secrets it made and, when the
+    /// program could not be copied in, the container; a taken name is left
+    /// as it is.
     async fn create_with_secrets(&self, spec: &ContainerSpec) -> Result<String> {
+        let launch = match envexec::secret_vars(spec).next() {
+            Some(_) => {
+                let (entrypoint, cmd) = self.image_command(&spec.image).await?;
+                envexec::launch(spec, &entrypoint, &cmd)?
+            }
+            None => None,
+        };
+        let body = libpod::create_body(spec, &self.config.ulimits, launch.as_ref())?;
+        let created = self.create_secrets_and_container(spec, &body).await;
+        let copied = match (&created, &launch) {
+            (Ok(_), Some(_)) => self.copy_envexec(spec).await,
+            _ => Ok(()),
+        };
+        match (created, copied) {
+            (Ok(id), Ok(())) => Ok(id),
+            (Err(e), _) if e.kind() == ErrorKind::AlreadyExists => Err(e),
+            (Err(e), _) => {
+                let _ = self.remove_secrets_of(&spec.name).await;
+                Err(e)
+            }
+            (Ok(_), Err(e)) => {
+                let _ = self.remove(&spec.name, true).await;
+                let _ = self.remove_secrets_of(&spec.name).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// The Podman secrets of `spec`, then its container from the libpod create `body`.
+    async fn create_secrets_and_container(&self, spec: &ContainerSpec, body: &serde_json::Value) -> Result<String> {
         let secrets = request::secrets_of(spec);
         let fail = |op: Op, failure: Failure| to_error(op, spec.name.as_str(), &failure, &secrets);
         self.remove_secrets_of(&spec.name).await?;
-        for file in &spec.secret_files {
+        for mount in libpod::secret_mounts(spec) {
             let secret = SecretSpec {
-                name: Some(libpod::secret_name(spec.name.as_str(), file)),
+                name: Some(mount.name),
                 labels: Some(spec.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
                 // The compatible API takes a secret's data base64-encoded.
-                data: Some(base64::engine::general_purpose::STANDARD.encode(file.value.expose())),
+                data: Some(base64::engine::general_purpose::STANDARD.encode(mount.value.expose())),
                 ..Default::default()
             };
             self.docker.create_secret(secret).await.map_err(|e| fail(Op::CreateSecret, e.into()))?;
         }
-        let body = libpod::create_body(spec, &self.config.ulimits)?;
         let endpoint = Endpoint::Unix(self.config.socket.clone());
         let created = raw::post_json(
             self.transport.as_ref(),
             &endpoint,
             &format!("{LIBPOD_API_PREFIX}/containers/create"),
-            &body,
+            body,
             self.config.timeout,
         )
         .await
@@ -269,6 +308,27 @@ impl PodmanRuntime {
             .and_then(|id| id.as_str())
             .map(ToOwned::to_owned)
             .ok_or_else(|| fail(Op::CreateContainer, Failure::Decode("the create answer has no Id".to_owned())))
+    }
+
+    /// Copies `codeb-envexec` into the created container of `spec`.
+    async fn copy_envexec(&self, spec: &ContainerSpec) -> Result<()> {
+        let options = UploadToContainerOptionsBuilder::new().path("/").build();
+        let archive = bollard::body_full(bytes::Bytes::from(envexec::archive()?));
+        self.docker
+            .upload_to_container(spec.name.as_str(), Some(options), archive)
+            .await
+            .map_err(|e| self.fail(Op::CopyEnvexec, spec.name.as_str(), e))
+    }
+
+    /// The entrypoint and command the image `image` runs by default (empty when it names none).
+    async fn image_command(&self, image: &ImageRef) -> Result<(Vec<String>, Vec<String>)> {
+        let inspect = self
+            .docker
+            .inspect_image(image.as_str())
+            .await
+            .map_err(|e| self.fail(Op::InspectImage, image.as_str(), e))?;
+        let config = inspect.config.unwrap_or_default();
+        Ok((config.entrypoint.unwrap_or_default(), config.cmd.unwrap_or_default()))
     }
 
     /// Removes the Podman secrets of the container `name`'s secret files
@@ -407,7 +467,7 @@ impl ContainerRuntime for PodmanRuntime {
     }
 
     async fn create_container(&self, spec: &ContainerSpec) -> Result<String> {
-        if !spec.secret_files.is_empty() {
+        if !spec.secret_files.is_empty() || envexec::secret_vars(spec).next().is_some() {
             return self.create_with_secrets(spec).await;
         }
         let body = request::create_body(spec, &self.config.ulimits)?;
@@ -715,6 +775,24 @@ mod tests {
         }
     }
 
+    /// The container `codeb-shop-web` of `localhost/shop:v1` with the variable
+    /// `API_TOKEN=hunter2-value`, `secret` or not.
+    fn web_with_api_token(secret: bool) -> ContainerSpec {
+        ContainerSpec {
+            name: ContainerName::parse("codeb-shop-web").unwrap(),
+            image: ImageRef::parse("localhost/shop:v1").unwrap(),
+            command: None,
+            env: vec![codeb::model::EnvVar::parse("API_TOKEN", "hunter2-value", secret).unwrap()],
+            labels: Default::default(),
+            ports: Vec::new(),
+            volumes: Vec::new(),
+            network: None,
+            resources: Default::default(),
+            init: true,
+            secret_files: Vec::new(),
+        }
+    }
+
     #[tokio::test]
     async fn a_create_error_that_echoes_an_env_value_is_masked() {
         let dir = tempfile::tempdir().unwrap();
@@ -723,22 +801,7 @@ mod tests {
             (500, "{\"message\":\"invalid environment entry API_TOKEN=hunter2-value\",\"response\":500}".to_owned())
         });
         let runtime = PodmanRuntime::connect(local(), PodmanConfig::new(&socket)).unwrap();
-        let spec = ContainerSpec {
-            name: ContainerName::parse("codeb-shop-web").unwrap(),
-            image: ImageRef::parse("localhost/shop:v1").unwrap(),
-            command: None,
-            env: vec![codeb::model::EnvVar::secret(
-                codeb::model::EnvKey::parse("API_TOKEN").unwrap(),
-                EnvValue::parse("hunter2-value").unwrap(),
-            )],
-            labels: Default::default(),
-            ports: Vec::new(),
-            volumes: Vec::new(),
-            network: None,
-            resources: Default::default(),
-            init: true,
-            secret_files: Vec::new(),
-        };
+        let spec = web_with_api_token(false);
         let err = runtime.create_container(&spec).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
         assert_eq!(err.context_value("container"), Some("codeb-shop-web"));
@@ -746,6 +809,33 @@ mod tests {
             assert!(!text.contains("hunter2"), "{text}");
             assert!(text.contains("API_TOKEN="), "the rest of the message is kept: {text}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_container_codeb_envexec_cannot_be_copied_into_is_removed_with_its_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("api.sock");
+        let seen = scripted_api(&socket, |line| match line {
+            l if l.contains("/images/") => (200, r#"{"Id":"sha256:1","Config":{"Cmd":["httpd"]}}"#.to_owned()),
+            l if l.starts_with("GET ") && l.contains("/secrets") => {
+                (200, r#"[{"ID":"s1","Spec":{"Name":"codeb-shop-web.env.API_TOKEN"}}]"#.to_owned())
+            }
+            l if l.contains("/secrets/create") => (201, r#"{"ID":"s1"}"#.to_owned()),
+            l if l.contains("/libpod/containers/create") => (201, r#"{"Id":"c1"}"#.to_owned()),
+            l if l.contains("/archive") => (500, r#"{"message":"no space left on device"}"#.to_owned()),
+            _ => (204, String::new()),
+        });
+        let runtime = PodmanRuntime::connect(local(), PodmanConfig::new(&socket)).unwrap();
+        let err = runtime.create_container(&web_with_api_token(true)).await.unwrap_err();
+        assert!(err.to_string().contains("copy codeb-envexec into container codeb-shop-web"), "{err}");
+        let lines: Vec<String> = seen.lock().unwrap().iter().map(|s| s.line.clone()).collect();
+        let copy = lines.iter().position(|l| l.contains("/archive")).expect("the copy was tried");
+        let after = &lines[copy..];
+        assert!(
+            after.iter().any(|l| l.starts_with("DELETE ") && l.contains("/containers/codeb-shop-web")),
+            "{lines:?}"
+        );
+        assert!(after.iter().any(|l| l.starts_with("DELETE ") && l.contains("/libpod/secrets/s1")), "{lines:?}");
     }
 
     #[test]

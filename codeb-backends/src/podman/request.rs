@@ -26,7 +26,8 @@ pub(crate) fn port_key(port: u16) -> String {
     format!("{port}/tcp")
 }
 
-/// The create request for `spec`, with `ulimits` applied.
+/// The create request for `spec`, with `ulimits` applied: for a spec without
+/// secret files or secret variables (those go through [`super::libpod`]).
 ///
 /// Env values are exposed here and only here: they go into the request body and nowhere else.
 pub(crate) fn create_body(spec: &ContainerSpec, ulimits: &[Ulimit]) -> Result<ContainerCreateBody> {
@@ -298,7 +299,7 @@ mod tests {
     fn env_volumes_and_network_are_in_the_body() {
         let mut spec = spec();
         spec.env = vec![
-            EnvVar::secret(EnvKey::parse("DATABASE_URL").unwrap(), EnvValue::parse("postgres://u:p@db/x").unwrap()),
+            EnvVar::plain(EnvKey::parse("DATABASE_URL").unwrap(), EnvValue::parse("postgres://u:p@db/x").unwrap()),
             EnvVar::plain(EnvKey::parse("MODE").unwrap(), EnvValue::parse("a b=c").unwrap()),
         ];
         spec.volumes =

@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use crate::ErrorKind;
-use crate::model::{ContainerName, Environment, ImageRef, Port, Service};
+use crate::model::{ContainerName, EnvVar, Environment, ImageRef, Port, Service};
 use crate::runtime::{
     BuildSpec, ContainerRuntime, ContainerSpec, ContainerState, ExecSpec, LABEL_PROTECTED, LogOptions, NetworkSpec,
     PortBinding, RemoveVolumeOptions, Resources, VolumeSpec, managed_labels,
@@ -25,6 +25,11 @@ pub struct RuntimeSuite {
     pub succeeding_command: Vec<String>,
     /// Hands out a host port that is free right now.
     pub free_port: Box<dyn Fn() -> Port + Send + Sync>,
+    /// A command (argv) that prints its environment to its log, one
+    /// `KEY=value` a line, then keeps running; `None` for a runtime that
+    /// runs no processes (the fake), where the check of what a container's
+    /// process sees stops at its running.
+    pub print_env: Option<Vec<String>>,
 }
 
 /// Runs every check; objects are named inside `ns` and removed afterwards.
@@ -33,6 +38,7 @@ pub async fn run(rt: &dyn ContainerRuntime, suite: &RuntimeSuite, ns: &Namespace
     a_built_image_is_listed_by_its_labels_and_removed_once_unused(rt, suite, ns).await;
     a_container_goes_through_its_lifecycle(rt, suite, ns).await;
     a_running_container_is_removed_only_with_force(rt, suite, ns).await;
+    a_secret_variable_reaches_the_containers_process_like_a_plain_one(rt, suite, ns).await;
     two_running_containers_cannot_publish_one_host_port(rt, suite, ns).await;
     a_protected_volume_is_removed_only_with_force(rt, ns).await;
     networks_are_ensured_and_removed_idempotently(rt, ns).await;
@@ -137,6 +143,52 @@ pub async fn a_container_goes_through_its_lifecycle(rt: &dyn ContainerRuntime, s
     expect_kind("start removed", rt.start_container(&name).await, ErrorKind::NotFound);
     expect_kind("logs of removed", rt.logs(&name, LogOptions::default()).await, ErrorKind::NotFound);
     expect_kind("exec in removed", rt.exec(&name, &exec).await, ErrorKind::NotFound);
+}
+
+/// A container with a secret variable and a plain one runs, and its process
+/// (where the runtime runs processes) sees both.
+pub async fn a_secret_variable_reaches_the_containers_process_like_a_plain_one(
+    rt: &dyn ContainerRuntime,
+    suite: &RuntimeSuite,
+    ns: &Namespace,
+) {
+    let name = ns.container("env");
+    let mut spec = spec(suite, ns, name.clone(), (suite.free_port)());
+    spec.command = suite.print_env.clone().or(spec.command);
+    let (plain, secret) =
+        ("CODEB_SUITE_PLAIN=plain value".to_owned(), format!("CODEB_SUITE_SECRET=s3cret-{}", ns.as_str()));
+    spec.env = [(&plain, false), (&secret, true)]
+        .into_iter()
+        .map(|(assignment, secret)| EnvVar::parse_assignment(assignment, secret).expect("a valid assignment"))
+        .collect();
+    ok("create with a secret variable", rt.create_container(&spec).await);
+    ok("start with a secret variable", rt.start_container(&name).await);
+    let state = ok("inspect with a secret variable", rt.inspect_container(&name).await).state;
+    let printed = match &suite.print_env {
+        Some(_) => logged(rt, &name, &[&plain, &secret]).await,
+        None => Ok(()),
+    };
+    ok("remove with a secret variable", rt.remove_container(&name, RemoveContainerOptions::FORCE).await);
+    assert_eq!(state, ContainerState::Running, "a container with a secret variable must run");
+    if let Err(lines) = printed {
+        panic!("the process must see the plain and the secret variable; its log has {lines} lines without them");
+    }
+}
+
+/// Waits up to 10 s until the log of `name` holds every one of `lines`; else
+/// how many lines it holds (never the lines: they may hold a secret).
+async fn logged(rt: &dyn ContainerRuntime, name: &ContainerName, lines: &[&String]) -> Result<(), usize> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let log = ok("logs", rt.logs(name, LogOptions { tail: 1000 }).await);
+        if lines.iter().all(|line| log.contains(line)) {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err(log.len());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Removing a running container needs force.
