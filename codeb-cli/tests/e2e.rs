@@ -315,7 +315,7 @@ fn a_project_lives_its_whole_life_through_we_against_real_services() {
     assert!(human.stdout.contains("SECRET_TOKEN=********"), "{}", human.stdout);
     let redeploy = we.run(&["deploy", &v2, "--env", "staging", "-v"]);
     assert_eq!(redeploy.code, 0, "{}", redeploy.stderr);
-    for call in ["POST /build?", "POST /containers/create?", "PATCH /api/v1/servers/localhost/zones/"] {
+    for call in ["POST /build?", "POST /v4.0.0/libpod/containers/create", "PATCH /api/v1/servers/localhost/zones/"] {
         assert!(
             redeploy.stderr.contains(call),
             "-v traces each backend call, {call:?} among them: {}",
