@@ -95,6 +95,8 @@ struct Reach {
     podman_socket: Option<PathBuf>,
     /// The login's authorized_keys file on the server, when not `~/.ssh/authorized_keys`.
     authorized_keys: Option<PathBuf>,
+    /// A host to connect through, `user@host[:port]` (its key pinned too).
+    jump: Option<String>,
 }
 
 /// One listed server as codeb reaches it.
@@ -114,7 +116,8 @@ pub(crate) fn server_access(config: &PlatformConfig, server: &ServerConfig) -> R
     let reach: Reach = server.reach.parse()?;
     let target = SshTarget::parse(&reach.ssh).map_err(|e| e.with_context("section", server.reach.name()))?;
     let identity = home_relative(&reach.identity);
-    let ssh = SshConfig::new(target, &identity, KnownHosts::new(known_hosts_path(config)?));
+    let mut ssh = SshConfig::new(target, &identity, KnownHosts::new(known_hosts_path(config)?));
+    ssh.jump = reach.jump.as_deref().map(SshTarget::parse).transpose().map_err(|e| e.with_context("field", "jump"))?;
     Ok(ServerAccess {
         ssh: Arc::new(SshTransport::new(server.name.clone(), ssh)?),
         identity,

@@ -426,3 +426,44 @@ async fn a_server_without_an_sftp_subsystem_is_read_with_cat_alike() {
     assert_eq!(absent.kind(), ErrorKind::NotFound, "{absent}");
     assert!(!ssh.read_file(Path::new("/proc/net/tcp")).await.unwrap().is_empty(), "a /proc table reads whole");
 }
+
+#[tokio::test]
+async fn a_server_behind_a_jump_host_is_reached_through_it_and_only_as_it_allows() {
+    let (Some(bastion), Some(app), Some(closed)) = (Sshd::start(), Sshd::start(), Sshd::without_forwarding()) else {
+        return;
+    };
+    // One key logs in everywhere: the bastion's client key is authorized on the others too.
+    let key = std::fs::read_to_string(bastion.dir.path().join("client.pub")).unwrap();
+    for other in [&app, &closed] {
+        let authorized = other.dir.path().join("authorized_keys");
+        std::fs::write(&authorized, std::fs::read_to_string(&authorized).unwrap() + &key).unwrap();
+    }
+    let known_hosts = KnownHosts::new(bastion.dir.path().join("codeb_known_hosts"));
+    for sshd in [&bastion, &app, &closed] {
+        known_hosts.pin(&SshTarget::parse(&sshd.target).unwrap(), &public_key(&sshd.host_key())).unwrap();
+    }
+    let through = |jump: &Sshd| {
+        let mut config =
+            SshConfig::new(SshTarget::parse(&app.target).unwrap(), bastion.client_key(), known_hosts.clone());
+        config.jump = Some(SshTarget::parse(&jump.target).unwrap());
+        config.connect_timeout = Duration::from_secs(5);
+        SshTransport::new(ServerName::parse("app1").unwrap(), config).unwrap()
+    };
+
+    let ssh = through(&bastion);
+    let out = ssh.run(&argv(&["printf", "%s", "behind the bastion"])).await.unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "behind the bastion");
+    let socket = app.dir.path().join("api.sock");
+    let listener = tokio::net::UnixListener::bind(&socket).unwrap();
+    tokio::spawn(async move {
+        let (mut conn, _) = listener.accept().await.unwrap();
+        conn.write_all(b"forwarded twice").await.unwrap();
+    });
+    let mut said = String::new();
+    ssh.connect(&Endpoint::Unix(socket)).await.unwrap().read_to_string(&mut said).await.unwrap();
+    assert_eq!(said, "forwarded twice");
+
+    let refused = through(&closed).run(&Command::new("true")).await.unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::Unavailable, "{refused}");
+    assert!(refused.message().contains("jump host") && refused.message().contains("cannot reach"), "{refused}");
+}

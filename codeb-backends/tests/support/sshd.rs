@@ -21,15 +21,20 @@ impl Sshd {
     /// Starts one with an SFTP subsystem, as Debian's sshd has; `None`
     /// (said loudly) when sshd is missing, which under `CI=true` is a failure instead.
     pub fn start() -> Option<Sshd> {
-        Sshd::start_with(true)
+        Sshd::start_with(true, true)
     }
 
     /// Starts one without an SFTP subsystem.
     pub fn without_sftp() -> Option<Sshd> {
-        Sshd::start_with(false)
+        Sshd::start_with(false, true)
     }
 
-    fn start_with(sftp: bool) -> Option<Sshd> {
+    /// Starts one that forwards no TCP connection (a jump host that refuses to be one).
+    pub fn without_forwarding() -> Option<Sshd> {
+        Sshd::start_with(true, false)
+    }
+
+    fn start_with(sftp: bool, forwarding: bool) -> Option<Sshd> {
         if !Path::new(SSHD).exists() {
             assert!(
                 std::env::var("CI").as_deref() != Ok("true"),
@@ -50,9 +55,10 @@ impl Sshd {
             format!(
                 "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_ed25519\nAuthorizedKeysFile {d}/authorized_keys\n\
                  PidFile {d}/sshd.pid\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n\
-                 StrictModes no\nPermitRootLogin prohibit-password\nAllowTcpForwarding yes\n\
+                 StrictModes no\nPermitRootLogin prohibit-password\nAllowTcpForwarding {forwarding}\n\
                  AllowStreamLocalForwarding yes\nMaxSessions 10\nLogLevel ERROR\n{sftp}",
                 sftp = if sftp { "Subsystem sftp internal-sftp\n" } else { "" },
+                forwarding = if forwarding { "yes" } else { "no" },
             ),
         )
         .unwrap();

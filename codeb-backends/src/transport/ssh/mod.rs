@@ -61,6 +61,8 @@ pub struct SshConfig {
     pub keepalive: Duration,
     /// The most channels open at once.
     pub max_channels: usize,
+    /// A host to connect through (`ProxyJump`), logged in to with the same key and pinned host keys.
+    pub jump: Option<SshTarget>,
 }
 
 impl SshConfig {
@@ -74,6 +76,7 @@ impl SshConfig {
             connect_timeout: Duration::from_secs(10),
             keepalive: Duration::from_secs(15),
             max_channels: 8,
+            jump: None,
         }
     }
 }
@@ -86,6 +89,15 @@ pub struct SshTransport {
     session: tokio::sync::Mutex<Option<Arc<Handle<Verifier>>>>,
     channels: Arc<Semaphore>,
     files: tokio::sync::Mutex<Files>,
+    via: Mutex<Option<Handle<Verifier>>>,
+}
+
+/// How a session reaches its server.
+enum Route {
+    /// A TCP connection to the server's address.
+    Direct,
+    /// A stream forwarded by the jump host.
+    Through(ChannelStream<Msg>),
 }
 
 /// How the files of the current session are read.
@@ -120,7 +132,8 @@ impl SshTransport {
         })?;
         let channels = Arc::new(Semaphore::new(config.max_channels.max(1)));
         let (session, files) = (tokio::sync::Mutex::new(None), tokio::sync::Mutex::new(Files::Unknown));
-        Ok(SshTransport { server, config, key: Arc::new(key), session, channels, files })
+        let via = Mutex::new(None);
+        Ok(SshTransport { server, config, key: Arc::new(key), session, channels, files, via })
     }
 
     /// Where it logs in.
@@ -144,9 +157,34 @@ impl SshTransport {
         Ok(handle)
     }
 
-    /// Connects, checks the host key and logs in, within the connect timeout.
+    /// Connects (through the jump host, when there is one), checks the host
+    /// keys and logs in, within the connect timeout.
     async fn establish(&self) -> Result<Handle<Verifier>> {
         let target = &self.config.target;
+        let work = async {
+            let Some(jump) = &self.config.jump else { return self.log_in(target, Route::Direct).await };
+            let via = self.log_in(jump, Route::Direct).await?;
+            let channel =
+                via.channel_open_direct_tcpip(target.host(), u32::from(target.port()), "127.0.0.1", 0).await.map_err(
+                    |e| self.error(ErrorKind::Unavailable, format!("the jump host {jump} cannot reach {target}: {e}")),
+                )?;
+            let handle = self.log_in(target, Route::Through(channel.into_stream())).await?;
+            // The target's session runs inside the jump host's: it lives as long.
+            if let Ok(mut kept) = self.via.lock() {
+                *kept = Some(via);
+            }
+            Ok(handle)
+        };
+        tokio::time::timeout(self.config.connect_timeout, work).await.unwrap_or_else(|_| {
+            Err(self.error(
+                ErrorKind::Timeout,
+                format!("no SSH session with {target} within {:?}", self.config.connect_timeout),
+            ))
+        })
+    }
+
+    /// Connects to `target` by `route`, checks its host key and logs in.
+    async fn log_in(&self, target: &SshTarget, route: Route) -> Result<Handle<Verifier>> {
         let verdict = Arc::new(Mutex::new(None));
         let verifier = Verifier {
             target: target.clone(),
@@ -159,27 +197,22 @@ impl SshTransport {
             nodelay: true,
             ..Default::default()
         });
-        let login = async {
-            let mut handle = client::connect(config, (target.host(), target.port()), verifier)
-                .await
-                .map_err(|e| self.connect_failure(e, verdict.lock().ok().and_then(|mut v| v.take())))?;
-            let hash = handle.best_supported_rsa_hash().await.map_err(|e| self.lost(e))?.flatten();
-            let key = PrivateKeyWithHashAlg::new(Arc::clone(&self.key), hash);
-            let auth = handle.authenticate_publickey(target.user(), key).await.map_err(|e| self.lost(e))?;
-            if !auth.success() {
-                return Err(self.error(
-                    ErrorKind::Unauthenticated,
-                    format!("{target} refused the key {}", self.config.identity.display()),
-                ));
-            }
-            Ok(handle)
+        let connected = match route {
+            Route::Direct => client::connect(config, (target.host(), target.port()), verifier).await,
+            Route::Through(stream) => client::connect_stream(config, stream, verifier).await,
         };
-        tokio::time::timeout(self.config.connect_timeout, login).await.unwrap_or_else(|_| {
-            Err(self.error(
-                ErrorKind::Timeout,
-                format!("no SSH session with {target} within {:?}", self.config.connect_timeout),
-            ))
-        })
+        let mut handle =
+            connected.map_err(|e| self.connect_failure(target, e, verdict.lock().ok().and_then(|mut v| v.take())))?;
+        let hash = handle.best_supported_rsa_hash().await.map_err(|e| self.lost(e))?.flatten();
+        let key = PrivateKeyWithHashAlg::new(Arc::clone(&self.key), hash);
+        let auth = handle.authenticate_publickey(target.user(), key).await.map_err(|e| self.lost(e))?;
+        if !auth.success() {
+            return Err(self.error(
+                ErrorKind::Unauthenticated,
+                format!("{target} refused the key {}", self.config.identity.display()),
+            ));
+        }
+        Ok(handle)
     }
 
     /// Opens a channel with `open`, holding a channel permit; a session that
@@ -290,9 +323,8 @@ impl SshTransport {
         }
     }
 
-    /// The error for a failed connection, told by what the host key check found.
-    fn connect_failure(&self, e: russh::Error, verdict: Option<Result<HostKeyCheck>>) -> Error {
-        let target = &self.config.target;
+    /// The error for a failed connection to `target`, told by what the host key check found.
+    fn connect_failure(&self, target: &SshTarget, e: russh::Error, verdict: Option<Result<HostKeyCheck>>) -> Error {
         let file = self.config.known_hosts.path().display();
         match verdict {
             Some(Err(e)) => e.with_context("server", &self.server),
