@@ -97,7 +97,7 @@ enum Route {
     /// A TCP connection to the server's address.
     Direct,
     /// A stream forwarded by the jump host.
-    Through(ChannelStream<Msg>),
+    Through(Box<ChannelStream<Msg>>),
 }
 
 /// How the files of the current session are read.
@@ -168,7 +168,7 @@ impl SshTransport {
                 via.channel_open_direct_tcpip(target.host(), u32::from(target.port()), "127.0.0.1", 0).await.map_err(
                     |e| self.error(ErrorKind::Unavailable, format!("the jump host {jump} cannot reach {target}: {e}")),
                 )?;
-            let handle = self.log_in(target, Route::Through(channel.into_stream())).await?;
+            let handle = self.log_in(target, Route::Through(Box::new(channel.into_stream()))).await?;
             // The target's session runs inside the jump host's: it lives as long.
             if let Ok(mut kept) = self.via.lock() {
                 *kept = Some(via);
