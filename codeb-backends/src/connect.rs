@@ -12,7 +12,7 @@ use codeb::ports::{PortProbe, RuntimeAttributedProbe, SsotPortRegistry};
 use codeb::releases::ContainerReleases;
 use codeb::{Error, Result};
 
-use crate::transport::ssh::{KnownHosts, SshConfig, SshTarget, SshTransport};
+use crate::transport::ssh::{Identity, KnownHosts, SshConfig, SshTarget, SshTransport};
 use crate::transport::{LocalTransport, Traced, Transport};
 use crate::{
     CaddyConfig, CaddyProxy, FileSecretStore, FileStateStore, PodmanConfig, PodmanRuntime, PowerDns, PowerDnsConfig,
@@ -90,7 +90,10 @@ struct Reach {
     /// `user@host[:port]`.
     ssh: String,
     /// The private key to log in with; a leading `~/` is the home directory.
-    identity: PathBuf,
+    /// Without it, the keys of the ssh-agent (`agent`, else `$SSH_AUTH_SOCK`).
+    identity: Option<PathBuf>,
+    /// The ssh-agent's socket, when not `$SSH_AUTH_SOCK`.
+    agent: Option<PathBuf>,
     /// Podman's socket on the server, when not `[podman] socket`.
     podman_socket: Option<PathBuf>,
     /// The login's authorized_keys file on the server, when not `~/.ssh/authorized_keys`.
@@ -103,8 +106,6 @@ struct Reach {
 pub(crate) struct ServerAccess {
     /// Its SSH transport.
     pub(crate) ssh: Arc<SshTransport>,
-    /// The key codeb logs in with.
-    pub(crate) identity: PathBuf,
     /// Its Podman socket, when its section names one.
     pub(crate) podman_socket: Option<PathBuf>,
     /// Its authorized_keys file, when its section names one.
@@ -115,12 +116,14 @@ pub(crate) struct ServerAccess {
 pub(crate) fn server_access(config: &PlatformConfig, server: &ServerConfig) -> Result<ServerAccess> {
     let reach: Reach = server.reach.parse()?;
     let target = SshTarget::parse(&reach.ssh).map_err(|e| e.with_context("section", server.reach.name()))?;
-    let identity = home_relative(&reach.identity);
-    let mut ssh = SshConfig::new(target, &identity, KnownHosts::new(known_hosts_path(config)?));
+    let identity = match reach.identity {
+        Some(file) => Identity::File(home_relative(&file)),
+        None => Identity::Agent(reach.agent.as_deref().map(home_relative)),
+    };
+    let mut ssh = SshConfig::new(target, identity, KnownHosts::new(known_hosts_path(config)?));
     ssh.jump = reach.jump.as_deref().map(SshTarget::parse).transpose().map_err(|e| e.with_context("field", "jump"))?;
     Ok(ServerAccess {
         ssh: Arc::new(SshTransport::new(server.name.clone(), ssh)?),
-        identity,
         podman_socket: reach.podman_socket,
         authorized_keys: reach.authorized_keys,
     })

@@ -17,7 +17,9 @@ use codeb::model::{Role, ServerName};
 use codeb::{Error, ErrorKind, Result};
 
 use crate::atomic_file::{self, Access};
-use crate::transport::ssh::{HostKeyCheck, KnownHosts, SshConfig, SshTarget, SshTransport, fingerprint, scan_host_key};
+use crate::transport::ssh::{
+    HostKeyCheck, Identity, KnownHosts, SshConfig, SshTarget, SshTransport, fingerprint, scan_host_key,
+};
 use crate::transport::{Command, Transport};
 
 /// How long reading a new server's host key may take.
@@ -32,8 +34,8 @@ pub struct NewServer {
     pub target: SshTarget,
     /// What it is for (at least one role).
     pub roles: BTreeSet<Role>,
-    /// The private key codeb logs in with.
-    pub identity: PathBuf,
+    /// What codeb logs in with: a key file or an ssh-agent.
+    pub identity: Identity,
     /// The address its domains' records point at, when not `[network] public_ipv4`.
     pub public_ipv4: Option<Ipv4Addr>,
     /// Podman's socket on it, when not `[podman] socket`.
@@ -96,7 +98,8 @@ pub async fn add_server(platform_file: &Path, new: &NewServer, pinning: Pinning<
     let trial_dir =
         tempfile::tempdir().map_err(|e| Error::internal("cannot make a temporary directory").with_source(e))?;
     let trial = KnownHosts::new(trial_dir.path().join("known_hosts"));
-    let login = SshTransport::new(new.name.clone(), SshConfig::new(new.target.clone(), &new.identity, trial.clone()))?;
+    let login =
+        SshTransport::new(new.name.clone(), SshConfig::new(new.target.clone(), new.identity.clone(), trial.clone()))?;
 
     let key = scan_host_key(&new.target, SCAN_TIMEOUT).await?;
     let offered = fingerprint(&key);
@@ -177,7 +180,15 @@ fn section(new: &NewServer) -> toml_edit::Table {
     let roles: toml_edit::Array = new.roles.iter().map(|r| r.as_str()).collect();
     table.insert("roles", toml_edit::value(roles));
     table.insert("ssh", toml_edit::value(new.target.to_string()));
-    table.insert("identity", toml_edit::value(new.identity.display().to_string()));
+    match &new.identity {
+        Identity::File(path) => {
+            table.insert("identity", toml_edit::value(path.display().to_string()));
+        }
+        Identity::Agent(Some(socket)) => {
+            table.insert("agent", toml_edit::value(socket.display().to_string()));
+        }
+        Identity::Agent(None) => {}
+    }
     if let Some(ip) = new.public_ipv4 {
         table.insert("public_ipv4", toml_edit::value(ip.to_string()));
     }

@@ -120,7 +120,8 @@ struct KeysFile {
     access: ServerAccess,
     path: PathBuf,
     lines: Vec<String>,
-    codeb_key: PublicKey,
+    /// The keys codeb logs in with (its key file's, or its agent's).
+    codeb_keys: Vec<PublicKey>,
 }
 
 impl KeysFile {
@@ -129,10 +130,7 @@ impl KeysFile {
             Error::not_found(format!("the platform file lists no server {server}")).with_context("server", server)
         })?;
         let access = server_access(config, listed)?;
-        let codeb_key = russh::keys::load_secret_key(&access.identity, None)
-            .map_err(|e| Error::invalid("cannot read codeb's SSH key").with_source(e))?
-            .public_key()
-            .clone();
+        let codeb_keys = access.ssh.login_keys().await?;
         let path = match &access.authorized_keys {
             Some(path) => path.clone(),
             None => home_of(&access.ssh).await?.join(".ssh/authorized_keys"),
@@ -143,7 +141,7 @@ impl KeysFile {
             Err(e) => return Err(e),
         };
         let lines = text.lines().map(str::to_owned).collect();
-        Ok(KeysFile { server: server.clone(), access, path, lines, codeb_key })
+        Ok(KeysFile { server: server.clone(), access, path, lines, codeb_keys })
     }
 
     /// The lines that are plain keys, as keys.
@@ -156,7 +154,7 @@ impl KeysFile {
             fingerprint: fingerprint(key),
             algorithm: key.algorithm().to_string(),
             comment: key.comment().to_string(),
-            codeb_logs_in_with_it: key.key_data() == self.codeb_key.key_data(),
+            codeb_logs_in_with_it: self.codeb_keys.iter().any(|k| k.key_data() == key.key_data()),
         }
     }
 

@@ -315,7 +315,7 @@ async fn a_server_is_added_only_with_its_key_pinned_as_the_user_says_and_removed
         name: ServerName::parse(name).unwrap(),
         target: target.clone(),
         roles: [Role::App, Role::Proxy, Role::Dns].into_iter().collect(),
-        identity: identity.to_owned(),
+        identity: identity.into(),
         public_ipv4: None,
         podman_socket: None,
     };
@@ -466,4 +466,75 @@ async fn a_server_behind_a_jump_host_is_reached_through_it_and_only_as_it_allows
     let refused = through(&closed).run(&Command::new("true")).await.unwrap_err();
     assert_eq!(refused.kind(), ErrorKind::Unavailable, "{refused}");
     assert!(refused.message().contains("jump host") && refused.message().contains("cannot reach"), "{refused}");
+}
+
+/// A real ssh-agent on a socket of `dir`, holding `keys`; killed when dropped.
+struct Agent {
+    child: std::process::Child,
+    socket: std::path::PathBuf,
+}
+
+impl Agent {
+    fn holding(dir: &Path, keys: &[&Path]) -> Agent {
+        let socket = dir.join("agent.sock");
+        let child = std::process::Command::new("ssh-agent")
+            .arg("-D")
+            .arg("-a")
+            .arg(&socket)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !socket.exists() {
+            assert!(std::time::Instant::now() < deadline, "ssh-agent made no socket");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        for key in keys {
+            let added = std::process::Command::new("ssh-add")
+                .arg("-q")
+                .arg(key)
+                .env("SSH_AUTH_SOCK", &socket)
+                .output()
+                .unwrap();
+            assert!(added.status.success(), "ssh-add: {}", String::from_utf8_lossy(&added.stderr));
+        }
+        Agent { child, socket }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn an_ssh_agent_logs_in_with_whichever_of_its_keys_the_server_accepts() {
+    use codeb_backends::transport::ssh::Identity;
+    let Some(sshd) = Sshd::start() else { return };
+    let dir = sshd.dir.path();
+    keygen(&dir.join("stranger"));
+    let agent = Agent::holding(dir, &[&dir.join("stranger"), &sshd.client_key()]);
+    let known_hosts = KnownHosts::new(dir.join("codeb_known_hosts"));
+    known_hosts.pin(&SshTarget::parse(&sshd.target).unwrap(), &public_key(&sshd.host_key())).unwrap();
+    let with_agent = |socket: &Path| {
+        let config = SshConfig::new(
+            SshTarget::parse(&sshd.target).unwrap(),
+            Identity::Agent(Some(socket.to_owned())),
+            known_hosts.clone(),
+        );
+        SshTransport::new(ServerName::parse("app1").unwrap(), config).unwrap()
+    };
+    let ssh = with_agent(&agent.socket);
+    assert!(ssh.run(&Command::new("true")).await.unwrap().success(), "the second key of the agent is accepted");
+    assert_eq!(ssh.login_keys().await.unwrap().len(), 2);
+
+    let only_stranger = tempfile::tempdir().unwrap();
+    let other = Agent::holding(only_stranger.path(), &[&dir.join("stranger")]);
+    let refused = with_agent(&other.socket).run(&Command::new("true")).await.unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::Unauthenticated, "{refused}");
+    assert!(refused.message().contains("ssh-agent"), "{refused}");
+    let absent = with_agent(&only_stranger.path().join("no-agent.sock")).run(&Command::new("true")).await.unwrap_err();
+    assert_eq!(absent.kind(), ErrorKind::Unauthenticated, "{absent}");
 }

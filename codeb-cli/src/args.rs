@@ -474,9 +474,9 @@ pub struct ServerAddArgs {
     /// What it is for: app, proxy, dns, control, storage, backup, streaming, build (repeat it).
     #[arg(long = "role", required = true, value_name = "ROLE")]
     pub roles: Vec<codeb::model::Role>,
-    /// The private key to log in with.
+    /// The private key to log in with (default: the keys of the ssh-agent at $SSH_AUTH_SOCK).
     #[arg(long, value_name = "PATH")]
-    pub identity: PathBuf,
+    pub identity: Option<PathBuf>,
     /// Pin the host key only if it has this fingerprint (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the server).
     #[arg(long, value_name = "SHA256:...", conflicts_with = "accept_new")]
     pub fingerprint: Option<String>,

@@ -4,6 +4,7 @@ use std::io::IsTerminal;
 
 use codeb_backends::servers::{NewServer, Pinning};
 use codeb_backends::ssh_keys;
+use codeb_backends::transport::ssh::Identity;
 
 use crate::args::{ServerAddArgs, ServerCommand, SshKeyCommand};
 use crate::context::Context;
@@ -80,7 +81,7 @@ async fn add(args: ServerAddArgs, ctx: &Context) -> codeb::Result<u8> {
         name: args.server.clone(),
         target: args.ssh.clone(),
         roles: args.roles.iter().copied().collect(),
-        identity: args.identity.clone(),
+        identity: args.identity.clone().map_or(Identity::Agent(None), Identity::File),
         public_ipv4: args.public_ipv4,
         podman_socket: args.podman_socket.clone(),
     };

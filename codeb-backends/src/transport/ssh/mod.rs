@@ -36,6 +36,7 @@ use async_trait::async_trait;
 use codeb::model::ServerName;
 use codeb::{Error, ErrorKind, Result};
 use russh::client::{self, Handle, Msg};
+use russh::keys::agent::client::AgentClient;
 use russh::keys::{PrivateKey, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
 use russh::{Channel, ChannelMsg, ChannelStream, Sig};
 use russh_sftp::client::SftpSession;
@@ -51,8 +52,8 @@ use super::{Command, Endpoint, Output, Stream, Transport};
 pub struct SshConfig {
     /// Where: user, host and port.
     pub target: SshTarget,
-    /// The private key to log in with (OpenSSH or PEM format, unencrypted).
-    pub identity: PathBuf,
+    /// What to log in with.
+    pub identity: Identity,
     /// The pinned host keys.
     pub known_hosts: KnownHosts,
     /// How long connecting and logging in may take.
@@ -68,7 +69,7 @@ pub struct SshConfig {
 impl SshConfig {
     /// `target` with `identity` and `known_hosts`, and the defaults: a 10 s
     /// connect timeout, a keepalive every 15 s, at most 8 channels.
-    pub fn new(target: SshTarget, identity: impl Into<PathBuf>, known_hosts: KnownHosts) -> Self {
+    pub fn new(target: SshTarget, identity: impl Into<Identity>, known_hosts: KnownHosts) -> Self {
         SshConfig {
             target,
             identity: identity.into(),
@@ -81,11 +82,42 @@ impl SshConfig {
     }
 }
 
+/// What codeb logs in to a server with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Identity {
+    /// A private key file (OpenSSH or PEM format, unencrypted).
+    File(PathBuf),
+    /// Each key of an ssh-agent, tried in turn: the agent at this socket, or at `$SSH_AUTH_SOCK`.
+    Agent(Option<PathBuf>),
+}
+
+impl<P: AsRef<Path>> From<P> for Identity {
+    fn from(path: P) -> Self {
+        Identity::File(path.as_ref().to_owned())
+    }
+}
+
+impl fmt::Display for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Identity::File(path) => write!(f, "the key {}", path.display()),
+            Identity::Agent(Some(socket)) => write!(f, "the keys of the ssh-agent at {}", socket.display()),
+            Identity::Agent(None) => f.write_str("the keys of the ssh-agent at $SSH_AUTH_SOCK"),
+        }
+    }
+}
+
+/// The key material of an [`Identity`], read when the transport is made.
+enum Key {
+    File(Arc<PrivateKey>),
+    Agent(Option<PathBuf>),
+}
+
 /// A server reached over SSH. See the module documentation.
 pub struct SshTransport {
     server: ServerName,
     config: SshConfig,
-    key: Arc<PrivateKey>,
+    key: Key,
     session: tokio::sync::Mutex<Option<Arc<Handle<Verifier>>>>,
     channels: Arc<Semaphore>,
     files: tokio::sync::Mutex<Files>,
@@ -120,20 +152,23 @@ impl SshTransport {
     /// The transport to `server` as `config` says; the key is read now, so a
     /// missing or unreadable one is refused before any connection.
     pub fn new(server: ServerName, config: SshConfig) -> Result<Self> {
-        let key = russh::keys::load_secret_key(&config.identity, None).map_err(|e| {
-            let kind = match &e {
-                russh::keys::Error::IO(io) if io.kind() == std::io::ErrorKind::NotFound => ErrorKind::NotFound,
-                _ => ErrorKind::Invalid,
-            };
-            Error::new(kind, format!("cannot read the SSH key {}", config.identity.display()))
-                .with_context("server", &server)
-                .with_context("field", "identity")
-                .with_source(e)
-        })?;
+        let key = match &config.identity {
+            Identity::Agent(socket) => Key::Agent(socket.clone()),
+            Identity::File(path) => Key::File(Arc::new(russh::keys::load_secret_key(path, None).map_err(|e| {
+                let kind = match &e {
+                    russh::keys::Error::IO(io) if io.kind() == std::io::ErrorKind::NotFound => ErrorKind::NotFound,
+                    _ => ErrorKind::Invalid,
+                };
+                Error::new(kind, format!("cannot read the SSH key {}", path.display()))
+                    .with_context("server", &server)
+                    .with_context("field", "identity")
+                    .with_source(e)
+            })?)),
+        };
         let channels = Arc::new(Semaphore::new(config.max_channels.max(1)));
         let (session, files) = (tokio::sync::Mutex::new(None), tokio::sync::Mutex::new(Files::Unknown));
         let via = Mutex::new(None);
-        Ok(SshTransport { server, config, key: Arc::new(key), session, channels, files, via })
+        Ok(SshTransport { server, config, key, session, channels, files, via })
     }
 
     /// Where it logs in.
@@ -204,15 +239,54 @@ impl SshTransport {
         let mut handle =
             connected.map_err(|e| self.connect_failure(target, e, verdict.lock().ok().and_then(|mut v| v.take())))?;
         let hash = handle.best_supported_rsa_hash().await.map_err(|e| self.lost(e))?.flatten();
-        let key = PrivateKeyWithHashAlg::new(Arc::clone(&self.key), hash);
-        let auth = handle.authenticate_publickey(target.user(), key).await.map_err(|e| self.lost(e))?;
-        if !auth.success() {
-            return Err(self.error(
-                ErrorKind::Unauthenticated,
-                format!("{target} refused the key {}", self.config.identity.display()),
-            ));
+        let accepted = match &self.key {
+            Key::File(key) => {
+                let key = PrivateKeyWithHashAlg::new(Arc::clone(key), hash);
+                handle.authenticate_publickey(target.user(), key).await.map_err(|e| self.lost(e))?.success()
+            }
+            Key::Agent(socket) => {
+                let mut agent = self.agent(socket.as_deref()).await?;
+                let keys = agent.request_identities().await.map_err(|e| self.agent_failure(&e))?;
+                let mut accepted = false;
+                for key in keys.iter().map(|k| k.public_key().into_owned()) {
+                    let auth = handle.authenticate_publickey_with(target.user(), key, hash, &mut agent).await;
+                    if auth.map_err(|e| self.agent_failure(&e))?.success() {
+                        accepted = true;
+                        break;
+                    }
+                }
+                accepted
+            }
+        };
+        if !accepted {
+            return Err(self.error(ErrorKind::Unauthenticated, format!("{target} refused {}", self.config.identity)));
         }
         Ok(handle)
+    }
+
+    /// The ssh-agent at `socket`, or at `$SSH_AUTH_SOCK`.
+    async fn agent(&self, socket: Option<&Path>) -> Result<AgentClient<tokio::net::UnixStream>> {
+        let agent = match socket {
+            Some(socket) => AgentClient::connect_uds(socket).await,
+            None => AgentClient::connect_env().await,
+        };
+        agent.map_err(|e| self.agent_failure(&e))
+    }
+
+    fn agent_failure(&self, e: &dyn std::fmt::Display) -> Error {
+        self.error(ErrorKind::Unauthenticated, format!("cannot log in with {}: {e}", self.config.identity))
+    }
+
+    /// The public keys this transport logs in with: its key file's, or every key of its agent.
+    pub async fn login_keys(&self) -> Result<Vec<PublicKey>> {
+        match &self.key {
+            Key::File(key) => Ok(vec![key.public_key().clone()]),
+            Key::Agent(socket) => {
+                let identities = self.agent(socket.as_deref()).await?.request_identities().await;
+                let identities = identities.map_err(|e| self.agent_failure(&e))?;
+                Ok(identities.iter().map(|k| k.public_key().into_owned()).collect())
+            }
+        }
     }
 
     /// Opens a channel with `open`, holding a channel permit; a session that
