@@ -1056,6 +1056,30 @@ fn two_servers(fakes: &FakeBackends) -> Platform {
 }
 
 #[tokio::test]
+async fn deleting_a_project_and_drift_ask_only_the_app_servers_for_containers_volumes_and_images() {
+    let fakes = fakes();
+    let mut app = fakes.host();
+    app.name = ServerName::parse("app1").unwrap();
+    app.roles = [Role::App, Role::Proxy, Role::Dns, Role::Control].into();
+    // A backup server runs no Podman: any call to its runtime fails.
+    let backup_fakes = FakeBackends::new();
+    let mut backup = backup_fakes.host();
+    backup.name = ServerName::parse("backup").unwrap();
+    backup.roles = [Role::Backup].into();
+    for op in ["list_containers", "list_volumes", "list_images"] {
+        backup_fakes.runtime.faults().fail_next(op, 100, ErrorKind::Unavailable);
+    }
+    let p = Platform::new(fakes.backends_on(Fleet::new([app, backup]).unwrap()), settings());
+    deploy_ok(&p, "v1").await;
+    assert!(p.drift().await.unwrap().items.is_empty());
+    let removed = p.project_delete(&project(), true, &DeployOptions::default()).await.unwrap();
+    assert!(removed.applied);
+    for op in ["list_containers", "list_volumes", "list_images"] {
+        assert_eq!(backup_fakes.runtime.faults().calls(op), 0, "the backup server is never asked: {op}");
+    }
+}
+
+#[tokio::test]
 async fn an_environment_is_placed_on_an_app_server_and_each_change_names_its_server() {
     let fakes = fakes();
     let p = two_servers(&fakes);
