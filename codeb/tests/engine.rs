@@ -1080,6 +1080,19 @@ async fn deleting_a_project_and_drift_ask_only_the_app_servers_for_containers_vo
 }
 
 #[tokio::test]
+async fn a_plan_says_so_when_the_server_it_would_act_on_does_not_answer() {
+    let fakes = fakes();
+    let p = two_servers(&fakes);
+    fakes.runtime.faults().fail_next("ping", 1, ErrorKind::Unavailable);
+    let err = p.plan(&request("v1")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    assert_eq!(err.context_value("server"), Some("app1"), "it names the server: {err}");
+    assert!(err.message().contains("app1"), "{err}");
+    assert_eq!(fakes.runtime.faults().calls("ping"), 1);
+    p.plan(&request("v1")).await.unwrap();
+}
+
+#[tokio::test]
 async fn an_environment_is_placed_on_an_app_server_and_each_change_names_its_server() {
     let fakes = fakes();
     let p = two_servers(&fakes);
