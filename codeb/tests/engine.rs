@@ -226,6 +226,29 @@ async fn a_failure_at_any_step_keeps_the_old_release_serving_and_leaves_nothing_
 }
 
 #[tokio::test]
+async fn a_failed_release_whose_undo_could_not_reach_the_server_is_removed_by_the_next_good_deploy() {
+    let fakes = fakes();
+    let p = platform(&fakes, settings());
+    deploy_ok(&p, "v1").await;
+    // v2 never answers healthy, and its server is gone before the undo can remove it.
+    fakes.runtime.set_app_behaviour(&image("v2"), AppBehaviour::Serve { status: 500, body: "boom".into() });
+    let trigger = fakes.clone();
+    let (sink, _) = recorder(move |e| {
+        if *e == (DeployEvent::StepStarted { step: Step::HealthCheck }) {
+            for op in ["stop_container", "remove_container"] {
+                trigger.runtime.faults().fail_next(op, 10, ErrorKind::Unavailable);
+            }
+        }
+    });
+    p.deploy(&request("v2"), &with_events(sink)).await.unwrap_err();
+    assert_eq!(state_of(&fakes, "v2").await, Some(ContainerState::Running), "the undo could not remove it");
+    fakes.runtime.faults().clear();
+
+    deploy_ok(&p, "v3").await;
+    assert_eq!(state_of(&fakes, "v2").await, None, "the good deploy removed what the failed one left");
+}
+
+#[tokio::test]
 async fn an_unhealthy_release_fails_with_the_status_and_body_as_evidence() {
     let fakes = fakes();
     let p = platform(&fakes, settings());

@@ -16,14 +16,17 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 use std::time::Duration;
 
 use codeb::config::PlatformConfig;
-use codeb::engine::{DeployOptions, DeployRequest, Platform};
+use codeb::engine::{Change, DeployEvent, DeployOptions, DeployRequest, EventSink, Platform};
 use codeb::model::{
     DomainName, EnvKey, EnvValue, EnvVar, Environment, HealthCheck, ImageRef, Port, ProjectName, Service, ServerName,
 };
+
 use codeb::runtime::{ContainerState, ExecSpec, managed_labels};
+use codeb::ssot::ReleaseStatus;
 use codeb::testkit::{Namespace, live_env, live_requirement};
 use codeb::ErrorKind;
 use codeb_devstack::fleet::{Fleet, FleetHost};
@@ -31,7 +34,7 @@ use support::get_through;
 
 /// A fleet of app, storage and backup, and what a platform file for it needs.
 struct Site {
-    fleet: Fleet,
+    fleet: Arc<Fleet>,
     ns: Namespace,
     zone: DomainName,
     dir: tempfile::TempDir,
@@ -58,7 +61,7 @@ impl Site {
         }
         let ns = Namespace::random();
         let zone = ns.zone();
-        Some(Site { fleet, ns, zone, dir })
+        Some(Site { fleet: Arc::new(fleet), ns, zone, dir })
     }
 
     fn host(&self, name: &str) -> &FleetHost {
@@ -299,4 +302,44 @@ async fn a_server_unreachable_at_plan_time_makes_the_plan_say_so() {
     assert_eq!(unreachable.kind(), ErrorKind::Unavailable, "{unreachable}");
     assert_eq!(unreachable.context_value("server"), Some("app"), "{unreachable}");
     assert!(unreachable.to_string().contains("app"), "the message names the server: {unreachable}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sshd_killed_mid_deploy_leaves_the_old_release_serving_the_state_consistent_and_a_retry_succeeds() {
+    let Some(site) = Site::start(true) else { return };
+    let (v1, v2) = (live_env("CODEB_TEST_IMAGE_V1").unwrap(), live_env("CODEB_TEST_IMAGE_V2").unwrap());
+    let p = site.platform();
+    let project = site.project("crash");
+    let web = site.domain("web");
+    let first = p.deploy(&request(&project, &v1, std::slice::from_ref(&web)), &DeployOptions::default()).await.unwrap();
+
+    // The app host's sshd and every session it serves die once the new release has started.
+    let fleet = Arc::clone(&site.fleet);
+    let kill: EventSink = Arc::new(move |event: &DeployEvent| {
+        if let DeployEvent::ChangeApplied { change } = event
+            && matches!(change.change, Change::StartRelease { .. })
+        {
+            fleet.host("app").unwrap().kill_sshd().unwrap();
+        }
+    });
+    let options = DeployOptions { events: Some(kill), ..DeployOptions::default() };
+    let mut attempt = request(&project, &v2, std::slice::from_ref(&web));
+    // The probes cannot reach the host until the deadline: keep it short.
+    attempt.health.deadline = Duration::from_secs(2);
+    let failed = p.deploy(&attempt, &options).await.unwrap_err();
+    assert_eq!(failed.context_value("server"), Some("app"), "{failed}");
+    assert_eq!(page(&site, &web), "v1", "the old release keeps serving");
+    let record = p.project_show(&project).await.unwrap().environments[&Environment::Staging].clone();
+    assert_eq!(record.current_release, Some(first.release.clone()), "the SSOT still names the old release");
+    assert!(record.lock.is_none(), "and holds no lock");
+    let attempt = record.releases.iter().find(|r| r.id != first.release).expect("the attempt is recorded");
+    assert!(matches!(attempt.status, ReleaseStatus::Failed { .. }), "{:?}", attempt.status);
+
+    site.host("app").start_sshd().unwrap();
+    let retry = p.deploy(&request(&project, &v2, std::slice::from_ref(&web)), &DeployOptions::default()).await.unwrap();
+    assert_ne!(retry.release, first.release);
+    assert_eq!(page(&site, &web), "v2", "the retry switched");
+    let serving = running_container(&p, &project).await;
+    assert!(serving.name.as_str().contains(retry.release.as_str()), "only the retry's release runs: {serving:?}");
+    p.project_delete(&project, true, &DeployOptions::default()).await.unwrap();
 }
