@@ -51,7 +51,12 @@ pub(crate) const STACK_NEEDS: [Needed; 7] =
 /// The Debian package that provides `name` (a program or file the stack or its images need).
 #[cfg(test)]
 fn package_for(name: &str) -> Option<&'static str> {
-    STACK_NEEDS.iter().chain(&FLEET_NEEDS).chain([&BUSYBOX_STATIC, &DEBOOTSTRAP, &TAR]).find(|n| n.name == name).map(|n| n.package)
+    STACK_NEEDS
+        .iter()
+        .chain(&FLEET_NEEDS)
+        .chain([&BUSYBOX_STATIC, &DEBOOTSTRAP, &TAR])
+        .find(|n| n.name == name)
+        .map(|n| n.package)
 }
 
 /// `ip`, which makes a fleet's namespaces and links.

@@ -321,7 +321,8 @@ impl LocalStack {
         let mut started: Vec<Started> = Vec::new();
         for part in Part::ALL {
             let log = layout.log(part);
-            let spawned = File::create(&log).and_then(|_| daemon::spawn(&layout.daemon_spec(part, &programs, storage.as_ref()), &log));
+            let spawned = File::create(&log)
+                .and_then(|_| daemon::spawn(&layout.daemon_spec(part, &programs, storage.as_ref()), &log));
             match spawned {
                 Ok((child, process)) => started.push(Started { part, child, process, log }),
                 Err(e) => {

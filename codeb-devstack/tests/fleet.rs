@@ -103,7 +103,8 @@ fn what_a_killed_run_left_is_reaped_by_name() {
     // A namespace and link as a run whose process is gone (no PID is u32::MAX) left them.
     let name = format!("{NAMESPACE_PREFIX}{}-0dead0-app", u32::MAX);
     let link = "cf0dead00";
-    for args in [vec!["netns", "add", &name], vec!["link", "add", link, "type", "veth", "peer", "name", "eth0", "netns", &name]]
+    for args in
+        [vec!["netns", "add", &name], vec!["link", "add", link, "type", "veth", "peer", "name", "eth0", "netns", &name]]
     {
         assert!(Command::new("ip").args(&args).status().unwrap().success(), "ip {args:?}");
     }

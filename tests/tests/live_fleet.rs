@@ -22,13 +22,13 @@ use std::time::Duration;
 use codeb::config::PlatformConfig;
 use codeb::engine::{Change, DeployEvent, DeployOptions, DeployRequest, EventSink, Platform};
 use codeb::model::{
-    DomainName, EnvKey, EnvValue, EnvVar, Environment, HealthCheck, ImageRef, Port, ProjectName, Service, ServerName,
+    DomainName, EnvKey, EnvValue, EnvVar, Environment, HealthCheck, ImageRef, Port, ProjectName, ServerName, Service,
 };
 
+use codeb::ErrorKind;
 use codeb::runtime::{ContainerState, ExecSpec, managed_labels};
 use codeb::ssot::ReleaseStatus;
 use codeb::testkit::{Namespace, live_env, live_requirement};
-use codeb::ErrorKind;
 use codeb_devstack::fleet::{Fleet, FleetHost};
 use support::get_through;
 
@@ -193,8 +193,14 @@ fn page(site: &Site, host: &DomainName) -> String {
 async fn running_container(p: &Platform, project: &ProjectName) -> codeb::runtime::ContainerInfo {
     let app = p.backends().fleet.host(&ServerName::parse("app").unwrap()).unwrap();
     let labels = managed_labels(project, &Environment::Staging, Service::App, None);
-    let mut running: Vec<_> =
-        app.runtime.list_containers(&labels).await.unwrap().into_iter().filter(|c| c.state == ContainerState::Running).collect();
+    let mut running: Vec<_> = app
+        .runtime
+        .list_containers(&labels)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.state == ContainerState::Running)
+        .collect();
     assert_eq!(running.len(), 1, "one release serves: {running:?}");
     running.remove(0)
 }
@@ -218,7 +224,8 @@ async fn a_fleet_over_ssh_deploys_switches_rolls_back_and_serves_a_domain_and_a_
     assert_eq!(site.dns_a(&web), site.host("app").address().to_string(), "the app host's PowerDNS names it");
     assert_eq!(local_containers(&project), "", "nothing ran on this machine's own Podman");
 
-    let second = p.deploy(&request(&project, &v2, std::slice::from_ref(&web)), &DeployOptions::default()).await.unwrap();
+    let second =
+        p.deploy(&request(&project, &v2, std::slice::from_ref(&web)), &DeployOptions::default()).await.unwrap();
     assert_ne!(first.release, second.release);
     assert_eq!(page(&site, &web), "v2");
     let back = p.rollback(&project, &Environment::Staging, None, &DeployOptions::default()).await.unwrap();
@@ -234,7 +241,8 @@ async fn a_fleet_over_ssh_deploys_switches_rolls_back_and_serves_a_domain_and_a_
     const SECRET: &str = "fleet-s3cret-value";
     let token = EnvVar::secret(EnvKey::parse("SECRET_TOKEN").unwrap(), EnvValue::parse(SECRET).unwrap());
     p.env_set(&project, &Environment::Staging, &[token]).await.unwrap();
-    let third = p.deploy(&request(&project, &v2, &[web.clone(), api.clone()]), &DeployOptions::default()).await.unwrap();
+    let third =
+        p.deploy(&request(&project, &v2, &[web.clone(), api.clone()]), &DeployOptions::default()).await.unwrap();
     assert!(!format!("{third:?}{third}").contains(SECRET), "the report never holds the secret");
     assert_eq!(page(&site, &api), "v2");
     let serving = running_container(&p, &project).await;
@@ -246,7 +254,10 @@ async fn a_fleet_over_ssh_deploys_switches_rolls_back_and_serves_a_domain_and_a_
     let removed = p.project_delete(&project, true, &DeployOptions::default()).await.unwrap();
     assert!(removed.applied);
     let labels = managed_labels(&project, &Environment::Staging, Service::App, None);
-    assert!(app.runtime.list_containers(&labels).await.unwrap().is_empty(), "its containers are gone from the app host");
+    assert!(
+        app.runtime.list_containers(&labels).await.unwrap().is_empty(),
+        "its containers are gone from the app host"
+    );
     assert_eq!(local_containers(&project), "");
 }
 

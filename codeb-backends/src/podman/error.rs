@@ -140,7 +140,11 @@ impl Failure {
 
     /// A connection through the transport that failed with `e`, told as `text`.
     pub(crate) fn connecting(e: &Error, text: String) -> Failure {
-        if is_refusal(e.kind()) { Failure::Refused { kind: e.kind(), message: text } } else { Failure::Unreachable(text) }
+        if is_refusal(e.kind()) {
+            Failure::Refused { kind: e.kind(), message: text }
+        } else {
+            Failure::Unreachable(text)
+        }
     }
 
     /// Whether the API said the object does not exist.

@@ -303,7 +303,13 @@ fn client(transport: Arc<dyn Transport>, config: &PodmanConfig) -> Result<Docker
         async move {
             let started = Instant::now();
             let result = client.request(request).await.map_err(|e| client_failure(&e, &endpoint));
-            trace::http(&server, &endpoint, &request_line, started, result.as_ref().map(|r| r.status().as_u16()).map_err(|(_, message)| message));
+            trace::http(
+                &server,
+                &endpoint,
+                &request_line,
+                started,
+                result.as_ref().map(|r| r.status().as_u16()).map_err(|(_, message)| message),
+            );
             // bollard keeps only the error's text: say which socket and why, not just hyper's category;
             // a refusal (host key, login) travels as an `Error`, so its kind survives (`error::Failure`).
             result.map_err(|(kind, message)| {

@@ -86,7 +86,9 @@ impl FleetHost {
     pub fn host_key(&self) -> Result<String> {
         let path = self.sshd_dir().join("host_ed25519.pub");
         std::fs::read_to_string(&path).map_err(|e| {
-            Error::new(ErrorKind::NotFound, "cannot read the host key").with_context("path", path.display()).with_source(e)
+            Error::new(ErrorKind::NotFound, "cannot read the host key")
+                .with_context("path", path.display())
+                .with_source(e)
         })
     }
 
@@ -248,7 +250,11 @@ impl Fleet {
         let mut save: Vec<&std::ffi::OsStr> = vec!["save".as_ref(), "-m".as_ref(), "-o".as_ref(), archive.as_os_str()];
         save.extend(images.iter().map(|i| std::ffi::OsStr::new(i.as_str())));
         PodmanCli::new(from)?.run(&save)?;
-        PodmanCli::new(&stack.endpoints().podman_socket)?.run(&["load".as_ref(), "-i".as_ref(), archive.as_os_str()])?;
+        PodmanCli::new(&stack.endpoints().podman_socket)?.run(&[
+            "load".as_ref(),
+            "-i".as_ref(),
+            archive.as_os_str(),
+        ])?;
         let _ = std::fs::remove_file(&archive);
         Ok(())
     }

@@ -123,13 +123,16 @@ pub(crate) fn free_subnet(start: u8) -> Result<u8> {
     let routes = ip(&["-4", "route", "show"])?;
     let taken = |octet: u8| {
         let net = Ipv4Addr::new(RANGE_PREFIX[0], RANGE_PREFIX[1], octet, 0);
-        addresses.lines().filter_map(|l| l.split_whitespace().skip_while(|w| *w != "inet").nth(1)).any(|cidr| {
-            overlaps(cidr, net)
-        }) || routes.lines().filter_map(|l| l.split_whitespace().next()).any(|dest| overlaps(dest, net))
+        addresses
+            .lines()
+            .filter_map(|l| l.split_whitespace().skip_while(|w| *w != "inet").nth(1))
+            .any(|cidr| overlaps(cidr, net))
+            || routes.lines().filter_map(|l| l.split_whitespace().next()).any(|dest| overlaps(dest, net))
     };
-    (0..=255u8).map(|i| start.wrapping_add(i)).find(|o| !taken(*o)).ok_or_else(|| {
-        Error::new(ErrorKind::Unavailable, "every /24 of 10.231.0.0/16 is in use on this machine")
-    })
+    (0..=255u8)
+        .map(|i| start.wrapping_add(i))
+        .find(|o| !taken(*o))
+        .ok_or_else(|| Error::new(ErrorKind::Unavailable, "every /24 of 10.231.0.0/16 is in use on this machine"))
 }
 
 /// Whether `cidr` (`a.b.c.d/len` or `a.b.c.d`; `default` never) overlaps the /24 at `net`.

@@ -37,7 +37,9 @@ pub(crate) fn config(dir: &Path, listen: SocketAddr) -> String {
 /// `client_public` (an OpenSSH public key line) as the one authorized key.
 pub(crate) fn prepare(dir: &Path, listen: SocketAddr, client_public: &str) -> Result<()> {
     let io = |what: &str, e: std::io::Error| {
-        Error::new(ErrorKind::Unavailable, format!("cannot write {what}")).with_context("dir", dir.display()).with_source(e)
+        Error::new(ErrorKind::Unavailable, format!("cannot write {what}"))
+            .with_context("dir", dir.display())
+            .with_source(e)
     };
     std::fs::create_dir_all(dir).map_err(|e| io("the sshd directory", e))?;
     keygen(&dir.join("host_ed25519"))?;

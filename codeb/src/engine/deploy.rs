@@ -215,7 +215,8 @@ impl Platform {
     ) {
         let kept = after.environment(project, env);
         let pruned = before.releases.iter().filter(|r| kept.is_none_or(|k| k.release(&r.id).is_none()));
-        let failed = kept.into_iter().flat_map(|k| &k.releases).filter(|r| matches!(r.status, ReleaseStatus::Failed { .. }));
+        let failed =
+            kept.into_iter().flat_map(|k| &k.releases).filter(|r| matches!(r.status, ReleaseStatus::Failed { .. }));
         for release in pruned.chain(failed) {
             let target =
                 crate::releases::ReleaseRef { project: project.clone(), env: env.clone(), release: release.id.clone() };
