@@ -123,8 +123,8 @@ impl LocalStackOptions {
         self
     }
 
-    /// Gives the stack's Podman container storage of its own: its `--root`
-    /// and `--tmpdir` under `<dir>/containers/`, its `--runroot` at
+    /// Gives the stack's Podman container storage of its own: its `--root`,
+    /// `--tmpdir` and `--network-config-dir` under `<dir>/containers/`, its `--runroot` at
     /// `runroot` (Podman refuses one longer than 50 bytes), so it sees none
     /// of the machine's images and containers: a host of a [`fleet`] beside
     /// the machine's own Podman.
@@ -769,17 +769,20 @@ impl Layout {
 /// `prefix` followed by `path`, as one argument.
 /// A Podman service's own container storage.
 struct Storage<'a> {
-    /// Holds its `--root` (`storage/`) and `--tmpdir` (`tmp/`).
+    /// Holds its `--root` (`storage/`), `--tmpdir` (`tmp/`) and `--network-config-dir` (`networks/`).
     dir: PathBuf,
     /// Its `--runroot`.
     runroot: &'a Path,
 }
 
-/// `podman [--root D/storage --tmpdir D/tmp --runroot R] system service --time=0 unix://SOCKET`.
+/// `podman [--root D/storage --tmpdir D/tmp --network-config-dir D/networks --runroot R] system service
+/// --time=0 unix://SOCKET`.
 fn podman_args(storage: Option<&Storage<'_>>, socket: PathBuf) -> Vec<OsString> {
     let mut args = Vec::new();
     if let Some(Storage { dir, runroot }) = storage {
-        args.extend(["--root".into(), dir.join("storage").into(), "--tmpdir".into(), dir.join("tmp").into()]);
+        for (flag, sub) in [("--root", "storage"), ("--tmpdir", "tmp"), ("--network-config-dir", "networks")] {
+            args.extend([flag.into(), dir.join(sub).into_os_string()]);
+        }
         args.extend(["--runroot".into(), runroot.as_os_str().to_owned()]);
     }
     args.extend(["system".into(), "service".into(), "--time=0".into(), concat_os("unix://", socket)]);

@@ -93,6 +93,11 @@ fn a_host_runs_a_stack_of_its_own_with_its_own_container_storage() {
     let root = podman.run(&["info", "--format", "{{.Store.GraphRoot}}"]).unwrap();
     assert!(Path::new(root.trim()).starts_with(app.dir()), "its own storage: {root}");
     assert_eq!(podman.run(&["images", "--quiet"]).unwrap().trim(), "", "none of the machine's images");
+    let network = format!("codeb-fleet-test-{}", std::process::id());
+    podman.run(&["network", "create", &network]).unwrap();
+    let config = Path::new("/etc/containers/networks").join(format!("{network}.json"));
+    assert!(!config.exists(), "its networks are its own, not the machine's: {}", config.display());
+    assert!(podman.run(&["network", "ls", "--quiet"]).unwrap().contains(&network));
 }
 
 #[test]

@@ -263,6 +263,10 @@ impl Fleet {
 impl Drop for Fleet {
     fn drop(&mut self) {
         if let Some(stack) = self.stack.take() {
+            // Containers run in namespaces of their own: stop them while their Podman still answers.
+            if let Ok(podman) = PodmanCli::new(&stack.endpoints().podman_socket) {
+                let _ = podman.run(&["rm", "--all", "--force", "--time", "0"]);
+            }
             let _ = LocalStack::down(stack.dir());
         }
         for host in &self.hosts {
