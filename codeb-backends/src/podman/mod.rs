@@ -154,6 +154,11 @@ impl PodmanRuntime {
         }
     }
 
+    /// Checks that the service answers (`GET /_ping`).
+    pub async fn ping(&self) -> Result<()> {
+        self.docker.ping().await.map(drop).map_err(|e| self.fail(Op::Ping, "", e))
+    }
+
     /// The configuration this runtime was built with.
     pub fn config(&self) -> &PodmanConfig {
         &self.config
@@ -378,9 +383,8 @@ impl ContainerRuntime for PodmanRuntime {
         self.present_image(&spec.tag, Op::BuildImage).await
     }
 
-    /// `GET /_ping`.
     async fn ping(&self) -> Result<()> {
-        self.docker.ping().await.map(drop).map_err(|e| self.fail(Op::Ping, "", e))
+        PodmanRuntime::ping(self).await
     }
 
     async fn list_images(&self, filter: &LabelFilter) -> Result<Vec<ImageInfo>> {

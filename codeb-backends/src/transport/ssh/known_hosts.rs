@@ -24,8 +24,6 @@ pub enum HostKeyCheck {
     Changed {
         /// The fingerprint of the pinned key.
         pinned: String,
-        /// The fingerprint of the key the server offered.
-        offered: String,
     },
 }
 
@@ -60,7 +58,7 @@ impl KnownHosts {
         Ok(if same_type.contains(&key) {
             HostKeyCheck::Pinned
         } else if let Some(other) = same_type.first() {
-            HostKeyCheck::Changed { pinned: fingerprint(other), offered: fingerprint(key) }
+            HostKeyCheck::Changed { pinned: fingerprint(other) }
         } else {
             HostKeyCheck::Unknown
         })

@@ -234,9 +234,9 @@ impl SshTransport {
                 ErrorKind::Forbidden,
                 format!("the host key of {target} is not pinned in {file}; pin it with `we server add` after checking its fingerprint"),
             ),
-            Some(Ok(HostKeyCheck::Changed { pinned, offered })) => self.error(
+            Some(Ok(HostKeyCheck::Changed { pinned })) => self.error(
                 ErrorKind::Forbidden,
-                format!("the host key of {target} changed: the server offered {offered}, but {pinned} is pinned in {file}; if the server was really reinstalled, remove its line there and pin the new key with `we server add`"),
+                format!("the host key of {target} changed: {pinned} is pinned in {file}; if the server was really reinstalled, remove its line there and pin the new key with `we server add`"),
             ),
             Some(Ok(HostKeyCheck::Pinned)) | None => {
                 self.error(ErrorKind::Unavailable, format!("cannot reach {target}: {e}")).with_source(e)
@@ -358,6 +358,13 @@ impl client::Handler for Verifier {
         };
         let check = self.known_hosts.check(&self.target, key);
         let pinned = matches!(check, Ok(HostKeyCheck::Pinned));
+        let check = check.map(|c| match c {
+            HostKeyCheck::Changed { pinned } => {
+                // Read on as "changed: {pinned} is pinned in FILE" (`connect_failure`).
+                HostKeyCheck::Changed { pinned: format!("the server offered {}, but {pinned}", fingerprint(key)) }
+            }
+            other => other,
+        });
         if let Ok(mut verdict) = self.verdict.lock() {
             *verdict = Some(check);
         }
