@@ -51,8 +51,22 @@ pub(crate) const STACK_NEEDS: [Needed; 7] =
 /// The Debian package that provides `name` (a program or file the stack or its images need).
 #[cfg(test)]
 fn package_for(name: &str) -> Option<&'static str> {
-    STACK_NEEDS.iter().chain([&BUSYBOX_STATIC, &DEBOOTSTRAP, &TAR]).find(|n| n.name == name).map(|n| n.package)
+    STACK_NEEDS
+        .iter()
+        .chain(&FLEET_NEEDS)
+        .chain([&BUSYBOX_STATIC, &DEBOOTSTRAP, &TAR])
+        .find(|n| n.name == name)
+        .map(|n| n.package)
 }
+
+/// `ip`, which makes a fleet's namespaces and links.
+pub(crate) const IP: Needed = Needed { name: "ip", package: "iproute2" };
+/// The OpenSSH server each host of a fleet runs.
+pub(crate) const SSHD: Needed = Needed { name: "sshd", package: "openssh-server" };
+/// ssh-keygen, which makes a fleet's host and client keys.
+pub(crate) const SSH_KEYGEN: Needed = Needed { name: "ssh-keygen", package: "openssh-client" };
+/// What a fleet needs besides the stack's programs.
+pub(crate) const FLEET_NEEDS: [Needed; 3] = [IP, SSHD, SSH_KEYGEN];
 
 /// The directories programs are looked up in.
 #[derive(Clone, Debug)]
@@ -154,6 +168,9 @@ mod tests {
             ("/bin/busybox", "busybox-static"),
             ("debootstrap", "debootstrap"),
             ("tar", "tar"),
+            ("ip", "iproute2"),
+            ("sshd", "openssh-server"),
+            ("ssh-keygen", "openssh-client"),
         ];
         for (name, package) in expected {
             assert_eq!(package_for(name), Some(package), "{name}");

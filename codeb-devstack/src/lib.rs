@@ -41,6 +41,7 @@ mod atomic;
 mod binaries;
 mod config;
 mod daemon;
+pub mod fleet;
 pub mod images;
 mod part;
 mod platform_file;
@@ -95,13 +96,19 @@ pub struct LocalStackOptions {
     data_dir: PathBuf,
     search_path: Option<OsString>,
     start_timeout: Duration,
+    runroot: Option<PathBuf>,
 }
 
 impl LocalStackOptions {
     /// A stack under `data_dir` (created when missing), with the programs found
     /// on `$PATH` and the sbin directories, and [`DEFAULT_START_TIMEOUT`].
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
-        LocalStackOptions { data_dir: data_dir.into(), search_path: None, start_timeout: DEFAULT_START_TIMEOUT }
+        LocalStackOptions {
+            data_dir: data_dir.into(),
+            search_path: None,
+            start_timeout: DEFAULT_START_TIMEOUT,
+            runroot: None,
+        }
     }
 
     /// Looks the programs up only in `dirs` (in `$PATH` syntax).
@@ -113,6 +120,16 @@ impl LocalStackOptions {
     /// Waits at most `timeout` for all parts to answer.
     pub fn with_start_timeout(mut self, timeout: Duration) -> Self {
         self.start_timeout = timeout;
+        self
+    }
+
+    /// Gives the stack's Podman container storage of its own: its `--root`,
+    /// `--tmpdir` and `--network-config-dir` under `<dir>/containers/`, its `--runroot` at
+    /// `runroot` (Podman refuses one longer than 50 bytes), so it sees none
+    /// of the machine's images and containers: a host of a [`fleet`] beside
+    /// the machine's own Podman.
+    pub fn with_own_container_storage(mut self, runroot: impl Into<PathBuf>) -> Self {
+        self.runroot = Some(runroot.into());
         self
     }
 
@@ -300,10 +317,12 @@ impl LocalStack {
         layout.create_pdns_database(&programs)?;
         layout.remove_stale_socket()?;
 
+        let storage = options.runroot.as_ref().map(|runroot| Storage { dir: layout.container_storage(), runroot });
         let mut started: Vec<Started> = Vec::new();
         for part in Part::ALL {
             let log = layout.log(part);
-            let spawned = File::create(&log).and_then(|_| daemon::spawn(&layout.daemon_spec(part, &programs), &log));
+            let spawned = File::create(&log)
+                .and_then(|_| daemon::spawn(&layout.daemon_spec(part, &programs, storage.as_ref()), &log));
             match spawned {
                 Ok((child, process)) => started.push(Started { part, child, process, log }),
                 Err(e) => {
@@ -696,8 +715,13 @@ impl Layout {
         }
     }
 
-    /// How to start `part`.
-    fn daemon_spec(&self, part: Part, programs: &StackPrograms) -> DaemonSpec {
+    /// Where the stack's own container storage lives, when it has one.
+    fn container_storage(&self) -> PathBuf {
+        self.dir.join("containers")
+    }
+
+    /// How to start `part`; Podman with its own `storage` when given.
+    fn daemon_spec(&self, part: Part, programs: &StackPrograms, storage: Option<&Storage<'_>>) -> DaemonSpec {
         let os = |p: PathBuf| p.into_os_string();
         let spec = |program: &Path, args: Vec<OsString>| DaemonSpec {
             program: program.to_owned(),
@@ -714,15 +738,7 @@ impl Layout {
                 ],
                 // Either would turn `podman` into a client of some other service.
                 env_remove: vec!["CONTAINER_HOST", "CONTAINER_CONNECTION"],
-                ..spec(
-                    &programs.podman,
-                    vec![
-                        "system".into(),
-                        "service".into(),
-                        "--time=0".into(),
-                        concat_os("unix://", self.podman_socket()),
-                    ],
-                )
+                ..spec(&programs.podman, podman_args(storage, self.podman_socket()))
             },
             Part::Caddy => DaemonSpec {
                 env: vec![
@@ -751,6 +767,28 @@ impl Layout {
 }
 
 /// `prefix` followed by `path`, as one argument.
+/// A Podman service's own container storage.
+struct Storage<'a> {
+    /// Holds its `--root` (`storage/`), `--tmpdir` (`tmp/`) and `--network-config-dir` (`networks/`).
+    dir: PathBuf,
+    /// Its `--runroot`.
+    runroot: &'a Path,
+}
+
+/// `podman [--root D/storage --tmpdir D/tmp --network-config-dir D/networks --runroot R] system service
+/// --time=0 unix://SOCKET`.
+fn podman_args(storage: Option<&Storage<'_>>, socket: PathBuf) -> Vec<OsString> {
+    let mut args = Vec::new();
+    if let Some(Storage { dir, runroot }) = storage {
+        for (flag, sub) in [("--root", "storage"), ("--tmpdir", "tmp"), ("--network-config-dir", "networks")] {
+            args.extend([flag.into(), dir.join(sub).into_os_string()]);
+        }
+        args.extend(["--runroot".into(), runroot.as_os_str().to_owned()]);
+    }
+    args.extend(["system".into(), "service".into(), "--time=0".into(), concat_os("unix://", socket)]);
+    args
+}
+
 fn concat_os(prefix: &str, path: PathBuf) -> OsString {
     let mut arg = OsString::from(prefix);
     arg.push(path.as_os_str());

@@ -123,6 +123,14 @@ impl Fleet {
         self.hosts.values()
     }
 
+    /// The hosts with the app role, ordered by name: the servers that run
+    /// releases and accessories, so the only ones holding codeb's
+    /// containers, volumes and images (a storage or backup server need not
+    /// run Podman at all).
+    pub fn app_hosts(&self) -> impl Iterator<Item = &Host> {
+        self.hosts.values().filter(|h| h.has(Role::App))
+    }
+
     /// The first host (by name) with `role`.
     pub fn with_role(&self, role: Role) -> Result<&Host> {
         self.hosts

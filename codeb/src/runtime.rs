@@ -339,6 +339,9 @@ pub type LabelFilter = Labels;
 /// command runs only in a running container.
 #[async_trait]
 pub trait ContainerRuntime: Send + Sync + std::fmt::Debug {
+    /// Whether the runtime answers: its server is reachable and the service
+    /// is up. A planner asks it before it plans changes on the server.
+    async fn ping(&self) -> Result<()>;
     /// Makes sure the image is present, pulling it if it is not (with the
     /// credentials the backend was configured with for its registry).
     ///

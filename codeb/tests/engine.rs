@@ -226,6 +226,29 @@ async fn a_failure_at_any_step_keeps_the_old_release_serving_and_leaves_nothing_
 }
 
 #[tokio::test]
+async fn a_failed_release_whose_undo_could_not_reach_the_server_is_removed_by_the_next_good_deploy() {
+    let fakes = fakes();
+    let p = platform(&fakes, settings());
+    deploy_ok(&p, "v1").await;
+    // v2 never answers healthy, and its server is gone before the undo can remove it.
+    fakes.runtime.set_app_behaviour(&image("v2"), AppBehaviour::Serve { status: 500, body: "boom".into() });
+    let trigger = fakes.clone();
+    let (sink, _) = recorder(move |e| {
+        if *e == (DeployEvent::StepStarted { step: Step::HealthCheck }) {
+            for op in ["stop_container", "remove_container"] {
+                trigger.runtime.faults().fail_next(op, 10, ErrorKind::Unavailable);
+            }
+        }
+    });
+    p.deploy(&request("v2"), &with_events(sink)).await.unwrap_err();
+    assert_eq!(state_of(&fakes, "v2").await, Some(ContainerState::Running), "the undo could not remove it");
+    fakes.runtime.faults().clear();
+
+    deploy_ok(&p, "v3").await;
+    assert_eq!(state_of(&fakes, "v2").await, None, "the good deploy removed what the failed one left");
+}
+
+#[tokio::test]
 async fn an_unhealthy_release_fails_with_the_status_and_body_as_evidence() {
     let fakes = fakes();
     let p = platform(&fakes, settings());
@@ -1070,6 +1093,43 @@ fn two_servers(fakes: &FakeBackends) -> Platform {
     edge.name = ServerName::parse("edge").unwrap();
     edge.roles = [Role::Proxy, Role::Dns, Role::Control].into();
     Platform::new(fakes.backends_on(Fleet::new([app, edge]).unwrap()), settings())
+}
+
+#[tokio::test]
+async fn deleting_a_project_and_drift_ask_only_the_app_servers_for_containers_volumes_and_images() {
+    let fakes = fakes();
+    let mut app = fakes.host();
+    app.name = ServerName::parse("app1").unwrap();
+    app.roles = [Role::App, Role::Proxy, Role::Dns, Role::Control].into();
+    // A backup server runs no Podman: any call to its runtime fails.
+    let backup_fakes = FakeBackends::new();
+    let mut backup = backup_fakes.host();
+    backup.name = ServerName::parse("backup").unwrap();
+    backup.roles = [Role::Backup].into();
+    for op in ["list_containers", "list_volumes", "list_images"] {
+        backup_fakes.runtime.faults().fail_next(op, 100, ErrorKind::Unavailable);
+    }
+    let p = Platform::new(fakes.backends_on(Fleet::new([app, backup]).unwrap()), settings());
+    deploy_ok(&p, "v1").await;
+    assert!(p.drift().await.unwrap().items.is_empty());
+    let removed = p.project_delete(&project(), true, &DeployOptions::default()).await.unwrap();
+    assert!(removed.applied);
+    for op in ["list_containers", "list_volumes", "list_images"] {
+        assert_eq!(backup_fakes.runtime.faults().calls(op), 0, "the backup server is never asked: {op}");
+    }
+}
+
+#[tokio::test]
+async fn a_plan_says_so_when_the_server_it_would_act_on_does_not_answer() {
+    let fakes = fakes();
+    let p = two_servers(&fakes);
+    fakes.runtime.faults().fail_next("ping", 1, ErrorKind::Unavailable);
+    let err = p.plan(&request("v1")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    assert_eq!(err.context_value("server"), Some("app1"), "it names the server: {err}");
+    assert!(err.message().contains("app1"), "{err}");
+    assert_eq!(fakes.runtime.faults().calls("ping"), 1);
+    p.plan(&request("v1")).await.unwrap();
 }
 
 #[tokio::test]

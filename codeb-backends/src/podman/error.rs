@@ -84,6 +84,9 @@ pub(crate) enum Failure {
     Stream(String),
     /// The socket is missing, refused the connection or dropped it.
     Unreachable(String),
+    /// The transport's server refused codeb (a changed host key, a login it
+    /// does not accept): the transport's kind (`Forbidden`, `Unauthenticated`) and words.
+    Refused { kind: ErrorKind, message: String },
     /// The request took longer than the configured timeout.
     Timeout,
     /// The answer could not be decoded.
@@ -99,8 +102,15 @@ impl From<bollard::errors::Error> for Failure {
             B::DockerResponseServerError { status_code, message } => Failure::Status { code: status_code, message },
             B::DockerStreamError { error } => Failure::Stream(error),
             B::RequestTimeoutError => Failure::Timeout,
-            // The transport's failures reach bollard as I/O errors (see `PodmanRuntime::connect`).
-            e @ (B::HyperResponseError { .. } | B::IOError { .. }) => Failure::Unreachable(e.to_string()),
+            // The transport's failures reach bollard as I/O errors (see `PodmanRuntime::connect`),
+            // a refusal as the transport's own error inside.
+            B::IOError { err } => match err.get_ref().and_then(|e| e.downcast_ref::<Error>()) {
+                Some(refusal) if is_refusal(refusal.kind()) => {
+                    Failure::Refused { kind: refusal.kind(), message: refusal.to_string() }
+                }
+                _ => Failure::Unreachable(B::IOError { err }.to_string()),
+            },
+            e @ B::HyperResponseError { .. } => Failure::Unreachable(e.to_string()),
             e @ (B::JsonDataError { .. } | B::JsonSerdeError { .. } | B::StrParseError { .. }) => {
                 Failure::Decode(e.to_string())
             }
@@ -130,6 +140,15 @@ impl Failure {
         matches!(self, Failure::Status { code: 500, .. })
     }
 
+    /// A connection through the transport that failed with `e`, told as `text`.
+    pub(crate) fn connecting(e: &Error, text: String) -> Failure {
+        if is_refusal(e.kind()) {
+            Failure::Refused { kind: e.kind(), message: text }
+        } else {
+            Failure::Unreachable(text)
+        }
+    }
+
     /// Whether the API said the object does not exist.
     pub(crate) fn is_not_found(&self) -> bool {
         matches!(self, Failure::Status { code: 404, .. })
@@ -140,6 +159,7 @@ impl Failure {
             Failure::Status { message, .. }
             | Failure::Stream(message)
             | Failure::Unreachable(message)
+            | Failure::Refused { message, .. }
             | Failure::Decode(message)
             | Failure::Other(message) => message,
             Failure::Timeout => "the request timed out",
@@ -153,9 +173,15 @@ pub(crate) fn kind_of(op: Op, failure: &Failure) -> ErrorKind {
         Failure::Status { code, message } => status_kind(op, *code, &message.to_ascii_lowercase()),
         Failure::Stream(message) => stream_kind(op, &message.to_ascii_lowercase()),
         Failure::Unreachable(_) => ErrorKind::Unavailable,
+        Failure::Refused { kind, .. } => *kind,
         Failure::Timeout => ErrorKind::Timeout,
         Failure::Decode(_) | Failure::Other(_) => ErrorKind::Internal,
     }
+}
+
+/// Whether a transport error of `kind` is the server refusing codeb, not failing.
+pub(crate) fn is_refusal(kind: ErrorKind) -> bool {
+    matches!(kind, ErrorKind::Forbidden | ErrorKind::Unauthenticated)
 }
 
 /// Words of a failure to reach a registry (Podman answered; the registry did
@@ -178,7 +204,11 @@ const REGISTRY_UNREACHABLE: [&str; 10] = [
 fn registry_unreachable(op: Op, failure: &Failure) -> bool {
     let message = match failure {
         Failure::Status { message, .. } | Failure::Stream(message) => message.to_ascii_lowercase(),
-        Failure::Unreachable(_) | Failure::Timeout | Failure::Decode(_) | Failure::Other(_) => return false,
+        Failure::Unreachable(_)
+        | Failure::Refused { .. }
+        | Failure::Timeout
+        | Failure::Decode(_)
+        | Failure::Other(_) => return false,
     };
     matches!(op, Op::PullImage | Op::BuildImage) && REGISTRY_UNREACHABLE.iter().any(|n| message.contains(n))
 }
@@ -242,6 +272,7 @@ pub(crate) fn to_error(op: Op, name: &str, failure: &Failure, secrets: &[&str]) 
         }
         ErrorKind::Unavailable => format!("cannot {verb} {what}: Podman failed"),
         ErrorKind::Timeout => format!("cannot {verb} {what}: the Podman API did not answer in time"),
+        kind if is_refusal(kind) => format!("cannot {verb} {what}: its server refused the connection"),
         _ => format!("cannot {verb} {what}"),
     };
     let mut error = Error::new(kind, message).with_context("backend", "podman");
@@ -341,6 +372,17 @@ mod tests {
         ];
         for (op, message, kind) in cases {
             assert_eq!(kind_of(op, &Failure::Stream(message.to_owned())), kind, "{message}");
+        }
+    }
+
+    #[test]
+    fn a_server_that_refuses_the_transport_keeps_the_transports_kind() {
+        for kind in [ErrorKind::Forbidden, ErrorKind::Unauthenticated] {
+            let refusal = Error::new(kind, "the host key of root@h:22 changed: SHA256:a offered, SHA256:b pinned");
+            let bollard = bollard::errors::Error::IOError { err: std::io::Error::other(refusal) };
+            let err = to_error(Op::Ping, "", &Failure::from(bollard), &[]);
+            assert_eq!(err.kind(), kind, "{err}");
+            assert!(err.to_string().contains("SHA256:a offered, SHA256:b pinned"), "the cause is kept: {err}");
         }
     }
 

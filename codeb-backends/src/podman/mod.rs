@@ -380,10 +380,24 @@ fn client(transport: Arc<dyn Transport>, config: &PodmanConfig) -> Result<Docker
             format!("{} {}", request.method(), request.uri().path_and_query().map_or("/", |p| p.as_str()));
         async move {
             let started = Instant::now();
-            let result = client.request(request).await.map_err(|e| client_failure(&e, &endpoint).1);
-            trace::http(&server, &endpoint, &request_line, started, result.as_ref().map(|r| r.status().as_u16()));
-            // bollard keeps only the error's text: say which socket and why, not just hyper's category.
-            result.map_err(|message| bollard::errors::Error::IOError { err: std::io::Error::other(message) })
+            let result = client.request(request).await.map_err(|e| client_failure(&e, &endpoint));
+            trace::http(
+                &server,
+                &endpoint,
+                &request_line,
+                started,
+                result.as_ref().map(|r| r.status().as_u16()).map_err(|(_, message)| message),
+            );
+            // bollard keeps only the error's text: say which socket and why, not just hyper's category;
+            // a refusal (host key, login) travels as an `Error`, so its kind survives (`error::Failure`).
+            result.map_err(|(kind, message)| {
+                let err = if error::is_refusal(kind) {
+                    std::io::Error::other(Error::new(kind, message))
+                } else {
+                    std::io::Error::other(message)
+                };
+                bollard::errors::Error::IOError { err }
+            })
         }
     };
     let timeout = config.timeout.as_secs().max(1);
@@ -440,6 +454,10 @@ impl ContainerRuntime for PodmanRuntime {
             }
         }
         self.present_image(&spec.tag, Op::BuildImage).await
+    }
+
+    async fn ping(&self) -> Result<()> {
+        PodmanRuntime::ping(self).await
     }
 
     async fn list_images(&self, filter: &LabelFilter) -> Result<Vec<ImageInfo>> {

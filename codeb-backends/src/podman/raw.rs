@@ -64,7 +64,8 @@ async fn exchange(
     timeout: Duration,
 ) -> Result<Vec<u8>, Failure> {
     let exchange = async {
-        let mut stream = transport.connect(endpoint).await.map_err(|e| Failure::Unreachable(message_with_cause(&e)))?;
+        let mut stream =
+            transport.connect(endpoint).await.map_err(|e| Failure::connecting(&e, message_with_cause(&e)))?;
         stream.write_all(request.as_bytes()).await.map_err(|e| Failure::Unreachable(e.to_string()))?;
         let mut answer = Vec::new();
         (&mut stream)

@@ -166,7 +166,7 @@ impl Platform {
         }
         let keep = self.settings.keep_releases.max(1);
         let doc = run.finish(vec![finish_edit(project, env, previous.as_ref().map(|p| p.id.clone()), keep)]).await?;
-        self.remove_pruned(&host, project, env, &record, &doc, &events).await;
+        self.remove_leftovers(&host, project, env, &record, &doc, &events).await;
         let serving = doc.environment(project, env).and_then(|e| e.ports.get(&Service::App).copied());
         Ok(DeployReport {
             project: project.clone(),
@@ -200,8 +200,11 @@ impl Platform {
         Ok(Previous { id: current.id.clone(), port, health: current.config.health.clone().unwrap_or_default() })
     }
 
-    /// Removes the containers of releases the finish commit pruned.
-    async fn remove_pruned(
+    /// Removes the containers of releases the finish commit pruned, and of
+    /// failed releases, which a failed deploy's undo may not have reached
+    /// (its server was down): none of them serves or is a rollback target.
+    /// Removing one that is gone already changes nothing.
+    async fn remove_leftovers(
         &self,
         host: &Host,
         project: &ProjectName,
@@ -211,14 +214,14 @@ impl Platform {
         events: &Events,
     ) {
         let kept = after.environment(project, env);
-        for release in &before.releases {
-            if kept.is_some_and(|k| k.release(&release.id).is_some()) {
-                continue;
-            }
+        let pruned = before.releases.iter().filter(|r| kept.is_none_or(|k| k.release(&r.id).is_none()));
+        let failed =
+            kept.into_iter().flat_map(|k| &k.releases).filter(|r| matches!(r.status, ReleaseStatus::Failed { .. }));
+        for release in pruned.chain(failed) {
             let target =
                 crate::releases::ReleaseRef { project: project.clone(), env: env.clone(), release: release.id.clone() };
             if let Err(e) = host.releases.remove(&target).await {
-                events.note(format!("could not remove pruned release {}: {e}", release.id));
+                events.note(format!("could not remove the container of release {}: {e}", release.id));
             }
         }
     }

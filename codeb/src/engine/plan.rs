@@ -379,6 +379,13 @@ pub(crate) fn millis(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// The error of a plan whose server cannot be reached: `cause`'s kind, naming the server.
+fn unreachable(server: &ServerName, cause: Error) -> Error {
+    Error::new(cause.kind(), format!("cannot plan changes on server {server}: it cannot be reached"))
+        .with_context("server", server)
+        .with_source(cause)
+}
+
 /// Builds a list of changes, naming the server of each.
 pub(crate) struct Planner {
     changes: Vec<PlannedChange>,
@@ -416,6 +423,7 @@ impl Platform {
         let host =
             self.backends.fleet.place(record.as_ref().and_then(|r| r.server.as_ref()), request.server.as_ref())?;
         let server = host.name.clone();
+        host.runtime.ping().await.map_err(|e| unreachable(&server, e))?;
         let control = self.servers().control;
         let release = next_release_id(record.as_ref())?;
         let previous = record.as_ref().and_then(|r| r.current_release.clone());

@@ -187,6 +187,10 @@ impl ContainerRuntime for FakeRuntime {
         Ok(info)
     }
 
+    async fn ping(&self) -> Result<()> {
+        Ok(())
+    }
+
     async fn list_images(&self, filter: &LabelFilter) -> Result<Vec<ImageInfo>> {
         let state = self.state();
         let labelled = |tag: &String| state.image_labels.get(tag).is_some_and(|labels| matches(labels, filter));

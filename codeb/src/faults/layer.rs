@@ -24,6 +24,7 @@ use crate::ssot::{Commit, Ssot, StateStore};
 
 /// The operations of [`ContainerRuntime`], as fault names.
 pub const RUNTIME_OPS: &[&str] = &[
+    "ping",
     "ensure_image",
     "build_image",
     "list_images",
@@ -100,6 +101,11 @@ impl<T: ContainerRuntime + ?Sized> ContainerRuntime for Faulty<T> {
     async fn build_image(&self, spec: &BuildSpec) -> Result<ImageInfo> {
         self.faults.enter("build_image").await?;
         self.inner.build_image(spec).await
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.faults.enter("ping").await?;
+        self.inner.ping().await
     }
 
     async fn list_images(&self, filter: &LabelFilter) -> Result<Vec<ImageInfo>> {

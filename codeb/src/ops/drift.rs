@@ -116,7 +116,7 @@ impl Platform {
         let mut labels = Labels::new();
         labels.insert(LABEL_MANAGED.to_owned(), "true".to_owned());
         let mut containers = Vec::new();
-        for host in b.fleet.hosts() {
+        for host in b.fleet.app_hosts() {
             for container in host.runtime.list_containers(&labels).await? {
                 containers.push((host.name.clone(), container));
             }

@@ -121,7 +121,7 @@ impl Platform {
         labels.insert(LABEL_MANAGED.to_owned(), "true".to_owned());
         labels.insert(LABEL_PROJECT.to_owned(), project.to_string());
         let recorded = Recorded::of(self, project, &record)?;
-        for host in b.fleet.hosts() {
+        for host in b.fleet.app_hosts() {
             for container in host.runtime.list_containers(&labels).await? {
                 if recorded.containers.contains(&(host.name.clone(), container.name.clone())) {
                     plan.push(&host.name, Change::RemoveContainer { name: container.name });
@@ -129,7 +129,7 @@ impl Platform {
             }
         }
         let mut volumes: Vec<(ServerName, VolumeInfo)> = Vec::new();
-        for host in b.fleet.hosts() {
+        for host in b.fleet.app_hosts() {
             let mine = host.runtime.list_volumes(&labels).await?.into_iter();
             let mine = mine.filter(|v| recorded.volumes.contains(&(host.name.clone(), v.name.clone())));
             volumes.extend(mine.map(|v| (host.name.clone(), v)));
@@ -159,7 +159,7 @@ impl Platform {
             plan.push(&host.name, Change::RemoveNetwork { name: environment_network(project, env)? });
         }
         // A built image is the project's when codeb tagged it with the project's name and labelled it so.
-        for host in b.fleet.hosts() {
+        for host in b.fleet.app_hosts() {
             for image in host.runtime.list_images(&labels).await? {
                 if image.reference.registry() == Some("localhost") && image.reference.repository() == project.as_str() {
                     plan.push(&host.name, Change::RemoveImage { image: image.reference });

@@ -98,10 +98,11 @@ impl Platform {
             .collect())
     }
 
-    /// Checks `server`, or every server: that codeb logs in, the container
-    /// engine answers, disk is free, the clock agrees with this machine's,
-    /// no foreign process holds a port of the managed ranges, and the proxy
-    /// and DNS APIs answer on the servers with those roles. A failed check
+    /// Checks `server`, or every server: that codeb logs in and the clock
+    /// agrees with this machine's; on app servers also that the container
+    /// engine answers, disk is free there and no foreign process holds a
+    /// port of the managed ranges; and that the proxy and DNS APIs answer on
+    /// the servers with those roles. A failed check
     /// is a result, not an error; a server not in the fleet is `NotFound`.
     pub async fn server_check(&self, server: Option<&ServerName>) -> Result<Vec<ServerCheck>> {
         let fleet = &self.backends.fleet;
@@ -134,14 +135,14 @@ impl Platform {
             return vec![login];
         }
         let mut checks = vec![login];
-        checks.push(result("engine", host.doctor.engine().await.map(|v| (true, v))));
-        checks.push(result(
-            "disk",
-            host.doctor
-                .disk_free()
-                .await
-                .map(|(path, free)| (free >= MIN_FREE_DISK, format!("{} free in {path}", human_bytes(free)))),
-        ));
+        // The container engine, its disk and the port table matter where releases run.
+        if host.has(Role::App) {
+            checks.push(result("engine", host.doctor.engine().await.map(|v| (true, v))));
+            let disk = host.doctor.disk_free().await;
+            let disk =
+                disk.map(|(path, free)| (free >= MIN_FREE_DISK, format!("{} free in {path}", human_bytes(free))));
+            checks.push(result("disk", disk));
+        }
         checks.push(result(
             "clock",
             host.doctor.clock().await.map(|then| {
@@ -149,7 +150,9 @@ impl Platform {
                 (skew.abs() <= MAX_CLOCK_SKEW_SECONDS, format!("{skew:+} s from this machine's clock"))
             }),
         ));
-        checks.push(result("ports", self.foreign_listeners(host).await));
+        if host.has(Role::App) {
+            checks.push(result("ports", self.foreign_listeners(host).await));
+        }
         if host.has(Role::Proxy) && self.servers().proxy == host.name {
             let routes = self.backends.proxy.list_routes().await;
             checks

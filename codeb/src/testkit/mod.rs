@@ -109,6 +109,24 @@ pub fn live_env(var: &str) -> Option<String> {
     }
 }
 
+/// Whether what a live test needs of the machine is there: `check` says
+/// (root, a program...). When it is not, the test cannot run: under
+/// `CI=true` that is a failure (a panic naming `what` and the error), never
+/// a skip; elsewhere the test is skipped, loudly, on stderr, and the caller
+/// returns.
+pub fn live_requirement(what: &str, check: crate::Result<()>) -> bool {
+    match check {
+        Ok(()) => true,
+        Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("under CI=true every live test must run, but {what} cannot: {e}")
+        }
+        Err(e) => {
+            eprintln!("SKIPPED: {what} cannot run on this machine, so this live test did not run: {e}");
+            false
+        }
+    }
+}
+
 /// Writes a platform file for the live test stack (from the `CODEB_TEST_*`
 /// variables) into `dir`, with its own SSOT, secrets and PowerDNS key file
 /// there, records in `zone`, and `deploy` as the body of its `[deploy]`

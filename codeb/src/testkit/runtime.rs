@@ -34,6 +34,7 @@ pub struct RuntimeSuite {
 
 /// Runs every check; objects are named inside `ns` and removed afterwards.
 pub async fn run(rt: &dyn ContainerRuntime, suite: &RuntimeSuite, ns: &Namespace) {
+    ok("ping", rt.ping().await);
     images_are_ensured_idempotently(rt, suite).await;
     a_built_image_is_listed_by_its_labels_and_removed_once_unused(rt, suite, ns).await;
     a_container_goes_through_its_lifecycle(rt, suite, ns).await;

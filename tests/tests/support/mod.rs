@@ -117,9 +117,13 @@ pub fn podman(args: &[&str]) -> String {
 
 /// What the live Caddy answers to `GET /` for `host`: the status line's code and the body.
 pub fn get_through_caddy(host: &DomainName) -> (u16, String) {
+    get_through(&live_env("CODEB_TEST_CADDY_HTTP").unwrap(), host)
+}
+
+/// What the Caddy listening at `caddy` (`address:port`) answers to `GET /` for `host`: the code and the body.
+pub fn get_through(caddy: &str, host: &DomainName) -> (u16, String) {
     use std::io::{Read, Write};
-    let caddy = live_env("CODEB_TEST_CADDY_HTTP").unwrap();
-    let mut stream = std::net::TcpStream::connect(&caddy).unwrap();
+    let mut stream = std::net::TcpStream::connect(caddy).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     write!(stream, "GET / HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
     let mut answer = String::new();

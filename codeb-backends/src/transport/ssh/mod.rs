@@ -576,7 +576,8 @@ impl client::Handler for Verifier {
         let pinned = matches!(check, Ok(HostKeyCheck::Pinned));
         let check = check.map(|c| match c {
             HostKeyCheck::Changed { pinned } => {
-                HostKeyCheck::Changed { pinned: format!("{pinned}, but the server offered {}", fingerprint(key)) }
+                // Read on as "changed: {pinned} is pinned in FILE" (`connect_failure`).
+                HostKeyCheck::Changed { pinned: format!("the server offered {}, but {pinned}", fingerprint(key)) }
             }
             other => other,
         });

@@ -1,0 +1,356 @@
+//! A real fleet on one machine: three hosts in network namespaces
+//! (`codeb_devstack::fleet`), app, storage and backup, each with its own
+//! sshd; the app host runs its own Podman (own storage), Caddy and PowerDNS
+//! on its loopback. The platform file lists the three as `[servers.NAME]`
+//! and names no socket or port this namespace could use: every call of the
+//! SDK reaches a host over SSH. What a test checks from outside, it checks
+//! as a visitor would (the page through the app host's Caddy at the host's
+//! address) or on the host itself (DNS asked inside its namespace).
+//!
+//! They need root, `ip` and OpenSSH, and the live stack's test images
+//! (`scripts/test`), copied into the app host's storage with `podman save`
+//! and `podman load` (the app host cannot reach the stack's registry, which
+//! listens on the root namespace's loopback).
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use codeb::config::PlatformConfig;
+use codeb::engine::{Change, DeployEvent, DeployOptions, DeployRequest, EventSink, Platform};
+use codeb::model::{
+    DomainName, EnvKey, EnvValue, EnvVar, Environment, HealthCheck, ImageRef, Port, ProjectName, ServerName, Service,
+};
+
+use codeb::ErrorKind;
+use codeb::runtime::{ContainerState, ExecSpec, managed_labels};
+use codeb::ssot::ReleaseStatus;
+use codeb::testkit::{Namespace, live_env, live_requirement};
+use codeb_devstack::fleet::{Fleet, FleetHost};
+use support::get_through;
+
+/// A fleet of app, storage and backup, and what a platform file for it needs.
+struct Site {
+    fleet: Arc<Fleet>,
+    ns: Namespace,
+    zone: DomainName,
+    dir: tempfile::TempDir,
+}
+
+impl Site {
+    /// The fleet, with a stack on the app host holding the test images when
+    /// `stack`; `None` when the machine cannot make one (a failure under `CI=true`).
+    fn start(stack: bool) -> Option<Site> {
+        if !live_requirement("a fleet in network namespaces", Fleet::check_requirements()) {
+            return None;
+        }
+        let images = if stack {
+            let images = (live_env("CODEB_TEST_IMAGE_V1")?, live_env("CODEB_TEST_IMAGE_V2")?);
+            Some((live_env("CODEB_TEST_PODMAN_SOCKET")?, images))
+        } else {
+            None
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let fleet = Fleet::up(dir.path(), &["app", "storage", "backup"], stack.then_some("app")).unwrap();
+        if let Some((socket, (v1, v2))) = images {
+            let images = [ImageRef::parse(&v1).unwrap(), ImageRef::parse(&v2).unwrap()];
+            fleet.copy_images(Path::new(&socket), &images).unwrap();
+        }
+        let ns = Namespace::random();
+        let zone = ns.zone();
+        Some(Site { fleet: Arc::new(fleet), ns, zone, dir })
+    }
+
+    fn host(&self, name: &str) -> &FleetHost {
+        self.fleet.host(name).unwrap()
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Where visitors reach the app host's Caddy: its HTTP port at the host's address.
+    fn caddy_http(&self) -> String {
+        let port = self.fleet.stack().map_or(1, |s| s.endpoints().http.port());
+        format!("{}:{port}", self.host("app").address())
+    }
+
+    /// A known_hosts file pinning each host's own key (`impostor` pinned for app instead, when given).
+    fn known_hosts(&self, impostor: Option<&str>) -> PathBuf {
+        let lines: String = self
+            .fleet
+            .hosts()
+            .iter()
+            .map(|h| {
+                let key = match impostor.filter(|_| h.name() == "app") {
+                    Some(key) => key.to_owned(),
+                    None => h.host_key().unwrap(),
+                };
+                format!("{} {}", h.address(), key.trim())
+            })
+            .map(|line| line + "\n")
+            .collect();
+        let path = self.path(if impostor.is_some() { "known_hosts_impostor" } else { "known_hosts" });
+        std::fs::write(&path, lines).unwrap();
+        path
+    }
+
+    /// The platform file: SSOT and secrets here; every service on the app
+    /// host, named as the app host sees it; each host by `ssh`, `identity` and `known_hosts`.
+    fn platform_file(&self, ssh: &dyn Fn(&FleetHost) -> String, identity: &Path, known_hosts: &Path) -> String {
+        let stack = self.fleet.stack().map(|s| s.endpoints().clone());
+        let (admin, api, socket) = match &stack {
+            Some(e) => (e.caddy_admin.to_string(), e.pdns_api.to_string(), e.podman_socket.display().to_string()),
+            None => ("127.0.0.1:1".to_owned(), "127.0.0.1:2".to_owned(), "/run/podman/podman.sock".to_owned()),
+        };
+        let key = stack.as_ref().map_or("no-key".to_owned(), |e| e.pdns_api_key.expose().to_owned());
+        std::fs::write(self.path("pdns.key"), key).unwrap();
+        let app = self.host("app");
+        let quoted = |p: PathBuf| format!("{:?}", p.display().to_string());
+        let mut text = format!(
+            "[state]\npath = {state}\n[secrets]\ndir = {secrets}\nkey_file = {secret_key}\n\
+             [podman]\n# Nothing listens here: Podman is reached on the app host only.\nsocket = {no_socket}\n\
+             [caddy]\nadmin = \"http://{admin}\"\nlisten = [{listen:?}]\ntls = \"off\"\n\
+             [powerdns]\napi = \"http://{api}\"\napi_key_file = {key_file}\nzone = {zone:?}\n\
+             [deploy]\ndrain_grace = \"100ms\"\nstop_grace = \"2s\"\nwatch_window = \"0s\"\n\
+             [ssh]\nknown_hosts = {known_hosts:?}\n\
+             [servers.app]\nroles = [\"app\", \"proxy\", \"dns\"]\npodman_socket = {socket:?}\npublic_ipv4 = \"{ip}\"\n",
+            state = quoted(self.path("ssot.json")),
+            secrets = quoted(self.path("secrets")),
+            secret_key = quoted(self.path("secret.key")),
+            no_socket = quoted(self.path("no-local-podman.sock")),
+            listen = self.caddy_http(),
+            key_file = quoted(self.path("pdns.key")),
+            zone = self.zone.as_str(),
+            known_hosts = known_hosts.display().to_string(),
+            ip = app.address(),
+        );
+        text += &reach(ssh(app), identity);
+        for (name, role) in [("storage", "storage"), ("backup", "backup")] {
+            text += &format!("[servers.{name}]\nroles = [{role:?}]\n");
+            text += &reach(ssh(self.host(name)), identity);
+        }
+        text
+    }
+
+    /// The platform of the usual platform file: root with the fleet's key, every host key pinned.
+    fn platform(&self) -> Platform {
+        let text = self.platform_file(&FleetHost::ssh_target, self.fleet.client_key(), &self.known_hosts(None));
+        connect(&text)
+    }
+
+    fn project(&self, suffix: &str) -> ProjectName {
+        self.ns.project(suffix)
+    }
+
+    fn domain(&self, label: &str) -> DomainName {
+        self.ns.host(label)
+    }
+
+    /// The A records PowerDNS on the app host answers for `name`, asked inside the app host.
+    fn dns_a(&self, name: &DomainName) -> String {
+        let dns = self.fleet.stack().unwrap().endpoints().pdns_dns;
+        let (server, port, name) = (format!("@{}", dns.ip()), dns.port().to_string(), name.to_string());
+        self.host("app")
+            .within(|| {
+                let out = Command::new("dig").args(["+short", &server, "-p", &port, &name, "A"]).output().unwrap();
+                Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+            })
+            .unwrap()
+    }
+}
+
+/// `ssh` and `identity` lines of a server section.
+fn reach(ssh: String, identity: &Path) -> String {
+    format!("ssh = {ssh:?}\nidentity = {:?}\n", identity.display().to_string())
+}
+
+fn connect(text: &str) -> Platform {
+    codeb_backends::connect(&PlatformConfig::parse(text).unwrap(), "live-fleet").unwrap()
+}
+
+/// A staging deploy of `image` for `project` at `domains`.
+fn request(project: &ProjectName, image: &str, domains: &[DomainName]) -> DeployRequest {
+    let image = ImageRef::parse(image).unwrap();
+    let mut request = DeployRequest::new(project.clone(), Environment::Staging, image, Port::new(8080).unwrap());
+    request.domains = domains.to_vec();
+    request.health =
+        HealthCheck { interval: Duration::from_millis(100), deadline: Duration::from_secs(10), ..Default::default() };
+    request
+}
+
+/// The page the app host's Caddy serves for `host`.
+fn page(site: &Site, host: &DomainName) -> String {
+    let (code, body) = get_through(&site.caddy_http(), host);
+    assert_eq!(code, 200, "{host}: {body}");
+    body
+}
+
+/// The project's running app container on the app host, as the SDK's own runtime (over SSH) lists it.
+async fn running_container(p: &Platform, project: &ProjectName) -> codeb::runtime::ContainerInfo {
+    let app = p.backends().fleet.host(&ServerName::parse("app").unwrap()).unwrap();
+    let labels = managed_labels(project, &Environment::Staging, Service::App, None);
+    let mut running: Vec<_> = app
+        .runtime
+        .list_containers(&labels)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.state == ContainerState::Running)
+        .collect();
+    assert_eq!(running.len(), 1, "one release serves: {running:?}");
+    running.remove(0)
+}
+
+/// The containers the root namespace's own Podman (the live stack's) holds for `project`.
+fn local_containers(project: &ProjectName) -> String {
+    support::podman(&["ps", "--all", "--quiet", "--filter", &format!("label=codeb.project={project}")])
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fleet_over_ssh_deploys_switches_rolls_back_and_serves_a_domain_and_a_secret() {
+    let Some(site) = Site::start(true) else { return };
+    let (v1, v2) = (live_env("CODEB_TEST_IMAGE_V1").unwrap(), live_env("CODEB_TEST_IMAGE_V2").unwrap());
+    let p = site.platform();
+    let project = site.project("fleet");
+    let web = site.domain("web");
+
+    let first = p.deploy(&request(&project, &v1, std::slice::from_ref(&web)), &DeployOptions::default()).await.unwrap();
+    assert_eq!(first.server, ServerName::parse("app").unwrap(), "placed on the app server");
+    assert_eq!(page(&site, &web), "v1", "the app host's Caddy routes to the release on the app host");
+    assert_eq!(site.dns_a(&web), site.host("app").address().to_string(), "the app host's PowerDNS names it");
+    assert_eq!(local_containers(&project), "", "nothing ran on this machine's own Podman");
+
+    let second =
+        p.deploy(&request(&project, &v2, std::slice::from_ref(&web)), &DeployOptions::default()).await.unwrap();
+    assert_ne!(first.release, second.release);
+    assert_eq!(page(&site, &web), "v2");
+    let back = p.rollback(&project, &Environment::Staging, None, &DeployOptions::default()).await.unwrap();
+    assert_eq!(back.release, first.release);
+    assert_eq!(page(&site, &web), "v1", "rolled back to v1");
+
+    let api = site.domain("api");
+    let added = p.domain_setup(&project, &Environment::Staging, &api, false, false, &DeployOptions::default()).await;
+    assert!(added.unwrap().applied);
+    assert_eq!(page(&site, &api), "v1", "the new domain routes to the serving release");
+    assert_eq!(site.dns_a(&api), site.host("app").address().to_string());
+
+    const SECRET: &str = "fleet-s3cret-value";
+    let token = EnvVar::secret(EnvKey::parse("SECRET_TOKEN").unwrap(), EnvValue::parse(SECRET).unwrap());
+    p.env_set(&project, &Environment::Staging, &[token]).await.unwrap();
+    let third =
+        p.deploy(&request(&project, &v2, &[web.clone(), api.clone()]), &DeployOptions::default()).await.unwrap();
+    assert!(!format!("{third:?}{third}").contains(SECRET), "the report never holds the secret");
+    assert_eq!(page(&site, &api), "v2");
+    let serving = running_container(&p, &project).await;
+    let app = p.backends().fleet.host(&ServerName::parse("app").unwrap()).unwrap();
+    let check = ["/bin/busybox", "sh", "-c", &format!("test \"$SECRET_TOKEN\" = {SECRET}")];
+    let spec = ExecSpec { argv: check.map(str::to_owned).to_vec(), env: Vec::new() };
+    assert_eq!(app.runtime.exec(&serving.name, &spec).await.unwrap(), 0, "the release runs with the secret");
+
+    let removed = p.project_delete(&project, true, &DeployOptions::default()).await.unwrap();
+    assert!(removed.applied);
+    let labels = managed_labels(&project, &Environment::Staging, Service::App, None);
+    assert!(
+        app.runtime.list_containers(&labels).await.unwrap().is_empty(),
+        "its containers are gone from the app host"
+    );
+    assert_eq!(local_containers(&project), "");
+}
+
+/// The plan of a first deploy of `project`, and the error it ends with.
+async fn plan_error(p: &Platform, project: &ProjectName) -> codeb::Error {
+    p.plan(&request(project, "localhost/codeb-test/httpd:v1", &[])).await.map(drop).unwrap_err()
+}
+
+/// `SHA256:...` of the OpenSSH public key in `path`, as ssh-keygen prints it.
+fn fingerprint(path: &Path) -> String {
+    let out = Command::new("ssh-keygen").arg("-lf").arg(path).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).split_whitespace().nth(1).unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_changed_host_key_is_refused_naming_both_fingerprints() {
+    let Some(site) = Site::start(false) else { return };
+    let impostor = site.path("impostor");
+    let keygen = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&impostor).status();
+    assert!(keygen.unwrap().success());
+    let pinned = std::fs::read_to_string(impostor.with_extension("pub")).unwrap();
+    let text = site.platform_file(&FleetHost::ssh_target, site.fleet.client_key(), &site.known_hosts(Some(&pinned)));
+    let refused = plan_error(&connect(&text), &site.project("key")).await;
+    assert_eq!(refused.kind(), ErrorKind::Forbidden, "{refused}");
+    let offered = site.host("app").dir().join("sshd/host_ed25519.pub");
+    for named in [fingerprint(&impostor.with_extension("pub")), fingerprint(&offered)] {
+        assert!(refused.to_string().contains(&named), "names {named}: {refused}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_user_or_key_is_unauthenticated() {
+    let Some(site) = Site::start(false) else { return };
+    let stranger = site.path("stranger");
+    let keygen = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&stranger).status();
+    assert!(keygen.unwrap().success());
+    let known_hosts = site.known_hosts(None);
+    let wrong_key = site.platform_file(&FleetHost::ssh_target, &stranger, &known_hosts);
+    let nobody = |h: &FleetHost| format!("codeb-no-such-user@{}", h.ssh_address());
+    let wrong_user = site.platform_file(&nobody, site.fleet.client_key(), &known_hosts);
+    for text in [wrong_key, wrong_user] {
+        let refused = plan_error(&connect(&text), &site.project("auth")).await;
+        assert_eq!(refused.kind(), ErrorKind::Unauthenticated, "{refused}");
+        assert_eq!(refused.context_value("server"), Some("app"), "{refused}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_unreachable_at_plan_time_makes_the_plan_say_so() {
+    let Some(site) = Site::start(false) else { return };
+    site.host("app").kill_sshd().unwrap();
+    let unreachable = plan_error(&site.platform(), &site.project("down")).await;
+    assert_eq!(unreachable.kind(), ErrorKind::Unavailable, "{unreachable}");
+    assert_eq!(unreachable.context_value("server"), Some("app"), "{unreachable}");
+    assert!(unreachable.to_string().contains("app"), "the message names the server: {unreachable}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sshd_killed_mid_deploy_leaves_the_old_release_serving_the_state_consistent_and_a_retry_succeeds() {
+    let Some(site) = Site::start(true) else { return };
+    let (v1, v2) = (live_env("CODEB_TEST_IMAGE_V1").unwrap(), live_env("CODEB_TEST_IMAGE_V2").unwrap());
+    let p = site.platform();
+    let project = site.project("crash");
+    let web = site.domain("web");
+    let first = p.deploy(&request(&project, &v1, std::slice::from_ref(&web)), &DeployOptions::default()).await.unwrap();
+
+    // The app host's sshd and every session it serves die once the new release has started.
+    let fleet = Arc::clone(&site.fleet);
+    let kill: EventSink = Arc::new(move |event: &DeployEvent| {
+        if let DeployEvent::ChangeApplied { change } = event
+            && matches!(change.change, Change::StartRelease { .. })
+        {
+            fleet.host("app").unwrap().kill_sshd().unwrap();
+        }
+    });
+    let options = DeployOptions { events: Some(kill), ..DeployOptions::default() };
+    let mut attempt = request(&project, &v2, std::slice::from_ref(&web));
+    // The probes cannot reach the host until the deadline: keep it short.
+    attempt.health.deadline = Duration::from_secs(2);
+    let failed = p.deploy(&attempt, &options).await.unwrap_err();
+    assert_eq!(failed.context_value("server"), Some("app"), "{failed}");
+    assert_eq!(page(&site, &web), "v1", "the old release keeps serving");
+    let record = p.project_show(&project).await.unwrap().environments[&Environment::Staging].clone();
+    assert_eq!(record.current_release, Some(first.release.clone()), "the SSOT still names the old release");
+    assert!(record.lock.is_none(), "and holds no lock");
+    let attempt = record.releases.iter().find(|r| r.id != first.release).expect("the attempt is recorded");
+    assert!(matches!(attempt.status, ReleaseStatus::Failed { .. }), "{:?}", attempt.status);
+
+    site.host("app").start_sshd().unwrap();
+    let retry = p.deploy(&request(&project, &v2, std::slice::from_ref(&web)), &DeployOptions::default()).await.unwrap();
+    assert_ne!(retry.release, first.release);
+    assert_eq!(page(&site, &web), "v2", "the retry switched");
+    let serving = running_container(&p, &project).await;
+    assert!(serving.name.as_str().contains(retry.release.as_str()), "only the retry's release runs: {serving:?}");
+    p.project_delete(&project, true, &DeployOptions::default()).await.unwrap();
+}
