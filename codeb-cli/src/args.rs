@@ -154,6 +154,9 @@ pub struct DeployArgs {
     /// Deploy this image instead of the one codeb.toml names or builds.
     #[arg(long)]
     pub image: Option<ImageRef>,
+    /// Run on this server (a [servers.NAME] of the platform file) instead of the one codeb.toml names or the first app server.
+    #[arg(long, value_name = "NAME")]
+    pub server: Option<codeb::model::ServerName>,
     /// Print the plan and change nothing (with --json: a plan to save and apply with --plan).
     #[arg(long)]
     pub dry_run: bool,

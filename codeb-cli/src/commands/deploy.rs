@@ -18,7 +18,8 @@ pub async fn deploy(args: DeployArgs, ctx: &Context) -> codeb::Result<u8> {
     }
     let env = args.env.ok_or_else(|| codeb::Error::invalid("--env is required"))?;
     let file = ProjectFile::read(&args.path)?;
-    let request = file.deploy_request(&env, args.image)?;
+    let mut request = file.deploy_request(&env, args.image)?;
+    request.server = args.server.or(request.server);
     let platform = ctx.platform().await?;
     if args.dry_run {
         let plan = platform.plan(&request).await?;

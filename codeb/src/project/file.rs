@@ -43,7 +43,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::engine::{Accessories, DeployRequest};
-use crate::model::{DomainName, EnvVar, Environment, HealthCheck, ImageRef, Port, ProjectName, Service};
+use crate::model::{DomainName, EnvVar, Environment, HealthCheck, ImageRef, Port, ProjectName, ServerName, Service};
 use crate::project::raw::Raw;
 use crate::runtime::{BuildSpec, Resources, build_containerfile, managed_labels};
 use crate::{Error, Result};
@@ -71,6 +71,8 @@ pub struct ProjectFile {
     pub resources: Resources,
     /// Domains per environment.
     pub domains: BTreeMap<Environment, Vec<DomainName>>,
+    /// The server each environment that names one runs on.
+    pub servers: BTreeMap<Environment, ServerName>,
 }
 
 /// How to build the app's image.
@@ -153,6 +155,7 @@ impl ProjectFile {
         request.command = self.command.clone();
         request.env_vars = self.env.clone();
         request.domains = self.domains.get(env).cloned().unwrap_or_default();
+        request.server = self.servers.get(env).cloned();
         request.accessories = self.accessories;
         request.health = self.health.clone();
         request.resources = self.resources;
@@ -215,6 +218,7 @@ cpus = 1.5
 
 [environments.staging]
 domains = ["shop-staging.codeb.test"]
+server = "app2"
 
 [environments.preview-pr1]
 domains = ["pr1.shop.codeb.test"]
@@ -237,6 +241,12 @@ domains = ["pr1.shop.codeb.test"]
         let other = ImageRef::parse("localhost/shop:v2").unwrap();
         assert_eq!(file.deploy_request(&Environment::Production, Some(other.clone())).unwrap().image, other);
         assert!(file.deploy_request(&Environment::Production, None).unwrap().domains.is_empty());
+        assert_eq!(request.server, Some(codeb_server("app2")), "the environment runs where codeb.toml says");
+        assert_eq!(file.deploy_request(&Environment::Production, None).unwrap().server, None);
+    }
+
+    fn codeb_server(name: &str) -> ServerName {
+        ServerName::parse(name).unwrap()
     }
 
     #[test]

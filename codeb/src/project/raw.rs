@@ -17,7 +17,9 @@ use toml::{Spanned, Value};
 
 use crate::Result;
 use crate::engine::Accessories;
-use crate::model::{DomainName, EnvKey, EnvValue, EnvVar, Environment, ImageRef, Port, ProjectName, ValidationError};
+use crate::model::{
+    DomainName, EnvKey, EnvValue, EnvVar, Environment, ImageRef, Port, ProjectName, ServerName, ValidationError,
+};
 use crate::model::{HealthCheck, HealthPath, check_command};
 use crate::project::file::{BuildSection, PROJECT_FILE, ProjectFile};
 use crate::project::units::{self, parse_duration, parse_size};
@@ -200,6 +202,8 @@ struct RawEnvironment {
     /// The domains routed to it (`shop.example.com`).
     #[serde(default)]
     domains: Vec<At<String>>,
+    /// The server it runs on (a `[servers.NAME]` of the platform file); default: the first app server.
+    server: Option<At<String>>,
 }
 
 /// Checks the values of one codeb.toml: each refusal names its line in `text`.
@@ -241,9 +245,13 @@ impl Raw {
             })
             .collect::<Result<Vec<_>>>()?;
         let mut domains = BTreeMap::new();
+        let mut servers = BTreeMap::new();
         for (env_name, section) in &self.environments {
             let env = file.at(env_name, |s| Environment::parse(s))?;
             let list = section.domains.iter().map(|d| file.at(d, |s| DomainName::parse(s))).collect::<Result<_>>()?;
+            if let Some(server) = &section.server {
+                servers.insert(env.clone(), file.at(server, |s| ServerName::parse(s))?);
+            }
             domains.insert(env, list);
         }
         Ok(ProjectFile {
@@ -257,6 +265,7 @@ impl Raw {
             accessories: Accessories { postgres: self.accessories.postgres, redis: self.accessories.redis },
             resources: self.resources.validate(&file)?,
             domains,
+            servers,
         })
     }
 }
@@ -513,6 +522,7 @@ mod tests {
             ("[env]\n\"A B\" = \"x\"\n", 5, "env key", None),
             ("[environments.prod]\ndomains = []\n", 4, "environment", None),
             ("[environments.staging]\ndomains = [\n  \"ok.example.com\",\n  \"a b.com\",\n]\n", 7, "domain", None),
+            ("[environments.staging]\nserver = \"-oProxyCommand=x\"\n", 5, "server name", None),
             ("command = []\n", 4, "command", None),
         ] {
             let err = ProjectFile::parse(&format!("{HEAD}{rest}")).unwrap_err();
