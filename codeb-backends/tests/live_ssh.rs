@@ -143,12 +143,19 @@ async fn twenty_concurrent_calls_share_one_session_under_sshds_session_limit() {
 async fn a_dropped_session_is_opened_again_on_the_next_call() {
     let Some(sshd) = Sshd::start() else { return };
     let ssh = pinned(&sshd);
-    assert!(ssh.run(&Command::new("true")).await.unwrap().success());
-    // End the session from the server's side: the shell's parent is the session's sshd.
+    // A command's parent is the sshd process of its session.
+    let session_pid = async || {
+        let out = ssh.run(&argv(&["sh", "-c", "echo $PPID"])).await.unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let before = session_pid().await;
+    // End the session from the server's side.
     let _ = ssh.run(&argv(&["sh", "-c", "kill -9 $PPID"])).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let again = ssh.run(&argv(&["echo", "back"])).await.unwrap();
-    assert_eq!(String::from_utf8_lossy(&again.stdout), "back\n");
+    let after = session_pid().await;
+    assert!(!before.is_empty() && !after.is_empty());
+    assert_ne!(before, after, "the next call ran in a new session");
+    assert!(!Path::new(&format!("/proc/{before}")).exists(), "the old session is gone");
 }
 
 #[tokio::test]
@@ -216,8 +223,10 @@ async fn podman_caddy_and_powerdns_answer_through_the_ssh_transport() {
     let Some(sshd) = Sshd::start() else { return };
     let ssh: Arc<dyn Transport> = Arc::new(pinned(&sshd));
     let podman = PodmanRuntime::connect(Arc::clone(&ssh), PodmanConfig::new(&socket)).unwrap();
-    let listed = podman.list_containers(&Default::default()).await.unwrap();
-    assert!(listed.iter().all(|c| c.labels.contains_key(codeb::runtime::LABEL_MANAGED)), "{listed:?}");
+    let local =
+        PodmanRuntime::connect(Arc::new(codeb_backends::transport::LocalTransport::new()), PodmanConfig::new(&socket));
+    let here = local.unwrap().engine_version().await.unwrap();
+    assert_eq!(podman.engine_version().await.unwrap(), here, "the same Podman answers through the session");
     let caddy = CaddyProxy::new(Arc::clone(&ssh), CaddyConfig::new(&admin).with_automatic_https(false)).unwrap();
     caddy.list_routes().await.unwrap();
     let dns = PowerDns::new(Arc::clone(&ssh), PowerDnsConfig::new(&api, &key)).unwrap();

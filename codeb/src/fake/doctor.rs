@@ -30,12 +30,12 @@ impl FakeDoctor {
 
     /// Sets the server's clock `seconds` ahead of this machine's (behind when negative).
     pub fn set_clock_skew(&self, seconds: i64) {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).skew_seconds = seconds;
+        self.state().skew_seconds = seconds;
     }
 
     /// Makes every login fail as a refused key would.
     pub fn refuse_logins(&self) {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).refuse_logins = true;
+        self.state().refuse_logins = true;
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {

@@ -497,10 +497,15 @@ impl Transport for SshTransport {
         // SFTP asks no shell: a read is one request on a channel kept open.
         if let Some(sftp) = self.sftp().await? {
             let read = tokio::time::timeout(Command::DEFAULT_TIMEOUT, sftp.read(path.display().to_string())).await;
-            return match read {
+            let result = match read {
                 Ok(read) => read.map_err(|e| self.sftp_failure(path, e)),
                 Err(_) => Err(self.error(ErrorKind::Timeout, format!("no answer to reading {}", path.display()))),
             };
+            if result.as_ref().is_err_and(|e| matches!(e.kind(), ErrorKind::Unavailable | ErrorKind::Timeout)) {
+                // The SFTP channel may be what failed: the next read opens a new one.
+                *self.files.lock().await = Files::Unknown;
+            }
+            return result;
         }
         let argv = ["cat".to_owned(), "--".to_owned(), path.display().to_string()];
         let output = self.exec(&argv, None, Command::DEFAULT_TIMEOUT).await?;
