@@ -4,8 +4,8 @@
 //!
 //! - a program run: a fresh session each time (connect, key exchange, login,
 //!   exec) and a pooled session, against a local `true`;
-//! - 20 concurrent Podman API calls (`/_ping`) over one session, against the
-//!   same over the unix socket;
+//! - one Podman API call (`/_ping`), and 20 at once over one session,
+//!   against the same over the unix socket;
 //! - a whole deploy of the test image through the SDK, over SSH and locally,
 //!   interleaved.
 //!
@@ -95,6 +95,15 @@ fn main() {
                 call.await.unwrap();
             }
         };
+        let mut ssh_pings = Vec::new();
+        let mut local_pings = Vec::new();
+        for _ in 0..RUNS {
+            ssh_pings.push(timed(podman_ssh.ping()).await);
+            local_pings.push(timed(podman_local.ping()).await);
+        }
+        println!("one Podman /_ping call, median of {RUNS}:");
+        println!("  unix socket                     {}", ms(median(local_pings)));
+        println!("  one SSH session                 {}", ms(median(ssh_pings)));
         let mut ssh_bursts = Vec::new();
         let mut local_bursts = Vec::new();
         for _ in 0..RUNS {

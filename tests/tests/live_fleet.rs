@@ -21,12 +21,13 @@ use std::time::Duration;
 
 use codeb::config::PlatformConfig;
 use codeb::engine::{Change, DeployEvent, DeployOptions, DeployRequest, EventSink, Platform};
+use codeb::model::Step;
 use codeb::model::{
     DomainName, EnvKey, EnvValue, EnvVar, Environment, HealthCheck, ImageRef, Port, ProjectName, ServerName, Service,
 };
 
 use codeb::ErrorKind;
-use codeb::runtime::{ContainerState, ExecSpec, managed_labels};
+use codeb::runtime::{BuildSpec, ContainerState, ExecSpec, managed_labels};
 use codeb::ssot::ReleaseStatus;
 use codeb::testkit::{Namespace, live_env, live_requirement};
 use codeb_devstack::fleet::{Fleet, FleetHost};
@@ -357,5 +358,57 @@ async fn sshd_killed_mid_deploy_leaves_the_old_release_serving_the_state_consist
     assert_eq!(page(&site, &web), "v2", "the retry switched");
     let serving = running_container(&p, &project).await;
     assert!(serving.name.as_str().contains(retry.release.as_str()), "only the retry's release runs: {serving:?}");
+    p.project_delete(&project, true, &DeployOptions::default()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_dropped_during_a_long_build_fails_the_deploy_cleanly_and_the_next_deploy_reconnects() {
+    let Some(site) = Site::start(true) else { return };
+    let v1 = live_env("CODEB_TEST_IMAGE_V1").unwrap();
+    let p = site.platform();
+    let project = site.project("cut");
+    let web = site.domain("cut");
+    let first = p.deploy(&request(&project, &v1, std::slice::from_ref(&web)), &DeployOptions::default()).await.unwrap();
+
+    // A build that takes a while on the app host: its step sleeps.
+    let context = tempfile::tempdir().unwrap();
+    std::fs::write(context.path().join("Containerfile"), format!("FROM {v1}\nRUN sleep 4\n")).unwrap();
+    let built = ImageRef::parse(&format!("localhost/codeb-test-{}/slow:v1", site.ns.as_str())).unwrap();
+    let mut slow = request(&project, built.as_str(), std::slice::from_ref(&web));
+    slow.build =
+        Some(BuildSpec { context: context.path().to_owned(), containerfile: None, tag: built, labels: Default::default() });
+
+    // The session is cut while the build runs; the app host's sshd stays up.
+    let fleet = Arc::clone(&site.fleet);
+    let cut: EventSink = Arc::new(move |event: &DeployEvent| {
+        if let DeployEvent::StepStarted { step: Step::Image } = event {
+            let fleet = Arc::clone(&fleet);
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(1500));
+                fleet.host("app").unwrap().drop_sessions().unwrap();
+            });
+        }
+    });
+    let options = DeployOptions { events: Some(cut), ..DeployOptions::default() };
+    let failed = p.deploy(&slow, &options).await.unwrap_err();
+    assert_eq!(failed.context_value("server"), Some("app"), "the error names the server: {failed}");
+    assert!(matches!(failed.kind(), ErrorKind::Unavailable), "a lost connection, not a build error: {failed:?}");
+    assert_eq!(page(&site, &web), "v1", "the old release keeps serving");
+    let record = p.project_show(&project).await.unwrap().environments[&Environment::Staging].clone();
+    assert_eq!(record.current_release, Some(first.release.clone()), "the SSOT still names the old release");
+    assert!(record.lock.is_none(), "and holds no lock");
+    let attempt = record.releases.iter().find(|r| r.id != first.release).expect("the attempt is recorded");
+    assert!(
+        matches!(attempt.status, ReleaseStatus::Failed { step: Step::Image, .. }),
+        "it failed while building: {:?} ({failed})",
+        attempt.status
+    );
+
+    // The same platform, without any restart: the next deploy opens a new session.
+    let retry = p.deploy(&slow, &DeployOptions::default()).await.unwrap();
+    assert_ne!(retry.release, first.release);
+    assert_eq!(page(&site, &web), "v1", "the built image serves the same page");
+    let serving = running_container(&p, &project).await;
+    assert!(serving.name.as_str().contains(retry.release.as_str()), "the retry's release runs: {serving:?}");
     p.project_delete(&project, true, &DeployOptions::default()).await.unwrap();
 }

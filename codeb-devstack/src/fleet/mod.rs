@@ -129,10 +129,23 @@ impl FleetHost {
     /// would: open connections drop, new ones are refused.
     pub fn kill_sshd(&self) -> Result<()> {
         self.sshd.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.kill_sshd_processes(None)
+    }
+
+    /// Kills the processes serving its open SSH sessions (SIGKILL) but not
+    /// the listening sshd, as a cut connection would: open sessions drop,
+    /// and a new connection is served.
+    pub fn drop_sessions(&self) -> Result<()> {
+        let listener = self.sshd.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|p| p.pid);
+        self.kill_sshd_processes(listener)
+    }
+
+    /// Kills every sshd process in its namespace but `spare`.
+    fn kill_sshd_processes(&self, spare: Option<u32>) -> Result<()> {
         let pids = netns::ip(&["netns", "pids", self.namespace()])?;
-        for pid in pids.split_whitespace().filter_map(|p| p.parse::<i32>().ok()) {
+        for pid in pids.split_whitespace().filter_map(|p| p.parse::<u32>().ok()).filter(|p| Some(*p) != spare) {
             let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-            if let (true, Some(pid)) = (comm.trim() == "sshd", rustix::process::Pid::from_raw(pid)) {
+            if let (true, Some(pid)) = (comm.trim() == "sshd", rustix::process::Pid::from_raw(pid as i32)) {
                 let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
             }
         }
