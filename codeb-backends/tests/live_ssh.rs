@@ -66,6 +66,30 @@ async fn a_program_runs_from_its_argv_with_its_input_and_its_exit_status() {
 }
 
 #[tokio::test]
+async fn a_spawned_program_converses_over_its_channel_and_ends_when_the_stream_is_dropped() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let Some(sshd) = Sshd::start() else { return };
+    let ssh = pinned(&sshd);
+    let ended = sshd.dir.path().join("ended");
+    let script = r#"while read -r line; do echo "got $line"; done; echo bye > "$1""#;
+    let command = argv(&["sh", "-c", script, "sh", &ended.display().to_string()]);
+    let mut stream = BufReader::new(ssh.spawn(&command).await.unwrap());
+    for line in ["one", "it's $(id)"] {
+        stream.get_mut().write_all(format!("{line}\n").as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        stream.read_line(&mut answer).await.unwrap();
+        assert_eq!(answer, format!("got {line}\n"));
+    }
+    assert!(!ended.exists(), "it runs while the stream is open");
+    drop(stream);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !ended.exists() {
+        assert!(std::time::Instant::now() < deadline, "the program did not see its input end");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
 async fn files_are_read_and_replaced_with_their_mode_and_missing_ones_are_not_found() {
     let Some(sshd) = Sshd::start() else { return };
     let ssh = pinned(&sshd);

@@ -64,6 +64,11 @@ impl Transport for Recording {
         self.local.run(command).await
     }
 
+    async fn spawn(&self, command: &Command) -> Result<Box<dyn Stream>> {
+        self.record(format!("spawn {:?}", command.argv()));
+        self.local.spawn(command).await
+    }
+
     async fn read_file(&self, path: &Path) -> Result<Vec<u8>> {
         self.record(format!("read {}", path.display()));
         self.local.read_file(path).await
@@ -167,6 +172,10 @@ impl Transport for Refusing {
     }
 
     async fn run(&self, command: &Command) -> Result<Output> {
+        Err(unreachable(format!("refused {}", command.program())))
+    }
+
+    async fn spawn(&self, command: &Command) -> Result<Box<dyn Stream>> {
         Err(unreachable(format!("refused {}", command.program())))
     }
 

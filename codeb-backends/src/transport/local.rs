@@ -2,12 +2,14 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::process::Stdio;
+use std::task::{Context, Poll};
 
 use async_trait::async_trait;
 use codeb::model::ServerName;
 use codeb::{Error, ErrorKind, Result};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
 
 use super::{Command, Endpoint, Output, Stream, Transport};
@@ -50,6 +52,59 @@ impl LocalTransport {
     }
 }
 
+impl LocalTransport {
+    /// Starts `command` with its output piped, `stdin` and `stderr` as given; killed when dropped.
+    fn start(&self, command: &Command, stdin: Stdio, stderr: Stdio) -> Result<tokio::process::Child> {
+        let program = command.program();
+        tokio::process::Command::new(program)
+            .args(command.arguments())
+            .stdin(stdin)
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| {
+                let kind = match e.kind() {
+                    io::ErrorKind::NotFound => ErrorKind::NotFound,
+                    io::ErrorKind::PermissionDenied => ErrorKind::Forbidden,
+                    _ => ErrorKind::Unavailable,
+                };
+                Error::new(kind, format!("cannot start {program}"))
+                    .with_context("server", &self.server)
+                    .with_context("program", program)
+                    .with_source(e)
+            })
+    }
+}
+
+/// A spawned program's standard input and output as one stream; the
+/// program is killed when it is dropped.
+struct Conversation {
+    input: tokio::process::ChildStdin,
+    output: tokio::process::ChildStdout,
+    _child: tokio::process::Child,
+}
+
+impl AsyncRead for Conversation {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.output).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Conversation {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.input).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.input).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.input).poll_shutdown(cx)
+    }
+}
+
 impl Default for LocalTransport {
     fn default() -> Self {
         LocalTransport::new()
@@ -84,21 +139,8 @@ impl Transport for LocalTransport {
         let failed = |kind: ErrorKind, message: String| {
             Error::new(kind, message).with_context("server", &self.server).with_context("program", program)
         };
-        let mut child = tokio::process::Command::new(program)
-            .args(command.arguments())
-            .stdin(if command.stdin().is_some() { Stdio::piped() } else { Stdio::null() })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| {
-                let kind = match e.kind() {
-                    io::ErrorKind::NotFound => ErrorKind::NotFound,
-                    io::ErrorKind::PermissionDenied => ErrorKind::Forbidden,
-                    _ => ErrorKind::Unavailable,
-                };
-                failed(kind, format!("cannot start {program}")).with_source(e)
-            })?;
+        let stdin = if command.stdin().is_some() { Stdio::piped() } else { Stdio::null() };
+        let mut child = self.start(command, stdin, Stdio::piped())?;
         let feed = feed(child.stdin.take(), command.stdin());
         // Dropping this future (at the timeout) drops the child, which kills it.
         let exchange = async move { tokio::join!(feed, child.wait_with_output()) };
@@ -115,6 +157,14 @@ impl Transport for LocalTransport {
             failed(ErrorKind::Unavailable, format!("cannot read the output of {program}")).with_source(e)
         })?;
         Ok(Output { status: output.status.code(), stdout: output.stdout, stderr: output.stderr })
+    }
+
+    async fn spawn(&self, command: &Command) -> Result<Box<dyn Stream>> {
+        let mut child = self.start(command, Stdio::piped(), Stdio::null())?;
+        match (child.stdin.take(), child.stdout.take()) {
+            (Some(input), Some(output)) => Ok(Box::new(Conversation { input, output, _child: child })),
+            _ => Err(Error::internal("a spawned program has no pipes").with_context("program", command.program())),
+        }
     }
 
     async fn read_file(&self, path: &Path) -> Result<Vec<u8>> {
@@ -176,6 +226,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_spawned_program_answers_each_line_and_ends_when_its_stream_is_dropped() {
+        use tokio::io::{AsyncBufReadExt, BufReader};
+        let script = r#"echo $$; while read -r line; do echo "got $line"; done"#;
+        let mut stream = BufReader::new(transport().spawn(&Command::new("sh").args(["-c", script])).await.unwrap());
+        let mut pid = String::new();
+        stream.read_line(&mut pid).await.unwrap();
+        for line in ["one", "two words"] {
+            stream.get_mut().write_all(format!("{line}\n").as_bytes()).await.unwrap();
+            let mut answer = String::new();
+            stream.read_line(&mut answer).await.unwrap();
+            assert_eq!(answer, format!("got {line}\n"));
+        }
+        drop(stream);
+        wait_until_gone(pid.trim()).await;
+        let missing = transport().spawn(&Command::new("no-such-program-here")).await.err().unwrap();
+        assert_eq!(missing.kind(), ErrorKind::NotFound, "{missing}");
+    }
+
+    #[tokio::test]
     async fn a_command_past_its_timeout_is_a_timeout_and_is_killed() {
         let dir = tempfile::tempdir().unwrap();
         let pid_file = dir.path().join("pid");
@@ -186,7 +255,11 @@ mod tests {
         assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
         assert!(started.elapsed() < Duration::from_secs(5));
         let pid = std::fs::read_to_string(&pid_file).unwrap().trim().to_owned();
-        // Killed: gone, or a zombie until the runtime reaps it.
+        wait_until_gone(&pid).await;
+    }
+
+    /// Waits until process `pid` is gone, or a zombie until the runtime reaps it.
+    async fn wait_until_gone(pid: &str) {
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         loop {
             match std::fs::read_to_string(format!("/proc/{pid}/stat")) {

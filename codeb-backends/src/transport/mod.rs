@@ -14,7 +14,8 @@
 //! - endpoints and paths are the server's: `127.0.0.1:2019` is the server's
 //!   loopback, `/proc/net/tcp` the server's socket table;
 //! - a program runs from an argv, each argument delivered literally (never
-//!   through a shell that would split or expand it);
+//!   through a shell that would split or expand it), to its end
+//!   ([`Transport::run`]) or as a conversation ([`Transport::spawn`]);
 //! - a file is replaced atomically and durably, with the mode asked for;
 //! - failures are [`codeb::Error`]s whose kind says what to do (see each
 //!   method) and whose context names the [`server`](Transport::server).
@@ -78,6 +79,16 @@ pub trait Transport: Send + Sync + fmt::Debug {
     /// mix. The directory must exist (`NotFound` otherwise); `Forbidden` when
     /// it may not be written; `Unavailable` for any other failure.
     async fn write_file(&self, path: &Path, contents: &[u8], mode: u32) -> Result<()>;
+    /// Starts `command` on the server for a conversation: what is written to
+    /// the stream is its standard input, what is read its standard output
+    /// (its standard error is dropped). The end of the stream is the
+    /// program's end; dropping the stream ends the program.
+    ///
+    /// [`Command::stdin`] and [`Command::timeout`] do not apply: the caller
+    /// writes the input and bounds each wait itself. `NotFound` when the
+    /// program does not exist (where that can be told at start),
+    /// `Unavailable` when it could not be started.
+    async fn spawn(&self, command: &Command) -> Result<Box<dyn Stream>>;
 }
 
 /// A bidirectional byte stream to an [`Endpoint`].

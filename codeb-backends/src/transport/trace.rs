@@ -77,6 +77,13 @@ impl Transport for Traced {
         result
     }
 
+    async fn spawn(&self, command: &Command) -> Result<Box<dyn Stream>> {
+        let started = Instant::now();
+        let result = self.inner.spawn(command).await;
+        self.record(&format!("start {:?}", command.argv()), started, &result, |_| "running".to_owned());
+        result
+    }
+
     async fn read_file(&self, path: &Path) -> Result<Vec<u8>> {
         // The probes read /proc on every check: only -vv shows these.
         let result = self.inner.read_file(path).await;

@@ -493,6 +493,15 @@ impl Transport for SshTransport {
         Ok(output)
     }
 
+    async fn spawn(&self, command: &Command) -> Result<Box<dyn Stream>> {
+        let (channel, permit) =
+            self.channel("a session channel", |h| async move { h.channel_open_session().await }).await?;
+        let started = channel.exec(true, argv::command_line(command.argv())).await;
+        started.map_err(|e| self.lost(e).with_context("program", command.program()))?;
+        // The server ends the program when the channel closes: the stream's drop.
+        Ok(Box::new(Forwarded { stream: channel.into_stream(), _permit: permit }))
+    }
+
     async fn read_file(&self, path: &Path) -> Result<Vec<u8>> {
         // SFTP asks no shell: a read is one request on a channel kept open.
         if let Some(sftp) = self.sftp().await? {
