@@ -4,16 +4,19 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use codeb::config::{PlatformConfig, ServerConfig};
+use codeb::config::{ControlConfig, KeySource, PlatformConfig, ServerConfig};
 use codeb::engine::{Backends, Platform};
 use codeb::fleet::{Fleet, Host, HostAddresses};
 use codeb::model::{Role, ServerName};
 use codeb::ports::{PortProbe, RuntimeAttributedProbe, SsotPortRegistry};
 use codeb::releases::ContainerReleases;
+use codeb::secrets::SecretStore;
+use codeb::ssot::StateStore;
 use codeb::{Error, Result};
 
+use crate::control::ControlClient;
 use crate::transport::ssh::{Identity, KnownHosts, SshConfig, SshTarget, SshTransport};
-use crate::transport::{LocalTransport, Traced, Transport};
+use crate::transport::{Command, LocalTransport, Traced, Transport};
 use crate::{
     CaddyConfig, CaddyProxy, FileSecretStore, FileStateStore, PodmanConfig, PodmanRuntime, PowerDns, PowerDnsConfig,
     ProcLiveness, ProcPortProbe, SecretFileConfig, TransportDoctor, TransportHttpProbe,
@@ -25,7 +28,9 @@ use crate::{
 /// one [`LocalTransport`]: the platform is the machine codeb runs on. With
 /// servers, each is reached through its own [`SshTransport`]: its Podman,
 /// port table and health probe; Caddy through the first server with the
-/// proxy role, PowerDNS through the first with the dns role. Every
+/// proxy role, PowerDNS through the first with the dns role; and with a
+/// server of the control role, the SSOT and the secrets through its control
+/// endpoint ([`crate::control`]), else the files the platform file names. Every
 /// transport's exchanges are recorded as `tracing` events (see
 /// [`crate::transport::trace`]).
 ///
@@ -43,20 +48,59 @@ pub fn connect(config: &PlatformConfig, owner: &str) -> Result<Platform> {
         ssh_fleet(config, podman)?
     };
     let caddy = CaddyConfig::from_section(&config.caddy, &config.tls)?;
-    let secrets = FileSecretStore::open(SecretFileConfig::new(&config.secrets_dir, config.secret_key.clone()))?;
-    let state = Arc::new(FileStateStore::new(&config.state_path));
+    let Truth { state, secrets } = truth(config)?;
     let ports = SsotPortRegistry::new(state.clone(), Arc::new(fleet.clone()), config.ports)?;
     let backends = Backends {
         fleet,
         proxy: Arc::new(CaddyProxy::new(proxy, caddy)?),
         dns: Arc::new(PowerDns::new(dns, PowerDnsConfig::from_section(&config.powerdns)?)?),
-        secrets: Arc::new(secrets),
+        secrets,
         ports: Arc::new(ports),
         state,
         // Locks record this machine's host name: their holders are asked about here.
         liveness: Arc::new(ProcLiveness::new(local)),
     };
     Ok(Platform::new(backends, config.settings(owner, &hostname())))
+}
+
+/// Where the SSOT and the secrets are kept.
+struct Truth {
+    state: Arc<dyn StateStore>,
+    secrets: Arc<dyn SecretStore>,
+}
+
+/// The files here, or, with a control server, its endpoint over SSH.
+fn truth(config: &PlatformConfig) -> Result<Truth> {
+    let Some(control) = &config.control else {
+        let secrets = FileSecretStore::open(SecretFileConfig::new(&config.secrets_dir, config.secret_key.clone()))?;
+        return Ok(Truth { state: Arc::new(FileStateStore::new(&config.state_path)), secrets: Arc::new(secrets) });
+    };
+    let server =
+        config.servers.iter().find(|s| s.name == control.server).ok_or_else(|| {
+            Error::internal(format!("the control server {} is not among the servers", control.server))
+        })?;
+    // A transport of its own: the client's conversation runs on a runtime of its own.
+    let transport: Arc<dyn Transport> = Arc::new(Traced::new(server_access(config, server)?.ssh));
+    let client = ControlClient::new(transport, control_command(config, control)?)?;
+    Ok(Truth { state: Arc::new(client.state_store()), secrets: Arc::new(client.secret_store()) })
+}
+
+/// The endpoint's argv: the configured program, then where the truth is on the control server.
+fn control_command(config: &PlatformConfig, control: &ControlConfig) -> Result<Command> {
+    let KeySource::File(key_file) = &config.secret_key else {
+        return Err(Error::invalid("the secret key of a control server is a key_file on it"));
+    };
+    let path = |p: &Path| p.display().to_string();
+    let (program, arguments) =
+        control.command.split_first().ok_or_else(|| Error::invalid("[control] command is empty"))?;
+    Ok(Command::new(program).args(arguments.iter().cloned()).args([
+        "--state".to_owned(),
+        path(&config.state_path),
+        "--secrets".to_owned(),
+        path(&config.secrets_dir),
+        "--key-file".to_owned(),
+        path(key_file),
+    ]))
 }
 
 /// One server and the backends that reach it through `transport` (`reach` says how, for people).

@@ -38,6 +38,7 @@
 mod atomic_file;
 pub mod caddy;
 mod connect;
+pub mod control;
 mod doctor;
 mod http;
 mod http_probe;

@@ -85,6 +85,9 @@ pub enum Command {
     /// The MCP server, for AI agents.
     #[command(subcommand)]
     Mcp(McpCommand),
+    /// The control endpoint, run on the control server by each client over SSH.
+    #[command(subcommand)]
+    Control(ControlCommand),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
     /// Print the man page of `we` or of a command (roff), or write them all with --dir.
@@ -398,6 +401,23 @@ pub struct LogsArgs {
 pub enum McpCommand {
     /// Serve codeb's tools to an MCP client (stdio by default; --http for streamable HTTP).
     Serve(codeb_mcp::ServeArgs),
+}
+
+/// `we control ...`
+#[derive(Debug, Subcommand)]
+pub enum ControlCommand {
+    /// Serve this server's SSOT and secrets to one client on stdin and stdout.
+    Serve {
+        /// The SSOT file.
+        #[arg(long)]
+        state: std::path::PathBuf,
+        /// The secret store's directory.
+        #[arg(long)]
+        secrets: std::path::PathBuf,
+        /// The secret store's key file (made if missing; never sent).
+        #[arg(long)]
+        key_file: std::path::PathBuf,
+    },
 }
 
 /// `we man`

@@ -375,8 +375,12 @@ async fn a_session_dropped_during_a_long_build_fails_the_deploy_cleanly_and_the_
     std::fs::write(context.path().join("Containerfile"), format!("FROM {v1}\nRUN sleep 4\n")).unwrap();
     let built = ImageRef::parse(&format!("localhost/codeb-test-{}/slow:v1", site.ns.as_str())).unwrap();
     let mut slow = request(&project, built.as_str(), std::slice::from_ref(&web));
-    slow.build =
-        Some(BuildSpec { context: context.path().to_owned(), containerfile: None, tag: built, labels: Default::default() });
+    slow.build = Some(BuildSpec {
+        context: context.path().to_owned(),
+        containerfile: None,
+        tag: built,
+        labels: Default::default(),
+    });
 
     // The session is cut while the build runs; the app host's sshd stays up.
     let fleet = Arc::clone(&site.fleet);

@@ -86,6 +86,39 @@ impl Sshd {
     }
 }
 
+impl Sshd {
+    /// Kills every process serving a session (SIGKILL), as a cut connection
+    /// would, but not the listener: new connections are still served.
+    pub fn drop_sessions(&self) {
+        let listener = self.child.id();
+        let mut family = vec![listener];
+        // Parents come before children in a scan only by luck: scan until no new one joins.
+        loop {
+            let joined: Vec<u32> = processes()
+                .filter(|(pid, ppid)| family.contains(ppid) && !family.contains(pid))
+                .map(|(pid, _)| pid)
+                .collect();
+            if joined.is_empty() {
+                break;
+            }
+            family.extend(joined);
+        }
+        for pid in family.into_iter().filter(|p| *p != listener) {
+            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+        }
+    }
+}
+
+/// Every process as (pid, parent pid).
+fn processes() -> impl Iterator<Item = (u32, u32)> {
+    std::fs::read_dir("/proc").unwrap().filter_map(|entry| {
+        let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let ppid = stat.rsplit_once(") ")?.1.split_whitespace().nth(1)?.parse().ok()?;
+        Some((pid, ppid))
+    })
+}
+
 impl Drop for Sshd {
     fn drop(&mut self) {
         let _ = self.child.kill();

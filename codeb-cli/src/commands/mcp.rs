@@ -1,9 +1,11 @@
-//! `we mcp serve`: the MCP server of `codeb-mcp`, started from the CLI.
+//! `we mcp serve` and `we control serve`: the servers a client talks to on
+//! stdio (an MCP client; a codeb client over SSH), started from the CLI.
 //!
-//! On stdio the protocol owns stdout, so nothing here prints there; the
-//! server logs to stderr.
+//! The protocol owns stdout, so nothing here prints there.
 
-use crate::args::McpCommand;
+use codeb_backends::control::ControlPaths;
+
+use crate::args::{ControlCommand, McpCommand};
 use crate::context::Context;
 use crate::exit::OK;
 
@@ -14,4 +16,10 @@ pub async fn run(cmd: McpCommand, ctx: &Context) -> codeb::Result<u8> {
             Ok(OK)
         }
     }
+}
+
+pub async fn control(cmd: ControlCommand) -> codeb::Result<u8> {
+    let ControlCommand::Serve { state, secrets, key_file } = cmd;
+    codeb_backends::control::serve_stdio(ControlPaths { state, secrets, key_file }).await?;
+    Ok(OK)
 }

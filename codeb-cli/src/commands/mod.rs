@@ -36,6 +36,7 @@ pub async fn run(command: Command, ctx: &Context) -> codeb::Result<u8> {
         Command::Lock(cmd) => lock::run(cmd, ctx).await,
         Command::Logs(args) => logs::run(args, ctx).await,
         Command::Mcp(cmd) => mcp::run(cmd, ctx).await,
+        Command::Control(cmd) => mcp::control(cmd).await,
         Command::Completions(args) => meta::completions(args),
         Command::Man(args) => meta::man(args, ctx),
     }

@@ -101,6 +101,26 @@ pub struct PlatformConfig {
     pub servers: Vec<ServerConfig>,
     /// codeb's file of pinned SSH host keys (`[ssh] known_hosts`); none: [`default_known_hosts`].
     pub known_hosts: Option<PathBuf>,
+    /// Where the truth lives when a server has the role `control`: the SSOT
+    /// and secrets are then kept on that server, at `state_path`,
+    /// `secrets_dir` and the key file as that server names them. None: here.
+    pub control: Option<ControlConfig>,
+}
+
+/// The control server that keeps a fleet's SSOT, secrets and locks.
+///
+/// ```toml
+/// [servers.app1]
+/// roles = ["app", "proxy", "dns", "control"]
+/// [control]                                    # optional
+/// command = ["/usr/local/bin/we", "control", "serve"]
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ControlConfig {
+    /// The server with the role `control`.
+    pub server: ServerName,
+    /// The program that serves the truth there, and its first arguments (default `we control serve`).
+    pub command: Vec<String>,
 }
 
 /// One server of the fleet, as its `[servers.NAME]` section describes it.
@@ -227,6 +247,13 @@ struct Raw {
     ssh: RawSsh,
     #[serde(default)]
     servers: BTreeMap<String, toml::Spanned<toml::Table>>,
+    control: Option<RawControl>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawControl {
+    command: Vec<String>,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -352,6 +379,36 @@ impl KeySource {
     }
 }
 
+/// The control server among `servers`, if one has the role, and how to serve its truth.
+fn control_config(servers: &[ServerConfig], raw: Option<RawControl>, key: &KeySource) -> Result<Option<ControlConfig>> {
+    let mut control = servers.iter().filter(|s| s.roles.contains(&Role::Control)).map(|s| s.name.clone());
+    let Some(server) = control.next() else {
+        return match raw {
+            Some(_) => Err(Error::invalid("platform file, [control]: no server has the role control")
+                .with_context("field", "control")),
+            None => Ok(None),
+        };
+    };
+    if let Some(other) = control.next() {
+        return Err(Error::invalid(format!(
+            "platform file: {server} and {other} both have the role control; one server keeps the truth"
+        ))
+        .with_context("field", "roles"));
+    }
+    if let KeySource::Env(_) = key {
+        return Err(Error::invalid(format!(
+            "platform file, [secrets]: the secret key stays on the control server {server}: \
+             name its file there with key_file, not key_env"
+        ))
+        .with_context("field", "secrets.key_env"));
+    }
+    let command = raw.map_or_else(|| ["we", "control", "serve"].map(str::to_owned).to_vec(), |c| c.command);
+    if command.first().is_none_or(|program| program.is_empty()) {
+        return Err(Error::invalid("platform file, [control] command: name a program").with_context("field", "command"));
+    }
+    Ok(Some(ControlConfig { server, command }))
+}
+
 fn range(field: &'static str, s: &str) -> Result<PortRange, ValidationError> {
     let err = || ValidationError::new(field, s, "is a range like 3000-3499");
     let (a, b) = s.split_once('-').ok_or_else(err)?;
@@ -403,12 +460,15 @@ impl Raw {
             .into_iter()
             .map(|(name, section)| ServerConfig::from_section(&name, section, network))
             .collect::<Result<Vec<_>>>()?;
+        let secret_key = KeySource::from_keys("secrets.key", self.secrets.key_file, self.secrets.key_env)?;
+        let control = control_config(&servers, self.control, &secret_key)?;
         Ok(PlatformConfig {
+            control,
             servers,
             known_hosts: self.ssh.known_hosts,
             state_path: self.state.path,
             secrets_dir: self.secrets.dir,
-            secret_key: KeySource::from_keys("secrets.key", self.secrets.key_file, self.secrets.key_env)?,
+            secret_key,
             podman,
             caddy,
             powerdns,
