@@ -149,7 +149,9 @@ impl Conversations {
             self.current = Some(Conversation::start(&*self.transport, &self.command).await?);
         }
         let conversation = self.current.as_mut().ok_or_else(|| Error::internal("no control conversation"))?;
+        let started = std::time::Instant::now();
         let answered = conversation.exchange(request).await.map_err(|e| self.name(e));
+        crate::transport::trace::control(self.transport.server(), request.op(), started, &answered);
         match answered {
             Ok(Answer::Failed { kind, message }) => Err(self.name(Error::new(kind, message))),
             Ok(answer) => Ok(answer),

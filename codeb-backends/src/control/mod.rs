@@ -15,7 +15,7 @@
 //! environment and one allocator. See ARCHITECTURE.md for why this design.
 
 mod client;
-mod protocol;
+pub(crate) mod protocol;
 mod serve;
 
 pub use client::{ControlClient, RemoteSecretStore, RemoteStateStore};

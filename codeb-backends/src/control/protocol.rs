@@ -37,6 +37,23 @@ pub(crate) enum Request {
     SecretListAt { scope: WireScope, version: EnvVersion },
 }
 
+impl Request {
+    /// Its name on the wire, for people (never its contents).
+    pub(crate) fn op(&self) -> &'static str {
+        match self {
+            Request::Load => "load",
+            Request::Begin => "begin",
+            Request::Commit { .. } => "commit",
+            Request::Abort => "abort",
+            Request::SecretSet { .. } => "secret_set",
+            Request::SecretUnset { .. } => "secret_unset",
+            Request::SecretGet { .. } => "secret_get",
+            Request::SecretList { .. } => "secret_list",
+            Request::SecretListAt { .. } => "secret_list_at",
+        }
+    }
+}
+
 /// What the endpoint answers.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "answer", rename_all = "snake_case")]
@@ -60,6 +77,20 @@ pub(crate) enum Answer {
 }
 
 impl Answer {
+    /// Its name on the wire, for people (never its contents).
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Answer::Hello { .. } => "hello",
+            Answer::Document { .. } => "document",
+            Answer::Committed { .. } => "committed",
+            Answer::Aborted => "aborted",
+            Answer::Version { .. } => "version",
+            Answer::Var { .. } => "var",
+            Answer::Set { .. } => "set",
+            Answer::Failed { .. } => "failed",
+        }
+    }
+
     /// The answer for a failed request.
     pub(crate) fn failed(e: &Error) -> Self {
         Answer::Failed { kind: e.kind(), message: e.to_string() }

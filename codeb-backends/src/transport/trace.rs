@@ -37,6 +37,21 @@ pub(crate) fn http<E: Display>(
     }
 }
 
+/// Records one exchange with a control endpoint by the names of the request
+/// and the answer: their contents hold the SSOT and secret values.
+pub(crate) fn control(
+    server: &ServerName,
+    op: &str,
+    started: Instant,
+    answer: &Result<crate::control::protocol::Answer>,
+) {
+    let ms = started.elapsed().as_millis();
+    match answer {
+        Ok(a) => tracing::debug!(target: TARGET, %server, "control {op} -> {} in {ms} ms", a.name()),
+        Err(e) => tracing::debug!(target: TARGET, %server, "control {op} -> failed in {ms} ms: {}", e.kind()),
+    }
+}
+
 /// A transport that records what it is asked to do, then asks `inner`.
 #[derive(Debug)]
 pub(crate) struct Traced {

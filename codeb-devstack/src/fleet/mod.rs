@@ -1,6 +1,7 @@
 //! A fleet on one machine, for the tests of codeb over SSH: hosts in network
 //! namespaces, each with a veth pair to the root namespace, addresses from
-//! 10.231.0.0/16 and its own sshd (key-only, its own host key); one host may
+//! 10.231.0.0/16 (the hosts of one fleet reach each other through the root
+//! namespace) and its own sshd (key-only, its own host key); one host may
 //! also run a [`LocalStack`] of its own (Podman with its own container
 //! storage, Caddy, PowerDNS and a registry, on its loopback).
 //!
@@ -218,6 +219,7 @@ impl Fleet {
                 fleet.hosts.push(host);
             }
         }
+        netns::forward_between_hosts()?;
         for host in &fleet.hosts {
             sshd::prepare(&host.sshd_dir(), host.ssh_address(), &client_public)?;
             host.start_sshd()?;

@@ -55,14 +55,18 @@ impl Link {
     pub fn create(&self) -> Result<()> {
         let ns = self.namespace.as_str();
         let (root_cidr, ns_cidr) = (format!("{}/30", self.root_address), format!("{}/30", self.address));
+        // The other hosts of the fleet are reached through the root namespace, which forwards.
+        let [a, b, c, _] = self.address.octets();
+        let (fleet_net, via) = (format!("{a}.{b}.{c}.0/24"), self.root_address.to_string());
         ip(&["netns", "add", ns])?;
-        let steps: [&[&str]; 6] = [
+        let steps: [&[&str]; 7] = [
             &["link", "add", &self.root, "type", "veth", "peer", "name", "eth0", "netns", ns],
             &["addr", "add", &root_cidr, "dev", &self.root],
             &["link", "set", &self.root, "up"],
             &["-n", ns, "link", "set", "lo", "up"],
             &["-n", ns, "addr", "add", &ns_cidr, "dev", "eth0"],
             &["-n", ns, "link", "set", "eth0", "up"],
+            &["-n", ns, "route", "add", &fleet_net, "via", &via],
         ];
         for step in steps {
             if let Err(e) = ip(step) {
@@ -80,6 +84,18 @@ impl Link {
             let _ = ip(&["link", "del", &self.root]);
         }
     }
+}
+
+/// Lets the root namespace forward between the hosts' links (as Podman's
+/// networks need too); a machine that forwards already is left as it is.
+pub(crate) fn forward_between_hosts() -> Result<()> {
+    const FORWARD: &str = "/proc/sys/net/ipv4/ip_forward";
+    if std::fs::read_to_string(FORWARD).is_ok_and(|v| v.trim() == "1") {
+        return Ok(());
+    }
+    std::fs::write(FORWARD, "1").map_err(|e| {
+        Error::new(ErrorKind::Unavailable, format!("cannot turn on forwarding in {FORWARD}")).with_source(e)
+    })
 }
 
 /// Kills every process left in the namespace `name`, then deletes it (its

@@ -22,14 +22,15 @@ pub(crate) fn keygen(path: &Path) -> Result<()> {
 }
 
 /// The config of an sshd in `dir` listening on `listen`: key-only, root by
-/// key, forwarding of TCP and unix sockets, sshd's own session limit (10).
+/// key, forwarding of TCP and unix sockets, sshd's own session limit (10),
+/// and an SFTP subsystem, as Debian's sshd has.
 pub(crate) fn config(dir: &Path, listen: SocketAddr) -> String {
     let d = dir.display();
     format!(
         "ListenAddress {listen}\nHostKey {d}/host_ed25519\nAuthorizedKeysFile {d}/authorized_keys\n\
          PidFile none\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n\
          StrictModes no\nPermitRootLogin prohibit-password\nAllowTcpForwarding yes\n\
-         AllowStreamLocalForwarding yes\nMaxSessions 10\nLogLevel ERROR\n"
+         AllowStreamLocalForwarding yes\nMaxSessions 10\nSubsystem sftp internal-sftp\nLogLevel ERROR\n"
     )
 }
 

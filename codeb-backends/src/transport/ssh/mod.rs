@@ -320,12 +320,11 @@ impl SshTransport {
             Files::Cat { session: on } if Arc::ptr_eq(on, &session) => return Ok(None),
             _ => {}
         }
-        let (channel, permit) =
+        let (mut channel, permit) =
             self.channel("an SFTP channel", |h| async move { h.channel_open_session().await }).await?;
-        let subsystem = channel.request_subsystem(true, "sftp").await.map_err(|e| self.lost(e));
-        let opened = match subsystem {
-            Ok(()) => SftpSession::new(channel.into_stream()).await.ok(),
-            Err(_) => None,
+        let opened = match offers_sftp(&mut channel).await {
+            true => SftpSession::new(channel.into_stream()).await.ok(),
+            false => None,
         };
         *files = match opened {
             Some(sftp) => Files::Sftp { session, sftp: Arc::new(sftp), _permit: permit },
@@ -438,6 +437,25 @@ impl SshTransport {
         };
         self.error(kind, format!("cannot {what} {}", path.display())).with_context("path", path.display())
     }
+}
+
+/// Asks for the SFTP subsystem on `channel` and waits for the server's
+/// yes or no: a server without one says no at once, where waiting for an
+/// SFTP greeting would take the SFTP client's whole timeout.
+async fn offers_sftp(channel: &mut Channel<Msg>) -> bool {
+    if channel.request_subsystem(true, "sftp").await.is_err() {
+        return false;
+    }
+    let reply = async {
+        loop {
+            match channel.wait().await {
+                Some(ChannelMsg::Success) => return true,
+                Some(ChannelMsg::Failure | ChannelMsg::Close | ChannelMsg::Eof) | None => return false,
+                Some(_) => {}
+            }
+        }
+    };
+    tokio::time::timeout(Command::DEFAULT_TIMEOUT, reply).await.unwrap_or(false)
 }
 
 /// Replaces `$1` with standard input, atomically and durably, with mode `$2`.

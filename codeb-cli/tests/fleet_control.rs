@@ -1,0 +1,219 @@
+//! A team on one fleet: two clients, each with its own HOME, host name and
+//! network namespace, run the real `we` against one app host that is also
+//! the control server. They share its SSOT, secrets and locks through `we
+//! control serve` over SSH; nothing of the truth is on the clients.
+//!
+//! Needs root, `ip`, `unshare`, `nsenter` and OpenSSH (the fleet), and the
+//! live stack's test image (`scripts/test`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use codeb::model::ImageRef;
+use codeb::testkit::{Namespace, live_env, live_requirement};
+use codeb_devstack::fleet::Fleet;
+use serde_json::Value;
+
+/// The fleet: the app host (app, proxy, dns and control) and two laptops.
+struct Team {
+    fleet: Fleet,
+    ns: Namespace,
+    dir: tempfile::TempDir,
+    image: String,
+}
+
+const CLIENTS: [&str; 2] = ["laptop1", "laptop2"];
+
+impl Team {
+    fn start() -> Option<Team> {
+        if !live_requirement("a fleet in network namespaces", Fleet::check_requirements()) {
+            return None;
+        }
+        let (socket, image) = (live_env("CODEB_TEST_PODMAN_SOCKET")?, live_env("CODEB_TEST_IMAGE_V1")?);
+        let dir = tempfile::tempdir().unwrap();
+        let fleet = Fleet::up(dir.path(), &["app", CLIENTS[0], CLIENTS[1]], Some("app")).unwrap();
+        fleet.copy_images(Path::new(&socket), &[ImageRef::parse(&image).unwrap()]).unwrap();
+        let team = Team { fleet, ns: Namespace::random(), dir, image };
+        for client in CLIENTS {
+            team.write_platform_file(client);
+        }
+        Some(team)
+    }
+
+    /// Where the control server keeps the truth (on the app host; the hosts share this file system).
+    fn control(&self, name: &str) -> String {
+        format!("{:?}", self.dir.path().join("control").join(name).display().to_string())
+    }
+
+    fn home(&self, client: &str) -> PathBuf {
+        self.dir.path().join(client)
+    }
+
+    /// `client`'s platform file: the truth on the control server, every service on the app host.
+    fn write_platform_file(&self, client: &str) {
+        let app = self.fleet.host("app").unwrap();
+        let stack = self.fleet.stack().unwrap().endpoints();
+        let home = self.home(client);
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::write(home.join("pdns.key"), stack.pdns_api_key.expose()).unwrap();
+        std::fs::write(home.join("known_hosts"), format!("{} {}", app.address(), app.host_key().unwrap())).unwrap();
+        let text = format!(
+            "[state]\npath = {state}\n[secrets]\ndir = {secrets}\nkey_file = {key}\n\
+             [podman]\nsocket = \"/nonexistent/podman.sock\"\n\
+             [caddy]\nadmin = \"http://{admin}\"\nlisten = [\"{app_ip}:{http}\"]\ntls = \"off\"\n\
+             [powerdns]\napi = \"http://{api}\"\napi_key_file = {pdns_key:?}\nzone = {zone:?}\n\
+             [deploy]\ndrain_grace = \"100ms\"\nstop_grace = \"2s\"\nwatch_window = \"0s\"\n\
+             [ssh]\nknown_hosts = {known_hosts:?}\n\
+             [servers.app]\nroles = [\"app\", \"proxy\", \"dns\", \"control\"]\nssh = \"root@{app_ip}:22\"\n\
+             identity = {identity:?}\npodman_socket = {socket:?}\npublic_ipv4 = \"{app_ip}\"\n\
+             [control]\ncommand = [{we:?}, \"control\", \"serve\"]\n",
+            state = self.control("ssot.json"),
+            secrets = self.control("secrets"),
+            key = self.control("secret.key"),
+            admin = stack.caddy_admin,
+            api = stack.pdns_api,
+            http = stack.http.port(),
+            app_ip = app.address(),
+            pdns_key = home.join("pdns.key").display().to_string(),
+            zone = self.ns.zone().as_str(),
+            known_hosts = home.join("known_hosts").display().to_string(),
+            identity = self.fleet.client_key().display().to_string(),
+            socket = stack.podman_socket.display().to_string(),
+            we = env!("CARGO_BIN_EXE_we"),
+        );
+        std::fs::write(home.join("platform.toml"), text).unwrap();
+    }
+
+    /// `we ARGS` as `client` runs it: its host name, HOME, platform file and network namespace.
+    fn we(&self, client: &str, args: &[&str]) -> Command {
+        let host = self.fleet.host(client).unwrap();
+        let home = self.home(client);
+        let mut command = Command::new("unshare");
+        command
+            .args(["--uts", "--", "sh", "-c", r#"hostname "$1" && shift && exec "$@""#, "sh", client, "nsenter"])
+            .arg(format!("--net=/run/netns/{}", host.namespace()))
+            .args(["--", env!("CARGO_BIN_EXE_we"), "--config"])
+            .arg(home.join("platform.toml"))
+            .args(args)
+            .env("HOME", &home)
+            .env("NO_COLOR", "1");
+        command
+    }
+
+    fn run(&self, client: &str, args: &[&str]) -> Output {
+        self.we(client, args).output().unwrap()
+    }
+
+    /// A project directory for `name`, deploying the test image.
+    fn project(&self, name: &str) -> PathBuf {
+        let dir = self.dir.path().join("projects").join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let toml = format!(
+            "name = {name:?}\nport = 8080\nimage = {image:?}\n\
+             [healthcheck]\npath = \"/\"\ninterval = \"100ms\"\ndeadline = \"20s\"\n",
+            image = self.image
+        );
+        std::fs::write(dir.join("codeb.toml"), toml).unwrap();
+        dir
+    }
+
+    /// The SSOT document as `client` exports it.
+    fn ssot(&self, client: &str) -> Value {
+        let out = self.run(client, &["ssot", "export"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!("stdout: {}\nstderr: {}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+#[test]
+fn two_clients_deploying_twenty_times_across_ten_projects_at_once_share_one_truth() {
+    let Some(team) = Team::start() else { return };
+    let projects: Vec<(String, PathBuf)> = (0..10)
+        .map(|i| {
+            let name = team.ns.project(&format!("p{i}")).as_str().to_owned();
+            let dir = team.project(&name);
+            (name, dir)
+        })
+        .collect();
+    // One client goes up the list, the other down it: they meet on every project.
+    let runs: Vec<(String, &str, Output)> = std::thread::scope(|s| {
+        let racers: Vec<_> = CLIENTS
+            .iter()
+            .enumerate()
+            .map(|(n, client)| {
+                let (team, projects) = (&team, &projects);
+                s.spawn(move || {
+                    let mut order: Vec<&(String, PathBuf)> = projects.iter().collect();
+                    if n == 1 {
+                        order.reverse();
+                    }
+                    order
+                        .into_iter()
+                        .map(|(name, dir)| {
+                            let out = team.run(client, &["deploy", &dir.display().to_string(), "-e", "staging"]);
+                            (name.clone(), *client, out)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        racers.into_iter().flat_map(|r| r.join().unwrap()).collect()
+    });
+    assert_eq!(runs.len(), 20);
+
+    let mut live: BTreeMap<String, usize> = BTreeMap::new();
+    for (project, client, out) in &runs {
+        match out.status.code() {
+            Some(0) => *live.entry(project.clone()).or_default() += 1,
+            // Refused: the other client holds the lock, and the refusal names it.
+            Some(3) => {
+                let other = CLIENTS.iter().find(|c| *c != client).unwrap();
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                assert!(stderr.contains(&format!("@{other}")), "{client} on {project}: the holder is named: {stderr}");
+            }
+            _ => panic!("{client} on {project} neither went live nor was refused for the lock:\n{}", text(out)),
+        }
+    }
+    assert!(live.len() == 10, "every project went live at least once: {live:?}");
+
+    // One truth: both clients see the same document, with every live deploy recorded once.
+    let doc = team.ssot(CLIENTS[0]);
+    assert_eq!(doc, team.ssot(CLIENTS[1]), "both clients read one revision");
+    let mut ports = Vec::new();
+    for (project, deploys) in &live {
+        let staging = &doc["projects"][project]["environments"]["staging"];
+        let releases = staging["releases"].as_array().unwrap();
+        let serving = releases.iter().filter(|r| r["status"]["state"] != "failed").count();
+        assert_eq!(serving, *deploys, "{project}: every live deploy is recorded, none lost: {staging}");
+        ports.push(staging["ports"]["app"].as_u64().unwrap());
+    }
+    let unique: std::collections::BTreeSet<_> = ports.iter().collect();
+    assert_eq!(unique.len(), ports.len(), "no port handed out twice: {ports:?}");
+    assert!(
+        !team.home(CLIENTS[0]).join("ssot.json").exists() && !team.dir.path().join("ssot.json").exists(),
+        "the truth is on the control server only"
+    );
+}
+
+#[test]
+fn a_control_server_that_is_down_gives_every_client_a_clear_error_never_an_empty_platform() {
+    let Some(team) = Team::start() else { return };
+    let dir = team.project(team.ns.project("down").as_str());
+    let first = team.run(CLIENTS[0], &["deploy", &dir.display().to_string(), "-e", "staging"]);
+    assert!(first.status.success(), "{}", text(&first));
+    team.fleet.host("app").unwrap().kill_sshd().unwrap();
+    for client in CLIENTS {
+        for args in [&["ssot", "status"][..], &["project", "list"], &["ssot", "export"]] {
+            let out = team.run(client, args);
+            assert!(!out.status.success(), "{client} {args:?} fails:\n{}", text(&out));
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(stderr.contains("app"), "{client} {args:?} names the control server: {stderr}");
+            assert!(out.stdout.is_empty(), "{client} {args:?} prints no platform: {}", text(&out));
+        }
+    }
+}
