@@ -300,6 +300,17 @@ pub enum SsotCommand {
     },
     /// The whole document as JSON.
     Export,
+    /// Make an exported document this platform's SSOT (moving a platform to a control server).
+    Import {
+        /// The file `we ssot export` wrote.
+        file: PathBuf,
+        /// The platform file of the platform it came from: copy its environments' variables too.
+        #[arg(long, value_name = "PLATFORM_FILE")]
+        secrets_from: Option<PathBuf>,
+        /// Replace an SSOT that already records projects.
+        #[arg(long)]
+        force: bool,
+    },
     /// Where reality differs from the record (drift).
     Diff,
 }

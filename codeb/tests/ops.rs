@@ -518,3 +518,41 @@ async fn a_server_check_passes_on_a_healthy_server_and_names_each_failure() {
     let unknown = p.server_check(Some(&codeb::model::ServerName::parse("nowhere").unwrap())).await.unwrap_err();
     assert_eq!(unknown.kind(), ErrorKind::NotFound);
 }
+
+#[tokio::test]
+async fn an_import_moves_the_ssot_and_every_kept_variable_version_so_each_release_keeps_its_variables() {
+    let (_old_fakes, old) = setup();
+    let token = |v: &str| EnvVar::secret(EnvKey::parse("TOKEN").unwrap(), EnvValue::parse(v).unwrap());
+    let mode = EnvVar::plain(EnvKey::parse("MODE").unwrap(), EnvValue::parse("fast").unwrap());
+    old.env_set(&project(), &env(), &[token("first"), mode.clone()]).await.unwrap();
+    deploy(&old, false).await;
+    old.env_set(&project(), &env(), &[token("second")]).await.unwrap();
+    old.env_unset(&project(), &env(), std::slice::from_ref(&mode.key), true).await.unwrap();
+    deploy(&old, false).await;
+    let exported = old.ssot_export().await.unwrap();
+
+    let (_new_fakes, new) = setup();
+    let imported = new.ssot_import(exported.clone(), Some(&old), false).await.unwrap();
+    assert_eq!((imported.projects, imported.environments_with_secrets), (1, 1), "{imported}");
+    let here = new.ssot_export().await.unwrap();
+    let (was, is) = (&exported.projects[&project()], &here.projects[&project()]);
+    assert_eq!(was.environments[&env()].current_release, is.environments[&env()].current_release);
+    for (before, after) in was.environments[&env()].releases.iter().zip(&is.environments[&env()].releases) {
+        let scope = codeb::secrets::Scope::new(project(), env());
+        let (ran, runs) = (
+            old.backends().secrets.list_at(&scope, before.config.env_version).await.unwrap(),
+            new.backends().secrets.list_at(&scope, after.config.env_version).await.unwrap(),
+        );
+        assert_eq!(ran.vars, runs.vars, "release {} keeps the variables it ran with", before.id);
+    }
+
+    let again = new.ssot_import(exported.clone(), Some(&old), false).await.unwrap_err();
+    assert_eq!(again.kind(), ErrorKind::Conflict, "an SSOT that records projects is not replaced without force");
+    let mut locked = exported;
+    let held = serde_json::json!({"owner": "someone", "host": "elsewhere", "pid": 1, "started_at": chrono::Utc::now()});
+    locked.environment_mut(&project(), &env()).lock = Some(serde_json::from_value(held).unwrap());
+    let (_, empty) = setup();
+    let err = empty.ssot_import(locked, None, false).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    assert_eq!(empty.ssot_export().await.unwrap().revision, 0, "a refused import changes nothing");
+}

@@ -15,6 +15,12 @@ pub async fn run(cmd: SsotCommand, ctx: &Context) -> codeb::Result<u8> {
         }
         SsotCommand::Show { project } => ctx.printer.json_or_pretty(&platform.project_show(&project).await?),
         SsotCommand::Export => ctx.printer.json_or_pretty(&platform.ssot_export().await?),
+        SsotCommand::Import { file, secrets_from, force } => {
+            let document = codeb::ssot::Ssot::read_file(&file)?;
+            let from = secrets_from.map(|p| codeb_backends::connect_discovered(Some(&p), "we")).transpose()?;
+            let imported = platform.ssot_import(document, from.as_ref().map(|(p, _)| p), force).await?;
+            ctx.printer.result(&imported, |_| vec![imported.to_string()]);
+        }
         SsotCommand::Diff => {
             let report = platform.drift().await?;
             ctx.printer.result(&report, |p| render::drift(p, &report));

@@ -8,6 +8,7 @@
 mod domains;
 mod drift;
 mod env;
+mod migrate;
 mod ports;
 mod projects;
 mod servers;
@@ -16,6 +17,7 @@ mod status;
 pub use domains::DomainReport;
 pub use drift::{DriftItem, DriftReport};
 pub use env::{EnvListing, ListedVar};
+pub use migrate::SsotImport;
 pub use projects::{ProjectSummary, Removal};
 pub use servers::{CheckResult, MAX_CLOCK_SKEW_SECONDS, MIN_FREE_DISK, ServerCheck, ServerSummary};
 pub use status::{AccessoryHealth, HealthReport, SsotStatus};

@@ -61,6 +61,16 @@ impl Ssot {
         serde_json::from_str(text).map_err(|e| Error::invalid("the SSOT document is malformed").with_source(e))
     }
 
+    /// The document in the JSON file at `path` (an export), read as [`Ssot::from_json`] reads.
+    pub fn read_file(path: &std::path::Path) -> Result<Ssot> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::new(crate::ErrorKind::NotFound, format!("cannot read {}", path.display()))
+                .with_context("path", path.display())
+                .with_source(e)
+        })?;
+        Ssot::from_json(&text).map_err(|e| e.with_context("path", path.display()))
+    }
+
     /// The document as pretty JSON with a trailing newline, keys in a stable order.
     pub fn to_json(&self) -> Result<String> {
         let mut text = serde_json::to_string_pretty(self)
