@@ -14,7 +14,7 @@
 //! | `errors` | one exception class per `ErrorKind`, with kind and context |
 //! | `events` | the sink that calls a Python progress callable with each `DeployEvent` |
 //! | `results` | the result classes, one declaration each over an SDK type, and the generated stubs |
-//! | `convert` | JSON values into Python objects, and `repr` text |
+//! | `convert` | JSON values into Python objects |
 #![deny(missing_docs)]
 
 mod connect;

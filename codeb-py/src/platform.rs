@@ -123,8 +123,9 @@ impl Open {
     }
 }
 
-fn describe(path: &std::path::Path) -> String {
-    format!("config={}", crate::convert::quote(&path.display().to_string()))
+/// `config='PATH'`, the path as Python's `repr` writes it.
+fn describe(py: Python<'_>, path: &std::path::Path) -> PyResult<String> {
+    Ok(format!("config={}", path.display().to_string().into_pyobject(py)?.repr()?))
 }
 
 /// A project and an environment, the pair most methods name.
@@ -170,7 +171,7 @@ macro_rules! platform_classes {
             #[pyo3(signature = (path=None))]
             fn from_config(py: Python<'_>, path: Option<PathBuf>) -> PyResult<Self> {
                 let (inner, path) = connect::from_config(py, path)?;
-                Ok($class { inner: Open::new(inner), origin: describe(&path) })
+                Ok($class { inner: Open::new(inner), origin: describe(py, &path)? })
             }
 
             /// A whole platform in memory, on the SDK's fakes: every image pulls, releases answer
