@@ -300,7 +300,7 @@ platform_classes! {
     /// The releases of an environment, oldest first: a list of `Release`.
     fn releases(sdk, project: &str, env: &str) -> Vec<Release> {
         let (project, env) = target(project, env)?;
-        Ok(async move { Ok(sdk.releases(&project, &env).await?.iter().map(Release::from).collect()) })
+        Ok(async move { Ok(sdk.releases(&project, &env).await?.into_iter().map(Release::from).collect()) })
     }
 
     /// Routes `domain` to the environment (route, DNS record, SSOT): a `DomainReport`;
@@ -381,12 +381,12 @@ platform_classes! {
 
     /// Every project with the release serving each environment: a list of `ProjectSummary`.
     fn project_list(sdk) -> Vec<ProjectSummary> {
-        Ok(async move { Ok(sdk.project_list().await?.iter().map(ProjectSummary::from).collect()) })
+        Ok(async move { Ok(sdk.project_list().await?.into_iter().map(ProjectSummary::from).collect()) })
     }
 
     /// Every server of the fleet: a list of `ServerSummary`.
     fn server_list(sdk) -> Vec<ServerSummary> {
-        Ok(async move { Ok(sdk.server_list().await?.iter().map(ServerSummary::from).collect()) })
+        Ok(async move { Ok(sdk.server_list().await?.into_iter().map(ServerSummary::from).collect()) })
     }
 
     /// A doctor's check of `server`, or of every server: a list of `ServerCheck`
@@ -394,7 +394,7 @@ platform_classes! {
     #[pyo3(signature = (server=None))]
     fn server_check(sdk, server: Option<&str>) -> Vec<ServerCheck> {
         let server = server.map(ServerName::parse).transpose()?;
-        Ok(async move { Ok(sdk.server_check(server.as_ref()).await?.iter().map(ServerCheck::from).collect()) })
+        Ok(async move { Ok(sdk.server_check(server.as_ref()).await?.into_iter().map(ServerCheck::from).collect()) })
     }
 
     /// Deletes a project whole: a `Removal`, applied only with `force=True`.
@@ -418,7 +418,7 @@ platform_classes! {
     fn port_list(sdk, project: Option<&str>, env: Option<&str>) -> Vec<PortAllocation> {
         let project = project.map(ProjectName::parse).transpose()?;
         let filter = PortFilter { project, env: env.map(Environment::parse).transpose()? };
-        Ok(async move { Ok(sdk.port_list(&filter).await?.iter().map(PortAllocation::from).collect()) })
+        Ok(async move { Ok(sdk.port_list(&filter).await?.into_iter().map(PortAllocation::from).collect()) })
     }
 
     /// Frees a service's port: a `Removal`, applied only with `force=True`.

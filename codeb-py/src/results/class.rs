@@ -229,12 +229,6 @@ macro_rules! result_class {
             }
         }
 
-        impl From<&$sdk> for $name {
-            fn from(value: &$sdk) -> Self {
-                $name { json: $crate::convert::json(value) }
-            }
-        }
-
         #[pymethods]
         impl $name {
             /// The value as the SDK serialises it: the shape `we --json` prints.
