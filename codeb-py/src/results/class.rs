@@ -162,7 +162,8 @@ pub(crate) use variant;
 /// Declares a result class that mirrors an SDK type: a frozen pyclass holding
 /// the value's serde JSON, with value equality and hashing by that JSON,
 /// `to_dict()`, a repr, and an attribute per field of the SDK type (added by
-/// `install` from the type's schema).
+/// `install` from the type's schema). `result_classes!` in `results` calls
+/// it once per entry of its list, with the entry's options.
 ///
 /// ```ignore
 /// result_class! {
