@@ -18,7 +18,7 @@ use crate::results::DeployEvent;
 pub(crate) fn options(progress: Option<Py<PyAny>>) -> DeployOptions {
     let events = progress.map(|callback| {
         let sink: EventSink = Arc::new(move |event: &SdkEvent| {
-            let event = DeployEvent::from(event);
+            let event = DeployEvent::from(event.clone());
             Python::attach(|py| {
                 if let Err(err) = callback.call1(py, (event,)) {
                     err.write_unraisable(py, Some(callback.bind(py)));

@@ -8,23 +8,19 @@
 //!
 //! | module | one idea |
 //! |---|---|
-//! | `platform` | `Platform` and `AsyncPlatform`, one macro over the same calls |
-//! | `calls` | each method as validated inputs plus one SDK call |
+//! | `platform` | `Platform` and `AsyncPlatform`, one macro over one list of methods, each its validated inputs and one SDK call |
 //! | `connect` | the SDK platform from the platform file (`codeb_backends::connect`) or in memory |
 //! | `runtime` | the tokio runtime (one per process, rebuilt after a fork, shut down at interpreter exit); blocking with the GIL released, or as an asyncio awaitable |
-//! | `parse` | Python strings into the SDK's validated types |
 //! | `errors` | one exception class per `ErrorKind`, with kind and context |
 //! | `events` | the sink that calls a Python progress callable with each `DeployEvent` |
 //! | `results` | the result classes, one declaration each over an SDK type, and the generated stubs |
-//! | `convert` | JSON values into Python objects, and `repr` text |
+//! | `convert` | JSON values into Python objects |
 #![deny(missing_docs)]
 
-mod calls;
 mod connect;
 mod convert;
 mod errors;
 mod events;
-mod parse;
 mod platform;
 mod results;
 mod runtime;

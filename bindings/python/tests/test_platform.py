@@ -344,6 +344,19 @@ def test_results_print_their_fields_and_convert_to_the_sdk_json_shape(
     assert repr(platform) == "Platform(memory)"
 
 
+def test_reprs_quote_values_as_python_does_and_write_times_as_the_sdk_does(
+    platform: codeb.Platform, project: pathlib.Path
+) -> None:
+    platform.deploy(project, "staging")
+    platform.env_set("shop", "staging", {"QUOTED": "it's \x1b[31m"})
+
+    [var] = [v for v in platform.env_list("shop", "staging").vars if v.key == "QUOTED"]
+    assert repr(var) == "EnvVar(key='QUOTED', value=" + repr("it's \x1b[31m") + ", secret=False)"
+    [release] = platform.releases("shop", "staging")
+    assert isinstance(release.created_at, datetime.datetime)
+    assert f"created_at={release.to_dict()['created_at']!r}" in repr(release)
+
+
 def test_every_field_of_a_result_is_an_attribute(platform: codeb.Platform, project: pathlib.Path) -> None:
     report = platform.deploy(project, "staging")
     status = platform.ssot_status()

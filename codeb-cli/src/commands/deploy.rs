@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use codeb::engine::Plan;
+use codeb::engine::{DeployOptions, DeployReport, Plan};
 use codeb::project::ProjectFile;
 
 use crate::args::{DeployArgs, RecoverArgs, RollbackArgs, Target};
@@ -26,9 +26,21 @@ pub async fn deploy(args: DeployArgs, ctx: &Context) -> codeb::Result<u8> {
         ctx.printer.result(&plan, |p| render::plan(p, &plan, plan.revision, &plan.changes));
         return Ok(OK);
     }
-    let mut progress = ctx.progress(&format!("deploy {}/{}", request.project, request.env));
-    progress.options.wait_for_lock = args.wait.map(Duration::from_secs);
-    let report = platform.deploy(&request, &progress.options).await;
+    let what = format!("deploy {}/{}", request.project, request.env);
+    live(ctx, &what, args.wait, async |options| platform.deploy(&request, options).await).await
+}
+
+/// Shows the progress of a deploy or rollback while `run` makes it (waiting
+/// up to `wait` seconds for the lock), then prints what serves now.
+async fn live(
+    ctx: &Context,
+    what: &str,
+    wait: Option<u64>,
+    run: impl AsyncFnOnce(&DeployOptions) -> codeb::Result<DeployReport>,
+) -> codeb::Result<u8> {
+    let mut progress = ctx.progress(what);
+    progress.options.wait_for_lock = wait.map(Duration::from_secs);
+    let report = run(&progress.options).await;
     progress.finish().await;
     let report = report?;
     ctx.printer.result(&report, |p| render::labelled(p, Tone::Good, "live:", &report));
@@ -42,13 +54,8 @@ async fn apply(file: &Path, wait: Option<u64>, ctx: &Context) -> codeb::Result<u
     })?;
     let plan = Plan::from_json(&text)?;
     let platform = ctx.platform().await?;
-    let mut progress = ctx.progress(&format!("apply the plan for {}/{}", plan.project, plan.env));
-    progress.options.wait_for_lock = wait.map(Duration::from_secs);
-    let report = platform.apply(&plan, &progress.options).await;
-    progress.finish().await;
-    let report = report?;
-    ctx.printer.result(&report, |p| render::labelled(p, Tone::Good, "live:", &report));
-    Ok(OK)
+    let what = format!("apply the plan for {}/{}", plan.project, plan.env);
+    live(ctx, &what, wait, async |options| platform.apply(&plan, options).await).await
 }
 
 pub async fn rollback(args: RollbackArgs, ctx: &Context) -> codeb::Result<u8> {
@@ -59,12 +66,8 @@ pub async fn rollback(args: RollbackArgs, ctx: &Context) -> codeb::Result<u8> {
         ctx.printer.result(&plan, |p| render::plan(p, &plan, plan.revision, &plan.changes));
         return Ok(OK);
     }
-    let progress = ctx.progress(&format!("rollback {project}/{env}"));
-    let report = platform.rollback(project, env, args.to.as_ref(), &progress.options).await;
-    progress.finish().await;
-    let report = report?;
-    ctx.printer.result(&report, |p| render::labelled(p, Tone::Good, "live:", &report));
-    Ok(OK)
+    let what = format!("rollback {project}/{env}");
+    live(ctx, &what, None, async |options| platform.rollback(project, env, args.to.as_ref(), options).await).await
 }
 
 pub async fn releases(target: Target, ctx: &Context) -> codeb::Result<u8> {

@@ -1,12 +1,8 @@
-//! `we local ...`, `we completions`, `we man`.
+//! `we completions`, `we man`.
 
-use crate::args::{CompletionsArgs, LocalCommand, ManArgs};
+use crate::args::{CompletionsArgs, ManArgs};
 use crate::context::Context;
 use crate::exit::OK;
-
-pub async fn local(cmd: LocalCommand, ctx: &Context) -> codeb::Result<u8> {
-    crate::local::run(cmd, ctx).await
-}
 
 pub fn completions(args: CompletionsArgs) -> codeb::Result<u8> {
     write_out(&crate::complete::script(args.shell)?)

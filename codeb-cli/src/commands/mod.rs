@@ -19,7 +19,7 @@ use crate::context::Context;
 /// or 6 for a destructive command refused without --force).
 pub async fn run(command: Command, ctx: &Context) -> codeb::Result<u8> {
     match command {
-        Command::Local(cmd) => meta::local(cmd, ctx).await,
+        Command::Local(cmd) => crate::local::run(cmd, ctx).await,
         Command::Deploy(args) => deploy::deploy(args, ctx).await,
         Command::Rollback(args) => deploy::rollback(args, ctx).await,
         Command::Releases(target) => deploy::releases(target, ctx).await,

@@ -19,7 +19,7 @@ use crate::tools::{TargetParams, target};
 /// Most variables one `env_set` call takes.
 const MAX_VARS: usize = 100;
 
-/// Variables to set.
+/// Variables to set. Not `Debug`: its values may be secrets.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnvSetParams {
@@ -32,17 +32,6 @@ pub struct EnvSetParams {
     /// Mark them secret: their values are never shown again by any tool.
     #[serde(default)]
     pub secret: bool,
-}
-
-impl std::fmt::Debug for EnvSetParams {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EnvSetParams")
-            .field("project", &self.project)
-            .field("env", &self.env)
-            .field("keys", &self.vars.keys().collect::<Vec<_>>())
-            .field("secret", &self.secret)
-            .finish()
-    }
 }
 
 /// Variables to remove.

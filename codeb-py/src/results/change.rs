@@ -6,8 +6,8 @@ use pyo3::prelude::*;
 use serde_json::Value;
 
 use super::class::ResultClass;
-use super::layout::{Layout, Shape};
-use crate::convert::{Repr, to_py, untagged};
+use super::layout::{Layout, Shape, Times};
+use crate::convert::{to_py, untagged};
 
 /// One change a deploy, rollback or removal makes (or would make).
 ///
@@ -50,14 +50,14 @@ impl ResultClass for Change {
     }
 
     /// `Change(kind, field=value, ...)`.
-    fn repr_json(json: &Value) -> String {
-        let mut repr = Repr::new("Change").bare(json.get("change").and_then(Value::as_str).unwrap_or_default());
+    fn repr(py: Python<'_>, json: &Value) -> PyResult<String> {
+        let mut parts = vec![json.get("change").and_then(Value::as_str).unwrap_or_default().to_owned()];
         if let Value::Object(fields) = untagged("change", json) {
             for (k, v) in &fields {
-                repr = repr.raw(k, &shape().field(k).repr(v));
+                parts.push(format!("{k}={}", shape().field(k).repr(py, v)?));
             }
         }
-        repr.finish()
+        Ok(format!("Change({})", parts.join(", ")))
     }
 }
 
@@ -78,7 +78,7 @@ impl Change {
     /// The change's fields, without the kind.
     #[getter]
     fn details<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        shape().to_py(py, &untagged("change", &self.json))
+        shape().to_py(py, &untagged("change", &self.json), Times::Datetime)
     }
 
     /// The change as the SDK serialises it (`{"change": kind, ...}`).
@@ -86,8 +86,8 @@ impl Change {
         to_py(py, &self.json)
     }
 
-    fn __repr__(&self) -> String {
-        Self::repr_json(&self.json)
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Self::repr(py, &self.json)
     }
 
     /// The change as a sentence (the SDK's `Display`): what `we` prints.

@@ -16,7 +16,6 @@ use pyo3::types::{PyCFunction, PyTuple};
 use serde_json::Value;
 
 use super::layout::{Alias, Layout};
-use crate::convert::Repr;
 use crate::errors::to_py_err;
 
 /// A Python class that mirrors one SDK type through its JSON.
@@ -48,23 +47,22 @@ pub(crate) trait ResultClass: PyClass<Frozen = True> + Into<PyClassInitializer<S
         super::layout::layout(<Self as PyClass>::NAME, &Self::schema(), Self::ALIASES, super::class_of)
     }
 
-    /// `Name(field=value, ...)` of the fields `json` holds; a tagged enum's kind comes first, bare.
-    fn repr_json(json: &Value) -> String {
-        let Ok(layout) = Self::layout() else { return format!("{}(...)", <Self as PyClass>::NAME) };
-        let mut repr = Repr::new(<Self as PyClass>::NAME);
+    /// `Name(field=value, ...)` of the fields `json` holds, each value as Python's `repr` of the attribute
+    /// (times as the SDK writes them); a tagged enum's kind comes first, bare.
+    fn repr(py: Python<'_>, json: &Value) -> PyResult<String> {
+        let layout = Self::layout()?;
         let tag = layout.tag.as_ref().map(|t| format!("/{t}"));
-        if let Some(kind) = tag.as_deref().and_then(|t| json.pointer(t)).and_then(Value::as_str) {
-            repr = repr.bare(kind);
-        }
+        let kind = tag.as_deref().and_then(|t| json.pointer(t)).and_then(Value::as_str);
+        let mut parts: Vec<String> = kind.map(str::to_owned).into_iter().collect();
         for attr in &layout.attrs {
             if Self::QUIET.contains(&attr.name.as_str()) || tag.as_deref() == Some(attr.pointer()) {
                 continue;
             }
-            if let Some(value) = attr.repr(json) {
-                repr = repr.raw(&attr.name, &value);
+            if let Some(value) = attr.repr(py, json)? {
+                parts.push(format!("{}={value}", attr.name));
             }
         }
-        repr.finish()
+        Ok(format!("{}({})", <Self as PyClass>::NAME, parts.join(", ")))
     }
 
     /// The SDK type's schema name (`ReleaseRecord`, `PlannedChange`, ...), by which other schemas refer to it.
@@ -85,14 +83,12 @@ pub(crate) struct ClassRef {
     pub(crate) name: &'static str,
     /// A new object of the class holding a JSON value.
     pub(crate) new: for<'py> fn(Python<'py>, Value) -> PyResult<Bound<'py, PyAny>>,
-    /// The repr of an object of the class holding a JSON value.
-    pub(crate) repr: fn(&Value) -> String,
 }
 
 impl ClassRef {
     /// The reference to `T`.
     pub(crate) fn of<T: ResultClass>() -> Self {
-        ClassRef { name: <T as PyClass>::NAME, new: new_object::<T>, repr: T::repr_json }
+        ClassRef { name: <T as PyClass>::NAME, new: new_object::<T> }
     }
 }
 
@@ -166,7 +162,8 @@ pub(crate) use variant;
 /// Declares a result class that mirrors an SDK type: a frozen pyclass holding
 /// the value's serde JSON, with value equality and hashing by that JSON,
 /// `to_dict()`, a repr, and an attribute per field of the SDK type (added by
-/// `install` from the type's schema).
+/// `install` from the type's schema). `result_classes!` in `results` calls
+/// it once per entry of its list, with the entry's options.
 ///
 /// ```ignore
 /// result_class! {
@@ -233,12 +230,6 @@ macro_rules! result_class {
             }
         }
 
-        impl From<&$sdk> for $name {
-            fn from(value: &$sdk) -> Self {
-                $name { json: $crate::convert::json(value) }
-            }
-        }
-
         #[pymethods]
         impl $name {
             /// The value as the SDK serialises it: the shape `we --json` prints.
@@ -246,8 +237,8 @@ macro_rules! result_class {
                 $crate::convert::to_py(py, &self.json)
             }
 
-            fn __repr__(&self) -> String {
-                <Self as $crate::results::class::ResultClass>::repr_json(&self.json)
+            fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+                <Self as $crate::results::class::ResultClass>::repr(py, &self.json)
             }
 
             $(

@@ -20,7 +20,7 @@ use pyo3::types::{PyDict, PyList};
 use serde_json::Value;
 
 use super::class::ClassRef;
-use crate::convert::{literal, quote, to_py};
+use crate::convert::to_py;
 
 /// An attribute at another place than its own field: `name = "/pointer"`,
 /// or `name = variant "/pointer"` for one variant of a tagged enum.
@@ -58,12 +58,12 @@ impl Attr {
 
     /// The attribute of `json` as a Python value.
     pub(crate) fn read<'py>(&self, py: Python<'py>, json: &Value) -> PyResult<Bound<'py, PyAny>> {
-        self.shape.to_py(py, self.field.value(json).unwrap_or(&self.field.absent))
+        self.shape.to_py(py, self.field.value(json).unwrap_or(&self.field.absent), Times::Datetime)
     }
 
     /// The attribute's value of `json` in a repr, if `json` holds one.
-    pub(crate) fn repr(&self, json: &Value) -> Option<String> {
-        self.field.value(json).map(|v| self.shape.repr(v))
+    pub(crate) fn repr(&self, py: Python<'_>, json: &Value) -> PyResult<Option<String>> {
+        self.field.value(json).map(|v| self.shape.repr(py, v)).transpose()
     }
 }
 
@@ -84,26 +84,36 @@ pub(crate) enum Shape {
     Object(Vec<(String, Shape)>),
 }
 
+/// What an RFC 3339 `date-time` string becomes: an aware `datetime.datetime`
+/// as an attribute, the SDK's own text in a repr.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Times {
+    /// A `datetime.datetime`.
+    Datetime,
+    /// The string as it is.
+    Text,
+}
+
 impl Shape {
     /// `value` as a Python object. A value that does not fit the shape converts as plain JSON.
-    pub(crate) fn to_py<'py>(&self, py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
+    pub(crate) fn to_py<'py>(&self, py: Python<'py>, value: &Value, times: Times) -> PyResult<Bound<'py, PyAny>> {
         match (self, value) {
             (Shape::Class(class), Value::Object(_)) => (class.new)(py, value.clone()),
-            (Shape::DateTime, Value::String(s)) => match DateTime::parse_from_rfc3339(s) {
+            (Shape::DateTime, Value::String(s)) if times == Times::Datetime => match DateTime::parse_from_rfc3339(s) {
                 Ok(at) => Ok(at.with_timezone(&Utc).into_pyobject(py)?.into_any()),
                 Err(_) => to_py(py, value),
             },
             (Shape::List(item), Value::Array(items)) => {
                 let list = PyList::empty(py);
                 for v in items {
-                    list.append(item.to_py(py, v)?)?;
+                    list.append(item.to_py(py, v, times)?)?;
                 }
                 Ok(list.into_any())
             }
             (Shape::Map(_) | Shape::Object(_), Value::Object(map)) => {
                 let dict = PyDict::new(py);
                 for (k, v) in map {
-                    dict.set_item(k, self.field(k).to_py(py, v)?)?;
+                    dict.set_item(k, self.field(k).to_py(py, v, times)?)?;
                 }
                 Ok(dict.into_any())
             }
@@ -111,22 +121,9 @@ impl Shape {
         }
     }
 
-    /// `value` in Python literal syntax, nested result objects as their reprs.
-    pub(crate) fn repr(&self, value: &Value) -> String {
-        match (self, value) {
-            (Shape::Class(class), Value::Object(_)) => (class.repr)(value),
-            (Shape::List(item), Value::Array(items)) => {
-                format!("[{}]", items.iter().map(|v| item.repr(v)).collect::<Vec<_>>().join(", "))
-            }
-            (Shape::Map(_) | Shape::Object(_), Value::Object(map)) => format!(
-                "{{{}}}",
-                map.iter()
-                    .map(|(k, v)| format!("{}: {}", quote(k), self.field(k).repr(v)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            _ => literal(value),
-        }
+    /// `value` as Python's `repr` writes it (nested result objects as their reprs, times as text).
+    pub(crate) fn repr(&self, py: Python<'_>, value: &Value) -> PyResult<String> {
+        Ok(self.to_py(py, value, Times::Text)?.repr()?.to_string())
     }
 
     /// The shape of field `key` of a dict of this shape.
