@@ -87,6 +87,11 @@ impl Team {
 
     /// `we ARGS` as `client` runs it: its host name, HOME, platform file and network namespace.
     fn we(&self, client: &str, args: &[&str]) -> Command {
+        self.we_with(client, &self.home(client).join("platform.toml"), args)
+    }
+
+    /// `we ARGS` as `client` runs it with the platform file `config`.
+    fn we_with(&self, client: &str, config: &Path, args: &[&str]) -> Command {
         let host = self.fleet.host(client).unwrap();
         let home = self.home(client);
         let mut command = Command::new("unshare");
@@ -94,7 +99,7 @@ impl Team {
             .args(["--uts", "--", "sh", "-c", r#"hostname "$1" && shift && exec "$@""#, "sh", client, "nsenter"])
             .arg(format!("--net=/run/netns/{}", host.namespace()))
             .args(["--", env!("CARGO_BIN_EXE_we"), "--config"])
-            .arg(home.join("platform.toml"))
+            .arg(config)
             .args(args)
             .env("HOME", &home)
             .env("NO_COLOR", "1");
@@ -216,4 +221,52 @@ fn a_control_server_that_is_down_gives_every_client_a_clear_error_never_an_empty
             assert!(out.stdout.is_empty(), "{client} {args:?} prints no platform: {}", text(&out));
         }
     }
+}
+
+#[test]
+fn a_single_machines_platform_moves_to_the_control_server_with_its_secrets() {
+    let Some(team) = Team::start() else { return };
+    // The platform as it was: files on laptop1, no servers.
+    let old = team.home(CLIENTS[0]).join("single");
+    std::fs::create_dir_all(&old).unwrap();
+    let old_file = old.join("platform.toml");
+    let quoted = |name: &str| format!("{:?}", old.join(name).display().to_string());
+    std::fs::write(
+        &old_file,
+        format!(
+            "[state]\npath = {}\n[secrets]\ndir = {}\nkey_file = {}\n[podman]\nsocket = \"/nonexistent.sock\"\n\
+             [caddy]\nadmin = \"http://127.0.0.1:1\"\nlisten = [\"127.0.0.1:1\"]\n[powerdns]\napi = \"http://127.0.0.1:1\"\napi_key_file = {}\n",
+            quoted("ssot.json"),
+            quoted("secrets"),
+            quoted("secret.key"),
+            quoted("pdns.key"),
+        ),
+    )
+    .unwrap();
+    std::fs::write(old.join("pdns.key"), "unused").unwrap();
+    let project = team.ns.project("moved");
+    let old_we = |args: &[&str]| {
+        let out = team.we_with(CLIENTS[0], &old_file, args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+        out
+    };
+    let scope = ["-p", project.as_str(), "-e", "staging"];
+    old_we(&[&["env", "set", "--secret", "API_TOKEN=first-token"][..], &scope].concat());
+    old_we(&[&["env", "set", "--secret", "API_TOKEN=moved-token"][..], &scope].concat());
+    let export = old_we(&["ssot", "export"]);
+    let file = team.dir.path().join("export.json");
+    std::fs::write(&file, &export.stdout).unwrap();
+
+    // laptop1 imports into the control server; laptop2 then reads it all there.
+    let import = ["ssot", "import", &file.display().to_string(), "--secrets-from", &old_file.display().to_string()];
+    let imported = team.run(CLIENTS[0], &[&import[..], &["--json"]].concat());
+    assert!(imported.status.success(), "{}", text(&imported));
+    let report: Value = serde_json::from_slice(&imported.stdout).unwrap();
+    assert_eq!((report["projects"].as_u64(), report["secret_versions"].as_u64()), (Some(1), Some(2)), "{report}");
+    let got = team.run(CLIENTS[1], &[&["env", "get", "API_TOKEN"][..], &scope].concat());
+    assert!(got.status.success(), "{}", text(&got));
+    assert_eq!(String::from_utf8_lossy(&got.stdout).trim(), "moved-token");
+    assert!(team.ssot(CLIENTS[1])["projects"].get(project.as_str()).is_some(), "the project moved");
+    let again = team.run(CLIENTS[0], &import);
+    assert_eq!(again.status.code(), Some(7), "a second import does not replace the truth: {}", text(&again));
 }
