@@ -49,7 +49,11 @@ pub fn connect(config: &PlatformConfig, owner: &str) -> Result<Platform> {
     };
     let caddy = CaddyConfig::from_section(&config.caddy, &config.tls)?;
     let Truth { state, secrets } = truth(config)?;
-    let ports = SsotPortRegistry::new(state.clone(), Arc::new(fleet.clone()), config.ports)?;
+    let mut ports = SsotPortRegistry::new(state.clone(), Arc::new(fleet.clone()), config.ports)?;
+    // A fleet with no app server yet keeps no environment: its allocations then say so.
+    if let Ok(default) = fleet.place(None, None) {
+        ports = ports.placing_new_environments_on(default.name.clone());
+    }
     let backends = Backends {
         fleet,
         proxy: Arc::new(CaddyProxy::new(proxy, caddy)?),

@@ -22,13 +22,22 @@ pub struct SsotPortRegistry {
     store: Arc<dyn StateStore>,
     probe: Arc<dyn PortProbe>,
     ranges: PortRanges,
+    new_environments_on: ServerName,
 }
 
 impl SsotPortRegistry {
     /// A registry over `store` that asks `probe` what listens, allocating from `ranges`.
     pub fn new(store: Arc<dyn StateStore>, probe: Arc<dyn PortProbe>, ranges: PortRanges) -> Result<Self> {
         ranges.validate()?;
-        Ok(SsotPortRegistry { store, probe, ranges })
+        Ok(SsotPortRegistry { store, probe, ranges, new_environments_on: ServerName::local() })
+    }
+
+    /// Places an environment that the SSOT has not placed yet on `server`
+    /// (a fleet's default app server) when its first port is allocated; the
+    /// local server otherwise.
+    pub fn placing_new_environments_on(mut self, server: ServerName) -> Self {
+        self.new_environments_on = server;
+        self
     }
 
     /// Runs a store operation on a blocking thread: a file store may wait on a cross-process lock.
@@ -124,18 +133,27 @@ impl PortRegistry for SsotPortRegistry {
             .with_store(move |s| {
                 s.view(|doc| {
                     let env = doc.environment(&lookup.project, &lookup.env);
-                    let server = env.map_or_else(ServerName::local, |e| e.server());
-                    Ok((env.and_then(|e| port_of(e, &lookup)), server))
+                    Ok((env.and_then(|e| port_of(e, &lookup)), env.and_then(|e| e.server.clone())))
                 })
             })
             .await?;
-        let (existing, server) = recorded;
+        let (existing, placed) = recorded;
         if let Some(port) = existing {
             return Ok(port);
         }
+        let server = placed.unwrap_or_else(|| self.new_environments_on.clone());
         let taken = self.probe.taken(&server).await?;
         let (key, ranges) = (key.clone(), self.ranges);
-        self.with_store(move |s| s.modify(|doc| reserve_in(doc, &key, &taken, &ranges))).await
+        self.with_store(move |s| {
+            s.modify(|doc| {
+                let port = reserve_in(doc, &key, &taken, &ranges)?;
+                if server != ServerName::local() {
+                    doc.environment_mut(&key.project, &key.env).server.get_or_insert(server);
+                }
+                Ok(port)
+            })
+        })
+        .await
     }
 
     async fn release(&self, key: &PortKey) -> Result<Option<Port>> {
@@ -226,6 +244,19 @@ mod tests {
     fn registry(probe: Arc<dyn PortProbe>) -> (SsotPortRegistry, Arc<MemoryStateStore>) {
         let store = Arc::new(MemoryStateStore::default());
         (SsotPortRegistry::new(store.clone(), probe, PortRanges::default()).unwrap(), store)
+    }
+
+    #[tokio::test]
+    async fn a_new_environment_is_placed_on_the_fleets_server_and_probed_there() {
+        let app1 = ServerName::parse("app1").unwrap();
+        let probe = Arc::new(FakePortProbe::new());
+        probe.listen(&app1, port(3000), ListenerOwner::Unknown);
+        let (registry, store) = registry(probe);
+        let registry = registry.placing_new_environments_on(app1.clone());
+        let first = registry.allocate(&key("a", Environment::Staging, Service::App)).await.unwrap();
+        assert_eq!(first, port(3001), "3000 listens on app1");
+        let record = store.load().unwrap().environment(&ProjectName::parse("a").unwrap(), &Environment::Staging).cloned();
+        assert_eq!(record.unwrap().server, Some(app1), "the environment is placed where its port was probed");
     }
 
     #[tokio::test]
