@@ -184,13 +184,19 @@ result_class! {
 }
 
 result_class! {
+    /// Who made a release: the user, the host and the front end.
+    Deployer => codeb::ssot::Deployer,
+    display [__str__]
+}
+
+result_class! {
     /// Who holds an environment's deploy lock.
     DeployLock => codeb::ssot::DeployLock,
     display [__str__]
 }
 
 result_class! {
-    /// A held deploy lock: its holder, and whether the holder is gone.
+    /// A held deploy lock: its holder, the lease left, and whether it is stale.
     LockStatus => codeb::engine::LockStatus,
     display [__str__]
 }
@@ -285,6 +291,7 @@ classes![
     PortAllocation,
     PortReport,
     Release,
+    Deployer,
     DeployLock,
     LockStatus,
     Removal,

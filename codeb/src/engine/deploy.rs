@@ -150,15 +150,14 @@ impl Platform {
             status: ReleaseStatus::Pending,
             created_at: chrono::Utc::now(),
             updated_at: chrono::Utc::now(),
+            deployed_by: Some(self.settings.identity.deployer()),
+            rolled_back_by: None,
         };
         let lock = LockRequest {
-            project: project.clone(),
-            env: env.clone(),
-            me: self.settings.identity.clone(),
-            message: options.lock_message(|| format!("deploy {project}/{env}")),
             expect_revision,
+            ..LockRequest::new(project, env, options.lock_message(|| format!("deploy {project}/{env}")))
         };
-        run.lock(lock, Some(add_pending(project, env, &host.name, pending)), &plan.changes, options.wait_for_lock)
+        run.lock(&[lock], Some(add_pending(project, env, &host.name, pending)), &plan.changes, options.wait_for_lock)
             .await?;
         if let Err(e) = run.run(&plan.changes).await {
             run.fail(&e, None).await;
