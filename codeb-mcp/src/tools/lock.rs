@@ -49,7 +49,7 @@ impl CodebServer {
         Ok(Json(LockState { lock: self.sdk()?.lock_status(&project, &env).await? }))
     }
 
-    /// Release an environment's deploy lock whose holder is gone (a crashed or killed deploy), so the next
+    /// Release an environment's stale deploy lock (its lease ran out, or its holder is gone: a crashed, killed or vanished deploy), so the next
     /// deploy can run; `recover` also cleans up what that deploy left. A lock whose holder still runs is refused
     /// (`forbidden`) unless `force: true`.
     #[tool(annotations(

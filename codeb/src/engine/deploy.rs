@@ -62,10 +62,10 @@ impl Platform {
     /// at; when another change landed in between (another deploy finished
     /// while this one waited for the lock), the request is planned again.
     ///
-    /// When the lock is held by a deploy whose process is provably gone (on
-    /// this host, and not running), the environment is recovered first, as
-    /// [`Platform::recover`] without `force` does, and the report says so; a
-    /// holder that may be alive (or runs elsewhere) is `Locked`, as always.
+    /// When the lock is stale (its lease ran out, or its holder is a process
+    /// on this host that no longer runs), the environment is recovered first,
+    /// as [`Platform::recover`] without `force` does, and the report says so;
+    /// a holder whose lease runs is `Locked`, as always.
     pub async fn deploy(
         &self,
         request: &crate::engine::DeployRequest,
