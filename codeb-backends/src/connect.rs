@@ -22,7 +22,9 @@ use crate::{
     ProcLiveness, ProcPortProbe, SecretFileConfig, TransportDoctor, TransportHttpProbe,
 };
 
-/// Builds the platform a platform file describes, acting as `owner` (recorded in deploy locks).
+/// Builds the platform a platform file describes, acting for `$USER` in
+/// `front_end` (`we`, `mcp`, `python`, or a program's own name), as deploy
+/// locks and release records name them.
 ///
 /// With no `[servers.NAME]` listed, every backend reaches its service through
 /// one [`LocalTransport`]: the platform is the machine codeb runs on. With
@@ -38,7 +40,7 @@ use crate::{
 /// are read, and each backend connects on first use, so commands that read
 /// only the SSOT work while the services are down (a call that needs one is
 /// `Unavailable`, naming its socket, address or server).
-pub fn connect(config: &PlatformConfig, owner: &str) -> Result<Platform> {
+pub fn connect(config: &PlatformConfig, front_end: &str) -> Result<Platform> {
     let local: Arc<dyn Transport> = Arc::new(Traced::new(Arc::new(LocalTransport::new())));
     let podman = PodmanConfig::from_section(&config.podman)?;
     let Servers { fleet, proxy, dns } = if config.servers.is_empty() {
@@ -64,7 +66,7 @@ pub fn connect(config: &PlatformConfig, owner: &str) -> Result<Platform> {
         // Locks record this machine's host name: their holders are asked about here.
         liveness: Arc::new(ProcLiveness::new(local)),
     };
-    Ok(Platform::new(backends, config.settings(owner, &hostname())))
+    Ok(Platform::new(backends, config.settings(&user(), front_end, &hostname())))
 }
 
 /// Where the SSOT and the secrets are kept.
@@ -234,13 +236,12 @@ fn home_relative(path: &Path) -> PathBuf {
 pub fn connect_discovered(explicit: Option<&Path>, front_end: &str) -> Result<(Platform, PathBuf)> {
     let path = PlatformConfig::discover(explicit)?;
     let config = PlatformConfig::read(&path)?;
-    Ok((connect(&config, &owner(front_end))?, path))
+    Ok((connect(&config, front_end)?, path))
 }
 
-/// Who a process acts for, as recorded in deploy locks: `$USER (front_end)`.
-pub fn owner(front_end: &str) -> String {
-    let user = std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "unknown".to_owned());
-    format!("{user} ({front_end})")
+/// Who a process acts for, as deploy locks and release records name them: `$USER`.
+fn user() -> String {
+    std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "unknown".to_owned())
 }
 
 /// This host's name, as recorded in deploy locks.

@@ -54,7 +54,7 @@ mod state_file;
 pub mod transport;
 
 pub use caddy::{CaddyConfig, CaddyProxy};
-pub use connect::{connect, connect_discovered, owner};
+pub use connect::{connect, connect_discovered};
 pub use doctor::TransportDoctor;
 pub use http_probe::TransportHttpProbe;
 pub use liveness::ProcLiveness;

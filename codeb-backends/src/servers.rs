@@ -147,7 +147,7 @@ pub async fn remove_server(platform_file: &Path, name: &ServerName) -> Result<Se
     if !config.servers.iter().any(|s| &s.name == name) {
         return Err(Error::not_found(format!("the platform file lists no server {name}")).with_context("server", name));
     }
-    let platform = crate::connect(&config, &crate::owner("we"))?;
+    let platform = crate::connect(&config, "we")?;
     let on_it: Vec<String> =
         platform.server_list().await?.into_iter().filter(|s| &s.server == name).flat_map(|s| s.environments).collect();
     if !on_it.is_empty() {
@@ -209,7 +209,7 @@ fn edited(path: &Path, change: impl FnOnce(&mut toml_edit::DocumentMut) -> Resul
     let edited = doc.to_string();
     // Every role served, every key readable.
     let config = PlatformConfig::parse(&edited).map_err(|e| e.with_context("path", path.display()))?;
-    crate::connect(&config, &crate::owner("we")).map_err(|e| {
+    crate::connect(&config, "we").map_err(|e| {
         e.with_context("hint", "a fleet needs servers with the app, proxy and dns roles (--role proxy --role dns)")
     })?;
     Ok(edited)

@@ -380,9 +380,9 @@ pub enum ProjectCommand {
 /// `we lock ...`
 #[derive(Debug, Subcommand)]
 pub enum LockCommand {
-    /// Who holds an environment's deploy lock.
+    /// Who holds an environment's deploy lock, on which host, since when, and the lease left.
     Status(Target),
-    /// Release a lock whose holder is gone (or any, with --force).
+    /// Release a stale lock: its lease ran out, or its holder is gone (or any, with --force).
     Release {
         /// Which project environment.
         #[command(flatten)]

@@ -67,7 +67,7 @@ pub fn hint(error: &Error) -> Option<String> {
     };
     Some(match error.kind() {
         ErrorKind::Locked if error.context_value("stale") == Some("true") => {
-            format!("the holder is gone: `we recover {target}` cleans up and releases it")
+            format!("the lock is stale: `we recover {target}` cleans up and releases it")
         }
         ErrorKind::Locked => format!("wait for the other deploy (`we lock status {target}`), or pass --wait SECONDS"),
         ErrorKind::Unhealthy => {

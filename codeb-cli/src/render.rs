@@ -51,9 +51,10 @@ pub fn releases(p: &Printer, list: &[ReleaseRecord]) -> Vec<String> {
     };
     let rows = list.iter().map(|r| {
         let created = r.created_at.format("%Y-%m-%d %H:%M:%S").to_string();
-        [r.id.to_string(), p.paint(tone(&r.status), &r.status.to_string()), r.image.to_string(), created]
+        let by = r.made_by().unwrap_or_else(|| "-".to_owned());
+        [r.id.to_string(), p.paint(tone(&r.status), &r.status.to_string()), r.image.to_string(), created, by]
     });
-    let mut lines = table(&["RELEASE", "STATUS", "IMAGE", "CREATED"], rows);
+    let mut lines = table(&["RELEASE", "STATUS", "IMAGE", "CREATED", "BY"], rows);
     for r in list {
         if let ReleaseStatus::Failed { reason, .. } = &r.status {
             lines.push(format!("{} {reason}", p.paint(Tone::Bad, &format!("{}:", r.id))));

@@ -4,7 +4,7 @@
 
 use std::process::{Command, Output};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fn we(args: &[&str], config: &str) -> Output {
     Command::new(env!("CARGO_BIN_EXE_we"))
@@ -321,4 +321,74 @@ fn the_project_is_the_one_of_the_codeb_toml_here_unless_named() {
     assert!(help.contains("[default: inferred]"), "{help}");
     let inferred = in_dir(&["releases", "--env", "staging", "--json"]);
     assert_eq!(inferred.status.code(), Some(4), "it reached the platform file, past the arguments");
+}
+
+/// A platform file with no services whose SSOT holds shop/staging locked by
+/// `ci` on another host, its lease ending `lease_s` seconds from now, and one
+/// release deployed by `ana` through `we`.
+fn locked_platform(dir: &std::path::Path, lease_s: i64) -> String {
+    use codeb::model::{Environment, ImageRef, ProjectName, ReleaseId};
+    use codeb::ssot::{DeployLock, Deployer, ReleaseConfig, ReleaseRecord, ReleaseStatus, Ssot};
+    let config = dead_platform(dir);
+    let now = chrono::Utc::now();
+    let mut doc = Ssot::default();
+    let env = doc.environment_mut(&ProjectName::parse("shop").unwrap(), &Environment::Staging);
+    env.lock = Some(DeployLock {
+        owner: "ci (we)".into(),
+        host: "ci-runner".into(),
+        pid: 77,
+        started_at: now - chrono::TimeDelta::seconds(90),
+        message: Some("deploy shop/staging".into()),
+        lease_until: Some(now + chrono::TimeDelta::seconds(lease_s)),
+    });
+    env.releases.push(ReleaseRecord {
+        id: ReleaseId::parse("v1").unwrap(),
+        image: ImageRef::parse("localhost/shop:v1").unwrap(),
+        image_digest: None,
+        config: ReleaseConfig::default(),
+        status: ReleaseStatus::Live,
+        created_at: now,
+        updated_at: now,
+        deployed_by: Some(Deployer { user: "ana".into(), host: "laptop".into(), front_end: "we".into() }),
+        rolled_back_by: None,
+    });
+    std::fs::write(dir.join("ssot.json"), doc.to_json().unwrap()).unwrap();
+    config
+}
+
+#[test]
+fn lock_status_names_the_holder_its_host_since_when_and_the_lease_left_or_that_it_ran_out() {
+    let target = ["lock", "status", "-p", "shop", "--env", "staging"];
+    let dir = tempfile::tempdir().unwrap();
+    let config = locked_platform(dir.path(), 40);
+    let out = we(&[&target[..], &["--json"]].concat(), &config);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let status = json(&out);
+    assert_eq!((&status["holder"]["owner"], &status["holder"]["host"]), (&json!("ci (we)"), &json!("ci-runner")));
+    assert!(status["holder"]["started_at"].is_string() && status["holder"]["lease_until"].is_string(), "{status}");
+    let left = status["lease_left_ms"].as_u64().unwrap();
+    assert!((30_000..=40_000).contains(&left), "{status}");
+    assert_eq!(status["stale"], false);
+    let text = String::from_utf8_lossy(&we(&target, &config).stdout).into_owned();
+    assert!(text.contains("locked by ci (we)@ci-runner (pid 77) since "), "{text}");
+    assert!(text.contains("its lease runs 4") && text.contains(" more s unless renewed"), "{text}");
+
+    let ran_out = tempfile::tempdir().unwrap();
+    let config = locked_platform(ran_out.path(), -5);
+    let status = json(&we(&[&target[..], &["--json"]].concat(), &config));
+    assert_eq!((&status["stale"], &status["lease_left_ms"]), (&json!(true), &json!(0)), "{status}");
+    let text = String::from_utf8_lossy(&we(&target, &config).stdout).into_owned();
+    assert!(text.contains("its lease ran out: the lock is stale and can be taken"), "{text}");
+}
+
+#[test]
+fn releases_show_who_deployed_each_in_text_and_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = locked_platform(dir.path(), 40);
+    let target = ["releases", "-p", "shop", "--env", "staging"];
+    let listed = json(&we(&[&target[..], &["--json"]].concat(), &config));
+    assert_eq!(listed[0]["deployed_by"], json!({ "user": "ana", "host": "laptop", "front_end": "we" }), "{listed}");
+    let text = String::from_utf8_lossy(&we(&target, &config).stdout).into_owned();
+    assert!(text.lines().next().is_some_and(|header| header.contains("BY")), "{text}");
+    assert!(text.contains("ana@laptop via we"), "{text}");
 }

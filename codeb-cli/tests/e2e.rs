@@ -6,7 +6,7 @@
 //!    applying it again is refused, the SSOT having moved) while a client requests without pause: no failed request (a GET
 //!    whose connection Caddy resets during its reload is resent once, as browsers do);
 //! 3. deploy v3 that never becomes healthy: fails at the health step, v2 serves;
-//! 4. roll back to v1: v1 serves, with v1's env vars;
+//! 4. roll back to v1: v1 serves, with v1's env vars; each release names who deployed it (and v1 who rolled back to it);
 //! 5. set a secret (on stdin) and redeploy: the app sees it, listings mask it, no output shows it;
 //! 6. delete the project: refused without --force; with it, containers, route and
 //!    record go, the protected volume stays;
@@ -294,11 +294,20 @@ fn a_project_lives_its_whole_life_through_we_against_real_services() {
     let statuses: Vec<&str> =
         releases.as_array().unwrap().iter().map(|r| r["status"]["status"].as_str().unwrap()).collect();
     assert_eq!(statuses, ["retired", "live", "failed"]);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_owned();
+    for release in releases.as_array().unwrap() {
+        let by = &release["deployed_by"];
+        assert_eq!((&by["front_end"], &by["host"]), (&Value::from("we"), &Value::from(host.as_str())), "{release}");
+        assert!(by["user"].as_str().is_some_and(|user| !user.is_empty()), "{release}");
+    }
 
     // 4. Roll back to v1: v1 serves with v1's env vars.
     we.json(&["rollback", "-p", &project, "--env", "staging", "--to", "v1", "--dry-run"], 0);
     let report = we.json(&["rollback", "-p", &project, "--env", "staging", "--to", "v1"], 0);
     assert_eq!(report["release"], "v1");
+    let releases = we.json(&["releases", "-p", &project, "--env", "staging"], 0);
+    let v1 = releases.as_array().unwrap().iter().find(|r| r["id"] == "v1").unwrap();
+    assert_eq!(v1["rolled_back_by"]["front_end"], "we", "the rollback records who made v1 serve again: {v1}");
     assert_eq!(client.page(&domain, "/"), "hello v1\n");
     let env = client.page(&domain, "/cgi-bin/env");
     assert!(env.contains("GREETING=greeting v1"), "v1 runs with v1's variables: {env}");

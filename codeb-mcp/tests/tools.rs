@@ -330,7 +330,8 @@ async fn every_tool_answers_in_the_shape_its_output_schema_advertises() {
     h.ok("reconcile", json!({})).await;
 
     let holder: codeb::ssot::DeployLock = serde_json::from_value(json!({
-        "owner": "ci", "host": "build-7", "pid": 4242, "started_at": "2026-12-01T06:51:16.5Z", "message": "deploy shop"
+        "owner": "ci", "host": "build-7", "pid": 4242, "started_at": "2026-12-01T06:51:16.5Z", "message": "deploy shop",
+        "lease_until": "2099-12-01T06:52:16.5Z"
     }))
     .unwrap();
     let (project, env) = (codeb::model::ProjectName::parse("shop").unwrap(), codeb::model::Environment::Staging);
@@ -342,7 +343,9 @@ async fn every_tool_answers_in_the_shape_its_output_schema_advertises() {
         .unwrap()
     };
     set_lock(Some(holder));
-    assert_ne!(h.ok("lock_status", t.clone()).await["lock"], Value::Null, "a held lock");
+    let lock = h.ok("lock_status", t.clone()).await["lock"].clone();
+    assert_eq!((&lock["holder"]["host"], &lock["stale"]), (&json!("build-7"), &json!(false)), "a held lock: {lock}");
+    assert!(lock["lease_left_ms"].as_u64().is_some_and(|left| left > 0), "with the lease left: {lock}");
     h.ok("project_show", json!({ "project": "shop" })).await;
     h.ok("project_list", json!({})).await;
     h.ok("ssot_status", json!({})).await;
@@ -600,6 +603,8 @@ async fn a_deploy_that_never_turns_healthy_is_a_tool_error_with_step_and_evidenc
     assert_eq!((failed["status"].as_str(), failed["step"].as_str()), (Some("failed"), Some("health_check")));
     assert!(failed["reason"].as_str().unwrap().contains(body), "the reason quotes the app: {failed}");
     assert_eq!(listed["notice"], codeb_mcp::UNTRUSTED_NOTICE, "so the list is marked");
+    let by = &listed["data"][0]["deployed_by"];
+    assert_eq!((&by["user"], &by["front_end"]), (&json!("mcp-test"), &json!("mcp")), "who deployed it: {by}");
 }
 
 #[tokio::test]

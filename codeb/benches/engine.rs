@@ -22,7 +22,7 @@ fn main() {
     for image in &images {
         fakes.runtime.add_registry_image(image);
     }
-    let mut settings = Settings::local("bench");
+    let mut settings = Settings::local("bench", "bench");
     settings.zone = Some(DomainName::parse("codeb.test").unwrap());
     settings.drain_grace = Duration::ZERO;
     settings.stop_grace = Duration::ZERO;

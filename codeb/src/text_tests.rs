@@ -50,6 +50,7 @@ fn holder(message: Option<&str>) -> DeployLock {
         pid: 42,
         started_at: chrono::Utc.with_ymd_and_hms(2025, 1, 2, 3, 4, 5).unwrap(),
         message: message.map(str::to_owned),
+        lease_until: None,
     }
 }
 
@@ -137,16 +138,36 @@ fn a_reconcile_names_each_environment_with_what_it_did_or_why_it_failed() {
 #[test]
 fn a_lock_names_its_holder_since_when_and_for_what_and_says_how_to_clear_a_stale_one() {
     assert_eq!(holder(None).to_string(), "ci@build-1 (pid 42) since 2025-01-02 03:04:05 UTC");
-    let status =
-        LockStatus { project: shop(), env: Environment::Staging, holder: holder(Some("we deploy")), stale: false };
+    let status = LockStatus {
+        project: shop(),
+        env: Environment::Staging,
+        holder: holder(Some("we deploy")),
+        stale: false,
+        lease_left_ms: None,
+    };
     assert_eq!(
         status.to_string(),
         "shop/staging is locked by ci@build-1 (pid 42) since 2025-01-02 03:04:05 UTC: we deploy"
     );
-    let stale = LockStatus { stale: true, ..status };
+    let stale = LockStatus { stale: true, ..status.clone() };
     assert!(
         stale.to_string().ends_with("; the holder process is gone: release the stale lock, or recover the environment")
     );
+    let leased = LockStatus { lease_left_ms: Some(41_200), ..status.clone() };
+    assert!(leased.to_string().ends_with(": we deploy; its lease runs 42 more s unless renewed"), "{leased}");
+    let ran_out = LockStatus { lease_left_ms: Some(0), stale: true, ..status };
+    assert!(
+        ran_out
+            .to_string()
+            .ends_with("; its lease ran out: the lock is stale and can be taken (a deploy takes it, recovering first)"),
+        "{ran_out}"
+    );
+}
+
+#[test]
+fn a_deployer_is_user_at_host_via_front_end() {
+    let by = crate::ssot::Deployer { user: "ana".into(), host: "laptop".into(), front_end: "we".into() };
+    assert_eq!(by.to_string(), "ana@laptop via we");
 }
 
 #[test]

@@ -22,18 +22,18 @@ use codeb::ports::ListenerOwner;
 use codeb::proxy::{Proxy, Upstream};
 use codeb::runtime::{ContainerRuntime, ContainerState};
 use codeb::secrets::{Scope, SecretStore};
-use codeb::ssot::{EnvironmentRecord, ReleaseStatus, StateStore};
+use codeb::ssot::{DeployLock, EnvironmentRecord, ReleaseStatus, StateStore, StateStoreExt};
 use codeb::{Error, ErrorKind};
 
 const FAKE_PID: u32 = 4242;
 
 fn settings() -> Settings {
-    let mut s = Settings::local("tester");
+    let mut s = Settings::local("tester", "test");
     s.zone = Some(DomainName::parse("codeb.test").unwrap());
     s.drain_grace = Duration::ZERO;
     s.stop_grace = Duration::ZERO;
     s.watch_window = Duration::ZERO;
-    s.identity = Identity { owner: "tester".into(), host: "localhost".into(), pid: FAKE_PID };
+    s.identity = Identity { user: "tester".into(), front_end: "test".into(), host: "localhost".into(), pid: FAKE_PID };
     s
 }
 
@@ -505,8 +505,9 @@ async fn two_deploys_of_one_environment_never_interleave_but_two_environments_bo
     assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "exactly one deploy runs");
     let locked = results.iter().find_map(|r| r.as_ref().err()).unwrap();
     assert_eq!(locked.kind(), ErrorKind::Locked);
-    assert!(locked.to_string().contains("tester@localhost"), "the error names the holder: {locked}");
-    assert!(locked.message().ends_with(": deploy shop/staging"), "and what it is doing, by default: {locked}");
+    assert!(locked.to_string().contains("tester (test)@localhost"), "the error names the holder: {locked}");
+    assert!(locked.message().contains(": deploy shop/staging;"), "and what it is doing, by default: {locked}");
+    assert!(locked.message().ends_with("; its lease runs 60 more s unless renewed"), "and its lease: {locked}");
 
     let mut production = request("v1");
     production.env = Environment::Production;
@@ -834,7 +835,7 @@ async fn a_live_lock_is_not_released_without_force() {
     crash_during(&p, &fakes, Step::HealthCheck).await.unwrap();
     // Another host holds it: never stale from here.
     let mut elsewhere = settings();
-    elsewhere.identity = Identity { owner: "ci".into(), host: "other-host".into(), pid: 1 };
+    elsewhere.identity = Identity { user: "ci".into(), front_end: "test".into(), host: "other-host".into(), pid: 1 };
     let other = platform(&fakes, elsewhere);
     let err = other.lock_release(&project(), &Environment::Staging, false).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Forbidden);
@@ -1307,9 +1308,126 @@ async fn a_deploy_never_takes_a_lock_whose_holder_may_be_alive() {
     deploy_ok(&p, "v1").await;
     crash_during(&p, &fakes, Step::HealthCheck).await.unwrap();
     let mut elsewhere = settings();
-    elsewhere.identity = Identity { owner: "tester".into(), host: "other-host".into(), pid: FAKE_PID + 1 };
+    elsewhere.identity =
+        Identity { user: "tester".into(), front_end: "test".into(), host: "other-host".into(), pid: FAKE_PID + 1 };
 
     let err = platform(&fakes, elsewhere).deploy(&request("v3"), &DeployOptions::default()).await.unwrap_err();
 
     assert_eq!(err.kind(), ErrorKind::Locked, "a holder on another host cannot be proven gone: {err}");
+}
+
+/// Settings whose deploy locks lease for 600 ms (renewed every 200 ms).
+fn short_lease(mut settings: Settings) -> Settings {
+    settings.lock_lease = Duration::from_millis(600);
+    settings
+}
+
+/// A platform on the same backends acting for `ci` on another host.
+fn from_another_host(fakes: &FakeBackends) -> Platform {
+    let mut elsewhere = short_lease(settings());
+    elsewhere.identity =
+        Identity { user: "ci".into(), front_end: "test".into(), host: "ci-runner".into(), pid: FAKE_PID + 1 };
+    platform(fakes, elsewhere)
+}
+
+#[tokio::test]
+async fn a_lock_from_another_host_is_refused_while_its_lease_runs_and_taken_once_it_ran_out() {
+    let fakes = fakes();
+    let p = platform(&fakes, short_lease(settings()));
+    deploy_ok(&p, "v1").await;
+    crash_during(&p, &fakes, Step::HealthCheck).await.unwrap();
+    let other = from_another_host(&fakes);
+
+    let refused = other.deploy(&request("v3"), &DeployOptions::default()).await.unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::Locked, "{refused}");
+    assert_eq!(refused.context_value("holder"), Some("tester (test)@localhost"), "{refused}");
+    assert!(refused.to_string().contains("its lease runs 1 more s unless renewed"), "{refused}");
+
+    tokio::time::sleep(Duration::from_millis(650)).await;
+    let status = other.lock_status(&project(), &Environment::Staging).await.unwrap().unwrap();
+    assert_eq!((status.stale, status.lease_left_ms), (true, Some(0)), "{status}");
+    assert!(status.to_string().contains("its lease ran out: the lock is stale and can be taken"), "{status}");
+    let v3 = other.deploy(&request("v3"), &DeployOptions::default()).await.unwrap();
+    assert!(v3.recovered.is_some_and(|r| r.released_lock.is_some()), "the vanished holder's lock was taken");
+    let env = env_record(&fakes);
+    assert_eq!((env.current_release, env.lock), (Some(v3.release), None));
+}
+
+/// Deploys v1 with a 600 ms lease, then starts deploying v2, whose release takes `start` to start.
+async fn slow_deploy_after_v1(
+    fakes: &FakeBackends,
+    start: Duration,
+) -> (DeployReport, tokio::task::JoinHandle<Result<DeployReport, Error>>) {
+    let p = platform(fakes, short_lease(settings()));
+    let v1 = deploy_ok(&p, "v1").await;
+    fakes.runtime.faults().add_latency("start_container", start);
+    (v1, tokio::spawn(async move { p.deploy(&request("v2"), &DeployOptions::default()).await }))
+}
+
+#[tokio::test]
+async fn a_long_deploy_renews_its_lease_and_keeps_its_lock() {
+    let fakes = fakes();
+    let (_, long) = slow_deploy_after_v1(&fakes, Duration::from_millis(2000)).await;
+
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let refused = from_another_host(&fakes).deploy(&request("v3"), &DeployOptions::default()).await.unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::Locked, "more than two leases in, the holder still holds: {refused}");
+    assert_eq!(refused.context_value("holder"), Some("tester (test)@localhost"), "{refused}");
+    assert_eq!(refused.context_value("stale"), Some("false"), "{refused}");
+
+    let v2 = long.await.unwrap().expect("the long deploy ends cleanly");
+    let env = env_record(&fakes);
+    assert_eq!((env.current_release, env.lock), (Some(v2.release), None));
+}
+
+#[tokio::test]
+async fn a_deploy_whose_lock_was_taken_over_fails_naming_the_new_holder_and_leaves_its_lock() {
+    let fakes = fakes();
+    let (v1, long) = slow_deploy_after_v1(&fakes, Duration::from_millis(600)).await;
+
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let now = chrono::Utc::now();
+    let theirs = DeployLock {
+        owner: "ci (test)".into(),
+        host: "ci-runner".into(),
+        pid: 1,
+        started_at: now,
+        message: Some("deploy shop/staging".into()),
+        lease_until: Some(now + chrono::TimeDelta::seconds(60)),
+    };
+    fakes
+        .state
+        .modify(|doc| {
+            doc.environment_mut(&project(), &Environment::Staging).lock = Some(theirs.clone());
+            Ok(())
+        })
+        .unwrap();
+
+    let error = long.await.unwrap().unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Conflict, "{error}");
+    assert_eq!(error.context_value("holder"), Some("ci (test)@ci-runner"), "{error}");
+    assert!(error.to_string().contains("was taken over by ci (test)@ci-runner (pid 1)"), "{error}");
+    let env = env_record(&fakes);
+    assert_eq!(env.lock, Some(theirs), "the new holder's lock is never written over");
+    assert_eq!(env.current_release, Some(v1.release), "nothing more of the deploy was recorded");
+}
+
+#[tokio::test]
+async fn each_release_records_who_deployed_it_and_a_rollback_who_made_it_serve_again() {
+    let fakes = fakes();
+    let p = platform(&fakes, settings());
+    deploy_ok(&p, "v1").await;
+    let mut ci = settings();
+    ci.identity = Identity { user: "ci".into(), front_end: "mcp".into(), host: "ci-runner".into(), pid: FAKE_PID };
+    deploy_ok(&platform(&fakes, ci), "v2").await;
+    p.rollback(&project(), &Environment::Staging, None, &DeployOptions::default()).await.unwrap();
+
+    let env = env_record(&fakes);
+    let by = |id: &str| env.release(&release(id)).unwrap().deployed_by.clone().map(|d| d.to_string());
+    assert_eq!(by("v1").as_deref(), Some("tester@localhost via test"));
+    assert_eq!(by("v2").as_deref(), Some("ci@ci-runner via mcp"));
+    let v1 = env.release(&release("v1")).unwrap();
+    assert_eq!(v1.rolled_back_by.as_ref().map(|d| d.to_string()).as_deref(), Some("tester@localhost via test"));
+    assert_eq!(env.release(&release("v2")).unwrap().rolled_back_by, None);
+    assert_eq!(v1.made_by().as_deref(), Some("tester@localhost via test, rolled back to by tester@localhost via test"));
 }

@@ -19,12 +19,12 @@ use codeb::ssot::StateStore;
 fn setup() -> (FakeBackends, Platform) {
     let fakes = FakeBackends::new();
     fakes.runtime.add_registry_image(&image());
-    let mut s = Settings::local("tester");
+    let mut s = Settings::local("tester", "test");
     s.zone = Some(DomainName::parse("codeb.test").unwrap());
     s.drain_grace = Duration::ZERO;
     s.stop_grace = Duration::ZERO;
     s.watch_window = Duration::ZERO;
-    s.identity = Identity { owner: "tester".into(), host: "localhost".into(), pid: 7 };
+    s.identity = Identity { user: "tester".into(), front_end: "test".into(), host: "localhost".into(), pid: 7 };
     for accessory in [&s.postgres_image, &s.redis_image] {
         fakes.runtime.add_registry_image(accessory);
     }

@@ -82,6 +82,7 @@ async fn a_deploy_whose_lock_holder_was_killed_on_this_host_recovers_first_and_s
                 pid: dead,
                 started_at: now,
                 message: None,
+                lease_until: None,
             });
             let id = codeb::model::ReleaseId::parse("v2").unwrap();
             env.releases.push(ReleaseRecord {
@@ -92,6 +93,8 @@ async fn a_deploy_whose_lock_holder_was_killed_on_this_host_recovers_first_and_s
                 status: ReleaseStatus::Pending,
                 created_at: now,
                 updated_at: now,
+                deployed_by: None,
+                rolled_back_by: None,
             });
             Ok(())
         })

@@ -4,6 +4,7 @@ each kind these tests can reach is raised as that class with its context."""
 from __future__ import annotations
 
 import builtins
+import datetime
 import os
 import pathlib
 import stat
@@ -134,6 +135,9 @@ def test_a_held_lock_is_locked_error_and_releasing_it_is_forbidden_while_its_hol
         assert status.holder.pid == os.getpid()
         assert status.holder.message == "deploy shop/staging"
         assert "is locked by" in str(status)
+        assert status.lease_left_ms is not None and status.lease_left_ms > 0
+        assert isinstance(status.holder.lease_until, datetime.datetime)
+        assert "its lease runs" in str(status)
 
         with pytest.raises(errors.LockedError) as locked:
             platform.deploy(project, "staging")

@@ -53,6 +53,11 @@ def test_deploy_records_a_live_release_and_the_next_one_replaces_it(
     ]
     assert releases[0].created_at.tzinfo is not None
     assert isinstance(releases[0].created_at, datetime.datetime)
+    by = releases[0].deployed_by
+    assert isinstance(by, codeb.Deployer)
+    assert (by.user, by.host, by.front_end) == ("memory", "localhost", "memory")
+    assert str(by) == "memory@localhost via memory"
+    assert releases[0].rolled_back_by is None
 
 
 def test_apply_carries_out_a_plan_and_refuses_one_the_ssot_has_moved_past(

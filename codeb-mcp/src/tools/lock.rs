@@ -18,8 +18,8 @@ pub struct LockReleaseParams {
     pub project: String,
     /// The environment: staging, production or preview-<id>.
     pub env: String,
-    /// Release it even though its holder still runs (or runs on another host), which may break a deploy in progress.
-    /// Without it only a stale lock (its holder gone) is released.
+    /// Release it even though its holder may still run (its lease runs), which may break a deploy in progress.
+    /// Without it only a stale lock (its lease ran out, or its holder is gone) is released.
     #[serde(default)]
     pub force: bool,
 }
@@ -42,14 +42,14 @@ pub struct LockReleased {
 
 #[tool_router(router = lock_tools, vis = "pub(crate)")]
 impl CodebServer {
-    /// Who holds an environment's deploy lock, since when, and whether the holder is gone.
+    /// Who holds an environment's deploy lock, on which host, since when, the lease left, and whether it is stale.
     #[tool(annotations(title = "Lock status", read_only_hint = true, open_world_hint = false))]
     async fn lock_status(&self, params: Parameters<TargetParams>) -> Result<Json<LockState>, ToolFailure> {
         let (project, env) = target(&params.0.project, &params.0.env)?;
         Ok(Json(LockState { lock: self.sdk()?.lock_status(&project, &env).await? }))
     }
 
-    /// Release an environment's deploy lock whose holder is gone (a crashed or killed deploy), so the next
+    /// Release an environment's stale deploy lock (its lease ran out, or its holder is gone: a crashed, killed or vanished deploy), so the next
     /// deploy can run; `recover` also cleans up what that deploy left. A lock whose holder still runs is refused
     /// (`forbidden`) unless `force: true`.
     #[tool(annotations(

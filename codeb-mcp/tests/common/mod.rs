@@ -69,7 +69,7 @@ pub fn assert_valid(tool: &str, validator: &jsonschema::Validator, value: &Value
 
 /// Settings like `Platform::memory()`'s: no drain, stop or watch wait, zone codeb.test.
 fn settings() -> Settings {
-    let mut settings = Settings::local("mcp-test");
+    let mut settings = Settings::local("mcp-test", "mcp");
     settings.drain_grace = Duration::ZERO;
     settings.stop_grace = Duration::ZERO;
     settings.watch_window = Duration::ZERO;

@@ -163,12 +163,17 @@ result_classes! {
         quiet [config, updated_at]
     }
 
+    /// Who made a release: the user, the host and the front end.
+    Deployer => codeb::ssot::Deployer {
+        display [__str__]
+    }
+
     /// Who holds an environment's deploy lock.
     DeployLock => codeb::ssot::DeployLock {
         display [__str__]
     }
 
-    /// A held deploy lock: its holder, and whether the holder is gone.
+    /// A held deploy lock: its holder, the lease left, and whether it is stale.
     LockStatus => codeb::engine::LockStatus {
         display [__str__]
     }

@@ -39,6 +39,7 @@
 //! keep_releases = 5
 //! drain_grace = "10s"
 //! watch_window = "30s"
+//! lock_lease = "60s"                          # a deploy lock not renewed for this long is stale
 //!
 //! [ports]                                     # optional; the seed's table otherwise
 //! staging = { app = "3000-3499", postgres = "15432-15499", redis = "16379-16399" }
@@ -49,6 +50,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::engine::DEFAULT_LOCK_LEASE;
 use crate::model::{DomainName, ImageRef, PortRange, Role, ServerName, ValidationError};
 use crate::ports::{PortRanges, ServiceRanges};
 use crate::project::parse_duration;
@@ -91,6 +93,8 @@ pub struct PlatformConfig {
     pub stop_grace: Duration,
     /// Watch window after a cutover.
     pub watch_window: Duration,
+    /// The lease of a deploy lock (at least 1 s).
+    pub lock_lease: Duration,
     /// PostgreSQL accessory image.
     pub postgres_image: Option<ImageRef>,
     /// Redis accessory image.
@@ -291,6 +295,7 @@ struct RawDeploy {
     drain_grace: Option<String>,
     stop_grace: Option<String>,
     watch_window: Option<String>,
+    lock_lease: Option<String>,
     postgres_image: Option<String>,
     redis_image: Option<String>,
 }
@@ -481,11 +486,22 @@ impl Raw {
             drain_grace: duration("deploy.drain_grace", &self.deploy.drain_grace, Duration::from_secs(10))?,
             stop_grace: duration("deploy.stop_grace", &self.deploy.stop_grace, Duration::from_secs(10))?,
             watch_window: duration("deploy.watch_window", &self.deploy.watch_window, Duration::from_secs(30))?,
+            lock_lease: lock_lease(self.deploy.lock_lease.as_deref())?,
             postgres_image: self.deploy.postgres_image.as_deref().map(ImageRef::parse).transpose()?,
             redis_image: self.deploy.redis_image.as_deref().map(ImageRef::parse).transpose()?,
             ports,
         })
     }
+}
+
+/// A lock lease of at least a second: a shorter one would go stale between two renewals.
+fn lock_lease(value: Option<&str>) -> Result<Duration, ValidationError> {
+    let Some(value) = value else { return Ok(DEFAULT_LOCK_LEASE) };
+    let lease = parse_duration("deploy.lock_lease", value)?;
+    if lease < Duration::from_secs(1) {
+        return Err(ValidationError::new("deploy.lock_lease", value, "is at least 1s"));
+    }
+    Ok(lease)
 }
 
 impl PlatformConfig {
@@ -498,15 +514,16 @@ impl PlatformConfig {
         }
     }
 
-    /// The engine settings this file describes, for a process acting as `owner`.
-    pub fn settings(&self, owner: &str, host: &str) -> crate::engine::Settings {
-        let mut s = crate::engine::Settings::local(owner);
+    /// The engine settings this file describes, for `user` running `front_end` on `host`.
+    pub fn settings(&self, user: &str, front_end: &str, host: &str) -> crate::engine::Settings {
+        let mut s = crate::engine::Settings::local(user, front_end);
         s.zone = self.zone.clone();
         s.tls = self.tls.clone();
         s.keep_releases = self.keep_releases;
         s.drain_grace = self.drain_grace;
         s.stop_grace = self.stop_grace;
         s.watch_window = self.watch_window;
+        s.lock_lease = self.lock_lease;
         if let Some(image) = &self.postgres_image {
             s.postgres_image = image.clone();
         }
@@ -547,9 +564,22 @@ zone = "codeb.test"
         assert_eq!(c.powerdns.name(), "powerdns");
         assert_eq!(c.tls, TlsPolicy::Off);
         assert_eq!(c.watch_window, Duration::from_secs(30));
-        let s = c.settings("alice", "laptop");
+        assert_eq!(c.lock_lease, Duration::from_secs(60));
+        let s = c.settings("alice", "we", "laptop");
         assert_eq!(s.zone, Some(DomainName::parse("codeb.test").unwrap()));
-        assert_eq!((s.identity.owner.as_str(), s.identity.host.as_str()), ("alice", "laptop"));
+        assert_eq!((s.identity.owner().as_str(), s.identity.host.as_str()), ("alice (we)", "laptop"));
+        assert_eq!(s.lock_lease, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn the_lock_lease_is_read_from_the_deploy_section_and_is_at_least_a_second() {
+        let with = |lease: &str| PlatformConfig::parse(&format!("{MINIMAL}\n[deploy]\nlock_lease = \"{lease}\"\n"));
+        assert_eq!(with("2m").unwrap().settings("a", "we", "h").lock_lease, Duration::from_secs(120));
+        for short in ["500ms", "0s"] {
+            let err = with(short).unwrap_err();
+            assert_eq!(err.context_value("field"), Some("deploy.lock_lease"), "{short}: {err}");
+            assert!(err.to_string().contains("at least 1s"), "{err}");
+        }
     }
 
     #[test]

@@ -62,10 +62,10 @@ impl Platform {
     /// at; when another change landed in between (another deploy finished
     /// while this one waited for the lock), the request is planned again.
     ///
-    /// When the lock is held by a deploy whose process is provably gone (on
-    /// this host, and not running), the environment is recovered first, as
-    /// [`Platform::recover`] without `force` does, and the report says so; a
-    /// holder that may be alive (or runs elsewhere) is `Locked`, as always.
+    /// When the lock is stale (its lease ran out, or its holder is a process
+    /// on this host that no longer runs), the environment is recovered first,
+    /// as [`Platform::recover`] without `force` does, and the report says so;
+    /// a holder whose lease runs is `Locked`, as always.
     pub async fn deploy(
         &self,
         request: &crate::engine::DeployRequest,
@@ -150,15 +150,14 @@ impl Platform {
             status: ReleaseStatus::Pending,
             created_at: chrono::Utc::now(),
             updated_at: chrono::Utc::now(),
+            deployed_by: Some(self.settings.identity.deployer()),
+            rolled_back_by: None,
         };
         let lock = LockRequest {
-            project: project.clone(),
-            env: env.clone(),
-            me: self.settings.identity.clone(),
-            message: options.lock_message(|| format!("deploy {project}/{env}")),
             expect_revision,
+            ..LockRequest::new(project, env, options.lock_message(|| format!("deploy {project}/{env}")))
         };
-        run.lock(lock, Some(add_pending(project, env, &host.name, pending)), &plan.changes, options.wait_for_lock)
+        run.lock(&[lock], Some(add_pending(project, env, &host.name, pending)), &plan.changes, options.wait_for_lock)
             .await?;
         if let Err(e) = run.run(&plan.changes).await {
             run.fail(&e, None).await;

@@ -13,7 +13,8 @@ use std::time::Instant;
 use crate::dns::{RecordData, RecordSet, RecordType};
 use crate::engine::events::Events;
 use crate::engine::health::judge;
-use crate::engine::lock::{self, LockRequest};
+use crate::engine::lease::{Hold, Lease};
+use crate::engine::lock::LockRequest;
 use crate::engine::naming::environment_network;
 use crate::engine::{Change, DeployEvent, PlannedChange, Platform, ProbeRequest, ProbeResponse, ProbeVerdict};
 use crate::error::gone_is_done;
@@ -108,6 +109,8 @@ pub(crate) struct Executor<'a> {
     step: Option<(Step, Instant)>,
     /// The environment's secret values, masked in every error, event and record of the run.
     redactor: Redactor,
+    /// The locks the run holds, renewed until it ends.
+    lease: Option<Lease>,
 }
 
 impl<'a> Executor<'a> {
@@ -133,6 +136,7 @@ impl<'a> Executor<'a> {
             image_id: None,
             step: None,
             redactor: Redactor::default(),
+            lease: None,
         }
     }
 
@@ -154,12 +158,13 @@ impl<'a> Executor<'a> {
         self.platform.backends.fleet.host(&planned.server).cloned()
     }
 
-    /// Takes the environment's lock in one commit with `also` and the
-    /// reservation of every port `changes` allocate (ports are probed on the
-    /// environment's server first).
+    /// Takes the locks of `requests` (the environment's first) in one commit
+    /// with `also` and the reservation of every port `changes` allocate
+    /// (ports are probed on the environment's server first). The locks are
+    /// renewed until [`Executor::finish`], which releases them.
     pub(crate) async fn lock(
         &mut self,
-        request: LockRequest,
+        requests: &[LockRequest],
         also: Option<Edit>,
         changes: &[PlannedChange],
         wait: Option<std::time::Duration>,
@@ -168,7 +173,7 @@ impl<'a> Executor<'a> {
         let result = match self.platform.backends.secrets.list(&self.scope()).await {
             Ok(set) => {
                 self.redactor = Redactor::of_secrets(&set.vars);
-                self.reserve_with_lock(request, also, changes, wait).await
+                self.reserve_with_lock(requests, also, changes, wait).await
             }
             Err(e) => Err(e),
         };
@@ -178,7 +183,7 @@ impl<'a> Executor<'a> {
     /// The commit of [`Executor::lock`], without its step events.
     async fn reserve_with_lock(
         &mut self,
-        request: LockRequest,
+        requests: &[LockRequest],
         also: Option<Edit>,
         changes: &[PlannedChange],
         wait: Option<std::time::Duration>,
@@ -218,9 +223,8 @@ impl<'a> Executor<'a> {
             }
             Ok(())
         });
-        let liveness = self.platform.backends.liveness.clone();
-        let store = self.platform.backends.state.clone();
-        let doc = lock::acquire(store.as_ref(), &request, liveness.as_ref(), wait, &edit).await?;
+        let (doc, lease) = self.platform.acquire(requests, wait, &edit, &self.events).await?;
+        self.lease = Some(lease);
         let record = doc.environment(&self.project, &self.env).cloned().unwrap_or_default();
         for key in keys {
             let port = match &key.release {
@@ -237,6 +241,9 @@ impl<'a> Executor<'a> {
     /// reverse (the caller records the failure and unlocks: see [`Executor::fail`]).
     pub(crate) async fn run(&mut self, changes: &[PlannedChange]) -> Result<()> {
         for planned in changes {
+            if let Err(e) = self.check_lease().await {
+                return Err(self.failed(e));
+            }
             let step = planned.change.step();
             if self.step.map(|(s, _)| s) != Some(step) {
                 self.finish_step();
@@ -254,6 +261,14 @@ impl<'a> Executor<'a> {
         }
         self.finish_step();
         Ok(())
+    }
+
+    /// The `Conflict` naming the new holder, once a renewal or a commit found a held lock taken over.
+    async fn check_lease(&self) -> Result<()> {
+        match self.lease.as_ref().map(Lease::hold).filter(Hold::is_lost) {
+            Some(hold) => self.platform.blocking_state(move |s| s.view(|doc| hold.check_in(doc))).await,
+            None => Ok(()),
+        }
     }
 
     fn enter(&mut self, step: Step) {
@@ -585,11 +600,13 @@ impl<'a> Executor<'a> {
             .ok_or_else(|| Error::conflict(format!("{service} has no port in the SSOT; run recover")))
     }
 
-    /// One SSOT commit of `edit`.
+    /// One SSOT commit of `edit`, if the run still holds its locks (else `Conflict` naming who took them over).
     async fn commit(&self, edit: Edit) -> Result<Ssot> {
+        let hold = self.lease.as_ref().map(Lease::hold);
         self.platform
             .blocking_state(move |s| {
                 s.modify(|doc| {
+                    hold.iter().try_for_each(|hold| hold.check_in(doc))?;
                     edit(doc)?;
                     Ok(doc.clone())
                 })
@@ -603,6 +620,7 @@ impl<'a> Executor<'a> {
         let endpoint = self.endpoint()?;
         let (project, env, previous, image_id) =
             (self.project.clone(), self.env.clone(), self.previous.clone(), self.image_id.clone());
+        let by = self.platform.settings.identity.deployer();
         self.commit(Box::new(move |doc| {
             let now = chrono::Utc::now();
             doc.check_domains_free(&project, &env, &target.config.domains)?;
@@ -630,6 +648,8 @@ impl<'a> Executor<'a> {
             if target.new_record {
                 release.config = ReleaseConfig { ports, ..target.config.clone() };
                 release.image_digest = image_id.clone();
+            } else {
+                release.rolled_back_by = Some(by.clone());
             }
             record.current_release = Some(target.id.clone());
             Ok(())
@@ -640,9 +660,18 @@ impl<'a> Executor<'a> {
 
     /// Undoes every applied change in reverse, then commits in one write the
     /// SSOT side of the undo, the failure of a new release, `also`, and the unlock.
+    ///
+    /// A run whose lock was taken over undoes and records nothing: the
+    /// environment is its new holder's to recover.
     pub(crate) async fn fail(&mut self, error: &Error, also: Option<Edit>) {
         self.events.emit(DeployEvent::StepStarted { step: Step::Cleanup });
         let started = Instant::now();
+        if let Some(lease) = self.lease.as_mut().filter(|lease| lease.hold().is_lost()) {
+            lease.stop().await;
+            self.note("cleanup: left to the deploy lock's new holder, which recovers the environment".to_owned());
+            self.events.emit(DeployEvent::StepFinished { step: Step::Cleanup, elapsed: started.elapsed() });
+            return;
+        }
         let mut edits: Vec<Edit> = Vec::new();
         while let Some((planned, undo)) = self.undo.pop() {
             match self.undo_one(undo).await {
@@ -675,10 +704,14 @@ impl<'a> Executor<'a> {
         self.events.emit(DeployEvent::StepFinished { step: Step::Cleanup, elapsed: started.elapsed() });
     }
 
-    /// Ends the run: `edits` and the unlock in one commit.
-    pub(crate) async fn finish(&self, mut edits: Vec<Edit>) -> Result<Ssot> {
-        let (project, env, me) = (self.project.clone(), self.env.clone(), self.platform.settings.identity.clone());
-        edits.push(Box::new(move |doc| lock::release_in(doc, &project, &env, &me)));
+    /// Ends the run: `edits` and the release of its locks in one commit
+    /// (`Conflict` naming the new holder if one was taken over meanwhile).
+    pub(crate) async fn finish(&mut self, mut edits: Vec<Edit>) -> Result<Ssot> {
+        if let Some(lease) = self.lease.as_mut() {
+            lease.stop().await;
+            let hold = lease.hold();
+            edits.push(Box::new(move |doc| hold.release_in(doc)));
+        }
         self.commit(Box::new(move |doc| edits.iter().try_for_each(|edit| edit(doc)))).await
     }
 
@@ -779,6 +812,7 @@ impl<'a> Executor<'a> {
         }
         let (p, e, t, prev, why) =
             (self.project.clone(), self.env.clone(), target.id.clone(), previous.clone(), reason.to_owned());
+        let by = self.platform.settings.identity.deployer();
         self.commit(Box::new(move |doc| {
             let now = chrono::Utc::now();
             let env = doc.environment_mut(&p, &e);
@@ -788,6 +822,7 @@ impl<'a> Executor<'a> {
             if let Some(old) = env.release_mut(&prev.id) {
                 old.status = ReleaseStatus::Live;
                 old.updated_at = now;
+                old.rolled_back_by = Some(by.clone());
             }
             if let Some(new) = env.release_mut(&t) {
                 new.status = ReleaseStatus::Failed { step: Step::Watch, reason: why.clone() };

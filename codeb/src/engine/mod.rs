@@ -5,10 +5,12 @@
 //! the in-memory fakes as well as on Podman, Caddy and PowerDNS.
 
 pub(crate) mod accessories;
+mod background;
 mod deploy;
 mod events;
 pub(crate) mod executor;
 mod health;
+pub(crate) mod lease;
 pub(crate) mod lock;
 pub(crate) mod naming;
 pub(crate) mod plan;
@@ -58,6 +60,9 @@ pub struct Backends {
     pub liveness: Arc<dyn Liveness>,
 }
 
+/// The length of a deploy lock's lease unless the platform file says otherwise (`[deploy] lock_lease`).
+pub const DEFAULT_LOCK_LEASE: Duration = Duration::from_secs(60);
+
 /// How a platform deploys: addresses, policies and defaults.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -77,13 +82,15 @@ pub struct Settings {
     pub postgres_image: ImageRef,
     /// The Redis image of accessories.
     pub redis_image: ImageRef,
-    /// Who this process is, for locks.
+    /// Who this process is, for locks and the releases it records.
     pub identity: Identity,
+    /// How long a deploy lock lasts unless its holder renews it (about every third of it, while it runs).
+    pub lock_lease: Duration,
 }
 
 impl Settings {
-    /// Defaults for one machine on loopback, recorded as `owner`.
-    pub fn local(owner: &str) -> Self {
+    /// Defaults for one machine on loopback, for `user` in `front_end`.
+    pub fn local(user: &str, front_end: &str) -> Self {
         let image = |s: &str| ImageRef::parse(s).unwrap_or_else(|_| unreachable!("a literal valid image reference"));
         Settings {
             zone: None,
@@ -94,7 +101,13 @@ impl Settings {
             watch_window: Duration::from_secs(30),
             postgres_image: image("docker.io/library/postgres:16"),
             redis_image: image("docker.io/library/redis:7"),
-            identity: Identity { owner: owner.to_owned(), host: "localhost".to_owned(), pid: std::process::id() },
+            identity: Identity {
+                user: user.to_owned(),
+                front_end: front_end.to_owned(),
+                host: "localhost".to_owned(),
+                pid: std::process::id(),
+            },
+            lock_lease: DEFAULT_LOCK_LEASE,
         }
     }
 

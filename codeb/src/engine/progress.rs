@@ -12,9 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::engine::background::Background;
 use crate::engine::{DeployEvent, DeployOptions, EventSink};
 use crate::model::Step;
 
@@ -85,8 +85,7 @@ impl DeployEvent {
 pub struct ProgressFeed {
     what: String,
     sink: EventSink,
-    done: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    forwarding: Background,
 }
 
 impl ProgressFeed {
@@ -102,12 +101,11 @@ impl ProgressFeed {
     {
         let what = what.into();
         let (events, received) = mpsc::unbounded_channel::<DeployEvent>();
-        let (done, finished) = oneshot::channel();
         let sink: EventSink = Arc::new(move |event: &DeployEvent| {
             let _ = events.send(event.clone());
         });
-        let task = tokio::spawn(forward(what.clone(), received, finished, send));
-        ProgressFeed { what, sink, done: Some(done), task: Some(task) }
+        let forwarding = Background::spawn(|finished| forward(what.clone(), received, finished, send));
+        ProgressFeed { what, sink, forwarding }
     }
 
     /// The sink to put in a call's [`DeployOptions::events`].
@@ -126,20 +124,7 @@ impl ProgressFeed {
 
     /// Sends every line still pending, then stops the heartbeat.
     pub async fn finish(mut self) {
-        if let Some(done) = self.done.take() {
-            let _ = done.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for ProgressFeed {
-    fn drop(&mut self) {
-        if let Some(task) = &self.task {
-            task.abort();
-        }
+        self.forwarding.stop().await;
     }
 }
 

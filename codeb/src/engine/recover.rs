@@ -5,7 +5,7 @@
 use crate::dns::{RecordData, RecordSet};
 use crate::engine::events::Events;
 use crate::engine::executor::{Edit, RECORD_TTL, a_record, moved_tag};
-use crate::engine::lock::{self, LockRequest};
+use crate::engine::lock::LockRequest;
 use crate::engine::naming::environment_network;
 use crate::engine::{DeployOptions, Platform};
 use crate::fleet::Host;
@@ -153,21 +153,13 @@ impl Platform {
             events.note(format!("released the deploy lock of {holder}"));
             report.released_lock = Some(holder);
         }
-        let store = self.backends.state.clone();
-        let me = self.settings.identity.clone();
-        let request = LockRequest {
-            project: project.clone(),
-            env: env.clone(),
-            me: me.clone(),
-            message: Some("recover".to_owned()),
-            expect_revision: None,
-        };
+        let request = LockRequest::new(project, env, Some("recover".to_owned()));
         let nothing: Edit = Box::new(|_| Ok(()));
-        lock::acquire(store.as_ref(), &request, self.backends.liveness.as_ref(), options.wait_for_lock, &nothing)
-            .await?;
+        let (_, mut lease) = self.acquire(&[request], options.wait_for_lock, &nothing, &events).await?;
         let result = self.repair(project, env, &mut report, &events).await;
-        let (p, e) = (project.clone(), env.clone());
-        self.blocking_state(move |s| s.modify(|doc| lock::release_in(doc, &p, &e, &me))).await?;
+        lease.stop().await;
+        let hold = lease.hold();
+        self.blocking_state(move |s| s.modify(|doc| hold.release_in(doc))).await?;
         result.map(|()| report)
     }
 

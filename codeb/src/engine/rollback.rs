@@ -203,13 +203,14 @@ impl Platform {
         let mut run = Executor::new(self, project.clone(), env.clone(), host.clone(), events)
             .switching(restore.clone(), Some(previous.clone()));
         let lock = LockRequest {
-            project: project.clone(),
-            env: env.clone(),
-            me: self.settings.identity.clone(),
-            message: options.lock_message(|| format!("roll back {project}/{env} to {}", plan.to)),
             expect_revision: Some(plan.revision),
+            ..LockRequest::new(
+                project,
+                env,
+                options.lock_message(|| format!("roll back {project}/{env} to {}", plan.to)),
+            )
         };
-        run.lock(lock, None, &plan.changes, options.wait_for_lock).await?;
+        run.lock(&[lock], None, &plan.changes, options.wait_for_lock).await?;
         if let Err(e) = run.run(&plan.changes).await {
             run.fail(&e, None).await;
             return Err(e);

@@ -109,7 +109,7 @@ impl Platform {
     pub fn memory() -> Self {
         let fakes = FakeBackends::new();
         fakes.runtime.allow_any_image();
-        let mut settings = Settings::local("memory");
+        let mut settings = Settings::local("memory", "memory");
         settings.drain_grace = std::time::Duration::ZERO;
         settings.stop_grace = std::time::Duration::ZERO;
         settings.watch_window = std::time::Duration::ZERO;

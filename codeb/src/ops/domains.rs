@@ -2,8 +2,8 @@
 //! planned as changes and run by the executor, so a setup is all or nothing.
 
 use crate::Result;
-use crate::engine::executor::{Edit, Executor};
-use crate::engine::lock::{self, LockRequest};
+use crate::engine::executor::Executor;
+use crate::engine::lock::LockRequest;
 use crate::engine::plan::Planner;
 use crate::engine::{Change, DeployOptions, PlannedChange, Platform};
 use crate::model::{DomainName, Environment, ProjectName, Service};
@@ -180,32 +180,15 @@ impl Platform {
         let endpoint = serving(&record, &host);
         let events = crate::engine::events_for(options);
         let mut run = Executor::new(self, project.clone(), env.clone(), host, events).routing_to(endpoint);
-        let me = self.settings.identity.clone();
-        let request = |project: &ProjectName, env: &Environment| LockRequest {
-            project: project.clone(),
-            env: env.clone(),
-            me: me.clone(),
-            message: options.lock_message(|| operation.clone()),
-            expect_revision: None,
-        };
-        let (also, unlock_owner) = match owner {
-            Some(owner) => {
-                let (store, liveness) = (self.backends.state.as_ref(), self.backends.liveness.as_ref());
-                let judged = lock::judge(store, &owner.project, &owner.env, &me, liveness).await?;
-                let theirs = request(&owner.project, &owner.env);
-                let take: Edit = Box::new(move |doc| lock::take_in(doc, &theirs, &judged));
-                let (o, me) = (owner.clone(), me.clone());
-                let release: Edit = Box::new(move |doc| lock::release_in(doc, &o.project, &o.env, &me));
-                (Some(take), Some(release))
-            }
-            None => (None, None),
-        };
-        run.lock(request(project, env), also, changes, options.wait_for_lock).await?;
+        let message = options.lock_message(|| operation.clone());
+        let mut requests = vec![LockRequest::new(project, env, message.clone())];
+        requests.extend(owner.map(|owner| LockRequest::new(&owner.project, &owner.env, message)));
+        run.lock(&requests, None, changes, options.wait_for_lock).await?;
         if let Err(e) = run.run(changes).await {
-            run.fail(&e, unlock_owner).await;
+            run.fail(&e, None).await;
             return Err(e);
         }
-        run.finish(unlock_owner.into_iter().collect()).await.map(drop)
+        run.finish(Vec::new()).await.map(drop)
     }
 }
 

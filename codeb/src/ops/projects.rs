@@ -3,8 +3,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::engine::accessories::Kind;
-use crate::engine::executor::{Edit, Executor};
-use crate::engine::lock::{self, LockRequest};
+use crate::engine::executor::Executor;
+use crate::engine::lock::LockRequest;
 use crate::engine::naming::{accessory_container, accessory_volume, environment_network, release_container};
 use crate::engine::plan::Planner;
 use crate::engine::{Change, DeployOptions, PlannedChange, Platform};
@@ -191,27 +191,13 @@ impl Platform {
         let host = self.backends.fleet.place(record.environments.get(&first).and_then(|r| r.server.as_ref()), None)?;
         let events = crate::engine::events_for(options);
         let mut run = Executor::new(self, project.clone(), first.clone(), host.clone(), events);
-        let request = |env: &Environment| LockRequest {
-            project: project.clone(),
-            env: env.clone(),
-            me: self.settings.identity.clone(),
-            message: Some(format!("delete project {project}")),
-            expect_revision: None,
-        };
-        let (store, liveness, me) =
-            (self.backends.state.as_ref(), self.backends.liveness.as_ref(), &self.settings.identity);
-        let mut others = Vec::new();
-        for env in envs.iter().skip(1) {
-            others.push((request(env), lock::judge(store, project, env, me, liveness).await?));
-        }
-        let also: Edit =
-            Box::new(move |doc| others.iter().try_for_each(|(req, judged)| lock::take_in(doc, req, judged)));
-        run.lock(request(&first), Some(also), &[], options.wait_for_lock).await?;
+        let message = Some(format!("delete project {project}"));
+        let locked = if envs.is_empty() { std::slice::from_ref(&first) } else { &envs[..] };
+        let requests: Vec<LockRequest> =
+            locked.iter().map(|env| LockRequest::new(project, env, message.clone())).collect();
+        run.lock(&requests, None, &[], options.wait_for_lock).await?;
         if let Err(e) = run.run(&changes).await {
-            let (p, me) = (project.clone(), self.settings.identity.clone());
-            let unlock_all: Edit =
-                Box::new(move |doc| envs.iter().try_for_each(|env| lock::release_in(doc, &p, env, &me)));
-            run.fail(&e, Some(unlock_all)).await;
+            run.fail(&e, None).await;
             return Err(e);
         }
         Ok(Removal { changes, applied: true })

@@ -187,12 +187,29 @@ pub struct DeployLock {
     /// What the holder is doing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// When its lease runs out unless the holder renews it: then the lock is
+    /// stale, whoever holds it. A lock written by a codeb without leases has
+    /// none, and is stale only when its holder is a process on this host that
+    /// no longer runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_until: Option<DateTime<Utc>>,
 }
 
 impl DeployLock {
     /// The holder as people name it: `owner@host (pid N)`.
     pub fn who(&self) -> String {
         format!("{}@{} (pid {})", self.owner, self.host, self.pid)
+    }
+
+    /// Whether `other` is this very lock: the same holder, taken at the same
+    /// instant (its lease may have been renewed since).
+    pub fn is_same_holding(&self, other: &DeployLock) -> bool {
+        (&self.owner, &self.host, self.pid, self.started_at) == (&other.owner, &other.host, other.pid, other.started_at)
+    }
+
+    /// What is left of its lease at `now` (zero once it ran out); `None` for a lock without a lease.
+    pub fn lease_left(&self, now: DateTime<Utc>) -> Option<std::time::Duration> {
+        self.lease_until.map(|until| (until - now).to_std().unwrap_or_default())
     }
 }
 
@@ -241,6 +258,44 @@ pub struct ReleaseRecord {
     pub created_at: DateTime<Utc>,
     /// When its status last changed.
     pub updated_at: DateTime<Utc>,
+    /// Who deployed it; absent in records written before codeb recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployed_by: Option<Deployer>,
+    /// Who last made it serve again with a rollback, if anyone did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolled_back_by: Option<Deployer>,
+}
+
+/// Who made a release: the user, the host and the front end they ran codeb through.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Deployer {
+    /// The user on whose behalf codeb ran (`$USER`).
+    pub user: String,
+    /// The host codeb ran on.
+    pub host: String,
+    /// The front end: `we`, `mcp`, `python`, or the program that built the platform.
+    pub front_end: String,
+}
+
+impl std::fmt::Display for Deployer {
+    /// `user@host via front_end`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{} via {}", self.user, self.host, self.front_end)
+    }
+}
+
+impl ReleaseRecord {
+    /// Who deployed it, and who last rolled back to it (`ana@laptop via we, rolled back to by ...`); `None` when not recorded.
+    pub fn made_by(&self) -> Option<String> {
+        match (&self.deployed_by, &self.rolled_back_by) {
+            (Some(by), Some(back)) => Some(format!("{by}, rolled back to by {back}")),
+            (Some(by), None) => Some(by.to_string()),
+            (None, Some(back)) => Some(format!("rolled back to by {back}")),
+            (None, None) => None,
+        }
+    }
 }
 
 /// The configuration a release ran with, so a rollback restores it whole.

@@ -12,8 +12,8 @@ mod memory;
 mod store;
 
 pub use document::{
-    AccessoryRecord, DeployLock, EnvironmentRecord, ProjectRecord, ReleaseConfig, ReleaseRecord, ReleaseStatus,
-    SCHEMA_VERSION, ServerRecord, Ssot,
+    AccessoryRecord, DeployLock, Deployer, EnvironmentRecord, ProjectRecord, ReleaseConfig, ReleaseRecord,
+    ReleaseStatus, SCHEMA_VERSION, ServerRecord, Ssot,
 };
 pub use domains::DomainOwner;
 pub(crate) use domains::taken;

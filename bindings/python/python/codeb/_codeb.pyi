@@ -414,8 +414,33 @@ class Release:
     def updated_at(self) -> datetime.datetime:
         """When its status last changed."""
     @property
+    def deployed_by(self) -> Deployer | None:
+        """Who deployed it; absent in records written before codeb recorded it."""
+    @property
     def image_digest(self) -> str | None:
         """The image's content digest, when known."""
+    @property
+    def rolled_back_by(self) -> Deployer | None:
+        """Who last made it serve again with a rollback, if anyone did."""
+    def to_dict(self) -> dict[str, Any]: ...
+    def __repr__(self) -> str: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class Deployer:
+    """Who made a release: the user, the host and the front end."""
+
+    @property
+    def user(self) -> str:
+        """The user on whose behalf codeb ran (`$USER`)."""
+    @property
+    def host(self) -> str:
+        """The host codeb ran on."""
+    @property
+    def front_end(self) -> str:
+        """The front end: `we`, `mcp`, `python`, or the program that built the platform."""
+    def __str__(self) -> str: ...
     def to_dict(self) -> dict[str, Any]: ...
     def __repr__(self) -> str: ...
     def __eq__(self, other: object) -> bool: ...
@@ -438,6 +463,13 @@ class DeployLock:
     def started_at(self) -> datetime.datetime:
         """When it was taken."""
     @property
+    def lease_until(self) -> datetime.datetime | None:
+        """When its lease runs out unless the holder renews it: then the lock is
+        stale, whoever holds it. A lock written by a codeb without leases has
+        none, and is stale only when its holder is a process on this host that
+        no longer runs.
+        """
+    @property
     def message(self) -> str | None:
         """What the holder is doing."""
     def __str__(self) -> str: ...
@@ -448,7 +480,7 @@ class DeployLock:
 
 @final
 class LockStatus:
-    """A held deploy lock: its holder, and whether the holder is gone."""
+    """A held deploy lock: its holder, the lease left, and whether it is stale."""
 
     @property
     def project(self) -> str:
@@ -458,10 +490,13 @@ class LockStatus:
         """The environment."""
     @property
     def holder(self) -> DeployLock:
-        """The holder."""
+        """The holder: who, on which host, since when, and until when its lease runs."""
     @property
     def stale(self) -> bool:
-        """Whether the holder's process is gone (same host, not running): releasing it is then safe."""
+        """Whether the lock is stale (its lease ran out, or its holder is a process on this host that is gone): it can be taken."""
+    @property
+    def lease_left_ms(self) -> int | None:
+        """Milliseconds left of the holder's lease when this was read (0: it ran out); absent for a lock without a lease."""
     def __str__(self) -> str: ...
     def to_dict(self) -> dict[str, Any]: ...
     def __repr__(self) -> str: ...
