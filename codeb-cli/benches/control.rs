@@ -39,7 +39,9 @@ fn platform_file(dir: &Path, ns: &Namespace, control: Option<&sshd::Sshd>) -> Pa
         .update(&mut |doc| {
             for i in 0..1_000u16 {
                 let project = ProjectName::parse(&format!("p{i}"))?;
-                doc.environment_mut(&project, &Environment::Production).ports.insert(Service::App, Port::new(20_000 + i)?);
+                doc.environment_mut(&project, &Environment::Production)
+                    .ports
+                    .insert(Service::App, Port::new(20_000 + i)?);
             }
             Ok(())
         })

@@ -25,6 +25,9 @@ struct Team {
 
 const CLIENTS: [&str; 2] = ["laptop1", "laptop2"];
 
+/// The deploy locks' lease: short, so a vanished holder's lock runs out within the test.
+const LEASE_SECONDS: u64 = 5;
+
 impl Team {
     fn start() -> Option<Team> {
         if !live_requirement("a fleet in network namespaces", Fleet::check_requirements()) {
@@ -63,7 +66,7 @@ impl Team {
              [podman]\nsocket = \"/nonexistent/podman.sock\"\n\
              [caddy]\nadmin = \"http://{admin}\"\nlisten = [\"{app_ip}:{http}\"]\ntls = \"off\"\n\
              [powerdns]\napi = \"http://{api}\"\napi_key_file = {pdns_key:?}\nzone = {zone:?}\n\
-             [deploy]\ndrain_grace = \"100ms\"\nstop_grace = \"2s\"\nwatch_window = \"0s\"\n\
+             [deploy]\ndrain_grace = \"100ms\"\nstop_grace = \"2s\"\nwatch_window = \"0s\"\nlock_lease = \"{LEASE_SECONDS}s\"\n\
              [ssh]\nknown_hosts = {known_hosts:?}\n\
              [servers.app]\nroles = [\"app\", \"proxy\", \"dns\", \"control\"]\nssh = \"root@{app_ip}:22\"\n\
              identity = {identity:?}\npodman_socket = {socket:?}\npublic_ipv4 = \"{app_ip}\"\n\
@@ -112,11 +115,16 @@ impl Team {
 
     /// A project directory for `name`, deploying the test image.
     fn project(&self, name: &str) -> PathBuf {
-        let dir = self.dir.path().join("projects").join(name);
+        self.project_checked_at(name, "/", "project")
+    }
+
+    /// A project directory `dir_name` for `name` whose health check asks for `path`.
+    fn project_checked_at(&self, name: &str, path: &str, dir_name: &str) -> PathBuf {
+        let dir = self.dir.path().join("projects").join(name).join(dir_name);
         std::fs::create_dir_all(&dir).unwrap();
         let toml = format!(
             "name = {name:?}\nport = 8080\nimage = {image:?}\n\
-             [healthcheck]\npath = \"/\"\ninterval = \"100ms\"\ndeadline = \"20s\"\n",
+             [healthcheck]\npath = {path:?}\ninterval = \"100ms\"\ndeadline = \"60s\"\n",
             image = self.image
         );
         std::fs::write(dir.join("codeb.toml"), toml).unwrap();
@@ -195,6 +203,10 @@ fn two_clients_deploying_twenty_times_across_ten_projects_at_once_share_one_trut
         let releases = staging["releases"].as_array().unwrap();
         let serving = releases.iter().filter(|r| r["status"]["state"] != "failed").count();
         assert_eq!(serving, *deploys, "{project}: every live deploy is recorded, none lost: {staging}");
+        for release in releases {
+            let by = &release["deployed_by"];
+            assert!(CLIENTS.iter().any(|c| by["host"] == *c) && by["front_end"] == "we", "who deployed it: {release}");
+        }
         ports.push(staging["ports"]["app"].as_u64().unwrap());
     }
     let unique: std::collections::BTreeSet<_> = ports.iter().collect();
@@ -269,4 +281,50 @@ fn a_single_machines_platform_moves_to_the_control_server_with_its_secrets() {
     assert!(team.ssot(CLIENTS[1])["projects"].get(project.as_str()).is_some(), "the project moved");
     let again = team.run(CLIENTS[0], &import);
     assert_eq!(again.status.code(), Some(7), "a second import does not replace the truth: {}", text(&again));
+}
+
+/// The lock status of `project`'s staging as `client` reads it.
+fn lock_status(team: &Team, client: &str, project: &str) -> Value {
+    let out = team.run(client, &["lock", "status", "-p", project, "-e", "staging", "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn a_lock_whose_holder_vanished_is_taken_by_another_client_once_its_lease_runs_out() {
+    let Some(team) = Team::start() else { return };
+    let project = team.ns.project("vanish");
+    let good = team.project(project.as_str());
+    // laptop1's deploy waits on a health check that never passes, holding the lock.
+    let stuck = team.project_checked_at(project.as_str(), "/never-there", "stuck");
+    let mut holder = team.we(CLIENTS[0], &["deploy", &stuck.display().to_string(), "-e", "staging"]).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let locked = || {
+        let out = team.run(CLIENTS[1], &["lock", "status", "-p", project.as_str(), "-e", "staging", "--json"]);
+        // Until laptop1's first commit, the project is not recorded at all.
+        out.status.success() && !serde_json::from_slice::<Value>(&out.stdout).unwrap()["holder"].is_null()
+    };
+    while !locked() {
+        assert!(std::time::Instant::now() < deadline, "laptop1 never took the lock");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // Its laptop's lid closes: the process is gone without a word.
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+
+    let held = lock_status(&team, CLIENTS[1], project.as_str());
+    assert_eq!(held["holder"]["host"], CLIENTS[0], "laptop2 sees laptop1 as the holder: {held}");
+    assert_eq!(held["stale"], false, "its lease has not run out yet: {held}");
+    assert!(held["holder"]["started_at"].is_string() && held["lease_left_ms"].as_u64().is_some(), "{held}");
+    let refused = team.run(CLIENTS[1], &["deploy", &good.display().to_string(), "-e", "staging"]);
+    assert_eq!(refused.status.code(), Some(3), "refused while the lease runs: {}", text(&refused));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains(&format!("@{}", CLIENTS[0])), "{}", text(&refused));
+
+    std::thread::sleep(std::time::Duration::from_secs(LEASE_SECONDS + 1));
+    let stale = lock_status(&team, CLIENTS[1], project.as_str());
+    assert_eq!(stale["stale"], true, "the lease ran out: {stale}");
+    let taken = team.run(CLIENTS[1], &["deploy", &good.display().to_string(), "-e", "staging"]);
+    assert!(taken.status.success(), "laptop2 deploys once the lease ran out: {}", text(&taken));
+    let released = lock_status(&team, CLIENTS[1], project.as_str());
+    assert!(released["holder"].is_null(), "and leaves no lock: {released}");
 }

@@ -255,7 +255,8 @@ mod tests {
         let registry = registry.placing_new_environments_on(app1.clone());
         let first = registry.allocate(&key("a", Environment::Staging, Service::App)).await.unwrap();
         assert_eq!(first, port(3001), "3000 listens on app1");
-        let record = store.load().unwrap().environment(&ProjectName::parse("a").unwrap(), &Environment::Staging).cloned();
+        let record =
+            store.load().unwrap().environment(&ProjectName::parse("a").unwrap(), &Environment::Staging).cloned();
         assert_eq!(record.unwrap().server, Some(app1), "the environment is placed where its port was probed");
     }
 
