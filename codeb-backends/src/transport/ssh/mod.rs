@@ -22,6 +22,7 @@
 
 mod argv;
 mod known_hosts;
+mod socket;
 mod target;
 
 use std::fmt;
@@ -233,7 +234,10 @@ impl SshTransport {
             ..Default::default()
         });
         let connected = match route {
-            Route::Direct => client::connect(config, (target.host(), target.port()), verifier).await,
+            Route::Direct => match socket::QuickAck::connect(target.host(), target.port()).await {
+                Ok(stream) => client::connect_stream(config, stream, verifier).await,
+                Err(e) => Err(russh::Error::from(e)),
+            },
             Route::Through(stream) => client::connect_stream(config, stream, verifier).await,
         };
         let mut handle =
