@@ -297,7 +297,12 @@ fn a_lock_whose_holder_vanished_is_taken_by_another_client_once_its_lease_runs_o
     let good = team.project(project.as_str());
     // laptop1's deploy waits on a health check that never passes, holding the lock.
     let stuck = team.project_checked_at(project.as_str(), "/never-there", "stuck");
-    let mut holder = team.we(CLIENTS[0], &["deploy", &stuck.display().to_string(), "-e", "staging"]).spawn().unwrap();
+    let mut holder = team
+        .we(CLIENTS[0], &["deploy", &stuck.display().to_string(), "-e", "staging"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let locked = || {
         let out = team.run(CLIENTS[1], &["lock", "status", "-p", project.as_str(), "-e", "staging", "--json"]);
