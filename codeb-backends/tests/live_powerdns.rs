@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use codeb::ErrorKind;
-use codeb::dns::{Dns, RecordData, RecordSet};
-use codeb::model::DomainName;
+use codeb::dns::{Dns, RecordData, RecordSet, SrvRecord};
+use codeb::model::{DomainName, Port};
 use codeb::testkit::{self, Namespace, live_env};
 use codeb_backends::transport::LocalTransport;
 use codeb_backends::{PowerDns, PowerDnsConfig};
@@ -52,7 +52,6 @@ async fn powerdns_keeps_the_dns_contract() {
 #[tokio::test]
 async fn an_upserted_a_record_is_answered_over_dns() {
     let (Some((api, key)), Some(dns_addr)) = (service(), live_env("CODEB_TEST_PDNS_DNS")) else { return };
-    let (ip, port) = dns_addr.rsplit_once(':').expect("CODEB_TEST_PDNS_DNS is IP:PORT");
     let ns = Namespace::random();
     let pdns = PowerDns::new(Arc::new(LocalTransport::new()), PowerDnsConfig::new(&api, &key)).unwrap();
     let zone = ns.zone();
@@ -61,13 +60,36 @@ async fn an_upserted_a_record_is_answered_over_dns() {
     let set = RecordSet { name: web.clone(), ttl: 60, data: RecordData::A(vec![Ipv4Addr::new(127, 0, 0, 7)]) };
     pdns.upsert_records(&zone, &[set]).await.unwrap();
 
+    assert_eq!(dig(&dns_addr, &web, "A"), "127.0.0.7");
+    delete_zone(&api, &key, &zone).await;
+}
+
+/// An SRV set is answered over DNS as a proxy that discovers its upstreams reads it.
+#[tokio::test]
+async fn an_upserted_srv_set_is_answered_over_dns() {
+    let (Some((api, key)), Some(dns_addr)) = (service(), live_env("CODEB_TEST_PDNS_DNS")) else { return };
+    let ns = Namespace::random();
+    let pdns = PowerDns::new(Arc::new(LocalTransport::new()), PowerDnsConfig::new(&api, &key)).unwrap();
+    let zone = ns.zone();
+    pdns.ensure_zone(&zone).await.unwrap();
+    let (app, server) = (ns.host("app.upstreams"), ns.host("local.servers"));
+    let record = SrvRecord { priority: 0, weight: 0, port: Port::new(4001).unwrap(), target: server.clone() };
+    let set = RecordSet { name: app.clone(), ttl: 1, data: RecordData::Srv(vec![record]) };
+    pdns.upsert_records(&zone, &[set]).await.unwrap();
+
+    assert_eq!(dig(&dns_addr, &app, "SRV"), format!("0 0 4001 {}", server.to_fqdn()));
+    delete_zone(&api, &key, &zone).await;
+}
+
+/// What PowerDNS at `server` (`IP:PORT`) answers for `name`'s records of `kind`, one a line.
+fn dig(server: &str, name: &DomainName, kind: &str) -> String {
+    let (ip, port) = server.rsplit_once(':').expect("CODEB_TEST_PDNS_DNS is IP:PORT");
     let output = Command::new("dig")
-        .args([&format!("@{ip}"), "-p", port, web.as_str(), "A", "+short", "+time=2", "+tries=2"])
+        .args([&format!("@{ip}"), "-p", port, name.as_str(), kind, "+short", "+time=2", "+tries=2"])
         .output()
         .expect("dig runs (dnsutils)");
     assert!(output.status.success(), "dig failed: {}", String::from_utf8_lossy(&output.stderr));
-    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "127.0.0.7");
-    delete_zone(&api, &key, &zone).await;
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
 #[tokio::test]

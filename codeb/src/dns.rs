@@ -4,7 +4,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use async_trait::async_trait;
 
-use crate::model::DomainName;
+use crate::model::{DomainName, Port};
 use crate::{Error, Result};
 
 /// The type of a record set.
@@ -21,16 +21,20 @@ pub enum RecordType {
     /// Free text.
     #[serde(rename = "TXT")]
     Txt,
+    /// Where a service is: servers and ports.
+    #[serde(rename = "SRV")]
+    Srv,
 }
 
 impl RecordType {
-    /// The type's name as DNS writes it (`A`, `AAAA`, `CNAME`, `TXT`).
+    /// The type's name as DNS writes it (`A`, `AAAA`, `CNAME`, `TXT`, `SRV`).
     pub fn as_str(self) -> &'static str {
         match self {
             RecordType::A => "A",
             RecordType::Aaaa => "AAAA",
             RecordType::Cname => "CNAME",
             RecordType::Txt => "TXT",
+            RecordType::Srv => "SRV",
         }
     }
 }
@@ -47,6 +51,33 @@ pub enum RecordData {
     Cname(DomainName),
     /// One or more text strings (printable ASCII without `"` or `\`, at most 255 bytes each).
     Txt(Vec<String>),
+    /// One or more servers of a service, each a host name and port.
+    Srv(Vec<SrvRecord>),
+}
+
+/// One SRV record (RFC 2782): a server of a service, and the port it serves on.
+///
+/// A proxy that discovers its upstreams from SRV records reaches `target:port`;
+/// the target is a host name with its own address records, never an address
+/// (resolvers refuse an address there).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SrvRecord {
+    /// Lower is tried first.
+    pub priority: u16,
+    /// The share of the traffic among records of the same priority.
+    pub weight: u16,
+    /// The port on the target.
+    pub port: Port,
+    /// The server's host name.
+    pub target: DomainName,
+}
+
+impl SrvRecord {
+    /// Whether the target is a host name: a name of digits alone (`10.0.0.2`)
+    /// reads as an address, which resolvers refuse as an SRV target.
+    pub fn names_a_host(&self) -> bool {
+        !self.target.as_str().split('.').all(|label| label.bytes().all(|b| b.is_ascii_digit()))
+    }
 }
 
 impl RecordData {
@@ -57,6 +88,7 @@ impl RecordData {
             RecordData::Aaaa(_) => RecordType::Aaaa,
             RecordData::Cname(_) => RecordType::Cname,
             RecordData::Txt(_) => RecordType::Txt,
+            RecordData::Srv(_) => RecordType::Srv,
         }
     }
 
@@ -66,6 +98,7 @@ impl RecordData {
             RecordData::Aaaa(v) => v.is_empty(),
             RecordData::Cname(_) => false,
             RecordData::Txt(v) => v.is_empty(),
+            RecordData::Srv(v) => v.is_empty(),
         }
     }
 }
@@ -98,6 +131,11 @@ impl RecordSet {
                 return invalid("a TXT string is at most 255 bytes of printable ASCII without quotes or backslashes");
             }
         }
+        if let RecordData::Srv(records) = &self.data
+            && records.iter().any(|r| !r.names_a_host())
+        {
+            return invalid("an SRV target is a host name, not an address");
+        }
         Ok(())
     }
 }
@@ -118,4 +156,25 @@ pub trait Dns: Send + Sync + std::fmt::Debug {
     async fn delete_records(&self, zone: &DomainName, keys: &[(DomainName, RecordType)]) -> Result<()>;
     /// Every A, AAAA, CNAME and TXT record set in the zone, ordered by name and type.
     async fn list_records(&self, zone: &DomainName) -> Result<Vec<RecordSet>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn srv_set(target: &str) -> RecordSet {
+        let target = DomainName::parse(target).unwrap();
+        let record = SrvRecord { priority: 0, weight: 0, port: Port::new(4001).unwrap(), target };
+        RecordSet { name: DomainName::parse("app.shop.example").unwrap(), ttl: 1, data: RecordData::Srv(vec![record]) }
+    }
+
+    #[test]
+    fn an_srv_target_must_be_a_host_name_not_an_address() {
+        let zone = DomainName::parse("shop.example").unwrap();
+        assert!(srv_set("web.shop.example").validate(&zone).is_ok());
+        assert!(srv_set("10x.0.0.2").validate(&zone).is_ok(), "one label with a letter makes a host name");
+        let refused = srv_set("10.0.0.2").validate(&zone).unwrap_err();
+        assert_eq!(refused.kind(), crate::ErrorKind::Invalid);
+        assert!(refused.to_string().contains("host name"), "{refused}");
+    }
 }

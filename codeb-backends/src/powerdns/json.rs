@@ -4,8 +4,8 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use codeb::dns::{RecordData, RecordSet, RecordType};
-use codeb::model::DomainName;
+use codeb::dns::{RecordData, RecordSet, RecordType, SrvRecord};
+use codeb::model::{DomainName, Port};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -112,7 +112,24 @@ pub fn contents(data: &RecordData) -> Vec<String> {
         RecordData::Aaaa(ips) => ips.iter().map(ToString::to_string).collect(),
         RecordData::Cname(target) => vec![target.to_fqdn()],
         RecordData::Txt(texts) => texts.iter().map(|t| quote_txt(t)).collect(),
+        RecordData::Srv(records) => {
+            records.iter().map(|r| format!("{} {} {} {}", r.priority, r.weight, r.port, r.target.to_fqdn())).collect()
+        }
     }
+}
+
+/// An SRV record's content (`PRIORITY WEIGHT PORT TARGET.`), or `None` when
+/// it is not one codeb can hold (a target that reads as an address among them).
+fn srv_record(content: &str) -> Option<SrvRecord> {
+    let fields: Vec<&str> = content.split_ascii_whitespace().collect();
+    let [priority, weight, port, target] = fields.as_slice() else { return None };
+    let record = SrvRecord {
+        priority: priority.parse().ok()?,
+        weight: weight.parse().ok()?,
+        port: Port::new(port.parse().ok()?).ok()?,
+        target: DomainName::parse(target).ok()?,
+    };
+    record.names_a_host().then_some(record)
 }
 
 /// The PATCH body that replaces every set in `sets`, all in one change.
@@ -175,7 +192,7 @@ pub struct Record {
     pub disabled: bool,
 }
 
-/// The A, AAAA, CNAME and TXT sets of a zone, ordered by name and type.
+/// The A, AAAA, CNAME, TXT and SRV sets of a zone, ordered by name and type.
 ///
 /// Other types (SOA, NS, MX, ...), disabled records, and sets codeb's model
 /// cannot hold (a name with `_`, an unparsable address) are left out: they
@@ -200,6 +217,7 @@ fn record_set(rrset: &RrSet) -> Option<RecordSet> {
             _ => return None,
         },
         "TXT" => RecordData::Txt(live.iter().map(|c| unquote_txt(c)).collect::<Option<_>>()?),
+        "SRV" => RecordData::Srv(live.iter().map(|c| srv_record(c)).collect::<Option<_>>()?),
         _ => return None,
     };
     Some(RecordSet { name, ttl: rrset.ttl, data })
@@ -309,6 +327,16 @@ mod tests {
         }
     }
 
+    fn srv(port: u16, target: &DomainName) -> SrvRecord {
+        SrvRecord { priority: 0, weight: 0, port: Port::new(port).unwrap(), target: target.clone() }
+    }
+
+    #[test]
+    fn an_srv_record_is_priority_weight_port_and_canonical_target() {
+        let data = RecordData::Srv(vec![srv(4001, &name("web.shop.example"))]);
+        assert_eq!(contents(&data), vec!["0 0 4001 web.shop.example.".to_owned()]);
+    }
+
     #[test]
     fn only_codeb_record_types_are_read_back() {
         let zone: Zone = serde_json::from_value(json!({"rrsets": [
@@ -321,7 +349,9 @@ mod tests {
             {"name": "web.shop.example.", "type": "AAAA", "ttl": 300, "records": [{"content": "::1", "disabled": false}]},
             {"name": "_dmarc.shop.example.", "type": "TXT", "ttl": 60, "records": [{"content": "\"v=DMARC1\"", "disabled": false}]},
             {"name": "shop.example.", "type": "MX", "ttl": 60, "records": [{"content": "10 mx.example.net.", "disabled": false}]},
-            {"name": "off.shop.example.", "type": "A", "ttl": 60, "records": [{"content": "10.0.0.3", "disabled": true}]}
+            {"name": "off.shop.example.", "type": "A", "ttl": 60, "records": [{"content": "10.0.0.3", "disabled": true}]},
+            {"name": "app.shop.example.", "type": "SRV", "ttl": 1, "records": [{"content": "0 0 4001 web.shop.example.", "disabled": false}]},
+            {"name": "bad.shop.example.", "type": "SRV", "ttl": 1, "records": [{"content": "0 0 4001 10.0.0.2.", "disabled": false}]}
         ]}))
         .unwrap();
         let web = name("web.shop.example");
@@ -329,6 +359,7 @@ mod tests {
             record_sets(&zone),
             vec![
                 RecordSet { name: name("*.shop.example"), ttl: 60, data: RecordData::Cname(web.clone()) },
+                RecordSet { name: name("app.shop.example"), ttl: 1, data: RecordData::Srv(vec![srv(4001, &web)]) },
                 RecordSet { name: web.clone(), ttl: 60, data: RecordData::A(vec![[10, 0, 0, 2].into()]) },
                 RecordSet { name: web.clone(), ttl: 300, data: RecordData::Aaaa(vec![Ipv6Addr::LOCALHOST]) },
                 RecordSet { name: web, ttl: 60, data: RecordData::Txt(vec!["v=codeb1".into()]) },
@@ -341,6 +372,7 @@ mod tests {
         let web = name("web.shop.example");
         let sets = vec![
             RecordSet { name: name("*.shop.example"), ttl: 60, data: RecordData::Cname(web.clone()) },
+            RecordSet { name: name("app.shop.example"), ttl: 1, data: RecordData::Srv(vec![srv(4001, &web)]) },
             RecordSet { name: web.clone(), ttl: 60, data: RecordData::A(vec![[10, 0, 0, 1].into()]) },
             RecordSet { name: web, ttl: 60, data: RecordData::Txt(vec!["v=codeb1".into(), "x y".into()]) },
         ];

@@ -3,8 +3,8 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::ErrorKind;
-use crate::dns::{Dns, RecordData, RecordSet, RecordType};
-use crate::model::DomainName;
+use crate::dns::{Dns, RecordData, RecordSet, RecordType, SrvRecord};
+use crate::model::{DomainName, Port};
 
 use super::{Namespace, expect_kind, ok};
 
@@ -13,6 +13,7 @@ pub async fn run(dns: &dyn Dns, ns: &Namespace) {
     an_unknown_zone_is_not_found(dns, ns).await;
     record_sets_are_upserted_replaced_and_deleted(dns, ns).await;
     a_batch_with_one_bad_set_applies_nothing(dns, ns).await;
+    an_srv_set_is_re_pointed_in_one_upsert(dns, ns).await;
 }
 
 fn a(name: &DomainName, ip: [u8; 4]) -> RecordSet {
@@ -88,4 +89,32 @@ pub async fn a_batch_with_one_bad_set_applies_nothing(dns: &dyn Dns, ns: &Namesp
     let clash = a(&alias, [127, 0, 0, 5]);
     expect_kind("CNAME beside A", dns.upsert_records(&zone, &[good.clone(), cname, clash]).await, ErrorKind::Invalid);
     assert_eq!(ok("list", dns.list_records(&zone).await), before, "a refused batch must apply nothing");
+}
+
+/// An SRV set reads back as written, one upsert re-points it at another
+/// port (a cutover), and a target that reads as an address is `Invalid`.
+pub async fn an_srv_set_is_re_pointed_in_one_upsert(dns: &dyn Dns, ns: &Namespace) {
+    let zone = ns.zone();
+    ok("ensure_zone", dns.ensure_zone(&zone).await);
+    let (app, server) = (ns.host("app.upstreams"), ns.host("local.servers"));
+    let srv_at = |target: &DomainName, port: u16| {
+        let record = SrvRecord { priority: 0, weight: 0, port: Port::new(port).unwrap(), target: target.clone() };
+        RecordSet { name: app.clone(), ttl: 1, data: RecordData::Srv(vec![record]) }
+    };
+    let srv = |port: u16| srv_at(&server, port);
+    let address = DomainName::parse("127.0.0.1").unwrap();
+    expect_kind(
+        "an SRV target that is an address",
+        dns.upsert_records(&zone, &[srv_at(&address, 4001)]).await,
+        ErrorKind::Invalid,
+    );
+    ok("upsert an SRV set and its target", dns.upsert_records(&zone, &[srv(4001), a(&server, [127, 0, 0, 1])]).await);
+    ok("re-point the SRV set", dns.upsert_records(&zone, &[srv(4002)]).await);
+    let listed = ok("list_records", dns.list_records(&zone).await);
+    let app_srv: Vec<_> = listed.iter().filter(|s| s.name == app).collect();
+    assert_eq!(app_srv, vec![&srv(4002)], "the SRV set names the new port alone");
+    ok(
+        "delete the SRV set",
+        dns.delete_records(&zone, &[(app.clone(), RecordType::Srv), (server, RecordType::A)]).await,
+    );
 }
