@@ -229,7 +229,7 @@ fn a_control_server_that_is_down_gives_every_client_a_clear_error_never_an_empty
             let out = team.run(client, args);
             assert!(!out.status.success(), "{client} {args:?} fails:\n{}", text(&out));
             let stderr = String::from_utf8_lossy(&out.stderr);
-            assert!(stderr.contains("app"), "{client} {args:?} names the control server: {stderr}");
+            assert!(stderr.contains("server=app"), "{client} {args:?} names the control server: {stderr}");
             assert!(out.stdout.is_empty(), "{client} {args:?} prints no platform: {}", text(&out));
         }
     }

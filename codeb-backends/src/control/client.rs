@@ -126,15 +126,20 @@ impl Conversations {
                     if !began {
                         continue;
                     }
-                    let (request, committing) = match decision.await {
-                        Ok(next) => (Request::Commit { document: Box::new(next) }, true),
-                        Err(_) => (Request::Abort, false),
+                    let Ok(next) = decision.await else {
+                        // The caller's mutation failed and it returned: only the lock is to give back.
+                        if let Ok(answer) = self.exchange(&Request::Abort).await
+                            && !matches!(answer, Answer::Aborted)
+                        {
+                            self.current = None;
+                        }
+                        continue;
                     };
-                    let done = self.exchange(&request).await.and_then(|a| match a {
-                        Answer::Committed { revision, changed } if committing => Ok(Commit { revision, changed }),
-                        Answer::Aborted if !committing => Ok(Commit { revision: 0, changed: false }),
-                        other => Err(self.protocol_error(&other)),
-                    });
+                    let done =
+                        self.exchange(&Request::Commit { document: Box::new(next) }).await.and_then(|a| match a {
+                            Answer::Committed { revision, changed } => Ok(Commit { revision, changed }),
+                            other => Err(self.protocol_error(&other)),
+                        });
                     reply(done);
                 }
             }
@@ -146,7 +151,8 @@ impl Conversations {
     /// A conversation that failed is dropped.
     async fn exchange(&mut self, request: &Request) -> Result<Answer> {
         if self.current.is_none() {
-            self.current = Some(Conversation::start(&*self.transport, &self.command).await?);
+            let started = Conversation::start(&*self.transport, &self.command).await;
+            self.current = Some(started.map_err(|e| self.name(e))?);
         }
         let conversation = self.current.as_mut().ok_or_else(|| Error::internal("no control conversation"))?;
         let started = std::time::Instant::now();

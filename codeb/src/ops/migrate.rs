@@ -55,13 +55,7 @@ impl Platform {
                 "the document holds the deploy lock of {project}/{env}: let that deploy finish, or release the lock, and export again"
             )));
         }
-        let here = self.ssot_export().await?;
-        if !here.projects.is_empty() && !force {
-            return Err(Error::conflict(format!(
-                "this platform's SSOT already records {} projects: import with force to replace it",
-                here.projects.len()
-            )));
-        }
+        refuse_replacing(&self.ssot_export().await?, force)?;
         let mut copied = (0, 0);
         if let Some(from) = from {
             for (project, record) in &mut document.projects {
@@ -84,6 +78,8 @@ impl Platform {
         let commit = self
             .blocking_state(move |s| {
                 s.modify(|doc| {
+                    // Checked again under the store's lock: another client may have deployed meanwhile.
+                    refuse_replacing(doc, force)?;
                     *doc = document;
                     Ok(())
                 })?;
@@ -92,6 +88,17 @@ impl Platform {
             .await?;
         Ok(SsotImport { revision: commit, projects, environments_with_secrets: copied.0, secret_versions: copied.1 })
     }
+}
+
+/// Refuses to replace an SSOT that records projects, unless `force`.
+fn refuse_replacing(here: &Ssot, force: bool) -> Result<()> {
+    if here.projects.is_empty() || force {
+        return Ok(());
+    }
+    Err(Error::conflict(format!(
+        "this platform's SSOT already records {} projects: import with force to replace it",
+        here.projects.len()
+    )))
 }
 
 /// Writes each version of `scope` that `from` keeps into `to`, oldest first,
@@ -103,7 +110,9 @@ async fn copy_versions(
 ) -> Result<BTreeMap<EnvVersion, EnvVersion>> {
     let current = from.list(scope).await?.version;
     let mut mapping = BTreeMap::new();
-    let mut previous: BTreeSet<EnvKey> = to.list(scope).await?.vars.into_iter().map(|v| v.key).collect();
+    let here = to.list(scope).await?;
+    let mut written = here.version;
+    let mut previous: BTreeSet<EnvKey> = here.vars.into_iter().map(|v| v.key).collect();
     for version in 1..=current {
         let set = match from.list_at(scope, version).await {
             Ok(set) => set,
@@ -112,7 +121,6 @@ async fn copy_versions(
         };
         let keys: BTreeSet<EnvKey> = set.vars.iter().map(|v| v.key.clone()).collect();
         let gone: Vec<EnvKey> = previous.difference(&keys).cloned().collect();
-        let mut written = to.list(scope).await?.version;
         if !gone.is_empty() {
             written = to.unset(scope, &gone).await?;
         }
