@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use codeb::model::{DomainName, Port};
-use codeb::proxy::{Proxy, Route, TlsPolicy, Upstream};
+use codeb::proxy::{Proxy, Route, TlsPolicy, Upstream, Upstreams};
 use codeb_backends::caddy::json;
 use codeb_backends::transport::LocalTransport;
 use codeb_backends::{CaddyConfig, CaddyProxy};
@@ -35,7 +35,11 @@ fn upstream(port: u16) -> Upstream {
 }
 
 fn route(host: &str, port: u16) -> Route {
-    Route { host: DomainName::parse(host).unwrap(), upstreams: vec![upstream(port)], tls: TlsPolicy::Off }
+    Route {
+        host: DomainName::parse(host).unwrap(),
+        upstreams: Upstreams::Fixed(vec![upstream(port)]),
+        tls: TlsPolicy::Off,
+    }
 }
 
 /// The admin API, with one fresh connection per request as `CaddyProxy` uses.
@@ -76,7 +80,7 @@ impl Admin {
 fn full_config(base: &Value, config: &CaddyConfig, routes: &[Route]) -> Value {
     let mut full = base.clone();
     let mut server = json::server(config);
-    server["routes"] = Value::Array(routes.iter().map(|r| json::route(SERVER, r)).collect());
+    server["routes"] = Value::Array(routes.iter().map(|r| json::route(SERVER, r, None).unwrap()).collect());
     full["apps"] = serde_json::json!({ "http": { "servers": { SERVER: server } } });
     full
 }
@@ -96,9 +100,9 @@ fn bench_routes(c: &mut Criterion, rt: &tokio::runtime::Runtime, admin: &Admin, 
     let with_added = full_config(base, &config, &[std::slice::from_ref(&added), &routes].concat());
     let switched_host = routes[0].host.clone();
     let mut switched_routes = routes.clone();
-    switched_routes[0].upstreams = vec![upstream(5001)];
+    switched_routes[0].upstreams = Upstreams::Fixed(vec![upstream(5001)]);
     let (switch_a, switch_b) = (full_config(base, &config, &switched_routes), {
-        switched_routes[0].upstreams = vec![upstream(5002)];
+        switched_routes[0].upstreams = Upstreams::Fixed(vec![upstream(5002)]);
         full_config(base, &config, &switched_routes)
     });
 
@@ -143,7 +147,7 @@ fn bench_routes(c: &mut Criterion, rt: &tokio::runtime::Runtime, admin: &Admin, 
             flip = !flip;
             let (proxy, host) = (&proxy, &switched_host);
             let port = if flip { 5001 } else { 5002 };
-            async move { proxy.switch_upstreams(host, &[upstream(port)]).await.unwrap() }
+            async move { proxy.switch_upstreams(host, &Upstreams::Fixed(vec![upstream(port)])).await.unwrap() }
         });
     });
     group.bench_function("switch_floor_load", |b| {

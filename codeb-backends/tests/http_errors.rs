@@ -11,7 +11,7 @@ use std::time::Duration;
 use codeb::ErrorKind;
 use codeb::dns::{Dns, RecordData, RecordSet, RecordType};
 use codeb::model::{DomainName, Port};
-use codeb::proxy::{Proxy, Route, TlsPolicy, Upstream};
+use codeb::proxy::{Proxy, Route, TlsPolicy, Upstream, Upstreams};
 use codeb_backends::transport::LocalTransport;
 use codeb_backends::{CaddyConfig, CaddyProxy, PowerDns, PowerDnsConfig};
 use serde_json::{Value, json};
@@ -42,7 +42,7 @@ mod caddy {
     }
 
     fn route(h: &str) -> Route {
-        Route { host: host(h), upstreams: vec![upstream(3000)], tls: TlsPolicy::Off }
+        Route { host: host(h), upstreams: Upstreams::Fixed(vec![upstream(3000)]), tls: TlsPolicy::Off }
     }
 
     /// `/config/apps` holding codeb's plain-HTTP server with `routes`.
@@ -162,7 +162,7 @@ mod caddy {
     #[tokio::test]
     async fn switching_is_one_read_and_one_guarded_patch_and_an_unknown_host_is_not_found() {
         let a = route("a.codeb.test");
-        let held = apps(json!([codeb_backends::caddy::json::route("codeb", &a)]));
+        let held = apps(json!([codeb_backends::caddy::json::route("codeb", &a, None).unwrap()]));
         let server = ScriptedServer::start(vec![
             Reply::json(200, held.clone()).header("ETag", "\"/config/apps 0000beef\""),
             Reply::text(200, ""),
@@ -170,8 +170,9 @@ mod caddy {
         ])
         .await;
         let proxy = proxy(&server.url());
-        proxy.switch_upstreams(&a.host, &[upstream(4000), upstream(4001)]).await.unwrap();
-        let err = proxy.switch_upstreams(&host("b.codeb.test"), &[upstream(4000)]).await.unwrap_err();
+        proxy.switch_upstreams(&a.host, &Upstreams::Fixed(vec![upstream(4000), upstream(4001)])).await.unwrap();
+        let err =
+            proxy.switch_upstreams(&host("b.codeb.test"), &Upstreams::Fixed(vec![upstream(4000)])).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
         let requests = server.requests();
         let shape: Vec<(&str, &str)> = requests.iter().map(|r| (r.method.as_str(), r.path.as_str())).collect();
@@ -179,21 +180,21 @@ mod caddy {
             shape,
             [
                 ("GET", "/config/apps"),
-                ("PATCH", "/id/codeb-route.codeb.a_codeb_test/handle/0/upstreams"),
+                ("PATCH", "/id/codeb-route.codeb.a_codeb_test/handle/0"),
                 ("GET", "/config/apps"),
             ],
             "one change for a switch, none for an unknown host"
         );
-        assert_eq!(requests[1].json(), json!([{"dial": "127.0.0.1:4000"}, {"dial": "127.0.0.1:4001"}]));
+        assert_eq!(requests[1].json()["upstreams"], json!([{"dial": "127.0.0.1:4000"}, {"dial": "127.0.0.1:4001"}]));
         assert_eq!(requests[1].header("If-Match"), Some("\"/config/apps 0000beef\""));
     }
 
     #[tokio::test]
     async fn a_dropped_connection_is_read_again_and_not_blindly_resent() {
         let a = route("a.codeb.test");
-        let before = apps(json!([codeb_backends::caddy::json::route("codeb", &a)]));
-        let moved = Route { upstreams: vec![upstream(4000)], ..a.clone() };
-        let after = apps(json!([codeb_backends::caddy::json::route("codeb", &moved)]));
+        let before = apps(json!([codeb_backends::caddy::json::route("codeb", &a, None).unwrap()]));
+        let moved = Route { upstreams: Upstreams::Fixed(vec![upstream(4000)]), ..a.clone() };
+        let after = apps(json!([codeb_backends::caddy::json::route("codeb", &moved, None).unwrap()]));
         // The PATCH lands but its connection is cut before the answer: the next read shows it applied.
         let server =
             ScriptedServer::start(vec![Reply::json(200, before), Reply::text(200, "").cut(), Reply::json(200, after)])
@@ -207,9 +208,12 @@ mod caddy {
     async fn a_route_without_upstreams_is_refused_before_any_request() {
         let server = ScriptedServer::start(Vec::new()).await;
         let proxy = proxy(&server.url());
-        let empty = Route { upstreams: Vec::new(), ..route("a.codeb.test") };
+        let empty = Route { upstreams: Upstreams::Fixed(Vec::new()), ..route("a.codeb.test") };
         assert_eq!(proxy.upsert_route(&empty).await.unwrap_err().kind(), ErrorKind::Invalid);
-        assert_eq!(proxy.switch_upstreams(&empty.host, &[]).await.unwrap_err().kind(), ErrorKind::Invalid);
+        assert_eq!(
+            proxy.switch_upstreams(&empty.host, &Upstreams::Fixed(Vec::new())).await.unwrap_err().kind(),
+            ErrorKind::Invalid
+        );
         assert!(server.requests().is_empty());
     }
 

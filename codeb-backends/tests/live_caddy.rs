@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use codeb::ErrorKind;
 use codeb::model::{DomainName, Port};
-use codeb::proxy::{Proxy, Route, TlsPolicy, Upstream};
+use codeb::proxy::{Proxy, Route, TlsPolicy, Upstream, Upstreams};
 use codeb::testkit::{self, Namespace, live_env};
 use codeb_backends::transport::LocalTransport;
 use codeb_backends::{CaddyConfig, CaddyProxy};
@@ -89,7 +89,9 @@ async fn caddy_keeps_the_proxy_contract() {
     let config = CaddyConfig::new(&admin)
         .with_server(&server)
         .with_listen([format!("127.0.0.1:{}", free_port())])
-        .with_http_redirects(false);
+        .with_http_redirects(false)
+        // The suite's discovered route is written and read, never resolved.
+        .with_resolver("127.0.0.1:53");
     let caddy = CaddyProxy::new(Arc::new(LocalTransport::new()), config).unwrap();
     testkit::proxy::run(&caddy, &ns).await;
     assert!(caddy.list_routes().await.unwrap().is_empty(), "the suite removes what it creates");
@@ -106,11 +108,12 @@ async fn a_route_serves_its_upstream_and_one_switch_moves_the_traffic() {
     let caddy = plain_proxy(&admin, &http);
     let host = ns.host("web");
 
-    let route = Route { host: host.clone(), upstreams: vec![upstream(v1.addr())], tls: TlsPolicy::Off };
+    let route =
+        Route { host: host.clone(), upstreams: Upstreams::Fixed(vec![upstream(v1.addr())]), tls: TlsPolicy::Off };
     caddy.upsert_route(&route).await.unwrap();
     assert_eq!(fetch(&http, &host).await, "v1");
 
-    caddy.switch_upstreams(&host, &[upstream(v2.addr())]).await.unwrap();
+    caddy.switch_upstreams(&host, &Upstreams::Fixed(vec![upstream(v2.addr())])).await.unwrap();
     assert_eq!(fetch(&http, &host).await, "v2", "the switch must take effect when it returns");
     assert!(!v2.requests().is_empty() && v1.requests().len() == 1, "after the switch only v2 is asked");
 
@@ -128,7 +131,11 @@ async fn a_change_caddy_refuses_is_invalid_and_the_old_config_keeps_serving() {
     let caddy = plain_proxy(&admin, &http);
     let host = ns.host("stays");
     caddy
-        .upsert_route(&Route { host: host.clone(), upstreams: vec![upstream(v1.addr())], tls: TlsPolicy::Off })
+        .upsert_route(&Route {
+            host: host.clone(),
+            upstreams: Upstreams::Fixed(vec![upstream(v1.addr())]),
+            tls: TlsPolicy::Off,
+        })
         .await
         .unwrap();
 
@@ -141,7 +148,8 @@ async fn a_change_caddy_refuses_is_invalid_and_the_old_config_keeps_serving() {
             .with_automatic_https(false),
     )
     .unwrap();
-    let other = Route { host: ns.host("rival"), upstreams: vec![upstream(v1.addr())], tls: TlsPolicy::Off };
+    let other =
+        Route { host: ns.host("rival"), upstreams: Upstreams::Fixed(vec![upstream(v1.addr())]), tls: TlsPolicy::Off };
     let err = rival.upsert_route(&other).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Invalid, "{err}");
     assert!(err.message().contains("listener address repeated"), "the error carries Caddy's message: {err}");
@@ -163,7 +171,7 @@ async fn concurrent_writers_all_land_through_etag_retries() {
     let routes: Vec<Route> = (0..8)
         .map(|i| Route {
             host: ns.host(&format!("c{i}")),
-            upstreams: vec![Upstream { host: IpAddr::V4(Ipv4Addr::LOCALHOST), port }],
+            upstreams: Upstreams::Fixed(vec![Upstream { host: IpAddr::V4(Ipv4Addr::LOCALHOST), port }]),
             tls: TlsPolicy::Off,
         })
         .collect();

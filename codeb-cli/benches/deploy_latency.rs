@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use codeb::model::{DomainName, Port};
-use codeb::proxy::{Proxy, Route, TlsPolicy, Upstream};
+use codeb::proxy::{Proxy, Route, TlsPolicy, Upstream, Upstreams};
 use codeb::testkit::live_platform_file;
 use codeb_backends::transport::LocalTransport;
 use codeb_backends::{CaddyConfig, CaddyProxy};
@@ -93,7 +93,8 @@ fn main() {
     )
     .unwrap();
     let host = DomainName::parse("floor.bench.codeb.test").unwrap();
-    let upstream = |port: u16| vec![Upstream { host: [127, 0, 0, 1].into(), port: Port::new(port).unwrap() }];
+    let upstream =
+        |port: u16| Upstreams::Fixed(vec![Upstream { host: [127, 0, 0, 1].into(), port: Port::new(port).unwrap() }]);
     rt.block_on(caddy.upsert_route(&Route { host: host.clone(), upstreams: upstream(1), tls: TlsPolicy::Off }))
         .unwrap();
     let podman = |args: &[&str]| {

@@ -61,6 +61,7 @@ pub enum RecordData {
 /// the target is a host name with its own address records, never an address
 /// (resolvers refuse an address there).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct SrvRecord {
     /// Lower is tried first.
     pub priority: u16,
@@ -154,7 +155,7 @@ pub trait Dns: Send + Sync + std::fmt::Debug {
     async fn upsert_records(&self, zone: &DomainName, sets: &[RecordSet]) -> Result<()>;
     /// Deletes the record sets of the given names and types, all in one change.
     async fn delete_records(&self, zone: &DomainName, keys: &[(DomainName, RecordType)]) -> Result<()>;
-    /// Every A, AAAA, CNAME and TXT record set in the zone, ordered by name and type.
+    /// Every A, AAAA, CNAME, TXT and SRV record set in the zone, ordered by name and type.
     async fn list_records(&self, zone: &DomainName) -> Result<Vec<RecordSet>>;
 }
 

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use chrono::TimeZone;
 
+use crate::dns::SrvRecord;
 use crate::engine::ProbeVerdict;
 use crate::engine::{
     Change, DeployEvent, DeployReport, LockStatus, PlannedChange, ReconcileReport, Reconciled, RecoverReport,
@@ -15,7 +16,7 @@ use crate::model::{
 };
 use crate::ops::{DomainReport, DriftItem, DriftReport, HealthReport, ListedVar, Removal, SsotStatus};
 use crate::ports::{PortConflict, PortDrift, PortKey, PortReport};
-use crate::proxy::Upstream;
+use crate::proxy::{Upstream, Upstreams};
 use crate::ssot::{DeployLock, ReleaseStatus};
 use crate::text::{list, upstreams};
 
@@ -109,13 +110,15 @@ fn a_recovery_lists_each_thing_it_did_under_one_headline() {
         released_lock: Some(holder(None).who()),
         cleaned: vec![release("v3")],
         restarted_current: true,
+        repaired_upstream: true,
         repaired_routes: vec![DomainName::parse("shop.codeb.test").unwrap()],
         repaired_records: vec![DomainName::parse("shop.codeb.test").unwrap()],
     };
     assert_eq!(
         report.to_string(),
         "recovered\n  released the stale lock of ci@build-1 (pid 42)\n  cleaned up interrupted release v3\n  \
-         started the serving release again\n  pointed shop.codeb.test back at the serving release\n  \
+         started the serving release again\n  pointed the upstream record back at the serving release\n  \
+         pointed shop.codeb.test back at the serving release\n  \
          made the DNS record of shop.codeb.test again"
     );
 }
@@ -227,8 +230,25 @@ fn a_drift_report_has_a_line_per_difference_then_the_ports_or_says_it_is_clean()
         items: vec![
             DriftItem::RouteMismatch {
                 host: DomainName::parse("shop.codeb.test").unwrap(),
-                expected: upstream(3001),
-                actual: Vec::new(),
+                expected: Upstreams::Fixed(vec![upstream(3001)]),
+                actual: None,
+            },
+            DriftItem::RouteMismatch {
+                host: DomainName::parse("www.codeb.test").unwrap(),
+                expected: Upstreams::Srv(DomainName::parse("staging.shop.env.codeb.internal").unwrap()),
+                actual: Some(Upstreams::Fixed(vec![upstream(3001)])),
+            },
+            DriftItem::UpstreamMismatch {
+                project: shop(),
+                env: Environment::Staging,
+                name: DomainName::parse("staging.shop.env.codeb.internal").unwrap(),
+                expected: SrvRecord {
+                    priority: 0,
+                    weight: 0,
+                    port: port(3002),
+                    target: DomainName::parse("local.server.codeb.internal").unwrap(),
+                },
+                actual: None,
             },
             DriftItem::StrayRunning { container: container("codeb-shop-staging-v1") },
             DriftItem::AccessoryNotRunning {
@@ -246,6 +266,8 @@ fn a_drift_report_has_a_line_per_difference_then_the_ports_or_says_it_is_clean()
     assert_eq!(
         report.to_string(),
         "drift: shop.codeb.test: routes to nothing instead of 127.0.0.1:3001\n\
+         drift: www.codeb.test: routes to 127.0.0.1:3001 instead of the SRV record staging.shop.env.codeb.internal\n\
+         drift: shop/staging: upstream record staging.shop.env.codeb.internal points at nothing instead of local.server.codeb.internal:3002\n\
          drift: codeb-shop-staging-v1: runs but serves nothing\n\
          drift: shop/staging: postgres is not running (codeb-shop-staging-postgres)\n\
          drift: port 3001 of shop/staging/app on local: nothing listens"
@@ -265,7 +287,7 @@ fn an_event_reads_as_a_line_of_progress() {
         (
             DeployEvent::RouteSwitched {
                 host: DomainName::parse("shop.codeb.test").unwrap(),
-                to: vec![upstream(3001)],
+                to: Upstreams::Fixed(vec![upstream(3001)]),
             },
             "routed shop.codeb.test to 127.0.0.1:3001",
         ),

@@ -19,7 +19,7 @@ use codeb::model::{
 };
 use codeb::ops::DriftItem;
 use codeb::ports::ListenerOwner;
-use codeb::proxy::{Proxy, Upstream};
+use codeb::proxy::{Proxy, Upstream, Upstreams};
 use codeb::runtime::{ContainerRuntime, ContainerState};
 use codeb::secrets::{Scope, SecretStore};
 use codeb::ssot::{DeployLock, EnvironmentRecord, ReleaseStatus, StateStore, StateStoreExt};
@@ -92,8 +92,8 @@ fn release(id: &str) -> ReleaseId {
 
 async fn routed_port(fakes: &FakeBackends) -> Option<Port> {
     let route = fakes.proxy.get_route(&domain()).await.unwrap()?;
-    assert_eq!(route.upstreams.len(), 1);
-    Some(route.upstreams[0].port)
+    assert_eq!(route.upstreams.fixed().len(), 1);
+    Some(route.upstreams.fixed()[0].port)
 }
 
 async fn state_of(fakes: &FakeBackends, id: &str) -> Option<ContainerState> {
@@ -850,7 +850,8 @@ async fn upstreams_use_the_configured_addresses() {
     let p = Platform::new(fakes.backends_on(Fleet::single(fakes.host_at(addresses))), settings());
     let report = deploy_ok(&p, "v1").await;
     let route = fakes.proxy.get_route(&domain()).await.unwrap().unwrap();
-    assert_eq!(route.upstreams, vec![Upstream { host: IpAddr::V4(Ipv4Addr::new(127, 0, 0, 9)), port: report.port }]);
+    let upstream = Upstream { host: IpAddr::V4(Ipv4Addr::new(127, 0, 0, 9)), port: report.port };
+    assert_eq!(route.upstreams, Upstreams::Fixed(vec![upstream]));
 }
 
 #[tokio::test]
@@ -1275,7 +1276,7 @@ async fn reconcile_restores_what_the_ssot_says_should_exist_across_the_platform(
     assert!(report.environments.iter().all(|e| e.error.is_none() && e.report.is_some()), "{report:?}");
     assert!(routed_port(&fakes).await.is_some());
     let prod_route = fakes.proxy.get_route(&production.domains[0]).await.unwrap().unwrap();
-    assert_eq!(prod_route.upstreams[0].port, prod.port);
+    assert_eq!(prod_route.upstreams.fixed()[0].port, prod.port);
 }
 
 #[tokio::test]
@@ -1430,4 +1431,146 @@ async fn each_release_records_who_deployed_it_and_a_rollback_who_made_it_serve_a
     assert_eq!(v1.rolled_back_by.as_ref().map(|d| d.to_string()).as_deref(), Some("tester@localhost via test"));
     assert_eq!(env.release(&release("v2")).unwrap().rolled_back_by, None);
     assert_eq!(v1.made_by().as_deref(), Some("tester@localhost via test, rolled back to by tester@localhost via test"));
+}
+
+/// Settings that cut over through DNS: routes discover the environment's SRV record in `codeb.internal`.
+fn dns_cutover() -> Settings {
+    let mut s = settings();
+    s.upstream_zone = Some(upstream_zone());
+    s
+}
+
+fn upstream_zone() -> DomainName {
+    DomainName::parse("codeb.internal").unwrap()
+}
+
+fn upstream_name() -> DomainName {
+    DomainName::parse("staging.shop.env.codeb.internal").unwrap()
+}
+
+/// The port the environment's SRV record points at, and its target.
+async fn pointed_port(fakes: &FakeBackends) -> Option<(Port, String)> {
+    let sets = fakes.dns.list_records(&upstream_zone()).await.ok()?;
+    sets.into_iter().find(|s| s.name == upstream_name()).and_then(|s| match s.data {
+        codeb::dns::RecordData::Srv(records) => records.first().map(|r| (r.port, r.target.to_string())),
+        _ => None,
+    })
+}
+
+#[tokio::test]
+async fn with_an_upstream_zone_a_cutover_is_one_dns_change_and_no_proxy_change() {
+    let fakes = fakes();
+    let p = platform(&fakes, dns_cutover());
+    let v1 = deploy_ok(&p, "v1").await;
+    let route = fakes.proxy.get_route(&domain()).await.unwrap().unwrap();
+    assert_eq!(route.upstreams, Upstreams::Srv(upstream_name()), "the route discovers the environment's record");
+    assert_eq!(pointed_port(&fakes).await, Some((v1.port, "local.server.codeb.internal".to_owned())));
+    let sets = fakes.dns.list_records(&upstream_zone()).await.unwrap();
+    let target = sets.iter().find(|s| s.name.as_str() == "local.server.codeb.internal").expect("the target's record");
+    assert_eq!(target.data, codeb::dns::RecordData::A(vec![Ipv4Addr::LOCALHOST]));
+
+    let plan = p.plan(&request("v2")).await.unwrap();
+    let kinds: Vec<String> = plan.changes.iter().map(|c| c.change.kind()).collect();
+    assert!(kinds.contains(&"point_upstream".to_owned()), "{kinds:?}");
+    assert!(!kinds.iter().any(|k| k.ends_with("_route")), "the routes stay as they are: {kinds:?}");
+    let changes_before = fakes.proxy.changes();
+    let (sink, seen) = recorder(|_| {});
+    let v2 = p.apply(&plan, &with_events(sink)).await.unwrap();
+    assert_eq!(applied_and_undone(&seen).0, plan.changes, "the changes run are the plan's");
+    assert_eq!(fakes.proxy.changes(), changes_before, "no proxy change at all");
+    assert_eq!(pointed_port(&fakes).await.map(|(port, _)| port), Some(v2.port));
+    assert!(p.drift().await.unwrap().items.is_empty(), "a DNS cutover leaves no drift");
+}
+
+#[tokio::test]
+async fn a_failure_after_the_dns_cutover_points_the_record_back() {
+    let fakes = fakes();
+    let p = platform(&fakes, dns_cutover());
+    let v1 = deploy_ok(&p, "v1").await;
+    let mut r = request("v2");
+    r.domains.push(DomainName::parse("www.codeb.test").unwrap());
+    // The new domain's route is created after the record moved; it fails.
+    fakes.proxy.faults().fail_next("upsert_route", 1, ErrorKind::Unavailable);
+    let (sink, seen) = recorder(|_| {});
+    p.deploy(&r, &with_events(sink)).await.unwrap_err();
+    let (_, undone) = applied_and_undone(&seen);
+    assert!(undone.iter().any(|c| matches!(c.change, Change::PointUpstream { .. })), "{undone:?}");
+    assert_eq!(pointed_port(&fakes).await.map(|(port, _)| port), Some(v1.port), "v1 serves again");
+    assert_eq!(state_of(&fakes, "v1").await, Some(ContainerState::Running));
+}
+
+#[tokio::test]
+async fn a_rollback_and_recover_follow_the_upstream_record_and_drift_reads_it() {
+    let fakes = fakes();
+    let p = platform(&fakes, dns_cutover());
+    deploy_ok(&p, "v1").await;
+    let v2 = deploy_ok(&p, "v2").await;
+    let rolled = p.rollback_guarded(&project(), &Environment::Staging, None, true, &DeployOptions::default()).await;
+    let back = rolled.unwrap().report.unwrap();
+    assert_eq!(pointed_port(&fakes).await.map(|(port, _)| port), Some(back.port), "the record follows the rollback");
+    assert_ne!(back.port, v2.port);
+
+    fakes.dns.delete_records(&upstream_zone(), &[(upstream_name(), codeb::dns::RecordType::Srv)]).await.unwrap();
+    let items = p.drift().await.unwrap().items;
+    assert!(
+        items.iter().any(
+            |i| matches!(i, DriftItem::UpstreamMismatch { actual: None, expected, .. } if expected.port == back.port)
+        ),
+        "{items:?}"
+    );
+    let report = p.recover(&project(), &Environment::Staging, false, &DeployOptions::default()).await.unwrap();
+    assert!(report.repaired_upstream, "{report}");
+    assert_eq!(pointed_port(&fakes).await.map(|(port, _)| port), Some(back.port));
+    assert!(p.drift().await.unwrap().items.is_empty());
+}
+
+#[tokio::test]
+async fn the_drain_waits_while_the_proxy_has_requests_in_flight_to_the_old_release_and_no_longer() {
+    let fakes = fakes();
+    let mut s = dns_cutover();
+    s.drain_grace = Duration::from_secs(30);
+    let p = platform(&fakes, s);
+    let v1 = deploy_ok(&p, "v1").await;
+    let target = DomainName::parse("local.server.codeb.internal").unwrap();
+    fakes.proxy.set_in_flight(&target, v1.port, 2);
+    let proxy = fakes.proxy.clone();
+    let (sink, seen) = recorder(move |e| {
+        // The old request finishes once the drain has asked at least twice.
+        if matches!(e, DeployEvent::StepStarted { step: Step::StopPrevious }) {
+            let (proxy, target) = (proxy.clone(), target.clone());
+            tokio::spawn(async move {
+                while proxy.faults().calls("in_flight") < 2 {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                proxy.set_in_flight(&target, v1.port, 0);
+            });
+        }
+    });
+    p.deploy(&request("v2"), &with_events(sink)).await.unwrap();
+    assert!(fakes.proxy.faults().calls("in_flight") >= 3, "asked until nothing was in flight");
+    let notes = seen.lock().unwrap().iter().filter(|e| matches!(e, DeployEvent::Note { .. })).count();
+    assert_eq!(notes, 0, "it ended because the old release went idle, not at the grace");
+}
+
+#[tokio::test]
+async fn the_drain_stops_waiting_at_the_grace_and_says_what_was_still_in_flight() {
+    let fakes = fakes();
+    let mut s = dns_cutover();
+    s.drain_grace = Duration::from_millis(400);
+    let p = platform(&fakes, s);
+    let v1 = deploy_ok(&p, "v1").await;
+    fakes.proxy.set_in_flight(&DomainName::parse("local.server.codeb.internal").unwrap(), v1.port, 1);
+    let (sink, seen) = recorder(|_| {});
+    p.deploy(&request("v2"), &with_events(sink)).await.unwrap();
+    let notes: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            DeployEvent::Note { message } => Some(message.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(notes.iter().any(|n| n.contains("1 request(s) still in flight")), "{notes:?}");
+    assert!(matches!(state_of(&fakes, "v1").await, Some(ContainerState::Exited { .. })), "stopped at the grace");
 }

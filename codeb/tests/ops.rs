@@ -12,7 +12,7 @@ use codeb::model::{
 };
 use codeb::ops::{DriftItem, EnvListing};
 use codeb::ports::{PortDrift, PortKey};
-use codeb::proxy::{Proxy, Upstream};
+use codeb::proxy::{Proxy, Upstream, Upstreams};
 use codeb::runtime::{ContainerRuntime, ContainerSpec, Resources, managed_labels};
 use codeb::ssot::StateStore;
 
@@ -97,12 +97,12 @@ async fn a_domain_set_up_routes_to_the_serving_release_and_stays_for_later_deplo
 
     p.domain_setup(&project(), &env(), &extra, false, false, &none()).await.unwrap();
     let route = fakes.proxy.get_route(&extra).await.unwrap().unwrap();
-    assert_eq!(route.upstreams[0].port, port);
+    assert_eq!(route.upstreams.fixed()[0].port, port);
     assert!(p.domain_list(&project(), &env()).await.unwrap().contains(&extra));
 
     let next = deploy(&p, false).await;
     assert_eq!(
-        fakes.proxy.get_route(&extra).await.unwrap().unwrap().upstreams[0].port,
+        fakes.proxy.get_route(&extra).await.unwrap().unwrap().upstreams.fixed()[0].port,
         next,
         "the next deploy routes it too"
     );
@@ -285,14 +285,15 @@ async fn drift_reports_a_dead_release_a_moved_route_and_an_unknown_container() {
     let container = release_container(&project(), &env(), &ReleaseId::parse("v1").unwrap()).unwrap();
     fakes.runtime.crash(&container, 1).unwrap();
     let elsewhere = Upstream { host: [127, 0, 0, 1].into(), port: Port::new(9999).unwrap() };
-    fakes.proxy.switch_upstreams(&host("shop.codeb.test"), std::slice::from_ref(&elsewhere)).await.unwrap();
+    let elsewhere = Upstreams::Fixed(vec![elsewhere]);
+    fakes.proxy.switch_upstreams(&host("shop.codeb.test"), &elsewhere).await.unwrap();
     let stranger = ProjectName::parse("stranger").unwrap();
     let labels = managed_labels(&stranger, &env(), Service::App, None);
     create_labelled(&fakes, "codeb-stranger", labels).await;
 
     let items = p.drift().await.unwrap().items;
     assert!(items.iter().any(|i| matches!(i, DriftItem::ReleaseNotRunning { container: c, .. } if *c == container)));
-    assert!(items.iter().any(|i| matches!(i, DriftItem::RouteMismatch { expected, actual, .. } if expected.port == port && *actual == vec![elsewhere.clone()])));
+    assert!(items.iter().any(|i| matches!(i, DriftItem::RouteMismatch { expected, actual, .. } if expected.fixed()[0].port == port && actual.as_ref() == Some(&elsewhere))));
     assert!(
         items
             .iter()
@@ -359,7 +360,7 @@ async fn a_deploy_cannot_take_another_projects_domain_in_any_spelling() {
     assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
     assert_eq!(err.context_value("owner"), Some("shop/staging"), "the error names the owner: {err}");
     let route = fakes.proxy.get_route(&host("shop.codeb.test")).await.unwrap().unwrap();
-    assert_eq!(route.upstreams[0].port, owner_port, "the owner's route is untouched");
+    assert_eq!(route.upstreams.fixed()[0].port, owner_port, "the owner's route is untouched");
     let taker = p.releases(&ProjectName::parse("taker").unwrap(), &env()).await;
     assert!(taker.map_or_else(|e| e.kind() == ErrorKind::NotFound, |r| r.is_empty()), "nothing ran");
 }
@@ -377,7 +378,7 @@ async fn removing_or_deleting_a_non_owner_leaves_the_owners_route_and_record() {
     p.project_delete(&taker, true, &none()).await.unwrap();
 
     let route = fakes.proxy.get_route(&owned).await.unwrap().unwrap();
-    assert_eq!(route.upstreams[0].port, owner_port, "the owner's route stays");
+    assert_eq!(route.upstreams.fixed()[0].port, owner_port, "the owner's route stays");
     let records = codeb::dns::Dns::list_records(fakes.dns.as_ref(), &host("codeb.test")).await.unwrap();
     assert!(records.iter().any(|r| r.name == owned), "the owner's record stays: {records:?}");
     assert!(fakes.proxy.get_route(&host("taker.codeb.test")).await.unwrap().is_none(), "the taker's own route went");
@@ -393,20 +394,20 @@ async fn a_domain_setup_refuses_another_owners_domain_and_moves_it_only_with_for
     let err = p.domain_setup(&taker, &env(), &host("Shop.CODEB.test."), false, false, &none()).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
     assert_eq!(err.context_value("owner"), Some("shop/staging"), "{err}");
-    assert_eq!(fakes.proxy.get_route(&owned).await.unwrap().unwrap().upstreams[0].port, owner_port);
+    assert_eq!(fakes.proxy.get_route(&owned).await.unwrap().unwrap().upstreams.fixed()[0].port, owner_port);
 
     let moved = p.domain_setup(&taker, &env(), &owned, false, true, &none()).await.unwrap();
 
     assert_eq!(moved.taken_from.as_ref().map(|o| o.to_string()).as_deref(), Some("shop/staging"));
     assert!(moved.to_string().contains("taken from shop/staging"), "{moved}");
-    assert_eq!(fakes.proxy.get_route(&owned).await.unwrap().unwrap().upstreams[0].port, taker_port);
+    assert_eq!(fakes.proxy.get_route(&owned).await.unwrap().unwrap().upstreams.fixed()[0].port, taker_port);
     assert!(!p.domain_list(&project(), &env()).await.unwrap().contains(&owned), "the owner no longer lists it");
     assert!(p.domain_list(&taker, &env()).await.unwrap().contains(&owned));
     let state = fakes.state.load().unwrap();
     assert!(state.projects.values().flat_map(|p| p.environments.values()).all(|e| e.lock.is_none()), "both unlocked");
     let err = deploy_other(&p, "shop", &["shop.codeb.test"]).await.unwrap_err();
     assert_eq!(err.context_value("owner"), Some("taker/staging"), "the old owner cannot take it back unasked: {err}");
-    assert_eq!(fakes.proxy.get_route(&owned).await.unwrap().unwrap().upstreams[0].port, taker_port);
+    assert_eq!(fakes.proxy.get_route(&owned).await.unwrap().unwrap().upstreams.fixed()[0].port, taker_port);
 }
 
 #[tokio::test]
@@ -440,7 +441,11 @@ async fn a_domain_removal_that_fails_at_dns_puts_the_route_back() {
     let err = p.domain_remove(&project(), &env(), &owned, true, &none()).await.unwrap_err();
 
     assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
-    assert_eq!(fakes.proxy.get_route(&owned).await.unwrap().unwrap().upstreams[0].port, port, "the route is back");
+    assert_eq!(
+        fakes.proxy.get_route(&owned).await.unwrap().unwrap().upstreams.fixed()[0].port,
+        port,
+        "the route is back"
+    );
     assert!(p.domain_list(&project(), &env()).await.unwrap().contains(&owned), "the SSOT still records it");
 }
 
@@ -464,7 +469,7 @@ async fn removing_a_domain_or_project_leaves_a_domain_an_older_ssot_also_records
     record_it_for_the_taker_too().unwrap();
     p.project_delete(&taker, true, &none()).await.unwrap();
 
-    assert_eq!(fakes.proxy.get_route(&owned).await.unwrap().unwrap().upstreams[0].port, owner_port);
+    assert_eq!(fakes.proxy.get_route(&owned).await.unwrap().unwrap().upstreams.fixed()[0].port, owner_port);
     let records = codeb::dns::Dns::list_records(fakes.dns.as_ref(), &host("codeb.test")).await.unwrap();
     assert!(records.iter().any(|r| r.name == owned), "the owner's record stays: {records:?}");
 }

@@ -8,7 +8,8 @@
 //!   re-provisions its whole configuration on every admin change.
 //! - `dns`: the route's upstreams discovered from an SRV record in PowerDNS
 //!   (`dynamic_upstreams` with source `srv`, its `resolver` and the HTTP
-//!   transport's `resolver` both pointed at PowerDNS, `refresh` 100 ms); the
+//!   transport's `resolver` both pointed at PowerDNS, `refresh` 250 ms: the
+//!   route JSON codeb writes, `caddy::json::route`); the
 //!   cutover is one PATCH of that record and Caddy's configuration is not
 //!   touched. The SRV target is a host name with an A record in the same zone
 //!   (Go's resolver refuses an IP address as an SRV target).
@@ -26,7 +27,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use codeb::model::{DomainName, Port};
-use codeb::proxy::{Proxy, Route, TlsPolicy, Upstream};
+use codeb::proxy::{Proxy, Route, TlsPolicy, Upstream, Upstreams};
 use codeb::testkit::live_env;
 use codeb_backends::caddy::json;
 use codeb_backends::transport::LocalTransport;
@@ -108,20 +109,15 @@ impl Apis {
 
 /// Codeb's route JSON for `host`, its upstreams discovered from [`SRV_NAME`] through PowerDNS at `dns`.
 fn discovered_route(host: &DomainName, dns: &str) -> Value {
-    let mut route = json::route(SERVER, &static_route(host, 1));
-    let resolver = json!({ "addresses": [dns] });
-    route["handle"][0] = json!({
-        "handler": "reverse_proxy",
-        "dynamic_upstreams": { "source": "srv", "name": SRV_NAME, "refresh": "100ms", "resolver": resolver },
-        "transport": { "protocol": "http", "resolver": resolver },
-    });
-    route
+    let name = DomainName::parse(SRV_NAME.trim_end_matches('.')).unwrap();
+    let route = Route { host: host.clone(), upstreams: Upstreams::Srv(name), tls: TlsPolicy::Off };
+    json::route(SERVER, &route, Some(dns)).unwrap()
 }
 
 fn static_route(host: &DomainName, port: u16) -> Route {
     Route {
         host: host.clone(),
-        upstreams: vec![Upstream { host: [127, 0, 0, 1].into(), port: Port::new(port).unwrap() }],
+        upstreams: Upstreams::Fixed(vec![Upstream { host: [127, 0, 0, 1].into(), port: Port::new(port).unwrap() }]),
         tls: TlsPolicy::Off,
     }
 }
@@ -131,7 +127,7 @@ fn server(config: &CaddyConfig, measured: Value, sites: usize) -> Value {
     let mut server = json::server(config);
     let others = (1..sites).map(|i| {
         let host = DomainName::parse(&format!("site{i}.options.codeb.test")).unwrap();
-        json::route(SERVER, &static_route(&host, 3000 + (i % 1000) as u16))
+        json::route(SERVER, &static_route(&host, 3000 + (i % 1000) as u16), None).unwrap()
     });
     server["routes"] = Value::Array(std::iter::once(measured).chain(others).collect());
     server
@@ -166,7 +162,7 @@ async fn measure(apis: &Apis, option: Via, sites: usize, ports: [u16; 2]) -> (Lo
     let caddy = CaddyProxy::new(Arc::new(LocalTransport::new()), config.clone()).unwrap();
     let host = DomainName::parse(HOST).unwrap();
     let measured = match option {
-        Via::Admin => json::route(SERVER, &static_route(&host, ports[0])),
+        Via::Admin => json::route(SERVER, &static_route(&host, ports[0]), None).unwrap(),
         Via::Dns => {
             apis.point(ports[0]).await;
             discovered_route(&host, &apis.dns)

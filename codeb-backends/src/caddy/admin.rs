@@ -83,6 +83,9 @@ fn dropped_message(err: &Error) -> String {
     format!("the connection to Caddy's admin API failed: {}", err.message())
 }
 
+/// Where Caddy reports its reverse proxies' upstreams and their requests in flight.
+const UPSTREAMS_PATH: &str = "/reverse_proxy/upstreams";
+
 /// A client of one Caddy admin API.
 #[derive(Debug, Clone)]
 pub(crate) struct Admin {
@@ -137,6 +140,33 @@ impl Admin {
         })?;
         let etag = header_etag.unwrap_or_else(|| etag(APPS_PATH, &body));
         Ok(Ok(Snapshot::new(apps, etag)))
+    }
+
+    /// How many requests Caddy has in flight to each upstream it knows, by
+    /// dial address (`GET /reverse_proxy/upstreams`).
+    pub(crate) async fn upstream_requests(&self) -> Result<Vec<(String, u64)>> {
+        #[derive(serde::Deserialize)]
+        struct Status {
+            address: String,
+            num_requests: u64,
+        }
+        let request = Request::new(Method::GET, format!("{}{UPSTREAMS_PATH}", self.base.path));
+        let response = self.client.send(request).await.map_err(|e| e.with_context("backend", BACKEND))?;
+        match classify(response.status, &response.body) {
+            Answer::Done => {}
+            Answer::Failed(kind, message) => return Err(Self::error(kind, message, UPSTREAMS_PATH)),
+            Answer::Stale(m) | Answer::NotFound(m) | Answer::Rejected(m) | Answer::Dropped(m) => {
+                return Err(Self::error(
+                    ErrorKind::Internal,
+                    format!("cannot read the upstreams: {m}"),
+                    UPSTREAMS_PATH,
+                ));
+            }
+        }
+        let statuses: Vec<Status> = serde_json::from_slice(&response.body).map_err(|e| {
+            Self::error(ErrorKind::Internal, "Caddy answered with malformed JSON", UPSTREAMS_PATH).with_source(e)
+        })?;
+        Ok(statuses.into_iter().map(|s| (s.address, s.num_requests)).collect())
     }
 
     /// Sends one change, to be applied only if the config still has the ETag `if_match`.

@@ -45,6 +45,10 @@ pub struct CaddyConfig {
     pub trust_internal_ca: bool,
     /// How long one admin request may take.
     pub timeout: Duration,
+    /// The DNS server (`IP:port`, codeb's PowerDNS as Caddy reaches it)
+    /// that routes discovered from an SRV record ask; without one, such a
+    /// route is refused.
+    pub resolver: Option<String>,
 }
 
 /// The `[caddy]` section as written (the SDK takes `tls` and `acme_email`, its route policy).
@@ -53,15 +57,17 @@ pub struct CaddyConfig {
 struct RawCaddy {
     admin: String,
     listen: Vec<String>,
+    resolver: Option<String>,
 }
 
 impl CaddyConfig {
     /// The configuration of the platform file's `[caddy]` section (`admin`,
-    /// `listen`), with Caddy's certificate automation following the route
+    /// `listen`, `resolver`), with Caddy's certificate automation following the route
     /// policy `tls`: off when routes have no TLS, an ACME account email when one is given.
     pub fn from_section(section: &Section, tls: &TlsPolicy) -> Result<Self> {
         let raw: RawCaddy = section.parse()?;
-        let config = CaddyConfig::new(raw.admin).with_listen(raw.listen);
+        let mut config = CaddyConfig::new(raw.admin).with_listen(raw.listen);
+        config.resolver = raw.resolver;
         Ok(match tls {
             TlsPolicy::Off => config.with_automatic_https(false),
             TlsPolicy::Acme { email: Some(email) } => config.with_acme_email(email),
@@ -81,7 +87,14 @@ impl CaddyConfig {
             http_redirects: true,
             trust_internal_ca: false,
             timeout: DEFAULT_TIMEOUT,
+            resolver: None,
         }
+    }
+
+    /// Names the DNS server (`IP:port`) that routes discovered from DNS ask.
+    pub fn with_resolver(mut self, resolver: impl Into<String>) -> Self {
+        self.resolver = Some(resolver.into());
+        self
     }
 
     /// Names the HTTP server codeb owns.
@@ -153,6 +166,10 @@ impl CaddyConfig {
         if self.timeout.is_zero() {
             return Err(invalid("the timeout must be positive"));
         }
+        if let Some(resolver) = self.resolver.as_deref().filter(|r| r.parse::<std::net::SocketAddr>().is_err()) {
+            return Err(invalid("the resolver must be an IP address and port, such as 127.0.0.1:53")
+                .with_context("resolver", resolver.escape_debug()));
+        }
         Ok(())
     }
 }
@@ -171,8 +188,10 @@ mod tests {
             .with_automatic_https(false)
             .with_http_redirects(false)
             .with_trust_internal_ca(true)
-            .with_timeout(Duration::from_secs(2));
+            .with_timeout(Duration::from_secs(2))
+            .with_resolver("127.0.0.1:5300");
         assert_eq!(config.server, "edge");
+        assert_eq!(config.resolver.as_deref(), Some("127.0.0.1:5300"));
         assert_eq!(config.listen, ["127.0.0.1:8080"]);
         assert_eq!(config.acme_email.as_deref(), Some("ops@example.com"));
         assert!(!config.automatic_https && !config.http_redirects && config.trust_internal_ca);
@@ -184,6 +203,14 @@ mod tests {
     fn server_names_that_could_break_a_path_are_refused() {
         for bad in ["", "a/b", "a b", "..", "a.b", &"x".repeat(65)] {
             let err = CaddyConfig::new("http://h").with_server(bad).check().unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Invalid, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_resolver_must_be_an_address_and_port() {
+        for bad in ["pdns.internal:53", "127.0.0.1", "127.0.0.1:53 ", ""] {
+            let err = CaddyConfig::new("http://h").with_resolver(bad).check().unwrap_err();
             assert_eq!(err.kind(), ErrorKind::Invalid, "{bad:?}");
         }
     }

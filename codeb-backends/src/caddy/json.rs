@@ -11,6 +11,18 @@
 //!  "terminal": true}
 //! ```
 //!
+//! A route whose upstreams are discovered ([`Upstreams::Srv`]) has, instead
+//! of `upstreams`, `dynamic_upstreams` of source `srv` resolved at
+//! [`CaddyConfig::resolver`] every [`DISCOVERY_REFRESH`], and its HTTP
+//! transport resolves the SRV targets there too:
+//!
+//! ```json
+//! {"handler": "reverse_proxy",
+//!  "dynamic_upstreams": {"source": "srv", "name": "production.shop.env.codeb.internal",
+//!                        "refresh": "250ms", "resolver": {"addresses": ["127.0.0.1:5300"]}},
+//!  "transport": {"protocol": "http", "resolver": {"addresses": ["127.0.0.1:5300"]}}}
+//! ```
+//!
 //! A host's TLS lives where Caddy keeps TLS, beside the route: a host served
 //! without TLS is in the server's `automatic_https.skip` list; a host with the
 //! internal issuer or an ACME account email has its own automation policy in
@@ -20,7 +32,7 @@
 use std::net::SocketAddr;
 
 use codeb::model::{DomainName, Port};
-use codeb::proxy::{Route, TlsPolicy, Upstream};
+use codeb::proxy::{DISCOVERY_REFRESH, Route, TlsPolicy, Upstream, Upstreams};
 use codeb::{Error, Result};
 use serde_json::{Value, json};
 
@@ -63,14 +75,36 @@ pub fn upstreams(upstreams: &[Upstream]) -> Value {
     Value::Array(upstreams.iter().map(|u| json!({ "dial": u.to_string() })).collect())
 }
 
+/// The `reverse_proxy` handler that sends to `to`, discovering upstreams
+/// from DNS at `resolver` (`host:port`); `Invalid` for an SRV name without one.
+pub fn reverse_proxy(to: &Upstreams, resolver: Option<&str>) -> Result<Value> {
+    match to {
+        Upstreams::Fixed(fixed) => Ok(json!({ "handler": "reverse_proxy", "upstreams": upstreams(fixed) })),
+        Upstreams::Srv(name) => {
+            let resolver = resolver.ok_or_else(|| {
+                Error::invalid("a route discovered from DNS needs [caddy] resolver, the DNS server Caddy asks")
+                    .with_context("backend", "caddy")
+                    .with_context("name", name)
+            })?;
+            let resolver = json!({ "addresses": [resolver] });
+            let refresh = format!("{}ms", DISCOVERY_REFRESH.as_millis());
+            Ok(json!({
+                "handler": "reverse_proxy",
+                "dynamic_upstreams": { "source": "srv", "name": name.as_str(), "refresh": refresh, "resolver": resolver },
+                "transport": { "protocol": "http", "resolver": resolver },
+            }))
+        }
+    }
+}
+
 /// The route object of `route` in `server`, as codeb writes it.
-pub fn route(server: &str, route: &Route) -> Value {
-    json!({
+pub fn route(server: &str, route: &Route, resolver: Option<&str>) -> Result<Value> {
+    Ok(json!({
         "@id": route_id(server, &route.host),
         "match": [{ "host": [route.host.as_str()] }],
-        "handle": [{ "handler": "reverse_proxy", "upstreams": upstreams(&route.upstreams) }],
+        "handle": [reverse_proxy(&route.upstreams, resolver)?],
         "terminal": true,
-    })
+    }))
 }
 
 /// The HTTP server object codeb creates when its server is missing.
@@ -116,7 +150,7 @@ pub fn local_ca(trust: bool) -> Value {
 ///
 /// Anything else under a codeb `@id` is an [`ErrorKind::Internal`](codeb::ErrorKind::Internal)
 /// error: someone changed codeb's route by hand.
-pub fn parse_route(value: &Value) -> Result<(DomainName, Vec<Upstream>)> {
+pub fn parse_route(value: &Value) -> Result<(DomainName, Upstreams)> {
     let id = value.get("@id").and_then(Value::as_str).unwrap_or("(no @id)");
     let odd = |what: &str| {
         Error::internal(format!("the route in Caddy is not in the shape codeb writes: {what}"))
@@ -131,6 +165,12 @@ pub fn parse_route(value: &Value) -> Result<(DomainName, Vec<Upstream>)> {
     if handler.get("handler").and_then(Value::as_str) != Some("reverse_proxy") {
         return Err(odd("the first handler is not reverse_proxy"));
     }
+    if let Some(dynamic) = handler.get("dynamic_upstreams") {
+        let name =
+            dynamic.get("name").and_then(Value::as_str).ok_or_else(|| odd("dynamic upstreams without a name"))?;
+        let name = DomainName::parse(name).map_err(|e| odd("the SRV name is not a valid domain").with_source(e))?;
+        return Ok((host, Upstreams::Srv(name)));
+    }
     let dials = handler.get("upstreams").and_then(Value::as_array).ok_or_else(|| odd("no upstreams"))?;
     let upstreams = dials
         .iter()
@@ -141,7 +181,7 @@ pub fn parse_route(value: &Value) -> Result<(DomainName, Vec<Upstream>)> {
             Ok(Upstream { host: addr.ip(), port })
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok((host, upstreams))
+    Ok((host, Upstreams::Fixed(upstreams)))
 }
 
 /// What Caddy holds about one host's TLS, as read from its configuration.
@@ -200,7 +240,10 @@ mod tests {
     fn shop() -> Route {
         Route {
             host: host("shop.example.com"),
-            upstreams: vec![up(IpAddr::V4(Ipv4Addr::LOCALHOST), 3000), up(IpAddr::V6(Ipv6Addr::LOCALHOST), 3001)],
+            upstreams: Upstreams::Fixed(vec![
+                up(IpAddr::V4(Ipv4Addr::LOCALHOST), 3000),
+                up(IpAddr::V6(Ipv6Addr::LOCALHOST), 3001),
+            ]),
             tls: TlsPolicy::Off,
         }
     }
@@ -225,23 +268,43 @@ mod tests {
             }],
             "terminal": true
         });
-        assert_eq!(route("codeb", &shop()), expected);
+        assert_eq!(route("codeb", &shop(), None).unwrap(), expected);
     }
 
     #[test]
     fn a_route_reads_back_as_written() {
         let r = shop();
-        assert_eq!(parse_route(&route("codeb", &r)).unwrap(), (r.host.clone(), r.upstreams.clone()));
+        assert_eq!(parse_route(&route("codeb", &r, None).unwrap()).unwrap(), (r.host.clone(), r.upstreams.clone()));
+        let discovered = Route { upstreams: Upstreams::Srv(host("production.shop.env.codeb.internal")), ..r };
+        let value = route("codeb", &discovered, Some("127.0.0.1:5300")).unwrap();
+        assert_eq!(parse_route(&value).unwrap(), (discovered.host.clone(), discovered.upstreams.clone()));
+    }
+
+    #[test]
+    fn a_discovered_route_asks_the_resolver_for_its_srv_record_and_its_targets() {
+        let to = Upstreams::Srv(host("production.shop.env.codeb.internal"));
+        let resolver = json!({"addresses": ["127.0.0.1:5300"]});
+        let expected = json!({
+            "handler": "reverse_proxy",
+            "dynamic_upstreams": {
+                "source": "srv", "name": "production.shop.env.codeb.internal", "refresh": "250ms", "resolver": resolver
+            },
+            "transport": {"protocol": "http", "resolver": resolver}
+        });
+        assert_eq!(reverse_proxy(&to, Some("127.0.0.1:5300")).unwrap(), expected);
+        let err = reverse_proxy(&to, None).unwrap_err();
+        assert_eq!(err.kind(), codeb::ErrorKind::Invalid);
+        assert!(err.to_string().contains("[caddy] resolver"), "{err}");
     }
 
     #[test]
     fn a_route_changed_by_hand_is_an_internal_error_naming_its_id() {
-        let mut value = route("codeb", &shop());
+        let mut value = route("codeb", &shop(), None).unwrap();
         value["handle"][0]["handler"] = json!("static_response");
         let err = parse_route(&value).unwrap_err();
         assert_eq!(err.kind(), codeb::ErrorKind::Internal);
         assert_eq!(err.context_value("id"), Some("codeb-route.codeb.shop_example_com"));
-        let mut value = route("codeb", &shop());
+        let mut value = route("codeb", &shop(), None).unwrap();
         value["handle"][0]["upstreams"][0]["dial"] = json!("backend.internal:80");
         assert_eq!(parse_route(&value).unwrap_err().kind(), codeb::ErrorKind::Internal);
     }

@@ -4,8 +4,10 @@
 //! object per host in it, addressed by an `@id` derived from the host
 //! ([`json::route_id`]). Adding, replacing or removing a site changes that one
 //! object (plus, when the host's TLS changes, its one TLS entry); switching a
-//! site's upstreams is a single `PATCH` of the route's `upstreams`, so a
-//! deploy's cutover is exactly one admin change. No request ever carries
+//! site's upstreams is a single `PATCH` of the route's handler. A route whose
+//! upstreams are discovered from an SRV record ([`Upstreams::Srv`]) needs no
+//! change at all when the record moves: that is how codeb cuts over
+//! (ARCHITECTURE.md, "The cutover"). No request ever carries
 //! another site's route, and nothing outside codeb's server and codeb's own
 //! TLS policies is written, except the objects codeb's server needs when they
 //! are missing (the server itself, the TLS app's policy list, the local CA's
@@ -20,7 +22,7 @@
 //! one change grows with the number of sites; this backend adds one read in
 //! front of each change and nothing else. When Caddy refuses a change it keeps
 //! serving the previous configuration, and the change fails as
-//! [`ErrorKind::Invalid`] carrying Caddy's message.
+//! [`ErrorKind::Invalid`](codeb::ErrorKind::Invalid) carrying Caddy's message.
 
 mod admin;
 mod config;
@@ -30,9 +32,9 @@ mod plan;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use codeb::model::DomainName;
-use codeb::proxy::{Proxy, Route, Upstream};
-use codeb::{Error, ErrorKind, Result};
+use codeb::model::{DomainName, Port};
+use codeb::proxy::{Proxy, Route, Upstreams};
+use codeb::{Error, Result};
 
 use self::admin::{Admin, Answer, BACKEND, MAX_DROPPED};
 pub use self::config::{CaddyConfig, DEFAULT_SERVER, DEFAULT_TIMEOUT};
@@ -72,7 +74,7 @@ pub struct CaddyProxy {
 /// What a converging operation is after.
 enum Goal<'a> {
     Upsert(&'a Route),
-    Switch(&'a DomainName, &'a [Upstream]),
+    Switch(&'a DomainName, &'a Upstreams),
     Remove(&'a DomainName),
 }
 
@@ -81,7 +83,7 @@ impl CaddyProxy {
     /// reached through `transport` (the admin URL is an address as Caddy's
     /// server sees it); sends nothing until used.
     ///
-    /// Fails as [`ErrorKind::Invalid`] when the admin URL, server name or
+    /// Fails as [`ErrorKind::Invalid`](codeb::ErrorKind::Invalid) when the admin URL, server name or
     /// listen addresses are unusable.
     pub fn new(transport: Arc<dyn Transport>, config: CaddyConfig) -> Result<Self> {
         config.check()?;
@@ -146,12 +148,12 @@ impl CaddyProxy {
 #[async_trait]
 impl Proxy for CaddyProxy {
     async fn upsert_route(&self, route: &Route) -> Result<()> {
-        codeb_check_upstreams(&route.host, &route.upstreams)?;
+        route.upstreams.check(&route.host).map_err(|e| e.with_context("backend", BACKEND))?;
         self.converge(Goal::Upsert(route), &route.host).await
     }
 
-    async fn switch_upstreams(&self, host: &DomainName, upstreams: &[Upstream]) -> Result<()> {
-        codeb_check_upstreams(host, upstreams)?;
+    async fn switch_upstreams(&self, host: &DomainName, upstreams: &Upstreams) -> Result<()> {
+        upstreams.check(host).map_err(|e| e.with_context("backend", BACKEND))?;
         self.converge(Goal::Switch(host, upstreams), host).await
     }
 
@@ -167,15 +169,11 @@ impl Proxy for CaddyProxy {
     async fn list_routes(&self) -> Result<Vec<Route>> {
         self.admin.snapshot().await?.routes(&self.config)
     }
-}
 
-/// Refuses a route with no upstreams before anything is sent (the SDK's own
-/// check is crate-private, so the rule is restated here).
-fn codeb_check_upstreams(host: &DomainName, upstreams: &[Upstream]) -> Result<()> {
-    if upstreams.is_empty() {
-        return Err(Error::new(ErrorKind::Invalid, "a route needs at least one upstream")
-            .with_context("backend", BACKEND)
-            .with_context("host", host));
+    async fn in_flight(&self, target: &DomainName, port: Port) -> Result<u64> {
+        // Caddy dials an SRV target as Go's resolver gives it: fully qualified, with the root's dot.
+        let (plain, rooted) = (format!("{target}:{port}"), format!("{target}.:{port}"));
+        let upstreams = self.admin.upstream_requests().await?;
+        Ok(upstreams.iter().filter(|(address, _)| *address == plain || *address == rooted).map(|(_, n)| n).sum())
     }
-    Ok(())
 }

@@ -256,7 +256,7 @@ pub(crate) fn upsert(snap: &Snapshot, config: &CaddyConfig, route: &Route) -> Re
         pending.push(by_id(Verb::Delete, &policy_id, None, "remove the host's TLS policy"));
     }
     let id = json::route_id(server, host);
-    let want = json::route(server, route);
+    let want = json::route(server, route, config.resolver.as_deref())?;
     match snap.route(server, &id) {
         // Exact hosts go first and wildcards last, so `a.example.com` is matched before `*.example.com`.
         None => pending.push(snap.insert(
@@ -311,15 +311,15 @@ pub(crate) fn switch(
     snap: &Snapshot,
     config: &CaddyConfig,
     host: &DomainName,
-    upstreams: &[codeb::proxy::Upstream],
+    upstreams: &codeb::proxy::Upstreams,
 ) -> Result<Option<Step>> {
     let id = json::route_id(&config.server, host);
     let Some(route) = snap.route(&config.server, &id) else { return Err(no_route(host)) };
-    let want = json::upstreams(upstreams);
-    if route.pointer("/handle/0/upstreams") == Some(&want) {
+    let want = json::reverse_proxy(upstreams, config.resolver.as_deref())?;
+    if route.pointer("/handle/0") == Some(&want) {
         return Ok(None);
     }
-    let path = format!("{}/handle/0/upstreams", id_path(&id));
+    let path = format!("{}/handle/0", id_path(&id));
     Ok(Some(Step { verb: Verb::Patch, path, body: Some(want), last: true, what: "switch upstreams" }))
 }
 
@@ -328,7 +328,7 @@ mod tests {
     use std::net::{IpAddr, Ipv4Addr};
 
     use codeb::model::Port;
-    use codeb::proxy::Upstream;
+    use codeb::proxy::{Upstream, Upstreams};
 
     use super::*;
 
@@ -338,7 +338,7 @@ mod tests {
 
     fn route(h: &str, port: u16, tls: TlsPolicy) -> Route {
         let upstream = Upstream { host: IpAddr::V4(Ipv4Addr::LOCALHOST), port: Port::new(port).unwrap() };
-        Route { host: host(h), upstreams: vec![upstream], tls }
+        Route { host: host(h), upstreams: Upstreams::Fixed(vec![upstream]), tls }
     }
 
     fn snap(apps: Value) -> Snapshot {
@@ -455,7 +455,7 @@ mod tests {
 
         let (apps, steps) = upsert_all(Value::Null, &config, &r);
         assert_eq!(whats(&steps), ["create codeb's server", "add the route"]);
-        assert_eq!(apps["http"]["servers"]["codeb"]["routes"], json!([json::route("codeb", &r)]));
+        assert_eq!(apps["http"]["servers"]["codeb"]["routes"], json!([json::route("codeb", &r, None).unwrap()]));
     }
 
     #[test]
@@ -478,7 +478,7 @@ mod tests {
         // Exact hosts go to the front of a non-empty list, so they win over wildcards.
         assert_eq!((step.verb, step.path.as_str()), (Verb::Put, "/config/apps/http/servers/codeb/routes/0"));
         assert!(step.last);
-        assert_eq!(apps["http"]["servers"]["codeb"]["routes"][0], json::route("codeb", &b));
+        assert_eq!(apps["http"]["servers"]["codeb"]["routes"][0], json::route("codeb", &b, None).unwrap());
     }
 
     #[test]
@@ -626,29 +626,30 @@ mod tests {
     }
 
     #[test]
-    fn switching_is_one_patch_of_the_upstreams_by_id() {
+    fn switching_is_one_patch_of_the_handler_by_id() {
         let config = plain_config();
         let (apps, _) = upsert_all(Value::Null, &config, &route("a.codeb.test", 3000, TlsPolicy::Off));
-        let up = Upstream { host: IpAddr::V4(Ipv4Addr::LOCALHOST), port: Port::new(4000).unwrap() };
-        let step =
-            switch(&snap(apps.clone()), &config, &host("a.codeb.test"), std::slice::from_ref(&up)).unwrap().unwrap();
+        let up =
+            Upstreams::Fixed(vec![Upstream { host: IpAddr::V4(Ipv4Addr::LOCALHOST), port: Port::new(4000).unwrap() }]);
+        let step = switch(&snap(apps.clone()), &config, &host("a.codeb.test"), &up).unwrap().unwrap();
         assert_eq!(step.verb, Verb::Patch);
-        assert_eq!(step.path, "/id/codeb-route.codeb.a_codeb_test/handle/0/upstreams");
-        assert_eq!(step.body, Some(json!([{"dial": "127.0.0.1:4000"}])));
+        assert_eq!(step.path, "/id/codeb-route.codeb.a_codeb_test/handle/0");
+        assert_eq!(step.body, Some(json!({"handler": "reverse_proxy", "upstreams": [{"dial": "127.0.0.1:4000"}]})));
         assert!(step.last);
         let mut switched = apps;
         apply(&mut switched, &step);
         let moved = route("a.codeb.test", 4000, TlsPolicy::Off);
         assert_eq!(snap(switched.clone()).route_of(&config, &moved.host).unwrap(), Some(moved.clone()));
-        assert_eq!(switch(&snap(switched), &config, &moved.host, &[up]).unwrap(), None, "already there: no change");
+        assert_eq!(switch(&snap(switched), &config, &moved.host, &up).unwrap(), None, "already there: no change");
     }
 
     #[test]
     fn switching_an_unknown_host_is_not_found() {
         let config = plain_config();
         let (apps, _) = upsert_all(Value::Null, &config, &route("a.codeb.test", 3000, TlsPolicy::Off));
-        let up = Upstream { host: IpAddr::V4(Ipv4Addr::LOCALHOST), port: Port::new(4000).unwrap() };
-        let err = switch(&snap(apps), &config, &host("b.codeb.test"), &[up]).unwrap_err();
+        let up =
+            Upstreams::Fixed(vec![Upstream { host: IpAddr::V4(Ipv4Addr::LOCALHOST), port: Port::new(4000).unwrap() }]);
+        let err = switch(&snap(apps), &config, &host("b.codeb.test"), &up).unwrap_err();
         assert_eq!(err.kind(), codeb::ErrorKind::NotFound);
     }
 }

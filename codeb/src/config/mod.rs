@@ -3,7 +3,7 @@
 //! same way ([`PlatformConfig::discover`]) and builds the same platform from it.
 //!
 //! The SDK parses what is its own (state, secrets, network, deploy, ports, and
-//! the policies `[caddy] tls`/`acme_email` and `[powerdns] zone`); each
+//! the policies `[caddy] tls`/`acme_email` and `[powerdns] zone`/`upstream_zone`); each
 //! backend's section is kept as a [`Section`] and parsed next to that backend
 //! (in `codeb-backends`), which alone knows its keys.
 //!
@@ -24,11 +24,13 @@
 //! listen = ["127.0.0.1:8080"]
 //! tls = "off"                                  # off | internal | acme
 //! acme_email = "ops@example.com"
+//! resolver = "127.0.0.1:5300"                  # PowerDNS's DNS port, as Caddy reaches it
 //!
 //! [powerdns]
 //! api = "http://127.0.0.1:8081"
 //! api_key_file = "/var/lib/codeb/pdns.key"     # or api_key_env = "CODEB_PDNS_API_KEY"
 //! zone = "codeb.test"
+//! upstream_zone = "codeb.internal"             # routes discover releases here; with [caddy] resolver
 //!
 //! [network]
 //! bind_address = "127.0.0.1"
@@ -79,6 +81,9 @@ pub struct PlatformConfig {
     pub tls: TlsPolicy,
     /// The zone codeb manages records in (`[powerdns] zone`).
     pub zone: Option<DomainName>,
+    /// The zone of the environments' upstream records (`[powerdns] upstream_zone`):
+    /// routes discover their release from it, and a cutover is one record change.
+    pub upstream_zone: Option<DomainName>,
     /// Host address ports are published on.
     pub bind_address: IpAddr,
     /// Address the proxy reaches releases at.
@@ -437,6 +442,7 @@ impl Raw {
         let tls_word = caddy.take_str("tls")?;
         let acme_email = caddy.take_str("acme_email")?;
         let zone = powerdns.take_str("zone")?;
+        let upstream_zone = powerdns.take_str("upstream_zone")?;
         let tls = match (tls_word.as_deref().unwrap_or("off"), acme_email) {
             ("off", _) => TlsPolicy::Off,
             ("internal", _) => TlsPolicy::Internal,
@@ -479,6 +485,7 @@ impl Raw {
             powerdns,
             tls,
             zone: zone.as_deref().map(DomainName::parse).transpose()?,
+            upstream_zone: upstream_zone.as_deref().map(DomainName::parse).transpose()?,
             bind_address: network.bind,
             upstream_host: network.upstream,
             public_ipv4: network.public_ipv4,
@@ -518,6 +525,7 @@ impl PlatformConfig {
     pub fn settings(&self, user: &str, front_end: &str, host: &str) -> crate::engine::Settings {
         let mut s = crate::engine::Settings::local(user, front_end);
         s.zone = self.zone.clone();
+        s.upstream_zone = self.upstream_zone.clone();
         s.tls = self.tls.clone();
         s.keep_releases = self.keep_releases;
         s.drain_grace = self.drain_grace;

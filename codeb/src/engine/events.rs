@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::engine::PlannedChange;
 use crate::model::{DomainName, ReleaseId, Step};
-use crate::proxy::Upstream;
+use crate::proxy::Upstreams;
 
 /// Something that happened during a deploy, rollback or recovery.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -59,7 +59,7 @@ pub enum DeployEvent {
         /// The host.
         host: DomainName,
         /// Where it points now.
-        to: Vec<Upstream>,
+        to: Upstreams,
     },
     /// Traffic went back from one release to another.
     RolledBack {
@@ -89,7 +89,7 @@ impl std::fmt::Display for DeployEvent {
             DeployEvent::HealthProbe { release, attempt, evidence, .. } => {
                 write!(f, "health of {release}: probe {attempt}: {evidence}")
             }
-            DeployEvent::RouteSwitched { host, to } => write!(f, "routed {host} to {}", crate::text::upstreams(to)),
+            DeployEvent::RouteSwitched { host, to } => write!(f, "routed {host} to {to}"),
             DeployEvent::RolledBack { from, to, reason } => write!(f, "rolled back from {from} to {to}: {reason}"),
             DeployEvent::Note { message } => f.write_str(message),
         }

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use crate::dns::{RecordData, RecordSet, RecordType};
+use crate::engine::cutover::UpstreamRecords;
 use crate::engine::events::Events;
 use crate::engine::health::judge;
 use crate::engine::lease::{Hold, Lease};
@@ -23,7 +24,7 @@ use crate::model::{
     DomainName, EnvVar, Environment, HealthCheck, ImageRef, Port, ProjectName, ReleaseId, Service, Step,
 };
 use crate::ports::PortKey;
-use crate::proxy::{Route, Upstream};
+use crate::proxy::{Route, Upstreams};
 use crate::redact::Redactor;
 use crate::releases::{Endpoint, ReleaseRef, ReleaseSpec};
 use crate::runtime::{BuildSpec, RemoveVolumeOptions};
@@ -78,6 +79,8 @@ enum Undo {
     RemoveRelease(ReleaseRef),
     /// Put a route back as it was.
     RestoreRoute { host: DomainName, previous: Option<Route> },
+    /// Put upstream records back as they were.
+    RestoreUpstream(UpstreamRecords),
     /// Put a record back as it was.
     RestoreRecord { zone: DomainName, name: DomainName, previous: Option<RecordSet> },
     /// Forget a domain this run recorded (an SSOT edit in the failure commit).
@@ -435,7 +438,7 @@ impl<'a> Executor<'a> {
                 Ok(None)
             }
             Change::CreateRoute { host } | Change::SwitchRoute { host, .. } => {
-                let to = vec![Upstream::from(self.endpoint()?)];
+                let to = self.platform.route_target(&self.project, &self.env, self.endpoint()?)?;
                 let previous = b.proxy.get_route(host).await?;
                 match &previous {
                     Some(_) => b.proxy.switch_upstreams(host, &to).await?,
@@ -446,6 +449,10 @@ impl<'a> Executor<'a> {
                 }
                 self.events.emit(DeployEvent::RouteSwitched { host: host.clone(), to });
                 Ok(Some(Undo::RestoreRoute { host: host.clone(), previous }))
+            }
+            Change::PointUpstream { name, target, .. } => {
+                let before = self.platform.point_upstream(name, target, self.endpoint()?).await?;
+                Ok(Some(Undo::RestoreUpstream(before)))
             }
             Change::RemoveRoute { host } => {
                 let previous = b.proxy.get_route(host).await?;
@@ -475,7 +482,16 @@ impl<'a> Executor<'a> {
                 Ok(None)
             }
             Change::StopRelease { release, .. } => {
-                tokio::time::sleep(s.drain_grace).await;
+                if let Some(previous) = self.previous.as_ref().filter(|p| p.id == *release) {
+                    if let Err(e) = self.platform.drain(&self.host, previous.port, &self.events).await {
+                        self.note(format!(
+                            "the drain could not ask the proxy what is in flight ({e}); waiting the grace"
+                        ));
+                        tokio::time::sleep(s.drain_grace).await;
+                    }
+                } else {
+                    tokio::time::sleep(s.drain_grace).await;
+                }
                 let release = self.release_ref(release);
                 if let Err(e) = self.host.releases.stop(&release, StopOptions { grace: s.stop_grace }).await {
                     // The switch is recorded; a previous release that will not stop serves nobody.
@@ -756,6 +772,7 @@ impl<'a> Executor<'a> {
                 })))
             }
             Undo::RecreateRoute(route) => b.proxy.upsert_route(&route).await.map(|()| None),
+            Undo::RestoreUpstream(records) => self.platform.restore_upstream(records).await.map(|()| None),
         }
     }
 
@@ -805,10 +822,17 @@ impl<'a> Executor<'a> {
         self.platform
             .wait_healthy(&self.host, &previous.id, endpoint, &previous.health, &self.events, &self.redactor)
             .await?;
-        let upstream = vec![Upstream::from(endpoint)];
-        for host in &target.config.domains {
-            b.proxy.switch_upstreams(host, &upstream).await?;
-            self.events.emit(DeployEvent::RouteSwitched { host: host.clone(), to: upstream.clone() });
+        match self.platform.route_target(&self.project, &self.env, endpoint)? {
+            // The routes discover the record: pointing it back is the whole switch.
+            Upstreams::Srv(_) => {
+                self.platform.point_environment(&self.project, &self.env, &self.host, endpoint).await?
+            }
+            to => {
+                for host in &target.config.domains {
+                    b.proxy.switch_upstreams(host, &to).await?;
+                    self.events.emit(DeployEvent::RouteSwitched { host: host.clone(), to: to.clone() });
+                }
+            }
         }
         let (p, e, t, prev, why) =
             (self.project.clone(), self.env.clone(), target.id.clone(), previous.clone(), reason.to_owned());

@@ -6,6 +6,7 @@
 
 pub(crate) mod accessories;
 mod background;
+mod cutover;
 mod deploy;
 mod events;
 pub(crate) mod executor;
@@ -68,6 +69,11 @@ pub const DEFAULT_LOCK_LEASE: Duration = Duration::from_secs(60);
 pub struct Settings {
     /// The zone codeb manages records in; domains outside it get no record.
     pub zone: Option<crate::model::DomainName>,
+    /// The zone of the environments' upstream records: with one, routes
+    /// discover their release from an SRV record there and a cutover is one
+    /// DNS change (the proxy's configuration changes only when domains do);
+    /// without one, a cutover switches each route in the proxy.
+    pub upstream_zone: Option<crate::model::DomainName>,
     /// TLS policy of new routes.
     pub tls: TlsPolicy,
     /// How many releases per environment to keep (records and stopped containers).
@@ -94,6 +100,7 @@ impl Settings {
         let image = |s: &str| ImageRef::parse(s).unwrap_or_else(|_| unreachable!("a literal valid image reference"));
         Settings {
             zone: None,
+            upstream_zone: None,
             tls: TlsPolicy::Off,
             keep_releases: 5,
             drain_grace: Duration::from_secs(10),

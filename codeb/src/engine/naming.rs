@@ -5,7 +5,8 @@
 //! a long preview id is refused here, before anything is created.
 
 use crate::model::{
-    ContainerName, Environment, NetworkName, ProjectName, ReleaseId, Service, ValidationError, VolumeName,
+    ContainerName, DomainName, Environment, NetworkName, ProjectName, ReleaseId, ServerName, Service, ValidationError,
+    VolumeName,
 };
 
 /// The container of one release: `codeb-<project>-<env>-<release>`.
@@ -40,6 +41,23 @@ pub fn environment_network(project: &ProjectName, env: &Environment) -> Result<N
     NetworkName::parse(&format!("codeb-{project}-{env}"))
 }
 
+/// The name of an environment's upstream record in `zone`: `<env>.<project>.env.<zone>`.
+///
+/// Its SRV record names the server and port of the release that serves;
+/// every route of the environment discovers its upstream from it.
+pub fn upstream_name(
+    project: &ProjectName,
+    env: &Environment,
+    zone: &DomainName,
+) -> Result<DomainName, ValidationError> {
+    DomainName::parse(&format!("{env}.{project}.env.{zone}"))
+}
+
+/// The name of a server in the upstream `zone`, the target of SRV records: `<server>.server.<zone>`.
+pub fn server_target(server: &ServerName, zone: &DomainName) -> Result<DomainName, ValidationError> {
+    DomainName::parse(&format!("{server}.server.{zone}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,5 +78,21 @@ mod tests {
         let long_release = ReleaseId::parse(&"v".repeat(63)).unwrap();
         let env = Environment::preview("x".repeat(20).as_str()).unwrap();
         assert!(release_container(&long, &env, &long_release).is_err());
+    }
+
+    #[test]
+    fn upstream_names_keep_environments_and_servers_apart() {
+        let zone = DomainName::parse("codeb.internal").unwrap();
+        let project = ProjectName::parse("shop").unwrap();
+        let name = upstream_name(&project, &Environment::Production, &zone).unwrap();
+        assert_eq!(name.as_str(), "production.shop.env.codeb.internal");
+        // A project named like a server, or `server`, still gets a name of its own.
+        let server = ServerName::parse("shop").unwrap();
+        assert_eq!(server_target(&server, &zone).unwrap().as_str(), "shop.server.codeb.internal");
+        let odd = ProjectName::parse("server").unwrap();
+        assert_ne!(
+            upstream_name(&odd, &Environment::Production, &zone).unwrap(),
+            server_target(&ServerName::parse("production").unwrap(), &zone).unwrap()
+        );
     }
 }

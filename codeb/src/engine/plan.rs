@@ -4,17 +4,19 @@
 
 use std::fmt;
 
-use crate::engine::naming::{accessory_container, accessory_volume, environment_network, release_container};
+use crate::engine::naming::{
+    accessory_container, accessory_volume, environment_network, release_container, server_target, upstream_name,
+};
 use crate::engine::{DeployRequest, Platform};
 use crate::model::{
     ContainerName, DomainName, EnvKey, Environment, ImageRef, NetworkName, PortRange, ProjectName, ReleaseId,
     ServerName, Service, Step, VolumeName,
 };
 use crate::ports::PortKey;
-use crate::proxy::Upstream;
+use crate::proxy::Upstreams;
 use crate::secrets::Scope;
 use crate::ssot::{DomainOwner, EnvironmentRecord, StateStoreExt};
-use crate::text::{list, upstreams};
+use crate::text::list;
 use crate::{Error, ErrorKind, Result};
 
 /// One change a deploy, rollback, domain operation or removal makes.
@@ -93,12 +95,24 @@ pub enum Change {
         /// The host.
         host: DomainName,
     },
-    /// Switch the route of a host from its current upstreams to the release.
+    /// Switch the route of a host from its current upstreams to the release
+    /// (with an upstream zone: to the environment's upstream record, once).
     SwitchRoute {
         /// The host.
         host: DomainName,
         /// Where it points now.
-        from: Vec<Upstream>,
+        from: Upstreams,
+    },
+    /// The cutover with an upstream zone: point the environment's SRV record
+    /// at the release's port on its server (and the server's name at its
+    /// address), in one DNS change; every route of the environment follows.
+    PointUpstream {
+        /// The environment's upstream record.
+        name: DomainName,
+        /// The release it points at.
+        release: ReleaseId,
+        /// The server's name in the upstream zone, the record's target.
+        target: DomainName,
     },
     /// Point a DNS name at the serving server's public address.
     UpsertRecord {
@@ -221,7 +235,10 @@ impl Change {
             Change::EnsureImage { .. } | Change::BuildImage { .. } => Step::Image,
             Change::StartRelease { .. } => Step::StartRelease,
             Change::HealthCheck { .. } => Step::HealthCheck,
-            Change::CreateRoute { .. } | Change::SwitchRoute { .. } | Change::RemoveRoute { .. } => Step::SwitchRoute,
+            Change::CreateRoute { .. }
+            | Change::SwitchRoute { .. }
+            | Change::PointUpstream { .. }
+            | Change::RemoveRoute { .. } => Step::SwitchRoute,
             Change::UpsertRecord { .. } | Change::DeleteRecord { .. } => Step::Dns,
             Change::RecordRelease { .. }
             | Change::AddDomain { .. }
@@ -269,7 +286,10 @@ impl fmt::Display for Change {
             }
             Change::ForgetDomain { domain } => write!(f, "forget {domain} in the SSOT"),
             Change::CreateRoute { host } => write!(f, "create the route of {host}"),
-            Change::SwitchRoute { host, from } => write!(f, "switch the route of {host} from {}", upstreams(from)),
+            Change::SwitchRoute { host, from } => write!(f, "switch the route of {host} from {from}"),
+            Change::PointUpstream { name, release, target } => {
+                write!(f, "point {name} at {release} on {target} (the cutover of every route)")
+            }
             Change::UpsertRecord { zone, name, ip } => write!(f, "point {name} at {ip} (zone {zone})"),
             Change::StopRelease { release, container } => write!(f, "drain and stop release {release} ({container})"),
             Change::Watch { window_ms } => {
@@ -489,7 +509,7 @@ impl Platform {
                 domains.push(domain.clone());
             }
         }
-        self.plan_routes(&domains, host, &mut plan).await?;
+        self.plan_routes(&project, &env, &release, &domains, host, &mut plan).await?;
         plan.push(&control, Change::RecordRelease { release: release.clone() });
         if let Some(previous) = &previous {
             plan.push(
@@ -517,16 +537,32 @@ impl Platform {
         })
     }
 
-    /// The route and record changes that point `domains` at a release on `host`.
+    /// The route and record changes that point `domains` of `project`/`env`
+    /// at `release` on `host`. With an upstream zone, the cutover is one
+    /// [`Change::PointUpstream`], and a route changes only when it does not
+    /// yet discover the environment's record.
     pub(crate) async fn plan_routes(
         &self,
+        project: &ProjectName,
+        env: &Environment,
+        release: &ReleaseId,
         domains: &[DomainName],
         host: &crate::fleet::Host,
         plan: &mut Planner,
     ) -> Result<()> {
         let servers = self.servers();
+        let wanted = match &self.settings.upstream_zone {
+            Some(zone) => {
+                let name = upstream_name(project, env, zone)?;
+                let target = server_target(&host.name, zone)?;
+                plan.push(&servers.dns, Change::PointUpstream { name: name.clone(), release: release.clone(), target });
+                Some(Upstreams::Srv(name))
+            }
+            None => None,
+        };
         for domain in domains {
             match self.backends.proxy.get_route(domain).await? {
+                Some(route) if wanted.as_ref() == Some(&route.upstreams) => {}
                 Some(route) => {
                     plan.push(&servers.proxy, Change::SwitchRoute { host: domain.clone(), from: route.upstreams })
                 }
@@ -612,5 +648,26 @@ mod tests {
         assert_eq!(here.to_string(), "create the route of shop.codeb.test");
         let there = PlannedChange { server: ServerName::parse("edge").unwrap(), change };
         assert_eq!(there.to_string(), "create the route of shop.codeb.test on edge");
+    }
+
+    #[test]
+    fn a_cutover_by_dns_reads_as_one_record_change_for_every_route() {
+        let name = |s: &str| DomainName::parse(s).unwrap();
+        let point = Change::PointUpstream {
+            name: name("production.shop.env.codeb.internal"),
+            release: ReleaseId::parse("v4").unwrap(),
+            target: name("app.server.codeb.internal"),
+        };
+        assert_eq!(
+            point.to_string(),
+            "point production.shop.env.codeb.internal at v4 on app.server.codeb.internal (the cutover of every route)"
+        );
+        assert_eq!(point.step(), Step::SwitchRoute);
+        let switch =
+            Change::SwitchRoute { host: name("shop.codeb.test"), from: Upstreams::Srv(name("old.env.codeb.internal")) };
+        assert_eq!(
+            switch.to_string(),
+            "switch the route of shop.codeb.test from the SRV record old.env.codeb.internal"
+        );
     }
 }

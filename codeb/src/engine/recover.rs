@@ -7,11 +7,12 @@ use crate::engine::events::Events;
 use crate::engine::executor::{Edit, RECORD_TTL, a_record, moved_tag};
 use crate::engine::lock::LockRequest;
 use crate::engine::naming::environment_network;
+use crate::engine::naming::server_target;
 use crate::engine::{DeployOptions, Platform};
 use crate::fleet::Host;
 use crate::model::{DomainName, Environment, Port, ProjectName, ReleaseId, Service, Step};
 use crate::ports::PortKey;
-use crate::proxy::{Route, Upstream};
+use crate::proxy::{Route, Upstreams};
 use crate::releases::{Endpoint, ReleaseRef, ReleaseSpec, ReleaseState};
 use crate::runtime::StopOptions;
 use crate::secrets::Scope;
@@ -30,6 +31,9 @@ pub struct RecoverReport {
     pub restarted_current: bool,
     /// Hosts whose route was pointed back at the serving release (or created again).
     pub repaired_routes: Vec<DomainName>,
+    /// Whether the environment's upstream record was pointed back at the serving release.
+    #[serde(default)]
+    pub repaired_upstream: bool,
     /// Names whose DNS record was made again or pointed back at the serving server.
     #[serde(default)]
     pub repaired_records: Vec<DomainName>,
@@ -45,6 +49,9 @@ impl std::fmt::Display for RecoverReport {
         self.cleaned.iter().try_for_each(|id| write!(f, "\n  cleaned up interrupted release {id}"))?;
         if self.restarted_current {
             f.write_str("\n  started the serving release again")?;
+        }
+        if self.repaired_upstream {
+            write!(f, "\n  pointed the upstream record back at the serving release")?;
         }
         self.repaired_routes.iter().try_for_each(|h| write!(f, "\n  pointed {h} back at the serving release"))?;
         self.repaired_records.iter().try_for_each(|h| write!(f, "\n  made the DNS record of {h} again"))
@@ -181,7 +188,7 @@ impl Platform {
         if let (Some(current), Some(port)) = (&current, serving) {
             let (endpoint, restarted) = self.run_again(host, project, env, current, port, events).await?;
             report.restarted_current = restarted;
-            self.repair_domains(&record.domains, host, endpoint, report, events).await?;
+            self.repair_domains((project, env), &record.domains, host, endpoint, report, events).await?;
         }
 
         for (release, port) in record.release_ports.clone() {
@@ -196,9 +203,17 @@ impl Platform {
             }
             if pending {
                 // Make sure no route still points at it before its container goes.
-                let dangling = Upstream { host: host.addresses.upstream, port };
+                let dangling = self.route_target(project, env, Endpoint { host: host.addresses.upstream, port })?;
+                let pointed_here = match &dangling {
+                    Upstreams::Srv(_) => self.pointed_at(project, env).await?.is_some_and(|srv| srv.port == port),
+                    Upstreams::Fixed(_) => true,
+                };
+                if pointed_here && matches!(dangling, Upstreams::Srv(_)) {
+                    self.forget_upstream(project, env).await?;
+                    events.note(format!("deleted the upstream record that pointed at interrupted release {release}"));
+                }
                 for route in b.proxy.list_routes().await? {
-                    if route.upstreams.contains(&dangling) {
+                    if pointed_here && route.upstreams == dangling {
                         b.proxy.remove_route(&route.host).await?;
                         events.note(format!(
                             "removed the route of {} that pointed at interrupted release {release}",
@@ -300,6 +315,7 @@ impl Platform {
     /// (creating one that is gone) and makes their records in the managed zone.
     async fn repair_domains(
         &self,
+        (project, env): (&ProjectName, &Environment),
         domains: &[DomainName],
         host: &Host,
         endpoint: Endpoint,
@@ -307,7 +323,16 @@ impl Platform {
         events: &Events,
     ) -> Result<()> {
         let b = &self.backends;
-        let upstream = vec![Upstream::from(endpoint)];
+        let upstream = self.route_target(project, env, endpoint)?;
+        if let Some(zone) = &self.settings.upstream_zone {
+            let target = server_target(&host.name, zone)?;
+            let pointed = self.pointed_at(project, env).await?;
+            if pointed.is_none_or(|srv| srv.port != endpoint.port || srv.target != target) {
+                self.point_environment(project, env, host, endpoint).await?;
+                events.note("pointed the upstream record back at the serving release");
+                report.repaired_upstream = true;
+            }
+        }
         for domain in domains {
             match b.proxy.get_route(domain).await? {
                 Some(route) if route.upstreams == upstream => continue,

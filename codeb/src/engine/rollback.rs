@@ -122,7 +122,7 @@ impl Platform {
         let health = target.config.health.clone().unwrap_or_default();
         let (path, deadline_ms) = (health.path.to_string(), millis(health.deadline));
         plan.push(&server, Change::HealthCheck { release: target.id.clone(), path, deadline_ms });
-        self.plan_routes(&still_owned(target, &record), host, &mut plan).await?;
+        self.plan_routes(project, env, &target.id, &still_owned(target, &record), host, &mut plan).await?;
         plan.push(&control, Change::RecordRelease { release: target.id.clone() });
         let container = release_container(project, env, &current.id)?;
         plan.push(&server, Change::StopRelease { release: current.id.clone(), container });

@@ -5,8 +5,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use crate::model::DomainName;
-use crate::proxy::{Proxy, Route, Upstream, check_upstreams};
+use crate::model::{DomainName, Port};
+use crate::proxy::{Proxy, Route, Upstreams};
 use crate::{Error, Result};
 
 /// A proxy that keeps its routes in memory and counts configuration changes.
@@ -14,6 +14,7 @@ use crate::{Error, Result};
 pub struct FakeProxy {
     routes: Mutex<BTreeMap<DomainName, Route>>,
     changes: Mutex<u64>,
+    in_flight: Mutex<BTreeMap<(DomainName, Port), u64>>,
 }
 
 impl FakeProxy {
@@ -25,6 +26,11 @@ impl FakeProxy {
     /// How many configuration changes succeeded, as a real proxy would re-provision.
     pub fn changes(&self) -> u64 {
         *self.changes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Says `requests` are in flight to `port` of `target` (0: none), as a drain sees them.
+    pub fn set_in_flight(&self, target: &DomainName, port: Port, requests: u64) {
+        self.in_flight.lock().unwrap_or_else(|p| p.into_inner()).insert((target.clone(), port), requests);
     }
 
     fn routes(&self) -> MutexGuard<'_, BTreeMap<DomainName, Route>> {
@@ -43,17 +49,17 @@ fn no_route(host: &DomainName) -> Error {
 #[async_trait]
 impl Proxy for FakeProxy {
     async fn upsert_route(&self, route: &Route) -> Result<()> {
-        check_upstreams(&route.host, &route.upstreams)?;
+        route.upstreams.check(&route.host)?;
         self.routes().insert(route.host.clone(), route.clone());
         self.changed();
         Ok(())
     }
 
-    async fn switch_upstreams(&self, host: &DomainName, upstreams: &[Upstream]) -> Result<()> {
-        check_upstreams(host, upstreams)?;
+    async fn switch_upstreams(&self, host: &DomainName, upstreams: &Upstreams) -> Result<()> {
+        upstreams.check(host)?;
         let mut routes = self.routes();
         let route = routes.get_mut(host).ok_or_else(|| no_route(host))?;
-        route.upstreams = upstreams.to_vec();
+        route.upstreams = upstreams.clone();
         drop(routes);
         self.changed();
         Ok(())
@@ -72,13 +78,17 @@ impl Proxy for FakeProxy {
     async fn list_routes(&self) -> Result<Vec<Route>> {
         Ok(self.routes().values().cloned().collect())
     }
+
+    async fn in_flight(&self, target: &DomainName, port: Port) -> Result<u64> {
+        let in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(in_flight.get(&(target.clone(), port)).copied().unwrap_or(0))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Port;
-    use crate::proxy::TlsPolicy;
+    use crate::proxy::{TlsPolicy, Upstream};
 
     #[tokio::test]
     async fn counts_only_successful_changes() {
@@ -87,12 +97,17 @@ mod tests {
         let host = DomainName::parse("shop.codeb.test").unwrap();
         let up = Upstream { host: [127, 0, 0, 1].into(), port: Port::new(3000).unwrap() };
         proxy
-            .upsert_route(&Route { host: host.clone(), upstreams: vec![up.clone()], tls: TlsPolicy::Off })
+            .upsert_route(&Route {
+                host: host.clone(),
+                upstreams: Upstreams::Fixed(vec![up.clone()]),
+                tls: TlsPolicy::Off,
+            })
             .await
             .unwrap();
         proxy.faults().fail_next("switch_upstreams", 1, crate::ErrorKind::Unavailable);
-        assert!(proxy.switch_upstreams(&host, std::slice::from_ref(&up)).await.is_err());
-        proxy.switch_upstreams(&host, &[up]).await.unwrap();
+        let to = Upstreams::Fixed(vec![up]);
+        assert!(proxy.switch_upstreams(&host, &to).await.is_err());
+        proxy.switch_upstreams(&host, &to).await.unwrap();
         assert_eq!(proxy.changes(), 2);
     }
 }

@@ -14,7 +14,7 @@ use crate::dns::{Dns, RecordSet, RecordType};
 use crate::engine::{HttpProbe, ProbeRequest, ProbeResponse};
 use crate::model::{ContainerName, DomainName, EnvKey, EnvVar, ImageRef, NetworkName, Port, ServerName, VolumeName};
 use crate::ports::{Listener, PortAllocation, PortFilter, PortKey, PortProbe, PortRanges, PortRegistry, PortReport};
-use crate::proxy::{Proxy, Route, Upstream};
+use crate::proxy::{Proxy, Route, Upstreams};
 use crate::runtime::{
     BuildSpec, ContainerInfo, ContainerRuntime, ContainerSpec, ExecSpec, ImageInfo, LabelFilter, LogOptions,
     NetworkSpec, RemoveContainerOptions, RemoveVolumeOptions, StopOptions, VolumeInfo, VolumeSpec,
@@ -44,7 +44,8 @@ pub const RUNTIME_OPS: &[&str] = &[
     "remove_network",
 ];
 /// The operations of [`Proxy`], as fault names.
-pub const PROXY_OPS: &[&str] = &["upsert_route", "switch_upstreams", "remove_route", "get_route", "list_routes"];
+pub const PROXY_OPS: &[&str] =
+    &["upsert_route", "switch_upstreams", "remove_route", "get_route", "list_routes", "in_flight"];
 /// The operations of [`Dns`], as fault names.
 pub const DNS_OPS: &[&str] = &["ensure_zone", "upsert_records", "delete_records", "list_records"];
 /// The operations of [`SecretStore`], as fault names.
@@ -191,7 +192,7 @@ impl<T: Proxy + ?Sized> Proxy for Faulty<T> {
         self.inner.upsert_route(route).await
     }
 
-    async fn switch_upstreams(&self, host: &DomainName, upstreams: &[Upstream]) -> Result<()> {
+    async fn switch_upstreams(&self, host: &DomainName, upstreams: &Upstreams) -> Result<()> {
         self.faults.enter("switch_upstreams").await?;
         self.inner.switch_upstreams(host, upstreams).await
     }
@@ -209,6 +210,11 @@ impl<T: Proxy + ?Sized> Proxy for Faulty<T> {
     async fn list_routes(&self) -> Result<Vec<Route>> {
         self.faults.enter("list_routes").await?;
         self.inner.list_routes().await
+    }
+
+    async fn in_flight(&self, target: &DomainName, port: Port) -> Result<u64> {
+        self.faults.enter("in_flight").await?;
+        self.inner.in_flight(target, port).await
     }
 }
 

@@ -4,6 +4,7 @@
 use crate::Result;
 use crate::engine::executor::Executor;
 use crate::engine::lock::LockRequest;
+use crate::engine::naming::{server_target, upstream_name};
 use crate::engine::plan::Planner;
 use crate::engine::{Change, DeployOptions, PlannedChange, Platform};
 use crate::model::{DomainName, Environment, ProjectName, Service};
@@ -66,8 +67,20 @@ impl Platform {
             }
             None => plan.push(&servers.control, Change::AddDomain { domain: domain.clone() }),
         }
-        match (serving(&record, host), self.backends.proxy.get_route(domain).await?) {
-            (Some(endpoint), Some(route)) if route.upstreams == [endpoint.into()] => {}
+        let serving = serving(&record, host);
+        if let (Some(endpoint), Some(zone), Some(release)) =
+            (serving, &self.settings.upstream_zone, &record.current_release)
+        {
+            let target = server_target(&host.name, zone)?;
+            let pointed = self.pointed_at(project, env).await?;
+            if pointed.is_none_or(|srv| srv.port != endpoint.port || srv.target != target) {
+                let name = upstream_name(project, env, zone)?;
+                plan.push(&servers.dns, Change::PointUpstream { name, release: release.clone(), target });
+            }
+        }
+        let wanted = serving.map(|endpoint| self.route_target(project, env, endpoint)).transpose()?;
+        match (wanted, self.backends.proxy.get_route(domain).await?) {
+            (Some(wanted), Some(route)) if route.upstreams == wanted => {}
             (Some(_), Some(route)) => {
                 plan.push(&servers.proxy, Change::SwitchRoute { host: domain.clone(), from: route.upstreams })
             }

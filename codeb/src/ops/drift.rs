@@ -1,11 +1,13 @@
 //! Drift: where what runs differs from what the SSOT records.
 
 use crate::Result;
+use crate::dns::SrvRecord;
 use crate::engine::Platform;
-use crate::engine::naming::{accessory_container, release_container};
+use crate::engine::naming::{accessory_container, release_container, server_target, upstream_name};
 use crate::model::{ContainerName, DomainName, Environment, ProjectName, ReleaseId, ServerName, Service};
 use crate::ports::PortReport;
-use crate::proxy::Upstream;
+use crate::proxy::Upstreams;
+use crate::releases::Endpoint;
 use crate::runtime::{ContainerState, LABEL_MANAGED, LABEL_PROJECT, LABEL_RELEASE, Labels};
 
 /// One difference between the SSOT and reality.
@@ -40,9 +42,22 @@ pub enum DriftItem {
         /// The domain.
         host: DomainName,
         /// Where the SSOT says it should point.
-        expected: Upstream,
-        /// Where it points (empty: no route).
-        actual: Vec<Upstream>,
+        expected: Upstreams,
+        /// Where it points (none: no route).
+        actual: Option<Upstreams>,
+    },
+    /// The environment's upstream record is missing or points at another port or server.
+    UpstreamMismatch {
+        /// The project.
+        project: ProjectName,
+        /// The environment.
+        env: Environment,
+        /// The record.
+        name: DomainName,
+        /// Where the SSOT says it should point.
+        expected: SrvRecord,
+        /// Where it points (none: no record).
+        actual: Option<SrvRecord>,
     },
     /// A codeb-labelled container whose project the SSOT does not know.
     UnknownContainer {
@@ -82,8 +97,16 @@ impl std::fmt::Display for DriftItem {
             DriftItem::AccessoryNotRunning { project, env, service, container } => {
                 write!(f, "{project}/{env}: {service} is not running ({container})")
             }
-            DriftItem::RouteMismatch { host, expected, actual } => {
-                write!(f, "{host}: routes to {} instead of {expected}", crate::text::upstreams(actual))
+            DriftItem::RouteMismatch { host, expected, actual: Some(actual) } => {
+                write!(f, "{host}: routes to {actual} instead of {expected}")
+            }
+            DriftItem::RouteMismatch { host, expected, actual: None } => {
+                write!(f, "{host}: routes to nothing instead of {expected}")
+            }
+            DriftItem::UpstreamMismatch { project, env, name, expected, actual } => {
+                let at = |srv: &SrvRecord| format!("{}:{}", srv.target, srv.port);
+                let actual = actual.as_ref().map_or_else(|| "nothing".to_owned(), at);
+                write!(f, "{project}/{env}: upstream record {name} points at {actual} instead of {}", at(expected))
             }
             DriftItem::UnknownContainer { container } => {
                 write!(f, "{container}: codeb's label, but no project in the SSOT")
@@ -152,10 +175,21 @@ impl Platform {
                         container,
                     });
                 }
-                let expected = Upstream { host: host.addresses.upstream, port: *port };
+                let endpoint = Endpoint { host: host.addresses.upstream, port: *port };
+                if let Some(zone) = &self.settings.upstream_zone {
+                    let expected =
+                        SrvRecord { priority: 0, weight: 0, port: *port, target: server_target(&host.name, zone)? };
+                    let actual = self.pointed_at(project, env).await?;
+                    if actual.as_ref() != Some(&expected) {
+                        let name = upstream_name(project, env, zone)?;
+                        let (project, env) = (project.clone(), env.clone());
+                        items.push(DriftItem::UpstreamMismatch { project, env, name, expected, actual });
+                    }
+                }
+                let expected = self.route_target(project, env, endpoint)?;
                 for host in &env_record.domains {
-                    let actual = b.proxy.get_route(host).await?.map(|r| r.upstreams).unwrap_or_default();
-                    if actual != [expected.clone()] {
+                    let actual = b.proxy.get_route(host).await?.map(|r| r.upstreams);
+                    if actual.as_ref() != Some(&expected) {
                         items.push(DriftItem::RouteMismatch { host: host.clone(), expected: expected.clone(), actual });
                     }
                 }

@@ -419,7 +419,7 @@ mod tests {
 
         let events = TypeSchema::of::<crate::engine::DeployEvent>();
         let upstreams = events.field_at("/to", Some("route_switched")).unwrap();
-        assert_eq!(upstreams.kinds, [Kind::List(Box::new(Kind::Named("Upstream".into())))]);
+        assert_eq!(upstreams.kinds, [Kind::Named("Upstreams".into())]);
         assert!(upstreams.optional, "the other variants read null");
         let rolled_back = json!({"event": "rolled_back", "from": "v2", "to": "v1", "reason": "x"});
         assert_eq!(upstreams.value(&rolled_back), None);

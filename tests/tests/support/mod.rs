@@ -8,8 +8,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use codeb::config::PlatformConfig;
+use codeb::dns::RecordData;
 use codeb::engine::{DeployOptions, DeployReport, DeployRequest, Platform};
 use codeb::model::{DomainName, Environment, HealthCheck, ImageRef, Port, ProjectName};
+use codeb::proxy::Upstreams;
 use codeb::testkit::{Namespace, live_env, live_platform_file};
 
 /// A platform on the live stack, with its own SSOT and secrets in a temporary directory.
@@ -75,10 +77,21 @@ impl Live {
         self.platform.deploy(request, &DeployOptions::default()).await
     }
 
-    /// The port the real Caddy routes `host` to, if it has a route.
+    /// The port the real Caddy routes `host` to, if it has a route: its
+    /// upstream's, or the one its SRV record in the real PowerDNS names.
     pub async fn routed_port(&self, host: &DomainName) -> Option<Port> {
-        let route = self.platform.backends().proxy.get_route(host).await.unwrap();
-        route.map(|r| r.upstreams[0].port)
+        let route = self.platform.backends().proxy.get_route(host).await.unwrap()?;
+        match route.upstreams {
+            Upstreams::Fixed(fixed) => Some(fixed[0].port),
+            Upstreams::Srv(name) => {
+                let zone = self.platform.settings().upstream_zone.clone().expect("an SRV route has an upstream zone");
+                let sets = self.platform.backends().dns.list_records(&zone).await.unwrap();
+                sets.into_iter().find(|set| set.name == name).and_then(|set| match set.data {
+                    RecordData::Srv(records) => records.first().map(|r| r.port),
+                    _ => None,
+                })
+            }
+        }
     }
 
     /// Whether the real PowerDNS has an A record for `name`.
