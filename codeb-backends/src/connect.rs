@@ -50,6 +50,7 @@ pub fn connect(config: &PlatformConfig, front_end: &str) -> Result<Platform> {
         ssh_fleet(config, podman)?
     };
     let caddy = CaddyConfig::from_section(&config.caddy, &config.tls)?;
+    check_cutover(config, &caddy)?;
     let Truth { state, secrets } = truth(config)?;
     let mut ports = SsotPortRegistry::new(state.clone(), Arc::new(fleet.clone()), config.ports)?;
     // A fleet with no app server yet keeps no environment: its allocations then say so.
@@ -67,6 +68,23 @@ pub fn connect(config: &PlatformConfig, front_end: &str) -> Result<Platform> {
         liveness: Arc::new(ProcLiveness::new(local)),
     };
     Ok(Platform::new(backends, config.settings(&user(), front_end, &hostname())))
+}
+
+/// The cutover through DNS needs both halves: the zone codeb writes the
+/// upstream records in (`[powerdns] upstream_zone`) and the resolver Caddy
+/// reads them from (`[caddy] resolver`); one without the other is refused.
+fn check_cutover(config: &PlatformConfig, caddy: &CaddyConfig) -> Result<()> {
+    match (&config.upstream_zone, &caddy.resolver) {
+        (Some(_), None) => Err(Error::invalid(
+            "[powerdns] upstream_zone needs [caddy] resolver, the address of PowerDNS's DNS port as Caddy reaches it",
+        )
+        .with_context("field", "caddy.resolver")),
+        (None, Some(_)) => Err(Error::invalid(
+            "[caddy] resolver needs [powerdns] upstream_zone, the zone of the records Caddy resolves",
+        )
+        .with_context("field", "powerdns.upstream_zone")),
+        _ => Ok(()),
+    }
 }
 
 /// Where the SSOT and the secrets are kept.

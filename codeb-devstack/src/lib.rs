@@ -65,7 +65,7 @@ pub use api_key::ApiKey;
 pub use daemon::StopOutcome;
 pub use part::Part;
 pub use platform_file::{
-    AccessoryImages, LOCAL_ZONE, MARKER, PDNS_KEY_FILE, PLATFORM_FILE, STACK_KEYS, with_stack_keys_of,
+    AccessoryImages, LOCAL_ZONE, MARKER, PDNS_KEY_FILE, PLATFORM_FILE, STACK_KEYS, UPSTREAM_ZONE, with_stack_keys_of,
 };
 pub use report::{StackStarted, StatusReport, default_dir};
 

@@ -12,6 +12,9 @@ use crate::atomic::replace_owner_only;
 
 /// The zone a local stack's apps are named in.
 pub const LOCAL_ZONE: &str = "codeb.test";
+
+/// The zone of the local stack's upstream records, which its routes discover releases from.
+pub const UPSTREAM_ZONE: &str = "codeb.internal";
 /// The platform file's name in the stack's data directory.
 pub const PLATFORM_FILE: &str = "platform.toml";
 /// The PowerDNS key file's name in the stack's data directory (0600).
@@ -78,8 +81,9 @@ fn path(p: &Path) -> Result<String> {
 impl LocalStack {
     /// The text of the platform file for this stack: the SSOT, secrets and keys
     /// under the data directory, the stack's endpoints, the zone `codeb.test`,
-    /// plain HTTP, short drain and watch times suited to a laptop, and the
-    /// accessory images `images` (the defaults when unset).
+    /// the cutover through DNS (routes resolve [`UPSTREAM_ZONE`] at the
+    /// stack's PowerDNS), plain HTTP, short watch times suited to a laptop,
+    /// and the accessory images `images` (the defaults when unset).
     pub fn platform_file(&self, images: &AccessoryImages) -> Result<String> {
         let dir = self.dir();
         let e = self.endpoints();
@@ -88,16 +92,17 @@ impl LocalStack {
              [state]\npath = {state}\n\n\
              [secrets]\ndir = {secrets}\nkey_file = {secret_key}\n\n\
              [podman]\nsocket = {socket}\n\n\
-             [caddy]\nadmin = {admin}\nlisten = [{listen}]\ntls = \"off\"\n\n\
-             [powerdns]\napi = {api}\napi_key_file = {pdns_key}\nzone = \"{LOCAL_ZONE}\"\n\n\
+             [caddy]\nadmin = {admin}\nlisten = [{listen}]\ntls = \"off\"\nresolver = {resolver}\n\n\
+             [powerdns]\napi = {api}\napi_key_file = {pdns_key}\nzone = \"{LOCAL_ZONE}\"\nupstream_zone = \"{UPSTREAM_ZONE}\"\n\n\
              [network]\nbind_address = \"127.0.0.1\"\nupstream_host = \"127.0.0.1\"\npublic_ipv4 = \"127.0.0.1\"\n\n\
-             [deploy]\ndrain_grace = \"1s\"\nstop_grace = \"5s\"\nwatch_window = \"5s\"\n{images}",
+             [deploy]\ndrain_grace = \"10s\"\nstop_grace = \"5s\"\nwatch_window = \"5s\"\n{images}",
             state = path(&dir.join("ssot.json"))?,
             secrets = path(&dir.join("secrets"))?,
             secret_key = path(&dir.join("secret.key"))?,
             socket = path(&e.podman_socket)?,
             admin = quoted(&e.caddy_admin_url()),
             listen = quoted(&e.http.to_string()),
+            resolver = quoted(&e.pdns_dns.to_string()),
             api = quoted(&e.pdns_api_url()),
             pdns_key = path(&dir.join(PDNS_KEY_FILE))?,
             images = images.lines(),

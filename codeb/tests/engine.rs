@@ -909,6 +909,8 @@ fn undoable(change: &Change) -> bool {
             | Change::StartRelease { .. }
             | Change::CreateRoute { .. }
             | Change::SwitchRoute { .. }
+            | Change::PointUpstream { .. }
+            | Change::DeleteUpstream { .. }
             | Change::UpsertRecord { .. }
             | Change::AddDomain { .. }
     )
@@ -1480,6 +1482,9 @@ async fn with_an_upstream_zone_a_cutover_is_one_dns_change_and_no_proxy_change()
     assert_eq!(fakes.proxy.changes(), changes_before, "no proxy change at all");
     assert_eq!(pointed_port(&fakes).await.map(|(port, _)| port), Some(v2.port));
     assert!(p.drift().await.unwrap().items.is_empty(), "a DNS cutover leaves no drift");
+    let removal = p.project_delete(&project(), true, &DeployOptions::default()).await.unwrap();
+    assert!(removal.changes.iter().any(|c| matches!(c.change, Change::DeleteUpstream { .. })), "{removal}");
+    assert_eq!(pointed_port(&fakes).await, None, "a deleted project leaves no upstream record");
 }
 
 #[tokio::test]

@@ -6,8 +6,10 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use codeb::config::PlatformConfig;
 use codeb::engine::{DeployOptions, DeployRequest, Platform};
-use codeb::model::ImageRef;
+use codeb::model::{DomainName, Environment, HealthCheck, ImageRef, Port, ProjectName};
+use codeb::testkit::{live_env, live_platform_file};
 use codeb_devstack::images::{BusyboxImage, PodmanCli};
 
 use crate::load::{Load, LoadReport, SLOW_CGI, SLOW_PATH};
@@ -67,5 +69,53 @@ pub async fn deploys_under_load(
 async fn wait_until_sent(load: &Load, requests: usize) {
     while load.sent() < requests {
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// One environment of the live stack serving the slow images, ready to be
+/// deployed under load: what the live test and the benchmark of issue 15 share.
+pub struct Scenario {
+    /// The platform of the live stack, with the deploy timings asked for.
+    pub platform: Platform,
+    /// The two requests deployed in turn (v1 serves first).
+    pub requests: [DeployRequest; 2],
+    /// Caddy's plain-HTTP listener.
+    pub proxy: SocketAddr,
+    /// The domain the load sends to.
+    pub domain: DomainName,
+    _dir: tempfile::TempDir,
+}
+
+impl Scenario {
+    /// Builds the slow images under `name`, connects to the live stack with
+    /// `timings` as the body of `[deploy]`, and deploys v1 of project `name`
+    /// at `app.<name>.codeb.test`. `None` without a live stack (a failure under `CI=true`).
+    pub async fn start(name: &str, timings: &str) -> Option<Scenario> {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let config = live_platform_file(dir.path(), &format!("{name}.codeb.test"), timings)?;
+        let socket = live_env("CODEB_TEST_PODMAN_SOCKET")?;
+        let proxy = live_env("CODEB_TEST_CADDY_HTTP")?.parse().expect("CODEB_TEST_CADDY_HTTP is an address");
+        let config = PlatformConfig::read(&config).expect("the live platform file");
+        let platform = codeb_backends::connect(&config, "cutover-test").expect("the live platform");
+        let prefix = format!("localhost/codeb-test/{name}");
+        let [v1, v2] = build_slow_images(socket.as_ref(), &prefix, dir.path()).expect("the slow images");
+        let project = ProjectName::parse(name).expect("a project name");
+        let domain = DomainName::parse(&format!("app.{name}.codeb.test")).expect("a domain");
+        let mut first = DeployRequest::new(project, Environment::Staging, v1, Port::new(8080).expect("a port"));
+        first.domains = vec![domain.clone()];
+        first.health = HealthCheck { interval: Duration::from_millis(20), ..HealthCheck::default() };
+        let second = DeployRequest { image: v2, ..first.clone() };
+        platform.deploy(&first, &DeployOptions::default()).await.expect("the first deploy");
+        Some(Scenario { platform, requests: [first, second], proxy, domain, _dir: dir })
+    }
+
+    /// [`deploys_under_load`] of this environment, then its project deleted.
+    pub async fn run(&self, deploys: usize, min_requests: usize) -> codeb::Result<CutoverRun> {
+        let requests = [&self.requests[0], &self.requests[1]];
+        let run =
+            deploys_under_load(&self.platform, requests, self.proxy, self.domain.as_str(), deploys, min_requests).await;
+        let project = &self.requests[0].project;
+        self.platform.project_delete(project, true, &DeployOptions::default()).await?;
+        run
     }
 }

@@ -103,9 +103,19 @@ impl Site {
     /// host, named as the app host sees it; each host by `ssh`, `identity` and `known_hosts`.
     fn platform_file(&self, ssh: &dyn Fn(&FleetHost) -> String, identity: &Path, known_hosts: &Path) -> String {
         let stack = self.fleet.stack().map(|s| s.endpoints().clone());
-        let (admin, api, socket) = match &stack {
-            Some(e) => (e.caddy_admin.to_string(), e.pdns_api.to_string(), e.podman_socket.display().to_string()),
-            None => ("127.0.0.1:1".to_owned(), "127.0.0.1:2".to_owned(), "/run/podman/podman.sock".to_owned()),
+        let (admin, api, dns, socket) = match &stack {
+            Some(e) => (
+                e.caddy_admin.to_string(),
+                e.pdns_api.to_string(),
+                e.pdns_dns.to_string(),
+                e.podman_socket.display().to_string(),
+            ),
+            None => (
+                "127.0.0.1:1".to_owned(),
+                "127.0.0.1:2".to_owned(),
+                "127.0.0.1:3".to_owned(),
+                "/run/podman/podman.sock".to_owned(),
+            ),
         };
         let key = stack.as_ref().map_or("no-key".to_owned(), |e| e.pdns_api_key.expose().to_owned());
         std::fs::write(self.path("pdns.key"), key).unwrap();
@@ -114,8 +124,9 @@ impl Site {
         let mut text = format!(
             "[state]\npath = {state}\n[secrets]\ndir = {secrets}\nkey_file = {secret_key}\n\
              [podman]\n# Nothing listens here: Podman is reached on the app host only.\nsocket = {no_socket}\n\
-             [caddy]\nadmin = \"http://{admin}\"\nlisten = [{listen:?}]\ntls = \"off\"\n\
+             [caddy]\nadmin = \"http://{admin}\"\nlisten = [{listen:?}]\ntls = \"off\"\nresolver = {dns:?}\n\
              [powerdns]\napi = \"http://{api}\"\napi_key_file = {key_file}\nzone = {zone:?}\n\
+             upstream_zone = \"codeb.internal\"\n\
              [deploy]\ndrain_grace = \"100ms\"\nstop_grace = \"2s\"\nwatch_window = \"0s\"\n\
              [ssh]\nknown_hosts = {known_hosts:?}\n\
              [servers.app]\nroles = [\"app\", \"proxy\", \"dns\"]\npodman_socket = {socket:?}\npublic_ipv4 = \"{ip}\"\n",

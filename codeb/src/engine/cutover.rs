@@ -126,12 +126,17 @@ impl Platform {
         self.point_upstream(&name, &target, endpoint).await.map(drop)
     }
 
-    /// Deletes the environment's upstream record (its server's name stays:
-    /// other environments' records name it too).
-    pub(crate) async fn forget_upstream(&self, project: &ProjectName, env: &Environment) -> Result<()> {
+    /// Deletes the upstream record `name` (its server's name stays: other
+    /// environments' records name it too); answers what was there before.
+    pub(crate) async fn delete_upstream(&self, name: &DomainName) -> Result<UpstreamRecords> {
         let zone = self.upstream_zone()?;
-        let name = upstream_name(project, env, &zone)?;
-        crate::error::gone_is_done(self.backends.dns.delete_records(&zone, &[(name, RecordType::Srv)]).await)
+        let dns = &self.backends.dns;
+        let was = match dns.list_records(&zone).await {
+            Err(e) if e.kind() == crate::ErrorKind::NotFound => None,
+            sets => sets?.into_iter().find(|s| s.name == *name && s.data.record_type() == RecordType::Srv),
+        };
+        crate::error::gone_is_done(dns.delete_records(&zone, &[(name.clone(), RecordType::Srv)]).await)?;
+        Ok(UpstreamRecords { zone, before: vec![(name.clone(), RecordType::Srv, was)] })
     }
 
     /// The port and target the environment's upstream record points at, if
@@ -152,8 +157,17 @@ impl Platform {
     /// Waits until the old release on `host` at `port` has no request in
     /// flight: at least until the proxy resolved the upstream record again,
     /// at most the drain grace. Without an upstream zone the proxy cannot
-    /// tell, so the whole grace is waited.
-    pub(crate) async fn drain(&self, host: &Host, port: Port, events: &Events) -> Result<()> {
+    /// tell, so the whole grace is waited; when the proxy cannot be asked,
+    /// what is left of it.
+    pub(crate) async fn drain(&self, host: &Host, port: Port, events: &Events) {
+        let started = Instant::now();
+        if let Err(e) = self.drain_until_idle(host, port, events).await {
+            events.note(format!("the drain could not ask the proxy what is in flight ({e}); waiting the grace"));
+            tokio::time::sleep(self.settings.drain_grace.saturating_sub(started.elapsed())).await;
+        }
+    }
+
+    async fn drain_until_idle(&self, host: &Host, port: Port, events: &Events) -> Result<()> {
         let grace = self.settings.drain_grace;
         let Some(zone) = &self.settings.upstream_zone else {
             tokio::time::sleep(grace).await;

@@ -450,6 +450,10 @@ impl<'a> Executor<'a> {
                 self.events.emit(DeployEvent::RouteSwitched { host: host.clone(), to });
                 Ok(Some(Undo::RestoreRoute { host: host.clone(), previous }))
             }
+            Change::DeleteUpstream { name } => {
+                let before = self.platform.delete_upstream(name).await?;
+                Ok(Some(Undo::RestoreUpstream(before)))
+            }
             Change::PointUpstream { name, target, .. } => {
                 let before = self.platform.point_upstream(name, target, self.endpoint()?).await?;
                 Ok(Some(Undo::RestoreUpstream(before)))
@@ -482,15 +486,9 @@ impl<'a> Executor<'a> {
                 Ok(None)
             }
             Change::StopRelease { release, .. } => {
-                if let Some(previous) = self.previous.as_ref().filter(|p| p.id == *release) {
-                    if let Err(e) = self.platform.drain(&self.host, previous.port, &self.events).await {
-                        self.note(format!(
-                            "the drain could not ask the proxy what is in flight ({e}); waiting the grace"
-                        ));
-                        tokio::time::sleep(s.drain_grace).await;
-                    }
-                } else {
-                    tokio::time::sleep(s.drain_grace).await;
+                match self.previous.as_ref().filter(|p| p.id == *release) {
+                    Some(previous) => self.platform.drain(&self.host, previous.port, &self.events).await,
+                    None => tokio::time::sleep(s.drain_grace).await,
                 }
                 let release = self.release_ref(release);
                 if let Err(e) = self.host.releases.stop(&release, StopOptions { grace: s.stop_grace }).await {
@@ -855,6 +853,10 @@ impl<'a> Executor<'a> {
             Ok(())
         }))
         .await?;
+        if let (Some(failed), Some(_)) = (self.endpoint, &self.platform.settings.upstream_zone) {
+            // Caddy may still send to the failed release until it resolves the record again.
+            self.platform.drain(&self.host, failed.port, &self.events).await;
+        }
         self.host.releases.remove(&self.release_ref(&target.id)).await?;
         self.events.emit(DeployEvent::RolledBack {
             from: target.id.clone(),

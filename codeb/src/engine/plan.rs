@@ -123,6 +123,11 @@ pub enum Change {
         /// The address.
         ip: std::net::Ipv4Addr,
     },
+    /// Delete an environment's upstream record (the environment goes).
+    DeleteUpstream {
+        /// The record.
+        name: DomainName,
+    },
     /// Record in the SSOT that the release serves (and the one before it is retired).
     RecordRelease {
         /// The release that serves from now on.
@@ -239,6 +244,7 @@ impl Change {
             | Change::SwitchRoute { .. }
             | Change::PointUpstream { .. }
             | Change::RemoveRoute { .. } => Step::SwitchRoute,
+            Change::DeleteUpstream { .. } => Step::Dns,
             Change::UpsertRecord { .. } | Change::DeleteRecord { .. } => Step::Dns,
             Change::RecordRelease { .. }
             | Change::AddDomain { .. }
@@ -296,6 +302,7 @@ impl fmt::Display for Change {
                 write!(f, "watch the new release for {window_ms} ms, rolling back if it turns unhealthy")
             }
             Change::RemoveRoute { host } => write!(f, "remove the route of {host}"),
+            Change::DeleteUpstream { name } => write!(f, "delete the upstream record {name}"),
             Change::DeleteRecord { zone, name } => write!(f, "delete the record of {name} (zone {zone})"),
             Change::RemoveContainer { name } => write!(f, "remove container {name}"),
             Change::RemoveNetwork { name } => write!(f, "remove network {name}"),

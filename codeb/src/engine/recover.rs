@@ -208,8 +208,8 @@ impl Platform {
                     Upstreams::Srv(_) => self.pointed_at(project, env).await?.is_some_and(|srv| srv.port == port),
                     Upstreams::Fixed(_) => true,
                 };
-                if pointed_here && matches!(dangling, Upstreams::Srv(_)) {
-                    self.forget_upstream(project, env).await?;
+                if let (true, Upstreams::Srv(name)) = (pointed_here, &dangling) {
+                    self.delete_upstream(name).await?;
                     events.note(format!("deleted the upstream record that pointed at interrupted release {release}"));
                 }
                 for route in b.proxy.list_routes().await? {

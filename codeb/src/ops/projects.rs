@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::engine::accessories::Kind;
 use crate::engine::executor::Executor;
 use crate::engine::lock::LockRequest;
-use crate::engine::naming::{accessory_container, accessory_volume, environment_network, release_container};
+use crate::engine::naming::{
+    accessory_container, accessory_volume, environment_network, release_container, upstream_name,
+};
 use crate::engine::plan::Planner;
 use crate::engine::{Change, DeployOptions, PlannedChange, Platform};
 use crate::model::{
@@ -142,6 +144,11 @@ impl Platform {
                 if let Some(zone) = self.settings.zone.as_ref().filter(|z| domain.is_within(z)) {
                     plan.push(&servers.dns, Change::DeleteRecord { zone: zone.clone(), name: domain.clone() });
                 }
+            }
+            if let Some(zone) = &self.settings.upstream_zone
+                && self.pointed_at(project, env).await?.is_some()
+            {
+                plan.push(&servers.dns, Change::DeleteUpstream { name: upstream_name(project, env, zone)? });
             }
             let kept = kept_credentials(project, env, &volumes)?;
             let vars = b.secrets.list(&Scope::new(project.clone(), env.clone())).await?;

@@ -127,9 +127,13 @@ pub fn live_requirement(what: &str, check: crate::Result<()>) -> bool {
     }
 }
 
+/// The upstream zone of the live platform files: routes discover releases there.
+pub const LIVE_UPSTREAM_ZONE: &str = "codeb.internal";
+
 /// Writes a platform file for the live test stack (from the `CODEB_TEST_*`
 /// variables) into `dir`, with its own SSOT, secrets and PowerDNS key file
-/// there, records in `zone`, and `deploy` as the body of its `[deploy]`
+/// there, records in `zone`, the cutover through DNS ([`LIVE_UPSTREAM_ZONE`],
+/// resolved by Caddy at PowerDNS's DNS port), and `deploy` as the body of its `[deploy]`
 /// section (timings) after the accessory images: the harness's PostgreSQL
 /// and Redis images (`CODEB_TEST_POSTGRES_IMAGE`, `CODEB_TEST_REDIS_IMAGE`).
 /// `None` when the stack is not there (see [`live_env`]: a failure under
@@ -139,6 +143,7 @@ pub fn live_platform_file(dir: &std::path::Path, zone: &str, deploy: &str) -> Op
     let admin = live_env("CODEB_TEST_CADDY_ADMIN")?;
     let listen = live_env("CODEB_TEST_CADDY_HTTP")?;
     let api = live_env("CODEB_TEST_PDNS_API")?;
+    let dns = live_env("CODEB_TEST_PDNS_DNS")?;
     let key = live_env("CODEB_TEST_PDNS_API_KEY")?;
     let postgres = live_env("CODEB_TEST_POSTGRES_IMAGE")?;
     let redis = live_env("CODEB_TEST_REDIS_IMAGE")?;
@@ -150,8 +155,9 @@ pub fn live_platform_file(dir: &std::path::Path, zone: &str, deploy: &str) -> Op
     let quoted = |p: std::path::PathBuf| format!("{:?}", p.display().to_string());
     let text = format!(
         "[state]\npath = {state}\n[secrets]\ndir = {secrets}\nkey_file = {secret_key}\n\
-         [podman]\nsocket = {socket:?}\n[caddy]\nadmin = {admin:?}\nlisten = [{listen:?}]\ntls = \"off\"\n\
-         [powerdns]\napi = {api:?}\napi_key_file = {key_file}\nzone = {zone:?}\n\
+         [podman]\nsocket = {socket:?}\n\
+         [caddy]\nadmin = {admin:?}\nlisten = [{listen:?}]\ntls = \"off\"\nresolver = {dns:?}\n\
+         [powerdns]\napi = {api:?}\napi_key_file = {key_file}\nzone = {zone:?}\nupstream_zone = \"{LIVE_UPSTREAM_ZONE}\"\n\
          [deploy]\npostgres_image = {postgres:?}\nredis_image = {redis:?}\n{deploy}\n",
         state = quoted(dir.join("ssot.json")),
         secrets = quoted(dir.join("secrets")),
