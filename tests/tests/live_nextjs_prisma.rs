@@ -149,7 +149,8 @@ fn the_example_builds_offline_migrates_with_prisma_and_serves_the_row_it_reads()
     let context = build_context(dir.path(), Path::new(&node_modules), &node);
 
     let context_arg = context.display().to_string();
-    live.podman_ok(&["build", "--network", "none", "--tag", &image, &context_arg]);
+    // No layers kept: the build stage leaves no untagged image behind.
+    live.podman_ok(&["build", "--layers=false", "--network", "none", "--tag", &image, &context_arg]);
 
     let network = live.ns.network("nextjs").to_string();
     let labels = live.labels();

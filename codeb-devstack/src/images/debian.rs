@@ -8,7 +8,7 @@
 //! into Podman as a base image, and each test image is a reproducible build
 //! on that base:
 //!
-//! - [`DataImages`], on [`DATA_PACKAGES`], with entrypoints that follow the
+//! - [`DataImages`], on [`DATA`], with entrypoints that follow the
 //!   official images' interface:
 //!   - PostgreSQL: `POSTGRES_PASSWORD`, `POSTGRES_USER`, `POSTGRES_DB`,
 //!     `PGDATA` (each `*_FILE` too); `initdb` runs once, when `PGDATA` holds
@@ -16,7 +16,7 @@
 //!     its initialisation leaves the same broken directory behind).
 //!   - Redis: `redis-server` with the arguments given, as the redis user in
 //!     `/data`.
-//! - [`NodeImage`], on [`NODE_PACKAGES`]: Debian's Node.js and npm (so `npx`
+//! - [`NodeImage`], on [`NODE`]: Debian's Node.js and npm (so `npx`
 //!   too), the base a Node app's Containerfile builds `FROM`.
 //!
 //! ```no_run
@@ -53,12 +53,21 @@ use crate::binaries::{self, SearchPath};
 pub const SUITE: &str = "bookworm";
 /// Where debootstrap fetches the packages from.
 pub const MIRROR: &str = "http://deb.debian.org/debian";
-/// The packages of the data images' root filesystem, besides the minimal base.
-pub const DATA_PACKAGES: &[&str] = &["postgresql-15", "redis-server"];
-/// The packages of the Node.js image's root filesystem, besides the minimal
-/// base: the runtime, and npm with `npx` (a release command such as
-/// `npx prisma migrate deploy` runs it).
-pub const NODE_PACKAGES: &[&str] = &["nodejs", "npm"];
+/// The data images' root filesystem: PostgreSQL and Redis.
+pub const DATA: PackageSet = PackageSet { name: "data", packages: &["postgresql-15", "redis-server"] };
+/// The Node.js image's root filesystem: the runtime, and npm with `npx` (a
+/// release command such as `npx prisma migrate deploy` runs it).
+pub const NODE: PackageSet = PackageSet { name: "node", packages: &["nodejs", "npm"] };
+
+/// The packages of one root filesystem, besides the minimal base, and the
+/// name its base image is tagged with (`localhost/codeb-test/debian-<name>`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PackageSet {
+    /// The base image's name.
+    pub name: &'static str,
+    /// The Debian packages installed.
+    pub packages: &'static [&'static str],
+}
 /// The environment variable that names the cache directory instead of the default.
 pub const CACHE_ENV: &str = "CODEB_IMAGE_CACHE";
 
@@ -84,18 +93,18 @@ const REDIS_ENTRYPOINT: &str = include_str!("redis-entrypoint.sh");
 /// Where each image's entrypoint lives, as in the official images.
 const ENTRYPOINT_PATH: &str = "/usr/local/bin/docker-entrypoint.sh";
 
-/// A root filesystem of some packages on a minimal [`SUITE`], kept as a tar
-/// file in a cache directory and made by debootstrap whenever it is missing.
+/// A root filesystem of a [`PackageSet`] on a minimal [`SUITE`], kept as a
+/// tar file in a cache directory and made by debootstrap whenever it is missing.
 #[derive(Clone, Debug)]
 pub struct DebianRootfs {
     cache: PathBuf,
-    packages: &'static [&'static str],
+    set: PackageSet,
 }
 
 impl DebianRootfs {
-    /// A root filesystem of `packages` cached in `cache`.
-    pub fn new(cache: &Path, packages: &'static [&'static str]) -> Self {
-        DebianRootfs { cache: cache.to_owned(), packages }
+    /// A root filesystem of `set` cached in `cache`.
+    pub fn new(cache: &Path, set: PackageSet) -> Self {
+        DebianRootfs { cache: cache.to_owned(), set }
     }
 
     /// `$CODEB_IMAGE_CACHE`, else `$XDG_CACHE_HOME/codeb/images`, else
@@ -114,7 +123,7 @@ impl DebianRootfs {
 
     /// The tar file of the root filesystem (present or not).
     pub fn tarball(&self) -> PathBuf {
-        self.cache.join(format!("{SUITE}-minbase-{}.tar", self.packages.join("-")))
+        self.cache.join(format!("{SUITE}-minbase-{}.tar", self.set.packages.join("-")))
     }
 
     /// The tar file, made first when the cache lacks it: debootstrap into a
@@ -179,7 +188,7 @@ impl DebianRootfs {
         command
             .arg(root)
             .args(["apt-get", "install", "--yes", "--quiet", "--no-install-recommends"])
-            .args(self.packages)
+            .args(self.set.packages)
             .env("DEBIAN_FRONTEND", "noninteractive");
         run_command(command, "apt-get install")?;
         fs::remove_file(&policy).map_err(|e| io_error("remove", &policy, e))
@@ -189,21 +198,23 @@ impl DebianRootfs {
     /// cache lacks it) and imported (when `podman` lacks it) first.
     pub fn import(&self, podman: &PodmanCli) -> Result<ImageRef> {
         let tarball = self.ensure()?;
-        let base = base_image(&tarball)?;
+        let base = self.base_image()?;
         if !podman.has_image(&base)? {
             podman.import(&tarball, &base)?;
         }
         Ok(base)
     }
-}
 
-/// The base image a tar file is imported as: its tag names the packages and
-/// the file's size and modification time, so a cache made again is imported
-/// again and an unchanged one only once per Podman storage.
-pub fn base_image(tarball: &Path) -> Result<ImageRef> {
-    let meta = fs::metadata(tarball).map_err(|e| io_error("read", tarball, e))?;
-    let stem = tarball.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    Ok(ImageRef::parse(&format!("localhost/codeb-test/debian:{stem}-{:x}-{:x}", meta.len(), meta.mtime()))?)
+    /// The base image the tar file is imported as (it must be there): its
+    /// tag names the set and the file's size and modification time, so a
+    /// cache made again is imported again and an unchanged one only once per
+    /// Podman storage.
+    pub fn base_image(&self) -> Result<ImageRef> {
+        let tarball = self.tarball();
+        let meta = fs::metadata(&tarball).map_err(|e| io_error("read", &tarball, e))?;
+        let name = self.set.name;
+        Ok(ImageRef::parse(&format!("localhost/codeb-test/debian-{name}:{SUITE}-{:x}-{:x}", meta.len(), meta.mtime()))?)
+    }
 }
 
 /// The PostgreSQL and Redis test images, by tag.
@@ -217,11 +228,11 @@ pub struct DataImages {
 
 impl DataImages {
     /// Builds both images through `podman` on the base image of
-    /// [`DATA_PACKAGES`] cached in `cache` (made and imported first when
+    /// [`DATA`] cached in `cache` (made and imported first when
     /// missing), each in a fresh context directory under `scratch` that is
     /// removed afterwards.
     pub fn build(&self, podman: &PodmanCli, cache: &Path, scratch: &Path) -> Result<()> {
-        let base = DebianRootfs::new(cache, DATA_PACKAGES).import(podman)?;
+        let base = DebianRootfs::new(cache, DATA).import(podman)?;
         let entrypoint = |script| [("entrypoint.sh", script, 0o755)];
         build_one(podman, scratch, &self.postgres, &postgres_containerfile(&base), &entrypoint(POSTGRES_ENTRYPOINT))?;
         build_one(podman, scratch, &self.redis, &redis_containerfile(&base), &entrypoint(REDIS_ENTRYPOINT))
@@ -239,11 +250,11 @@ pub struct NodeImage {
 
 impl NodeImage {
     /// Builds the image through `podman` on the base image of
-    /// [`NODE_PACKAGES`] cached in `cache` (made and imported first when
+    /// [`NODE`] cached in `cache` (made and imported first when
     /// missing), in a fresh context directory under `scratch` that is removed
     /// afterwards.
     pub fn build(&self, podman: &PodmanCli, cache: &Path, scratch: &Path) -> Result<()> {
-        let base = DebianRootfs::new(cache, NODE_PACKAGES).import(podman)?;
+        let base = DebianRootfs::new(cache, NODE).import(podman)?;
         build_one(podman, scratch, &self.tag, &node_containerfile(&base), &[])
     }
 }
@@ -341,19 +352,31 @@ mod tests {
 
     #[test]
     fn the_cache_holds_one_tar_file_per_package_set_named_for_the_suite_and_packages() {
-        let data = DebianRootfs::new(Path::new("/c"), DATA_PACKAGES);
+        let data = DebianRootfs::new(Path::new("/c"), DATA);
         assert_eq!(data.tarball(), Path::new("/c/bookworm-minbase-postgresql-15-redis-server.tar"));
-        let node = DebianRootfs::new(Path::new("/c"), NODE_PACKAGES);
+        let node = DebianRootfs::new(Path::new("/c"), NODE);
         assert_eq!(node.tarball(), Path::new("/c/bookworm-minbase-nodejs-npm.tar"));
     }
 
     #[test]
     fn a_cached_tar_file_is_used_as_it_is() {
         let dir = tempfile::tempdir().unwrap();
-        let rootfs = DebianRootfs::new(dir.path(), NODE_PACKAGES);
+        let rootfs = DebianRootfs::new(dir.path(), NODE);
         fs::write(rootfs.tarball(), b"cached").unwrap();
         assert_eq!(rootfs.ensure().unwrap(), rootfs.tarball(), "no debootstrap runs");
-        let tag = base_image(&rootfs.tarball()).unwrap();
-        assert!(tag.as_str().starts_with("localhost/codeb-test/debian:bookworm-minbase-nodejs-npm-6-"), "{tag}");
+        let tag = rootfs.base_image().unwrap();
+        assert!(tag.as_str().starts_with("localhost/codeb-test/debian-node:bookworm-6-"), "{tag}");
+    }
+
+    #[test]
+    fn each_set_has_its_own_base_image_and_the_data_set_keeps_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        for set in [DATA, NODE] {
+            fs::write(DebianRootfs::new(dir.path(), set).tarball(), b"cached").unwrap();
+        }
+        let data = DebianRootfs::new(dir.path(), DATA).base_image().unwrap();
+        assert!(data.as_str().starts_with("localhost/codeb-test/debian-data:bookworm-6-"), "{data}");
+        let node = DebianRootfs::new(dir.path(), NODE).base_image().unwrap();
+        assert!(node.as_str().starts_with("localhost/codeb-test/debian-node:bookworm-6-"), "{node}");
     }
 }
