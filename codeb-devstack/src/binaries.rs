@@ -39,8 +39,10 @@ pub(crate) const DOCKER_REGISTRY: Needed = Needed { name: "docker-registry", pac
 /// The statically linked busybox that test and example images are made of.
 pub(crate) const BUSYBOX_STATIC: Needed = Needed { name: "/bin/busybox", package: "busybox-static" };
 
-/// debootstrap, which makes the Debian root filesystem of the PostgreSQL and Redis test images.
+/// debootstrap, which makes the Debian root filesystems of the PostgreSQL, Redis and Node.js test images.
 pub(crate) const DEBOOTSTRAP: Needed = Needed { name: "debootstrap", package: "debootstrap" };
+/// chroot, which runs apt-get inside such a root filesystem to install its packages.
+pub(crate) const CHROOT: Needed = Needed { name: "chroot", package: "coreutils" };
 /// tar, which packs that root filesystem for `podman import`.
 pub(crate) const TAR: Needed = Needed { name: "tar", package: "tar" };
 
@@ -54,7 +56,7 @@ fn package_for(name: &str) -> Option<&'static str> {
     STACK_NEEDS
         .iter()
         .chain(&FLEET_NEEDS)
-        .chain([&BUSYBOX_STATIC, &DEBOOTSTRAP, &TAR])
+        .chain([&BUSYBOX_STATIC, &DEBOOTSTRAP, &CHROOT, &TAR])
         .find(|n| n.name == name)
         .map(|n| n.package)
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use codeb::Result;
 use codeb::model::ImageRef;
-use codeb_devstack::images::debian::{DataImages, DebianRootfs};
+use codeb_devstack::images::debian::{DataImages, DebianRootfs, NodeImage};
 use codeb_devstack::images::{BusyboxImage, PodmanCli};
 use codeb_devstack::{Endpoints, LocalStack, LocalStackOptions};
 
@@ -23,6 +23,8 @@ pub const IMAGE_BROKEN: &str = "localhost/codeb-test/httpd:broken";
 pub const IMAGE_POSTGRES: &str = "localhost/codeb-test/postgres:15";
 /// The Redis image made of Debian's redis-server.
 pub const IMAGE_REDIS: &str = "localhost/codeb-test/redis:7";
+/// The Node.js base image made of Debian's nodejs and npm: what a Node app's Containerfile builds `FROM` here.
+pub const IMAGE_NODE: &str = "localhost/codeb-test/node:bookworm";
 /// Where v1 is pushed in the stack's registry, after `<registry>/`.
 pub const REGISTRY_REPOSITORY: &str = "codeb-test/httpd:v1";
 
@@ -40,9 +42,9 @@ pub fn up(dir: &Path) -> Result<LocalStack> {
     }
 }
 
-/// The three busybox test images, v1 in the registry, and the PostgreSQL and
-/// Redis images (their Debian root filesystem cached outside the clone, made
-/// by debootstrap when missing).
+/// The three busybox test images, v1 in the registry, and the PostgreSQL,
+/// Redis and Node.js images (their Debian root filesystems cached outside
+/// the clone, made by debootstrap when missing).
 fn build_images(stack: &LocalStack) -> Result<()> {
     let podman = PodmanCli::new(&stack.endpoints().podman_socket)?;
     let scratch = stack.dir().join("images");
@@ -53,8 +55,10 @@ fn build_images(stack: &LocalStack) -> Result<()> {
         .with_cmd(["/bin/busybox", "sleep", "3600"])
         .build(&podman, &scratch)?;
     podman.push(&v1, &ImageRef::parse(&registry_image(stack.endpoints()))?)?;
+    let cache = DebianRootfs::default_cache_dir()?;
     let data = DataImages { postgres: ImageRef::parse(IMAGE_POSTGRES)?, redis: ImageRef::parse(IMAGE_REDIS)? };
-    data.build(&podman, &DebianRootfs::new(&DebianRootfs::default_cache_dir()?), &scratch)
+    data.build(&podman, &cache, &scratch)?;
+    NodeImage { tag: ImageRef::parse(IMAGE_NODE)? }.build(&podman, &cache, &scratch)
 }
 
 /// `<registry>/codeb-test/httpd:v1`.
@@ -71,6 +75,7 @@ pub fn variables(endpoints: &Endpoints) -> Vec<(&'static str, String)> {
         ("CODEB_TEST_IMAGE_BROKEN", IMAGE_BROKEN.to_owned()),
         ("CODEB_TEST_POSTGRES_IMAGE", IMAGE_POSTGRES.to_owned()),
         ("CODEB_TEST_REDIS_IMAGE", IMAGE_REDIS.to_owned()),
+        ("CODEB_TEST_NODE_IMAGE", IMAGE_NODE.to_owned()),
         ("CODEB_TEST_REGISTRY", endpoints.registry.to_string()),
         ("CODEB_TEST_CADDY_ADMIN", endpoints.caddy_admin_url()),
         ("CODEB_TEST_CADDY_HTTP", endpoints.http.to_string()),
@@ -134,19 +139,20 @@ mod tests {
         assert_eq!(get("CODEB_TEST_IMAGE_BROKEN"), Some(IMAGE_BROKEN));
         assert_eq!(get("CODEB_TEST_POSTGRES_IMAGE"), Some(IMAGE_POSTGRES));
         assert_eq!(get("CODEB_TEST_REDIS_IMAGE"), Some(IMAGE_REDIS));
+        assert_eq!(get("CODEB_TEST_NODE_IMAGE"), Some(IMAGE_NODE));
         assert_eq!(get("CODEB_TEST_REGISTRY"), Some("127.0.0.1:5"));
         assert_eq!(get("CODEB_TEST_CADDY_ADMIN"), Some("http://127.0.0.1:1"));
         assert_eq!(get("CODEB_TEST_CADDY_HTTP"), Some("127.0.0.1:2"));
         assert_eq!(get("CODEB_TEST_PDNS_API"), Some("http://127.0.0.1:3"));
         assert_eq!(get("CODEB_TEST_PDNS_API_KEY"), Some(endpoints.pdns_api_key.expose()));
         assert_eq!(get("CODEB_TEST_PDNS_DNS"), Some("127.0.0.1:4"));
-        assert_eq!(vars.len(), 12);
+        assert_eq!(vars.len(), 13);
         assert_eq!(registry_image(&endpoints), "127.0.0.1:5/codeb-test/httpd:v1");
     }
 
     #[test]
     fn the_image_names_are_valid_references() {
-        for image in [IMAGE_V1, IMAGE_V2, IMAGE_BROKEN, IMAGE_POSTGRES, IMAGE_REDIS] {
+        for image in [IMAGE_V1, IMAGE_V2, IMAGE_BROKEN, IMAGE_POSTGRES, IMAGE_REDIS, IMAGE_NODE] {
             ImageRef::parse(image).unwrap();
         }
     }
