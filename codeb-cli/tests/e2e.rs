@@ -328,7 +328,7 @@ fn a_project_lives_its_whole_life_through_we_against_real_services() {
         );
     }
     assert!(redeploy.stderr.contains("STEP 1/"), "-v shows the build's output: {}", redeploy.stderr);
-    for step in ["started image\n", "finished health_check (", "applied switch_route on local\n"] {
+    for step in ["started image\n", "finished health_check (", "applied point_upstream on local\n"] {
         let line = format!("\ndeploy {project}/staging: {step}");
         assert!(redeploy.stderr.contains(&line), "piped, progress is a line per step: {}", redeploy.stderr);
     }

@@ -1529,15 +1529,25 @@ async fn a_rollback_and_recover_follow_the_upstream_record_and_drift_reads_it() 
     assert!(p.drift().await.unwrap().items.is_empty());
 }
 
-#[tokio::test]
-async fn the_drain_waits_while_the_proxy_has_requests_in_flight_to_the_old_release_and_no_longer() {
+fn local_target() -> DomainName {
+    DomainName::parse("local.server.codeb.internal").unwrap()
+}
+
+/// v1 serving through DNS with `requests` in flight to it, and a drain grace of `grace`.
+async fn serving_with_requests_in_flight(grace: Duration, requests: u64) -> (FakeBackends, Platform, DeployReport) {
     let fakes = fakes();
     let mut s = dns_cutover();
-    s.drain_grace = Duration::from_secs(30);
+    s.drain_grace = grace;
     let p = platform(&fakes, s);
     let v1 = deploy_ok(&p, "v1").await;
-    let target = DomainName::parse("local.server.codeb.internal").unwrap();
-    fakes.proxy.set_in_flight(&target, v1.port, 2);
+    fakes.proxy.set_in_flight(&local_target(), v1.port, requests);
+    (fakes, p, v1)
+}
+
+#[tokio::test]
+async fn the_drain_waits_while_the_proxy_has_requests_in_flight_to_the_old_release_and_no_longer() {
+    let (fakes, p, v1) = serving_with_requests_in_flight(Duration::from_secs(30), 2).await;
+    let target = local_target();
     let proxy = fakes.proxy.clone();
     let (sink, seen) = recorder(move |e| {
         // The old request finishes once the drain has asked at least twice.
@@ -1559,12 +1569,7 @@ async fn the_drain_waits_while_the_proxy_has_requests_in_flight_to_the_old_relea
 
 #[tokio::test]
 async fn the_drain_stops_waiting_at_the_grace_and_says_what_was_still_in_flight() {
-    let fakes = fakes();
-    let mut s = dns_cutover();
-    s.drain_grace = Duration::from_millis(400);
-    let p = platform(&fakes, s);
-    let v1 = deploy_ok(&p, "v1").await;
-    fakes.proxy.set_in_flight(&DomainName::parse("local.server.codeb.internal").unwrap(), v1.port, 1);
+    let (fakes, p, _) = serving_with_requests_in_flight(Duration::from_millis(400), 1).await;
     let (sink, seen) = recorder(|_| {});
     p.deploy(&request("v2"), &with_events(sink)).await.unwrap();
     let notes: Vec<String> = seen

@@ -3,7 +3,8 @@
 //! through the SDK, then `Platform::rollback` to v1's release, timed from the call
 //! until a request on a new connection through Caddy gets v1's page, and
 //! until the call returns. Five rounds, each a deploy of v1 and one of v2,
-//! then the measured rollback to that v1 release; drain and watch window zero.
+//! then the measured rollback to that v1 release; the drain waits until the
+//! old release is idle (grace 10 s), no watch window.
 //!
 //! Needs the live stack (`codeb-testenv up DIR`, then `eval` its exports).
 //! Run: `cargo bench -p codeb-tests --bench rollback_switch`. Figures: docs/benchmarks.md.
@@ -28,7 +29,7 @@ async fn page(client: &reqwest::Client, proxy: &str, host: &DomainName) -> Strin
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
-    let timings = "drain_grace = \"0s\"\nstop_grace = \"5s\"\nwatch_window = \"0s\"";
+    let timings = "drain_grace = \"10s\"\nstop_grace = \"5s\"\nwatch_window = \"0s\"";
     let (Some(config), Some(proxy), Some(v1), Some(v2)) = (
         live_platform_file(dir.path(), "rollback.codeb.test", timings),
         live_env("CODEB_TEST_CADDY_HTTP"),
