@@ -112,7 +112,7 @@ class DeployEvent:
     def host(self) -> str | None:
         """The host."""
     @property
-    def upstreams(self) -> list[Upstream] | None:
+    def upstreams(self) -> dict[str, Any] | None:
         """Where it points now."""
     @property
     def to_release(self) -> str | None:
@@ -625,6 +625,9 @@ class RecoverReport:
     @property
     def repaired_records(self) -> list[str]:
         """Names whose DNS record was made again or pointed back at the serving server."""
+    @property
+    def repaired_upstream(self) -> bool:
+        """Whether the environment's upstream record was pointed back at the serving release."""
     def __str__(self) -> str: ...
     def to_dict(self) -> dict[str, Any]: ...
     def __repr__(self) -> str: ...
