@@ -16,6 +16,7 @@ pub(crate) mod naming;
 pub(crate) mod plan;
 pub mod progress;
 mod recover;
+mod release_command;
 mod request;
 mod rollback;
 
@@ -26,10 +27,12 @@ pub use deploy::DeployReport;
 pub use events::{DeployEvent, EventSink};
 pub use health::{BODY_EXCERPT_BYTES, HttpProbe, ProbeRequest, ProbeResponse, ProbeVerdict, judge};
 pub use lock::{Identity, Liveness, LockStatus};
-pub use naming::{accessory_container, accessory_volume, environment_network, release_container};
+pub use naming::{
+    accessory_container, accessory_volume, environment_network, release_command_container, release_container,
+};
 pub use plan::{Change, Plan, PlannedChange};
 pub use recover::{ReconcileReport, Reconciled, RecoverReport};
-pub use request::{Accessories, DeployOptions, DeployRequest};
+pub use request::{Accessories, DeployOptions, DeployRequest, ReleaseCommand};
 pub use rollback::{Rollback, RollbackPlan};
 
 use crate::dns::Dns;

@@ -4,7 +4,9 @@
 
 use std::fmt;
 
-use crate::engine::naming::{accessory_container, accessory_volume, environment_network, release_container};
+use crate::engine::naming::{
+    accessory_container, accessory_volume, environment_network, release_command_container, release_container,
+};
 use crate::engine::{DeployRequest, Platform};
 use crate::model::{
     ContainerName, DomainName, EnvKey, Environment, ImageRef, NetworkName, PortRange, ProjectName, ReleaseId,
@@ -71,6 +73,18 @@ pub enum Change {
     BuildImage {
         /// The tag it gets.
         image: ImageRef,
+    },
+    /// Run the release command once, in a one-off container of the release's
+    /// image and environment that is removed however it ends.
+    RunReleaseCommand {
+        /// The release it prepares.
+        release: ReleaseId,
+        /// The one-off container.
+        container: ContainerName,
+        /// The command, as argv.
+        command: Vec<String>,
+        /// How long it may run, in milliseconds.
+        timeout_ms: u64,
     },
     /// Start the release beside the serving one.
     StartRelease {
@@ -219,6 +233,7 @@ impl Change {
                 Step::Accessories
             }
             Change::EnsureImage { .. } | Change::BuildImage { .. } => Step::Image,
+            Change::RunReleaseCommand { .. } => Step::ReleaseCommand,
             Change::StartRelease { .. } => Step::StartRelease,
             Change::HealthCheck { .. } => Step::HealthCheck,
             Change::CreateRoute { .. } | Change::SwitchRoute { .. } | Change::RemoveRoute { .. } => Step::SwitchRoute,
@@ -258,6 +273,11 @@ impl fmt::Display for Change {
                 write!(f, "make image {image} present, still as {id}")
             }
             Change::BuildImage { image } => write!(f, "build image {image}"),
+            Change::RunReleaseCommand { release, container, command, timeout_ms } => write!(
+                f,
+                "run the release command `{}` of {release} once as {container} (up to {timeout_ms} ms)",
+                command.join(" ")
+            ),
             Change::StartRelease { release, container } => write!(f, "start release {release} as {container}"),
             Change::HealthCheck { release, path, deadline_ms } => {
                 write!(f, "wait until {release} answers {path} healthy (up to {deadline_ms} ms)")
@@ -471,6 +491,17 @@ impl Platform {
         } else {
             plan.push(&server, Change::EnsureImage { image: image.clone(), expect_id: None });
         }
+        if let Some(command) = &request.release_command {
+            plan.push(
+                &server,
+                Change::RunReleaseCommand {
+                    release: release.clone(),
+                    container: release_command_container(&project, &env, &release)?,
+                    command: command.argv.clone(),
+                    timeout_ms: millis(command.timeout),
+                },
+            );
+        }
         plan.push(
             &server,
             Change::StartRelease { release: release.clone(), container: release_container(&project, &env, &release)? },
@@ -550,6 +581,9 @@ impl Platform {
         request.health.check()?;
         if let Some(command) = &request.command {
             crate::model::check_command(command)?;
+        }
+        if let Some(command) = &request.release_command {
+            crate::model::check_release_command(&command.argv)?;
         }
         if let Some(build) = &request.build {
             build.check_inputs()?;
