@@ -30,6 +30,12 @@
 //! api_key_file = "/var/lib/codeb/pdns.key"     # or api_key_env = "CODEB_PDNS_API_KEY"
 //! zone = "codeb.test"
 //!
+//! [registry]                                 # optional: images built here are pushed, servers pull by digest
+//! address = "127.0.0.1:5000"
+//! tls = false                                 # plain HTTP, on loopback only
+//! username = "codeb"
+//! password_file = "/var/lib/codeb/registry.password"
+//!
 //! [network]
 //! bind_address = "127.0.0.1"
 //! upstream_host = "127.0.0.1"
@@ -44,6 +50,10 @@
 //! [ports]                                     # optional; the seed's table otherwise
 //! staging = { app = "3000-3499", postgres = "15432-15499", redis = "16379-16399" }
 //! ```
+
+mod registry;
+
+pub use registry::{Registry, RegistrySection};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
@@ -75,6 +85,8 @@ pub struct PlatformConfig {
     pub caddy: Section,
     /// The `[powerdns]` section without the SDK's `zone`, for the PowerDNS backend to parse.
     pub powerdns: Section,
+    /// The `[registry]` section: where images built here are pushed, and its credentials for the backend.
+    pub registry: Option<RegistrySection>,
     /// TLS policy of routes (`[caddy] tls`, `acme_email`).
     pub tls: TlsPolicy,
     /// The zone codeb manages records in (`[powerdns] zone`).
@@ -242,6 +254,7 @@ struct Raw {
     podman: toml::Spanned<toml::Table>,
     caddy: toml::Spanned<toml::Table>,
     powerdns: toml::Spanned<toml::Table>,
+    registry: Option<toml::Spanned<toml::Table>>,
     #[serde(default)]
     network: RawNetwork,
     #[serde(default)]
@@ -334,7 +347,8 @@ impl PlatformConfig {
         let servers =
             raw.servers.iter().map(|(name, table)| (name.clone(), section(&format!("servers.{name}"), table.clone())));
         let servers = servers.collect();
-        raw.validate(sections, servers)
+        let registry = raw.registry.clone().map(|table| section("registry", table));
+        raw.validate(sections, registry, servers)
     }
 
     /// Reads and parses the platform file at `path`.
@@ -432,6 +446,7 @@ impl Raw {
     fn validate(
         self,
         [podman, mut caddy, mut powerdns]: [Section; 3],
+        registry: Option<Section>,
         servers: Vec<(String, Section)>,
     ) -> Result<PlatformConfig> {
         let tls_word = caddy.take_str("tls")?;
@@ -477,6 +492,7 @@ impl Raw {
             podman,
             caddy,
             powerdns,
+            registry: registry.map(RegistrySection::take).transpose()?,
             tls,
             zone: zone.as_deref().map(DomainName::parse).transpose()?,
             bind_address: network.bind,
@@ -518,6 +534,7 @@ impl PlatformConfig {
     pub fn settings(&self, user: &str, front_end: &str, host: &str) -> crate::engine::Settings {
         let mut s = crate::engine::Settings::local(user, front_end);
         s.zone = self.zone.clone();
+        s.registry = self.registry.as_ref().map(|r| r.registry.clone());
         s.tls = self.tls.clone();
         s.keep_releases = self.keep_releases;
         s.drain_grace = self.drain_grace;

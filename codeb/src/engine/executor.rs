@@ -388,6 +388,14 @@ impl<'a> Executor<'a> {
                 self.image_id = Some(self.host.runtime.build_image(&spec).await?.id);
                 Ok(None)
             }
+            Change::PushImage { image, to } => {
+                let pinned = to.pinned(&self.host.runtime.push_image(image, to).await?)?;
+                // Pulled back by digest, as every server runs it: what runs is what the registry holds.
+                self.image_id = Some(self.host.runtime.ensure_image(&pinned).await?.id);
+                let target = self.target.as_mut().ok_or_else(|| Error::internal("a push without a target"))?;
+                target.image = pinned;
+                Ok(None)
+            }
             Change::RunReleaseCommand { release, command, timeout_ms, .. } => {
                 let (env, _) = self.release_vars().await?;
                 let target = self.target()?;
@@ -675,6 +683,7 @@ impl<'a> Executor<'a> {
             release.status = ReleaseStatus::Live;
             release.updated_at = now;
             if target.new_record {
+                release.image = target.image.clone();
                 release.config = ReleaseConfig { ports, ..target.config.clone() };
                 release.image_digest = image_id.clone();
             } else {

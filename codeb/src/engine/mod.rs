@@ -73,6 +73,8 @@ pub struct Settings {
     pub zone: Option<crate::model::DomainName>,
     /// TLS policy of new routes.
     pub tls: TlsPolicy,
+    /// The registry images built here are pushed to, and run from by digest; none: they run where they were built.
+    pub registry: Option<crate::config::Registry>,
     /// How many releases per environment to keep (records and stopped containers).
     pub keep_releases: usize,
     /// Time the previous release keeps serving in-flight requests after the switch.
@@ -98,6 +100,7 @@ impl Settings {
         Settings {
             zone: None,
             tls: TlsPolicy::Off,
+            registry: None,
             keep_releases: 5,
             drain_grace: Duration::from_secs(10),
             stop_grace: Duration::from_secs(10),

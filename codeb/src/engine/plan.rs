@@ -74,6 +74,14 @@ pub enum Change {
         /// The tag it gets.
         image: ImageRef,
     },
+    /// Push the image built here to the registry; the release then runs it
+    /// by the digest the registry names it by, and records that reference.
+    PushImage {
+        /// The image built here.
+        image: ImageRef,
+        /// Its name in the registry.
+        to: ImageRef,
+    },
     /// Run the release command once, in a one-off container of the release's
     /// image and environment that is removed however it ends.
     RunReleaseCommand {
@@ -232,7 +240,7 @@ impl Change {
             Change::CreateNetwork { .. } | Change::CreateVolume { .. } | Change::StartAccessory { .. } => {
                 Step::Accessories
             }
-            Change::EnsureImage { .. } | Change::BuildImage { .. } => Step::Image,
+            Change::EnsureImage { .. } | Change::BuildImage { .. } | Change::PushImage { .. } => Step::Image,
             Change::RunReleaseCommand { .. } => Step::ReleaseCommand,
             Change::StartRelease { .. } => Step::StartRelease,
             Change::HealthCheck { .. } => Step::HealthCheck,
@@ -273,6 +281,7 @@ impl fmt::Display for Change {
                 write!(f, "make image {image} present, still as {id}")
             }
             Change::BuildImage { image } => write!(f, "build image {image}"),
+            Change::PushImage { image, to } => write!(f, "push image {image} to {to}, to run it by its digest"),
             Change::RunReleaseCommand { release, container, command, timeout_ms } => write!(
                 f,
                 "run the release command `{}` of {release} once as {container} (up to {timeout_ms} ms)",
@@ -488,7 +497,11 @@ impl Platform {
         let image = request.image.clone();
         if request.build.is_some() {
             plan.push(&server, Change::BuildImage { image: image.clone() });
+            if let Some(registry) = &self.settings.registry {
+                plan.push(&server, Change::PushImage { image: image.clone(), to: registry.name_of(&image)? });
+            }
         } else {
+            self.check_pinned_image(host, &image).await?;
             plan.push(&server, Change::EnsureImage { image: image.clone(), expect_id: None });
         }
         if let Some(command) = &request.release_command {
@@ -589,6 +602,25 @@ impl Platform {
             build.check_inputs()?;
         }
         Ok(())
+    }
+
+    /// Refuses an image pinned by digest in the platform's registry that the
+    /// registry does not hold (`NotFound`), before anything changes: the image
+    /// is pulled here, and a digest never names other content.
+    async fn check_pinned_image(&self, host: &crate::fleet::Host, image: &ImageRef) -> Result<()> {
+        let Some(registry) = self.settings.registry.as_ref().filter(|r| r.holds(image) && image.digest().is_some())
+        else {
+            return Ok(());
+        };
+        match host.runtime.ensure_image(image).await {
+            Err(e) if e.kind() == ErrorKind::NotFound => Err(Error::not_found(format!(
+                "image {image} is not in the registry {}: deploy with a [build] section to push an image, or name a digest the registry holds",
+                registry.address
+            ))
+            .with_context("image", image)
+            .with_source(e)),
+            other => other.map(drop),
+        }
     }
 
     pub(crate) fn port_range(&self, kind: crate::model::EnvironmentKind, service: Service) -> Result<PortRange> {

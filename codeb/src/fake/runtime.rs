@@ -216,6 +216,19 @@ impl ContainerRuntime for FakeRuntime {
         Ok(info)
     }
 
+    async fn push_image(&self, image: &ImageRef, to: &ImageRef) -> Result<String> {
+        let mut state = self.state();
+        let id = state.images.get(image.as_str()).ok_or_else(|| missing("image", image))?.id.clone();
+        let digest = format!("sha256:{id}");
+        let pinned = to.pinned(&digest)?;
+        // Pushed from here, so here it is present under both names, as Podman keeps its repo digests.
+        for name in [to.clone(), pinned] {
+            state.registry.insert(name.to_string());
+            state.images.insert(name.to_string(), ImageInfo { reference: name, id: id.clone() });
+        }
+        Ok(digest)
+    }
+
     async fn ping(&self) -> Result<()> {
         Ok(())
     }
