@@ -42,7 +42,10 @@ use crate::{
 /// `Unavailable`, naming its socket, address or server).
 pub fn connect(config: &PlatformConfig, front_end: &str) -> Result<Platform> {
     let local: Arc<dyn Transport> = Arc::new(Traced::new(Arc::new(LocalTransport::new())));
-    let podman = PodmanConfig::from_section(&config.podman)?;
+    let mut podman = PodmanConfig::from_section(&config.podman)?;
+    if let Some(registry) = &config.registry {
+        podman = podman.with_registry(registry)?;
+    }
     let Servers { fleet, proxy, dns } = if config.servers.is_empty() {
         let host = host(ServerName::local(), config.local_addresses(), Arc::clone(&local), "local".to_owned(), podman)?;
         Servers { fleet: Fleet::single(host), proxy: Arc::clone(&local), dns: Arc::clone(&local) }

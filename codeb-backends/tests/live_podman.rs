@@ -37,15 +37,27 @@ struct Live {
 async fn live() -> Option<Live> {
     let socket = live_env("CODEB_TEST_PODMAN_SOCKET")?;
     let image = live_env("CODEB_TEST_IMAGE_V1")?;
-    let runtime = PodmanRuntime::connect_when_ready(
-        Arc::new(LocalTransport::new()),
-        PodmanConfig::new(&socket),
-        Duration::from_secs(30),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("the Podman API at {socket} does not answer: {e}"));
+    let config = match registry_login(None) {
+        Some(login) => PodmanConfig::new(&socket).with_login(login),
+        None => PodmanConfig::new(&socket),
+    };
+    let runtime = PodmanRuntime::connect_when_ready(Arc::new(LocalTransport::new()), config, Duration::from_secs(30))
+        .await
+        .unwrap_or_else(|e| panic!("the Podman API at {socket} does not answer: {e}"));
     let raw = Docker::connect_with_unix(&socket, 120, bollard::API_DEFAULT_VERSION).unwrap();
     Some(Live { runtime, raw, image: ImageRef::parse(&image).unwrap() })
+}
+
+/// The login of the stack's registry (its password unless `password` is
+/// given), when the stack runs one.
+fn registry_login(password: Option<&str>) -> Option<RegistryLogin> {
+    let registry = live_env("CODEB_TEST_REGISTRY")?;
+    let username = live_env("CODEB_TEST_REGISTRY_USER")?;
+    let password = match password {
+        Some(password) => password.to_owned(),
+        None => live_env("CODEB_TEST_REGISTRY_PASSWORD")?,
+    };
+    Some(RegistryLogin { registry, username, password: EnvValue::parse(&password).unwrap() })
 }
 
 /// A host port that is free right now.
@@ -206,24 +218,75 @@ async fn ensure_image_pulls_from_the_registry() {
         Err(e) => panic!("cannot remove the local copy of {image}: {e}"),
     }
     assert!(live.raw.inspect_image(image.as_str()).await.is_err(), "the local copy must be gone before the pull");
-    // The test registry has no auth; credentials still go through Podman's decoding of X-Registry-Auth.
-    let login = RegistryLogin {
-        registry: registry.clone(),
-        username: "codeb".to_owned(),
-        password: EnvValue::parse("unused-pass").unwrap(),
-    };
-    let socket = live_env("CODEB_TEST_PODMAN_SOCKET").expect("live() found it");
-    let logged_in =
-        PodmanRuntime::connect(Arc::new(LocalTransport::new()), PodmanConfig::new(&socket).with_login(login)).unwrap();
-    let pulled = logged_in.ensure_image(&image).await.unwrap();
+    // The test registry wants its user: the credentials go in X-Registry-Auth.
+    let pulled = live.runtime.ensure_image(&image).await.unwrap();
     let inspected = live.raw.inspect_image(image.as_str()).await.unwrap();
     assert_eq!(Some(pulled.id), inspected.id);
     assert_eq!(pulled.reference, image);
 }
 
-/// Pushes the local image `source` to `destination`, whose registry speaks plain HTTP.
+/// Pushes the local image `source` to `destination`, whose registry speaks
+/// plain HTTP, with the registry's credentials in an auth file (never on argv).
 fn push(source: &str, destination: &ImageRef) {
-    podman_cli(&["push", "--tls-verify=false", source, destination.as_str()]);
+    use base64::Engine as _;
+    let login = registry_login(None).expect("the stack's registry has a user");
+    let pair = format!("{}:{}", login.username, login.password.expose());
+    let auth = serde_json::json!({ "auths": { login.registry: { "auth": base64::engine::general_purpose::STANDARD.encode(pair) } } });
+    let dir = tempfile::tempdir().unwrap();
+    let authfile = dir.path().join("auth.json");
+    std::fs::write(&authfile, auth.to_string()).unwrap();
+    podman_cli(&["push", "--tls-verify=false", "--authfile", authfile.to_str().unwrap(), source, destination.as_str()]);
+}
+
+#[tokio::test]
+async fn a_pushed_image_is_named_by_the_digest_the_registry_gives_and_pulled_by_it_elsewhere() {
+    let Some(live) = live().await else { return };
+    let Some(registry) = live_env("CODEB_TEST_REGISTRY") else { return };
+    let to = ImageRef::parse(&format!("{registry}/codeb-test/pushed:{}", Namespace::random().as_str())).unwrap();
+    let digest = live.runtime.push_image(&live.image, &to).await.unwrap();
+    let pinned = to.pinned(&digest).unwrap();
+    // The registry itself, asked over its API: it serves a manifest under exactly that digest.
+    let login = registry_login(None).unwrap();
+    let url = format!("http://{registry}/v2/{}/manifests/{digest}", to.repository());
+    let accept = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
+    let answer = reqwest::Client::new()
+        .get(&url)
+        .basic_auth(&login.username, Some(login.password.expose()))
+        .header("Accept", accept)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200, "{url}");
+    assert_eq!(answer.headers()["docker-content-digest"], digest.as_str());
+    // Elsewhere: the local copies gone, a pull by the digest gets the very image.
+    for name in [to.as_str(), pinned.as_str()] {
+        let _ = live.raw.remove_image(name, None::<RemoveImageOptions>, None).await;
+    }
+    let pulled = live.runtime.ensure_image(&pinned).await.unwrap();
+    assert_eq!(Some(pulled.id), live.raw.inspect_image(live.image.as_str()).await.unwrap().id, "the same image");
+    let _ = live.raw.remove_image(pinned.as_str(), None::<RemoveImageOptions>, None).await;
+}
+
+#[tokio::test]
+async fn a_registry_that_refuses_the_credentials_is_unauthenticated_naming_it_never_the_password() {
+    let Some(live) = live().await else { return };
+    let Some(wrong) = registry_login(Some("wr0ng-pa55word")) else { return };
+    let socket = live_env("CODEB_TEST_PODMAN_SOCKET").expect("live() found it");
+    let config = PodmanConfig::new(&socket).with_login(wrong.clone());
+    let refused = PodmanRuntime::connect(Arc::new(LocalTransport::new()), config).unwrap();
+    let to =
+        ImageRef::parse(&format!("{}/codeb-test/refused:{}", wrong.registry, Namespace::random().as_str())).unwrap();
+    let err = refused.push_image(&live.image, &to).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
+    assert_eq!(err.context_value("registry"), Some(wrong.registry.as_str()), "{err}");
+    assert!(err.to_string().contains("its registry refused the credentials"), "{err}");
+    assert!(!format!("{err} {err:?}").contains("wr0ng-pa55word"), "never the password: {err:?}");
+    let held = ImageRef::parse(&format!("{}/codeb-test/httpd:v1", wrong.registry)).unwrap();
+    let pull = refused.ensure_image(&held).await.unwrap_err();
+    assert_eq!(pull.kind(), ErrorKind::Unauthenticated, "a pull is refused alike: {pull}");
+    let missing = ImageRef::parse("localhost/codeb-test/never-built:x").unwrap();
+    let err = live.runtime.push_image(&missing, &to).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "an image that is not here: {err}");
 }
 
 #[tokio::test]

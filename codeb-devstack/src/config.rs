@@ -10,6 +10,8 @@ use std::path::Path;
 
 use serde_json::json;
 
+use codeb::{Error, Result};
+
 use super::api_key::ApiKey;
 
 /// The first line of every file the stack writes.
@@ -88,19 +90,43 @@ pub(crate) fn pdns_conf(s: &PdnsSettings<'_>) -> String {
     text
 }
 
+/// Where the registry keeps its data and whom it lets in.
+pub(crate) struct RegistrySettings<'a> {
+    pub storage: &'a Path,
+    pub addr: SocketAddr,
+    pub http_secret: &'a str,
+    /// The htpasswd file of its users ([`htpasswd`]).
+    pub htpasswd: &'a Path,
+}
+
 /// The registry's config. It is JSON, which is also YAML (the format the
-/// registry reads), so no value ever needs YAML quoting rules.
-pub(crate) fn registry_config(storage: &Path, addr: SocketAddr, http_secret: &str) -> String {
+/// registry reads), so no value ever needs YAML quoting rules. Every request
+/// needs a user of the htpasswd file (HTTP basic auth).
+pub(crate) fn registry_config(s: &RegistrySettings<'_>) -> String {
     let config = json!({
         "version": "0.1",
         "log": { "level": "info" },
         "storage": {
-            "filesystem": { "rootdirectory": storage.display().to_string() },
+            "filesystem": { "rootdirectory": s.storage.display().to_string() },
             "delete": { "enabled": true },
         },
-        "http": { "addr": addr.to_string(), "secret": http_secret },
+        "http": { "addr": s.addr.to_string(), "secret": s.http_secret },
+        "auth": { "htpasswd": { "realm": "codeb", "path": s.htpasswd.display().to_string() } },
     });
     format!("{config:#}\n")
+}
+
+/// The htpasswd line of `user` with `password`, bcrypt at cost 5 (as
+/// `htpasswd -B` makes it: the registry checks it on every request).
+pub(crate) fn htpasswd(user: &str, password: &ApiKey) -> Result<String> {
+    let hash = bcrypt::hash(password.expose(), 5)
+        .map_err(|e| Error::internal(format!("cannot hash the registry's password: {e}")))?;
+    Ok(format!("{user}:{hash}\n"))
+}
+
+/// The podman CLI's auth file (`--authfile`) for `registry`, with basic-auth `credentials` (base64 of `user:password`).
+pub(crate) fn podman_auth(registry: SocketAddr, credentials: &str) -> String {
+    format!("{}\n", json!({ "auths": { registry.to_string(): { "auth": credentials } } }))
 }
 
 /// `s` as a TOML basic string, quoted and escaped.
@@ -185,10 +211,24 @@ mod tests {
 
     #[test]
     fn registry_config_stores_under_the_dir_and_listens_on_loopback() {
-        let config: serde_json::Value =
-            serde_json::from_str(&registry_config(Path::new("/d/registry/data"), addr(5000), "s")).unwrap();
+        let settings = RegistrySettings {
+            storage: Path::new("/d/registry/data"),
+            addr: addr(5000),
+            http_secret: "s",
+            htpasswd: Path::new("/d/registry/htpasswd"),
+        };
+        let config: serde_json::Value = serde_json::from_str(&registry_config(&settings)).unwrap();
         assert_eq!(config["storage"]["filesystem"]["rootdirectory"], "/d/registry/data");
         assert_eq!(config["http"]["addr"], "127.0.0.1:5000");
         assert_eq!(config["version"], "0.1");
+        assert_eq!(config["auth"]["htpasswd"]["path"], "/d/registry/htpasswd", "every request needs a user");
+    }
+
+    #[test]
+    fn the_htpasswd_line_is_the_user_and_a_bcrypt_hash_of_the_password() {
+        let password = ApiKey::from_recorded("p4ss".to_owned());
+        let line = htpasswd("codeb", &password).unwrap();
+        let hash = line.trim_end().strip_prefix("codeb:").unwrap();
+        assert!(bcrypt::verify("p4ss", hash).unwrap() && !line.contains("p4ss"), "{line}");
     }
 }

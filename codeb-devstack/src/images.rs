@@ -205,11 +205,15 @@ impl PodmanCli {
         .map_err(|e| e.with_context("image", tag))
     }
 
-    /// Pushes the local image `source` to `destination`, whose registry speaks plain HTTP.
-    pub fn push(&self, source: &ImageRef, destination: &ImageRef) -> Result<()> {
+    /// Pushes the local image `source` to `destination`, whose registry speaks
+    /// plain HTTP, with the credentials of the podman auth file `authfile`
+    /// (never on the command line).
+    pub fn push(&self, source: &ImageRef, destination: &ImageRef, authfile: &Path) -> Result<()> {
         self.run::<&OsStr>(&[
             "push".as_ref(),
             "--tls-verify=false".as_ref(),
+            "--authfile".as_ref(),
+            authfile.as_os_str(),
             source.as_str().as_ref(),
             destination.as_str().as_ref(),
         ])

@@ -31,7 +31,8 @@
 //! podman.sock containers.conf registries.conf
 //! caddy.json  caddy/                Caddy's config; its XDG config and data home
 //! pdns/       pdns.conf pdns.sqlite3 (kept across restarts) and the control socket
-//! registry/   config.yml data/      (data kept across restarts)
+//! registry/   config.yml htpasswd data/  (data kept across restarts)
+//! registry.password registry-auth.json  its user's password; the podman CLI's auth file for it
 //! logs/       podman.log caddy.log powerdns.log registry.log
 //! ```
 #![deny(missing_docs)]
@@ -156,7 +157,12 @@ pub struct Endpoints {
     pub pdns_dns: SocketAddr,
     /// The OCI registry, plain HTTP (`host:port`, the form image references use).
     pub registry: SocketAddr,
+    /// The password of the registry's one user, [`REGISTRY_USER`] (htpasswd, bcrypt).
+    pub registry_password: ApiKey,
 }
+
+/// The user the stack's registry knows.
+pub const REGISTRY_USER: &str = "codeb";
 
 impl Endpoints {
     /// Podman's socket as a URL (`unix:///dir/podman.sock`), as `podman --url` and `CONTAINER_HOST` take it.
@@ -193,6 +199,7 @@ impl Endpoints {
             pdns_api_key: ApiKey::from_recorded(r.pdns_api_key),
             pdns_dns: r.pdns_dns,
             registry: r.registry,
+            registry_password: ApiKey::from_recorded(r.registry_password),
         }
     }
 
@@ -205,6 +212,7 @@ impl Endpoints {
             pdns_api_key: self.pdns_api_key.expose().to_owned(),
             pdns_dns: self.pdns_dns,
             registry: self.registry,
+            registry_password: self.registry_password.expose().to_owned(),
         }
     }
 }
@@ -281,6 +289,16 @@ pub struct DownReport {
 }
 
 impl LocalStack {
+    /// The podman CLI's auth file with the credentials of the stack's registry (`podman push --authfile`).
+    pub fn registry_auth_file(&self) -> PathBuf {
+        self.dir.join(platform_file::REGISTRY_AUTH_FILE)
+    }
+
+    /// The file holding the password of the stack's registry user, [`REGISTRY_USER`].
+    pub fn registry_password_file(&self) -> PathBuf {
+        self.dir.join(platform_file::REGISTRY_PASSWORD_FILE)
+    }
+
     /// Starts a stack under the options' data directory and waits until every
     /// part answers.
     ///
@@ -304,6 +322,8 @@ impl LocalStack {
         let ports =
             ports::pick_in(&layout.dir).map_err(|e| io_error("cannot find free loopback ports", &layout.dir, e))?;
         let key = ApiKey::generate().map_err(|e| io_error("cannot generate the PowerDNS API key", &layout.dir, e))?;
+        let registry_password =
+            ApiKey::generate().map_err(|e| io_error("cannot generate the registry's password", &layout.dir, e))?;
         let endpoints = Endpoints {
             podman_socket: layout.podman_socket(),
             caddy_admin: ports.caddy_admin,
@@ -312,6 +332,7 @@ impl LocalStack {
             pdns_api_key: key,
             pdns_dns: ports.pdns_dns,
             registry: ports.registry,
+            registry_password,
         };
         layout.write_configs(&programs, &endpoints)?;
         layout.create_pdns_database(&programs)?;
@@ -526,13 +547,21 @@ fn wait_until_answering(started: &mut [Started], endpoints: &Endpoints, timeout:
 /// Whether `part` answers its health request with 200 right now.
 fn answers(part: Part, endpoints: &Endpoints) -> bool {
     let key = endpoints.pdns_api_key.expose();
+    let login = format!("Basic {}", registry_credentials(endpoints));
     let (target, path, headers): (Target<'_>, &str, &[(&str, &str)]) = match part {
         Part::Podman => (Target::Unix(&endpoints.podman_socket), "/_ping", &[]),
         Part::Caddy => (Target::Tcp(endpoints.caddy_admin), "/config/", &[]),
         Part::PowerDns => (Target::Tcp(endpoints.pdns_api), "/api/v1/servers/localhost", &[("X-API-Key", key)]),
-        Part::Registry => (Target::Tcp(endpoints.registry), "/v2/", &[]),
+        Part::Registry => (Target::Tcp(endpoints.registry), "/v2/", &[("Authorization", &login)]),
     };
     probe::http_status(target, path, headers, PROBE_TIMEOUT).is_ok_and(|code| code == 200)
+}
+
+/// The registry's user and password as HTTP basic auth and podman's auth files encode them.
+fn registry_credentials(endpoints: &Endpoints) -> String {
+    use base64::Engine as _;
+    let pair = format!("{REGISTRY_USER}:{}", endpoints.registry_password.expose());
+    base64::engine::general_purpose::STANDARD.encode(pair)
 }
 
 /// The last lines of a log file, for an error message.
@@ -601,6 +630,9 @@ impl Layout {
     fn registry_config(&self) -> PathBuf {
         self.registry_dir().join("config.yml")
     }
+    fn registry_htpasswd(&self) -> PathBuf {
+        self.registry_dir().join("htpasswd")
+    }
     fn logs(&self) -> PathBuf {
         self.dir.join("logs")
     }
@@ -654,7 +686,23 @@ impl Layout {
             (self.pdns_dir().join("pdns.conf"), pdns, 0o600),
             (
                 self.registry_config(),
-                config::registry_config(&self.registry_dir().join("data"), endpoints.registry, &registry_secret),
+                config::registry_config(&config::RegistrySettings {
+                    storage: &self.registry_dir().join("data"),
+                    addr: endpoints.registry,
+                    http_secret: &registry_secret,
+                    htpasswd: &self.registry_htpasswd(),
+                }),
+                0o600,
+            ),
+            (self.registry_htpasswd(), config::htpasswd(REGISTRY_USER, &endpoints.registry_password)?, 0o600),
+            (
+                self.dir.join(platform_file::REGISTRY_PASSWORD_FILE),
+                endpoints.registry_password.expose().to_owned(),
+                0o600,
+            ),
+            (
+                self.dir.join(platform_file::REGISTRY_AUTH_FILE),
+                config::podman_auth(endpoints.registry, &registry_credentials(endpoints)),
                 0o600,
             ),
         ];

@@ -7,8 +7,8 @@ use codeb::config::PlatformConfig;
 use codeb::model::ImageRef;
 use codeb::{Error, ErrorKind, Result};
 
-use crate::LocalStack;
 use crate::atomic::replace_owner_only;
+use crate::{LocalStack, REGISTRY_USER};
 
 /// The zone a local stack's apps are named in.
 pub const LOCAL_ZONE: &str = "codeb.test";
@@ -19,6 +19,10 @@ pub const UPSTREAM_ZONE: &str = "codeb.internal";
 pub const PLATFORM_FILE: &str = "platform.toml";
 /// The PowerDNS key file's name in the stack's data directory (0600).
 pub const PDNS_KEY_FILE: &str = "pdns.key";
+/// The registry password file's name in the stack's data directory (0600).
+pub const REGISTRY_PASSWORD_FILE: &str = "registry.password";
+/// The name of the stack's registry credentials for the podman CLI (`--authfile`, 0600).
+pub const REGISTRY_AUTH_FILE: &str = "registry-auth.json";
 
 /// The first line of every platform file `we local up` writes.
 pub const MARKER: &str = "# Written by `we local up`";
@@ -94,6 +98,7 @@ impl LocalStack {
              [podman]\nsocket = {socket}\n\n\
              [caddy]\nadmin = {admin}\nlisten = [{listen}]\ntls = \"off\"\nresolver = {resolver}\n\n\
              [powerdns]\napi = {api}\napi_key_file = {pdns_key}\nzone = \"{LOCAL_ZONE}\"\nupstream_zone = \"{UPSTREAM_ZONE}\"\n\n\
+             [registry]\naddress = {registry}\ntls = false\nusername = \"{REGISTRY_USER}\"\npassword_file = {registry_password}\n\n\
              [network]\nbind_address = \"127.0.0.1\"\nupstream_host = \"127.0.0.1\"\npublic_ipv4 = \"127.0.0.1\"\n\n\
              [deploy]\ndrain_grace = \"10s\"\nstop_grace = \"5s\"\nwatch_window = \"5s\"\n{images}",
             state = path(&dir.join("ssot.json"))?,
@@ -105,12 +110,15 @@ impl LocalStack {
             resolver = quoted(&e.pdns_dns.to_string()),
             api = quoted(&e.pdns_api_url()),
             pdns_key = path(&dir.join(PDNS_KEY_FILE))?,
+            registry = quoted(&e.registry.to_string()),
+            registry_password = path(&dir.join(REGISTRY_PASSWORD_FILE))?,
             images = images.lines(),
         ))
     }
 
     /// Writes the platform file and the PowerDNS key file (0600) into the data
-    /// directory and returns the platform file's path.
+    /// directory and returns the platform file's path (the registry's
+    /// password file is the stack's own, written by `up`).
     ///
     /// A platform file an earlier `up` wrote keeps everything the user put in
     /// it: only the stack's own keys (its files and endpoints, [`STACK_KEYS`])
@@ -159,12 +167,15 @@ pub const STACK_KEYS: &[(&str, &str)] = &[
     ("caddy", "listen"),
     ("powerdns", "api"),
     ("powerdns", "api_key_file"),
+    ("registry", "address"),
+    ("registry", "password_file"),
 ];
 
 /// `existing` with each line of a [`STACK_KEYS`] key replaced by its line in
 /// `fresh`; every other line (the user's keys and comments) as it was. A file
 /// that lacks one of those keys is refused, naming it.
 pub fn with_stack_keys_of(existing: &str, fresh: &str) -> Result<String> {
+    let existing = &with_registry_of(existing, fresh);
     let has = |section: &str, key: &str| keyed_lines(existing).any(|((s, k), _)| s == section && k == key);
     if let Some((section, key)) = STACK_KEYS.iter().find(|(s, k)| !has(s, k)) {
         return Err(Error::invalid(format!(
@@ -179,6 +190,25 @@ pub fn with_stack_keys_of(existing: &str, fresh: &str) -> Result<String> {
         out.push('\n');
     }
     Ok(out)
+}
+
+/// `existing` with the `[registry]` section of `fresh` added at its end when
+/// it has none (a file an `up` wrote before the stack's registry needed a password).
+fn with_registry_of(existing: &str, fresh: &str) -> String {
+    if keyed_or_plain_lines(existing).any(|(_, line)| line.trim() == "[registry]") {
+        return existing.to_owned();
+    }
+    let mut in_registry = false;
+    let section: Vec<&str> = fresh
+        .lines()
+        .filter(|line| {
+            if line.trim_start().starts_with('[') {
+                in_registry = line.trim() == "[registry]";
+            }
+            in_registry
+        })
+        .collect();
+    format!("{}\n{}\n", existing.trim_end(), section.join("\n").trim_end())
 }
 
 fn is_stack_key((section, key): &(String, String)) -> bool {
@@ -219,6 +249,7 @@ mod tests {
             pdns_api_key: ApiKey::from_recorded("k3y".to_owned()),
             pdns_dns: "127.0.0.1:2103".parse().unwrap(),
             registry: "127.0.0.1:2104".parse().unwrap(),
+            registry_password: ApiKey::from_recorded("r3g".to_owned()),
         };
         LocalStack { dir: dir.to_owned(), endpoints, processes: Vec::new() }
     }
@@ -243,6 +274,13 @@ mod tests {
         let mode = std::fs::metadata(dir.path().join(PDNS_KEY_FILE)).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         assert!(!std::fs::read_to_string(&written).unwrap().contains("k3y"), "the key stays out of the platform file");
+        let registry = config.registry.as_ref().unwrap();
+        std::fs::write(dir.path().join(REGISTRY_PASSWORD_FILE), "r3g").unwrap(); // as `up` writes it
+        assert_eq!((registry.registry.address.as_str(), registry.registry.tls), ("127.0.0.1:2104", false));
+        let podman =
+            codeb_backends::PodmanConfig::from_section(&config.podman).unwrap().with_registry(registry).unwrap();
+        assert_eq!(podman.logins[0].password.expose(), "r3g", "the password file it names is read");
+        assert!(!std::fs::read_to_string(&written).unwrap().contains("r3g"), "the password stays out of it too");
     }
 
     #[test]
@@ -282,5 +320,16 @@ mod tests {
         );
         let err = with_stack_keys_of("[caddy]\ntls = \"off\"\n", fresh).unwrap_err();
         assert!(err.to_string().contains("state.path"), "{err}");
+    }
+
+    #[test]
+    fn a_file_written_before_the_registry_had_a_password_gets_the_registry_section() {
+        let dir = tempfile::tempdir().unwrap();
+        let stack = stack_in(dir.path());
+        let fresh = stack.platform_file(&AccessoryImages::default()).unwrap();
+        let old: String = fresh.split("[registry]").next().unwrap().to_owned() + "# mine\n";
+        let kept = with_stack_keys_of(&old, &fresh).unwrap();
+        assert!(kept.contains("# mine\n") && kept.contains("[registry]\naddress = \"127.0.0.1:2104\""), "{kept}");
+        assert!(PlatformConfig::parse(&kept).unwrap().registry.is_some(), "{kept}");
     }
 }

@@ -307,7 +307,7 @@ fn a_missing_program_is_named_with_its_debian_package_and_nothing_is_created() {
 }
 
 #[test]
-fn the_stacks_podman_runs_an_image_it_pulled_from_the_stacks_registry_over_plain_http() {
+fn the_stacks_podman_runs_an_image_it_pulled_from_the_stacks_registry_over_plain_http_with_its_user() {
     if !programs_installed() {
         return;
     }
@@ -319,7 +319,8 @@ fn the_stacks_podman_runs_an_image_it_pulled_from_the_stacks_registry_over_plain
     let podman_cli = PodmanCli::new(&e.podman_socket).unwrap();
     let page = format!("hello from {}", ns.as_str());
     BusyboxImage::httpd(local.clone(), &page).build(&podman_cli, &running.stack.dir().join("images")).unwrap();
-    podman_cli.push(&local, &remote).unwrap();
+    let authfile = running.stack.registry_auth_file();
+    podman_cli.push(&local, &remote, &authfile).unwrap();
 
     let podman = |args: &[&str]| {
         let out = Command::new(which("podman")).arg("--url").arg(e.podman_url()).args(args).output().unwrap();
@@ -335,6 +336,8 @@ fn the_stacks_podman_runs_an_image_it_pulled_from_the_stacks_registry_over_plain
     assert!(!podman(&["image", "exists", remote.as_str()]).0);
     // No --tls-verify here: the service's registries.conf is what allows plain HTTP.
     let (ok, _, err) = podman(&["pull", remote.as_str()]);
+    assert!(!ok && err.contains("authentication required"), "no pull without the registry's user: {err}");
+    let (ok, _, err) = podman(&["pull", "--authfile", authfile.to_str().unwrap(), remote.as_str()]);
     assert!(ok, "pull over plain HTTP: {err}");
 
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();

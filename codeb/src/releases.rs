@@ -11,16 +11,17 @@
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::engine::naming::release_container;
+use crate::engine::naming::{release_command_container, release_container};
 use crate::error::gone_is_done;
-use crate::model::{EnvVar, Environment, ImageRef, NetworkName, Port, ProjectName, ReleaseId, Service};
+use crate::model::{ContainerName, EnvVar, Environment, ImageRef, NetworkName, Port, ProjectName, ReleaseId, Service};
 use crate::proxy::Upstream;
 use crate::runtime::{
-    ContainerRuntime, ContainerSpec, ContainerState, PortBinding, RemoveContainerOptions, Resources, StopOptions,
-    managed_labels,
+    ContainerRuntime, ContainerSpec, ContainerState, LogOptions, PortBinding, RemoveContainerOptions, Resources,
+    StopOptions, managed_labels,
 };
 use crate::{ErrorKind, Result};
 
@@ -61,6 +62,47 @@ pub struct ReleaseSpec {
     /// Its resource limits.
     pub resources: Resources,
 }
+
+/// A one-off command of a release (its release command): run once to its end
+/// in the release's image and environment, with no port published.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TaskSpec {
+    /// The release it belongs to.
+    pub release: ReleaseRef,
+    /// The image it runs in.
+    pub image: ImageRef,
+    /// The command, as argv.
+    pub command: Vec<String>,
+    /// Its environment variables, secrets included.
+    pub env: Vec<EnvVar>,
+    /// The network it shares with the accessories, if any.
+    pub network: Option<NetworkName>,
+    /// Its resource limits (the release's).
+    pub resources: Resources,
+    /// How long it may run before it is killed.
+    pub timeout: Duration,
+}
+
+/// How a task ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskExit {
+    /// It exited, with its exit code when the runtime reports one.
+    Exited(Option<i64>),
+    /// It was still running when its timeout passed, and was killed.
+    TimedOut,
+}
+
+/// What running a task gave: how it ended and the last lines it wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskOutcome {
+    /// How it ended.
+    pub exit: TaskExit,
+    /// Its last output lines (stdout and stderr), oldest first, at most [`TASK_OUTPUT_LINES`].
+    pub output: Vec<String>,
+}
+
+/// How many of a task's last output lines [`TaskOutcome::output`] keeps.
+pub const TASK_OUTPUT_LINES: usize = 20;
 
 /// Where a running release answers: what the proxy routes to and the probe probes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -105,6 +147,9 @@ pub trait ReleaseDriver: Send + Sync + fmt::Debug {
     async fn remove(&self, release: &ReleaseRef) -> Result<()>;
     /// Where the release stands.
     async fn state(&self, release: &ReleaseRef) -> Result<ReleaseState>;
+    /// Runs a task of the release to its end, or kills it when its timeout
+    /// passes; whatever it ran in is removed however it ends.
+    async fn run_task(&self, task: &TaskSpec) -> Result<TaskOutcome>;
 }
 
 /// Releases as containers: one container per release, published on the
@@ -125,7 +170,35 @@ impl ContainerReleases {
     fn endpoint(&self, port: Port) -> Endpoint {
         Endpoint { host: self.upstream, port }
     }
+
+    /// Creates and starts a task's container, waits for its end up to its timeout, and reads its output.
+    async fn run_to_end(&self, container: &ContainerSpec, timeout: Duration) -> Result<TaskOutcome> {
+        self.runtime.create_container(container).await?;
+        self.runtime.start_container(&container.name).await?;
+        let exit = match tokio::time::timeout(timeout, self.exit_code(&container.name)).await {
+            Ok(code) => TaskExit::Exited(code?),
+            Err(_) => TaskExit::TimedOut,
+        };
+        let output = match self.runtime.logs(&container.name, LogOptions { tail: TASK_OUTPUT_LINES }).await {
+            Ok(lines) => lines,
+            Err(e) => vec![format!("(its output could not be read: {e})")],
+        };
+        Ok(TaskOutcome { exit, output })
+    }
+
+    /// Waits until the container exits, and returns its exit code.
+    async fn exit_code(&self, name: &ContainerName) -> Result<Option<i64>> {
+        loop {
+            if let ContainerState::Exited { code } = self.runtime.inspect_container(name).await?.state {
+                return Ok(code);
+            }
+            tokio::time::sleep(TASK_POLL).await;
+        }
+    }
 }
+
+/// How often a task's container is asked whether it exited.
+const TASK_POLL: Duration = Duration::from_millis(200);
 
 #[async_trait]
 impl ReleaseDriver for ContainerReleases {
@@ -170,6 +243,32 @@ impl ReleaseDriver for ContainerReleases {
     async fn remove(&self, release: &ReleaseRef) -> Result<()> {
         let name = release_container(&release.project, &release.env, &release.release)?;
         gone_is_done(self.runtime.remove_container(&name, RemoveContainerOptions::FORCE).await)
+    }
+
+    async fn run_task(&self, task: &TaskSpec) -> Result<TaskOutcome> {
+        let r = &task.release;
+        let name = release_command_container(&r.project, &r.env, &r.release)?;
+        // A deploy killed while its task ran leaves the container: replace it.
+        gone_is_done(self.runtime.remove_container(&name, RemoveContainerOptions::FORCE).await)?;
+        let container = ContainerSpec {
+            name: name.clone(),
+            image: task.image.clone(),
+            command: Some(task.command.clone()),
+            env: task.env.clone(),
+            labels: managed_labels(&r.project, &r.env, Service::App, Some(&r.release)),
+            ports: Vec::new(),
+            volumes: Vec::new(),
+            network: task.network.clone(),
+            resources: task.resources,
+            init: true,
+            secret_files: Vec::new(),
+        };
+        let outcome = self.run_to_end(&container, task.timeout).await;
+        // Removed however it ended: a timed-out task is killed here.
+        let removed = gone_is_done(self.runtime.remove_container(&name, RemoveContainerOptions::FORCE).await);
+        let outcome = outcome?;
+        removed?;
+        Ok(outcome)
     }
 
     async fn state(&self, release: &ReleaseRef) -> Result<ReleaseState> {

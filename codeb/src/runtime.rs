@@ -350,6 +350,12 @@ pub trait ContainerRuntime: Send + Sync + std::fmt::Debug {
     async fn ensure_image(&self, image: &ImageRef) -> Result<ImageInfo>;
     /// Builds an image from a context directory and tags it.
     async fn build_image(&self, spec: &BuildSpec) -> Result<ImageInfo>;
+    /// Pushes the local image `image` to its registry as `to` (with the
+    /// credentials the backend was configured with for that registry) and
+    /// returns the digest the registry names it by (`sha256:...`), so it can
+    /// be pulled as `<repository>@<digest>`. `NotFound` when `image` is not
+    /// here; `Unauthenticated`, naming the registry, when it refuses the credentials.
+    async fn push_image(&self, image: &ImageRef, to: &ImageRef) -> Result<String>;
     /// Lists the images that carry every label of `filter`, one per tag.
     async fn list_images(&self, filter: &LabelFilter) -> Result<Vec<ImageInfo>>;
     /// Removes an image's tag, and the image once no tag is left; `NotFound`

@@ -54,7 +54,7 @@ fn build_images(stack: &LocalStack) -> Result<()> {
     BusyboxImage::httpd(ImageRef::parse(IMAGE_BROKEN)?, "broken")
         .with_cmd(["/bin/busybox", "sleep", "3600"])
         .build(&podman, &scratch)?;
-    podman.push(&v1, &ImageRef::parse(&registry_image(stack.endpoints()))?)?;
+    podman.push(&v1, &ImageRef::parse(&registry_image(stack.endpoints()))?, &stack.registry_auth_file())?;
     let cache = DebianRootfs::default_cache_dir()?;
     let data = DataImages { postgres: ImageRef::parse(IMAGE_POSTGRES)?, redis: ImageRef::parse(IMAGE_REDIS)? };
     data.build(&podman, &cache, &scratch)?;
@@ -77,6 +77,8 @@ pub fn variables(endpoints: &Endpoints) -> Vec<(&'static str, String)> {
         ("CODEB_TEST_REDIS_IMAGE", IMAGE_REDIS.to_owned()),
         ("CODEB_TEST_NODE_IMAGE", IMAGE_NODE.to_owned()),
         ("CODEB_TEST_REGISTRY", endpoints.registry.to_string()),
+        ("CODEB_TEST_REGISTRY_USER", codeb_devstack::REGISTRY_USER.to_owned()),
+        ("CODEB_TEST_REGISTRY_PASSWORD", endpoints.registry_password.expose().to_owned()),
         ("CODEB_TEST_CADDY_ADMIN", endpoints.caddy_admin_url()),
         ("CODEB_TEST_CADDY_HTTP", endpoints.http.to_string()),
         ("CODEB_TEST_PDNS_API", endpoints.pdns_api_url()),
@@ -130,6 +132,7 @@ mod tests {
             pdns_api_key: codeb_devstack::ApiKey::generate().unwrap(),
             pdns_dns: addr(4),
             registry: addr(5),
+            registry_password: codeb_devstack::ApiKey::generate().unwrap(),
         };
         let vars = variables(&endpoints);
         let get = |name: &str| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str());
@@ -141,6 +144,8 @@ mod tests {
         assert_eq!(get("CODEB_TEST_REDIS_IMAGE"), Some(IMAGE_REDIS));
         assert_eq!(get("CODEB_TEST_NODE_IMAGE"), Some(IMAGE_NODE));
         assert_eq!(get("CODEB_TEST_REGISTRY"), Some("127.0.0.1:5"));
+        assert_eq!(get("CODEB_TEST_REGISTRY_USER"), Some(codeb_devstack::REGISTRY_USER));
+        assert_eq!(get("CODEB_TEST_REGISTRY_PASSWORD"), Some(endpoints.registry_password.expose()));
         assert_eq!(get("CODEB_TEST_CADDY_ADMIN"), Some("http://127.0.0.1:1"));
         assert_eq!(get("CODEB_TEST_CADDY_HTTP"), Some("127.0.0.1:2"));
         assert_eq!(get("CODEB_TEST_PDNS_API"), Some("http://127.0.0.1:3"));

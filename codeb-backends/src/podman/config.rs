@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use codeb::Result;
-use codeb::config::{KeySource, Section};
+use codeb::config::{KeySource, RegistrySection, Section};
 use codeb::model::EnvValue;
 
 use crate::keys::read_key;
@@ -95,6 +95,25 @@ impl PodmanConfig {
         Ok(config)
     }
 
+    /// Adds the credentials of the platform file's `[registry]` (`username`,
+    /// and `password_file` or `password_env`, read now), with which images
+    /// are pushed there and pulled from there; a registry without `username`
+    /// is reached without credentials.
+    pub fn with_registry(self, registry: &RegistrySection) -> Result<Self> {
+        let raw: RawRegistryLogin = registry.credentials.parse()?;
+        let Some(username) = raw.username else {
+            return match KeySource::from_keys("registry.password", raw.password_file, raw.password_env) {
+                Ok(_) => Err(codeb::Error::invalid("platform file, [registry]: a password needs its username")
+                    .with_context("field", "registry.username")),
+                Err(_) => Ok(self),
+            };
+        };
+        let source = KeySource::from_keys("registry.password", raw.password_file, raw.password_env)?;
+        let address = &registry.registry.address;
+        let password = EnvValue::parse(&read_key(&format!("password of registry {address}"), &source)?)?;
+        Ok(self.with_login(RegistryLogin { registry: address.clone(), username, password }))
+    }
+
     /// Pulls images of `login.registry` with `login`'s credentials.
     pub fn with_login(mut self, login: RegistryLogin) -> Self {
         self.logins.push(login);
@@ -127,6 +146,15 @@ struct RawPodman {
     socket: PathBuf,
     #[serde(default)]
     registries: Vec<RawLogin>,
+}
+
+/// The credentials of `[registry]`, as written (the SDK took `address` and `tls`).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRegistryLogin {
+    username: Option<String>,
+    password_file: Option<PathBuf>,
+    password_env: Option<String>,
 }
 
 /// One entry of `registries`.
@@ -170,6 +198,31 @@ mod tests {
         assert_eq!((login.username.as_str(), login.password.expose()), ("ci", "s3cret-token"));
         assert!(!format!("{config:?}").contains("s3cret"), "Debug never shows the password");
         assert!(config.login_for(&codeb::model::ImageRef::parse("docker.io/library/redis:7").unwrap()).is_none());
+    }
+
+    #[test]
+    fn the_registry_sections_credentials_are_a_login_for_its_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let password = dir.path().join("registry.password");
+        std::fs::write(&password, "r3g-pass\n").unwrap();
+        let file = |credentials: &str| {
+            let text = format!(
+                "[state]\npath = \"/s\"\n[secrets]\ndir = \"/d\"\nkey_env = \"K\"\n[podman]\nsocket = \"/x\"\n\
+                 [caddy]\nadmin = \"http://127.0.0.1:1\"\nlisten = []\n[powerdns]\napi = \"http://127.0.0.1:2\"\napi_key_env = \"P\"\n\
+                 [registry]\naddress = \"127.0.0.1:5000\"\ntls = false\n{credentials}\n"
+            );
+            PlatformConfig::parse(&text).unwrap().registry.unwrap()
+        };
+        let section = file(&format!("username = \"codeb\"\npassword_file = {:?}", password.display().to_string()));
+        let config = PodmanConfig::new("/x").with_registry(&section).unwrap();
+        let image = codeb::model::ImageRef::parse("127.0.0.1:5000/shop:v1").unwrap();
+        let login = config.login_for(&image).unwrap();
+        assert_eq!((login.username.as_str(), login.password.expose()), ("codeb", "r3g-pass"));
+        assert!(PodmanConfig::new("/x").with_registry(&file("")).unwrap().logins.is_empty(), "no credentials");
+        let orphan = PodmanConfig::new("/x").with_registry(&file("password_env = \"R\"")).unwrap_err();
+        assert_eq!(orphan.context_value("field"), Some("registry.username"), "{orphan}");
+        let inline = PodmanConfig::new("/x").with_registry(&file("username = \"u\"\npassword = \"p\"")).unwrap_err();
+        assert!(inline.to_string().contains("password") && !inline.to_string().contains("\"p\""), "{inline}");
     }
 
     #[test]

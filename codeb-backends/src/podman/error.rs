@@ -16,6 +16,8 @@ pub(crate) enum Op {
     Ping,
     InspectImage,
     PullImage,
+    TagImage,
+    PushImage,
     BuildImage,
     ListImages,
     RemoveImage,
@@ -46,6 +48,8 @@ impl Op {
             Op::Ping => ("reach", "service"),
             Op::InspectImage => ("inspect", "image"),
             Op::PullImage => ("pull", "image"),
+            Op::TagImage => ("tag", "image"),
+            Op::PushImage => ("push", "image"),
             Op::BuildImage => ("build", "image"),
             Op::ListImages => ("list", "images"),
             Op::RemoveImage => ("remove", "image"),
@@ -72,6 +76,11 @@ impl Op {
 
     fn creates(self) -> bool {
         matches!(self, Op::CreateContainer | Op::CreateVolume | Op::CreateNetwork)
+    }
+
+    /// Whether Podman talks to a registry for it, so the registry may be what failed.
+    fn reaches_registry(self) -> bool {
+        matches!(self, Op::PullImage | Op::PushImage | Op::BuildImage)
     }
 }
 
@@ -210,13 +219,13 @@ fn registry_unreachable(op: Op, failure: &Failure) -> bool {
         | Failure::Decode(_)
         | Failure::Other(_) => return false,
     };
-    matches!(op, Op::PullImage | Op::BuildImage) && REGISTRY_UNREACHABLE.iter().any(|n| message.contains(n))
+    op.reaches_registry() && REGISTRY_UNREACHABLE.iter().any(|n| message.contains(n))
 }
 
 fn status_kind(op: Op, code: u16, message: &str) -> ErrorKind {
     let has = |needles: &[&str]| needles.iter().any(|n| message.contains(n));
     match code {
-        _ if matches!(op, Op::PullImage | Op::BuildImage) && has(&REGISTRY_UNREACHABLE) => ErrorKind::Unavailable,
+        _ if op.reaches_registry() && has(&REGISTRY_UNREACHABLE) => ErrorKind::Unavailable,
         404 => ErrorKind::NotFound,
         409 if op.creates() => ErrorKind::AlreadyExists,
         409 => ErrorKind::Conflict,
@@ -238,7 +247,9 @@ fn stream_kind(op: Op, message: &str) -> ErrorKind {
         ErrorKind::Unauthenticated
     } else if has(&REGISTRY_UNREACHABLE) {
         ErrorKind::Unavailable
-    } else if has(&["manifest unknown", "name unknown"]) || (op == Op::PullImage && has(&["not found", "no such"])) {
+    } else if has(&["manifest unknown", "name unknown"])
+        || (matches!(op, Op::PullImage | Op::PushImage) && has(&["not found", "no such", "not known"]))
+    {
         ErrorKind::NotFound
     } else if op == Op::BuildImage {
         // A build step failed (a missing file, a failing command): the context or the Containerfile is at fault.
@@ -272,6 +283,9 @@ pub(crate) fn to_error(op: Op, name: &str, failure: &Failure, secrets: &[&str]) 
         }
         ErrorKind::Unavailable => format!("cannot {verb} {what}: Podman failed"),
         ErrorKind::Timeout => format!("cannot {verb} {what}: the Podman API did not answer in time"),
+        ErrorKind::Unauthenticated if op.reaches_registry() && !matches!(failure, Failure::Refused { .. }) => {
+            format!("cannot {verb} {what}: its registry refused the credentials")
+        }
         kind if is_refusal(kind) => format!("cannot {verb} {what}: its server refused the connection"),
         _ => format!("cannot {verb} {what}"),
     };
@@ -338,6 +352,7 @@ mod tests {
             (Op::CreateContainer, status(400, "invalid reference format"), ErrorKind::Invalid),
             (Op::StartContainer, status(500, "OCI runtime error: crun: cgroups"), ErrorKind::Unavailable),
             (Op::PullImage, status(401, "unauthorized"), ErrorKind::Unauthenticated),
+            (Op::PushImage, status(404, "failed to find image localhost/x:1: image not known"), ErrorKind::NotFound),
         ];
         for (op, failure, kind) in cases {
             assert_eq!(kind_of(op, &failure), kind, "{op:?} {failure:?}");
@@ -348,6 +363,11 @@ mod tests {
     fn stream_errors_of_pulls_and_builds_are_classified_by_message() {
         let cases = [
             (Op::PullImage, "reading manifest v9 in 127.0.0.1:5000/x: manifest unknown", ErrorKind::NotFound),
+            (
+                Op::PushImage,
+                "trying to reuse blob sha256:39e4 at destination: checking whether a blob sha256:39e4 exists in 127.0.0.1:5000/x: authentication required",
+                ErrorKind::Unauthenticated,
+            ),
             (
                 Op::PullImage,
                 "unable to retrieve auth token: invalid username/password: unauthorized",

@@ -26,8 +26,8 @@ use bollard::models::{
 };
 use bollard::query_parameters::{
     CreateContainerOptions, ListContainersOptions, ListImagesOptions, ListSecretsOptions, ListVolumesOptions,
-    RemoveContainerOptions, RemoveImageOptions as ApiRemoveImage, RemoveVolumeOptions as ApiRemoveVolume,
-    UploadToContainerOptionsBuilder,
+    PushImageOptions, RemoveContainerOptions, RemoveImageOptions as ApiRemoveImage,
+    RemoveVolumeOptions as ApiRemoveVolume, TagImageOptions, UploadToContainerOptionsBuilder,
 };
 use bollard::{BollardRequest, Docker};
 use codeb::model::{ContainerName, ImageRef, NetworkName, VolumeName};
@@ -435,6 +435,30 @@ impl ContainerRuntime for PodmanRuntime {
             step.map_err(|e| to_error(Op::PullImage, image.as_str(), &e.into(), &secrets))?;
         }
         self.present_image(image, Op::PullImage).await
+    }
+
+    async fn push_image(&self, image: &ImageRef, to: &ImageRef) -> Result<String> {
+        let repository = format!("{}/{}", to.registry().unwrap_or_default(), to.repository());
+        let tag = to.tag().unwrap_or("latest").to_owned();
+        let options = TagImageOptions { repo: Some(repository.clone()), tag: Some(tag.clone()) };
+        self.docker
+            .tag_image(image.as_str(), Some(options))
+            .await
+            .map_err(|e| self.fail(Op::TagImage, image.as_str(), e))?;
+        let login = self.config.login_for(to);
+        let secrets: Vec<&str> = login.map(|l| l.password.expose()).into_iter().collect();
+        let fail = |failure: Failure| {
+            to_error(Op::PushImage, to.as_str(), &failure, &secrets)
+                .with_context("registry", to.registry().unwrap_or_default())
+        };
+        let options = PushImageOptions { tag: Some(tag), ..Default::default() };
+        let mut progress = self.docker.push_image(&repository, Some(options), login.map(request::credentials));
+        let mut digest = None;
+        while let Some(step) = progress.next().await {
+            let status = step.map_err(|e| fail(e.into()))?.status.unwrap_or_default();
+            digest = digest.or_else(|| response::pushed_digest(&status));
+        }
+        digest.ok_or_else(|| fail(Failure::Decode("the push named no digest".to_owned())))
     }
 
     async fn build_image(&self, spec: &BuildSpec) -> Result<ImageInfo> {

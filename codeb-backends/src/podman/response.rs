@@ -154,6 +154,13 @@ pub(crate) fn rewrite_stopped(value: &mut serde_json::Value) {
     }
 }
 
+/// The digest a push's status line names (`v1: digest: sha256:... size: 574`, Docker's words, which Podman's compatible push keeps).
+pub(crate) fn pushed_digest(status: &str) -> Option<String> {
+    let digest = status.split_once("digest: ")?.1.split_whitespace().next()?;
+    let hex = digest.strip_prefix("sha256:")?;
+    (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| digest.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -272,5 +279,13 @@ mod tests {
         let info = volume_info(volume).unwrap();
         assert!(info.is_protected());
         assert_eq!(info.name.as_str(), "codeb-shop-pg");
+    }
+
+    #[test]
+    fn a_push_names_its_digest_in_one_status_line() {
+        let hex = "475721f1389256a2e4739c7cc0b99d67e8bff1bb06f38a4659b796ba69c7f5d2";
+        assert_eq!(pushed_digest(&format!("x3: digest: sha256:{hex} size: 574")), Some(format!("sha256:{hex}")));
+        assert_eq!(pushed_digest("The push refers to repository [127.0.0.1:5000/shop:v1]"), None);
+        assert_eq!(pushed_digest("x3: digest: sha256:abc size: 1"), None, "not a whole sha256");
     }
 }

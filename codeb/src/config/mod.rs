@@ -32,6 +32,12 @@
 //! zone = "codeb.test"
 //! upstream_zone = "codeb.internal"             # routes discover releases here; with [caddy] resolver
 //!
+//! [registry]                                 # optional: images built here are pushed, servers pull by digest
+//! address = "127.0.0.1:5000"
+//! tls = false                                 # plain HTTP, on loopback only
+//! username = "codeb"
+//! password_file = "/var/lib/codeb/registry.password"
+//!
 //! [network]
 //! bind_address = "127.0.0.1"
 //! upstream_host = "127.0.0.1"
@@ -46,6 +52,10 @@
 //! [ports]                                     # optional; the seed's table otherwise
 //! staging = { app = "3000-3499", postgres = "15432-15499", redis = "16379-16399" }
 //! ```
+
+mod registry;
+
+pub use registry::{Registry, RegistrySection};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
@@ -77,6 +87,8 @@ pub struct PlatformConfig {
     pub caddy: Section,
     /// The `[powerdns]` section without the SDK's `zone`, for the PowerDNS backend to parse.
     pub powerdns: Section,
+    /// The `[registry]` section: where images built here are pushed, and its credentials for the backend.
+    pub registry: Option<RegistrySection>,
     /// TLS policy of routes (`[caddy] tls`, `acme_email`).
     pub tls: TlsPolicy,
     /// The zone codeb manages records in (`[powerdns] zone`).
@@ -247,6 +259,7 @@ struct Raw {
     podman: toml::Spanned<toml::Table>,
     caddy: toml::Spanned<toml::Table>,
     powerdns: toml::Spanned<toml::Table>,
+    registry: Option<toml::Spanned<toml::Table>>,
     #[serde(default)]
     network: RawNetwork,
     #[serde(default)]
@@ -339,7 +352,8 @@ impl PlatformConfig {
         let servers =
             raw.servers.iter().map(|(name, table)| (name.clone(), section(&format!("servers.{name}"), table.clone())));
         let servers = servers.collect();
-        raw.validate(sections, servers)
+        let registry = raw.registry.clone().map(|table| section("registry", table));
+        raw.validate(sections, registry, servers)
     }
 
     /// Reads and parses the platform file at `path`.
@@ -437,6 +451,7 @@ impl Raw {
     fn validate(
         self,
         [podman, mut caddy, mut powerdns]: [Section; 3],
+        registry: Option<Section>,
         servers: Vec<(String, Section)>,
     ) -> Result<PlatformConfig> {
         let tls_word = caddy.take_str("tls")?;
@@ -483,6 +498,7 @@ impl Raw {
             podman,
             caddy,
             powerdns,
+            registry: registry.map(RegistrySection::take).transpose()?,
             tls,
             zone: zone.as_deref().map(DomainName::parse).transpose()?,
             upstream_zone: upstream_zone.as_deref().map(DomainName::parse).transpose()?,
@@ -526,6 +542,7 @@ impl PlatformConfig {
         let mut s = crate::engine::Settings::local(user, front_end);
         s.zone = self.zone.clone();
         s.upstream_zone = self.upstream_zone.clone();
+        s.registry = self.registry.as_ref().map(|r| r.registry.clone());
         s.tls = self.tls.clone();
         s.keep_releases = self.keep_releases;
         s.drain_grace = self.drain_grace;

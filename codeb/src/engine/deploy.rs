@@ -166,13 +166,16 @@ impl Platform {
         let keep = self.settings.keep_releases.max(1);
         let doc = run.finish(vec![finish_edit(project, env, previous.as_ref().map(|p| p.id.clone()), keep)]).await?;
         self.remove_leftovers(&host, project, env, &record, &doc, &events).await;
-        let serving = doc.environment(project, env).and_then(|e| e.ports.get(&Service::App).copied());
+        let record = doc.environment(project, env);
+        let serving = record.and_then(|e| e.ports.get(&Service::App).copied());
+        // What the release runs: the registry's digest when it was pushed.
+        let image = record.and_then(|e| e.release(&plan.release)).map_or(&plan.image, |r| &r.image);
         Ok(DeployReport {
             project: project.clone(),
             env: env.clone(),
             server: host.name.clone(),
             release: plan.release.clone(),
-            image: plan.image.clone(),
+            image: image.clone(),
             port: serving.ok_or_else(|| Error::internal("the serving port vanished from the SSOT"))?,
             previous: previous.map(|p| p.id),
             domains: plan.domains.clone(),

@@ -17,6 +17,7 @@ use crate::engine::health::judge;
 use crate::engine::lease::{Hold, Lease};
 use crate::engine::lock::LockRequest;
 use crate::engine::naming::environment_network;
+use crate::engine::release_command;
 use crate::engine::{Change, DeployEvent, PlannedChange, Platform, ProbeRequest, ProbeResponse, ProbeVerdict};
 use crate::error::gone_is_done;
 use crate::fleet::Host;
@@ -26,9 +27,9 @@ use crate::model::{
 use crate::ports::PortKey;
 use crate::proxy::{Route, Upstreams};
 use crate::redact::Redactor;
-use crate::releases::{Endpoint, ReleaseRef, ReleaseSpec};
+use crate::releases::{Endpoint, ReleaseRef, ReleaseSpec, TaskSpec};
 use crate::runtime::{BuildSpec, RemoveVolumeOptions};
-use crate::secrets::Scope;
+use crate::secrets::{EnvVersion, Scope};
 use crate::ssot::{DomainOwner, ReleaseConfig, ReleaseStatus, Ssot, StateStoreExt};
 use crate::{Error, ErrorKind, Result};
 
@@ -390,24 +391,39 @@ impl<'a> Executor<'a> {
                 self.image_id = Some(self.host.runtime.build_image(&spec).await?.id);
                 Ok(None)
             }
+            Change::PushImage { image, to } => {
+                let pinned = to.pinned(&self.host.runtime.push_image(image, to).await?)?;
+                // Pulled back by digest, as every server runs it: what runs is what the registry holds.
+                self.image_id = Some(self.host.runtime.ensure_image(&pinned).await?.id);
+                let target = self.target.as_mut().ok_or_else(|| Error::internal("a push without a target"))?;
+                target.image = pinned;
+                Ok(None)
+            }
+            Change::RunReleaseCommand { release, command, timeout_ms, .. } => {
+                let (env, _) = self.release_vars().await?;
+                let target = self.target()?;
+                let task = TaskSpec {
+                    release: self.release_ref(release),
+                    image: target.image.clone(),
+                    command: command.clone(),
+                    env,
+                    network: self.release_network(target)?,
+                    resources: target.config.resources,
+                    timeout: std::time::Duration::from_millis(*timeout_ms),
+                };
+                let outcome = self.host.releases.run_task(&task).await?;
+                release_command::judge(command, task.timeout, &outcome, &self.redactor)?;
+                Ok(None)
+            }
             Change::StartRelease { release, .. } => {
                 let key = PortKey::for_release(self.project.clone(), self.env.clone(), release.clone());
                 let host_port =
                     *self.ports.get(&key).ok_or_else(|| Error::internal(format!("no port reserved for {key}")))?;
-                let (vars, version) = match &self.target()?.vars {
-                    Some(vars) => (vars.clone(), self.target()?.config.env_version),
-                    None => {
-                        let set = b.secrets.list(&self.scope()).await?;
-                        (set.vars, set.version)
-                    }
-                };
-                // A rollback runs with the secrets of its recorded version, which may differ from today's.
-                self.redactor.extend(vars.iter().filter(|v| v.secret).map(|v| v.value.expose()));
+                let (vars, version) = self.release_vars().await?;
                 let target = self.target.as_mut().ok_or_else(|| Error::internal("no target"))?;
                 target.config.env_version = version;
                 let target = target.clone();
-                let network =
-                    if target.config.networked { Some(environment_network(&self.project, &self.env)?) } else { None };
+                let network = self.release_network(&target)?;
                 let mut spec = ReleaseSpec {
                     release: self.release_ref(release),
                     image: target.image.clone(),
@@ -569,6 +585,27 @@ impl<'a> Executor<'a> {
         }
     }
 
+    /// The variables the target runs with (its recorded version's, or the
+    /// environment's current ones) and their version; their secret values
+    /// join those masked (a rollback's recorded secrets may differ from today's).
+    async fn release_vars(&mut self) -> Result<(Vec<EnvVar>, EnvVersion)> {
+        let target = self.target()?;
+        let (vars, version) = match &target.vars {
+            Some(vars) => (vars.clone(), target.config.env_version),
+            None => {
+                let set = self.platform.backends.secrets.list(&self.scope()).await?;
+                (set.vars, set.version)
+            }
+        };
+        self.redactor.extend(vars.iter().filter(|v| v.secret).map(|v| v.value.expose()));
+        Ok((vars, version))
+    }
+
+    /// The network the target joins: its environment's, when it has accessories.
+    fn release_network(&self, target: &Target) -> Result<Option<crate::model::NetworkName>> {
+        Ok(if target.config.networked { Some(environment_network(&self.project, &self.env)?) } else { None })
+    }
+
     /// Starts a release. A start that fails while its reserved host port is
     /// taken (another process bound it after the probe) is tried again on
     /// the next free port, [`PORT_RETRIES`] times at most.
@@ -660,6 +697,7 @@ impl<'a> Executor<'a> {
             release.status = ReleaseStatus::Live;
             release.updated_at = now;
             if target.new_record {
+                release.image = target.image.clone();
                 release.config = ReleaseConfig { ports, ..target.config.clone() };
                 release.image_digest = image_id.clone();
             } else {

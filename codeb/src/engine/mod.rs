@@ -17,6 +17,7 @@ pub(crate) mod naming;
 pub(crate) mod plan;
 pub mod progress;
 mod recover;
+mod release_command;
 mod request;
 mod rollback;
 
@@ -27,10 +28,12 @@ pub use deploy::DeployReport;
 pub use events::{DeployEvent, EventSink};
 pub use health::{BODY_EXCERPT_BYTES, HttpProbe, ProbeRequest, ProbeResponse, ProbeVerdict, judge};
 pub use lock::{Identity, Liveness, LockStatus};
-pub use naming::{accessory_container, accessory_volume, environment_network, release_container};
+pub use naming::{
+    accessory_container, accessory_volume, environment_network, release_command_container, release_container,
+};
 pub use plan::{Change, Plan, PlannedChange};
 pub use recover::{ReconcileReport, Reconciled, RecoverReport};
-pub use request::{Accessories, DeployOptions, DeployRequest};
+pub use request::{Accessories, DeployOptions, DeployRequest, ReleaseCommand};
 pub use rollback::{Rollback, RollbackPlan};
 
 use crate::dns::Dns;
@@ -76,6 +79,8 @@ pub struct Settings {
     pub upstream_zone: Option<crate::model::DomainName>,
     /// TLS policy of new routes.
     pub tls: TlsPolicy,
+    /// The registry images built here are pushed to, and run from by digest; none: they run where they were built.
+    pub registry: Option<crate::config::Registry>,
     /// How many releases per environment to keep (records and stopped containers).
     pub keep_releases: usize,
     /// Time the previous release keeps serving in-flight requests after the switch.
@@ -102,6 +107,7 @@ impl Settings {
             zone: None,
             upstream_zone: None,
             tls: TlsPolicy::Off,
+            registry: None,
             keep_releases: 5,
             drain_grace: Duration::from_secs(10),
             stop_grace: Duration::from_secs(10),

@@ -18,6 +18,18 @@ pub fn release_container(
     ContainerName::parse(&format!("codeb-{project}-{env}-{release}"))
 }
 
+/// The one-off container of a release's release command: `codeb-<project>-<env>-<release>-rc`.
+///
+/// Short, since Podman names the secret files of a container's secret
+/// variables after it (`<container>.env.<VAR>`), in at most 64 characters.
+pub fn release_command_container(
+    project: &ProjectName,
+    env: &Environment,
+    release: &ReleaseId,
+) -> Result<ContainerName, ValidationError> {
+    ContainerName::parse(&format!("codeb-{project}-{env}-{release}-rc"))
+}
+
 /// The container of an accessory: `codeb-<project>-<env>-<service>`.
 pub fn accessory_container(
     project: &ProjectName,
@@ -69,6 +81,10 @@ mod tests {
         assert_eq!(
             release_container(&project, &Environment::Staging, &release).unwrap().as_str(),
             "codeb-shop-staging-v3"
+        );
+        assert_eq!(
+            release_command_container(&project, &Environment::Staging, &release).unwrap().as_str(),
+            "codeb-shop-staging-v3-rc"
         );
         assert_eq!(
             accessory_volume(&project, &Environment::Production, Service::Postgres).unwrap().as_str(),

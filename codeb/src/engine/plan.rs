@@ -5,7 +5,8 @@
 use std::fmt;
 
 use crate::engine::naming::{
-    accessory_container, accessory_volume, environment_network, release_container, server_target, upstream_name,
+    accessory_container, accessory_volume, environment_network, release_command_container, release_container,
+    server_target, upstream_name,
 };
 use crate::engine::{DeployRequest, Platform};
 use crate::model::{
@@ -73,6 +74,26 @@ pub enum Change {
     BuildImage {
         /// The tag it gets.
         image: ImageRef,
+    },
+    /// Push the image built here to the registry; the release then runs it
+    /// by the digest the registry names it by, and records that reference.
+    PushImage {
+        /// The image built here.
+        image: ImageRef,
+        /// Its name in the registry.
+        to: ImageRef,
+    },
+    /// Run the release command once, in a one-off container of the release's
+    /// image and environment that is removed however it ends.
+    RunReleaseCommand {
+        /// The release it prepares.
+        release: ReleaseId,
+        /// The one-off container.
+        container: ContainerName,
+        /// The command, as argv.
+        command: Vec<String>,
+        /// How long it may run, in milliseconds.
+        timeout_ms: u64,
     },
     /// Start the release beside the serving one.
     StartRelease {
@@ -237,7 +258,8 @@ impl Change {
             Change::CreateNetwork { .. } | Change::CreateVolume { .. } | Change::StartAccessory { .. } => {
                 Step::Accessories
             }
-            Change::EnsureImage { .. } | Change::BuildImage { .. } => Step::Image,
+            Change::EnsureImage { .. } | Change::BuildImage { .. } | Change::PushImage { .. } => Step::Image,
+            Change::RunReleaseCommand { .. } => Step::ReleaseCommand,
             Change::StartRelease { .. } => Step::StartRelease,
             Change::HealthCheck { .. } => Step::HealthCheck,
             Change::CreateRoute { .. }
@@ -281,6 +303,12 @@ impl fmt::Display for Change {
                 write!(f, "make image {image} present, still as {id}")
             }
             Change::BuildImage { image } => write!(f, "build image {image}"),
+            Change::PushImage { image, to } => write!(f, "push image {image} to {to}, to run it by its digest"),
+            Change::RunReleaseCommand { release, container, command, timeout_ms } => write!(
+                f,
+                "run the release command `{}` of {release} once as {container} (up to {timeout_ms} ms)",
+                command.join(" ")
+            ),
             Change::StartRelease { release, container } => write!(f, "start release {release} as {container}"),
             Change::HealthCheck { release, path, deadline_ms } => {
                 write!(f, "wait until {release} answers {path} healthy (up to {deadline_ms} ms)")
@@ -495,8 +523,23 @@ impl Platform {
         let image = request.image.clone();
         if request.build.is_some() {
             plan.push(&server, Change::BuildImage { image: image.clone() });
+            if let Some(registry) = &self.settings.registry {
+                plan.push(&server, Change::PushImage { image: image.clone(), to: registry.name_of(&image)? });
+            }
         } else {
+            self.check_pinned_image(host, &image).await?;
             plan.push(&server, Change::EnsureImage { image: image.clone(), expect_id: None });
+        }
+        if let Some(command) = &request.release_command {
+            plan.push(
+                &server,
+                Change::RunReleaseCommand {
+                    release: release.clone(),
+                    container: release_command_container(&project, &env, &release)?,
+                    command: command.argv.clone(),
+                    timeout_ms: millis(command.timeout),
+                },
+            );
         }
         plan.push(
             &server,
@@ -594,10 +637,32 @@ impl Platform {
         if let Some(command) = &request.command {
             crate::model::check_command(command)?;
         }
+        if let Some(command) = &request.release_command {
+            crate::model::check_release_command(&command.argv)?;
+        }
         if let Some(build) = &request.build {
             build.check_inputs()?;
         }
         Ok(())
+    }
+
+    /// Refuses an image pinned by digest in the platform's registry that the
+    /// registry does not hold (`NotFound`), before anything changes: the image
+    /// is pulled here, and a digest never names other content.
+    async fn check_pinned_image(&self, host: &crate::fleet::Host, image: &ImageRef) -> Result<()> {
+        let Some(registry) = self.settings.registry.as_ref().filter(|r| r.holds(image) && image.digest().is_some())
+        else {
+            return Ok(());
+        };
+        match host.runtime.ensure_image(image).await {
+            Err(e) if e.kind() == ErrorKind::NotFound => Err(Error::not_found(format!(
+                "image {image} is not in the registry {}: deploy with a [build] section to push an image, or name a digest the registry holds",
+                registry.address
+            ))
+            .with_context("image", image)
+            .with_source(e)),
+            other => other.map(drop),
+        }
     }
 
     pub(crate) fn port_range(&self, kind: crate::model::EnvironmentKind, service: Service) -> Result<PortRange> {

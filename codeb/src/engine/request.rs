@@ -61,6 +61,36 @@ pub struct DeployRequest {
     pub health: HealthCheck,
     /// Resource limits of the app container.
     pub resources: Resources,
+    /// The command run once before the new release starts (a migration), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_command: Option<ReleaseCommand>,
+}
+
+/// A command a deploy runs once, in a one-off container of the new image
+/// with the new environment (accessories' URLs and secrets included), after
+/// the accessories are ready and before the new release starts: a database
+/// migration (`npx prisma migrate deploy`). A non-zero exit, or no exit
+/// within the timeout, stops the deploy before any traffic moves.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseCommand {
+    /// The program and its arguments (argv, never a shell line).
+    pub argv: Vec<String>,
+    /// How long it may run before it is killed and the deploy fails.
+    #[serde(with = "crate::model::health::millis", rename = "timeout_ms")]
+    #[cfg_attr(feature = "schemars", schemars(with = "u64"))]
+    pub timeout: Duration,
+}
+
+impl ReleaseCommand {
+    /// How long a release command may run when the project file does not say (`release_command_timeout`).
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
+    /// `argv` with the default timeout.
+    pub fn new(argv: Vec<String>) -> Self {
+        ReleaseCommand { argv, timeout: Self::DEFAULT_TIMEOUT }
+    }
 }
 
 impl DeployRequest {
@@ -79,6 +109,7 @@ impl DeployRequest {
             accessories: Accessories::default(),
             health: HealthCheck::default(),
             resources: Resources::default(),
+            release_command: None,
         }
     }
 }

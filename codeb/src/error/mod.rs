@@ -32,7 +32,7 @@ pub enum ErrorKind {
     Locked,
     /// A backend or service could not be reached or answered with a server error.
     Unavailable,
-    /// A release did not pass its health check.
+    /// A release did not pass its health check, or its release command failed.
     Unhealthy,
     /// The operation is refused by policy (protected volume, missing `force`, ...).
     Forbidden,

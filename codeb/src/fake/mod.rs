@@ -21,5 +21,5 @@ pub use http::FakeHttpProbe;
 pub use liveness::FakeLiveness;
 pub use ports::{FakePortProbe, FakePortRegistry};
 pub use proxy::FakeProxy;
-pub use runtime::{AppBehaviour, FakeRuntime};
+pub use runtime::{AppBehaviour, CommandScript, FakeRuntime};
 pub use secrets::FakeSecretStore;

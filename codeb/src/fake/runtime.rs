@@ -38,6 +38,21 @@ pub enum AppBehaviour {
     Hang,
 }
 
+/// How a container's command ends in the fake, for commands that run to an
+/// end (a release command); an unscripted one runs until stopped, as a server does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CommandScript {
+    /// Exits as soon as it starts, with `code`, having written `output`.
+    Exit {
+        /// The exit code.
+        code: i64,
+        /// The lines it writes.
+        output: Vec<String>,
+    },
+    /// Runs and never exits.
+    Hang,
+}
+
 #[derive(Debug, Default)]
 struct State {
     registry: BTreeSet<String>,
@@ -53,6 +68,10 @@ struct State {
     exec_codes: BTreeMap<ContainerName, i64>,
     /// Every command run in a container, in order, by name.
     execs: BTreeMap<ContainerName, Vec<ExecSpec>>,
+    /// How containers that run these commands end.
+    scripts: BTreeMap<Vec<String>, CommandScript>,
+    /// The spec of every container created, in order, removed ones included.
+    created: Vec<ContainerSpec>,
     next_id: u64,
 }
 
@@ -100,6 +119,16 @@ impl FakeRuntime {
     /// The spec a container was created with (for asserting what the SDK asked for).
     pub fn container_spec(&self, name: &ContainerName) -> Option<ContainerSpec> {
         self.state().containers.get(name).map(|c| c.spec.clone())
+    }
+
+    /// Makes every container whose command is `command` end as `script` says when it starts.
+    pub fn script_command(&self, command: &[&str], script: CommandScript) {
+        self.state().scripts.insert(command.iter().map(|w| w.to_string()).collect(), script);
+    }
+
+    /// The spec of every container created so far, in order, those removed since included.
+    pub fn created(&self) -> Vec<ContainerSpec> {
+        self.state().created.clone()
     }
 
     /// Makes a running container exit with `code`, as if the app crashed.
@@ -187,6 +216,19 @@ impl ContainerRuntime for FakeRuntime {
         Ok(info)
     }
 
+    async fn push_image(&self, image: &ImageRef, to: &ImageRef) -> Result<String> {
+        let mut state = self.state();
+        let id = state.images.get(image.as_str()).ok_or_else(|| missing("image", image))?.id.clone();
+        let digest = format!("sha256:{id}");
+        let pinned = to.pinned(&digest)?;
+        // Pushed from here, so here it is present under both names, as Podman keeps its repo digests.
+        for name in [to.clone(), pinned] {
+            state.registry.insert(name.to_string());
+            state.images.insert(name.to_string(), ImageInfo { reference: name, id: id.clone() });
+        }
+        Ok(digest)
+    }
+
     async fn ping(&self) -> Result<()> {
         Ok(())
     }
@@ -237,6 +279,7 @@ impl ContainerRuntime for FakeRuntime {
             ports: spec.ports.clone(),
         };
         state.containers.insert(spec.name.clone(), FakeContainer { info, spec: spec.clone(), logs: Vec::new() });
+        state.created.push(spec.clone());
         Ok(id)
     }
 
@@ -253,8 +296,15 @@ impl ContainerRuntime for FakeRuntime {
                 )));
             }
         }
+        let script = state.containers.get(name).and_then(|c| state.scripts.get(c.spec.command.as_ref()?)).cloned();
         if let Some(container) = state.containers.get_mut(name) {
-            container.info.state = ContainerState::Running;
+            container.info.state = match script {
+                Some(CommandScript::Exit { code, output }) => {
+                    container.logs.extend(output);
+                    ContainerState::Exited { code: Some(code) }
+                }
+                Some(CommandScript::Hang) | None => ContainerState::Running,
+            };
         }
         Ok(())
     }

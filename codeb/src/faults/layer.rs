@@ -27,6 +27,7 @@ pub const RUNTIME_OPS: &[&str] = &[
     "ping",
     "ensure_image",
     "build_image",
+    "push_image",
     "list_images",
     "remove_image",
     "create_container",
@@ -97,6 +98,11 @@ impl<T: ContainerRuntime + ?Sized> ContainerRuntime for Faulty<T> {
     async fn ensure_image(&self, image: &ImageRef) -> Result<ImageInfo> {
         self.faults.enter("ensure_image").await?;
         self.inner.ensure_image(image).await
+    }
+
+    async fn push_image(&self, image: &ImageRef, to: &ImageRef) -> Result<String> {
+        self.faults.enter("push_image").await?;
+        self.inner.push_image(image, to).await
     }
 
     async fn build_image(&self, spec: &BuildSpec) -> Result<ImageInfo> {

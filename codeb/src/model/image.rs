@@ -85,6 +85,12 @@ impl ImageRef {
     pub fn digest(&self) -> Option<&str> {
         self.digest.as_deref()
     }
+
+    /// The same image pinned to `digest`: `[registry/]repository@digest`, its tag dropped.
+    pub fn pinned(&self, digest: &str) -> Result<Self, ValidationError> {
+        let registry = self.registry.as_ref().map(|r| format!("{r}/")).unwrap_or_default();
+        ImageRef::parse(&format!("{registry}{}@{digest}", self.repository))
+    }
 }
 
 fn check_digest(digest: &str) -> Result<(), &'static str> {

@@ -19,7 +19,7 @@ mod role;
 mod step;
 mod validation;
 
-pub use command::check_command;
+pub use command::{check_command, check_release_command};
 pub use domain::DomainName;
 pub use env_var::{EnvKey, EnvValue, EnvVar, MASK};
 pub use environment::{Environment, EnvironmentKind, PreviewId};

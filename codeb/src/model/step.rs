@@ -20,6 +20,8 @@ pub enum Step {
     Accessories,
     /// Making the image present.
     Image,
+    /// Running the release command once, before the new release starts.
+    ReleaseCommand,
     /// Creating and starting the release's container.
     StartRelease,
     /// Waiting until the release answers healthy.
@@ -52,6 +54,7 @@ impl Step {
             Step::AllocatePorts => "allocate_ports",
             Step::Accessories => "accessories",
             Step::Image => "image",
+            Step::ReleaseCommand => "release_command",
             Step::StartRelease => "start_release",
             Step::HealthCheck => "health_check",
             Step::SwitchRoute => "switch_route",
@@ -66,13 +69,14 @@ impl Step {
     }
 
     /// Every step, in the order a deploy runs them.
-    pub const ALL: [Step; 16] = [
+    pub const ALL: [Step; 17] = [
         Step::Plan,
         Step::Lock,
         Step::AllocatePorts,
         Step::Configure,
         Step::Accessories,
         Step::Image,
+        Step::ReleaseCommand,
         Step::StartRelease,
         Step::HealthCheck,
         Step::SwitchRoute,

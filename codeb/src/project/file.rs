@@ -7,6 +7,8 @@
 //! image = "localhost/shop:v1"        # or a [build] section
 //! port = 8080                        # the port the app listens on (fly: internal_port)
 //! command = ["node", "server.js"]    # optional; the image's default otherwise
+//! release_command = ["npx", "prisma", "migrate", "deploy"]  # optional; once per deploy, before the release starts
+//! release_command_timeout = "5m"     # the default
 //!
 //! [build]
 //! context = "."
@@ -42,7 +44,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::engine::{Accessories, DeployRequest};
+use crate::engine::{Accessories, DeployRequest, ReleaseCommand};
 use crate::model::{DomainName, EnvVar, Environment, HealthCheck, ImageRef, Port, ProjectName, ServerName, Service};
 use crate::project::raw::Raw;
 use crate::runtime::{BuildSpec, Resources, build_containerfile, managed_labels};
@@ -61,6 +63,8 @@ pub struct ProjectFile {
     pub port: Port,
     /// The command to run instead of the image's default.
     pub command: Option<Vec<String>>,
+    /// The command run once before each new release starts (a migration).
+    pub release_command: Option<ReleaseCommand>,
     /// When the app counts as healthy.
     pub health: HealthCheck,
     /// Plain env vars.
@@ -153,6 +157,7 @@ impl ProjectFile {
         let mut request = DeployRequest::new(self.name.clone(), env.clone(), image, self.port);
         request.build = build;
         request.command = self.command.clone();
+        request.release_command = self.release_command.clone();
         request.env_vars = self.env.clone();
         request.domains = self.domains.get(env).cloned().unwrap_or_default();
         request.server = self.servers.get(env).cloned();

@@ -16,11 +16,11 @@ use std::time::Duration;
 use toml::{Spanned, Value};
 
 use crate::Result;
-use crate::engine::Accessories;
+use crate::engine::{Accessories, ReleaseCommand};
 use crate::model::{
     DomainName, EnvKey, EnvValue, EnvVar, Environment, ImageRef, Port, ProjectName, ServerName, ValidationError,
 };
-use crate::model::{HealthCheck, HealthPath, check_command};
+use crate::model::{HealthCheck, HealthPath, check_command, check_release_command};
 use crate::project::file::{BuildSection, PROJECT_FILE, ProjectFile};
 use crate::project::units::{self, parse_duration, parse_size};
 use crate::runtime::Resources;
@@ -79,6 +79,13 @@ pub(super) struct Raw {
     port: At<u16>,
     /// The program and arguments to run instead of the image's default command.
     command: Option<At<Vec<String>>>,
+    /// A command run once per deploy before the new release starts, in a
+    /// one-off container of its image with its env (accessories' URLs and
+    /// secrets included): a migration such as `["npx", "prisma", "migrate", "deploy"]`.
+    /// A non-zero exit stops the deploy before any traffic moves.
+    release_command: Option<At<Vec<String>>>,
+    /// How long the release command may run before it is killed and the deploy fails (default 5m).
+    release_command_timeout: Option<WrittenDuration>,
     /// When the app counts as healthy: Kamal's names and defaults.
     #[serde(default)]
     healthcheck: RawHealth,
@@ -235,6 +242,7 @@ impl Raw {
         if let Some(command) = &self.command {
             file.at(command, |c| check_command(c))?;
         }
+        let release_command = self.release_command(&file)?;
         let env = self
             .env
             .iter()
@@ -260,6 +268,7 @@ impl Raw {
             build: self.build.map(|b| BuildSection { context: b.context, containerfile: b.containerfile }),
             port: file.at(&self.port, |p| Port::new(*p))?,
             command: self.command.map(|c| c.0.into_inner()),
+            release_command,
             health: self.healthcheck.validate(&file)?,
             env,
             accessories: Accessories { postgres: self.accessories.postgres, redis: self.accessories.redis },
@@ -267,6 +276,31 @@ impl Raw {
             domains,
             servers,
         })
+    }
+}
+
+impl Raw {
+    /// `release_command` with its timeout; a timeout without a command, or of 0s, is refused.
+    fn release_command(&self, file: &Checker<'_>) -> Result<Option<ReleaseCommand>> {
+        const TIMEOUT: &str = "release_command_timeout";
+        let timeout = self.release_command_timeout.as_ref().map(|WrittenDuration(value)| value);
+        match (&self.release_command, timeout) {
+            (None, None) => Ok(None),
+            (None, Some(value)) => file.at(value, |_| {
+                Err(ValidationError::new(TIMEOUT, file.written(value), "is given only with a release_command"))
+            }),
+            (Some(command), timeout) => {
+                file.at(command, |c| check_release_command(c))?;
+                let mut release_command = ReleaseCommand::new(command.get().clone());
+                if let Some(value) = timeout {
+                    release_command.timeout = file.at(value, |v| match duration(TIMEOUT, v)? {
+                        zero if zero.is_zero() => Err(ValidationError::new(TIMEOUT, "0s", "is longer than 0s")),
+                        timeout => Ok(timeout),
+                    })?;
+                }
+                Ok(Some(release_command))
+            }
+        }
     }
 }
 
@@ -524,6 +558,9 @@ mod tests {
             ("[environments.staging]\ndomains = [\n  \"ok.example.com\",\n  \"a b.com\",\n]\n", 7, "domain", None),
             ("[environments.staging]\nserver = \"-oProxyCommand=x\"\n", 5, "server name", None),
             ("command = []\n", 4, "command", None),
+            ("release_command = [\"\", \"x\"]\n", 4, "release_command", None),
+            ("release_command = [\"true\"]\nrelease_command_timeout = 0\n", 5, "release_command_timeout", None),
+            ("release_command_timeout = \"1m\"\n", 4, "release_command_timeout", None),
         ] {
             let err = ProjectFile::parse(&format!("{HEAD}{rest}")).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::Invalid, "{rest:?}: {err}");
@@ -539,6 +576,17 @@ mod tests {
             let err = ProjectFile::parse(text).unwrap_err();
             assert_eq!(err.context_value("line"), Some(line.to_string().as_str()), "{text:?}: {err}");
         }
+    }
+
+    #[test]
+    fn a_release_command_is_an_argv_with_a_timeout_of_five_minutes_unless_given() {
+        let command =
+            file("release_command = [\"npx\", \"prisma\", \"migrate\", \"deploy\"]\n").release_command.unwrap();
+        assert_eq!(command.argv, ["npx", "prisma", "migrate", "deploy"]);
+        assert_eq!(command.timeout, Duration::from_secs(300));
+        let quick = file("release_command = [\"true\"]\nrelease_command_timeout = \"1m30s\"\n").release_command;
+        assert_eq!(quick.unwrap().timeout, Duration::from_secs(90));
+        assert_eq!(file("").release_command, None);
     }
 
     #[test]

@@ -1,0 +1,92 @@
+//! Images and a registry on the in-memory fakes: with `[registry]`, an image
+//! built here is pushed and the release records and runs the digest the
+//! registry gives; a digest the registry lacks is refused before anything
+//! changes.
+
+use codeb::ErrorKind;
+use codeb::config::Registry;
+use codeb::engine::{Change, DeployOptions, DeployRequest, Platform, Settings, release_container};
+use codeb::fake::FakeBackends;
+use codeb::model::{Environment, ImageRef, Port, ProjectName, ReleaseId};
+use codeb::runtime::{BuildSpec, Labels};
+use codeb::ssot::StateStore;
+
+fn project() -> ProjectName {
+    ProjectName::parse("shop").unwrap()
+}
+
+fn platform(fakes: &FakeBackends, registry: Option<Registry>) -> Platform {
+    let mut settings = Settings::local("tester", "test");
+    settings.watch_window = std::time::Duration::ZERO;
+    settings.registry = registry;
+    Platform::new(fakes.backends(), settings)
+}
+
+fn registry() -> Registry {
+    Registry::new("127.0.0.1:5000", false).unwrap()
+}
+
+/// A deploy that builds `localhost/shop:build-1` from a context holding a Containerfile.
+fn build_request(context: &std::path::Path) -> DeployRequest {
+    std::fs::write(context.join("Containerfile"), "FROM scratch\n").unwrap();
+    let image = ImageRef::parse("localhost/shop:build-1").unwrap();
+    let mut request = DeployRequest::new(project(), Environment::Staging, image.clone(), Port::new(8080).unwrap());
+    request.build =
+        Some(BuildSpec { context: context.to_owned(), containerfile: None, tag: image, labels: Labels::new() });
+    request
+}
+
+#[tokio::test]
+async fn an_image_built_here_is_pushed_and_the_release_records_and_runs_its_digest() {
+    let (fakes, context) = (FakeBackends::new(), tempfile::tempdir().unwrap());
+    let p = platform(&fakes, Some(registry()));
+    let plan = p.plan(&build_request(context.path())).await.unwrap();
+    let kinds: Vec<String> = plan.changes.iter().map(|c| c.change.kind()).collect();
+    let push = kinds.iter().position(|k| k == "push_image").unwrap_or_else(|| panic!("a push in {kinds:?}"));
+    assert_eq!(kinds[push - 1], "build_image", "built, then pushed: {kinds:?}");
+    let to = ImageRef::parse("127.0.0.1:5000/shop:build-1").unwrap();
+    assert!(plan.changes.iter().any(|c| c.change == Change::PushImage { image: plan.image.clone(), to: to.clone() }));
+
+    let report = p.apply(&plan, &DeployOptions::default()).await.unwrap();
+    let pinned = &report.image;
+    assert_eq!((pinned.registry(), pinned.repository()), (Some("127.0.0.1:5000"), "shop"), "{pinned}");
+    assert!(pinned.digest().is_some_and(|d| d.starts_with("sha256:")), "run by digest: {pinned}");
+    let record = fakes.state.load().unwrap().environment(&project(), &Environment::Staging).cloned().unwrap();
+    assert_eq!(&record.current().unwrap().image, pinned, "the release records the digest it runs");
+    let container = release_container(&project(), &Environment::Staging, &ReleaseId::parse("v1").unwrap()).unwrap();
+    assert_eq!(&fakes.runtime.container_spec(&container).unwrap().image, pinned, "and runs it");
+}
+
+#[tokio::test]
+async fn without_a_registry_an_image_built_here_is_run_as_built() {
+    let (fakes, context) = (FakeBackends::new(), tempfile::tempdir().unwrap());
+    let p = platform(&fakes, None);
+    let plan = p.plan(&build_request(context.path())).await.unwrap();
+    assert!(!plan.changes.iter().any(|c| matches!(c.change, Change::PushImage { .. })));
+    let report = p.apply(&plan, &DeployOptions::default()).await.unwrap();
+    assert_eq!(report.image.as_str(), "localhost/shop:build-1");
+}
+
+#[tokio::test]
+async fn a_digest_the_registry_lacks_is_not_found_before_anything_changes() {
+    let fakes = FakeBackends::new();
+    let p = platform(&fakes, Some(registry()));
+    let missing = ImageRef::parse(&format!("127.0.0.1:5000/shop@sha256:{}", "0".repeat(64))).unwrap();
+    let request = DeployRequest::new(project(), Environment::Staging, missing.clone(), Port::new(8080).unwrap());
+    let err = p.deploy(&request, &DeployOptions::default()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    assert_eq!(err.context_value("step"), Some("plan"), "{err}");
+    assert!(err.to_string().contains("is not in the registry 127.0.0.1:5000"), "{err}");
+    assert!(fakes.state.load().unwrap().projects.is_empty(), "nothing was recorded");
+    assert!(fakes.runtime.created().is_empty(), "nothing was created");
+}
+
+#[tokio::test]
+async fn a_push_the_registry_refuses_fails_the_deploy_at_the_image_step_and_leaves_nothing() {
+    let (fakes, context) = (FakeBackends::new(), tempfile::tempdir().unwrap());
+    let p = platform(&fakes, Some(registry()));
+    fakes.runtime.faults().fail_next("push_image", 1, ErrorKind::Unauthenticated);
+    let err = p.deploy(&build_request(context.path()), &DeployOptions::default()).await.unwrap_err();
+    assert_eq!((err.kind(), err.context_value("step")), (ErrorKind::Unauthenticated, Some("image")), "{err}");
+    assert!(fakes.runtime.created().is_empty(), "no release started");
+}
