@@ -413,6 +413,7 @@ async fn build_image_from_a_context_directory_yields_a_runnable_image() {
     let build = BuildSpec {
         context: context.path().to_owned(),
         containerfile: None,
+        generated: None,
         tag: tag.clone(),
         labels: [("io.codeb.project".to_owned(), ns.as_str().to_owned())].into(),
     };
@@ -443,6 +444,7 @@ async fn a_build_whose_containerfile_fails_is_invalid() {
     let build = BuildSpec {
         context: context.path().to_owned(),
         containerfile: None,
+        generated: None,
         tag: ImageRef::parse(&format!("localhost/codeb-test-{}/broken:v1", ns.as_str())).unwrap(),
         labels: Default::default(),
     };
