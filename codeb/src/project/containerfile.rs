@@ -214,7 +214,10 @@ CMD [\"npm\", \"start\"]
             app.prisma = Some(Prisma { schema: Some("prisma/schema.prisma".into()), provider: None });
             let text = generate(&app, &base(), port()).unwrap();
             let (build, runtime) = text.split_once("\n\nFROM").unwrap().1.split_once("\n\nFROM").unwrap();
-            assert!(build.contains(&format!("COPY . .\n{generate_line}")), "after the sources, before the build: {text}");
+            assert!(
+                build.contains(&format!("COPY . .\n{generate_line}")),
+                "after the sources, before the build: {text}"
+            );
             assert!(!runtime.contains("prisma"), "{text}");
         }
         assert!(!generate(&next_app(None), &base(), port()).unwrap().contains("prisma"));

@@ -21,7 +21,7 @@ pub struct InitOptions {
 }
 
 /// What `init` found and wrote.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct InitReport {
     /// The project directory.
@@ -70,7 +70,8 @@ pub fn init_under(dir: &Path, roots: &[PathBuf], options: &InitOptions) -> Resul
     };
     let name = project_name(analysis.package_name.as_deref(), dir)?;
     let project_file = render(&name, port, &analysis);
-    ProjectFile::parse(&project_file).map_err(|e| Error::internal(format!("init wrote a codeb.toml it cannot read: {e}")))?;
+    ProjectFile::parse(&project_file)
+        .map_err(|e| Error::internal(format!("init wrote a codeb.toml it cannot read: {e}")))?;
     let target = dir.join(PROJECT_FILE);
     let replaced = target.symlink_metadata().is_ok();
     if replaced && !options.force {
@@ -105,7 +106,8 @@ fn label(text: &str) -> String {
         }
     }
     let trimmed = out.trim_matches('-');
-    let named = if trimmed.starts_with(|c: char| c.is_ascii_digit()) { format!("app-{trimmed}") } else { trimmed.into() };
+    let named =
+        if trimmed.starts_with(|c: char| c.is_ascii_digit()) { format!("app-{trimmed}") } else { trimmed.into() };
     named.chars().take(63).collect::<String>().trim_end_matches('-').to_owned()
 }
 
@@ -325,7 +327,8 @@ mod tests {
 
     #[test]
     fn names_become_valid_project_names() {
-        for (given, name) in [("shop", "shop"), ("@acme/shop_web", "shop-web"), ("My App!", "my-app"), ("2fast", "app-2fast")]
+        for (given, name) in
+            [("shop", "shop"), ("@acme/shop_web", "shop-web"), ("My App!", "my-app"), ("2fast", "app-2fast")]
         {
             assert_eq!(project_name(Some(given), Path::new("/nonexistent")).unwrap().as_str(), name, "{given}");
         }

@@ -7,7 +7,8 @@ use crate::model::Port;
 /// The `provider` of the first `datasource` block of a Prisma schema.
 pub(super) fn datasource_provider(schema: &str) -> Option<String> {
     let mut in_datasource = false;
-    let uncommented: String = schema.lines().map(|l| l.split("//").next().unwrap_or_default()).collect::<Vec<_>>().join("\n");
+    let uncommented: String =
+        schema.lines().map(|l| l.split("//").next().unwrap_or_default()).collect::<Vec<_>>().join("\n");
     let blocks = uncommented.replace('{', "{\n").replace('}', "\n}\n");
     for line in blocks.lines().map(str::trim) {
         let mut words = line.split_whitespace();
