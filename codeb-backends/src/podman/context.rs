@@ -107,7 +107,7 @@ impl Packer<'_> {
             let path = dir.join(entry.file_name());
             let kind = entry.file_type()?;
             let judged = self.rules.judge(&path, verdict);
-            let always = self.always.iter().any(|a| *a == path);
+            let always = self.always.contains(&path);
             let excluded = self.rules.excludes(judged) && !always;
             if kind.is_dir() {
                 let needed = self.always.iter().any(|a| a.starts_with(&path));
