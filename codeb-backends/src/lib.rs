@@ -58,7 +58,7 @@ pub use connect::{connect, connect_discovered};
 pub use doctor::TransportDoctor;
 pub use http_probe::TransportHttpProbe;
 pub use liveness::ProcLiveness;
-pub use podman::{PodmanConfig, PodmanRuntime, RegistryLogin, Ulimit};
+pub use podman::{PackedContext, PodmanConfig, PodmanRuntime, RegistryLogin, Ulimit, pack_build_context};
 pub use port_probe::ProcPortProbe;
 pub use powerdns::{PowerDns, PowerDnsConfig};
 pub use secret_file::{DEFAULT_KEEP_VERSIONS, FileSecretStore, KEY_BYTES, KeySource, SecretFileConfig, SecretKey};

@@ -476,6 +476,7 @@ async fn build_image_from_a_context_directory_yields_a_runnable_image() {
     let build = BuildSpec {
         context: context.path().to_owned(),
         containerfile: None,
+        generated: None,
         tag: tag.clone(),
         labels: [("io.codeb.project".to_owned(), ns.as_str().to_owned())].into(),
     };
@@ -497,6 +498,45 @@ async fn build_image_from_a_context_directory_yields_a_runnable_image() {
 }
 
 #[tokio::test]
+async fn a_build_with_a_generated_containerfile_sees_nothing_its_ignore_file_excludes() {
+    let Some(live) = live().await else { return };
+    let ns = Namespace::random();
+    let context = tempfile::tempdir().unwrap();
+    std::fs::write(context.path().join(".dockerignore"), ".env\n*.bin\n").unwrap();
+    std::fs::write(context.path().join(".env"), "API_TOKEN=hunter2\n").unwrap();
+    std::fs::write(context.path().join("big.bin"), vec![0u8; 32 << 20]).unwrap();
+    std::fs::write(context.path().join("app.txt"), format!("app of {}\n", ns.as_str())).unwrap();
+    let tag = ImageRef::parse(&format!("localhost/codeb-test-{}/ignored:v1", ns.as_str())).unwrap();
+    let build = BuildSpec {
+        context: context.path().to_owned(),
+        containerfile: None,
+        generated: Some(format!("FROM {}\nCOPY . /www/ctx/\n", live.image)),
+        tag: tag.clone(),
+        labels: [("io.codeb.project".to_owned(), ns.as_str().to_owned())].into(),
+    };
+    live.runtime.build_image(&build).await.unwrap();
+
+    let port = free_port();
+    let mut spec = spec(&live, &ns, "ignored", port);
+    spec.image = tag.clone();
+    live.runtime.create_container(&spec).await.unwrap();
+    live.runtime.start_container(&spec.name).await.unwrap();
+    let app = first_ok(port, "/ctx/app.txt").await;
+    let status = |path: &str| {
+        let url = format!("http://127.0.0.1:{port}{path}");
+        async move { reqwest::get(url).await.unwrap().status() }
+    };
+    let (env, big, ignore_file) =
+        (status("/ctx/.env").await, status("/ctx/big.bin").await, status("/ctx/.dockerignore").await);
+    live.runtime.remove_container(&spec.name, RemoveOptions::FORCE).await.unwrap();
+    let _ = live.raw.remove_image(tag.as_str(), None::<RemoveImageOptions>, None).await;
+    assert_eq!(app, format!("app of {}\n", ns.as_str()), "the context was built from");
+    assert_eq!(env, reqwest::StatusCode::NOT_FOUND, "the ignored secret file is not in the image");
+    assert_eq!(big, reqwest::StatusCode::NOT_FOUND, "the ignored large file is not in the image");
+    assert_eq!(ignore_file, reqwest::StatusCode::OK, "the ignore file itself is sent");
+}
+
+#[tokio::test]
 async fn a_build_whose_containerfile_fails_is_invalid() {
     let Some(live) = live().await else { return };
     let ns = Namespace::random();
@@ -506,6 +546,7 @@ async fn a_build_whose_containerfile_fails_is_invalid() {
     let build = BuildSpec {
         context: context.path().to_owned(),
         containerfile: None,
+        generated: None,
         tag: ImageRef::parse(&format!("localhost/codeb-test-{}/broken:v1", ns.as_str())).unwrap(),
         labels: Default::default(),
     };

@@ -43,6 +43,8 @@ pub enum Command {
     /// Start, stop or inspect the local stack (Podman, Caddy, PowerDNS on loopback).
     #[command(subcommand)]
     Local(LocalCommand),
+    /// Analyse a directory (package.json, lock file, Prisma, Redis clients) and write its codeb.toml.
+    Init(InitArgs),
     /// Deploy a project directory (its codeb.toml) to an environment.
     Deploy(DeployArgs),
     /// Go back to the previous release or a named one.
@@ -110,8 +112,9 @@ pub struct Target {
 fn project_here() -> Option<&'static str> {
     static HERE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
     let name = HERE.get_or_init(|| {
-        let dir = std::env::current_dir().ok()?;
-        codeb::project::ProjectFile::read(&dir).ok().map(|file| file.name.to_string())
+        let path = std::env::current_dir().ok()?.join(codeb::project::PROJECT_FILE);
+        let text = codeb::tomlfile::read_capped(&path, "the project file").ok()?;
+        codeb::project::ProjectFile::parse(&text).ok().map(|file| file.name.to_string())
     });
     name.as_deref()
 }
@@ -143,6 +146,20 @@ pub struct LocalArgs {
     /// The data directory (default: ~/.local/share/codeb/local).
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+}
+
+/// `we init`
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The project directory.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Write over an existing codeb.toml.
+    #[arg(long)]
+    pub force: bool,
+    /// Print what was found and the file, and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `we deploy`

@@ -392,3 +392,30 @@ fn releases_show_who_deployed_each_in_text_and_json() {
     assert!(text.lines().next().is_some_and(|header| header.contains("BY")), "{text}");
     assert!(text.contains("ana@laptop via we"), "{text}");
 }
+
+#[test]
+fn init_writes_codeb_toml_once_and_refuses_to_write_over_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("package.json"),
+        r#"{"name":"shop","scripts":{"start":"next start"},"dependencies":{"next":"15"}}"#,
+    )
+    .unwrap();
+    let path = dir.path().to_str().unwrap();
+    let first = we(&["init", path, "--json"], "/nonexistent/platform.toml");
+    assert_eq!(first.status.code(), Some(0), "{}", String::from_utf8_lossy(&first.stderr));
+    let report = json(&first);
+    assert_eq!((report["name"].as_str(), report["analysis"]["framework"].as_str()), (Some("shop"), Some("nextjs")));
+    let written = std::fs::read_to_string(dir.path().join("codeb.toml")).unwrap();
+    assert_eq!(report["project_file"].as_str(), Some(written.as_str()));
+    let again = we(&["init", path, "--json"], "/nonexistent/platform.toml");
+    assert_eq!(again.status.code(), Some(7), "an existing codeb.toml is a conflict");
+    assert_eq!(json(&again)["error"]["context"]["file"], "codeb.toml");
+    let dry = we(&["init", path, "--force", "--dry-run"], "/nonexistent/platform.toml");
+    let shown = String::from_utf8_lossy(&dry.stdout);
+    assert!(shown.starts_with("would write (dry run) ") && shown.contains("name = \"shop\""), "{shown}");
+    std::fs::write(dir.path().join("package.json"), "{\"name\": \"shop\",\n  oops }").unwrap();
+    let broken = we(&["init", path, "--force", "--json"], "/nonexistent/platform.toml");
+    assert_eq!(json(&broken)["error"]["context"]["line"], "2", "the bad line is named");
+    assert_eq!(std::fs::read_to_string(dir.path().join("codeb.toml")).unwrap(), written, "nothing was written");
+}

@@ -18,8 +18,8 @@ use crate::roots::ProjectRoots;
 
 /// What every client is told at `initialize`: how the tools fit together.
 const INSTRUCTIONS: &str = "codeb deploys containerised apps to your own servers. \
-Typical flow: `project_list` names the projects; `plan` (dry run) then `deploy` a project directory holding \
-codeb.toml to an environment (staging, production or preview-<id>); `releases`, `health_check` and `logs` show \
+Typical flow: `project_list` names the projects; `init` writes a new project directory's codeb.toml from its \
+package.json; `plan` (dry run) then `deploy` a project directory holding codeb.toml to an environment (staging, production or preview-<id>); `releases`, `health_check` and `logs` show \
 the outcome; `rollback` goes back; `ssot_diff` shows where what runs differs from the record; after a crashed \
 deploy, `lock_status` then `recover` (or `lock_release`). Tool names follow the `we` CLI: `group_action`. \
 Destructive tools (project_delete, domain_remove, env_unset, port_release, rollback) change nothing without \

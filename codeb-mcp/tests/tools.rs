@@ -13,7 +13,8 @@ use codeb_mcp::ProjectRoots;
 use common::Harness;
 use serde_json::{Value, json};
 
-const ALL_TOOLS: [&str; 26] = [
+const ALL_TOOLS: [&str; 27] = [
+    "init",
     "deploy",
     "plan",
     "rollback",
@@ -42,8 +43,10 @@ const ALL_TOOLS: [&str; 26] = [
     "server_check",
 ];
 /// Tools that take `force`: without it the first five return their plan and change nothing; `recover` and
-/// `lock_release` refuse a lock whose holder still runs; `domain_setup` refuses another environment's domain.
-const DESTRUCTIVE_WITH_FORCE: [&str; 8] = [
+/// `lock_release` refuse a lock whose holder still runs; `domain_setup` refuses another environment's domain;
+/// `init` refuses to write over an existing codeb.toml.
+const DESTRUCTIVE_WITH_FORCE: [&str; 9] = [
+    "init",
     "project_delete",
     "domain_remove",
     "env_unset",
@@ -296,6 +299,14 @@ async fn every_tool_answers_in_the_shape_its_output_schema_advertises() {
         args
     };
 
+    let fresh = h.dir.path().join("fresh");
+    std::fs::create_dir_all(&fresh).unwrap();
+    std::fs::write(fresh.join("package.json"), r#"{"name":"fresh","scripts":{"start":"node index.js"}}"#).unwrap();
+    h.ok("init", json!({ "path": Harness::arg(&fresh), "dry_run": true })).await;
+    let written = h.ok("init", json!({ "path": Harness::arg(&fresh) })).await;
+    assert_eq!(written["data"]["written"], true, "{written}");
+    assert_eq!(h.fails("init", json!({ "path": Harness::arg(&fresh) })).await["kind"], "conflict");
+    h.ok("init", json!({ "path": Harness::arg(&fresh), "force": true })).await;
     h.ok("plan", json!({ "path": path, "env": "staging" })).await;
     deploy(&h, &dir, None).await;
     deploy(&h, &dir, Some("localhost/shop:v2")).await;
@@ -662,6 +673,37 @@ async fn project_directories_outside_the_roots_are_refused_before_any_backend() 
 }
 
 #[tokio::test]
+async fn init_neither_reads_nor_writes_outside_the_roots() {
+    let h = rooted_at("root").await;
+    let (root, outside) = (h.dir.path().join("root"), h.dir.path().join("outside"));
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("package.json"), r#"{"scripts":{"start":"node a.js"}}"#).unwrap();
+    std::fs::write(outside.join("schema.prisma"), "datasource db {\n provider = \"sqlite\"\n}\n").unwrap();
+    let app = root.join("app");
+    std::fs::create_dir_all(&app).unwrap();
+    std::fs::write(
+        app.join("package.json"),
+        r#"{"scripts":{"start":"node a.js"},"prisma":{"schema":"../../outside/schema.prisma"}}"#,
+    )
+    .unwrap();
+    let linked = root.join("linked");
+    std::os::unix::fs::symlink(&outside, &linked).unwrap();
+
+    for (path, kind) in
+        [(&outside, "invalid"), (&root.join("../outside"), "invalid"), (&linked, "invalid"), (&app, "forbidden")]
+    {
+        let error = h.fails("init", json!({ "path": Harness::arg(path), "force": true })).await;
+        assert_eq!(error["kind"], kind, "{path:?}: {error}");
+        assert!(error["message"].as_str().unwrap().contains("outside the project roots"), "{error}");
+    }
+    assert!(!outside.join("codeb.toml").exists() && !app.join("codeb.toml").exists(), "nothing was written");
+    std::fs::write(app.join("package.json"), r#"{"scripts":{"start":"node a.js"}}"#).unwrap();
+    let report = h.ok("init", json!({ "path": Harness::arg(&app) })).await;
+    assert_eq!(report["data"]["name"], "app", "{report}");
+    assert!(app.join("codeb.toml").is_file(), "written inside the root");
+}
+
+#[tokio::test]
 async fn a_project_file_inside_a_root_cannot_point_outside_it() {
     let h = rooted_at("root").await;
     let outside = h.project("other", "localhost/other:v1", "");
@@ -891,6 +933,7 @@ async fn hostile_arguments_are_refused_naming_the_argument_and_rule_before_any_b
     let dir = h.project("shop", "localhost/shop:v1", "");
     let path = Harness::arg(&dir);
     let base: Vec<(&str, Value)> = vec![
+        ("init", json!({ "path": path })),
         ("deploy", json!({ "path": path, "env": "staging", "image": "localhost/shop:v1" })),
         ("plan", json!({ "path": path, "env": "staging", "image": "localhost/shop:v1" })),
         ("rollback", json!({ "project": "shop", "env": "staging", "to": "v1" })),

@@ -14,7 +14,7 @@ use std::sync::{PoisonError, RwLock};
 use codeb::engine::Platform as Sdk;
 use codeb::model::{DomainName, EnvKey, EnvVar, Environment, ImageRef, ProjectName, ReleaseId, ServerName, Service};
 use codeb::ports::{PortFilter, PortKey};
-use codeb::project::ProjectFile;
+use codeb::project::{InitOptions, ProjectFile};
 use pyo3::IntoPyObjectExt;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -24,9 +24,9 @@ use crate::connect;
 use crate::errors::{InternalError, IntoPyResult, to_py_err};
 use crate::events;
 use crate::results::{
-    DeployReport, Deployed, DomainReport, EnvSet, HealthReport, LockStatus, NamedProject, Plan, PortAllocation,
-    PortReport, ProjectRecord, ProjectSummary, ReconcileReport, RecoverReport, Release, Removal, RollbackPlan,
-    RolledBack, ServerCheck, ServerSummary, SsotStatus,
+    DeployReport, Deployed, DomainReport, EnvSet, HealthReport, InitReport, LockStatus, NamedProject, Plan,
+    PortAllocation, PortReport, ProjectRecord, ProjectSummary, ReconcileReport, RecoverReport, Release, Removal,
+    RollbackPlan, RolledBack, ServerCheck, ServerSummary, SsotStatus,
 };
 use crate::runtime::{awaitable, block};
 
@@ -228,6 +228,14 @@ platform_classes! {
     /// Cancelling an awaitable stops the waiting, not the operation: a deploy
     /// always finishes or cleans up and releases its lock.
     AsyncPlatform;
+
+    /// Analyses directory `path` (package.json, lock file, Prisma, Redis clients, start script, port) and
+    /// writes its `codeb.toml`: an `InitReport`. Never over an existing one unless `force=True`
+    /// (`ConflictError`); `dry_run=True` writes nothing. Asks nothing of the platform's servers.
+    #[pyo3(signature = (path, force=false, dry_run=false))]
+    fn init(_sdk, path: PathBuf, force: bool, dry_run: bool) -> InitReport {
+        Ok(async move { Ok(InitReport::from(codeb::project::init(&path, &InitOptions { force, dry_run })?)) })
+    }
 
     /// Deploys the project in directory `path` (its `codeb.toml`) to `env`: a `DeployReport`.
     /// With `dry_run=True` nothing changes and the result is the `Plan`. `image` overrides

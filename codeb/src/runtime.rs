@@ -61,6 +61,11 @@ pub struct BuildSpec {
     /// The Containerfile/Dockerfile, relative to the context; when `None`, the
     /// first of [`CONTAINERFILE_NAMES`] the context holds.
     pub containerfile: Option<PathBuf>,
+    /// The text of the Containerfile to build with when the context has none
+    /// of its own (one codeb generated for a Node app); sent as the
+    /// context's [`CONTAINERFILE_NAMES`]`[0]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generated: Option<String>,
     /// The reference to tag the result with.
     pub tag: ImageRef,
     /// Labels to put on the image.
@@ -91,15 +96,15 @@ impl BuildSpec {
     }
 
     /// Refuses a build whose inputs are not there (the context is not a
-    /// directory, or holds no Containerfile), so a deploy says so before it
-    /// changes anything.
+    /// directory, or holds no Containerfile and none was generated), so a
+    /// deploy says so before it changes anything.
     pub fn check_inputs(&self) -> Result<()> {
         if !self.context.is_dir() {
             return Err(Error::invalid(format!("the build context {} is not a directory", self.context.display()))
                 .with_context("field", "build.context"));
         }
         let containerfile = self.containerfile();
-        if !self.context.join(&containerfile).is_file() {
+        if self.generated.is_none() && !self.context.join(&containerfile).is_file() {
             let names = if self.containerfile.is_some() {
                 containerfile.display().to_string()
             } else {
@@ -398,6 +403,7 @@ mod tests {
         BuildSpec {
             context: context.to_owned(),
             containerfile: containerfile.map(PathBuf::from),
+            generated: None,
             tag: ImageRef::parse("localhost/shop:v1").unwrap(),
             labels: Labels::new(),
         }
@@ -418,5 +424,8 @@ mod tests {
         assert!(named.to_string().contains("has no build/App.containerfile"), "{named}");
         let missing = spec(&dir.path().join("nope"), None).check_inputs().unwrap_err();
         assert_eq!(missing.context_value("field"), Some("build.context"));
+        let empty = tempfile::tempdir().unwrap();
+        let generated = BuildSpec { generated: Some("FROM scratch\n".into()), ..spec(empty.path(), None) };
+        assert!(generated.check_inputs().is_ok(), "a generated Containerfile stands in for a missing one");
     }
 }

@@ -339,3 +339,48 @@ fn a_forced_domain_setup_says_whose_the_domain_was() {
         "routed www.codeb.test, taken from blog/production\n  + move www.codeb.test from blog/production to the environment in the SSOT"
     );
 }
+
+#[test]
+fn an_analysis_says_what_it_found_and_an_init_report_what_it_wrote() {
+    use crate::project::{Analysis, Framework, InitReport, PackageManager, PortSource, Prisma};
+    let analysis = Analysis {
+        package_name: Some("@acme/shop".into()),
+        framework: Framework::Nextjs,
+        package_manager: Some(PackageManager::Pnpm),
+        lock_file: Some("pnpm-lock.yaml".into()),
+        prisma: Some(Prisma { schema: Some("prisma/schema.prisma".into()), provider: Some("postgresql".into()) }),
+        postgres_clients: Vec::new(),
+        redis_clients: vec!["ioredis".into()],
+        needs_postgres: true,
+        needs_redis: true,
+        containerfile: None,
+        start_script: Some("next start -p 4000".into()),
+        build_script: true,
+        standalone: true,
+        public_dir: true,
+        port: Some(port(4000)),
+        port_source: Some(PortSource::StartScript),
+    };
+    assert_eq!(
+        analysis.to_string(),
+        "a Next.js app (@acme/shop), built with pnpm (pnpm-lock.yaml), standalone output; Prisma on postgresql; \
+         Redis clients: ioredis; starts with `next start -p 4000`; listens on port 4000 (from the start script); \
+         no Containerfile"
+    );
+    let report = InitReport {
+        dir: "/src/shop".into(),
+        name: shop(),
+        analysis,
+        project_file: String::new(),
+        containerfile: Some(String::new()),
+        written: true,
+        replaced: false,
+    };
+    let text = report.to_string();
+    assert!(text.starts_with("wrote /src/shop/codeb.toml for shop: a Next.js app (@acme/shop)"), "{text}");
+    assert!(text.ends_with(
+        "\naccessories: postgres, redis\nthe image builds with a Containerfile codeb generates (multi-stage, non-root)"
+    ));
+    let dry = InitReport { written: false, replaced: true, ..report };
+    assert!(dry.to_string().starts_with("would write (dry run) /src/shop/codeb.toml for shop"), "{dry}");
+}

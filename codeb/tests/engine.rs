@@ -864,6 +864,7 @@ async fn a_deploy_with_a_build_builds_the_image_instead_of_pulling_it() {
     r.build = Some(codeb::runtime::BuildSpec {
         context: context.path().to_owned(),
         containerfile: None,
+        generated: None,
         tag: image("built"),
         labels: Default::default(),
     });

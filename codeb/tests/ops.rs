@@ -240,8 +240,13 @@ async fn deleting_a_project_removes_the_images_built_for_it_and_no_other_project
     // Another project's build that claims to be shop's by its labels alone.
     let claimed = ImageRef::parse("localhost/evil:build-1").unwrap();
     let labels = managed_labels(&project(), &env(), Service::App, None);
-    let spec =
-        codeb::runtime::BuildSpec { context: dir.path().to_owned(), containerfile: None, tag: claimed.clone(), labels };
+    let spec = codeb::runtime::BuildSpec {
+        context: dir.path().to_owned(),
+        containerfile: None,
+        generated: None,
+        tag: claimed.clone(),
+        labels,
+    };
     fakes.runtime.build_image(&spec).await.unwrap();
 
     let plan = p.project_delete(&project(), false, &none()).await.unwrap();

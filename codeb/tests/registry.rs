@@ -31,8 +31,13 @@ fn build_request(context: &std::path::Path) -> DeployRequest {
     std::fs::write(context.join("Containerfile"), "FROM scratch\n").unwrap();
     let image = ImageRef::parse("localhost/shop:build-1").unwrap();
     let mut request = DeployRequest::new(project(), Environment::Staging, image.clone(), Port::new(8080).unwrap());
-    request.build =
-        Some(BuildSpec { context: context.to_owned(), containerfile: None, tag: image, labels: Labels::new() });
+    request.build = Some(BuildSpec {
+        context: context.to_owned(),
+        containerfile: None,
+        generated: None,
+        tag: image,
+        labels: Labels::new(),
+    });
     request
 }
 

@@ -67,7 +67,7 @@ fn migrate(timeout: Duration) -> Option<ReleaseCommand> {
 }
 
 async fn routed_port(fakes: &FakeBackends) -> Port {
-    fakes.proxy.get_route(&request("v1", None).domains[0]).await.unwrap().unwrap().upstreams[0].port
+    fakes.proxy.get_route(&request("v1", None).domains[0]).await.unwrap().unwrap().upstreams.fixed()[0].port
 }
 
 #[tokio::test]

@@ -139,6 +139,7 @@ impl Live {
         request.build = Some(BuildSpec {
             context: context.path().to_owned(),
             containerfile: None,
+            generated: None,
             tag: image,
             labels: Default::default(),
         });

@@ -191,7 +191,11 @@ async fn a_project_with_no_build_file_is_refused_before_anything_is_created() {
     let Some(World { ns, tmp, p, _turn }) = world().await else { return };
     let project = ns.project("nofile");
     let app = example_with(tmp.path(), &project, false);
-    let request = ProjectFile::read(&app).unwrap().deploy_request(&Environment::Staging, None).unwrap();
+    let read = ProjectFile::read(&app);
+    // A request made without reading the directory (as an SDK user may) is refused by the engine too.
+    let mut file = ProjectFile::parse(&std::fs::read_to_string(app.join("codeb.toml")).unwrap()).unwrap();
+    file.build.as_mut().unwrap().context = app.clone();
+    let request = file.deploy_request(&Environment::Staging, None).unwrap();
 
     let planned = p.plan(&request).await;
     let deployed = p.deploy(&request, &DeployOptions::default()).await;
@@ -201,6 +205,9 @@ async fn a_project_with_no_build_file_is_refused_before_anything_is_created() {
     let ssot = p.ssot_export().await.unwrap();
     clean_up(&p, &project).await;
 
+    let unread = read.unwrap_err();
+    assert_eq!(unread.kind(), ErrorKind::Invalid, "reading it refuses it, with nothing to generate one from: {unread}");
+    assert!(unread.message().contains("no Containerfile, Dockerfile or package.json"), "{unread}");
     let refused = planned.unwrap_err();
     assert_eq!(refused.kind(), ErrorKind::Invalid, "the dry run refuses it: {refused}");
     assert!(refused.message().contains("Containerfile or Dockerfile"), "{refused}");

@@ -389,6 +389,7 @@ async fn a_session_dropped_during_a_long_build_fails_the_deploy_cleanly_and_the_
     slow.build = Some(BuildSpec {
         context: context.path().to_owned(),
         containerfile: None,
+        generated: None,
         tag: built,
         labels: Default::default(),
     });

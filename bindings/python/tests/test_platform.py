@@ -421,3 +421,23 @@ def test_the_servers_are_listed_and_checked_as_results(platform: codeb.Platform,
     assert platform.server_check("local") == [report]
     with pytest.raises(errors.NotFoundError):
         platform.server_check("nowhere")
+
+
+def test_init_writes_codeb_toml_from_package_json_and_never_over_one_unforced(
+    platform: codeb.Platform, tmp_path: pathlib.Path
+) -> None:
+    (tmp_path / "package.json").write_text(
+        '{"name": "@acme/shop", "scripts": {"start": "next start -p 4000"}, "dependencies": {"next": "15", "ioredis": "5"}}'
+    )
+    (tmp_path / "pnpm-lock.yaml").write_text("")
+    report = platform.init(tmp_path)
+    assert isinstance(report, codeb.InitReport)
+    assert (report.name, report.written, report.replaced) == ("shop", True, False)
+    assert report.analysis["framework"] == "nextjs" and report.analysis["package_manager"] == "pnpm"
+    assert report.analysis["port"] == 4000 and report.analysis["needs_redis"] is True
+    assert (tmp_path / "codeb.toml").read_text() == report.project_file
+    assert "pnpm install --frozen-lockfile" in (report.containerfile or "")
+    assert str(report).startswith("wrote ")
+    with pytest.raises(errors.ConflictError):
+        platform.init(tmp_path)
+    assert platform.init(tmp_path, force=True, dry_run=True).written is False

@@ -9,6 +9,7 @@ mod config;
 mod context;
 mod envexec;
 mod error;
+mod ignore;
 mod libpod;
 mod logs;
 mod raw;
@@ -40,6 +41,7 @@ use futures_util::StreamExt;
 
 use build_output::BuildOutput;
 pub use config::{PodmanConfig, RegistryLogin, Ulimit};
+pub use context::{PackedContext, pack as pack_build_context};
 use error::{Failure, Op, to_error};
 
 use crate::transport::http::{Connections, Connector, client_failure, hyper_client};
@@ -463,12 +465,14 @@ impl ContainerRuntime for PodmanRuntime {
 
     async fn build_image(&self, spec: &BuildSpec) -> Result<ImageInfo> {
         let options = request::build_options(spec)?;
-        let (context, containerfile) = (spec.context.clone(), options.dockerfile.clone());
-        let archive =
-            tokio::task::spawn_blocking(move || context::pack(&context, &containerfile)).await.map_err(|e| {
+        let (context, containerfile, generated) =
+            (spec.context.clone(), options.dockerfile.clone(), spec.generated.clone());
+        let packed = tokio::task::spawn_blocking(move || context::pack(&context, &containerfile, generated.as_deref()))
+            .await
+            .map_err(|e| {
                 Error::internal(format!("packing the build context failed: {e}")).with_context("backend", "podman")
             })??;
-        let body = bollard::body_full(bytes::Bytes::from(archive));
+        let body = bollard::body_full(bytes::Bytes::from(packed.archive));
         let mut progress = self.docker.build_image(options, None, Some(body));
         let mut output = BuildOutput::default();
         while let Some(step) = progress.next().await {

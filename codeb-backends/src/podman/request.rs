@@ -373,6 +373,7 @@ mod tests {
         let mut spec = BuildSpec {
             context: PathBuf::from("/src/shop"),
             containerfile: None,
+            generated: None,
             tag: ImageRef::parse("localhost/shop:v2").unwrap(),
             labels: [("io.codeb.project".to_owned(), "shop".to_owned())].into(),
         };

@@ -3,6 +3,7 @@
 mod deploy;
 mod domain;
 mod env;
+mod init;
 mod lock;
 mod logs;
 mod mcp;
@@ -20,6 +21,7 @@ use crate::context::Context;
 pub async fn run(command: Command, ctx: &Context) -> codeb::Result<u8> {
     match command {
         Command::Local(cmd) => crate::local::run(cmd, ctx).await,
+        Command::Init(args) => init::run(args, ctx),
         Command::Deploy(args) => deploy::deploy(args, ctx).await,
         Command::Rollback(args) => deploy::rollback(args, ctx).await,
         Command::Releases(target) => deploy::releases(target, ctx).await,

@@ -45,7 +45,7 @@ pub struct Harness {
     schemas: BTreeMap<String, jsonschema::Validator>,
     /// The tools whose success output has been checked against their schema.
     validated: Mutex<BTreeSet<String>>,
-    dir: tempfile::TempDir,
+    pub dir: tempfile::TempDir,
 }
 
 /// A validator for `schema` that checks formats (`date-time`, ...) too, after

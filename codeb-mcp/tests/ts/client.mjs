@@ -35,7 +35,7 @@ const Ajv2020 = require("ajv/dist/2020").default;
 const addFormats = require("ajv-formats").default;
 
 const ALL_TOOLS = [
-  "deploy", "plan", "rollback", "recover", "reconcile", "releases", "logs", "health_check",
+  "init", "deploy", "plan", "rollback", "recover", "reconcile", "releases", "logs", "health_check",
   "domain_setup", "domain_remove", "env_set", "env_list", "env_unset",
   "ssot_status", "ssot_diff", "project_list", "project_show", "project_delete",
   "port_allocate", "port_list", "port_release", "port_check", "lock_status", "lock_release",
@@ -46,7 +46,7 @@ const READ_ONLY = new Set([
   "project_list", "project_show", "port_list", "port_check", "lock_status", "server_list", "server_check",
 ]);
 const FORCE_GUARDED = new Set([
-  "rollback", "recover", "domain_remove", "env_unset", "project_delete", "port_release", "lock_release",
+  "init", "rollback", "recover", "domain_remove", "env_unset", "project_delete", "port_release", "lock_release",
   "domain_setup",
 ]);
 // The formats JSON Schema 2020-12 defines; anything else makes generic clients warn.

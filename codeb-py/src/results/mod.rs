@@ -242,6 +242,11 @@ result_classes! {
 
     /// One check of a server (`login`, `engine`, `disk`, `clock`, `ports`, `proxy`, `dns`) and what it found.
     CheckResult => codeb::ops::CheckResult {}
+
+    /// What `init` found in a directory (`analysis`, a dict) and the codeb.toml it wrote; `str()` says it.
+    InitReport => codeb::project::InitReport {
+        display [__str__]
+    }
 }
 
 impl Plan {

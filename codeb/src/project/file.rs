@@ -46,7 +46,9 @@ use std::path::{Path, PathBuf};
 
 use crate::engine::{Accessories, DeployRequest, ReleaseCommand};
 use crate::model::{DomainName, EnvVar, Environment, HealthCheck, ImageRef, Port, ProjectName, ServerName, Service};
+use crate::project::containerfile::{self, DEFAULT_BASE_IMAGE};
 use crate::project::raw::Raw;
+use crate::project::{ProjectFiles, analyze};
 use crate::runtime::{BuildSpec, Resources, build_containerfile, managed_labels};
 use crate::{Error, Result};
 
@@ -86,6 +88,11 @@ pub struct BuildSection {
     pub context: PathBuf,
     /// The Containerfile, relative to the context.
     pub containerfile: Option<PathBuf>,
+    /// The base image of a generated Containerfile (`[build] base_image`).
+    pub base_image: Option<ImageRef>,
+    /// The Containerfile codeb generated, when the context has none of its
+    /// own (set by [`ProjectFile::read_under`], which reads the context).
+    pub generated: Option<String>,
 }
 
 /// The file name codeb looks for in a project directory.
@@ -123,14 +130,17 @@ impl ProjectFile {
     /// followed) outside every root. No roots: anywhere.
     pub fn read_under(dir: &Path, roots: &[PathBuf]) -> Result<Self> {
         let path = dir.join(PROJECT_FILE);
-        confine(roots, PROJECT_FILE, &path)?;
+        confine(roots, PROJECT_FILE, PROJECT_FILE, &path)?;
         let text = crate::tomlfile::read_capped(&path, "the project file")?;
         let mut file = ProjectFile::parse(&text)?;
         if let Some(build) = &mut file.build {
             build.context = dir.join(&build.context);
-            confine(roots, "build.context", &build.context)?;
+            confine(roots, "build.context", "build.context in codeb.toml", &build.context)?;
             let containerfile = build.context.join(build_containerfile(&build.context, build.containerfile.as_deref()));
-            confine(roots, "build.containerfile", &containerfile)?;
+            confine(roots, "build.containerfile", "build.containerfile in codeb.toml", &containerfile)?;
+            if build.containerfile.is_none() && build.context.is_dir() && !containerfile.exists() {
+                build.generated = Some(generated_containerfile(build, roots, file.port)?);
+            }
         }
         Ok(file)
     }
@@ -174,23 +184,32 @@ impl ProjectFile {
         self.build.as_ref().map(|b| BuildSpec {
             context: b.context.clone(),
             containerfile: b.containerfile.clone(),
+            generated: b.generated.clone(),
             tag,
             labels: managed_labels(&self.name, env, Service::App, None),
         })
     }
 }
 
-/// Refuses `path` (the project file's `field`) when it resolves outside every
-/// one of `roots` (none: anywhere). A path that does not resolve reads
+/// The Containerfile a build context without one builds with: generated
+/// from the analysis of the context, on the section's base image.
+fn generated_containerfile(build: &BuildSection, roots: &[PathBuf], port: Port) -> Result<String> {
+    let analysis = analyze(&ProjectFiles::read_under(&build.context, roots)?)?;
+    let default = || ImageRef::parse(DEFAULT_BASE_IMAGE).map_err(Error::from);
+    let base = build.base_image.clone().map_or_else(default, Ok)?;
+    containerfile::generate(&analysis, &base, port).map_err(|e| e.with_context("path", build.context.display()))
+}
+
+/// Refuses `path` (the `field` people call `shown`) when it resolves outside
+/// every one of `roots` (none: anywhere). A path that does not resolve reads
 /// nothing, so it is left to whoever reads it to say it is missing.
-fn confine(roots: &[PathBuf], field: &'static str, path: &Path) -> Result<()> {
+pub(crate) fn confine(roots: &[PathBuf], field: &'static str, shown: &str, path: &Path) -> Result<()> {
     let Ok(resolved) = path.canonicalize() else { return Ok(()) };
     let inside = |root: &PathBuf| root.canonicalize().is_ok_and(|root| resolved.starts_with(root));
     if roots.is_empty() || roots.iter().any(inside) {
         return Ok(());
     }
-    let what = if field == PROJECT_FILE { field.to_owned() } else { format!("{field} in {PROJECT_FILE}") };
-    Err(Error::new(crate::ErrorKind::Forbidden, format!("{what} resolves outside the project roots"))
+    Err(Error::new(crate::ErrorKind::Forbidden, format!("{shown} resolves outside the project roots"))
         .with_context("field", field))
 }
 

@@ -115,8 +115,12 @@ struct RawBuild {
     /// The build context, relative to codeb.toml's directory.
     #[serde(default = "dot")]
     context: PathBuf,
-    /// The Containerfile, relative to the context (default: its Containerfile, else its Dockerfile).
+    /// The Containerfile, relative to the context (default: its Containerfile, else its Dockerfile,
+    /// else one codeb generates for a Node app).
     containerfile: Option<PathBuf>,
+    /// The base image of the Containerfile codeb generates when the context has none
+    /// (default: `docker.io/library/node:22-bookworm-slim`).
+    base_image: Option<At<String>>,
 }
 
 fn dot() -> PathBuf {
@@ -265,7 +269,7 @@ impl Raw {
         Ok(ProjectFile {
             name,
             image,
-            build: self.build.map(|b| BuildSection { context: b.context, containerfile: b.containerfile }),
+            build: self.build.map(|b| b.validate(&file)).transpose()?,
             port: file.at(&self.port, |p| Port::new(*p))?,
             command: self.command.map(|c| c.0.into_inner()),
             release_command,
@@ -301,6 +305,13 @@ impl Raw {
                 Ok(Some(release_command))
             }
         }
+    }
+}
+
+impl RawBuild {
+    fn validate(self, file: &Checker<'_>) -> Result<BuildSection> {
+        let base_image = self.base_image.as_ref().map(|i| file.at(i, |s| ImageRef::parse(s))).transpose()?;
+        Ok(BuildSection { context: self.context, containerfile: self.containerfile, base_image, generated: None })
     }
 }
 

@@ -85,7 +85,13 @@ pub async fn a_built_image_is_listed_by_its_labels_and_removed_once_unused(
     let project = ns.project("img");
     let tag = ImageRef::parse(&format!("localhost/{project}:build-1")).expect("a valid tag");
     let labels = managed_labels(&project, &Environment::Staging, Service::App, None);
-    let build = BuildSpec { context: context.clone(), containerfile: None, tag: tag.clone(), labels: labels.clone() };
+    let build = BuildSpec {
+        context: context.clone(),
+        containerfile: None,
+        generated: None,
+        tag: tag.clone(),
+        labels: labels.clone(),
+    };
     ok("build_image", rt.build_image(&build).await);
     let _ = std::fs::remove_dir_all(&context);
     let listed = ok("list_images", rt.list_images(&labels).await);

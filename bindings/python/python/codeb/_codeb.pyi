@@ -801,6 +801,37 @@ class CheckResult:
     def __eq__(self, other: object) -> bool: ...
     def __hash__(self) -> int: ...
 
+@final
+class InitReport:
+    """What `init` found in a directory (`analysis`, a dict) and the codeb.toml it wrote; `str()` says it."""
+
+    @property
+    def dir(self) -> str:
+        """The project directory."""
+    @property
+    def name(self) -> str:
+        """The project's name in codeb.toml: package.json's name (without its scope), else the directory's, made a valid project name."""
+    @property
+    def analysis(self) -> dict[str, Any]:
+        """What analysis found."""
+    @property
+    def project_file(self) -> str:
+        """The codeb.toml written (in a dry run: the one that would be)."""
+    @property
+    def written(self) -> bool:
+        """Whether codeb.toml was written (not in a dry run)."""
+    @property
+    def replaced(self) -> bool:
+        """Whether a codeb.toml was there before (written over only with `force`)."""
+    @property
+    def containerfile(self) -> str | None:
+        """The Containerfile a deploy builds with, generated because the directory has none (on the default base image)."""
+    def __str__(self) -> str: ...
+    def to_dict(self) -> dict[str, Any]: ...
+    def __repr__(self) -> str: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
 # --- End of the generated result classes. ---
 
 @final
@@ -811,6 +842,7 @@ class Platform:
     def from_config(path: _StrPath | None = None) -> Platform: ...
     @staticmethod
     def memory() -> Platform: ...
+    def init(self, path: _StrPath, force: bool = False, dry_run: bool = False) -> InitReport: ...
     @overload
     def deploy(
         self,
@@ -909,6 +941,7 @@ class AsyncPlatform:
     def from_config(path: _StrPath | None = None) -> AsyncPlatform: ...
     @staticmethod
     def memory() -> AsyncPlatform: ...
+    def init(self, path: _StrPath, force: bool = False, dry_run: bool = False) -> Coroutine[Any, Any, InitReport]: ...
     @overload
     def deploy(
         self,
