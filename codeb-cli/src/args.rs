@@ -49,6 +49,8 @@ pub enum Command {
     Deploy(DeployArgs),
     /// Go back to the previous release or a named one.
     Rollback(RollbackArgs),
+    /// Deploy the exact image one environment serves (by digest) to another, with its own env, without a build.
+    Promote(PromoteArgs),
     /// List the releases of an environment.
     Releases(Target),
     /// Complete or clean up an interrupted deploy.
@@ -200,6 +202,26 @@ pub struct RollbackArgs {
     /// Print the plan and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// `we promote`
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// The project.
+    #[arg(add = projects())]
+    pub project: ProjectName,
+    /// The environment whose serving release is promoted.
+    #[arg(long, add = environments())]
+    pub from: Environment,
+    /// The environment that runs it next.
+    #[arg(long, add = environments())]
+    pub to: Environment,
+    /// Print the plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Wait up to this many seconds for another deploy of the environment to finish.
+    #[arg(long, value_name = "SECONDS")]
+    pub wait: Option<u64>,
 }
 
 /// `we recover`
@@ -568,6 +590,8 @@ mod tests {
             vec!["we", "domain", "setup", "a b.com", "-p", "shop", "-e", "staging"],
             vec!["we", "env", "get", "A-B", "-p", "shop", "-e", "staging"],
             vec!["we", "deploy", "--env", "staging", "--image", "$(id)"],
+            vec!["we", "promote", "shop", "--from", "staging", "--to", "prod"],
+            vec!["we", "promote", "shop;id", "--from", "staging", "--to", "production"],
             vec!["we", "logs", "--project", "../etc", "--env", "staging"],
         ] {
             let err = Cli::try_parse_from(&args).unwrap_err();

@@ -140,7 +140,7 @@ async fn a_good_request_initialises_and_lists_the_tools() {
     let tools = rpc_response(&response.text().await.unwrap());
     let names: Vec<&str> =
         tools["result"]["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
-    assert_eq!(names.len(), 27, "{names:?}");
+    assert_eq!(names.len(), 28, "{names:?}");
     assert!(names.contains(&"deploy") && names.contains(&"project_delete"));
 
     let call = json!({ "jsonrpc": "2.0", "id": 3, "method": "tools/call",

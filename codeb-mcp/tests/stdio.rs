@@ -54,7 +54,7 @@ fn stdout_carries_only_the_protocol_and_logs_go_to_stderr() {
     assert_eq!(lines[0]["result"]["serverInfo"]["name"], "codeb", "{stdout}");
     let status = lines.iter().find(|m| m["id"] == 2).unwrap_or_else(|| panic!("no answer to the call: {stdout}"));
     assert_eq!(status["result"]["structuredContent"]["revision"], 0);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("serving 27 tools over stdio"), "the log is on stderr");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("serving 28 tools over stdio"), "the log is on stderr");
 }
 
 #[test]
@@ -155,7 +155,7 @@ fn without_a_platform_file_the_server_starts_and_every_tool_answers_with_the_hin
 
     let instructions = answer(1)["result"]["instructions"].as_str().unwrap();
     assert!(instructions.contains("has no platform") && instructions.contains("--config PATH"), "{instructions}");
-    assert_eq!(answer(2)["result"]["tools"].as_array().unwrap().len(), 27, "the tools are listed");
+    assert_eq!(answer(2)["result"]["tools"].as_array().unwrap().len(), 28, "the tools are listed");
     let result = &answer(3)["result"];
     assert_eq!(result["isError"], true, "{result}");
     assert!(result.get("structuredContent").is_none(), "{result}");

@@ -13,11 +13,12 @@ use codeb_mcp::ProjectRoots;
 use common::Harness;
 use serde_json::{Value, json};
 
-const ALL_TOOLS: [&str; 27] = [
+const ALL_TOOLS: [&str; 28] = [
     "init",
     "deploy",
     "plan",
     "rollback",
+    "promote",
     "recover",
     "reconcile",
     "releases",
@@ -380,6 +381,15 @@ async fn every_tool_answers_in_the_shape_its_output_schema_advertises() {
     let checked = h.ok("server_check", json!({ "server": "local" })).await;
     assert_eq!(checked["items"][0]["ok"], true, "{checked}");
     h.fails("server_check", json!({ "server": "nowhere" })).await;
+
+    let promotion = json!({ "project": "shop", "from": "staging", "to": "production" });
+    let nothing = h.fails("promote", promotion.clone()).await;
+    assert!(nothing.to_string().contains("has no serving release to promote"), "{nothing}");
+    let pinned = format!("localhost/shop@sha256:{}", "a".repeat(64));
+    h.fakes.runtime.add_registry_image(&ImageRef::parse(&pinned).unwrap());
+    deploy(&h, &dir, Some(&pinned)).await;
+    let promoted = h.ok("promote", promotion).await;
+    assert_eq!((&promoted["env"], &promoted["image"]), (&json!("production"), &json!(pinned)), "{promoted}");
 
     let every: std::collections::BTreeSet<String> = ALL_TOOLS.iter().map(|t| t.to_string()).collect();
     assert_eq!(h.validated(), every, "every tool's success output was checked against its schema");
@@ -937,6 +947,7 @@ async fn hostile_arguments_are_refused_naming_the_argument_and_rule_before_any_b
         ("deploy", json!({ "path": path, "env": "staging", "image": "localhost/shop:v1" })),
         ("plan", json!({ "path": path, "env": "staging", "image": "localhost/shop:v1" })),
         ("rollback", json!({ "project": "shop", "env": "staging", "to": "v1" })),
+        ("promote", json!({ "project": "shop", "from": "staging", "to": "production" })),
         ("releases", json!({ "project": "shop", "env": "staging" })),
         ("domain_setup", json!({ "project": "shop", "env": "staging", "domain": "shop.codeb.test" })),
         ("domain_remove", json!({ "project": "shop", "env": "staging", "domain": "shop.codeb.test", "force": true })),
@@ -954,9 +965,10 @@ async fn hostile_arguments_are_refused_naming_the_argument_and_rule_before_any_b
         ("lock_release", json!({ "project": "shop", "env": "staging", "force": true })),
         ("recover", json!({ "project": "shop", "env": "staging", "force": true })),
     ];
-    let kind_of = |arg: &str| match arg {
+    let kind_of = |tool: &str, arg: &str| match arg {
         "project" => "project",
-        "env" => "env",
+        "env" | "from" => "env",
+        "to" if tool == "promote" => "env",
         "domain" => "domain",
         "image" => "image",
         "to" => "release",
@@ -969,7 +981,7 @@ async fn hostile_arguments_are_refused_naming_the_argument_and_rule_before_any_b
     let mut refusals = 0;
     for (tool, args) in &base {
         for (arg, _) in args.as_object().unwrap().iter().filter(|(k, _)| k.as_str() != "force") {
-            for bad in hostile(kind_of(arg)) {
+            for bad in hostile(kind_of(tool, arg)) {
                 let mut call = args.clone();
                 call[arg] = match arg.as_str() {
                     "keys" => json!([bad]),

@@ -290,6 +290,16 @@ platform_classes! {
         })
     }
 
+    /// Deploys to `to_env` the exact image `from_env` serves, by its registry digest, without a
+    /// build: a `DeployReport`. `ConflictError` when `from_env` serves nothing or its image was
+    /// never pushed to a registry.
+    #[pyo3(signature = (project, from_env, to_env, progress=None))]
+    fn promote(sdk, project: &str, from_env: &str, to_env: &str, progress: Option<Py<PyAny>>) -> DeployReport {
+        let (project, from) = target(project, from_env)?;
+        let to = Environment::parse(to_env)?;
+        Ok(async move { Ok(DeployReport::from(sdk.promote(&project, &from, &to, &events::options(progress)).await?)) })
+    }
+
     /// Completes or cleans up an interrupted deploy; `force` takes the lock from a live holder.
     #[pyo3(signature = (project, env, force=false, progress=None))]
     fn recover(sdk, project: &str, env: &str, force: bool, progress: Option<Py<PyAny>>) -> RecoverReport {

@@ -95,3 +95,42 @@ async fn a_push_the_registry_refuses_fails_the_deploy_at_the_image_step_and_leav
     assert_eq!((err.kind(), err.context_value("step")), (ErrorKind::Unauthenticated, Some("image")), "{err}");
     assert!(fakes.runtime.created().is_empty(), "no release started");
 }
+
+#[tokio::test]
+async fn a_promotion_runs_the_digest_staging_serves_in_production_with_productions_env_and_no_build() {
+    let (fakes, context) = (FakeBackends::new(), tempfile::tempdir().unwrap());
+    let p = platform(&fakes, Some(registry()));
+    let staging = p.deploy(&build_request(context.path()), &DeployOptions::default()).await.unwrap();
+    let token = |value: &str| codeb::model::EnvVar {
+        key: codeb::model::EnvKey::parse("API_TOKEN").unwrap(),
+        value: codeb::model::EnvValue::parse(value).unwrap(),
+        secret: true,
+    };
+    p.env_set(&project(), &Environment::Production, &[token("production-token")]).await.unwrap();
+    let (from, to) = (Environment::Staging, Environment::Production);
+
+    let plan = p.plan_promote(&project(), &from, &to).await.unwrap();
+    assert!(!plan.changes.iter().any(|c| matches!(c.change, Change::BuildImage { .. } | Change::PushImage { .. })));
+    assert_eq!(plan.image, staging.image, "the plan runs staging's digest");
+    let promoted = p.promote(&project(), &from, &to, &DeployOptions::default()).await.unwrap();
+    assert_eq!((promoted.env, &promoted.image), (Environment::Production, &staging.image), "the very image");
+    let container = release_container(&project(), &Environment::Production, &ReleaseId::parse("v1").unwrap()).unwrap();
+    let env = fakes.runtime.container_spec(&container).unwrap().env;
+    assert!(env.iter().any(|v| v.key.as_str() == "API_TOKEN" && v.value.expose() == "production-token"), "its own env");
+}
+
+#[tokio::test]
+async fn a_promotion_needs_a_serving_release_whose_image_was_pushed() {
+    let (fakes, context) = (FakeBackends::new(), tempfile::tempdir().unwrap());
+    let (from, to) = (Environment::Staging, Environment::Production);
+    let p = platform(&fakes, None);
+    let nothing = p.promote(&project(), &from, &to, &DeployOptions::default()).await.unwrap_err();
+    assert_eq!(nothing.kind(), ErrorKind::Conflict, "{nothing}");
+    assert!(nothing.to_string().contains("has no serving release to promote"), "{nothing}");
+
+    p.deploy(&build_request(context.path()), &DeployOptions::default()).await.unwrap();
+    let local = p.promote(&project(), &from, &to, &DeployOptions::default()).await.unwrap_err();
+    assert_eq!(local.kind(), ErrorKind::Conflict, "{local}");
+    assert!(local.to_string().contains("never pushed to a registry") && local.to_string().contains("[registry]"));
+    assert!(fakes.state.load().unwrap().environment(&project(), &to).is_none(), "production is untouched");
+}

@@ -98,6 +98,17 @@ def test_rollback_to_a_release_that_does_not_exist_is_not_found(
         platform.rollback("shop", "staging", to="v9")
 
 
+def test_promote_runs_the_digest_staging_serves_in_production(platform: codeb.Platform, project: pathlib.Path) -> None:
+    platform.deploy(project, "staging")
+    with pytest.raises(errors.ConflictError, match="never pushed to a registry"):
+        platform.promote("shop", "staging", "production")
+    pinned = "localhost/shop@sha256:" + "a" * 64
+    platform.deploy(project, "staging", image=pinned)
+
+    report = platform.promote("shop", "staging", "production")
+    assert (report.env, report.image) == ("production", pinned)
+
+
 def test_env_vars_are_set_listed_and_unset_only_with_force(platform: codeb.Platform) -> None:
     first = platform.env_set("shop", "staging", {"PLAIN": "visible", "LEVEL": "3"})
     second = platform.env_set("shop", "staging", {"TOKEN": "s3cr3t"}, secret=True)

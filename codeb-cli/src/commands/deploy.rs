@@ -6,7 +6,7 @@ use std::time::Duration;
 use codeb::engine::{DeployOptions, DeployReport, Plan};
 use codeb::project::ProjectFile;
 
-use crate::args::{DeployArgs, RecoverArgs, RollbackArgs, Target};
+use crate::args::{DeployArgs, PromoteArgs, RecoverArgs, RollbackArgs, Target};
 use crate::context::Context;
 use crate::exit::{FAILURE, OK};
 use crate::printer::Tone;
@@ -68,6 +68,18 @@ pub async fn rollback(args: RollbackArgs, ctx: &Context) -> codeb::Result<u8> {
     }
     let what = format!("rollback {project}/{env}");
     live(ctx, &what, None, async |options| platform.rollback(project, env, args.to.as_ref(), options).await).await
+}
+
+pub async fn promote(args: PromoteArgs, ctx: &Context) -> codeb::Result<u8> {
+    let platform = ctx.platform().await?;
+    let (project, from, to) = (&args.project, &args.from, &args.to);
+    if args.dry_run {
+        let plan = platform.plan_promote(project, from, to).await?;
+        ctx.printer.result(&plan, |p| render::plan(p, &plan, plan.revision, &plan.changes));
+        return Ok(OK);
+    }
+    let what = format!("promote {project}/{from} to {to}");
+    live(ctx, &what, args.wait, async |options| platform.promote(project, from, to, options).await).await
 }
 
 pub async fn releases(target: Target, ctx: &Context) -> codeb::Result<u8> {

@@ -24,6 +24,7 @@ pub async fn run(command: Command, ctx: &Context) -> codeb::Result<u8> {
         Command::Init(args) => init::run(args, ctx),
         Command::Deploy(args) => deploy::deploy(args, ctx).await,
         Command::Rollback(args) => deploy::rollback(args, ctx).await,
+        Command::Promote(args) => deploy::promote(args, ctx).await,
         Command::Releases(target) => deploy::releases(target, ctx).await,
         Command::Recover(args) => deploy::recover(args, ctx).await,
         Command::Reconcile => deploy::reconcile(ctx).await,

@@ -1,9 +1,9 @@
-//! `deploy`, `plan`, `rollback`, `recover`, `releases`.
+//! `deploy`, `plan`, `rollback`, `promote`, `recover`, `releases`.
 
 use std::time::Duration;
 
 use codeb::engine::{DeployReport, Plan, ReconcileReport, RecoverReport, Rollback};
-use codeb::model::{Environment, ImageRef, ReleaseId};
+use codeb::model::{Environment, ImageRef, ProjectName, ReleaseId};
 use codeb::project::ProjectFile;
 use codeb::ssot::ReleaseRecord;
 use rmcp::handler::server::wrapper::Parameters;
@@ -71,6 +71,18 @@ pub struct RollbackParams {
     /// Really roll back. Without it the call returns the plan and changes nothing.
     #[serde(default)]
     pub force: bool,
+}
+
+/// Which environment's serving release to promote, and to which environment.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PromoteParams {
+    /// The project.
+    pub project: String,
+    /// The environment whose serving release is promoted: staging, production or preview-<id>.
+    pub from: String,
+    /// The environment that runs it next.
+    pub to: String,
 }
 
 /// Which environment to recover.
@@ -164,6 +176,30 @@ impl CodebServer {
         let rollback = self.sdk()?.rollback_guarded(&project, &env, to.as_ref(), p.force, &progress.options()).await;
         progress.finish().await;
         Ok(Json(Guarded::new(rollback?)))
+    }
+
+    /// Deploy to `to` the exact image `from` serves, by its registry digest, without a build: health-gated like
+    /// a deploy, with `to`'s own env vars, secrets and domains. A tool error when `from` serves nothing or its image
+    /// was never pushed to a registry.
+    #[tool(annotations(
+        title = "Promote",
+        read_only_hint = false,
+        destructive_hint = true,
+        idempotent_hint = false,
+        open_world_hint = true
+    ))]
+    async fn promote(
+        &self,
+        params: Parameters<PromoteParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<Json<DeployReport>, ToolFailure> {
+        let p = params.0;
+        let project = required("project", &p.project, ProjectName::parse)?;
+        let (from, to) = (required("from", &p.from, Environment::parse)?, required("to", &p.to, Environment::parse)?);
+        let progress = Progress::start(&context, format!("promote {project}/{from} to {to}"));
+        let report = self.sdk()?.promote(&project, &from, &to, &progress.options()).await;
+        progress.finish().await;
+        Ok(Json(report?))
     }
 
     /// Complete or clean up an interrupted deploy (a crash, a killed process): release its stale lock, start the

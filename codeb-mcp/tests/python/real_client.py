@@ -27,7 +27,7 @@ from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 ALL_TOOLS = {
-    "init", "deploy", "plan", "rollback", "recover", "reconcile", "releases", "domain_setup", "domain_remove",
+    "init", "deploy", "plan", "rollback", "promote", "recover", "reconcile", "releases", "domain_setup", "domain_remove",
     "health_check", "logs", "env_set", "env_list", "env_unset", "ssot_status", "ssot_diff",
     "project_list", "project_show", "project_delete", "port_allocate", "port_list", "port_release",
     "port_check", "lock_status", "lock_release", "server_list", "server_check",

@@ -35,7 +35,7 @@ const Ajv2020 = require("ajv/dist/2020").default;
 const addFormats = require("ajv-formats").default;
 
 const ALL_TOOLS = [
-  "init", "deploy", "plan", "rollback", "recover", "reconcile", "releases", "logs", "health_check",
+  "init", "deploy", "plan", "rollback", "promote", "recover", "reconcile", "releases", "logs", "health_check",
   "domain_setup", "domain_remove", "env_set", "env_list", "env_unset",
   "ssot_status", "ssot_diff", "project_list", "project_show", "project_delete",
   "port_allocate", "port_list", "port_release", "port_check", "lock_status", "lock_release",

@@ -132,6 +132,7 @@ impl Platform {
                 command: request.command.clone(),
                 health: Some(request.health.clone()),
                 networked: !request.accessories.services().is_empty(),
+                release_command: request.release_command.clone(),
             },
             container_port: request.app_port,
             health: request.health.clone(),

@@ -16,6 +16,7 @@ pub(crate) mod lock;
 pub(crate) mod naming;
 pub(crate) mod plan;
 pub mod progress;
+mod promote;
 mod recover;
 mod release_command;
 mod request;

@@ -326,6 +326,9 @@ pub struct ReleaseConfig {
     /// Whether it joined the environment's accessory network.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub networked: bool,
+    /// The release command it ran before it started, which a promotion of it runs again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_command: Option<crate::engine::ReleaseCommand>,
 }
 
 /// Where a release stands.

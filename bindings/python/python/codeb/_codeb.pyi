@@ -900,6 +900,9 @@ class Platform:
         dry_run: bool = False,
         progress: _Progress | None = None,
     ) -> DeployReport | RollbackPlan: ...
+    def promote(
+        self, project: str, from_env: str, to_env: str, progress: _Progress | None = None
+    ) -> DeployReport: ...
     def recover(
         self, project: str, env: str, force: bool = False, progress: _Progress | None = None
     ) -> RecoverReport: ...
@@ -999,6 +1002,9 @@ class AsyncPlatform:
         dry_run: bool = False,
         progress: _Progress | None = None,
     ) -> Coroutine[Any, Any, DeployReport | RollbackPlan]: ...
+    def promote(
+        self, project: str, from_env: str, to_env: str, progress: _Progress | None = None
+    ) -> Coroutine[Any, Any, DeployReport]: ...
     def recover(
         self, project: str, env: str, force: bool = False, progress: _Progress | None = None
     ) -> Coroutine[Any, Any, RecoverReport]: ...
