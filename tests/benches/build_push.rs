@@ -38,8 +38,11 @@ fn platform_file(dir: &Path) -> Option<std::path::PathBuf> {
     live_platform_file(dir, "build-push.codeb.test", &extra)
 }
 
+/// The changes a run applied, each with how long it took.
+type Timings = Arc<Mutex<Vec<(String, Duration)>>>;
+
 /// Each change the run applied, with how long it took (since the change before it, or the call).
-fn timed_changes() -> (EventSink, Arc<Mutex<Vec<(String, Duration)>>>) {
+fn timed_changes() -> (EventSink, Timings) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let last = Arc::new(Mutex::new(Instant::now()));
     let sink_seen = seen.clone();

@@ -12,11 +12,12 @@
 use std::time::{Duration, Instant};
 
 use codeb::config::PlatformConfig;
-use codeb::engine::{Change, DeployOptions, DeployRequest};
-use codeb::model::{DomainName, Environment, HealthCheck, ImageRef, Port, ProjectName};
+use codeb::engine::{Change, DeployOptions};
+use codeb::model::{DomainName, ImageRef, Port, ProjectName};
 use codeb::proxy::{Route, TlsPolicy, Upstream, Upstreams};
 use codeb::testkit::{live_env, live_platform_file};
 use codeb_backends::caddy::json;
+use codeb_tests::cutover::alternating;
 use serde_json::Value;
 
 const DEPLOYS: usize = 6;
@@ -74,11 +75,8 @@ async fn main() {
     let platform = codeb_backends::connect(&PlatformConfig::read(&config).unwrap(), "sites-bench").unwrap();
     let project = ProjectName::parse("sites").unwrap();
     let domain = DomainName::parse("app.sites.codeb.test").unwrap();
-    let image = |tag: &str| ImageRef::parse(tag).unwrap();
-    let mut first = DeployRequest::new(project.clone(), Environment::Staging, image(&v1), Port::new(8080).unwrap());
-    first.domains = vec![domain.clone()];
-    first.health = HealthCheck { interval: Duration::from_millis(5), ..HealthCheck::default() };
-    let second = DeployRequest { image: image(&v2), ..first.clone() };
+    let images = [ImageRef::parse(&v1).unwrap(), ImageRef::parse(&v2).unwrap()];
+    let [first, second] = alternating(project.clone(), &domain, images, Duration::from_millis(5));
     let options = DeployOptions::default();
     let http = reqwest::Client::builder().no_proxy().pool_max_idle_per_host(0).build().unwrap();
     platform.deploy(&first, &options).await.unwrap();

@@ -12,9 +12,10 @@
 use std::time::{Duration, Instant};
 
 use codeb::config::PlatformConfig;
-use codeb::engine::{DeployOptions, DeployRequest};
-use codeb::model::{DomainName, Environment, HealthCheck, ImageRef, Port, ProjectName};
+use codeb::engine::DeployOptions;
+use codeb::model::{DomainName, Environment, ImageRef, ProjectName};
 use codeb::testkit::{live_env, live_platform_file};
+use codeb_tests::cutover::alternating;
 
 const ROUNDS: usize = 5;
 
@@ -42,11 +43,8 @@ async fn main() {
     let platform = codeb_backends::connect(&PlatformConfig::read(&config).unwrap(), "rollback-bench").unwrap();
     let project = ProjectName::parse("rollback").unwrap();
     let domain = DomainName::parse("app.rollback.codeb.test").unwrap();
-    let image = |tag: &str| ImageRef::parse(tag).unwrap();
-    let mut first = DeployRequest::new(project.clone(), Environment::Staging, image(&v1), Port::new(8080).unwrap());
-    first.domains = vec![domain.clone()];
-    first.health = HealthCheck { interval: Duration::from_millis(5), ..HealthCheck::default() };
-    let second = DeployRequest { image: image(&v2), ..first.clone() };
+    let images = [ImageRef::parse(&v1).unwrap(), ImageRef::parse(&v2).unwrap()];
+    let [first, second] = alternating(project.clone(), &domain, images, Duration::from_millis(5));
     let options = DeployOptions::default();
     let client = reqwest::Client::builder().no_proxy().pool_max_idle_per_host(0).build().unwrap();
 

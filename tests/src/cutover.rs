@@ -28,6 +28,20 @@ pub fn build_slow_images(podman_socket: &Path, prefix: &str, scratch: &Path) -> 
     Ok([build("v1")?, build("v2")?])
 }
 
+/// Two staging deploys of `project` routed at `domain`, one per image, probed every `interval`: what a cutover alternates.
+pub fn alternating(
+    project: ProjectName,
+    domain: &DomainName,
+    [v1, v2]: [ImageRef; 2],
+    interval: Duration,
+) -> [DeployRequest; 2] {
+    let mut first = DeployRequest::new(project, Environment::Staging, v1, Port::new(8080).expect("a port"));
+    first.domains = vec![domain.clone()];
+    first.health = HealthCheck { interval, ..HealthCheck::default() };
+    let second = DeployRequest { image: v2, ..first.clone() };
+    [first, second]
+}
+
 /// What [`deploys_under_load`] measured.
 #[derive(Debug)]
 pub struct CutoverRun {
@@ -98,15 +112,12 @@ impl Scenario {
         let config = PlatformConfig::read(&config).expect("the live platform file");
         let platform = codeb_backends::connect(&config, "cutover-test").expect("the live platform");
         let prefix = format!("localhost/codeb-test/{name}");
-        let [v1, v2] = build_slow_images(socket.as_ref(), &prefix, dir.path()).expect("the slow images");
+        let images = build_slow_images(socket.as_ref(), &prefix, dir.path()).expect("the slow images");
         let project = ProjectName::parse(name).expect("a project name");
         let domain = DomainName::parse(&format!("app.{name}.codeb.test")).expect("a domain");
-        let mut first = DeployRequest::new(project, Environment::Staging, v1, Port::new(8080).expect("a port"));
-        first.domains = vec![domain.clone()];
-        first.health = HealthCheck { interval: Duration::from_millis(20), ..HealthCheck::default() };
-        let second = DeployRequest { image: v2, ..first.clone() };
-        platform.deploy(&first, &DeployOptions::default()).await.expect("the first deploy");
-        Some(Scenario { platform, requests: [first, second], proxy, domain, _dir: dir })
+        let requests = alternating(project, &domain, images, Duration::from_millis(20));
+        platform.deploy(&requests[0], &DeployOptions::default()).await.expect("the first deploy");
+        Some(Scenario { platform, requests, proxy, domain, _dir: dir })
     }
 
     /// [`deploys_under_load`] of this environment, then its project deleted.
