@@ -124,6 +124,15 @@ fn http_get(url: &str, headers: &[(&str, &str)]) -> (u16, String) {
     })
 }
 
+/// The status a GET of `url` gets with `user` and `password` (HTTP basic authentication).
+fn registry_status(url: &str, user: &str, password: &str) -> u16 {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let request = reqwest::Client::new().get(url).basic_auth(user, Some(password)).timeout(Duration::from_secs(10));
+        request.send().await.unwrap().status().as_u16()
+    })
+}
+
 #[test]
 fn up_starts_every_part_answering_and_down_stops_exactly_its_processes() {
     if !programs_installed() {
@@ -144,7 +153,11 @@ fn up_starts_every_part_answering_and_down_stops_exactly_its_processes() {
     assert_eq!(http_get(&format!("{}/api/v1/servers/localhost", e.pdns_api_url()), &[("X-API-Key", key)]).0, 200);
     assert_eq!(http_get(&format!("{}/api/v1/servers/localhost", e.pdns_api_url()), &[]).0, 401);
     assert!(dns_answers(e.pdns_dns), "PowerDNS answers DNS on {}", e.pdns_dns);
-    assert_eq!(http_get(&format!("http://{}/v2/", e.registry), &[]).0, 200);
+    let registry = format!("http://{}/v2/", e.registry);
+    assert_eq!(http_get(&registry, &[]).0, 401, "the registry wants its user");
+    let password = e.registry_password.expose();
+    assert_eq!(registry_status(&registry, codeb_devstack::REGISTRY_USER, password), 200);
+    assert_eq!(registry_status(&registry, codeb_devstack::REGISTRY_USER, "not-the-password"), 401);
     for addr in [e.caddy_admin, e.http, e.pdns_api, e.pdns_dns, e.registry] {
         assert!(addr.ip().is_loopback(), "{addr} is on loopback");
     }
