@@ -299,14 +299,13 @@ mod tests {
         let layout = layout_of::<codeb::engine::DeployEvent>(&aliases).unwrap();
         assert_eq!(layout.tag.as_deref(), Some("event"));
         assert!(layout.attrs.iter().all(|a| a.name != "to" && a.name != "event"));
-        let switched =
-            json!({"event": "route_switched", "host": "a.test", "to": [{"host": "127.0.0.1", "port": 3000}]});
+        let switched = json!({"event": "route_switched", "host": "a.test", "to": {"fixed": [{"host": "127.0.0.1", "port": 3000}]}});
         assert!(attr(&layout, "upstreams").field.value(&switched).is_some());
         assert_eq!(attr(&layout, "to_release").field.value(&switched), None);
-        assert!(
-            attr(&layout, "upstreams").shape
-                == Shape::List(Box::new(Shape::Class(ClassRef::of::<crate::results::Upstream>())))
-        );
+        // Fixed addresses (a list of `Upstream`s) or an SRV name: a dict whose `fixed` holds the class.
+        let Shape::Object(fields) = &attr(&layout, "upstreams").shape else { panic!("upstreams is not a dict") };
+        let fixed = Shape::List(Box::new(Shape::Class(ClassRef::of::<crate::results::Upstream>())));
+        assert!(fields.iter().any(|(name, shape)| name == "fixed" && *shape == fixed));
     }
 
     #[test]
