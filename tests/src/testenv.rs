@@ -151,7 +151,7 @@ mod tests {
         assert_eq!(get("CODEB_TEST_PDNS_API"), Some("http://127.0.0.1:3"));
         assert_eq!(get("CODEB_TEST_PDNS_API_KEY"), Some(endpoints.pdns_api_key.expose()));
         assert_eq!(get("CODEB_TEST_PDNS_DNS"), Some("127.0.0.1:4"));
-        assert_eq!(vars.len(), 13);
+        assert_eq!(vars.len(), 15);
         assert_eq!(registry_image(&endpoints), "127.0.0.1:5/codeb-test/httpd:v1");
     }
 
