@@ -17,24 +17,14 @@ use codeb::config::PlatformConfig;
 use codeb::engine::{DeployEvent, DeployOptions, EventSink};
 use codeb::model::Environment;
 use codeb::project::ProjectFile;
-use codeb::testkit::{Namespace, copy_example, live_env, live_platform_file};
+use codeb::testkit::{Namespace, copy_example, live_env, live_platform_file, live_registry_section};
 
 const ROUNDS: usize = 3;
 
 /// The platform file of the live stack with its registry as `[registry]`.
 fn platform_file(dir: &Path) -> Option<std::path::PathBuf> {
-    let (registry, user, password) = (
-        live_env("CODEB_TEST_REGISTRY")?,
-        live_env("CODEB_TEST_REGISTRY_USER")?,
-        live_env("CODEB_TEST_REGISTRY_PASSWORD")?,
-    );
-    let password_file = dir.join("registry.password");
-    std::fs::write(&password_file, password).unwrap();
-    let extra = format!(
-        "drain_grace = \"0s\"\nstop_grace = \"2s\"\nwatch_window = \"0s\"\n\
-         [registry]\naddress = {registry:?}\ntls = false\nusername = {user:?}\npassword_file = {:?}",
-        password_file.display().to_string()
-    );
+    let registry = live_registry_section(dir, &live_env("CODEB_TEST_REGISTRY_PASSWORD")?)?;
+    let extra = format!("drain_grace = \"0s\"\nstop_grace = \"2s\"\nwatch_window = \"0s\"\n{registry}");
     live_platform_file(dir, "build-push.codeb.test", &extra)
 }
 

@@ -11,22 +11,15 @@ use codeb::config::PlatformConfig;
 use codeb::engine::{Change, DeployOptions, Platform};
 use codeb::model::{Environment, ImageRef};
 use codeb::project::ProjectFile;
-use codeb::testkit::{Namespace, copy_example, live_env, live_platform_file};
+use codeb::testkit::{Namespace, copy_example, live_env, live_platform_file, live_registry_section};
 
 /// One deploy at a time: every test has its own SSOT, so two would pick the same ports.
 static DEPLOYING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// A platform on the live stack whose `[registry]` is the stack's, logging in with `password`.
 fn platform(dir: &Path, ns: &Namespace, password: &str) -> Option<Platform> {
-    let registry = live_env("CODEB_TEST_REGISTRY")?;
-    let user = live_env("CODEB_TEST_REGISTRY_USER")?;
-    let password_file = dir.join("registry.password");
-    std::fs::write(&password_file, password).unwrap();
-    let extra = format!(
-        "drain_grace = \"0s\"\nstop_grace = \"2s\"\nwatch_window = \"0s\"\n\
-         [registry]\naddress = {registry:?}\ntls = false\nusername = {user:?}\npassword_file = {:?}",
-        password_file.display().to_string()
-    );
+    let registry = live_registry_section(dir, password)?;
+    let extra = format!("drain_grace = \"0s\"\nstop_grace = \"2s\"\nwatch_window = \"0s\"\n{registry}");
     let file = live_platform_file(dir, ns.zone().as_str(), &extra)?;
     Some(codeb_backends::connect(&PlatformConfig::read(&file).unwrap(), "live-registry").unwrap())
 }

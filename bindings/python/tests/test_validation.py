@@ -118,6 +118,11 @@ CASES: dict[str, tuple[Call, list[Call]]] = {
         lambda p, d: p.recover("shop", "staging"),
         [lambda p, d, e=e: p.recover("shop", e) for e in HOSTILE_ENVS],
     ),
+    "promote": (
+        lambda p, d: p.promote("shop", "staging", "production"),
+        [lambda p, d, x=x: p.promote(x, "staging", "production") for x in HOSTILE_PROJECTS]
+        + [lambda p, d, e=e: p.promote("shop", "staging", e) for e in HOSTILE_ENVS],
+    ),
 }
 
 

@@ -167,6 +167,22 @@ pub fn live_platform_file(dir: &std::path::Path, zone: &str, deploy: &str) -> Op
     Some(write(dir.join("platform.toml"), &text))
 }
 
+/// The `[registry]` section of the live stack's registry (`CODEB_TEST_REGISTRY`,
+/// its user `CODEB_TEST_REGISTRY_USER`), logging in with `password`, kept in
+/// a file in `dir`: what follows the `[deploy]` body of [`live_platform_file`].
+/// `None` when the stack is not there (see [`live_env`]).
+pub fn live_registry_section(dir: &std::path::Path, password: &str) -> Option<String> {
+    let registry = live_env("CODEB_TEST_REGISTRY")?;
+    let user = live_env("CODEB_TEST_REGISTRY_USER")?;
+    let password_file = dir.join("registry.password");
+    std::fs::write(&password_file, password)
+        .unwrap_or_else(|e| panic!("cannot write {}: {e}", password_file.display()));
+    let password_file = password_file.display().to_string();
+    Some(format!(
+        "[registry]\naddress = {registry:?}\ntls = false\nusername = {user:?}\npassword_file = {password_file:?}"
+    ))
+}
+
 /// Copies the example app at `example` (e.g. `examples/hello`) to `dest`
 /// under the project name `project`, routed at `domain`, with the machine's
 /// static busybox (Debian's busybox-static) in its rootfs so Podman can build
