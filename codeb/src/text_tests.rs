@@ -348,7 +348,11 @@ fn an_analysis_says_what_it_found_and_an_init_report_what_it_wrote() {
         framework: Framework::Nextjs,
         package_manager: Some(PackageManager::Pnpm),
         lock_file: Some("pnpm-lock.yaml".into()),
-        prisma: Some(Prisma { schema: Some("prisma/schema.prisma".into()), provider: Some("postgresql".into()) }),
+        prisma: Some(Prisma {
+            schema: Some("prisma/schema.prisma".into()),
+            provider: Some("postgresql".into()),
+            config: None,
+        }),
         postgres_clients: Vec::new(),
         redis_clients: vec!["ioredis".into()],
         needs_postgres: true,

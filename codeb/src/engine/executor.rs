@@ -412,7 +412,8 @@ impl<'a> Executor<'a> {
                     timeout: std::time::Duration::from_millis(*timeout_ms),
                 };
                 let outcome = self.host.releases.run_task(&task).await?;
-                release_command::judge(command, task.timeout, &outcome, &self.redactor)?;
+                let told = release_command::judge(command, task.timeout, &outcome, &self.redactor)?;
+                self.note(told);
                 Ok(None)
             }
             Change::StartRelease { release, .. } => {

@@ -1,5 +1,5 @@
 //! What a release command's end means for the deploy: a zero exit lets it
-//! go on; any other exit, or no exit within the timeout, stops it with the
+//! go on, its last output lines told as a note; any other exit, or no exit within the timeout, stops it with the
 //! command's last output lines, secrets masked and bounded.
 
 use std::time::Duration;
@@ -10,32 +10,48 @@ use crate::redact::Redactor;
 use crate::releases::{TaskExit, TaskOutcome};
 use crate::{Error, ErrorKind, Result};
 
-/// `Ok` when the release command `command` exited with 0; else the error that
-/// stops the deploy, quoting its last output lines with `redactor`'s secrets
-/// masked, each line escaped and cut to [`crate::engine::BODY_EXCERPT_BYTES`].
-pub(crate) fn judge(command: &[String], timeout: Duration, outcome: &TaskOutcome, redactor: &Redactor) -> Result<()> {
+/// `Ok` with what to tell people (the command's last output lines) when the
+/// release command `command` exited with 0; else the error that stops the
+/// deploy, quoting those lines. Either way `redactor`'s secrets are masked,
+/// each line escaped and cut to [`crate::engine::BODY_EXCERPT_BYTES`].
+pub(crate) fn judge(
+    command: &[String],
+    timeout: Duration,
+    outcome: &TaskOutcome,
+    redactor: &Redactor,
+) -> Result<String> {
     let command = command.join(" ");
     let (kind, what) = match outcome.exit {
-        TaskExit::Exited(Some(0)) => return Ok(()),
+        TaskExit::Exited(Some(0)) => {
+            return Ok(format!("the release command `{command}` exited with 0{}", quoted(outcome, redactor)));
+        }
         TaskExit::Exited(Some(code)) => (ErrorKind::Unhealthy, format!("exited with code {code}")),
         TaskExit::Exited(None) => (ErrorKind::Unhealthy, "exited with no exit code".to_owned()),
         TaskExit::TimedOut => {
             (ErrorKind::Timeout, format!("timed out after {timeout:?}; it was killed and its container removed"))
         }
     };
-    let mut message = format!("the release command `{command}` {what}; the deploy stopped before any traffic moved");
+    let message = format!(
+        "the release command `{command}` {what}; the deploy stopped before any traffic moved{}",
+        quoted(outcome, redactor)
+    );
+    Err(Error::new(kind, message).with_context("release_command", command))
+}
+
+/// The command's last output lines, one an indented line, masked, escaped and cut.
+fn quoted(outcome: &TaskOutcome, redactor: &Redactor) -> String {
     match outcome.output.as_slice() {
-        [] => message.push_str(" (it wrote no output)"),
+        [] => " (it wrote no output)".to_owned(),
         lines => {
-            message.push_str("; its last output lines:");
+            let mut text = "; its last output lines:".to_owned();
             for line in lines {
                 let masked = redactor.text(line);
-                message.push_str("\n  ");
-                message.push_str(excerpt(&escape_controls(&masked)));
+                text.push_str("\n  ");
+                text.push_str(excerpt(&escape_controls(&masked)));
             }
+            text
         }
     }
-    Err(Error::new(kind, message).with_context("release_command", command))
 }
 
 #[cfg(test)]
@@ -53,10 +69,16 @@ mod tests {
     }
 
     #[test]
-    fn only_a_zero_exit_lets_the_deploy_go_on() {
-        let redactor = Redactor::default();
-        assert!(
-            judge(&["true".to_owned()], Duration::ZERO, &outcome(TaskExit::Exited(Some(0)), &[]), &redactor).is_ok()
+    fn only_a_zero_exit_lets_the_deploy_go_on_saying_what_the_command_wrote() {
+        let redactor = Redactor::new(["hunter2-secret"]);
+        let quiet = judge(&["true".to_owned()], Duration::ZERO, &outcome(TaskExit::Exited(Some(0)), &[]), &redactor);
+        assert_eq!(quiet.unwrap(), "the release command `true` exited with 0 (it wrote no output)");
+        let applied = ["1 migration applied", "url=postgres://app:hunter2-secret@db/app"];
+        let told =
+            judge(&["migrate".to_owned()], Duration::ZERO, &outcome(TaskExit::Exited(Some(0)), &applied), &redactor);
+        assert_eq!(
+            told.unwrap(),
+            "the release command `migrate` exited with 0; its last output lines:\n  1 migration applied\n  url=postgres://app:********@db/app"
         );
         let failed = judged(TaskExit::Exited(Some(3)), &["migrating", "error: table exists"]);
         assert_eq!(failed.kind(), ErrorKind::Unhealthy);

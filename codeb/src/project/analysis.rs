@@ -72,6 +72,8 @@ pub struct Prisma {
     pub schema: Option<String>,
     /// The `provider` of the schema's `datasource` block (`postgresql`, `mysql`, `sqlite`, ...), if it names one.
     pub provider: Option<String>,
+    /// Prisma's config file (`prisma.config.ts`, ...), relative to the project directory, if it has one.
+    pub config: Option<String>,
 }
 
 impl Prisma {
@@ -161,6 +163,7 @@ pub fn analyze(files: &ProjectFiles) -> Result<Analysis> {
     let prisma = uses_prisma.then(|| Prisma {
         schema: files.prisma_schema.as_ref().map(|s| s.path.clone()),
         provider: files.prisma_schema.as_ref().and_then(|s| text::datasource_provider(&s.text)),
+        config: files.prisma_config.clone(),
     });
     let (postgres_clients, redis_clients) = (found(POSTGRES_CLIENTS), found(REDIS_CLIENTS));
     let lock = PackageManager::LOCK_FILES.iter().find(|(name, _)| files.lock_files.iter().any(|f| f == name));

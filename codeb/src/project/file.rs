@@ -46,7 +46,7 @@ use std::path::{Path, PathBuf};
 
 use crate::engine::{Accessories, DeployRequest, ReleaseCommand};
 use crate::model::{DomainName, EnvVar, Environment, HealthCheck, ImageRef, Port, ProjectName, ServerName, Service};
-use crate::project::containerfile::{self, DEFAULT_BASE_IMAGE};
+use crate::project::containerfile::{self, DEFAULT_BASE_IMAGE, Recipe};
 use crate::project::raw::Raw;
 use crate::project::{ProjectFiles, analyze};
 use crate::runtime::{BuildSpec, Resources, build_containerfile, managed_labels};
@@ -90,6 +90,9 @@ pub struct BuildSection {
     pub containerfile: Option<PathBuf>,
     /// The base image of a generated Containerfile (`[build] base_image`).
     pub base_image: Option<ImageRef>,
+    /// Whether a generated Containerfile installs the dependencies (`[build]
+    /// install`, on by default); off when the context brings `node_modules`.
+    pub install: bool,
     /// The Containerfile codeb generated, when the context has none of its
     /// own (set by [`ProjectFile::read_under`], which reads the context).
     pub generated: Option<String>,
@@ -192,12 +195,14 @@ impl ProjectFile {
 }
 
 /// The Containerfile a build context without one builds with: generated
-/// from the analysis of the context, on the section's base image.
+/// from the analysis of the context, on the section's base image, with or
+/// without the install as the section says.
 fn generated_containerfile(build: &BuildSection, roots: &[PathBuf], port: Port) -> Result<String> {
     let analysis = analyze(&ProjectFiles::read_under(&build.context, roots)?)?;
     let default = || ImageRef::parse(DEFAULT_BASE_IMAGE).map_err(Error::from);
     let base = build.base_image.clone().map_or_else(default, Ok)?;
-    containerfile::generate(&analysis, &base, port).map_err(|e| e.with_context("path", build.context.display()))
+    let recipe = Recipe { base, port, install: build.install };
+    containerfile::generate(&analysis, &recipe).map_err(|e| e.with_context("path", build.context.display()))
 }
 
 /// Refuses `path` (the `field` people call `shown`) when it resolves outside

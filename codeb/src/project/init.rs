@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::model::{ImageRef, Port, ProjectName};
 use crate::project::analysis::{Analysis, Framework, PortSource, ProjectFiles, analyze};
-use crate::project::containerfile::{self, DEFAULT_BASE_IMAGE};
+use crate::project::containerfile::{self, DEFAULT_BASE_IMAGE, Recipe};
 use crate::project::file::{PROJECT_FILE, ProjectFile, confine};
 use crate::{Error, ErrorKind, Result};
 
@@ -66,7 +66,10 @@ pub fn init_under(dir: &Path, roots: &[PathBuf], options: &InitOptions) -> Resul
     };
     let containerfile = match &analysis.containerfile {
         Some(_) => None,
-        None => Some(containerfile::generate(&analysis, &ImageRef::parse(DEFAULT_BASE_IMAGE)?, port)?),
+        None => {
+            let recipe = Recipe::new(ImageRef::parse(DEFAULT_BASE_IMAGE)?, port);
+            Some(containerfile::generate(&analysis, &recipe)?)
+        }
     };
     let name = project_name(analysis.package_name.as_deref(), dir)?;
     let project_file = render(&name, port, &analysis);
@@ -124,7 +127,9 @@ fn render(name: &ProjectName, port: Port, analysis: &Analysis) -> String {
         None => format!(
             "# no Containerfile or Dockerfile here: codeb generates one for this Node app at each build\n\
              # (write your own to change it), on this base image:\n\
-             # base_image = \"{DEFAULT_BASE_IMAGE}\""
+             # base_image = \"{DEFAULT_BASE_IMAGE}\"\n\
+             # and without an install when this directory brings its node_modules (vendored, or from CI):\n\
+             # install = false"
         ),
     };
     let mut text = format!(
@@ -133,6 +138,7 @@ fn render(name: &ProjectName, port: Port, analysis: &Analysis) -> String {
          \n\
          name = \"{name}\"\n\
          port = {port}                        # {port_note}\n\
+         {release}\
          \n\
          [build]                            # the image is built from this directory\n\
          context = \".\"\n\
@@ -142,6 +148,7 @@ fn render(name: &ProjectName, port: Port, analysis: &Analysis) -> String {
          path = \"/\"\n\
          status = \"200-399\"\n",
         found = one_line(&analysis.to_string()),
+        release = release_command(analysis),
     );
     if node {
         text.push_str(&format!(
@@ -164,6 +171,18 @@ fn render(name: &ProjectName, port: Port, analysis: &Analysis) -> String {
         pad(analysis.needs_redis),
     ));
     text
+}
+
+/// The release command for Prisma's migrations, with the comment that says
+/// when it runs; nothing without Prisma.
+fn release_command(analysis: &Analysis) -> &'static str {
+    match analysis.prisma {
+        Some(_) => {
+            "# Prisma's migrations, run once in the new image (with DATABASE_URL) before each release starts:\n\
+                    release_command = [\"npx\", \"prisma\", \"migrate\", \"deploy\"]\n"
+        }
+        None => "",
+    }
 }
 
 /// Why the app needs PostgreSQL.
@@ -261,12 +280,32 @@ mod tests {
         assert_eq!(file.health.path.as_str(), "/");
         let env: Vec<(&str, &str)> = file.env.iter().map(|v| (v.key.as_str(), v.value.expose())).collect();
         assert_eq!(env, [("NODE_ENV", "production"), ("PORT", "4000")]);
-        assert!(file.build.is_some() && file.image.is_none());
+        assert!(file.build.as_ref().is_some_and(|b| b.install) && file.image.is_none());
+        let migrate = file.release_command.as_ref().map(|c| c.argv.join(" "));
+        assert_eq!(migrate.as_deref(), Some("npx prisma migrate deploy"), "Prisma's migrations gate each release");
         assert!(report.written && !report.replaced);
-        assert!(report.containerfile.as_deref().is_some_and(|c| c.contains("RUN npx prisma generate")));
+        assert!(report.containerfile.as_deref().is_some_and(|c| c.contains(" npx prisma generate\n")));
         let read = ProjectFile::read(dir.path()).unwrap();
         let generated = read.build.and_then(|b| b.generated).unwrap();
         assert!(generated.contains("EXPOSE 4000"), "a deploy builds with the generated Containerfile: {generated}");
+    }
+
+    #[test]
+    fn the_commented_install_switch_builds_without_an_install_once_uncommented() {
+        let dir = app(&[("package.json", NEXT_PRISMA), ("package-lock.json", "{}")]);
+        let report = init(dir.path(), &InitOptions::default()).unwrap();
+        assert!(report.project_file.contains("\n# install = false\n"), "{}", report.project_file);
+        let vendored = report.project_file.replace("\n# install = false\n", "\ninstall = false\n");
+        std::fs::write(dir.path().join(PROJECT_FILE), vendored).unwrap();
+        let generated = ProjectFile::read(dir.path()).unwrap().build.and_then(|b| b.generated).unwrap();
+        assert!(!generated.contains("npm ci") && generated.contains("install = false"), "{generated}");
+    }
+
+    #[test]
+    fn an_app_without_prisma_gets_no_release_command() {
+        let dir = app(&[("package.json", r#"{"scripts":{"start":"node index.js"}}"#)]);
+        let report = init(dir.path(), &InitOptions::default()).unwrap();
+        assert!(!report.project_file.contains("release_command"), "{}", report.project_file);
     }
 
     #[test]

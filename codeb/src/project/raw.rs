@@ -121,10 +121,18 @@ struct RawBuild {
     /// The base image of the Containerfile codeb generates when the context has none
     /// (default: `docker.io/library/node:22-bookworm-slim`).
     base_image: Option<At<String>>,
+    /// Whether the generated Containerfile installs the dependencies (default true); false when the
+    /// context brings its own `node_modules` (vendored, or installed by CI), used as it is.
+    #[serde(default = "yes")]
+    install: bool,
 }
 
 fn dot() -> PathBuf {
     PathBuf::from(".")
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// When the app counts as healthy. A duration is a string like `30s`,
@@ -311,7 +319,8 @@ impl Raw {
 impl RawBuild {
     fn validate(self, file: &Checker<'_>) -> Result<BuildSection> {
         let base_image = self.base_image.as_ref().map(|i| file.at(i, |s| ImageRef::parse(s))).transpose()?;
-        Ok(BuildSection { context: self.context, containerfile: self.containerfile, base_image, generated: None })
+        let (context, containerfile, install) = (self.context, self.containerfile, self.install);
+        Ok(BuildSection { context, containerfile, base_image, install, generated: None })
     }
 }
 

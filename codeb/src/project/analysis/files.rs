@@ -22,6 +22,8 @@ pub struct ProjectFiles {
     pub prisma_schema: Option<PrismaSchema>,
     /// The text of next.config (`.js`, `.mjs`, `.ts`), if present.
     pub next_config: Option<String>,
+    /// Which of Prisma's config files (`prisma.config.ts`, ...) exists, if any.
+    pub prisma_config: Option<String>,
     /// Whether a `public` directory exists.
     pub public_dir: bool,
 }
@@ -37,6 +39,16 @@ pub struct PrismaSchema {
 
 /// Where Prisma looks for its schema when package.json names none.
 const PRISMA_SCHEMAS: [&str; 2] = ["prisma/schema.prisma", "schema.prisma"];
+
+/// The names Prisma's config file goes by, in the order Prisma looks for them.
+const PRISMA_CONFIGS: [&str; 6] = [
+    "prisma.config.ts",
+    "prisma.config.mts",
+    "prisma.config.cts",
+    "prisma.config.js",
+    "prisma.config.mjs",
+    "prisma.config.cjs",
+];
 
 /// The names next.config goes by.
 const NEXT_CONFIGS: [&str; 4] = ["next.config.js", "next.config.mjs", "next.config.ts", "next.config.cjs"];
@@ -70,6 +82,7 @@ impl ProjectFiles {
             containerfile: CONTAINERFILE_NAMES.into_iter().find(|f| dir.join(f).is_file()).map(str::to_owned),
             prisma_schema,
             next_config,
+            prisma_config: PRISMA_CONFIGS.into_iter().find(|f| dir.join(f).is_file()).map(str::to_owned),
             public_dir: dir.join("public").is_dir(),
         })
     }
@@ -165,8 +178,12 @@ mod tests {
         at("Dockerfile", "FROM scratch");
         at("prisma/schema.prisma", "datasource db {}");
         at("next.config.mjs", "export default {}");
+        at("prisma.config.mjs", "export default {}");
         std::fs::create_dir(dir.path().join("public")).unwrap();
+        assert_eq!(ProjectFiles::read(dir.path()).unwrap().prisma_config.as_deref(), Some("prisma.config.mjs"));
+        at("prisma.config.ts", "export default {}");
         let files = ProjectFiles::read(dir.path()).unwrap();
+        assert_eq!(files.prisma_config.as_deref(), Some("prisma.config.ts"), "Prisma's own order");
         assert_eq!(files.containerfile.as_deref(), Some("Dockerfile"));
         assert_eq!(files.lock_files, ["yarn.lock"]);
         assert_eq!(files.prisma_schema.unwrap().path, "prisma/schema.prisma");
