@@ -3,8 +3,8 @@
 //!
 //! 1. deploy v1: DNS resolves its domain, Caddy serves v1's page;
 //! 2. deploy v2 from a plan saved by `--dry-run --json` (another process applies it;
-//!    applying it again is refused, the SSOT having moved) while a client requests without pause: no failed request (a GET
-//!    whose connection Caddy resets during its reload is resent once, as browsers do);
+//!    applying it again is refused, the SSOT having moved) while a client requests without pause: no failed
+//!    request, and none resent;
 //! 3. deploy v3 that never becomes healthy: fails at the health step, v2 serves;
 //! 4. roll back to v1: v1 serves, with v1's env vars; each release names who deployed it (and v1 who rolled back to it);
 //! 5. set a secret (on stdin) and redeploy: the app sees it, listings mask it, no output shows it;
@@ -12,15 +12,17 @@
 //!    record go, the protected volume stays;
 //! 7. every command runs with --json and its output parses.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use codeb::testkit::{Namespace, copy_example, live_env, live_platform_file};
 use serde_json::Value;
+use support::We;
+
+mod support;
 
 const SECRET: &str = "e2e-secret-4711-do-not-print";
 
@@ -37,74 +39,6 @@ fn stack() -> Option<Stack> {
         caddy_http: live_env("CODEB_TEST_CADDY_HTTP")?,
         pdns_dns: live_env("CODEB_TEST_PDNS_DNS")?,
     })
-}
-
-/// One `we` invocation's result.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {}", self.stdout))
-    }
-}
-
-/// Runs `we` with the test's platform file, keeping every output for the secret check.
-struct We {
-    config: PathBuf,
-    home: PathBuf,
-    outputs: Vec<String>,
-}
-
-impl We {
-    fn run(&mut self, args: &[&str]) -> Run {
-        self.run_with_input(args, "")
-    }
-
-    /// Runs `we` with `input` on its standard input.
-    fn run_with_input(&mut self, args: &[&str], input: &str) -> Run {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_we"))
-            .args(args)
-            .env("CODEB_CONFIG", &self.config)
-            .env("HOME", &self.home)
-            .env("XDG_CONFIG_HOME", self.home.join("config"))
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(input.as_bytes()).unwrap();
-        drop(stdin);
-        let out = child.wait_with_output().unwrap();
-        let run = Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        };
-        // What `we` printed (its arguments and input are the test's own, not its output).
-        self.outputs.push(format!("{}\n{}", run.stdout, run.stderr));
-        run
-    }
-
-    /// Runs with --json, expecting exit `code`, and returns the parsed document.
-    fn json(&mut self, args: &[&str], code: i32) -> Value {
-        self.json_with_input(args, "", code)
-    }
-
-    /// Like [`We::json`], with `input` on standard input.
-    fn json_with_input(&mut self, args: &[&str], input: &str, code: i32) -> Value {
-        let mut all = args.to_vec();
-        all.push("--json");
-        let run = self.run_with_input(&all, input);
-        assert_eq!(run.code, code, "we {all:?} exited {}: {}{}", run.code, run.stdout, run.stderr);
-        run.json()
-    }
 }
 
 /// GETs through Caddy with an app's Host header, on a fresh connection each time.
@@ -237,7 +171,7 @@ fn a_project_lives_its_whole_life_through_we_against_real_services() {
     let domain = format!("hello.{zone}");
     let deploy = "drain_grace = \"500ms\"\nstop_grace = \"5s\"\nwatch_window = \"2s\"";
     let config = live_platform_file(tmp.path(), &zone, deploy).expect("the stack was found above");
-    let mut we = We { config, home: tmp.path().join("home"), outputs: Vec::new() };
+    let mut we = We::new(config, tmp.path().join("home"));
     let client = Client::new(&s.caddy_http);
     let apps = tmp.path().join("apps");
     let [v1, v2, v3] = [("v1", true), ("v2", true), ("v3", false)]
@@ -254,8 +188,7 @@ fn a_project_lives_its_whole_life_through_we_against_real_services() {
     // 2. v2 while a client requests without pause: zero failures.
     let stop = Arc::new(AtomicBool::new(false));
     let saved = tmp.path().join("v2.plan.json");
-    let shown = we.run(&["deploy", &v2, "--env", "staging", "--dry-run", "--json"]);
-    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    let shown = we.ok(&["deploy", &v2, "--env", "staging", "--dry-run", "--json"]);
     std::fs::write(&saved, &shown.stdout).unwrap();
     let (handle, ok, failed) = hammer(s.caddy_http.clone(), domain.clone(), stop.clone());
     // The saved plan, applied by another process: what it showed is what runs.
