@@ -69,8 +69,10 @@ impl PortProbe for ProcPortProbe {
             .with_context("server", server));
         }
         let mut ports = BTreeSet::new();
-        for (path, required) in [(PROC_NET_TCP, true), (PROC_NET_TCP6, false)] {
-            if let Some(text) = self.table(path, required).await? {
+        // The kernel writes each table out on every read, which takes a while with many sockets: both at once.
+        let tables = tokio::try_join!(self.table(PROC_NET_TCP, true), self.table(PROC_NET_TCP6, false))?;
+        for (path, table) in [(PROC_NET_TCP, tables.0), (PROC_NET_TCP6, tables.1)] {
+            if let Some(text) = table {
                 ports.extend(parse_proc_net_tcp(&text).map_err(|e| e.with_context("path", path))?);
             }
         }

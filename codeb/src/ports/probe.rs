@@ -120,8 +120,9 @@ impl PortProbe for RuntimeAttributedProbe {
     }
 
     async fn taken(&self, server: &ServerName) -> Result<BTreeSet<Port>> {
-        let mut taken = self.probe.taken(server).await?;
-        taken.extend(self.running().await?.iter().flat_map(|c| c.ports.iter().map(|p| p.host_port)));
+        // Both asks are on every deploy's path: made at once.
+        let (mut taken, running) = tokio::try_join!(self.probe.taken(server), self.running())?;
+        taken.extend(running.iter().flat_map(|c| c.ports.iter().map(|p| p.host_port)));
         Ok(taken)
     }
 }

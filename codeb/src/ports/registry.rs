@@ -199,7 +199,7 @@ impl PortRegistry for SsotPortRegistry {
                 match listeners.get(&a.port) {
                     None => report.drift.push(PortDrift::NotListening { server, port, key }),
                     Some(ListenerOwner::Unknown) => {}
-                    Some(ListenerOwner::Managed { key: holder }) if *holder == key => {}
+                    Some(ListenerOwner::Managed { key: holder }) if key.is_held_by(holder) => {}
                     Some(ListenerOwner::Managed { key: holder }) => {
                         report.conflicts.push(PortConflict::HeldByOther { server, port, key, holder: holder.clone() })
                     }
@@ -228,7 +228,7 @@ mod tests {
     use super::*;
     use crate::fake::{FakePortProbe, FakeRuntime};
     use crate::faults::{Faulty, PROBE_OPS};
-    use crate::model::{ContainerName, Environment, ImageRef, ProjectName, Service};
+    use crate::model::{ContainerName, Environment, ImageRef, ProjectName, ReleaseId, Service};
     use crate::ports::{Listener, RuntimeAttributedProbe};
     use crate::runtime::{ContainerRuntime, ContainerSpec, PortBinding, Resources, managed_labels};
     use crate::ssot::MemoryStateStore;
@@ -244,6 +244,41 @@ mod tests {
     fn registry(probe: Arc<dyn PortProbe>) -> (SsotPortRegistry, Arc<MemoryStateStore>) {
         let store = Arc::new(MemoryStateStore::default());
         (SsotPortRegistry::new(store.clone(), probe, PortRanges::default()).unwrap(), store)
+    }
+
+    #[tokio::test]
+    async fn a_release_port_held_by_its_workload_is_no_conflict_but_one_held_by_another_is() {
+        let probe = Arc::new(FakePortProbe::default());
+        let app = key("shop", Environment::Staging, Service::App);
+        let retiring = PortKey::for_release(app.project.clone(), app.env.clone(), ReleaseId::parse("v1").unwrap());
+        let local = ServerName::local();
+        probe.listen(&local, port(3000), ListenerOwner::Managed { key: app.clone() });
+        probe.listen(
+            &local,
+            port(3001),
+            ListenerOwner::Managed { key: key("blog", Environment::Staging, Service::App) },
+        );
+        let (registry, store) = registry(probe);
+        store
+            .update(&mut |doc| {
+                let record = doc.environment_mut(&app.project, &app.env);
+                record.release_ports.insert(ReleaseId::parse("v1").unwrap(), port(3000));
+                record.ports.insert(Service::App, port(3001));
+                Ok(())
+            })
+            .unwrap();
+        let report = registry.check().await.unwrap();
+        let held: Vec<&PortKey> = report
+            .conflicts
+            .iter()
+            .filter_map(|c| match c {
+                PortConflict::HeldByOther { key, .. } => Some(key),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(held, [&app], "v1's port is its workload's; the serving port is another project's: {report:?}");
+        assert!(!retiring.is_held_by(&key("blog", Environment::Staging, Service::App)));
+        assert!(!app.is_held_by(&retiring), "a release's listener is no environment's serving port by name alone");
     }
 
     #[tokio::test]
