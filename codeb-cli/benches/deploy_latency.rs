@@ -3,7 +3,9 @@
 //! first 200, and one route switch in Caddy through its admin API.
 //!
 //! Needs the live stack (`codeb-testenv up`, then `eval` its exports); the
-//! drain grace and watch window are zero so both paths do the same work.
+//! drain grace and watch window are zero so both paths do the same work, and
+//! each timed deploy starts once the previous one's background retirement has
+//! stopped the release it replaced (untimed, as the floor's `podman rm` is).
 //! Run: `cargo bench -p codeb-cli --bench deploy_latency`. Figures: docs/benchmarks.md.
 
 use std::net::TcpListener;
@@ -77,9 +79,21 @@ fn main() {
         assert!(out.status.success(), "we {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     };
     let app_dir = app.to_str().unwrap();
+    // `we deploy` answers once traffic moved and leaves the previous release's
+    // stop to a `we retire` of its own: like the floor's `podman rm`, that is
+    // waited for outside the timing, so one deploy never competes with the last one's stop.
+    let retired = || {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        // `we retire` stops the previous release, then removes the pruned ones' containers.
+        while Command::new("pgrep").args(["-f", "/we retire "]).output().unwrap().status.success() {
+            assert!(Instant::now() < deadline, "a `we retire` never ended");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
     we(&["deploy", app_dir, "--env", "staging", "--quiet"]);
     let deploys: Vec<Duration> = (0..RUNS)
         .map(|_| {
+            retired();
             let started = Instant::now();
             we(&["deploy", app_dir, "--env", "staging", "--quiet"]);
             started.elapsed()

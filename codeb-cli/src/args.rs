@@ -57,6 +57,9 @@ pub enum Command {
     Recover(RecoverArgs),
     /// Recover every environment: serving releases, routes and DNS records as the SSOT records them.
     Reconcile,
+    /// Drain and stop the release a deploy replaced (`we deploy` runs it in the background).
+    #[command(hide = true)]
+    Retire(RetireArgs),
     /// Route domains to an environment.
     #[command(subcommand)]
     Domain(DomainCommand),
@@ -222,6 +225,13 @@ pub struct PromoteArgs {
     /// Wait up to this many seconds for another deploy of the environment to finish.
     #[arg(long, value_name = "SECONDS")]
     pub wait: Option<u64>,
+}
+
+/// `we retire`: not for people; `we deploy` hands it what it left.
+#[derive(Debug, Args)]
+pub struct RetireArgs {
+    /// The deploy report's `retiring`, as JSON.
+    pub retirement: String,
 }
 
 /// `we recover`

@@ -1,11 +1,11 @@
 //! What every command gets: the printer, and the platform built from the platform file.
 
-use std::path::PathBuf;
-
 use std::io::Write;
+use std::path::PathBuf;
+use std::process::Stdio;
 
 use codeb::engine::progress::{LineKind, ProgressFeed, ProgressLine};
-use codeb::engine::{DeployOptions, Platform};
+use codeb::engine::{DeployOptions, Platform, Retirement};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::printer::{Mode, Printer};
@@ -31,6 +31,22 @@ impl Context {
     /// Builds the platform from the platform file, through the one constructor every front end uses.
     pub async fn platform(&self) -> codeb::Result<Platform> {
         codeb_backends::connect_discovered(self.config.as_deref(), "we").map(|(platform, _)| platform)
+    }
+
+    /// Starts `we retire` for what a deploy left (`retirement`), in a process
+    /// of its own that outlives this one: a process group of its own (a
+    /// terminal's Ctrl-C after the prompt returns does not reach it), no
+    /// standard streams (whoever reads this one's output sees it end with
+    /// this one), the same platform file.
+    pub fn spawn_retire(&self, retirement: &Retirement) -> std::io::Result<()> {
+        use std::os::unix::process::CommandExt;
+        let mut retire = std::process::Command::new(std::env::current_exe()?);
+        if let Some(config) = &self.config {
+            retire.arg("--config").arg(config);
+        }
+        retire.arg("retire").arg(serde_json::to_string(retirement)?);
+        retire.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).process_group(0);
+        retire.spawn().map(drop)
     }
 
     /// Shows the progress of a long call on stderr (human output only): on a

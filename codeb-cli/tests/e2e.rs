@@ -4,7 +4,7 @@
 //! 1. deploy v1: DNS resolves its domain, Caddy serves v1's page;
 //! 2. deploy v2 from a plan saved by `--dry-run --json` (another process applies it;
 //!    applying it again is refused, the SSOT having moved) while a client requests without pause: no failed
-//!    request, and none resent;
+//!    request, and none resent, until the `we retire` the deploy left behind has stopped v1;
 //! 3. deploy v3 that never becomes healthy: fails at the health step, v2 serves;
 //! 4. roll back to v1: v1 serves, with v1's env vars; each release names who deployed it (and v1 who rolled back to it);
 //! 5. set a secret (on stdin) and redeploy: the app sees it, listings mask it, no output shows it;
@@ -193,6 +193,18 @@ fn a_project_lives_its_whole_life_through_we_against_real_services() {
     let (handle, ok, failed) = hammer(s.caddy_http.clone(), domain.clone(), stop.clone());
     // The saved plan, applied by another process: what it showed is what runs.
     let report = we.json(&["deploy", "--plan", saved.to_str().unwrap()], 0);
+    assert_eq!(report["retiring"]["previous"]["release"], "v1", "{report}");
+    // The command is back; v1 drains and stops in a `we retire` of its own, while the client goes on.
+    let v1_container = format!("codeb-{project}-staging-v1");
+    let drift = we.run(&["ssot", "diff", "--json"]).json();
+    let ours: Vec<&Value> =
+        drift["items"].as_array().unwrap().iter().filter(|i| i.to_string().contains(&project)).collect();
+    assert!(ours.is_empty(), "a release retiring is no drift: {ours:?}");
+    let retired = Instant::now();
+    while podman(&s, &["inspect", "--format", "{{.State.Status}}", &v1_container]) == "running" {
+        assert!(retired.elapsed() < Duration::from_secs(30), "v1 was never stopped");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     stop.store(true, Ordering::Relaxed);
     handle.join().unwrap();
     assert_eq!(report["release"], "v2");

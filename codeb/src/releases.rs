@@ -143,6 +143,14 @@ pub trait ReleaseDriver: Send + Sync + fmt::Debug {
     async fn resume(&self, release: &ReleaseRef, host_port: Port) -> Result<Endpoint>;
     /// Stops the release, giving it the options' grace to finish before it is killed.
     async fn stop(&self, release: &ReleaseRef, options: StopOptions) -> Result<()>;
+    /// The runtime's id of what runs the release now: what
+    /// [`ReleaseDriver::stop_instance`] stops later, whatever starts for the
+    /// release meanwhile. `NotFound` when nothing runs it.
+    async fn instance(&self, release: &ReleaseRef) -> Result<String>;
+    /// Stops `instance` (from [`ReleaseDriver::instance`]) and nothing
+    /// else: a container started for the same release since (a rollback's)
+    /// is left alone. One that is gone or stopped already is done.
+    async fn stop_instance(&self, instance: &str, options: StopOptions) -> Result<()>;
     /// Removes the release, stopping it first.
     async fn remove(&self, release: &ReleaseRef) -> Result<()>;
     /// Where the release stands.
@@ -238,6 +246,17 @@ impl ReleaseDriver for ContainerReleases {
     async fn stop(&self, release: &ReleaseRef, options: StopOptions) -> Result<()> {
         let name = release_container(&release.project, &release.env, &release.release)?;
         gone_is_done(self.runtime.stop_container(&name, options).await)
+    }
+
+    async fn instance(&self, release: &ReleaseRef) -> Result<String> {
+        let name = release_container(&release.project, &release.env, &release.release)?;
+        Ok(self.runtime.inspect_container(&name).await?.id)
+    }
+
+    async fn stop_instance(&self, instance: &str, options: StopOptions) -> Result<()> {
+        // The runtime takes a container's id wherever it takes its name.
+        let id = ContainerName::parse(instance)?;
+        gone_is_done(self.runtime.stop_container(&id, options).await)
     }
 
     async fn remove(&self, release: &ReleaseRef) -> Result<()> {

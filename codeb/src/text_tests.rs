@@ -76,6 +76,7 @@ fn a_deploy_report_says_what_serves_what_it_replaced_and_where_each_domain_answe
         domains: Vec::new(),
         elapsed_ms: 120,
         recovered: None,
+        retiring: None,
     };
     assert_eq!(report.to_string(), "shop/staging serves v2 (localhost/shop:v2) on port 3001 in 120 ms");
     report.previous = Some(release("v1"));

@@ -112,6 +112,17 @@ fn recorder(on_event: impl Fn(&DeployEvent) + Send + Sync + 'static) -> (EventSi
     (sink, seen)
 }
 
+/// The steps `seen` says started, in order.
+fn steps_started(seen: &Mutex<Vec<DeployEvent>>) -> Vec<Step> {
+    let seen = seen.lock().unwrap();
+    seen.iter()
+        .filter_map(|e| match e {
+            DeployEvent::StepStarted { step } => Some(*step),
+            _ => None,
+        })
+        .collect()
+}
+
 fn with_events(sink: EventSink) -> DeployOptions {
     DeployOptions { events: Some(sink), ..DeployOptions::default() }
 }
@@ -728,15 +739,7 @@ async fn events_report_each_step_in_order() {
     deploy_ok(&p, "v1").await;
     let (sink, seen) = recorder(|_| {});
     p.deploy(&request("v2"), &with_events(sink)).await.unwrap();
-    let started: Vec<Step> = seen
-        .lock()
-        .unwrap()
-        .iter()
-        .filter_map(|e| match e {
-            DeployEvent::StepStarted { step } => Some(*step),
-            _ => None,
-        })
-        .collect();
+    let started = steps_started(&seen);
     assert_eq!(
         started,
         [
@@ -1584,4 +1587,77 @@ async fn the_drain_stops_waiting_at_the_grace_and_says_what_was_still_in_flight(
         .collect();
     assert!(notes.iter().any(|n| n.contains("1 request(s) still in flight")), "{notes:?}");
     assert!(matches!(state_of(&fakes, "v1").await, Some(ContainerState::Exited { .. })), "stopped at the grace");
+}
+
+/// Options that leave the previous release's retirement to the caller.
+fn retiring_later() -> DeployOptions {
+    DeployOptions { retire_later: true, ..DeployOptions::default() }
+}
+
+#[tokio::test]
+async fn a_deploy_that_retires_later_leaves_the_previous_release_running_until_retire_stops_it() {
+    let fakes = fakes();
+    let mut s = settings();
+    s.keep_releases = 2;
+    let p = platform(&fakes, s);
+    deploy_ok(&p, "v1").await;
+    deploy_ok(&p, "v2").await;
+    let report = p.deploy(&request("v3"), &retiring_later()).await.unwrap();
+    assert_eq!(
+        (routed_port(&fakes).await, env_record(&fakes).current_release),
+        (Some(report.port), Some(release("v3")))
+    );
+    let retirement = report.retiring.clone().expect("the retirement is left to the caller");
+    let previous = retirement.previous.clone().expect("v2 served before the switch");
+    assert_eq!(previous.release, release("v2"));
+    let v2 = release_container(&project(), &Environment::Staging, &release("v2")).unwrap();
+    assert_eq!(previous.instance, fakes.runtime.inspect_container(&v2).await.unwrap().id);
+    assert_eq!(retirement.leftovers, [release("v1")], "keep_releases = 2 pruned v1");
+    assert_eq!(state_of(&fakes, "v2").await, Some(ContainerState::Running), "still draining");
+    assert!(p.drift().await.unwrap().items.is_empty(), "a release retiring is not drift");
+    let kept = env_record(&fakes).release_ports.get(&release("v2")).copied();
+    assert_eq!(kept, Some(previous.port), "v2 keeps its port while it still listens");
+
+    p.retire(&retirement, &DeployOptions::default()).await.unwrap();
+    assert!(env_record(&fakes).release_ports.is_empty(), "stopped, v2 frees its port");
+    assert!(matches!(state_of(&fakes, "v2").await, Some(ContainerState::Exited { .. })), "stopped");
+    assert_eq!(state_of(&fakes, "v1").await, None, "the pruned release's container is gone");
+    assert_eq!(state_of(&fakes, "v3").await, Some(ContainerState::Running));
+    p.retire(&retirement, &DeployOptions::default()).await.unwrap();
+    assert_eq!(state_of(&fakes, "v3").await, Some(ContainerState::Running), "retiring twice changes nothing");
+}
+
+#[tokio::test]
+async fn a_late_retirement_never_stops_a_release_a_rollback_started_again() {
+    let fakes = fakes();
+    let p = platform(&fakes, settings());
+    deploy_ok(&p, "v1").await;
+    let retirement = p.deploy(&request("v2"), &retiring_later()).await.unwrap().retiring.unwrap();
+    assert_eq!(retirement.previous.as_ref().map(|r| r.release.clone()), Some(release("v1")));
+    let (v1, none) = (release("v1"), DeployOptions::default());
+    p.rollback(&project(), &Environment::Staging, Some(&v1), &none).await.unwrap();
+    p.retire(&retirement, &DeployOptions::default()).await.unwrap();
+    assert_eq!(state_of(&fakes, "v1").await, Some(ContainerState::Running), "the rollback's v1 serves on");
+    assert_eq!(env_record(&fakes).current_release, Some(release("v1")));
+    assert!(p.drift().await.unwrap().items.is_empty());
+}
+
+#[tokio::test]
+async fn a_late_retirement_comes_after_the_watch_which_watches_with_the_previous_release_running() {
+    let fakes = fakes();
+    let mut s = settings();
+    s.watch_window = Duration::from_millis(50);
+    let p = platform(&fakes, s);
+    deploy_ok(&p, "v1").await;
+    let (sink, seen) = recorder(|_| {});
+    let options = DeployOptions { events: Some(sink), ..retiring_later() };
+    let report = p.deploy(&request("v2"), &options).await.unwrap();
+    let steps = steps_started(&seen);
+    assert!(steps.contains(&Step::Watch) && !steps.contains(&Step::StopPrevious), "{steps:?}");
+    assert_eq!(state_of(&fakes, "v1").await, Some(ContainerState::Running), "v1 runs through the watch");
+    p.retire(&report.retiring.unwrap(), &DeployOptions::default()).await.unwrap();
+    assert!(matches!(state_of(&fakes, "v1").await, Some(ContainerState::Exited { .. })));
+    let inline = p.deploy(&request("v3"), &DeployOptions::default()).await.unwrap();
+    assert_eq!(inline.retiring, None);
+    assert!(matches!(state_of(&fakes, "v2").await, Some(ContainerState::Exited { .. })), "retired in the deploy");
 }

@@ -1,12 +1,12 @@
-//! `we deploy`, `we rollback`, `we releases`, `we recover`.
+//! `we deploy`, `we rollback`, `we releases`, `we recover`, and the `we retire` a deploy leaves.
 
 use std::path::Path;
 use std::time::Duration;
 
-use codeb::engine::{DeployOptions, DeployReport, Plan};
+use codeb::engine::{DeployOptions, DeployReport, Plan, Retirement};
 use codeb::project::ProjectFile;
 
-use crate::args::{DeployArgs, PromoteArgs, RecoverArgs, RollbackArgs, Target};
+use crate::args::{DeployArgs, PromoteArgs, RecoverArgs, RetireArgs, RollbackArgs, Target};
 use crate::context::Context;
 use crate::exit::{FAILURE, OK};
 use crate::printer::Tone;
@@ -40,10 +40,28 @@ async fn live(
 ) -> codeb::Result<u8> {
     let mut progress = ctx.progress(what);
     progress.options.wait_for_lock = wait.map(Duration::from_secs);
+    progress.options.retire_later = true;
     let report = run(&progress.options).await;
     progress.finish().await;
     let report = report?;
     ctx.printer.result(&report, |p| render::labelled(p, Tone::Good, "live:", &report));
+    if let Some(retirement) = &report.retiring {
+        // The switch is recorded: the previous release drains and stops in a
+        // `we retire` that outlives this command, or here if none can start.
+        if let Err(e) = ctx.spawn_retire(retirement) {
+            ctx.printer.note(&format!("retiring {} here: no background `we` ({e})", report.project));
+            ctx.platform().await?.retire(retirement, &DeployOptions::default()).await?;
+        }
+    }
+    Ok(OK)
+}
+
+/// `we retire`: drains and stops what a deploy left (its report's `retiring`).
+pub async fn retire(args: RetireArgs, ctx: &Context) -> codeb::Result<u8> {
+    let retirement: Retirement = serde_json::from_str(&args.retirement).map_err(|e| {
+        codeb::Error::invalid(format!("not a deploy's retirement: {e}")).with_context("field", "retirement")
+    })?;
+    ctx.platform().await?.retire(&retirement, &DeployOptions::default()).await?;
     Ok(OK)
 }
 

@@ -28,6 +28,7 @@ pub async fn run(command: Command, ctx: &Context) -> codeb::Result<u8> {
         Command::Releases(target) => deploy::releases(target, ctx).await,
         Command::Recover(args) => deploy::recover(args, ctx).await,
         Command::Reconcile => deploy::reconcile(ctx).await,
+        Command::Retire(args) => deploy::retire(args, ctx).await,
         Command::Domain(cmd) => domain::run(cmd, ctx).await,
         Command::Env(cmd) => env::run(cmd, ctx).await,
         Command::Health(cmd) => ssot::health(cmd, ctx).await,

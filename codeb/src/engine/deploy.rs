@@ -1,15 +1,18 @@
 //! Deploying: a plan applied by the executor under the environment's lock,
 //! then the end of the run (the previous release's port freed, old releases
-//! pruned, the lock released) in one SSOT commit.
+//! pruned, the lock released) in one SSOT commit, and the retirement of what
+//! no longer serves (now, or later: `engine::retire`).
 
 use std::time::Instant;
 
 use crate::engine::events::Events;
 use crate::engine::executor::{Edit, Executor, Previous, Target};
 use crate::engine::lock::{LockRequest, STALE_PLAN};
-use crate::engine::{DeployOptions, Plan, Platform, RecoverReport};
+use crate::engine::retire::{Retirement, Retiring};
+use crate::engine::{Change, DeployOptions, Plan, PlannedChange, Platform, RecoverReport};
 use crate::fleet::Host;
 use crate::model::{DomainName, Environment, ImageRef, Port, ProjectName, ReleaseId, ServerName, Service, Step};
+use crate::releases::ReleaseRef;
 use crate::ssot::{EnvironmentRecord, ReleaseConfig, ReleaseRecord, ReleaseStatus, Ssot, StateStoreExt};
 use crate::{Error, ErrorKind, Result};
 
@@ -38,6 +41,10 @@ pub struct DeployReport {
     /// What recovering first did, when an interrupted deploy's holder was gone (see [`Platform::deploy`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovered: Option<RecoverReport>,
+    /// What the deploy left to [`Platform::retire`] (with [`DeployOptions::retire_later`]):
+    /// the previous release still drains and runs until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retiring: Option<Retirement>,
 }
 
 impl std::fmt::Display for DeployReport {
@@ -46,6 +53,9 @@ impl std::fmt::Display for DeployReport {
         write!(f, "{}/{} serves {} ({}) on port {}", self.project, self.env, self.release, self.image, self.port)?;
         if let Some(previous) = &self.previous {
             write!(f, ", replacing {previous}")?;
+        }
+        if self.retiring.as_ref().is_some_and(|r| r.previous.is_some()) {
+            f.write_str(" (it drains and stops in the background)")?;
         }
         write!(f, " in {} ms", self.elapsed_ms)?;
         if self.recovered.is_some() {
@@ -160,13 +170,33 @@ impl Platform {
         };
         run.lock(&[lock], Some(add_pending(project, env, &host.name, pending)), &plan.changes, options.wait_for_lock)
             .await?;
-        if let Err(e) = run.run(&plan.changes).await {
+        let (now, later) = split_retirement(&plan.changes, options.retire_later);
+        if let Err(e) = run.run(&now).await {
             run.fail(&e, None).await;
             return Err(e);
         }
+        // Taken while the lock is held, before anything can start the release again.
+        let retiring = match (&previous, later) {
+            (Some(previous), true) => self.retiring(&host, project, env, previous, &events).await,
+            _ => None,
+        };
         let keep = self.settings.keep_releases.max(1);
-        let doc = run.finish(vec![finish_edit(project, env, previous.as_ref().map(|p| p.id.clone()), keep)]).await?;
-        self.remove_leftovers(&host, project, env, &record, &doc, &events).await;
+        let previous_id = previous.as_ref().map(|p| p.id.clone());
+        let doc = run.finish(vec![finish_edit(project, env, previous_id, retiring.is_some(), keep)]).await?;
+        let retirement = Retirement {
+            project: project.clone(),
+            env: env.clone(),
+            server: host.name.clone(),
+            previous: retiring,
+            leftovers: leftovers(project, env, &record, &doc),
+        };
+        let retiring = match later {
+            true => Some(retirement),
+            false => {
+                self.retire(&retirement, options).await?;
+                None
+            }
+        };
         let record = doc.environment(project, env);
         let serving = record.and_then(|e| e.ports.get(&Service::App).copied());
         // What the release runs: the registry's digest when it was pushed.
@@ -182,7 +212,28 @@ impl Platform {
             domains: plan.domains.clone(),
             elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             recovered: None,
+            retiring,
         })
+    }
+
+    /// The previous release as it runs now, for a retirement later; `None`,
+    /// with a note, when its container cannot be found.
+    async fn retiring(
+        &self,
+        host: &Host,
+        project: &ProjectName,
+        env: &Environment,
+        previous: &Previous,
+        events: &Events,
+    ) -> Option<Retiring> {
+        let release = ReleaseRef { project: project.clone(), env: env.clone(), release: previous.id.clone() };
+        match host.releases.instance(&release).await {
+            Ok(instance) => Some(Retiring { release: previous.id.clone(), instance, port: previous.port }),
+            Err(e) => {
+                events.note(format!("the previous release {} is not there to stop: {e}", previous.id));
+                None
+            }
+        }
     }
 
     /// The environment's record as it stands (empty if never deployed).
@@ -202,32 +253,31 @@ impl Platform {
         })?;
         Ok(Previous { id: current.id.clone(), port, health: current.config.health.clone().unwrap_or_default() })
     }
+}
 
-    /// Removes the containers of releases the finish commit pruned, and of
-    /// failed releases, which a failed deploy's undo may not have reached
-    /// (its server was down): none of them serves or is a rollback target.
-    /// Removing one that is gone already changes nothing.
-    async fn remove_leftovers(
-        &self,
-        host: &Host,
-        project: &ProjectName,
-        env: &Environment,
-        before: &EnvironmentRecord,
-        after: &Ssot,
-        events: &Events,
-    ) {
-        let kept = after.environment(project, env);
-        let pruned = before.releases.iter().filter(|r| kept.is_none_or(|k| k.release(&r.id).is_none()));
-        let failed =
-            kept.into_iter().flat_map(|k| &k.releases).filter(|r| matches!(r.status, ReleaseStatus::Failed { .. }));
-        for release in pruned.chain(failed) {
-            let target =
-                crate::releases::ReleaseRef { project: project.clone(), env: env.clone(), release: release.id.clone() };
-            if let Err(e) = host.releases.remove(&target).await {
-                events.note(format!("could not remove the container of release {}: {e}", release.id));
-            }
-        }
+/// The changes a deploy runs now, and whether it leaves the previous
+/// release's stop to a retirement: only when asked to (`retire_later`) and
+/// the stop is followed by nothing but the watch (which then watches the new
+/// release with the previous one still running, so an automatic rollback
+/// needs no start).
+fn split_retirement(changes: &[PlannedChange], retire_later: bool) -> (Vec<PlannedChange>, bool) {
+    let stop = changes.iter().position(|c| matches!(c.change, Change::StopRelease { .. }));
+    let only_watch_after = |at: usize| changes[at + 1..].iter().all(|c| matches!(c.change, Change::Watch { .. }));
+    match stop.filter(|at| retire_later && only_watch_after(*at)) {
+        Some(at) => ([&changes[..at], &changes[at + 1..]].concat(), true),
+        None => (changes.to_vec(), false),
     }
+}
+
+/// The releases whose containers go after a deploy: those the finish commit
+/// pruned, and failed ones, which a failed deploy's undo may not have
+/// reached (its server was down). None of them serves or is a rollback target.
+fn leftovers(project: &ProjectName, env: &Environment, before: &EnvironmentRecord, after: &Ssot) -> Vec<ReleaseId> {
+    let kept = after.environment(project, env);
+    let pruned = before.releases.iter().filter(|r| kept.is_none_or(|k| k.release(&r.id).is_none()));
+    let failed =
+        kept.into_iter().flat_map(|k| &k.releases).filter(|r| matches!(r.status, ReleaseStatus::Failed { .. }));
+    pruned.chain(failed).map(|r| r.id.clone()).collect()
 }
 
 /// Whether `e` is a lock held by a process that is gone.
@@ -277,11 +327,23 @@ fn add_pending(project: &ProjectName, env: &Environment, server: &ServerName, re
 }
 
 /// The end of a good run: free the previous release's port and prune releases beyond the kept number.
-fn finish_edit(project: &ProjectName, env: &Environment, previous: Option<ReleaseId>, keep: usize) -> Edit {
+fn finish_edit(
+    project: &ProjectName,
+    env: &Environment,
+    previous: Option<ReleaseId>,
+    retiring_later: bool,
+    keep: usize,
+) -> Edit {
     let (project, env) = (project.clone(), env.clone());
     Box::new(move |doc| {
         let env = doc.environment_mut(&project, &env);
-        if let Some(previous) = &previous {
+        // A previous release retiring later keeps its port until it has stopped
+        // (`Platform::retire` frees it); any other retired release needs none.
+        let retiring = previous.as_ref().filter(|_| retiring_later);
+        let retired: Vec<ReleaseId> =
+            env.releases.iter().filter(|r| r.status == ReleaseStatus::Retired).map(|r| r.id.clone()).collect();
+        env.release_ports.retain(|id, _| Some(id) == retiring || !retired.contains(id));
+        if let Some(previous) = previous.as_ref().filter(|_| !retiring_later) {
             env.release_ports.remove(previous);
         }
         let excess = env.releases.len().saturating_sub(keep);

@@ -20,6 +20,7 @@ mod promote;
 mod recover;
 mod release_command;
 mod request;
+mod retire;
 mod rollback;
 
 use std::sync::Arc;
@@ -35,6 +36,7 @@ pub use naming::{
 pub use plan::{Change, Plan, PlannedChange};
 pub use recover::{ReconcileReport, Reconciled, RecoverReport};
 pub use request::{Accessories, DeployOptions, DeployRequest, ReleaseCommand};
+pub use retire::{Retirement, Retiring};
 pub use rollback::{Rollback, RollbackPlan};
 
 use crate::dns::Dns;

@@ -125,6 +125,14 @@ pub struct DeployOptions {
     pub message: Option<String>,
     /// Where progress events go.
     pub events: Option<EventSink>,
+    /// Leave the previous release's drain and stop (and the removal of the
+    /// containers of pruned releases) to the caller, who runs
+    /// [`Platform::retire`](crate::engine::Platform::retire) with the
+    /// deploy report's [`retiring`](crate::engine::DeployReport::retiring)
+    /// off the deploy's path. A watch window then watches the new release
+    /// with the previous one still running (an automatic rollback needs no
+    /// start). Rollbacks, and plans with no previous release, ignore it.
+    pub retire_later: bool,
 }
 
 impl DeployOptions {
@@ -140,6 +148,7 @@ impl std::fmt::Debug for DeployOptions {
             .field("wait_for_lock", &self.wait_for_lock)
             .field("message", &self.message)
             .field("events", &self.events.as_ref().map(|_| "sink"))
+            .field("retire_later", &self.retire_later)
             .finish()
     }
 }

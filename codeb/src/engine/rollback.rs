@@ -234,6 +234,7 @@ impl Platform {
             domains: restore.config.domains,
             elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             recovered: None,
+            retiring: None,
         })
     }
 }

@@ -311,7 +311,12 @@ impl ContainerRuntime for FakeRuntime {
 
     async fn stop_container(&self, name: &ContainerName, _options: StopOptions) -> Result<()> {
         let mut state = self.state();
-        let container = state.containers.get_mut(name).ok_or_else(|| missing("container", name))?;
+        // As Podman does, a container is also found by its id.
+        let container = state
+            .containers
+            .values_mut()
+            .find(|c| c.info.name == *name || c.info.id == name.as_str())
+            .ok_or_else(|| missing("container", name))?;
         if container.info.state == ContainerState::Running {
             container.info.state = ContainerState::Exited { code: Some(0) };
         }

@@ -8,7 +8,8 @@ use crate::model::{ContainerName, DomainName, Environment, ProjectName, ReleaseI
 use crate::ports::PortReport;
 use crate::proxy::Upstreams;
 use crate::releases::Endpoint;
-use crate::runtime::{ContainerState, LABEL_MANAGED, LABEL_PROJECT, LABEL_RELEASE, Labels};
+use crate::runtime::{ContainerState, LABEL_ENV, LABEL_MANAGED, LABEL_PROJECT, LABEL_RELEASE, Labels};
+use crate::ssot::{ReleaseStatus, Ssot};
 
 /// One difference between the SSOT and reality.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -64,7 +65,8 @@ pub enum DriftItem {
         /// The container.
         container: ContainerName,
     },
-    /// A retired or failed release's container is running.
+    /// A retired or failed release's container is running (one retired moments ago,
+    /// within its drain and stop graces, is still retiring: not drift).
     StrayRunning {
         /// The container.
         container: ContainerName,
@@ -204,7 +206,8 @@ impl Platform {
                             == Some(&c.name)
                     });
                     let is_release = c.labels.contains_key(LABEL_RELEASE);
-                    if is_release && !serving && c.state == ContainerState::Running {
+                    let retiring = still_retiring(&doc, &p, &c.labels, self.retire_window());
+                    if is_release && !serving && !retiring && c.state == ContainerState::Running {
                         items.push(DriftItem::StrayRunning { container: c.name.clone() });
                     }
                 }
@@ -213,4 +216,28 @@ impl Platform {
         }
         Ok(DriftReport { items, ports: b.ports.check().await? })
     }
+}
+
+impl Platform {
+    /// How long a retired release may still run: a deploy may leave its
+    /// drain and stop to after its watch window (`engine::retire`), which
+    /// takes at most the drain grace and the stop grace, and a little to start.
+    fn retire_window(&self) -> std::time::Duration {
+        let s = &self.settings;
+        s.watch_window + s.drain_grace + s.stop_grace + RETIRE_SLACK
+    }
+}
+
+/// What a retirement takes beyond its graces: starting the process that runs it, reaching the server.
+const RETIRE_SLACK: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Whether the container labelled `labels` runs a release of `project` that
+/// was retired less than `window` ago, so may still be draining and stopping.
+fn still_retiring(doc: &Ssot, project: &ProjectName, labels: &Labels, window: std::time::Duration) -> bool {
+    let env = labels.get(LABEL_ENV).and_then(|e| Environment::parse(e).ok());
+    let release = labels.get(LABEL_RELEASE).and_then(|r| ReleaseId::parse(r).ok());
+    let (Some(env), Some(release)) = (env, release) else { return false };
+    let retired = doc.environment(project, &env).and_then(|e| e.release(&release));
+    let since = |r: &crate::ssot::ReleaseRecord| (chrono::Utc::now() - r.updated_at).to_std().unwrap_or_default();
+    retired.is_some_and(|r| r.status == ReleaseStatus::Retired && since(r) < window)
 }

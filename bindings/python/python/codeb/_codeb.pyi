@@ -182,6 +182,11 @@ class DeployReport:
     @property
     def recovered(self) -> RecoverReport | None:
         """What recovering first did, when an interrupted deploy's holder was gone (see [`Platform::deploy`])."""
+    @property
+    def retiring(self) -> dict[str, Any] | None:
+        """What the deploy left to [`Platform::retire`] (with [`DeployOptions::retire_later`]):
+        the previous release still drains and runs until then.
+        """
     def __str__(self) -> str: ...
     def to_dict(self) -> dict[str, Any]: ...
     def __repr__(self) -> str: ...
