@@ -80,7 +80,7 @@ fn get(caddy: &str, host: &str) -> String {
 /// The image the live release of `project`'s `env` runs.
 fn live_image(we: &mut We, project: &str, env: &str) -> String {
     let releases = we.json(&["releases", "-p", project, "-e", env], 0);
-    let live = releases.as_array().unwrap().iter().rev().find(|r| r["status"].to_string().contains("live"));
+    let live = releases.as_array().unwrap().iter().rev().find(|r| r["status"]["status"] == "live");
     live.and_then(|r| r["image"].as_str()).unwrap_or_else(|| panic!("no live release: {releases}")).to_owned()
 }
 

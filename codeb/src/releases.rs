@@ -149,8 +149,9 @@ pub trait ReleaseDriver: Send + Sync + fmt::Debug {
     async fn instance(&self, release: &ReleaseRef) -> Result<String>;
     /// Stops `instance` (from [`ReleaseDriver::instance`]) and nothing
     /// else: a container started for the same release since (a rollback's)
-    /// is left alone. One that is gone or stopped already is done.
-    async fn stop_instance(&self, instance: &str, options: StopOptions) -> Result<()>;
+    /// is left alone. One that is gone or stopped already is done; one that
+    /// does not run `release` is `Conflict`, and nothing is stopped.
+    async fn stop_instance(&self, release: &ReleaseRef, instance: &str, options: StopOptions) -> Result<()>;
     /// Removes the release, stopping it first.
     async fn remove(&self, release: &ReleaseRef) -> Result<()>;
     /// Where the release stands.
@@ -253,9 +254,19 @@ impl ReleaseDriver for ContainerReleases {
         Ok(self.runtime.inspect_container(&name).await?.id)
     }
 
-    async fn stop_instance(&self, instance: &str, options: StopOptions) -> Result<()> {
+    async fn stop_instance(&self, release: &ReleaseRef, instance: &str, options: StopOptions) -> Result<()> {
         // The runtime takes a container's id wherever it takes its name.
         let id = ContainerName::parse(instance)?;
+        let info = match self.runtime.inspect_container(&id).await {
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+            other => other?,
+        };
+        if info.name != release_container(&release.project, &release.env, &release.release)? {
+            return Err(crate::Error::conflict(format!(
+                "container {instance} is {}, not release {} of {}/{}: it is not stopped",
+                info.name, release.release, release.project, release.env
+            )));
+        }
         gone_is_done(self.runtime.stop_container(&id, options).await)
     }
 

@@ -1661,3 +1661,27 @@ async fn a_late_retirement_comes_after_the_watch_which_watches_with_the_previous
     assert_eq!(inline.retiring, None);
     assert!(matches!(state_of(&fakes, "v2").await, Some(ContainerState::Exited { .. })), "retired in the deploy");
 }
+
+#[tokio::test]
+async fn a_retirement_written_by_hand_cannot_stop_or_remove_what_serves() {
+    let fakes = fakes();
+    let p = platform(&fakes, settings());
+    deploy_ok(&p, "v1").await;
+    let retirement = p.deploy(&request("v2"), &retiring_later()).await.unwrap().retiring.unwrap();
+    let v2 = release_container(&project(), &Environment::Staging, &release("v2")).unwrap();
+    let serving = fakes.runtime.inspect_container(&v2).await.unwrap().id;
+
+    let removes_the_serving = codeb::engine::Retirement { leftovers: vec![release("v2")], ..retirement.clone() };
+    let err = p.retire(&removes_the_serving, &DeployOptions::default()).await.unwrap_err();
+    assert_eq!((err.kind(), err.context_value("release")), (ErrorKind::Conflict, Some("v2")), "{err}");
+    assert_eq!(state_of(&fakes, "v1").await, Some(ContainerState::Running), "checked before anything changed");
+
+    let mut stops_the_serving = retirement.clone();
+    stops_the_serving.previous.as_mut().unwrap().instance = serving;
+    let err = p.retire(&stops_the_serving, &DeployOptions::default()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    assert_eq!(state_of(&fakes, "v2").await, Some(ContainerState::Running), "v2 serves on");
+
+    p.retire(&retirement, &DeployOptions::default()).await.unwrap();
+    assert!(matches!(state_of(&fakes, "v1").await, Some(ContainerState::Exited { .. })));
+}

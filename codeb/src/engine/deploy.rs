@@ -181,8 +181,9 @@ impl Platform {
             _ => None,
         };
         let keep = self.settings.keep_releases.max(1);
-        let previous_id = previous.as_ref().map(|p| p.id.clone());
-        let doc = run.finish(vec![finish_edit(project, env, previous_id, retiring.is_some(), keep)]).await?;
+        let (previous_id, retiring_id) =
+            (previous.as_ref().map(|p| p.id.clone()), retiring.as_ref().map(|r| r.release.clone()));
+        let doc = run.finish(vec![finish_edit(project, env, previous_id, retiring_id, keep)]).await?;
         let retirement = Retirement {
             project: project.clone(),
             env: env.clone(),
@@ -326,26 +327,28 @@ fn add_pending(project: &ProjectName, env: &Environment, server: &ServerName, re
     })
 }
 
-/// The end of a good run: free the previous release's port and prune releases beyond the kept number.
+/// The end of a good run: free the ports of the previous and every other
+/// retired release but `retiring` (the previous one, when it retires later:
+/// [`Platform::retire`] frees its port once it has stopped), and prune
+/// releases beyond the kept number.
 fn finish_edit(
     project: &ProjectName,
     env: &Environment,
     previous: Option<ReleaseId>,
-    retiring_later: bool,
+    retiring: Option<ReleaseId>,
     keep: usize,
 ) -> Edit {
     let (project, env) = (project.clone(), env.clone());
     Box::new(move |doc| {
         let env = doc.environment_mut(&project, &env);
-        // A previous release retiring later keeps its port until it has stopped
-        // (`Platform::retire` frees it); any other retired release needs none.
-        let retiring = previous.as_ref().filter(|_| retiring_later);
-        let retired: Vec<ReleaseId> =
-            env.releases.iter().filter(|r| r.status == ReleaseStatus::Retired).map(|r| r.id.clone()).collect();
-        env.release_ports.retain(|id, _| Some(id) == retiring || !retired.contains(id));
-        if let Some(previous) = previous.as_ref().filter(|_| !retiring_later) {
-            env.release_ports.remove(previous);
-        }
+        let retired: Vec<ReleaseId> = env
+            .releases
+            .iter()
+            .filter(|r| r.status == ReleaseStatus::Retired)
+            .map(|r| r.id.clone())
+            .chain(previous.clone())
+            .collect();
+        env.release_ports.retain(|id, _| Some(id) == retiring.as_ref() || !retired.contains(id));
         let excess = env.releases.len().saturating_sub(keep);
         let current = env.current_release.clone();
         let mut dropped = 0;

@@ -12,13 +12,14 @@
 //! (its runtime id, taken while the deploy held the lock), so a rollback
 //! that starts that release again meanwhile is never stopped by it.
 
-use crate::Result;
 use crate::engine::events::Events;
 use crate::engine::{DeployOptions, Platform};
 use crate::model::{Environment, Port, ProjectName, ReleaseId, ServerName};
 use crate::releases::ReleaseRef;
 use crate::runtime::StopOptions;
 use crate::ssot::StateStoreExt;
+use crate::ssot::{ReleaseRecord, ReleaseStatus};
+use crate::{Error, ErrorKind, Result};
 
 /// What is left of a deploy once traffic moved: see the module's doc.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -52,26 +53,47 @@ impl Platform {
     /// Drains the previous release of `retirement` (until nothing is in
     /// flight to it, at most the drain grace), stops that very container
     /// (the stop grace, then killed), and removes the leftover releases'
-    /// containers. What cannot be done is told as a note on `options`'
-    /// events and left as it is (a container that runs on serves nobody,
-    /// and `we ssot diff` shows it), so this only fails when the server is
-    /// not one of the platform's.
+    /// containers.
+    ///
+    /// Checked first, before anything changes, against the SSOT and the
+    /// runtime: a leftover the environment still keeps (serving, or a
+    /// rollback target) and an instance that is not the previous release's
+    /// container are `Conflict`, as a retirement written by hand that names
+    /// them would be. A previous release that serves again (a rollback came
+    /// first) is left running. What cannot be done is told as a note on
+    /// `options`' events and left as it is (a container that runs on serves
+    /// nobody, and `we ssot diff` shows it).
     pub async fn retire(&self, retirement: &Retirement, options: &DeployOptions) -> Result<()> {
         let events = Events::new(options.events.clone());
         let host = self.backends.fleet.host(&retirement.server)?.clone();
+        let (project, env) = (&retirement.project, &retirement.env);
+        let record = self.snapshot_environment(project, env).await?;
+        if let Some(kept) = retirement.leftovers.iter().find(|id| record.release(id).is_some_and(is_kept)) {
+            return Err(Error::conflict(format!(
+                "release {kept} of {project}/{env} is kept (serving, or a rollback target): only the containers of pruned or failed releases go"
+            ))
+            .with_context("release", kept));
+        }
+        let release_ref =
+            |release: &ReleaseId| ReleaseRef { project: project.clone(), env: env.clone(), release: release.clone() };
         if let Some(previous) = &retirement.previous {
-            self.drain(&host, previous.port, &events).await;
-            let grace = StopOptions { grace: self.settings.stop_grace };
-            match host.releases.stop_instance(&previous.instance, grace).await {
-                Ok(()) => self.free_retired_port(retirement, &previous.release).await?,
-                // It still listens: its port stays recorded, as `we port check` then shows.
-                Err(e) => events.note(format!("the previous release {} could not be stopped: {e}", previous.release)),
+            if record.current_release.as_ref() == Some(&previous.release) {
+                events.note(format!("release {} serves again: it is left running", previous.release));
+            } else {
+                self.drain(&host, previous.port, &events).await;
+                let grace = StopOptions { grace: self.settings.stop_grace };
+                match host.releases.stop_instance(&release_ref(&previous.release), &previous.instance, grace).await {
+                    Ok(()) => self.free_retired_port(retirement, &previous.release).await?,
+                    Err(e) if e.kind() == ErrorKind::Conflict => return Err(e),
+                    // It still listens: its port stays recorded, as `we port check` then shows.
+                    Err(e) => {
+                        events.note(format!("the previous release {} could not be stopped: {e}", previous.release))
+                    }
+                }
             }
         }
         for release in &retirement.leftovers {
-            let (project, env) = (retirement.project.clone(), retirement.env.clone());
-            let target = ReleaseRef { project, env, release: release.clone() };
-            if let Err(e) = host.releases.remove(&target).await {
+            if let Err(e) = host.releases.remove(&release_ref(release)).await {
                 events.note(format!("could not remove the container of release {release}: {e}"));
             }
         }
@@ -93,4 +115,10 @@ impl Platform {
         })
         .await
     }
+}
+
+/// Whether the environment keeps `release` (its container must stay): any
+/// recorded release but a failed one.
+fn is_kept(release: &ReleaseRecord) -> bool {
+    !matches!(release.status, ReleaseStatus::Failed { .. })
 }

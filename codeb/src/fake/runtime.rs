@@ -334,7 +334,9 @@ impl ContainerRuntime for FakeRuntime {
     }
 
     async fn inspect_container(&self, name: &ContainerName) -> Result<ContainerInfo> {
-        self.state().containers.get(name).map(|c| c.info.clone()).ok_or_else(|| missing("container", name))
+        let state = self.state();
+        let found = state.containers.values().find(|c| c.info.name == *name || c.info.id == name.as_str());
+        found.map(|c| c.info.clone()).ok_or_else(|| missing("container", name))
     }
 
     async fn list_containers(&self, filter: &LabelFilter) -> Result<Vec<ContainerInfo>> {

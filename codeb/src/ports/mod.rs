@@ -48,13 +48,6 @@ impl PortKey {
         PortKey { project, env, service, release: None }
     }
 
-    /// Whether a listener the probe attributes to `holder` is this key's: the
-    /// same key, or this release's workload (a probe tells containers apart by
-    /// project, environment and service, never by release).
-    pub fn is_held_by(&self, holder: &PortKey) -> bool {
-        holder == self || (holder.release.is_none() && *holder == PortKey { release: None, ..self.clone() })
-    }
-
     /// The key of the app port of `release` while it is not the serving release.
     pub fn for_release(project: ProjectName, env: Environment, release: ReleaseId) -> Self {
         PortKey { project, env, service: Service::App, release: Some(release) }

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::Result;
-use crate::model::{Environment, Port, ProjectName, ServerName, Service};
+use crate::model::{Environment, Port, ProjectName, ReleaseId, ServerName, Service};
 use crate::ports::PortKey;
 use crate::runtime::{
-    ContainerInfo, ContainerRuntime, ContainerState, LABEL_ENV, LABEL_MANAGED, LABEL_PROJECT, LABEL_SERVICE, Labels,
+    ContainerInfo, ContainerRuntime, ContainerState, LABEL_ENV, LABEL_MANAGED, LABEL_PROJECT, LABEL_RELEASE,
+    LABEL_SERVICE, Labels,
 };
 
 /// Who listens on a port, as far as a probe can tell.
@@ -87,12 +88,14 @@ impl RuntimeAttributedProbe {
     }
 }
 
-/// The key a codeb-managed container's labels name, if they name one.
+/// The key a codeb-managed container's labels name, if they name one: its
+/// release's, for a release's container.
 fn key_from_labels(labels: &Labels) -> Option<PortKey> {
     let project = ProjectName::parse(labels.get(LABEL_PROJECT)?).ok()?;
     let env = Environment::parse(labels.get(LABEL_ENV)?).ok()?;
     let service = labels.get(LABEL_SERVICE)?.parse::<Service>().ok()?;
-    Some(PortKey::new(project, env, service))
+    let release = labels.get(LABEL_RELEASE).and_then(|r| ReleaseId::parse(r).ok());
+    Some(PortKey { release, ..PortKey::new(project, env, service) })
 }
 
 impl RuntimeAttributedProbe {

@@ -78,6 +78,17 @@ fn allocations(doc: &Ssot, filter: &PortFilter) -> Vec<PortAllocation> {
     out
 }
 
+/// Whose container listens on the port recorded for `key`: the release's
+/// for a release's port, the serving release's for an environment's app
+/// port (a probe names a container's release), else the key's own.
+fn holder_of(doc: &Ssot, key: &PortKey) -> PortKey {
+    let serving = || doc.environment(&key.project, &key.env)?.current_release.clone();
+    match (&key.release, key.service) {
+        (None, Service::App) => PortKey { release: serving(), ..key.clone() },
+        _ => key.clone(),
+    }
+}
+
 /// Every recorded port, without building the allocations.
 fn recorded_ports(doc: &Ssot) -> BTreeSet<Port> {
     let envs = doc.projects.values().flat_map(|p| p.environments.values());
@@ -199,7 +210,7 @@ impl PortRegistry for SsotPortRegistry {
                 match listeners.get(&a.port) {
                     None => report.drift.push(PortDrift::NotListening { server, port, key }),
                     Some(ListenerOwner::Unknown) => {}
-                    Some(ListenerOwner::Managed { key: holder }) if key.is_held_by(holder) => {}
+                    Some(ListenerOwner::Managed { key: holder }) if *holder == holder_of(&doc, &key) => {}
                     Some(ListenerOwner::Managed { key: holder }) => {
                         report.conflicts.push(PortConflict::HeldByOther { server, port, key, holder: holder.clone() })
                     }
@@ -247,38 +258,38 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_release_port_held_by_its_workload_is_no_conflict_but_one_held_by_another_is() {
-        let probe = Arc::new(FakePortProbe::default());
+    async fn each_app_port_is_held_by_its_own_release_and_the_serving_port_by_the_serving_one() {
         let app = key("shop", Environment::Staging, Service::App);
-        let retiring = PortKey::for_release(app.project.clone(), app.env.clone(), ReleaseId::parse("v1").unwrap());
+        let of = |release: &str| {
+            PortKey::for_release(app.project.clone(), app.env.clone(), ReleaseId::parse(release).unwrap())
+        };
         let local = ServerName::local();
-        probe.listen(&local, port(3000), ListenerOwner::Managed { key: app.clone() });
-        probe.listen(
-            &local,
-            port(3001),
-            ListenerOwner::Managed { key: key("blog", Environment::Staging, Service::App) },
-        );
+        let probe = Arc::new(FakePortProbe::default());
+        // v1 retires on its port, v2 serves, v3 starts on v2's port by mistake.
+        probe.listen(&local, port(3000), ListenerOwner::Managed { key: of("v1") });
+        probe.listen(&local, port(3001), ListenerOwner::Managed { key: of("v2") });
+        probe.listen(&local, port(3002), ListenerOwner::Managed { key: of("v2") });
         let (registry, store) = registry(probe);
         store
             .update(&mut |doc| {
                 let record = doc.environment_mut(&app.project, &app.env);
-                record.release_ports.insert(ReleaseId::parse("v1").unwrap(), port(3000));
+                record.current_release = Some(ReleaseId::parse("v2").unwrap());
                 record.ports.insert(Service::App, port(3001));
+                record.release_ports.insert(ReleaseId::parse("v1").unwrap(), port(3000));
+                record.release_ports.insert(ReleaseId::parse("v3").unwrap(), port(3002));
                 Ok(())
             })
             .unwrap();
         let report = registry.check().await.unwrap();
-        let held: Vec<&PortKey> = report
+        let held: Vec<(&PortKey, &PortKey)> = report
             .conflicts
             .iter()
             .filter_map(|c| match c {
-                PortConflict::HeldByOther { key, .. } => Some(key),
+                PortConflict::HeldByOther { key, holder, .. } => Some((key, holder)),
                 _ => None,
             })
             .collect();
-        assert_eq!(held, [&app], "v1's port is its workload's; the serving port is another project's: {report:?}");
-        assert!(!retiring.is_held_by(&key("blog", Environment::Staging, Service::App)));
-        assert!(!app.is_held_by(&retiring), "a release's listener is no environment's serving port by name alone");
+        assert_eq!(held, [(&of("v3"), &of("v2"))], "{report:?}");
     }
 
     #[tokio::test]
@@ -391,12 +402,13 @@ mod tests {
         runtime.add_registry_image(&image);
         runtime.ensure_image(&image).await.unwrap();
         let k = key("shop", Environment::Staging, Service::App);
+        let v1 = ReleaseId::parse("v1").unwrap();
         let spec = ContainerSpec {
             name: ContainerName::parse("codeb-shop-staging-v1").unwrap(),
             image,
             command: None,
             env: Vec::new(),
-            labels: managed_labels(&k.project, &k.env, k.service, None),
+            labels: managed_labels(&k.project, &k.env, k.service, Some(&v1)),
             // 3005 has no socket: the runtime says the container runs, but its conmon is gone.
             ports: [3000, 3005]
                 .map(|p| PortBinding { host_ip: [127, 0, 0, 1].into(), host_port: port(p), container_port: port(80) })
@@ -417,7 +429,13 @@ mod tests {
         assert_eq!(
             listeners,
             vec![
-                Listener { port: port(3000), owner: ListenerOwner::Managed { key: k.clone() } },
+                // Attributed to the release whose container it is.
+                Listener {
+                    port: port(3000),
+                    owner: ListenerOwner::Managed {
+                        key: PortKey::for_release(k.project.clone(), k.env.clone(), v1.clone())
+                    }
+                },
                 Listener {
                     port: port(3001),
                     owner: ListenerOwner::Foreign { description: "not published by a codeb container".into() }
