@@ -85,7 +85,7 @@ fn main() {
     let retired = || {
         let deadline = Instant::now() + Duration::from_secs(30);
         // `we retire` stops the previous release, then removes the pruned ones' containers.
-        while Command::new("pgrep").args(["-f", "/we retire "]).output().unwrap().status.success() {
+        while Command::new("pgrep").args(["-f", " retire [{]"]).output().unwrap().status.success() {
             assert!(Instant::now() < deadline, "a `we retire` never ended");
             std::thread::sleep(Duration::from_millis(10));
         }

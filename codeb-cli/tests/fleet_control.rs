@@ -194,7 +194,13 @@ fn two_clients_deploying_twenty_times_across_ten_projects_at_once_share_one_trut
     }
     assert!(live.len() == 10, "every project went live at least once: {live:?}");
 
-    // One truth: both clients see the same document, with every live deploy recorded once.
+    // One truth: both clients see the same document, with every live deploy recorded once,
+    // once the `we retire` each deploy left (which frees its previous release's port) has ended.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while Command::new("pgrep").args(["-f", " retire [{]"]).output().unwrap().status.success() {
+        assert!(std::time::Instant::now() < deadline, "a `we retire` never ended");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     let doc = team.ssot(CLIENTS[0]);
     assert_eq!(doc, team.ssot(CLIENTS[1]), "both clients read one revision");
     let mut ports = Vec::new();
