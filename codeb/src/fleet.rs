@@ -125,10 +125,29 @@ impl Fleet {
 
     /// The hosts with the app role, ordered by name: the servers that run
     /// releases and accessories, so the only ones holding codeb's
-    /// containers, volumes and images (a storage or backup server need not
-    /// run Podman at all).
+    /// containers and volumes (a storage or backup server need not run
+    /// Podman at all).
     pub fn app_hosts(&self) -> impl Iterator<Item = &Host> {
         self.hosts.values().filter(|h| h.has(Role::App))
+    }
+
+    /// The hosts that hold images codeb built: the app servers, and the
+    /// servers with the build role.
+    pub fn image_hosts(&self) -> impl Iterator<Item = &Host> {
+        self.hosts.values().filter(|h| h.has(Role::App) || h.has(Role::Build))
+    }
+
+    /// Where the images of an environment that runs on `runs_on` are built:
+    /// there when it has the build role (as the one machine of a local
+    /// platform does) or no server has it; else on the first server (by
+    /// name) with the build role, which then pushes to the registry the
+    /// environment's server pulls from.
+    pub fn builder(&self, runs_on: &ServerName) -> Result<&Host> {
+        let here = self.host(runs_on)?;
+        if here.has(Role::Build) {
+            return Ok(here);
+        }
+        Ok(self.hosts.values().find(|h| h.has(Role::Build)).unwrap_or(here))
     }
 
     /// The first host (by name) with `role`.
@@ -224,6 +243,26 @@ mod tests {
         assert_eq!(fleet.place(Some(&name("app2")), Some(&name("app1"))).unwrap_err().kind(), ErrorKind::Conflict);
         assert_eq!(fleet.place(None, Some(&name("backup"))).unwrap_err().kind(), ErrorKind::Invalid);
         assert_eq!(fleet.place(None, Some(&name("nowhere"))).unwrap_err().kind(), ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn images_are_built_where_the_environment_runs_unless_another_server_has_the_build_role() {
+        let name = |s: &str| ServerName::parse(s).unwrap();
+        let plain = Fleet::new([host("app1", &[Role::App]), host("store", &[Role::Storage])]).unwrap();
+        assert_eq!(plain.builder(&name("app1")).unwrap().name, name("app1"), "no build server: where it runs");
+        let fleet = Fleet::new([
+            host("app1", &[Role::App]),
+            host("app2", &[Role::App, Role::Build]),
+            host("ci2", &[Role::Build]),
+            host("ci1", &[Role::Build]),
+        ])
+        .unwrap();
+        assert_eq!(fleet.builder(&name("app1")).unwrap().name, name("app2"), "the first build server by name");
+        assert_eq!(fleet.builder(&name("app2")).unwrap().name, name("app2"), "a build server builds its own");
+        assert_eq!(fleet.builder(&name("gone")).unwrap_err().kind(), ErrorKind::NotFound);
+        let held: Vec<_> = fleet.image_hosts().map(|h| h.name.to_string()).collect();
+        assert_eq!(held, ["app1", "app2", "ci1", "ci2"]);
+        assert_eq!(plain.image_hosts().count(), 1, "a storage server holds no images");
     }
 
     #[test]

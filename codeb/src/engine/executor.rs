@@ -260,7 +260,8 @@ impl<'a> Executor<'a> {
                         self.undo.push((planned.clone(), undo));
                     }
                 }
-                Err(e) => return Err(self.failed(e)),
+                // A change on another server than the environment's (a build server's build) names that one.
+                Err(e) => return Err(self.failed(e.with_context("server", &planned.server))),
             }
         }
         self.finish_step();
@@ -388,15 +389,23 @@ impl<'a> Executor<'a> {
             }
             Change::BuildImage { .. } => {
                 let spec = self.target()?.build.clone().ok_or_else(|| Error::internal("a build without a spec"))?;
-                self.image_id = Some(self.host.runtime.build_image(&spec).await?.id);
+                self.image_id = Some(self.host_of(planned)?.runtime.build_image(&spec).await?.id);
                 Ok(None)
             }
             Change::PushImage { image, to } => {
-                let pinned = to.pinned(&self.host.runtime.push_image(image, to).await?)?;
-                // Pulled back by digest, as every server runs it: what runs is what the registry holds.
-                self.image_id = Some(self.host.runtime.ensure_image(&pinned).await?.id);
+                let pinned = to.pinned(&self.host_of(planned)?.runtime.push_image(image, to).await?)?;
                 let target = self.target.as_mut().ok_or_else(|| Error::internal("a push without a target"))?;
                 target.image = pinned;
+                Ok(None)
+            }
+            Change::PullImage { image } => {
+                let pinned = self.target()?.image.clone();
+                if pinned.digest().is_none()
+                    || (pinned.registry(), pinned.repository()) != (image.registry(), image.repository())
+                {
+                    return Err(Error::internal(format!("{image} is pulled before its push named a digest")));
+                }
+                self.image_id = Some(self.host_of(planned)?.runtime.ensure_image(&pinned).await?.id);
                 Ok(None)
             }
             Change::RunReleaseCommand { release, command, timeout_ms, .. } => {

@@ -75,13 +75,19 @@ pub enum Change {
         /// The tag it gets.
         image: ImageRef,
     },
-    /// Push the image built here to the registry; the release then runs it
-    /// by the digest the registry names it by, and records that reference.
+    /// Push the built image to the registry; the release then runs it by
+    /// the digest the registry names it by, and records that reference.
     PushImage {
-        /// The image built here.
+        /// The image built.
         image: ImageRef,
         /// Its name in the registry.
         to: ImageRef,
+    },
+    /// Pull the pushed image by the digest its push gave, on the server the
+    /// release runs on: what runs is what the registry holds.
+    PullImage {
+        /// Its name in the registry (the digest is the push's).
+        image: ImageRef,
     },
     /// Run the release command once, in a one-off container of the release's
     /// image and environment that is removed however it ends.
@@ -258,7 +264,10 @@ impl Change {
             Change::CreateNetwork { .. } | Change::CreateVolume { .. } | Change::StartAccessory { .. } => {
                 Step::Accessories
             }
-            Change::EnsureImage { .. } | Change::BuildImage { .. } | Change::PushImage { .. } => Step::Image,
+            Change::EnsureImage { .. }
+            | Change::BuildImage { .. }
+            | Change::PushImage { .. }
+            | Change::PullImage { .. } => Step::Image,
             Change::RunReleaseCommand { .. } => Step::ReleaseCommand,
             Change::StartRelease { .. } => Step::StartRelease,
             Change::HealthCheck { .. } => Step::HealthCheck,
@@ -304,6 +313,7 @@ impl fmt::Display for Change {
             }
             Change::BuildImage { image } => write!(f, "build image {image}"),
             Change::PushImage { image, to } => write!(f, "push image {image} to {to}, to run it by its digest"),
+            Change::PullImage { image } => write!(f, "pull image {image} by the digest its push gave"),
             Change::RunReleaseCommand { release, container, command, timeout_ms } => write!(
                 f,
                 "run the release command `{}` of {release} once as {container} (up to {timeout_ms} ms)",
@@ -522,10 +532,7 @@ impl Platform {
 
         let image = request.image.clone();
         if request.build.is_some() {
-            plan.push(&server, Change::BuildImage { image: image.clone() });
-            if let Some(registry) = &self.settings.registry {
-                plan.push(&server, Change::PushImage { image: image.clone(), to: registry.name_of(&image)? });
-            }
+            self.plan_build(&image, &server, &mut plan).await?;
         } else {
             self.check_pinned_image(host, &image).await?;
             plan.push(&server, Change::EnsureImage { image: image.clone(), expect_id: None });
@@ -624,6 +631,33 @@ impl Platform {
                 let ip = host.addresses.public_ipv4;
                 plan.push(&servers.dns, Change::UpsertRecord { zone: zone.clone(), name: name.clone(), ip });
             }
+        }
+        Ok(())
+    }
+
+    /// The build of `image` for a release on `server`, on the fleet's
+    /// builder: a push to the registry when there is one, and then a pull by
+    /// digest on `server`. A builder that is another server needs the
+    /// registry (`Invalid` without one) and must answer now.
+    async fn plan_build(&self, image: &ImageRef, server: &ServerName, plan: &mut Planner) -> Result<()> {
+        let builder = self.backends.fleet.builder(server)?;
+        let registry = self.settings.registry.as_ref();
+        if builder.name != *server {
+            if registry.is_none() {
+                return Err(Error::invalid(format!(
+                    "server {} builds images, and the platform file has no [registry] that server {server} could pull them from: add a [registry] section, or take the build role off",
+                    builder.name
+                ))
+                .with_context("server", &builder.name)
+                .with_context("field", "registry"));
+            }
+            builder.runtime.ping().await.map_err(|e| unreachable(&builder.name, e))?;
+        }
+        plan.push(&builder.name, Change::BuildImage { image: image.clone() });
+        if let Some(registry) = registry {
+            let to = registry.name_of(image)?;
+            plan.push(&builder.name, Change::PushImage { image: image.clone(), to: to.clone() });
+            plan.push(server, Change::PullImage { image: to });
         }
         Ok(())
     }

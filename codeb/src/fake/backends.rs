@@ -39,7 +39,14 @@ pub struct FakeBackends {
 
 impl Default for FakeBackends {
     fn default() -> Self {
-        let fake_runtime = Arc::new(FakeRuntime::new());
+        FakeBackends::on(FakeRuntime::new())
+    }
+}
+
+impl FakeBackends {
+    /// Fresh fakes around `fake_runtime`.
+    fn on(fake_runtime: FakeRuntime) -> Self {
+        let fake_runtime = Arc::new(fake_runtime);
         let runtime = Arc::new(Faulty::new("fake-runtime", RUNTIME_OPS, fake_runtime.clone()));
         let state = Arc::new(Faulty::new("state", STATE_OPS, Arc::new(MemoryStateStore::default())));
         let registry = FakePortRegistry::attributed_to(state.clone(), runtime.clone());
@@ -55,12 +62,16 @@ impl Default for FakeBackends {
             doctor: Arc::new(FakeDoctor::new()),
         }
     }
-}
 
-impl FakeBackends {
     /// Fresh fakes: nothing deployed, every process alive.
     pub fn new() -> Self {
         FakeBackends::default()
+    }
+
+    /// Fresh fakes whose runtime pushes to and pulls from the registry of
+    /// this one's: another server of the same fleet.
+    pub fn sharing_registry(&self) -> Self {
+        FakeBackends::on(self.runtime.sharing_registry())
     }
 
     /// The local host on the fakes, at `addresses`: its runtime, releases as

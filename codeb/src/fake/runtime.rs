@@ -1,7 +1,7 @@
 //! The in-memory container runtime.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Mutex, MutexGuard};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
@@ -17,9 +17,13 @@ use crate::{Error, ErrorKind, Result};
 /// Images must be made pullable first ([`FakeRuntime::add_registry_image`]),
 /// as a registry would hold them. Starting a container whose host port another
 /// running container publishes fails with `Conflict`, as on a real host.
+/// Runtimes made with [`FakeRuntime::sharing_registry`] push to and pull
+/// from one registry, as the servers of a fleet do.
 #[derive(Debug, Default)]
 pub struct FakeRuntime {
     state: Mutex<State>,
+    /// The registry: the image id each pullable name gives (`None`: a fresh one).
+    registry: Arc<Mutex<BTreeMap<String, Option<String>>>>,
 }
 
 /// How the app in a fake image answers HTTP, for the fake health probe.
@@ -55,7 +59,6 @@ pub enum CommandScript {
 
 #[derive(Debug, Default)]
 struct State {
-    registry: BTreeSet<String>,
     any_image: bool,
     behaviours: BTreeMap<String, AppBehaviour>,
     images: BTreeMap<String, ImageInfo>,
@@ -88,9 +91,14 @@ impl FakeRuntime {
         FakeRuntime::default()
     }
 
+    /// An empty runtime that pushes to and pulls from the registry of `self`.
+    pub fn sharing_registry(&self) -> Self {
+        FakeRuntime { state: Mutex::default(), registry: self.registry.clone() }
+    }
+
     /// Makes `image` pullable, as if a registry held it.
     pub fn add_registry_image(&self, image: &ImageRef) {
-        self.state().registry.insert(image.to_string());
+        self.registry().insert(image.to_string(), None);
     }
 
     /// Makes every image pullable, as if a registry held them all (for scripts' own tests).
@@ -176,6 +184,10 @@ impl FakeRuntime {
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+
+    fn registry(&self) -> MutexGuard<'_, BTreeMap<String, Option<String>>> {
+        self.registry.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 fn missing(what: &str, name: &impl std::fmt::Display) -> Error {
@@ -200,10 +212,14 @@ impl ContainerRuntime for FakeRuntime {
         if let Some(info) = state.images.get(image.as_str()) {
             return Ok(info.clone());
         }
-        if !state.any_image && !state.registry.contains(image.as_str()) {
-            return Err(missing("image in any registry", image));
-        }
-        let info = ImageInfo { reference: image.clone(), id: state.fresh_id() };
+        let pushed = self.registry().get(image.as_str()).cloned();
+        let id = match pushed {
+            Some(Some(id)) => id,
+            Some(None) => state.fresh_id(),
+            None if state.any_image => state.fresh_id(),
+            None => return Err(missing("image in any registry", image)),
+        };
+        let info = ImageInfo { reference: image.clone(), id };
         state.images.insert(image.to_string(), info.clone());
         Ok(info)
     }
@@ -223,7 +239,7 @@ impl ContainerRuntime for FakeRuntime {
         let pinned = to.pinned(&digest)?;
         // Pushed from here, so here it is present under both names, as Podman keeps its repo digests.
         for name in [to.clone(), pinned] {
-            state.registry.insert(name.to_string());
+            self.registry().insert(name.to_string(), Some(id.clone()));
             state.images.insert(name.to_string(), ImageInfo { reference: name, id: id.clone() });
         }
         Ok(digest)

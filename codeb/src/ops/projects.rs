@@ -166,7 +166,7 @@ impl Platform {
             plan.push(&host.name, Change::RemoveNetwork { name: environment_network(project, env)? });
         }
         // A built image is the project's when codeb tagged it with the project's name and labelled it so.
-        for host in b.fleet.app_hosts() {
+        for host in b.fleet.image_hosts() {
             for image in host.runtime.list_images(&labels).await? {
                 if image.reference.registry() == Some("localhost") && image.reference.repository() == project.as_str() {
                     plan.push(&host.name, Change::RemoveImage { image: image.reference });
