@@ -34,12 +34,14 @@ pub(crate) fn containers_conf(runc: &Path) -> String {
     )
 }
 
-/// Podman's `registries.conf`: the stack's registry speaks plain HTTP, and
-/// short names are never sent to a public registry.
-pub(crate) fn registries_conf(registry: SocketAddr) -> String {
+/// Podman's `registries.conf`: the stack's registry speaks plain HTTP
+/// unless it has `tls` (then Podman verifies it as any registry), and short
+/// names are never sent to a public registry.
+pub(crate) fn registries_conf(registry: SocketAddr, tls: bool) -> String {
     let port = registry.port();
     let mut text = format!("{HEADER}\nunqualified-search-registries = []\n");
-    for location in [registry.to_string(), format!("localhost:{port}")] {
+    let plain = if tls { Vec::new() } else { vec![registry.to_string(), format!("localhost:{port}")] };
+    for location in plain {
         text.push_str(&format!("\n[[registry]]\nlocation = {}\ninsecure = true\n", toml_string(&location)));
     }
     text
@@ -97,12 +99,19 @@ pub(crate) struct RegistrySettings<'a> {
     pub http_secret: &'a str,
     /// The htpasswd file of its users ([`htpasswd`]).
     pub htpasswd: &'a Path,
+    /// Its certificate and key, when it speaks TLS.
+    pub tls: Option<&'a crate::tls::TlsFiles>,
 }
 
 /// The registry's config. It is JSON, which is also YAML (the format the
 /// registry reads), so no value ever needs YAML quoting rules. Every request
 /// needs a user of the htpasswd file (HTTP basic auth).
 pub(crate) fn registry_config(s: &RegistrySettings<'_>) -> String {
+    let mut http = json!({ "addr": s.addr.to_string(), "secret": s.http_secret });
+    if let Some(tls) = s.tls {
+        http["tls"] =
+            json!({ "certificate": tls.certificate.display().to_string(), "key": tls.key.display().to_string() });
+    }
     let config = json!({
         "version": "0.1",
         "log": { "level": "info" },
@@ -110,7 +119,7 @@ pub(crate) fn registry_config(s: &RegistrySettings<'_>) -> String {
             "filesystem": { "rootdirectory": s.storage.display().to_string() },
             "delete": { "enabled": true },
         },
-        "http": { "addr": s.addr.to_string(), "secret": s.http_secret },
+        "http": http,
         "auth": { "htpasswd": { "realm": "codeb", "path": s.htpasswd.display().to_string() } },
     });
     format!("{config:#}\n")
@@ -169,7 +178,7 @@ mod tests {
 
     #[test]
     fn registries_conf_marks_the_registry_insecure_by_address_and_localhost() {
-        let text = registries_conf(addr(5123));
+        let text = registries_conf(addr(5123), false);
         assert!(text.contains("[[registry]]\nlocation = \"127.0.0.1:5123\"\ninsecure = true\n"), "{text}");
         assert!(text.contains("[[registry]]\nlocation = \"localhost:5123\"\ninsecure = true\n"), "{text}");
         assert!(text.contains("unqualified-search-registries = []\n"), "{text}");
@@ -216,12 +225,32 @@ mod tests {
             addr: addr(5000),
             http_secret: "s",
             htpasswd: Path::new("/d/registry/htpasswd"),
+            tls: None,
         };
         let config: serde_json::Value = serde_json::from_str(&registry_config(&settings)).unwrap();
         assert_eq!(config["storage"]["filesystem"]["rootdirectory"], "/d/registry/data");
         assert_eq!(config["http"]["addr"], "127.0.0.1:5000");
+        assert_eq!(config["http"].get("tls"), None, "plain HTTP on loopback");
         assert_eq!(config["version"], "0.1");
         assert_eq!(config["auth"]["htpasswd"]["path"], "/d/registry/htpasswd", "every request needs a user");
+    }
+
+    #[test]
+    fn a_registry_over_tls_serves_its_certificate_and_is_never_marked_insecure() {
+        let tls = crate::tls::TlsFiles { certificate: "/d/tls/server.crt".into(), key: "/d/tls/server.key".into() };
+        let at = SocketAddr::from(([10, 231, 7, 2], 5000));
+        let settings = RegistrySettings {
+            storage: Path::new("/d/registry/data"),
+            addr: at,
+            http_secret: "s",
+            htpasswd: Path::new("/d/registry/htpasswd"),
+            tls: Some(&tls),
+        };
+        let config: serde_json::Value = serde_json::from_str(&registry_config(&settings)).unwrap();
+        assert_eq!(config["http"]["addr"], "10.231.7.2:5000");
+        assert_eq!(config["http"]["tls"], json!({ "certificate": "/d/tls/server.crt", "key": "/d/tls/server.key" }));
+        let conf = registries_conf(at, true);
+        assert!(!conf.contains("insecure") && !conf.contains("10.231.7.2"), "Podman verifies it: {conf}");
     }
 
     #[test]

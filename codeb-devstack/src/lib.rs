@@ -50,17 +50,19 @@ mod ports;
 mod probe;
 mod record;
 mod report;
+pub mod tls;
 
 use std::ffi::OsString;
 use std::fs::{self, DirBuilder, File, OpenOptions, TryLockError};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use codeb::{Error, ErrorKind, Result};
+use tls::TlsFiles;
 
 pub use api_key::ApiKey;
 pub use daemon::StopOutcome;
@@ -98,6 +100,8 @@ pub struct LocalStackOptions {
     search_path: Option<OsString>,
     start_timeout: Duration,
     runroot: Option<PathBuf>,
+    registry_tls: Option<(IpAddr, TlsFiles)>,
+    trust_dir: Option<PathBuf>,
 }
 
 impl LocalStackOptions {
@@ -109,6 +113,8 @@ impl LocalStackOptions {
             search_path: None,
             start_timeout: DEFAULT_START_TIMEOUT,
             runroot: None,
+            registry_tls: None,
+            trust_dir: None,
         }
     }
 
@@ -134,6 +140,21 @@ impl LocalStackOptions {
         self
     }
 
+    /// Serves the registry over TLS at `ip` (a host's own address, which
+    /// other hosts reach) with the certificate `tls`, instead of plain HTTP
+    /// on loopback; Podman then verifies it rather than trusting it blindly.
+    pub fn with_registry_over_tls(mut self, ip: IpAddr, tls: TlsFiles) -> Self {
+        self.registry_tls = Some((ip, tls));
+        self
+    }
+
+    /// Makes the stack's Podman trust the certificates in `dir` besides the
+    /// system's (`SSL_CERT_DIR`): a [`tls::TestAuthority`]'s trust directory.
+    pub fn trusting(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.trust_dir = Some(dir.into());
+        self
+    }
+
     /// The data directory as given.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
@@ -155,8 +176,10 @@ pub struct Endpoints {
     pub pdns_api_key: ApiKey,
     /// PowerDNS's DNS listener (UDP and TCP).
     pub pdns_dns: SocketAddr,
-    /// The OCI registry, plain HTTP (`host:port`, the form image references use).
+    /// The OCI registry (`host:port`, the form image references use).
     pub registry: SocketAddr,
+    /// Whether the registry speaks TLS ([`LocalStackOptions::with_registry_over_tls`]); else plain HTTP on loopback.
+    pub registry_tls: bool,
     /// The password of the registry's one user, [`REGISTRY_USER`] (htpasswd, bcrypt).
     pub registry_password: ApiKey,
 }
@@ -186,7 +209,7 @@ impl Endpoints {
             Part::Podman => self.podman_url(),
             Part::Caddy => format!("{} (HTTP port reserved: {})", self.caddy_admin_url(), self.http),
             Part::PowerDns => format!("{} (DNS: {})", self.pdns_api_url(), self.pdns_dns),
-            Part::Registry => format!("http://{}", self.registry),
+            Part::Registry => format!("{}://{}", if self.registry_tls { "https" } else { "http" }, self.registry),
         }
     }
 
@@ -199,6 +222,7 @@ impl Endpoints {
             pdns_api_key: ApiKey::from_recorded(r.pdns_api_key),
             pdns_dns: r.pdns_dns,
             registry: r.registry,
+            registry_tls: r.registry_tls,
             registry_password: ApiKey::from_recorded(r.registry_password),
         }
     }
@@ -212,6 +236,7 @@ impl Endpoints {
             pdns_api_key: self.pdns_api_key.expose().to_owned(),
             pdns_dns: self.pdns_dns,
             registry: self.registry,
+            registry_tls: self.registry_tls,
             registry_password: self.registry_password.expose().to_owned(),
         }
     }
@@ -331,10 +356,14 @@ impl LocalStack {
             pdns_api: ports.pdns_api,
             pdns_api_key: key,
             pdns_dns: ports.pdns_dns,
-            registry: ports.registry,
+            registry: match &options.registry_tls {
+                Some((ip, _)) => SocketAddr::new(*ip, ports.registry.port()),
+                None => ports.registry,
+            },
+            registry_tls: options.registry_tls.is_some(),
             registry_password,
         };
-        layout.write_configs(&programs, &endpoints)?;
+        layout.write_configs(&programs, &endpoints, options.registry_tls.as_ref().map(|(_, tls)| tls))?;
         layout.create_pdns_database(&programs)?;
         layout.remove_stale_socket()?;
 
@@ -343,7 +372,7 @@ impl LocalStack {
         for part in Part::ALL {
             let log = layout.log(part);
             let spawned = File::create(&log)
-                .and_then(|_| daemon::spawn(&layout.daemon_spec(part, &programs, storage.as_ref()), &log));
+                .and_then(|_| daemon::spawn(&layout.daemon_spec(part, &programs, storage.as_ref(), options), &log));
             match spawned {
                 Ok((child, process)) => started.push(Started { part, child, process, log }),
                 Err(e) => {
@@ -552,6 +581,10 @@ fn answers(part: Part, endpoints: &Endpoints) -> bool {
         Part::Podman => (Target::Unix(&endpoints.podman_socket), "/_ping", &[]),
         Part::Caddy => (Target::Tcp(endpoints.caddy_admin), "/config/", &[]),
         Part::PowerDns => (Target::Tcp(endpoints.pdns_api), "/api/v1/servers/localhost", &[("X-API-Key", key)]),
+        // The probe speaks plain HTTP: a TLS registry answers once it listens (Podman's pushes verify it).
+        Part::Registry if endpoints.registry_tls => {
+            return std::net::TcpStream::connect_timeout(&endpoints.registry, PROBE_TIMEOUT).is_ok();
+        }
         Part::Registry => (Target::Tcp(endpoints.registry), "/v2/", &[("Authorization", &login)]),
     };
     probe::http_status(target, path, headers, PROBE_TIMEOUT).is_ok_and(|code| code == 200)
@@ -661,8 +694,8 @@ impl Layout {
         }
     }
 
-    /// Writes every service's configuration for these endpoints.
-    fn write_configs(&self, programs: &StackPrograms, endpoints: &Endpoints) -> Result<()> {
+    /// Writes every service's configuration for these endpoints (the registry's certificate `tls`, if it has one).
+    fn write_configs(&self, programs: &StackPrograms, endpoints: &Endpoints, tls: Option<&TlsFiles>) -> Result<()> {
         for dir in [self.caddy_home(), self.pdns_dir(), self.registry_dir().join("data"), self.logs()] {
             DirBuilder::new()
                 .recursive(true)
@@ -681,7 +714,7 @@ impl Layout {
             api_key::random_hex(16).map_err(|e| io_error("cannot generate the registry's secret", &self.dir, e))?;
         let files = [
             (self.containers_conf(), config::containers_conf(&programs.runc), 0o644),
-            (self.registries_conf(), config::registries_conf(endpoints.registry), 0o644),
+            (self.registries_conf(), config::registries_conf(endpoints.registry, tls.is_some()), 0o644),
             (self.caddy_json(), config::caddy_json(endpoints.caddy_admin), 0o644),
             (self.pdns_dir().join("pdns.conf"), pdns, 0o600),
             (
@@ -691,6 +724,7 @@ impl Layout {
                     addr: endpoints.registry,
                     http_secret: &registry_secret,
                     htpasswd: &self.registry_htpasswd(),
+                    tls,
                 }),
                 0o600,
             ),
@@ -768,8 +802,14 @@ impl Layout {
         self.dir.join("containers")
     }
 
-    /// How to start `part`; Podman with its own `storage` when given.
-    fn daemon_spec(&self, part: Part, programs: &StackPrograms, storage: Option<&Storage<'_>>) -> DaemonSpec {
+    /// How to start `part`; Podman with its own `storage` when given, trusting what `options` say.
+    fn daemon_spec(
+        &self,
+        part: Part,
+        programs: &StackPrograms,
+        storage: Option<&Storage<'_>>,
+        options: &LocalStackOptions,
+    ) -> DaemonSpec {
         let os = |p: PathBuf| p.into_os_string();
         let spec = |program: &Path, args: Vec<OsString>| DaemonSpec {
             program: program.to_owned(),
@@ -780,10 +820,13 @@ impl Layout {
         };
         match part {
             Part::Podman => DaemonSpec {
-                env: vec![
+                env: [
                     ("CONTAINERS_CONF".into(), os(self.containers_conf())),
                     ("CONTAINERS_REGISTRIES_CONF".into(), os(self.registries_conf())),
-                ],
+                ]
+                .into_iter()
+                .chain(options.trust_dir.as_ref().map(|dir| ("SSL_CERT_DIR".into(), trust_dirs(dir))))
+                .collect(),
                 // Either would turn `podman` into a client of some other service.
                 env_remove: vec!["CONTAINER_HOST", "CONTAINER_CONNECTION"],
                 ..spec(&programs.podman, podman_args(storage, self.podman_socket()))
@@ -814,7 +857,13 @@ impl Layout {
     }
 }
 
-/// `prefix` followed by `path`, as one argument.
+/// `dir` and the system's certificates, as `SSL_CERT_DIR` lists directories.
+fn trust_dirs(dir: &Path) -> OsString {
+    let mut dirs = dir.as_os_str().to_owned();
+    dirs.push(":/etc/ssl/certs");
+    dirs
+}
+
 /// A Podman service's own container storage.
 struct Storage<'a> {
     /// Holds its `--root` (`storage/`), `--tmpdir` (`tmp/`) and `--network-config-dir` (`networks/`).

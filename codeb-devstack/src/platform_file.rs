@@ -249,6 +249,7 @@ mod tests {
             pdns_api_key: ApiKey::from_recorded("k3y".to_owned()),
             pdns_dns: "127.0.0.1:2103".parse().unwrap(),
             registry: "127.0.0.1:2104".parse().unwrap(),
+            registry_tls: false,
             registry_password: ApiKey::from_recorded("r3g".to_owned()),
         };
         LocalStack { dir: dir.to_owned(), endpoints, processes: Vec::new() }

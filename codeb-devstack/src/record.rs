@@ -54,6 +54,9 @@ pub(crate) struct EndpointsRecord {
     pub pdns_api_key: String,
     pub pdns_dns: SocketAddr,
     pub registry: SocketAddr,
+    /// False in the record of a stack started before its registry could speak TLS.
+    #[serde(default)]
+    pub registry_tls: bool,
     /// Empty in the record of a stack started before its registry had a password.
     #[serde(default)]
     pub registry_password: String,
@@ -125,6 +128,7 @@ mod tests {
                 pdns_api_key: "secret".into(),
                 pdns_dns: addr(4),
                 registry: addr(5),
+                registry_tls: false,
                 registry_password: "r3g".into(),
             },
         )

@@ -1,7 +1,9 @@
 //! The fleet harness against the real programs: hosts in network namespaces
 //! that the root namespace reaches over SSH at their own addresses, each
 //! command running inside its host; a stack on one host with container
-//! storage of its own; nothing left behind by a dropped or a killed run.
+//! storage of its own; an image pushed by one host's stack to its registry
+//! over TLS and pulled by another's; nothing left behind by a dropped or a
+//! killed run.
 //!
 //! They need root, `ip` and OpenSSH: skipped loudly without, failures under `CI=true`.
 #![cfg(target_os = "linux")]
@@ -9,7 +11,9 @@
 use std::path::Path;
 use std::process::Command;
 
+use codeb::model::ImageRef;
 use codeb_devstack::fleet::{Fleet, FleetHost, NAMESPACE_PREFIX, reap_stale};
+use codeb_devstack::images::{BusyboxImage, PodmanCli};
 
 fn fleet_possible() -> bool {
     codeb::testkit::live_requirement("a fleet in network namespaces", Fleet::check_requirements())
@@ -46,7 +50,7 @@ fn each_host_answers_over_ssh_at_its_address_from_inside_its_namespace_and_is_go
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let fleet = Fleet::up(tmp.path(), &["app", "storage", "backup"], None).unwrap();
+    let fleet = Fleet::up(tmp.path(), &["app", "storage", "backup"], &[]).unwrap();
     let addresses: Vec<_> = fleet.hosts().iter().map(FleetHost::address).collect();
     assert_eq!(addresses.len(), 3);
     for host in fleet.hosts() {
@@ -82,9 +86,9 @@ fn a_host_runs_a_stack_of_its_own_with_its_own_container_storage() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let fleet = Fleet::up(tmp.path(), &["app"], Some("app")).unwrap();
+    let fleet = Fleet::up(tmp.path(), &["app"], &["app"]).unwrap();
     let app = fleet.host("app").unwrap();
-    let stack = fleet.stack().unwrap();
+    let stack = fleet.stack("app").unwrap();
     // Caddy's admin API listens on the app host's loopback, not the root namespace's.
     let admin = stack.endpoints().caddy_admin;
     let config = ssh(&fleet, app, &["busybox", "wget", "-q", "-O", "-", &format!("http://{admin}/config/")]);
@@ -98,6 +102,34 @@ fn a_host_runs_a_stack_of_its_own_with_its_own_container_storage() {
     let config = Path::new("/etc/containers/networks").join(format!("{network}.json"));
     assert!(!config.exists(), "its networks are its own, not the machine's: {}", config.display());
     assert!(podman.run(&["network", "ls", "--quiet"]).unwrap().contains(&network));
+}
+
+#[test]
+fn one_host_pulls_what_another_pushed_to_its_registry_over_verified_tls() {
+    if !fleet_possible() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let fleet = Fleet::up(tmp.path(), &["build", "app"], &["build", "app"]).unwrap();
+    let (build, app) = (fleet.stack("build").unwrap(), fleet.stack("app").unwrap());
+    let registry = build.endpoints().registry;
+    assert_eq!(registry.ip(), std::net::IpAddr::V4(fleet.host("build").unwrap().address()), "at the host's address");
+    assert!(build.endpoints().registry_tls);
+    let podman = |stack: &codeb_devstack::LocalStack| PodmanCli::new(&stack.endpoints().podman_socket).unwrap();
+    let image = ImageRef::parse("localhost/fleet-tls:1").unwrap();
+    BusyboxImage::httpd(image.clone(), "over tls").build(&podman(build), &tmp.path().join("scratch")).unwrap();
+    let remote = format!("{registry}/fleet-tls:1");
+    let auth = build.registry_auth_file();
+    let auth = auth.to_str().unwrap();
+    // No --tls-verify=false: each host's Podman verifies the certificate against the fleet's authority.
+    podman(build).run(&["push", "--authfile", auth, image.as_str(), &remote]).unwrap();
+    podman(app).run(&["pull", "--authfile", auth, &remote]).unwrap();
+    assert!(podman(app).has_image(&ImageRef::parse(&remote).unwrap()).unwrap(), "pulled from the other host");
+
+    // A Podman that does not trust the fleet's authority refuses the registry's certificate.
+    let untrusting = Command::new("podman").args(["pull", "--authfile", auth, &remote]).output().unwrap();
+    let said = String::from_utf8_lossy(&untrusting.stderr);
+    assert!(!untrusting.status.success() && said.contains("x509"), "refused as unverified: {said}");
 }
 
 #[test]

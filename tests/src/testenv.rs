@@ -132,6 +132,7 @@ mod tests {
             pdns_api_key: codeb_devstack::ApiKey::generate().unwrap(),
             pdns_dns: addr(4),
             registry: addr(5),
+            registry_tls: false,
             registry_password: codeb_devstack::ApiKey::generate().unwrap(),
         };
         let vars = variables(&endpoints);

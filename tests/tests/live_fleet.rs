@@ -55,10 +55,10 @@ impl Site {
             None
         };
         let dir = tempfile::tempdir().unwrap();
-        let fleet = Fleet::up(dir.path(), &["app", "storage", "backup"], stack.then_some("app")).unwrap();
+        let fleet = Fleet::up(dir.path(), &["app", "storage", "backup"], if stack { &["app"] } else { &[] }).unwrap();
         if let Some((socket, (v1, v2))) = images {
             let images = [ImageRef::parse(&v1).unwrap(), ImageRef::parse(&v2).unwrap()];
-            fleet.copy_images(Path::new(&socket), &images).unwrap();
+            fleet.copy_images("app", Path::new(&socket), &images).unwrap();
         }
         let ns = Namespace::random();
         let zone = ns.zone();
@@ -75,7 +75,7 @@ impl Site {
 
     /// Where visitors reach the app host's Caddy: its HTTP port at the host's address.
     fn caddy_http(&self) -> String {
-        let port = self.fleet.stack().map_or(1, |s| s.endpoints().http.port());
+        let port = self.fleet.stack("app").map_or(1, |s| s.endpoints().http.port());
         format!("{}:{port}", self.host("app").address())
     }
 
@@ -102,7 +102,7 @@ impl Site {
     /// The platform file: SSOT and secrets here; every service on the app
     /// host, named as the app host sees it; each host by `ssh`, `identity` and `known_hosts`.
     fn platform_file(&self, ssh: &dyn Fn(&FleetHost) -> String, identity: &Path, known_hosts: &Path) -> String {
-        let stack = self.fleet.stack().map(|s| s.endpoints().clone());
+        let stack = self.fleet.stack("app").map(|s| s.endpoints().clone());
         let (admin, api, dns, socket) = match &stack {
             Some(e) => (
                 e.caddy_admin.to_string(),
@@ -164,7 +164,7 @@ impl Site {
 
     /// The A records PowerDNS on the app host answers for `name`, asked inside the app host.
     fn dns_a(&self, name: &DomainName) -> String {
-        let dns = self.fleet.stack().unwrap().endpoints().pdns_dns;
+        let dns = self.fleet.stack("app").unwrap().endpoints().pdns_dns;
         let (server, port, name) = (format!("@{}", dns.ip()), dns.port().to_string(), name.to_string());
         self.host("app")
             .within(|| {

@@ -1,9 +1,11 @@
 //! A fleet on one machine, for the tests of codeb over SSH: hosts in network
 //! namespaces, each with a veth pair to the root namespace, addresses from
 //! 10.231.0.0/16 (the hosts of one fleet reach each other through the root
-//! namespace) and its own sshd (key-only, its own host key); one host may
-//! also run a [`LocalStack`] of its own (Podman with its own container
-//! storage, Caddy, PowerDNS and a registry, on its loopback).
+//! namespace) and its own sshd (key-only, its own host key); hosts may also
+//! run a [`LocalStack`] each (Podman with its own container storage, Caddy
+//! and PowerDNS on its loopback, and a registry at the host's address over
+//! TLS, with a certificate from the fleet's own [`TestAuthority`] that every
+//! stack's Podman trusts, so one host's images can be pulled by another).
 //!
 //! Needs root (namespaces, links, sshd), `ip` (iproute2) and OpenSSH.
 //! Every run's names are its own (`codeb-fleet-<pid>-<tag>-<host>`, links
@@ -30,6 +32,7 @@ use codeb::{Error, ErrorKind, Result};
 use crate::binaries::{self, SearchPath};
 use crate::daemon::{self, ProcessId};
 use crate::images::PodmanCli;
+use crate::tls::TestAuthority;
 use crate::{LocalStack, LocalStackOptions};
 
 use netns::Link;
@@ -106,6 +109,10 @@ impl FleetHost {
         self.dir.join("stack")
     }
 
+    fn tls_dir(&self) -> PathBuf {
+        self.dir.join("tls")
+    }
+
     /// Its stack's Podman runroot, short as Podman wants it: `/run/<root link>`.
     fn runroot(&self) -> PathBuf {
         Path::new("/run").join(self.root_link())
@@ -166,7 +173,8 @@ pub struct Fleet {
     dir: PathBuf,
     client_key: PathBuf,
     hosts: Vec<FleetHost>,
-    stack: Option<LocalStack>,
+    /// The stacks, by the name of their host.
+    stacks: Vec<(String, LocalStack)>,
 }
 
 impl Fleet {
@@ -186,17 +194,18 @@ impl Fleet {
     }
 
     /// Makes the hosts `names` under a fresh directory in `parent`, each with
-    /// its sshd running, and, when `stack_on` names one of them, a
-    /// [`LocalStack`] on that host with container storage of its own.
-    /// Removes what dead runs left first. A failure removes what this call made.
-    pub fn up(parent: &Path, names: &[&str], stack_on: Option<&str>) -> Result<Fleet> {
+    /// its sshd running, and a [`LocalStack`] on each host `stacks` names,
+    /// with container storage of its own and its registry over TLS at the
+    /// host's address. Removes what dead runs left first. A failure removes
+    /// what this call made.
+    pub fn up(parent: &Path, names: &[&str], stacks: &[&str]) -> Result<Fleet> {
         Fleet::check_requirements()?;
         reap_stale();
         let tag = crate::api_key::random_hex(3).map_err(|e| io("cannot pick the run's name", parent, e))?;
         let run = format!("{NAMESPACE_PREFIX}{}-{tag}", std::process::id());
         let dir = parent.join(&run);
         std::fs::create_dir_all(&dir).map_err(|e| io("cannot create the fleet's directory", &dir, e))?;
-        let mut fleet = Fleet { client_key: dir.join("client"), dir, hosts: Vec::new(), stack: None };
+        let mut fleet = Fleet { client_key: dir.join("client"), dir, hosts: Vec::new(), stacks: Vec::new() };
         sshd::keygen(&fleet.client_key)?;
         let client_public = std::fs::read_to_string(fleet.client_key.with_extension("pub"))
             .map_err(|e| io("cannot read the client key", &fleet.client_key, e))?;
@@ -224,13 +233,26 @@ impl Fleet {
             sshd::prepare(&host.sshd_dir(), host.ssh_address(), &client_public)?;
             host.start_sshd()?;
         }
-        if let Some(name) = stack_on {
-            let host = fleet.host(name)?;
-            let options = LocalStackOptions::new(host.stack_dir()).with_own_container_storage(host.runroot());
-            let stack = host.within(|| LocalStack::up(&options))?;
-            fleet.stack = Some(stack);
+        if !stacks.is_empty() {
+            let authority = TestAuthority::create(&fleet.trust_dir())?;
+            for name in stacks {
+                let host = fleet.host(name)?;
+                let ip = std::net::IpAddr::V4(host.address());
+                let options = LocalStackOptions::new(host.stack_dir())
+                    .with_own_container_storage(host.runroot())
+                    .with_registry_over_tls(ip, authority.issue(ip, &host.tls_dir())?)
+                    .trusting(authority.trust_dir());
+                let stack = host.within(|| LocalStack::up(&options))?;
+                fleet.stacks.push(((*name).to_owned(), stack));
+            }
         }
         Ok(fleet)
+    }
+
+    /// The directory holding only the certificate of the fleet's authority,
+    /// which every stack's Podman trusts.
+    pub fn trust_dir(&self) -> PathBuf {
+        self.dir.join("trust")
     }
 
     /// The host called `name`.
@@ -251,16 +273,16 @@ impl Fleet {
         &self.client_key
     }
 
-    /// The stack of the host `up` was asked to run one on.
-    pub fn stack(&self) -> Option<&LocalStack> {
-        self.stack.as_ref()
+    /// The stack of `host`, if `up` was asked to run one there.
+    pub fn stack(&self, host: &str) -> Option<&LocalStack> {
+        self.stacks.iter().find(|(name, _)| name == host).map(|(_, stack)| stack)
     }
 
     /// Copies `images` from the Podman service on `from` (the machine's) into
-    /// the fleet's stack's own storage: `podman save` of them into one
+    /// the own storage of `host`'s stack: `podman save` of them into one
     /// archive, then `podman load` of it.
-    pub fn copy_images(&self, from: &Path, images: &[ImageRef]) -> Result<()> {
-        let stack = self.stack.as_ref().ok_or_else(|| Error::invalid("the fleet runs no stack"))?;
+    pub fn copy_images(&self, host: &str, from: &Path, images: &[ImageRef]) -> Result<()> {
+        let stack = self.stack(host).ok_or_else(|| Error::invalid(format!("host {host} runs no stack")))?;
         let archive = self.dir.join("images.tar");
         let mut save: Vec<&std::ffi::OsStr> = vec!["save".as_ref(), "-m".as_ref(), "-o".as_ref(), archive.as_os_str()];
         save.extend(images.iter().map(|i| std::ffi::OsStr::new(i.as_str())));
@@ -277,7 +299,7 @@ impl Fleet {
 
 impl Drop for Fleet {
     fn drop(&mut self) {
-        if let Some(stack) = self.stack.take() {
+        for (_, stack) in self.stacks.drain(..) {
             // Containers run in namespaces of their own: stop them while their Podman still answers.
             if let Ok(podman) = PodmanCli::new(&stack.endpoints().podman_socket) {
                 let _ = podman.run(&["rm", "--all", "--force", "--time", "0"]);
