@@ -35,8 +35,8 @@ impl Team {
         }
         let (socket, image) = (live_env("CODEB_TEST_PODMAN_SOCKET")?, live_env("CODEB_TEST_IMAGE_V1")?);
         let dir = tempfile::tempdir().unwrap();
-        let fleet = Fleet::up(dir.path(), &["app", CLIENTS[0], CLIENTS[1]], Some("app")).unwrap();
-        fleet.copy_images(Path::new(&socket), &[ImageRef::parse(&image).unwrap()]).unwrap();
+        let fleet = Fleet::up(dir.path(), &["app", CLIENTS[0], CLIENTS[1]], &["app"]).unwrap();
+        fleet.copy_images("app", Path::new(&socket), &[ImageRef::parse(&image).unwrap()]).unwrap();
         let team = Team { fleet, ns: Namespace::random(), dir, image };
         for client in CLIENTS {
             team.write_platform_file(client);
@@ -56,7 +56,7 @@ impl Team {
     /// `client`'s platform file: the truth on the control server, every service on the app host.
     fn write_platform_file(&self, client: &str) {
         let app = self.fleet.host("app").unwrap();
-        let stack = self.fleet.stack().unwrap().endpoints();
+        let stack = self.fleet.stack("app").unwrap().endpoints();
         let home = self.home(client);
         std::fs::create_dir_all(&home).unwrap();
         std::fs::write(home.join("pdns.key"), stack.pdns_api_key.expose()).unwrap();

@@ -5,7 +5,10 @@
 //! and names no socket or port this namespace could use: every call of the
 //! SDK reaches a host over SSH. What a test checks from outside, it checks
 //! as a visitor would (the page through the app host's Caddy at the host's
-//! address) or on the host itself (DNS asked inside its namespace).
+//! address) or on the host itself (DNS asked inside its namespace). One
+//! test adds a fourth host, a build server with a stack of its own, whose
+//! registry (TLS at its address, the fleet's own authority) the app host
+//! pulls from.
 //!
 //! They need root, `ip` and OpenSSH, and the live stack's test images
 //! (`scripts/test`), copied into the app host's storage with `podman save`
@@ -30,8 +33,13 @@ use codeb::ErrorKind;
 use codeb::runtime::{BuildSpec, ContainerState, ExecSpec, managed_labels};
 use codeb::ssot::ReleaseStatus;
 use codeb::testkit::{Namespace, live_env, live_requirement};
+use codeb_devstack::REGISTRY_USER;
 use codeb_devstack::fleet::{Fleet, FleetHost};
+use codeb_devstack::images::PodmanCli;
 use support::get_through;
+
+/// The name of the build server, when a site has one.
+const BUILD: &str = "build";
 
 /// A fleet of app, storage and backup, and what a platform file for it needs.
 struct Site {
@@ -42,23 +50,40 @@ struct Site {
 }
 
 impl Site {
-    /// The fleet, with a stack on the app host holding the test images when
+    /// The fleet, with a stack holding the test images on the app host when
     /// `stack`; `None` when the machine cannot make one (a failure under `CI=true`).
     fn start(stack: bool) -> Option<Site> {
+        Site::with_stacks(if stack { &["app"] } else { &[] })
+    }
+
+    /// The fleet of app, storage, backup and a build server, with stacks on
+    /// the app and the build host; the platform builds on the build host and
+    /// pushes to its registry (over TLS at its address), which the app host pulls from.
+    fn with_build_server() -> Option<Site> {
+        Site::with_stacks(&["app", BUILD])
+    }
+
+    /// The fleet with a stack holding the test images on each of `stacks`.
+    fn with_stacks(stacks: &[&str]) -> Option<Site> {
         if !live_requirement("a fleet in network namespaces", Fleet::check_requirements()) {
             return None;
         }
-        let images = if stack {
+        let images = if stacks.is_empty() {
+            None
+        } else {
             let images = (live_env("CODEB_TEST_IMAGE_V1")?, live_env("CODEB_TEST_IMAGE_V2")?);
             Some((live_env("CODEB_TEST_PODMAN_SOCKET")?, images))
-        } else {
-            None
         };
         let dir = tempfile::tempdir().unwrap();
-        let fleet = Fleet::up(dir.path(), &["app", "storage", "backup"], if stack { &["app"] } else { &[] }).unwrap();
+        let mut hosts = vec!["app", "storage", "backup"];
+        let more: Vec<&str> = stacks.iter().copied().filter(|name| !hosts.contains(name)).collect();
+        hosts.extend(more);
+        let fleet = Fleet::up(dir.path(), &hosts, stacks).unwrap();
         if let Some((socket, (v1, v2))) = images {
             let images = [ImageRef::parse(&v1).unwrap(), ImageRef::parse(&v2).unwrap()];
-            fleet.copy_images("app", Path::new(&socket), &images).unwrap();
+            for host in stacks {
+                fleet.copy_images(host, Path::new(&socket), &images).unwrap();
+            }
         }
         let ns = Namespace::random();
         let zone = ns.zone();
@@ -144,6 +169,15 @@ impl Site {
         for (name, role) in [("storage", "storage"), ("backup", "backup")] {
             text += &format!("[servers.{name}]\nroles = [{role:?}]\n");
             text += &reach(ssh(self.host(name)), identity);
+        }
+        if let Some(build) = self.fleet.stack(BUILD) {
+            let (socket, registry) = (build.endpoints().podman_socket.display(), build.endpoints().registry);
+            text += &format!("[servers.{BUILD}]\nroles = [\"build\"]\npodman_socket = \"{socket}\"\n");
+            text += &reach(ssh(self.host(BUILD)), identity);
+            text += &format!(
+                "[registry]\naddress = \"{registry}\"\ntls = true\nusername = {REGISTRY_USER:?}\npassword_file = {:?}\n",
+                build.registry_password_file().display().to_string()
+            );
         }
         text
     }
@@ -427,4 +461,69 @@ async fn a_session_dropped_during_a_long_build_fails_the_deploy_cleanly_and_the_
     let serving = running_container(&p, &project).await;
     assert!(serving.name.as_str().contains(retry.release.as_str()), "the retry's release runs: {serving:?}");
     p.project_delete(&project, true, &DeployOptions::default()).await.unwrap();
+}
+
+/// The podman CLI of `host`'s stack.
+fn podman_of(site: &Site, host: &str) -> PodmanCli {
+    PodmanCli::new(&site.fleet.stack(host).unwrap().endpoints().podman_socket).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_build_server_builds_and_pushes_over_tls_and_the_app_server_runs_the_digest_it_pulls() {
+    let Some(site) = Site::with_build_server() else { return };
+    let v1 = live_env("CODEB_TEST_IMAGE_V1").unwrap();
+    let project = site.project("built");
+    let web = site.domain("built");
+    let context = tempfile::tempdir().unwrap();
+    std::fs::write(context.path().join("index.html"), "built on the build server").unwrap();
+    std::fs::write(context.path().join("Containerfile"), format!("FROM {v1}\nCOPY index.html /www/index.html\n"))
+        .unwrap();
+    let built = ImageRef::parse(&format!("localhost/{project}:build-1")).unwrap();
+    let mut deploy = request(&project, built.as_str(), std::slice::from_ref(&web));
+    deploy.build = Some(BuildSpec {
+        context: context.path().to_owned(),
+        containerfile: None,
+        generated: None,
+        tag: built.clone(),
+        labels: managed_labels(&project, &Environment::Staging, Service::App, None),
+    });
+
+    // Credentials the build server's registry refuses: the deploy stops at the image step, naming the server.
+    let wrong = site.path("wrong.password");
+    std::fs::write(&wrong, "not-the-password").unwrap();
+    let right = site.fleet.stack(BUILD).unwrap().registry_password_file();
+    let text = site.platform_file(&FleetHost::ssh_target, site.fleet.client_key(), &site.known_hosts(None));
+    let refused = connect(&text.replace(&right.display().to_string(), &wrong.display().to_string()));
+    let err = refused.deploy(&deploy, &DeployOptions::default()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
+    assert_eq!((err.context_value("step"), err.context_value("server")), (Some("image"), Some(BUILD)), "{err}");
+    assert!(!err.to_string().contains("not-the-password"), "the password is never shown: {err}");
+
+    let p = site.platform();
+    let plan = p.plan(&deploy).await.unwrap();
+    let placed: Vec<(String, String)> = plan
+        .changes
+        .iter()
+        .filter(|c| c.change.step() == Step::Image || c.change.kind() == "start_release")
+        .map(|c| (c.change.kind(), c.server.to_string()))
+        .collect();
+    let expected = [("build_image", BUILD), ("push_image", BUILD), ("pull_image", "app"), ("start_release", "app")];
+    assert_eq!(placed, expected.map(|(k, s)| (k.to_owned(), s.to_owned())), "{plan:#?}");
+    let report = p.apply(&plan, &DeployOptions::default()).await.unwrap();
+    let registry = site.fleet.stack(BUILD).unwrap().endpoints().registry.to_string();
+    assert_eq!(report.image.registry(), Some(registry.as_str()), "run from the registry: {}", report.image);
+    let digest = report.image.digest().expect("run by digest").to_owned();
+    assert_eq!(page(&site, &web), "built on the build server", "the app host serves what the build host built");
+
+    let (build, app) = (podman_of(&site, BUILD), podman_of(&site, "app"));
+    assert!(build.has_image(&built).unwrap(), "built on the build host");
+    assert!(!app.has_image(&built).unwrap(), "never built on the app host");
+    let pulled = app.run(&["image", "inspect", "--format", "{{.Digest}}", report.image.as_str()]).unwrap();
+    assert_eq!(pulled.trim(), digest, "the app host holds the pushed digest");
+    assert_eq!(build.run(&["ps", "--all", "--quiet"]).unwrap().trim(), "", "the build host runs nothing");
+    let serving = running_container(&p, &project).await;
+    assert!(serving.name.as_str().contains(report.release.as_str()), "{serving:?}");
+
+    p.project_delete(&project, true, &DeployOptions::default()).await.unwrap();
+    assert!(!build.has_image(&built).unwrap(), "the project's built image is removed from the build host");
 }
