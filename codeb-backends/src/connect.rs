@@ -50,7 +50,7 @@ pub fn connect(config: &PlatformConfig, front_end: &str) -> Result<Platform> {
         let host = host(ServerName::local(), config.local_addresses(), Arc::clone(&local), "local".to_owned(), podman)?;
         Servers { fleet: Fleet::single(host), proxy: Arc::clone(&local), dns: Arc::clone(&local) }
     } else {
-        ssh_fleet(config, podman)?
+        listed_fleet(config, podman, &local)?
     };
     let caddy = CaddyConfig::from_section(&config.caddy, &config.tls)?;
     check_cutover(config, &caddy)?;
@@ -158,8 +158,12 @@ fn host(
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Reach {
-    /// `user@host[:port]`.
-    ssh: String,
+    /// `user@host[:port]`; none for the machine codeb runs on (`local`).
+    ssh: Option<String>,
+    /// The server is the machine codeb runs on, reached without SSH: only a
+    /// build server may be (each laptop and CI runner is a machine of its own).
+    #[serde(default)]
+    local: bool,
     /// The private key to log in with; a leading `~/` is the home directory.
     /// Without it, the keys of the ssh-agent (`agent`, else `$SSH_AUTH_SOCK`).
     identity: Option<PathBuf>,
@@ -183,10 +187,59 @@ pub(crate) struct ServerAccess {
     pub(crate) authorized_keys: Option<PathBuf>,
 }
 
-/// How codeb reaches `server` of `config`.
+impl Reach {
+    /// The section's reach: `ssh`, or `local = true` for a build server and nothing of SSH with it.
+    fn of(server: &ServerConfig) -> Result<Reach> {
+        let reach: Reach = server.reach.parse()?;
+        let section = server.reach.name();
+        let refuse = |field: &str, why: String| {
+            Err(Error::invalid(format!("platform file, [{section}]: {why}"))
+                .with_context("section", section)
+                .with_context("field", field))
+        };
+        if !reach.local {
+            return match reach.ssh {
+                Some(_) => Ok(reach),
+                None => refuse(
+                    "ssh",
+                    "`ssh = \"user@host\"` says how to reach the server (or `local = true` for a build server that is the machine codeb runs on)".to_owned(),
+                ),
+            };
+        }
+        let ssh_keys = [
+            ("ssh", reach.ssh.is_some()),
+            ("identity", reach.identity.is_some()),
+            ("agent", reach.agent.is_some()),
+            ("authorized_keys", reach.authorized_keys.is_some()),
+            ("jump", reach.jump.is_some()),
+        ];
+        if let Some((field, _)) = ssh_keys.into_iter().find(|(_, given)| *given) {
+            return refuse(
+                field,
+                format!("`{field}` is for SSH, and a server with `local = true` is reached without it"),
+            );
+        }
+        if server.roles.iter().any(|role| *role != Role::Build) {
+            return refuse(
+                "roles",
+                "a server with `local = true` may have only the build role: the machine codeb runs on is another one for each laptop and CI runner, so releases, routes, records and the truth live on servers reached over SSH".to_owned(),
+            );
+        }
+        Ok(reach)
+    }
+}
+
+/// How codeb reaches `server` of `config` over SSH; a server with `local = true` has no SSH access (`Invalid`).
 pub(crate) fn server_access(config: &PlatformConfig, server: &ServerConfig) -> Result<ServerAccess> {
-    let reach: Reach = server.reach.parse()?;
-    let target = SshTarget::parse(&reach.ssh).map_err(|e| e.with_context("section", server.reach.name()))?;
+    let reach = Reach::of(server)?;
+    let Some(ssh) = reach.ssh.as_deref() else {
+        return Err(Error::invalid(format!(
+            "server {} is the machine codeb runs on (`local = true`): it has no SSH login",
+            server.name
+        ))
+        .with_context("server", &server.name));
+    };
+    let target = SshTarget::parse(ssh).map_err(|e| e.with_context("section", server.reach.name()))?;
     let identity = match reach.identity {
         Some(file) => Identity::File(home_relative(&file)),
         None => Identity::Agent(reach.agent.as_deref().map(home_relative)),
@@ -216,16 +269,21 @@ struct Servers {
     dns: Arc<dyn Transport>,
 }
 
-/// The listed servers, each over SSH.
-fn ssh_fleet(config: &PlatformConfig, podman: PodmanConfig) -> Result<Servers> {
+/// The listed servers, each over SSH, or through `local` when it is this machine (a build server).
+fn listed_fleet(config: &PlatformConfig, podman: PodmanConfig, local: &Arc<dyn Transport>) -> Result<Servers> {
     let mut hosts = Vec::new();
     let mut transports = Vec::new();
     for server in &config.servers {
-        let access = server_access(config, server)?;
-        let described = format!("ssh {}", access.ssh.target());
-        let transport: Arc<dyn Transport> = Arc::new(Traced::new(access.ssh));
+        let reach = Reach::of(server)?;
+        let (transport, described, socket): (Arc<dyn Transport>, String, Option<PathBuf>) = if reach.local {
+            (Arc::clone(local), "local".to_owned(), reach.podman_socket)
+        } else {
+            let access = server_access(config, server)?;
+            let described = format!("ssh {}", access.ssh.target());
+            (Arc::new(Traced::new(access.ssh)), described, access.podman_socket)
+        };
         let mut podman = podman.clone();
-        if let Some(socket) = access.podman_socket {
+        if let Some(socket) = socket {
             podman.socket = socket;
         }
         let mut host = host(server.name.clone(), server.addresses, Arc::clone(&transport), described, podman)?;

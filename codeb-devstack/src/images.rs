@@ -243,6 +243,19 @@ impl PodmanCli {
     }
 }
 
+/// Copies `images` from the Podman service on `from` to the one on `to`:
+/// `podman save` of them into the archive `archive`, then `podman load` of
+/// it; the archive is removed afterwards.
+pub fn copy_images(from: &Path, to: &Path, images: &[ImageRef], archive: &Path) -> Result<()> {
+    let mut save: Vec<&OsStr> = vec!["save".as_ref(), "-m".as_ref(), "-o".as_ref(), archive.as_os_str()];
+    save.extend(images.iter().map(|i| OsStr::new(i.as_str())));
+    let copied = PodmanCli::new(from)?
+        .run(&save)
+        .and_then(|_| PodmanCli::new(to)?.run(&["load".as_ref(), "-i".as_ref(), archive.as_os_str()]));
+    let _ = fs::remove_file(archive);
+    copied.map(drop)
+}
+
 /// Runs `command` (stdin from `/dev/null`) and returns what it printed on
 /// stdout; a failure is `Unavailable`, naming the command as `name` and
 /// quoting the end of its output.

@@ -226,3 +226,12 @@ async fn a_build_server_that_does_not_answer_or_fails_the_build_is_named() {
     assert_eq!((failed.context_value("step"), failed.context_value("server")), (Some("image"), Some("ci")), "{failed}");
     assert!(fakes.runtime.created().is_empty(), "no release started on app1");
 }
+
+#[tokio::test]
+async fn a_build_server_is_checked_for_its_engine_and_disk_and_not_for_release_ports() {
+    let fakes = FakeBackends::new();
+    let p = with_build_server(&fakes, &fakes.sharing_registry(), Some(registry()));
+    let report = p.server_check(Some(&ServerName::parse("ci").unwrap())).await.unwrap();
+    let checks: Vec<&str> = report[0].checks.iter().map(|c| c.check.as_str()).collect();
+    assert_eq!(checks, ["login", "engine", "disk", "clock"], "{report:?}");
+}

@@ -33,9 +33,9 @@ use codeb::ErrorKind;
 use codeb::runtime::{BuildSpec, ContainerState, ExecSpec, managed_labels};
 use codeb::ssot::ReleaseStatus;
 use codeb::testkit::{Namespace, live_env, live_requirement};
-use codeb_devstack::REGISTRY_USER;
 use codeb_devstack::fleet::{Fleet, FleetHost};
 use codeb_devstack::images::PodmanCli;
+use codeb_devstack::{LocalStack, LocalStackOptions, REGISTRY_USER};
 use support::get_through;
 
 /// The name of the build server, when a site has one.
@@ -171,13 +171,10 @@ impl Site {
             text += &reach(ssh(self.host(name)), identity);
         }
         if let Some(build) = self.fleet.stack(BUILD) {
-            let (socket, registry) = (build.endpoints().podman_socket.display(), build.endpoints().registry);
+            let socket = build.endpoints().podman_socket.display();
             text += &format!("[servers.{BUILD}]\nroles = [\"build\"]\npodman_socket = \"{socket}\"\n");
             text += &reach(ssh(self.host(BUILD)), identity);
-            text += &format!(
-                "[registry]\naddress = \"{registry}\"\ntls = true\nusername = {REGISTRY_USER:?}\npassword_file = {:?}\n",
-                build.registry_password_file().display().to_string()
-            );
+            text += &registry_section(build);
         }
         text
     }
@@ -207,6 +204,15 @@ impl Site {
             })
             .unwrap()
     }
+}
+
+/// The `[registry]` section of `stack`'s registry: over TLS at its host's address, with its user's password file.
+fn registry_section(stack: &LocalStack) -> String {
+    format!(
+        "[registry]\naddress = \"{}\"\ntls = true\nusername = {REGISTRY_USER:?}\npassword_file = {:?}\n",
+        stack.endpoints().registry,
+        stack.registry_password_file().display().to_string()
+    )
 }
 
 /// `ssh` and `identity` lines of a server section.
@@ -468,25 +474,69 @@ fn podman_of(site: &Site, host: &str) -> PodmanCli {
     PodmanCli::new(&site.fleet.stack(host).unwrap().endpoints().podman_socket).unwrap()
 }
 
+/// A staging deploy of `project` at `web` that builds `localhost/<project>:build-1` from `context`:
+/// the test image v1 serving `page`.
+fn build_request(project: &ProjectName, web: &DomainName, context: &Path, page: &str) -> DeployRequest {
+    let v1 = live_env("CODEB_TEST_IMAGE_V1").unwrap();
+    std::fs::write(context.join("index.html"), page).unwrap();
+    std::fs::write(context.join("Containerfile"), format!("FROM {v1}\nCOPY index.html /www/index.html\n")).unwrap();
+    let built = ImageRef::parse(&format!("localhost/{project}:build-1")).unwrap();
+    let mut deploy = request(project, built.as_str(), std::slice::from_ref(web));
+    deploy.build = Some(BuildSpec {
+        context: context.to_owned(),
+        containerfile: None,
+        generated: None,
+        tag: built,
+        labels: managed_labels(project, &Environment::Staging, Service::App, None),
+    });
+    deploy
+}
+
+/// Where each image step and the release start of `plan` run, as `(change, server)`.
+fn placement(plan: &codeb::engine::Plan) -> Vec<(String, String)> {
+    plan.changes
+        .iter()
+        .filter(|c| c.change.step() == Step::Image || c.change.kind() == "start_release")
+        .map(|c| (c.change.kind(), c.server.to_string()))
+        .collect()
+}
+
+/// Applies `plan`, which builds where `build` is the Podman and runs on the
+/// app host, and checks where each part of it happened; then deletes the project.
+async fn deploy_built_elsewhere(
+    site: &Site,
+    p: &Platform,
+    plan: &codeb::engine::Plan,
+    build: &PodmanCli,
+    served: &str,
+) {
+    let pushed_to = plan.changes.iter().find_map(|c| match &c.change {
+        Change::PushImage { to, .. } => to.registry().map(str::to_owned),
+        _ => None,
+    });
+    let report = p.apply(plan, &DeployOptions::default()).await.unwrap();
+    assert_eq!(report.image.registry().map(str::to_owned), pushed_to, "run from the registry: {}", report.image);
+    let digest = report.image.digest().expect("run by digest").to_owned();
+    assert_eq!(page(site, &plan.domains[0]), served, "the app host serves what was built elsewhere");
+    let built = plan.request.build.as_ref().unwrap().tag.clone();
+    let app = podman_of(site, "app");
+    assert!(build.has_image(&built).unwrap(), "built on the build server");
+    assert!(!app.has_image(&built).unwrap(), "never built on the app host");
+    let pulled = app.run(&["image", "inspect", "--format", "{{.Digest}}", report.image.as_str()]).unwrap();
+    assert_eq!(pulled.trim(), digest, "the app host holds the pushed digest");
+    let serving = running_container(p, &plan.project).await;
+    assert!(serving.name.as_str().contains(report.release.as_str()), "{serving:?}");
+    p.project_delete(&plan.project, true, &DeployOptions::default()).await.unwrap();
+    assert!(!build.has_image(&built).unwrap(), "the project's built image is removed where it was built");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_build_server_builds_and_pushes_over_tls_and_the_app_server_runs_the_digest_it_pulls() {
     let Some(site) = Site::with_build_server() else { return };
-    let v1 = live_env("CODEB_TEST_IMAGE_V1").unwrap();
     let project = site.project("built");
     let web = site.domain("built");
     let context = tempfile::tempdir().unwrap();
-    std::fs::write(context.path().join("index.html"), "built on the build server").unwrap();
-    std::fs::write(context.path().join("Containerfile"), format!("FROM {v1}\nCOPY index.html /www/index.html\n"))
-        .unwrap();
-    let built = ImageRef::parse(&format!("localhost/{project}:build-1")).unwrap();
-    let mut deploy = request(&project, built.as_str(), std::slice::from_ref(&web));
-    deploy.build = Some(BuildSpec {
-        context: context.path().to_owned(),
-        containerfile: None,
-        generated: None,
-        tag: built.clone(),
-        labels: managed_labels(&project, &Environment::Staging, Service::App, None),
-    });
+    let deploy = build_request(&project, &web, context.path(), "built on the build server");
 
     // Credentials the build server's registry refuses: the deploy stops at the image step, naming the server.
     let wrong = site.path("wrong.password");
@@ -501,29 +551,60 @@ async fn a_build_server_builds_and_pushes_over_tls_and_the_app_server_runs_the_d
 
     let p = site.platform();
     let plan = p.plan(&deploy).await.unwrap();
-    let placed: Vec<(String, String)> = plan
-        .changes
-        .iter()
-        .filter(|c| c.change.step() == Step::Image || c.change.kind() == "start_release")
-        .map(|c| (c.change.kind(), c.server.to_string()))
-        .collect();
     let expected = [("build_image", BUILD), ("push_image", BUILD), ("pull_image", "app"), ("start_release", "app")];
-    assert_eq!(placed, expected.map(|(k, s)| (k.to_owned(), s.to_owned())), "{plan:#?}");
-    let report = p.apply(&plan, &DeployOptions::default()).await.unwrap();
-    let registry = site.fleet.stack(BUILD).unwrap().endpoints().registry.to_string();
-    assert_eq!(report.image.registry(), Some(registry.as_str()), "run from the registry: {}", report.image);
-    let digest = report.image.digest().expect("run by digest").to_owned();
-    assert_eq!(page(&site, &web), "built on the build server", "the app host serves what the build host built");
-
-    let (build, app) = (podman_of(&site, BUILD), podman_of(&site, "app"));
-    assert!(build.has_image(&built).unwrap(), "built on the build host");
-    assert!(!app.has_image(&built).unwrap(), "never built on the app host");
-    let pulled = app.run(&["image", "inspect", "--format", "{{.Digest}}", report.image.as_str()]).unwrap();
-    assert_eq!(pulled.trim(), digest, "the app host holds the pushed digest");
+    assert_eq!(placement(&plan), expected.map(|(k, s)| (k.to_owned(), s.to_owned())), "{plan:#?}");
+    let build = podman_of(&site, BUILD);
+    deploy_built_elsewhere(&site, &p, &plan, &build, "built on the build server").await;
     assert_eq!(build.run(&["ps", "--all", "--quiet"]).unwrap().trim(), "", "the build host runs nothing");
-    let serving = running_container(&p, &project).await;
-    assert!(serving.name.as_str().contains(report.release.as_str()), "{serving:?}");
+}
 
-    p.project_delete(&project, true, &DeployOptions::default()).await.unwrap();
-    assert!(!build.has_image(&built).unwrap(), "the project's built image is removed from the build host");
+/// A stack in this test's own namespace (the machine `we` runs on, a CI
+/// runner), trusting the fleet's authority; stopped, and its runroot
+/// removed, when dropped.
+struct Here {
+    stack: LocalStack,
+    runroot: PathBuf,
+}
+
+impl Here {
+    fn up(site: &Site) -> Here {
+        let runroot = PathBuf::from(format!("/run/cbh{}", std::process::id()));
+        let options = LocalStackOptions::new(site.path("here"))
+            .with_own_container_storage(&runroot)
+            .trusting(site.fleet.trust_dir());
+        let stack = LocalStack::up(&options).unwrap();
+        let v1 = ImageRef::parse(&live_env("CODEB_TEST_IMAGE_V1").unwrap()).unwrap();
+        let from = PathBuf::from(live_env("CODEB_TEST_PODMAN_SOCKET").unwrap());
+        codeb_devstack::images::copy_images(&from, &stack.endpoints().podman_socket, &[v1], &site.path("v1.tar"))
+            .unwrap();
+        Here { stack, runroot }
+    }
+}
+
+impl Drop for Here {
+    fn drop(&mut self) {
+        let _ = LocalStack::down(self.stack.dir());
+        let _ = std::fs::remove_dir_all(&self.runroot);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_local_build_server_builds_here_and_pushes_and_the_app_server_runs_the_digest_it_pulls() {
+    let Some(site) = Site::start(true) else { return };
+    let here = Here::up(&site);
+    let project = site.project("here");
+    let web = site.domain("here");
+    let context = tempfile::tempdir().unwrap();
+    let deploy = build_request(&project, &web, context.path(), "built where we runs");
+    // This machine builds (`local = true`) and pushes to the app host's registry, which the app host pulls from.
+    let mut text = site.platform_file(&FleetHost::ssh_target, site.fleet.client_key(), &site.known_hosts(None));
+    let socket = here.stack.endpoints().podman_socket.display();
+    text += &format!("[servers.ci]\nroles = [\"build\"]\nlocal = true\npodman_socket = \"{socket}\"\n");
+    text += &registry_section(site.fleet.stack("app").unwrap());
+    let p = connect(&text);
+    let plan = p.plan(&deploy).await.unwrap();
+    let expected = [("build_image", "ci"), ("push_image", "ci"), ("pull_image", "app"), ("start_release", "app")];
+    assert_eq!(placement(&plan), expected.map(|(k, s)| (k.to_owned(), s.to_owned())), "{plan:#?}");
+    let build = PodmanCli::new(&here.stack.endpoints().podman_socket).unwrap();
+    deploy_built_elsewhere(&site, &p, &plan, &build, "built where we runs").await;
 }

@@ -283,17 +283,7 @@ impl Fleet {
     /// archive, then `podman load` of it.
     pub fn copy_images(&self, host: &str, from: &Path, images: &[ImageRef]) -> Result<()> {
         let stack = self.stack(host).ok_or_else(|| Error::invalid(format!("host {host} runs no stack")))?;
-        let archive = self.dir.join("images.tar");
-        let mut save: Vec<&std::ffi::OsStr> = vec!["save".as_ref(), "-m".as_ref(), "-o".as_ref(), archive.as_os_str()];
-        save.extend(images.iter().map(|i| std::ffi::OsStr::new(i.as_str())));
-        PodmanCli::new(from)?.run(&save)?;
-        PodmanCli::new(&stack.endpoints().podman_socket)?.run(&[
-            "load".as_ref(),
-            "-i".as_ref(),
-            archive.as_os_str(),
-        ])?;
-        let _ = std::fs::remove_file(&archive);
-        Ok(())
+        crate::images::copy_images(from, &stack.endpoints().podman_socket, images, &self.dir.join("images.tar"))
     }
 }
 

@@ -135,8 +135,8 @@ impl Platform {
             return vec![login];
         }
         let mut checks = vec![login];
-        // The container engine, its disk and the port table matter where releases run.
-        if host.has(Role::App) {
+        // The container engine and its disk matter where releases run and images are built; the port table where releases run.
+        if host.has(Role::App) || host.has(Role::Build) {
             checks.push(result("engine", host.doctor.engine().await.map(|v| (true, v))));
             let disk = host.doctor.disk_free().await;
             let disk =
