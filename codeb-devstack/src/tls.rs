@@ -10,10 +10,11 @@
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use codeb::{Error, ErrorKind, Result};
+use codeb::{Error, Result};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 
 use crate::atomic::replace_owner_only;
+use crate::io_error;
 
 /// The file name of the authority's certificate in its trust directory.
 const CA_FILE: &str = "ca.crt";
@@ -48,7 +49,7 @@ impl TestAuthority {
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         let key = KeyPair::generate().map_err(tls_error)?;
         let certificate = params.self_signed(&key).map_err(tls_error)?;
-        std::fs::create_dir_all(trust_dir).map_err(|e| io("cannot create the trust directory", trust_dir, e))?;
+        std::fs::create_dir_all(trust_dir).map_err(|e| io_error("cannot create the trust directory", trust_dir, e))?;
         write(&trust_dir.join(CA_FILE), &certificate.pem())?;
         Ok(TestAuthority { issuer: Issuer::new(params, key), trust_dir: trust_dir.to_owned() })
     }
@@ -65,7 +66,7 @@ impl TestAuthority {
         params.distinguished_name.push(DnType::CommonName, ip.to_string());
         let key = KeyPair::generate().map_err(tls_error)?;
         let certificate = params.signed_by(&key, &self.issuer).map_err(tls_error)?;
-        std::fs::create_dir_all(dir).map_err(|e| io("cannot create the certificate's directory", dir, e))?;
+        std::fs::create_dir_all(dir).map_err(|e| io_error("cannot create the certificate's directory", dir, e))?;
         let files = TlsFiles { certificate: dir.join("server.crt"), key: dir.join("server.key") };
         write(&files.certificate, &certificate.pem())?;
         write(&files.key, &key.serialize_pem())?;
@@ -74,15 +75,11 @@ impl TestAuthority {
 }
 
 fn write(path: &Path, pem: &str) -> Result<()> {
-    replace_owner_only(path, pem.as_bytes()).map_err(|e| io("cannot write a certificate", path, e))
+    replace_owner_only(path, pem.as_bytes()).map_err(|e| io_error("cannot write a certificate", path, e))
 }
 
 fn tls_error(e: rcgen::Error) -> Error {
     Error::internal(format!("cannot make a test certificate: {e}"))
-}
-
-fn io(what: &str, path: &Path, e: std::io::Error) -> Error {
-    Error::new(ErrorKind::Unavailable, what).with_context("path", path.display()).with_source(e)
 }
 
 #[cfg(test)]

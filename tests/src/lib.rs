@@ -2,10 +2,12 @@
 //! stack, the test images and the variables that point the live tests at
 //! them), run by `scripts/test` through the `codeb-testenv` binary, and the
 //! clearing away of what killed test runs left in Podman; and the load that
-//! counts failed requests while deploys run (`load`, `cutover`: issue 15).
+//! counts failed requests while deploys run (`load`, `cutover`: issue 15);
+//! and a fleet in network namespaces with its platform file (`fleet_site`).
 #![deny(missing_docs)]
 
 pub mod cutover;
+pub mod fleet_site;
 pub mod load;
 pub mod reap;
 pub mod testenv;
