@@ -10,14 +10,14 @@
 //! Run: `cargo bench -p codeb-tests --bench build_push`. Figures: docs/benchmarks.md.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use codeb::config::PlatformConfig;
-use codeb::engine::{DeployEvent, DeployOptions, EventSink};
+use codeb::engine::DeployOptions;
 use codeb::model::Environment;
 use codeb::project::ProjectFile;
 use codeb::testkit::{Namespace, copy_example, live_env, live_platform_file, live_registry_section};
+use codeb_tests::timing::timed_changes;
 
 const ROUNDS: usize = 3;
 
@@ -26,28 +26,6 @@ fn platform_file(dir: &Path) -> Option<std::path::PathBuf> {
     let registry = live_registry_section(dir, &live_env("CODEB_TEST_REGISTRY_PASSWORD")?)?;
     let extra = format!("drain_grace = \"0s\"\nstop_grace = \"2s\"\nwatch_window = \"0s\"\n{registry}");
     live_platform_file(dir, "build-push.codeb.test", &extra)
-}
-
-/// The changes a run applied, each with how long it took.
-type Timings = Arc<Mutex<Vec<(String, Duration)>>>;
-
-/// Each change the run applied, with how long it took (since the change before it, or the call).
-fn timed_changes() -> (EventSink, Timings) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let last = Arc::new(Mutex::new(Instant::now()));
-    let sink_seen = seen.clone();
-    let sink: EventSink = Arc::new(move |event: &DeployEvent| {
-        let mut last = last.lock().unwrap();
-        match event {
-            DeployEvent::StepStarted { step } if step.as_str() == "lock" => *last = Instant::now(),
-            DeployEvent::ChangeApplied { change } => {
-                sink_seen.lock().unwrap().push((change.change.kind(), last.elapsed()));
-                *last = Instant::now();
-            }
-            _ => {}
-        }
-    });
-    (sink, seen)
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -73,8 +51,8 @@ async fn main() {
         let report = platform.deploy(&request, &DeployOptions { events: Some(sink), ..DeployOptions::default() }).await;
         let total = started.elapsed();
         let report = report.unwrap_or_else(|e| panic!("round {round}: {e}"));
-        for (kind, took) in seen.lock().unwrap().iter() {
-            println!("{round:>5} | {kind:<16} | {:>6}", took.as_millis());
+        for change in seen.lock().unwrap().iter() {
+            println!("{round:>5} | {:<16} | {:>6}", change.kind, change.took.as_millis());
         }
         println!("{round:>5} | {:<16} | {:>6}   ({})", "whole deploy", total.as_millis(), report.image);
     }

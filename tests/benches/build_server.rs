@@ -12,41 +12,16 @@
 //! test images): `cargo bench -p codeb-tests --bench build_server`.
 //! Figures: docs/benchmarks.md.
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use codeb::engine::{DeployEvent, DeployOptions, EventSink, Platform};
+use codeb::engine::{DeployOptions, Platform};
 use codeb::model::{Environment, ImageRef, Port, ProjectName};
 use codeb::runtime::{BuildSpec, managed_labels};
 use codeb::testkit::live_env;
 use codeb_tests::fleet_site::{Site, connect, registry_section};
+use codeb_tests::timing::timed_changes;
 
 const ROUNDS: usize = 4;
-
-/// The changes a run applied, each with how long it took.
-type Timings = Arc<Mutex<Vec<(String, Duration)>>>;
-
-/// Each change the run applied, with how long it took (since the change before it, or the lock).
-fn timed_changes() -> (EventSink, Timings) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let last = Arc::new(Mutex::new(Instant::now()));
-    let sink_seen = seen.clone();
-    let sink: EventSink = Arc::new(move |event: &DeployEvent| {
-        let mut last = last.lock().unwrap();
-        match event {
-            DeployEvent::StepStarted { step } if step.as_str() == "lock" => *last = Instant::now(),
-            DeployEvent::ChangeApplied { change } => {
-                sink_seen
-                    .lock()
-                    .unwrap()
-                    .push((format!("{} on {}", change.change.kind(), change.server), last.elapsed()));
-                *last = Instant::now();
-            }
-            _ => {}
-        }
-    });
-    (sink, seen)
-}
 
 /// One deploy of `project` that builds the test image v1 with `page` from `context`; prints its timings.
 async fn round(p: &Platform, project: &ProjectName, context: &std::path::Path, label: &str, page: &str) {
@@ -68,8 +43,9 @@ async fn round(p: &Platform, project: &ProjectName, context: &std::path::Path, l
     let report = p.deploy(&request, &DeployOptions { events: Some(sink), ..DeployOptions::default() }).await;
     let total = started.elapsed();
     report.unwrap_or_else(|e| panic!("{label}: {e}"));
-    for (change, took) in seen.lock().unwrap().iter() {
-        println!("{label:<13} | {change:<28} | {:>6}", took.as_millis());
+    for change in seen.lock().unwrap().iter() {
+        let what = format!("{} on {}", change.kind, change.server);
+        println!("{label:<13} | {what:<28} | {:>6}", change.took.as_millis());
     }
     println!("{label:<13} | {:<28} | {:>6}", "whole deploy", total.as_millis());
 }

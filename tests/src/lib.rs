@@ -3,7 +3,8 @@
 //! them), run by `scripts/test` through the `codeb-testenv` binary, and the
 //! clearing away of what killed test runs left in Podman; and the load that
 //! counts failed requests while deploys run (`load`, `cutover`: issue 15);
-//! and a fleet in network namespaces with its platform file (`fleet_site`).
+//! a fleet in network namespaces with its platform file (`fleet_site`); and
+//! each change of a run timed from the executor's events (`timing`).
 #![deny(missing_docs)]
 
 pub mod cutover;
@@ -11,3 +12,4 @@ pub mod fleet_site;
 pub mod load;
 pub mod reap;
 pub mod testenv;
+pub mod timing;
