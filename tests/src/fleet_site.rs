@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
+use std::time::Duration;
 
 use codeb::config::PlatformConfig;
 use codeb::engine::Platform;
@@ -170,6 +171,11 @@ impl Site {
         text + &self.build_server_sections()
     }
 
+    /// What the app host's Caddy answers visitors of `host`: the code and the body.
+    pub fn page(&self, host: &DomainName) -> (u16, String) {
+        get_through(&self.caddy_http(), host)
+    }
+
     /// The platform of the usual platform file.
     pub fn platform(&self) -> Platform {
         connect(&self.usual_platform_file())
@@ -215,4 +221,17 @@ fn reach(ssh: String, identity: &Path) -> String {
 /// The platform of the platform file `text`.
 pub fn connect(text: &str) -> Platform {
     codeb_backends::connect(&PlatformConfig::parse(text).unwrap(), "live-fleet").unwrap()
+}
+
+/// What the Caddy listening at `caddy` (`address:port`) answers to `GET /` for `host`: the code and the body.
+pub fn get_through(caddy: &str, host: &DomainName) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(caddy).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(stream, "GET / HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let code = answer.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (code, body)
 }

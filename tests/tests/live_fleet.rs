@@ -36,7 +36,6 @@ use codeb_devstack::fleet::FleetHost;
 use codeb_devstack::images::PodmanCli;
 use codeb_devstack::{LocalStack, LocalStackOptions};
 use codeb_tests::fleet_site::{BUILD, Site, connect, registry_section};
-use support::get_through;
 
 /// A staging deploy of `image` for `project` at `domains`.
 fn request(project: &ProjectName, image: &str, domains: &[DomainName]) -> DeployRequest {
@@ -50,7 +49,7 @@ fn request(project: &ProjectName, image: &str, domains: &[DomainName]) -> Deploy
 
 /// The page the app host's Caddy serves for `host`.
 fn page(site: &Site, host: &DomainName) -> String {
-    let (code, body) = get_through(&site.caddy_http(), host);
+    let (code, body) = site.page(host);
     assert_eq!(code, 200, "{host}: {body}");
     body
 }

@@ -133,18 +133,7 @@ pub fn get_through_caddy(host: &DomainName) -> (u16, String) {
     get_through(&live_env("CODEB_TEST_CADDY_HTTP").unwrap(), host)
 }
 
-/// What the Caddy listening at `caddy` (`address:port`) answers to `GET /` for `host`: the code and the body.
-pub fn get_through(caddy: &str, host: &DomainName) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(caddy).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(stream, "GET / HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    let code = answer.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
-    (code, body)
-}
+pub use codeb_tests::fleet_site::get_through;
 
 /// What the live PowerDNS answers for `name`'s records of `kind`, one a line (`dig +short`).
 pub fn dig(name: &DomainName, kind: &str) -> String {
