@@ -886,6 +886,7 @@ fn podman_args(storage: Option<&Storage<'_>>, socket: PathBuf) -> Vec<OsString> 
     args
 }
 
+/// `prefix` followed by `path`, as one argument.
 fn concat_os(prefix: &str, path: PathBuf) -> OsString {
     let mut arg = OsString::from(prefix);
     arg.push(path.as_os_str());

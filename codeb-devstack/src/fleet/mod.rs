@@ -233,18 +233,16 @@ impl Fleet {
             sshd::prepare(&host.sshd_dir(), host.ssh_address(), &client_public)?;
             host.start_sshd()?;
         }
-        if !stacks.is_empty() {
-            let authority = TestAuthority::create(&fleet.trust_dir())?;
-            for name in stacks {
-                let host = fleet.host(name)?;
-                let ip = std::net::IpAddr::V4(host.address());
-                let options = LocalStackOptions::new(host.stack_dir())
-                    .with_own_container_storage(host.runroot())
-                    .with_registry_over_tls(ip, authority.issue(ip, &host.tls_dir())?)
-                    .trusting(authority.trust_dir());
-                let stack = host.within(|| LocalStack::up(&options))?;
-                fleet.stacks.push(((*name).to_owned(), stack));
-            }
+        let authority = TestAuthority::create(&fleet.trust_dir())?;
+        for name in stacks {
+            let host = fleet.host(name)?;
+            let ip = std::net::IpAddr::V4(host.address());
+            let options = LocalStackOptions::new(host.stack_dir())
+                .with_own_container_storage(host.runroot())
+                .with_registry_over_tls(ip, authority.issue(ip, &host.tls_dir())?)
+                .trusting(authority.trust_dir());
+            let stack = host.within(|| LocalStack::up(&options))?;
+            fleet.stacks.push(((*name).to_owned(), stack));
         }
         Ok(fleet)
     }
