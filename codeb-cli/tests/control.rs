@@ -107,9 +107,13 @@ fn add(store: &RemoteStateStore, name: String) -> codeb::Result<()> {
 async fn clients_racing_over_ssh_lose_no_update() {
     let Some(sshd) = sshd::Sshd::start() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let racers: Vec<_> = (0..3)
-        .map(|client| {
-            let store = ControlClient::new(over_ssh(&sshd), endpoint(dir.path())).unwrap().state_store();
+    // Every client is made (each writes the known_hosts file) before any of them connects.
+    let stores: Vec<_> =
+        (0..3).map(|_| ControlClient::new(over_ssh(&sshd), endpoint(dir.path())).unwrap().state_store()).collect();
+    let racers: Vec<_> = stores
+        .into_iter()
+        .enumerate()
+        .map(|(client, store)| {
             std::thread::spawn(move || (0..10).for_each(|n| add(&store, format!("c{client}-p{n}")).unwrap()))
         })
         .collect();
